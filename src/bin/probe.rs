@@ -1,0 +1,286 @@
+//! The `probe` command line: record a Python program's variables, then
+//! verify and summarise the log.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use probe::log::{info, verify};
+use probe::record::{self, RecordError, RecordOptions, RecordOutcome};
+
+/// Record the values of chosen variables of a running Python program, line
+/// by line and in exact execution order, into a compressed, crash-tolerant
+/// log; then verify and summarise it.
+#[derive(Parser)]
+#[command(name = "probe", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a Python program and record every capture of the given probes.
+    ///
+    /// Exits with the program's own exit status (128+N if a signal N killed
+    /// it), or 2 if the recording could not start (bad probe spec, missing
+    /// interpreter, existing output without --force).
+    #[command(
+        after_help = "Examples:\n  probe record -p loop.py:3:x -- python3 loop.py\n  probe record -p pkg/mod.py:10:self.gain@rhs -o run.probe -- python3 -m pkg.mod --fast\n  probe record --probes probes.txt -- script.py arg1   (uses $PROBE_PYTHON or python3)"
+    )]
+    Record(RecordArgs),
+    /// Check a log's integrity and ordering guarantees.
+    ///
+    /// Exit status: 0 all guarantees hold, 1 violations (listed; an
+    /// incomplete log is one), 2 unreadable.
+    Verify {
+        /// The log to check.
+        log: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Summarise a log: run, probes, counts, statistics, completeness.
+    ///
+    /// Exit status: 0, or 2 if the log cannot be read at all.
+    Info {
+        /// The log to summarise.
+        log: PathBuf,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Core {
+    /// sys.monitoring on Python 3.12+, sys.settrace before (with a warning).
+    Auto,
+    /// sys.monitoring (Python 3.12+ only; an error elsewhere).
+    Monitoring,
+    /// sys.settrace (any supported Python; slower on 3.12+).
+    Settrace,
+}
+
+#[derive(clap::Args)]
+struct RecordArgs {
+    /// A probe: FILE:LINE:NAME, optionally @lhs (value after the line) or
+    /// @rhs (value before it). Repeatable.
+    #[arg(short = 'p', long = "probe", value_name = "SPEC")]
+    probes: Vec<String>,
+    /// A file of probe specs, one per line (`#` starts a comment).
+    #[arg(long = "probes", value_name = "FILE")]
+    probe_file: Option<PathBuf>,
+    /// Output log (default: the script's or module's name with .probe).
+    #[arg(short, long, value_name = "OUT.probe")]
+    output: Option<PathBuf>,
+    /// Overwrite the output if it exists.
+    #[arg(long)]
+    force: bool,
+    /// No progress line and no summary (warnings are still printed).
+    #[arg(short, long)]
+    quiet: bool,
+    /// Which tracer core to use.
+    #[arg(long, value_enum, default_value = "auto")]
+    core: Core,
+    /// Largest str/bytes/repr kept per value; longer ones are truncated and flagged.
+    #[arg(long, default_value_t = 4096, value_name = "BYTES")]
+    max_value_bytes: u64,
+    /// The program: `python script.py ARGS`, `python -m module ARGS`, or
+    /// `script.py ARGS` (run with $PROBE_PYTHON, else python3).
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Record(args) => run_record(args),
+        Cmd::Verify { log, json } => run_verify(&log, json),
+        Cmd::Info { log, json } => run_info(&log, json),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("probe: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn default_output(command: &[String]) -> PathBuf {
+    let stem = command
+        .iter()
+        .position(|w| w == "-m")
+        .and_then(|i| command.get(i + 1))
+        .map(|m| m.rsplit('.').next().unwrap_or(m).to_string())
+        .or_else(|| {
+            command
+                .iter()
+                .find(|w| w.ends_with(".py"))
+                .and_then(|w| Path::new(w).file_stem())
+                .map(|s| s.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "trace".to_string());
+    PathBuf::from(format!("{stem}.probe"))
+}
+
+fn run_record(args: RecordArgs) -> Result<u8> {
+    let mut probes = args.probes.clone();
+    if let Some(f) = &args.probe_file {
+        let more = record::read_probe_file(f)
+            .with_context(|| format!("reading probe file {}", f.display()))?;
+        probes.extend(more);
+    }
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| default_output(&args.command));
+    let opts = RecordOptions {
+        probes,
+        output: output.clone(),
+        force: args.force,
+        core: match args.core {
+            Core::Auto => "auto",
+            Core::Monitoring => "monitoring",
+            Core::Settrace => "settrace",
+        }
+        .to_string(),
+        max_value_bytes: args.max_value_bytes,
+        command: args.command.clone(),
+        default_python: record::default_python(),
+    };
+    let bar = if args.quiet || !std::io::stderr().is_terminal() {
+        ProgressBar::hidden()
+    } else {
+        let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(8));
+        b.set_style(
+            ProgressStyle::with_template("{spinner} probe: {elapsed} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        b
+    };
+    let started = std::time::Instant::now();
+    let mut progress = |records: u64, bytes: u64| {
+        let secs = started.elapsed().as_secs_f64().max(1e-9);
+        bar.set_message(format!(
+            "{} records, {}/s, log {}",
+            thousands(records),
+            thousands((records as f64 / secs) as u64),
+            human_bytes(bytes)
+        ));
+        bar.tick();
+    };
+    let outcome = record::record(&opts, &mut progress);
+    bar.finish_and_clear();
+    match outcome {
+        Ok(o) => {
+            print_summary(&output, &o, args.quiet);
+            Ok(u8::try_from(o.exit_code.clamp(0, 255)).unwrap_or(1))
+        }
+        Err(RecordError::Refused(msg)) => {
+            eprintln!("probe: error: {msg}");
+            eprintln!("probe: nothing was run");
+            Ok(2)
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!("recording to {}", output.display()))),
+    }
+}
+
+fn print_summary(output: &Path, o: &RecordOutcome, quiet: bool) {
+    if let Some(note) = &o.core_note {
+        eprintln!("probe: warning: {note}");
+    }
+    for w in &o.warnings {
+        eprintln!("probe: warning: {w}");
+    }
+    if quiet {
+        return;
+    }
+    let n = o.end.total_records;
+    let ratio = if o.file_bytes > 0 {
+        o.raw_bytes as f64 / o.file_bytes as f64
+    } else {
+        0.0
+    };
+    eprintln!(
+        "probe: wrote {} — {} records in {:.2}s, {} ({:.2} bytes/record, {:.1}× compression)",
+        output.display(),
+        thousands(n),
+        o.elapsed.as_secs_f64(),
+        human_bytes(o.file_bytes),
+        if n > 0 { o.file_bytes as f64 / n as f64 } else { 0.0 },
+        ratio
+    );
+    let width = o.probes.iter().map(|p| p.spec.len()).max().unwrap_or(0);
+    for (p, c) in o.probes.iter().zip(&o.end.per_probe) {
+        eprintln!("  {:<width$}  {:>12}", p.spec, thousands(*c));
+    }
+    let ended = match o.end.exit.kind.as_str() {
+        "exit" => format!("exited with status {}", o.end.exit.code),
+        "exception" => format!(
+            "ended by an uncaught {} (status {})",
+            o.end.exit.exception.as_deref().unwrap_or("exception"),
+            o.end.exit.code
+        ),
+        "os_exit" => format!("called os._exit({})", o.end.exit.code),
+        "signal" => format!("was killed by signal {}", o.end.exit.signal.unwrap_or(0)),
+        "aborted" => "was left running: recording aborted".to_string(),
+        _ => format!("ended without a word from the agent (status {})", o.end.exit.code),
+    };
+    eprintln!(
+        "  Python {} ({} core); the program {}",
+        o.python_version, o.core, ended
+    );
+}
+
+fn run_verify(log: &Path, json: bool) -> Result<u8> {
+    let report = verify::verify_path(log);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{report}");
+    }
+    Ok(u8::try_from(report.exit_code()).unwrap_or(2))
+}
+
+fn run_info(log: &Path, json: bool) -> Result<u8> {
+    let report = info::info_path(log).with_context(|| format!("reading {}", log.display()))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{report}");
+    }
+    Ok(0)
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}

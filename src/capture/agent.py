@@ -1,0 +1,1430 @@
+# probe agent: the in-process tracer core.
+#
+# This file is embedded in the `probe` binary and run as
+#     python [interpreter options] -c <this file> <fd> <config-json> <target...>
+# where <target...> is `script.py ARGS` or `-m module ARGS`. It resolves the
+# probe specs against the source (ast + symtable), reports the result to the
+# recorder over the inherited pipe <fd>, installs one of two cores
+# (sys.monitoring on 3.12+, sys.settrace otherwise or on request), runs the
+# program exactly as `python` would, and reports how it ended.
+#
+# Wire messages (all little-endian): u32 payload length, u8 type, payload.
+#   1 HELLO  JSON  interpreter, chosen core, resolved probe table, batch sites
+#   2 CHUNK  marshal((items, completions))
+#   3 END    JSON  how the program ended
+#   4 FATAL  JSON  a refusal before the program ran (bad spec, ...)
+#   5 WARN   JSON  a warning for the recorder to print at the end
+# A CHUNK item is one trigger (one batch):  [site, ts, v0, v1, ...] or, once
+# the program has started a thread, [~site, ts, thread_ident, v0, ...].
+# Values are plain int/float/complex/str/bytes/bool/None, or a tuple tagged
+# by its first element (see the T_* constants); user tuples never reach the
+# wire untagged. `completions` is a list of (token, value) for placeholders
+# (T_PENDING, token) sent in earlier chunks.
+#
+# Everything here must stay harmless to the program: no exception escapes a
+# callback, sys.modules is left as it was, the program's argv, __main__,
+# sys.path[0], stdio and exit status are its own.
+
+import sys
+
+if sys.version_info < (3, 11):
+    import os as _os
+    _msg = ('{"message": "Python %d.%d is not supported: probe needs Python 3.11 or newer '
+            '(%s)"}' % (sys.version_info[0], sys.version_info[1], sys.executable)).encode()
+    _os.write(int(sys.argv[1]), len(_msg).to_bytes(4, "little") + b"\x04" + _msg)
+    raise SystemExit(2)
+
+_MODS_BEFORE = set(sys.modules)
+
+import os  # noqa: E402  (always imported at start-up)
+import marshal  # noqa: E402
+import json  # noqa: E402
+import ast  # noqa: E402
+import symtable  # noqa: E402
+import time  # noqa: E402
+import _thread  # noqa: E402
+import atexit  # noqa: E402
+import dis as _dis  # noqa: E402
+import opcode as _opcode  # noqa: E402
+
+# Value tags (first element of a tagged tuple).
+T_UNBOUND = 1      # (1,)
+T_RAISED = 2       # (2,) unbound, or (2, value)
+T_ERROR = 3        # (3, exc_type, message)
+T_INCOMPLETE = 4   # (4,)
+T_PENDING = 5      # (5, token)
+T_TRUNC = 6        # (6, str_or_bytes)   truncated text
+T_SUB = 7          # (7, type_name, base_value)
+T_OTHER = 8        # (8, type_name, repr, truncated)
+T_ARRAY = 9        # reserved for arrays
+
+MSG_HELLO, MSG_CHUNK, MSG_END, MSG_FATAL, MSG_WARN = 1, 2, 3, 4, 5
+
+_UNBOUND = (T_UNBOUND,)
+_INCOMPLETE = (T_INCOMPLETE,)
+_RAISED_UNBOUND = (T_RAISED,)
+_PEND = (T_PENDING, -1)  # placeholder object, identity-compared
+
+_CO_GEN = 0x20 | 0x80 | 0x200  # GENERATOR | COROUTINE | ASYNC_GENERATOR
+# Immutable values stored as they are (str/bytes may need truncating).
+_PLAIN_TYPES = frozenset((int, float, bool, complex, type(None)))
+_PY = sys.version_info[:2]
+
+
+class ProbeError(Exception):
+    """A spec that does not fit the source; reported before the program runs."""
+
+
+# --------------------------------------------------------------------------
+# Wire
+# --------------------------------------------------------------------------
+
+class Wire:
+    def __init__(self, fd):
+        self.fd = fd
+
+    def send(self, kind, payload):
+        data = len(payload).to_bytes(4, "little") + bytes((kind,)) + payload
+        view = memoryview(data)
+        pending_exc = None
+        while view:
+            try:
+                n = os.write(self.fd, view)
+            except InterruptedError:
+                continue
+            except BrokenPipeError:
+                return  # recorder gone: the program must go on unharmed
+            except BaseException as e:  # a signal handler raised mid-write
+                pending_exc = e
+                continue
+            view = view[n:]
+        if pending_exc is not None:
+            raise pending_exc
+
+    def send_json(self, kind, obj):
+        self.send(kind, json.dumps(obj).encode())
+
+
+# --------------------------------------------------------------------------
+# Resolution: probe specs -> sites (ast + symtable, before the program runs)
+# --------------------------------------------------------------------------
+
+_COMP_TYPES = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_INLINED_COMPS = (ast.ListComp, ast.SetComp, ast.DictComp) if _PY >= (3, 12) else ()
+_SCOPE_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef) + _COMP_TYPES
+
+
+def _dotted(node):
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _span(node):
+    return (node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)
+
+
+def _inside(pos, span):
+    l, el, c, ec = pos
+    if l is None or c is None or el is None or ec is None:
+        return False
+    return (l, c) >= (span[0], span[1]) and (el, ec) <= (span[2], span[3])
+
+
+class Occurrence:
+    __slots__ = ("name", "line", "col", "bound", "stmt", "scope", "comp", "node", "in_for_target", "in_for_iter")
+
+    def __init__(self, name, line, col, bound, node):
+        self.name = name
+        self.line = line
+        self.col = col
+        self.bound = bound
+        self.node = node
+        self.stmt = None
+        self.scope = None
+        self.comp = None  # the comprehension generator binding this name, if any
+        self.in_for_target = False
+        self.in_for_iter = False
+
+
+class FileModel:
+    """A parsed source file: every name occurrence with its statement and scope."""
+
+    def __init__(self, path):
+        self.path = path
+        try:
+            with open(path, "rb") as fh:
+                raw = fh.read()
+        except OSError as e:
+            raise ProbeError(f"{path}: cannot read: {e.strerror}")
+        try:
+            self.source = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            import tokenize, io
+            try:
+                enc, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+                self.source = raw.decode(enc)
+            except (SyntaxError, UnicodeDecodeError, LookupError):
+                raise ProbeError(f"{path}: not a Python source file (cannot decode it as text)")
+        try:
+            self.tree = ast.parse(self.source, path)
+        except SyntaxError as e:
+            raise ProbeError(f"{path}:{e.lineno}: not valid Python ({e.msg}); cannot place probes in it")
+        except ValueError as e:
+            raise ProbeError(f"{path}: not a Python source file ({e})")
+        self.nlines = len(self.source.splitlines())
+        try:
+            self.symtab = symtable.symtable(self.source, path, "exec")
+        except SyntaxError:
+            self.symtab = None
+        self.occ_by_line = {}
+        self.stmts_by_line = {}
+        self._walk(self.tree, None, self.tree, None)
+
+    def _add(self, occ, stmt, scope, comp):
+        occ.stmt = stmt
+        occ.scope = scope
+        occ.comp = comp
+        self.occ_by_line.setdefault(occ.line, []).append(occ)
+
+    def _walk(self, node, stmt, scope, comp):
+        # Records statements and name occurrences with their owning scope.
+        if isinstance(node, ast.stmt):
+            stmt = node
+            self.stmts_by_line.setdefault(node.lineno, []).append((node, scope))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            # The name is bound in the enclosing scope, on the def line.
+            self._add(Occurrence(node.name, node.lineno, node.col_offset, True, node), stmt, scope, comp)
+            for d in node.decorator_list:
+                self._walk(d, stmt, scope, comp)
+            if isinstance(node, ast.ClassDef):
+                for b in node.bases + [k.value for k in node.keywords]:
+                    self._walk(b, stmt, scope, comp)
+            else:
+                for d in node.args.defaults + [d for d in node.args.kw_defaults if d is not None]:
+                    self._walk(d, stmt, scope, comp)
+                if node.returns is not None:
+                    self._walk(node.returns, stmt, scope, comp)
+            for child in node.body:
+                self._walk(child, None, node, None)
+            return
+        if isinstance(node, ast.Lambda):
+            for d in node.args.defaults:
+                self._walk(d, stmt, scope, comp)
+            self._walk(node.body, stmt, node, None)
+            return
+        if isinstance(node, _COMP_TYPES):
+            gens = node.generators
+            # The first iterable is evaluated in the enclosing scope.
+            self._walk(gens[0].iter, stmt, scope, comp)
+            for i, g in enumerate(gens):
+                self._walk_target(g.target, stmt, node, g)
+                if i > 0:
+                    self._walk(g.iter, stmt, node, g)
+                for cond in g.ifs:
+                    self._walk(cond, stmt, node, g)
+            if isinstance(node, ast.DictComp):
+                self._walk(node.key, stmt, node, gens[-1])
+                self._walk(node.value, stmt, node, gens[-1])
+            else:
+                self._walk(node.elt, stmt, node, gens[-1])
+            return
+        if isinstance(node, ast.Name):
+            bound = isinstance(node.ctx, (ast.Store, ast.Del))
+            self._add(Occurrence(node.id, node.lineno, node.col_offset, bound, node), stmt, scope, comp)
+            return
+        if isinstance(node, ast.Attribute):
+            chain = _dotted(node)
+            if chain is not None:
+                bound = isinstance(node.ctx, (ast.Store, ast.Del))
+                self._add(Occurrence(chain, node.end_lineno, node.col_offset, bound, node), stmt, scope, comp)
+                if isinstance(node.ctx, ast.Store):
+                    self._walk_loads(node.value, stmt, scope, comp)
+                    return
+        if isinstance(node, ast.alias):
+            name = node.asname or node.name.split(".")[0]
+            self._add(Occurrence(name, node.lineno, node.col_offset, True, node), stmt, scope, comp)
+            return
+        if isinstance(node, ast.ExceptHandler) and node.name:
+            self._add(Occurrence(node.name, node.lineno, node.col_offset, True, node), stmt, scope, comp)
+        if isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            self._add(Occurrence(node.name, node.lineno, node.col_offset, True, node), stmt, scope, comp)
+        if isinstance(node, ast.MatchMapping) and node.rest:
+            self._add(Occurrence(node.rest, node.lineno, node.col_offset, True, node), stmt, scope, comp)
+        if isinstance(node, (ast.For, ast.AsyncFor)):
+            for o in self._collect(node.target, stmt, scope, comp):
+                o.in_for_target = True
+            for o in self._collect(node.iter, stmt, scope, comp):
+                o.in_for_iter = True
+            for child in node.body + node.orelse:
+                self._walk(child, None, scope, comp)
+            return
+        if isinstance(node, ast.AugAssign):
+            # `x += 1` reads and binds x: one occurrence, bound.
+            self._walk(node.target, stmt, scope, comp)
+            self._walk(node.value, stmt, scope, comp)
+            return
+        for child in ast.iter_child_nodes(node):
+            self._walk(child, stmt, scope, comp)
+
+    def _walk_loads(self, node, stmt, scope, comp):
+        # The object part of an attribute store (`self` in `self.x = 1`) is read.
+        self._walk(node, stmt, scope, comp)
+
+    def _walk_target(self, target, stmt, comp_node, gen):
+        for n in ast.walk(target):
+            if isinstance(n, ast.Name):
+                self._add(Occurrence(n.id, n.lineno, n.col_offset, True, n), stmt, comp_node, gen)
+
+    def _collect(self, node, stmt, scope, comp):
+        before = {id(o) for occs in self.occ_by_line.values() for o in occs}
+        self._walk(node, stmt, scope, comp)
+        return [o for occs in self.occ_by_line.values() for o in occs if id(o) not in before]
+
+    def names_on_line(self, line):
+        seen = []
+        for o in sorted(self.occ_by_line.get(line, ()), key=lambda o: o.col):
+            if o.name not in seen:
+                seen.append(o.name)
+        return seen
+
+
+def _scope_key(scope):
+    """(co_name, co_firstlineno) of the code object that runs `scope`."""
+    if isinstance(scope, ast.Module):
+        return ("<module>", None)
+    if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        first = scope.decorator_list[0].lineno if scope.decorator_list else scope.lineno
+        return (scope.name, first)
+    if isinstance(scope, ast.Lambda):
+        return ("<lambda>", scope.lineno)
+    names = {ast.ListComp: "<listcomp>", ast.SetComp: "<setcomp>", ast.DictComp: "<dictcomp>", ast.GeneratorExp: "<genexpr>"}
+    return (names[type(scope)], scope.lineno)
+
+
+class Probe:
+    __slots__ = ("id", "spec", "file", "line", "name", "role", "occ", "kind", "parts", "base", "fast")
+
+
+class Site:
+    """All probes that fire at one trigger point: one batch."""
+    __slots__ = ("id", "key", "trigger", "probes", "rhs", "lhs", "immediate_lhs", "simple")
+
+    def __init__(self, sid, key, trigger):
+        self.id = sid
+        self.key = key            # scope key
+        self.trigger = trigger    # ("line", lineno) | ("stmt", stmt) | ("after", node) | ("iter", node)
+        self.probes = []
+
+
+def _read_kind(fm, occ):
+    """How a name is read in its scope: 'local', 'global' or 'name' (dict scopes)."""
+    base = occ.name.split(".")[0]
+    scope = occ.scope
+    if isinstance(scope, (ast.Module, ast.ClassDef)):
+        if isinstance(scope, ast.ClassDef) and fm.symtab is not None:
+            t = _find_table(fm.symtab, scope)
+            if t is not None:
+                try:
+                    s = t.lookup(base)
+                    if s.is_global() and s.is_declared_global():
+                        return "global"
+                    if s.is_free():
+                        return "name"
+                except KeyError:
+                    pass
+        return "name"
+    if _PY >= (3, 12) and isinstance(scope, _INLINED_COMPS) and occ.comp is not None:
+        return "local"  # inlined: the comprehension's names are fast locals of the outer frame
+    if fm.symtab is None:
+        return "local"
+    t = _find_table(fm.symtab, scope)
+    if t is None:
+        return "local"
+    try:
+        s = t.lookup(base)
+    except KeyError:
+        return "global"
+    if s.is_global() or (not s.is_local() and not s.is_free()):
+        return "global"
+    return "local"
+
+
+def _find_table(root, scope):
+    want_line = scope.lineno
+    if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        want_name = scope.name
+    elif isinstance(scope, ast.Lambda):
+        want_name = "lambda"
+    else:
+        want_name = None
+    stack = [root]
+    while stack:
+        t = stack.pop()
+        if t.get_lineno() == want_line and t.get_type() != "module":
+            n = t.get_name()
+            if want_name is None or n == want_name:
+                if want_name is not None or n in ("listcomp", "setcomp", "dictcomp", "genexpr"):
+                    return t
+        stack.extend(t.get_children())
+    return None
+
+
+def parse_spec(text):
+    s = text.strip()
+    role = None
+    if "@" in s:
+        s, _, r = s.rpartition("@")
+        if r not in ("lhs", "rhs"):
+            raise ProbeError(f"probe {text!r}: role must be @lhs or @rhs, not @{r}")
+        role = r
+    parts = s.rsplit(":", 2)
+    if len(parts) != 3 or not parts[0] or not parts[2]:
+        raise ProbeError(f"probe {text!r}: expected FILE:LINE:NAME[@lhs|@rhs]")
+    file, line, name = parts
+    try:
+        lineno = int(line)
+    except ValueError:
+        raise ProbeError(f"probe {text!r}: line {line!r} is not a number")
+    if lineno < 1:
+        raise ProbeError(f"probe {text!r}: line numbers start at 1")
+    if not all(p.isidentifier() for p in name.split(".")):
+        raise ProbeError(f"probe {text!r}: {name!r} is not a name or attribute chain")
+    return file, lineno, name, role
+
+
+class Resolver:
+    def __init__(self, specs):
+        self.models = {}
+        self.probes = []
+        self.pattern_probes = []  # (suffix parts, spec) for files that did not exist
+        self._resolve(specs)
+
+    def model(self, path):
+        fm = self.models.get(path)
+        if fm is None:
+            fm = self.models[path] = FileModel(path)
+        return fm
+
+    def _resolve(self, specs):
+        merged = {}
+        for text in specs:
+            file, line, name, role = parse_spec(text)
+            if os.path.exists(file):
+                if not os.path.isfile(file):
+                    raise ProbeError(f"probe {text!r}: {file} is not a file")
+                path = os.path.realpath(file)
+            else:
+                raise ProbeError(
+                    f"probe {text!r}: no such file {file!r} (relative paths are taken from {os.getcwd()})")
+            fm = self.model(path)
+            if line > fm.nlines:
+                raise ProbeError(f"probe {text!r}: {file} has only {fm.nlines} lines")
+            occs = [o for o in fm.occ_by_line.get(line, ()) if o.name == name]
+            if not occs:
+                names = fm.names_on_line(line)
+                src = fm.source.splitlines()[line - 1].strip()
+                if not src or src.startswith("#"):
+                    what = "is blank" if not src else "is a comment"
+                    raise ProbeError(f"probe {text!r}: {file}:{line} {what}; nothing can be probed there")
+                raise ProbeError(
+                    f"probe {text!r}: {name!r} does not occur on {file}:{line} ({src!r}); "
+                    + (f"names there: {', '.join(names)}" if names else "no names can be probed on that line"))
+            if role is None:
+                role = "lhs" if any(o.bound for o in occs) else "rhs"
+                occ = next(o for o in occs if o.bound) if role == "lhs" else occs[0]
+            elif role == "lhs":
+                occ = next((o for o in occs if o.bound), occs[0])
+            else:
+                occ = next((o for o in occs if not o.bound), occs[0])
+            key = (path, line, name, role)
+            if key in merged:
+                continue  # duplicate specs are merged
+            p = Probe()
+            p.id = len(self.probes)
+            p.spec = f"{path}:{line}:{name}@{role}"
+            p.file, p.line, p.name, p.role, p.occ = path, line, name, role, occ
+            p.parts = name.split(".")
+            p.base = p.parts[0]
+            p.kind = _read_kind(fm, occ)
+            p.fast = p.kind == "local" and len(p.parts) == 1
+            merged[key] = p
+            self.probes.append(p)
+
+    def sites(self):
+        """Groups probes into sites (batches), ordered RHS then LHS, by column."""
+        by_trigger = {}
+        for p in self.probes:
+            occ = p.occ
+            fm = self.models[p.file]
+            stmt = occ.stmt
+            scope = occ.scope
+            if occ.comp is not None:
+                # Bound (or used) inside a comprehension: once per iteration,
+                # right after the comprehension's target is bound.
+                trig = ("after", occ.comp.target)
+                if isinstance(scope, _INLINED_COMPS):
+                    scope = _outer_code_scope(fm.tree, scope)
+            elif occ.in_for_target:
+                trig = ("after", stmt.target)
+            elif occ.in_for_iter:
+                trig = ("first", stmt.iter)
+            elif _starts_line(fm, stmt, occ.scope):
+                trig = ("line", stmt.lineno)
+            else:
+                trig = ("first", stmt)
+            k = (p.file, _scope_key(scope), _trig_key(trig))
+            site = by_trigger.get(k)
+            if site is None:
+                site = by_trigger[k] = Site(len(by_trigger), (p.file, _scope_key(scope)), trig)
+            site.probes.append(p)
+        sites = list(by_trigger.values())
+        for s in sites:
+            s.probes.sort(key=lambda p: (p.role != "rhs", p.occ.col, p.id))
+            s.rhs = [p for p in s.probes if p.role == "rhs"]
+            # LHS on a binding that *is* the trigger (for / comprehension
+            # targets) has nothing left to wait for: complete it at once.
+            immediate = s.trigger[0] == "after"
+            s.immediate_lhs = immediate
+            s.lhs = [p for p in s.probes if p.role == "lhs"]
+            # One deferred LHS probe of a plain local: the cores inline this case.
+            s.simple = (not s.rhs and len(s.lhs) == 1 and not immediate and s.lhs[0].fast)
+        return sites
+
+
+def _outer_code_scope(tree, comp):
+    # The innermost non-inlined scope enclosing `comp`.
+    best = tree
+    stack = [(tree, tree)]
+    while stack:
+        node, scope = stack.pop()
+        for child in ast.iter_child_nodes(node):
+            if child is comp:
+                return scope
+            if isinstance(child, _SCOPE_TYPES) and not isinstance(child, _INLINED_COMPS):
+                stack.append((child, child))
+            else:
+                stack.append((child, scope))
+    return best
+
+
+def _starts_line(fm, stmt, scope):
+    # True when stmt is the first statement of its scope that begins on its line.
+    for other, oscope in fm.stmts_by_line.get(stmt.lineno, ()):
+        if oscope is scope and other is not stmt and (other.col_offset < stmt.col_offset):
+            return False
+    # A compound statement's one-line body shares the header's line.
+    return True
+
+
+def _trig_key(trig):
+    kind, what = trig
+    if kind == "line":
+        return ("line", what)
+    return (kind, what.lineno, what.col_offset, what.end_lineno, what.end_col_offset)
+
+
+# --------------------------------------------------------------------------
+# Code objects -> trigger points
+# --------------------------------------------------------------------------
+
+def _instructions(code):
+    """[(offset, opcode, (lineno, end_lineno, col, end_col))] without CACHE entries."""
+    raw = code.co_code
+    out = []
+    for i, pos in enumerate(code.co_positions()):
+        op = raw[2 * i]
+        if op == 0:  # CACHE
+            continue
+        out.append((2 * i, op, pos))
+    return out
+
+
+def _first_offset(code, node):
+    span = _span(node)
+    best = None
+    for off, op, pos in _instructions(code):
+        if _inside(pos, span):
+            if best is None or off < best:
+                best = off
+    return best
+
+
+def _after_offset(code, node):
+    """Offset of the instruction right after `node` (a target) has been bound."""
+    opcode = _opcode
+    span = _span(node)
+    instrs = _instructions(code)
+    binding = ("STORE_", "UNPACK_", "EXTENDED_ARG", "LOAD_FAST", "LOAD_NAME", "LOAD_GLOBAL", "LOAD_DEREF",
+               "LOAD_ATTR", "LOAD_CONST", "COPY", "SWAP", "BINARY_SUBSCR", "NOP")
+    i = 0
+    while i < len(instrs):
+        off, op, pos = instrs[i]
+        if _inside(pos, span) and opcode.opname[op].startswith(("STORE_", "UNPACK_")):
+            break
+        i += 1
+    else:
+        return None
+    # Walk over the rest of the binding (tuple targets store several names).
+    while i + 1 < len(instrs):
+        off, op, pos = instrs[i + 1]
+        if _inside(pos, span) and opcode.opname[op].startswith(binding):
+            i += 1
+            continue
+        break
+    if i + 1 >= len(instrs):
+        return None
+    return instrs[i + 1][0]
+
+
+class CodePlan:
+    """What to do in one probed code object."""
+    __slots__ = ("line_sites", "instr_sites", "has_lhs", "quiet_ok", "needed_lines")
+
+    def __init__(self):
+        self.line_sites = {}     # line -> Site (LINE-event triggers)
+        self.instr_sites = {}    # offset -> Site (instruction triggers)
+        self.has_lhs = False     # some deferred LHS capture can be pending in this code
+        self.quiet_ok = True     # lines that cannot change a pending name may be silenced
+        self.needed_lines = set()
+
+
+_WRITE_OPS = ("STORE_FAST", "DELETE_FAST", "STORE_FAST_LOAD_FAST", "STORE_FAST_STORE_FAST",
+              "LOAD_FAST_AND_CLEAR", "STORE_FAST_MAYBE_NULL")
+
+
+def _writer_lines(code, names):
+    """Lines of `code` whose instructions can rebind or delete one of `names`.
+
+    Only fast locals are considered: a plain local can change only through
+    its own frame's STORE/DELETE instructions, so a pending LHS capture of it
+    reads the same value at any later event as at the frame's very next line,
+    provided no such line ran in between. That lets the monitoring core turn
+    off LINE events everywhere else (the tight-loop header, say)."""
+    lines = set()
+    for ins in _dis.get_instructions(code):
+        if ins.opname not in _WRITE_OPS:
+            continue
+        av = ins.argval
+        hit = av in names if isinstance(av, str) else any(n in names for n in av)
+        if hit:
+            pos = ins.positions
+            if pos is not None and pos.lineno is not None:
+                lines.add(pos.lineno)
+    return lines
+
+
+# --------------------------------------------------------------------------
+# The capture manager (shared by both cores)
+# --------------------------------------------------------------------------
+
+class Capture:
+    """Reserves sequence positions, reads values, completes deferred captures.
+
+    Records are appended to `chunk` in trigger order (an atomic list append
+    under the GIL), so a record's position in the stream *is* its sequence
+    number; the recorder counts. A deferred (LHS) capture is a slot in its
+    item filled in later; if the chunk is flushed first, the slot goes out as
+    a placeholder (T_PENDING, token) and the value follows as a completion."""
+
+    def __init__(self, wire, sites, max_bytes):
+        self.wire = wire
+        self.sites = sites
+        self.max_bytes = max_bytes
+        self.pending = {}        # frame -> list of [item, index, probe(, raised_value)]
+        self.chunk = []          # never rebound: the cores cache its append
+        self.completions = []    # never rebound either
+        self.next_token = 0
+        self.flush_interval = 25_000_000  # ns
+        self.deadline = [time.monotonic_ns() + self.flush_interval]
+        self.threaded = False
+        self.lock = _thread.allocate_lock()
+        self.sent = 0
+        self.by_file = {}
+        for s in sites:
+            self.by_file.setdefault(s.key[0], []).append(s)
+        self.plans = {}          # code -> CodePlan or None
+        self.warnings = []
+
+    def internal_error(self, e):
+        if len(self.warnings) < 20:
+            self.warnings.append(f"internal error in the tracer (the program was not affected): {e!r}")
+
+    # -- code discovery -----------------------------------------------------
+    def plan_for(self, code):
+        plan = self.plans.get(code, 0)
+        if plan != 0:
+            return plan
+        plan = None
+        fn = code.co_filename
+        sites = self.by_file.get(fn)
+        if sites is None and fn and not fn.startswith("<"):
+            real = os.path.realpath(fn) if os.path.isabs(fn) else os.path.realpath(os.path.abspath(fn))
+            sites = self.by_file.get(real)
+        if sites:
+            key_name = code.co_name
+            deferred = set()
+            for s in sites:
+                name, first = s.key[1]
+                if name != key_name:
+                    continue
+                if first is not None and first != code.co_firstlineno:
+                    continue
+                if plan is None:
+                    plan = CodePlan()
+                kind, what = s.trigger
+                if kind == "line":
+                    plan.line_sites[what] = s
+                else:
+                    off = _first_offset(code, what) if kind == "first" else _after_offset(code, what)
+                    if off is None:
+                        self.warnings.append(f"{fn}:{what.lineno}: no bytecode for the probed statement; it cannot trigger")
+                        continue
+                    plan.instr_sites[off] = s
+                if s.lhs and not s.immediate_lhs:
+                    plan.has_lhs = True
+                    for p in s.lhs:
+                        if not p.fast or p.base in code.co_cellvars or p.base in code.co_freevars:
+                            plan.quiet_ok = False
+                        deferred.add(p.base)
+            if plan is not None and plan.has_lhs and plan.quiet_ok:
+                plan.needed_lines = _writer_lines(code, deferred)
+        self.plans[code] = plan
+        return plan
+
+    # -- values -----------------------------------------------------------
+    def snapshot(self, v):
+        t = type(v)
+        if t is int or t is float or t is bool or v is None or t is complex:
+            return v
+        if t is str or t is bytes:
+            if len(v) > self.max_bytes:
+                return (T_TRUNC, v[: self.max_bytes])
+            return v
+        try:
+            for base in (bool, int, float, complex, str, bytes):
+                if isinstance(v, base):
+                    return (T_SUB, t.__qualname__, self.snapshot(base(v)))
+            r = repr(v)
+            if type(r) is not str:
+                r = str(r)
+            trunc = len(r) > self.max_bytes
+            return (T_OTHER, _type_name(t), r[: self.max_bytes] if trunc else r, trunc)
+        except BaseException as e:  # noqa: BLE001 - user code (repr) may raise anything
+            return (T_ERROR, _type_name(type(e)), _safe_str(e, self.max_bytes))
+
+    def read(self, frame, probe):
+        """The probe's current value in frame, snapshotted, or a status tag."""
+        try:
+            if probe.kind == "local":
+                v = frame.f_locals[probe.base]
+            elif probe.kind == "global":
+                g = frame.f_globals
+                if probe.base in g:
+                    v = g[probe.base]
+                else:
+                    v = frame.f_builtins[probe.base]
+            else:
+                loc = frame.f_locals
+                if probe.base in loc:
+                    v = loc[probe.base]
+                elif probe.base in frame.f_globals:
+                    v = frame.f_globals[probe.base]
+                else:
+                    v = frame.f_builtins[probe.base]
+        except KeyError:
+            return _UNBOUND
+        except BaseException as e:  # noqa: BLE001
+            return (T_ERROR, _type_name(type(e)), _safe_str(e, self.max_bytes))
+        if len(probe.parts) > 1:
+            try:
+                for attr in probe.parts[1:]:
+                    v = getattr(v, attr)
+            except BaseException as e:  # noqa: BLE001 - a property may raise anything
+                return (T_ERROR, _type_name(type(e)), _safe_str(e, self.max_bytes))
+        return self.snapshot(v)
+
+    # -- triggers and completion ------------------------------------------
+    def fire(self, frame, site):
+        """The general trigger path (the cores inline the common one-LHS case)."""
+        if self.threaded:
+            # Reserving seq (the append) and taking the timestamp must be one
+            # step, or two threads could leave timestamps decreasing along seq.
+            with self.lock:
+                ts = time.monotonic_ns()
+                item = [~site.id, ts, _thread.get_ident()]
+                self._fill(frame, site, item)
+                self.chunk.append(item)
+        else:
+            ts = time.monotonic_ns()
+            item = [site.id, ts]
+            self._fill(frame, site, item)
+            self.chunk.append(item)
+        if ts > self.deadline[0]:
+            self.flush()
+
+    def _fill(self, frame, site, item):
+        for p in site.rhs:
+            item.append(self.read(frame, p))
+        if site.lhs:
+            if site.immediate_lhs:
+                for p in site.lhs:
+                    item.append(self.read(frame, p))
+            else:
+                pl = self.pending.get(frame)
+                if pl is None:
+                    pl = self.pending[frame] = []
+                elif type(pl) is tuple:
+                    pl = self.pending[frame] = _as_list(pl)
+                for p in site.lhs:
+                    pl.append([item, len(item), p])
+                    item.append(_PEND)
+
+    def complete(self, frame, pl, raised=False):
+        for entry in _as_list(pl):
+            item, idx = entry[0], entry[1]
+            v = self.read(frame, entry[2])
+            if raised:
+                v = _RAISED_UNBOUND if v is _UNBOUND else (T_RAISED, v)
+            if item[idx] is _PEND:
+                item[idx] = v
+            else:
+                self.completions.append((item[idx][1], v))
+
+    def complete_frame(self, frame, raised=False):
+        pl = self.pending.pop(frame, None)
+        if pl:
+            self.complete(frame, pl, raised)
+
+    def suspend_frame(self, frame, line):
+        """A generator/coroutine suspends at `line`: complete earlier lines only."""
+        pl = self.pending.get(frame)
+        if not pl:
+            return
+        pl = _as_list(pl)
+        keep = [e for e in pl if _stmt_has_line(e[2], line)]
+        done = [e for e in pl if not _stmt_has_line(e[2], line)]
+        if done:
+            self.complete(frame, done)
+        for e in keep:
+            # Python 3.13 closes a generator suspended outside any handler
+            # without raising GeneratorExit in it; keep what `raised` would read.
+            v = self.read(frame, e[2])
+            e[3:] = [_RAISED_UNBOUND if v is _UNBOUND else (T_RAISED, v)]
+        if keep:
+            self.pending[frame] = keep
+        else:
+            del self.pending[frame]
+
+    def flush(self):
+        if self.threaded:
+            with self.lock:
+                self._flush()
+        else:
+            self._flush()
+
+    def _flush(self):
+        chunk = self.chunk[:]
+        del self.chunk[:]
+        for frame, pl in list(self.pending.items()):
+            if type(pl) is tuple:
+                pl = self.pending[frame] = _as_list(pl)
+            for entry in pl:
+                item, idx = entry[0], entry[1]
+                if item[idx] is _PEND:
+                    item[idx] = (T_PENDING, self.next_token)
+                    self.next_token += 1
+        comps = self.completions[:]
+        del self.completions[:]
+        self.deadline[0] = time.monotonic_ns() + self.flush_interval
+        if chunk or comps:
+            self.sent += len(chunk)
+            self.wire.send(MSG_CHUNK, marshal.dumps((chunk, comps)))
+
+    def finish(self):
+        """End of run: every capture still pending becomes `incomplete`."""
+        for frame, pl in list(self.pending.items()):
+            pl = _as_list(pl)
+            closed = False
+            if any(len(e) > 3 for e in pl):
+                try:
+                    frame.clear()  # refused while the generator is still suspended
+                    closed = True
+                except RuntimeError:
+                    pass
+            for e in pl:
+                item, idx = e[0], e[1]
+                v = e[3] if closed and len(e) > 3 else _INCOMPLETE
+                if item[idx] is _PEND:
+                    item[idx] = v
+                else:
+                    self.completions.append((item[idx][1], v))
+        self.pending.clear()
+        self._flush()
+
+
+def _as_list(pl):
+    """Pending captures of a frame as a list of [item, index, probe] entries.
+
+    The hot path stores a single simple LHS capture as a tuple (item, probe),
+    which is cheaper to build; everything else uses the list form."""
+    if type(pl) is tuple:
+        return [[pl[0], 2, pl[1]]]
+    return pl
+
+
+def _stmt_has_line(probe, line):
+    st = probe.occ.stmt
+    return st.lineno <= line <= st.end_lineno
+
+
+def _type_name(t):
+    try:
+        mod = t.__module__
+        q = t.__qualname__
+        return q if mod in ("builtins", None) else f"{mod}.{q}"
+    except BaseException:  # noqa: BLE001
+        return "?"
+
+
+def _safe_str(e, limit):
+    try:
+        s = str(e)
+    except BaseException:  # noqa: BLE001
+        s = ""
+    return s[:limit]
+
+
+# --------------------------------------------------------------------------
+# Core: sys.monitoring (3.12+)
+# --------------------------------------------------------------------------
+
+class MonitoringCore:
+    name = "monitoring"
+
+    def __init__(self, cap):
+        self.cap = cap
+        mon = sys.monitoring
+        self.mon = mon
+        self.tool = None
+        for tid in (4, 3, 2, 1, 0, 5):
+            if mon.get_tool(tid) is None:
+                mon.use_tool_id(tid, "probe")
+                self.tool = tid
+                break
+        if self.tool is None:
+            raise ProbeError("every sys.monitoring tool id is taken by other tools; try --core settrace")
+
+    def install(self):
+        mon, E, cap, tool = self.mon, self.mon.events, self.cap, self.tool
+        DISABLE = mon.DISABLE
+        getframe = sys._getframe
+        plans = cap.plans
+        pending = cap.pending
+        set_local = mon.set_local_events
+        local_events = E.LINE | E.PY_RETURN | E.PY_YIELD
+        pc = time.monotonic_ns
+        chunk_append = cap.chunk.append
+        comp_append = cap.completions.append
+        deadline = cap.deadline
+        snapshot = cap.snapshot
+        PEND = _PEND
+        UNBOUND = _UNBOUND
+        plain = _PLAIN_TYPES
+
+        def setup(code):
+            plan = cap.plan_for(code)
+            if plan is not None:
+                ev = local_events
+                if plan.instr_sites:
+                    ev |= E.INSTRUCTION
+                set_local(tool, code, ev)
+            return plan
+
+        self.setup = setup
+
+        def on_start(code, offset):
+            try:
+                if code not in plans:
+                    setup(code)
+            except Exception as e:  # noqa: BLE001 - never raise into the program
+                cap.internal_error(e)
+            return DISABLE
+
+        def on_line(code, line):
+            try:
+                plan = plans.get(code)
+                if plan is None:
+                    return DISABLE
+                frame = getframe(1)
+                if pending:
+                    pl = pending.pop(frame, None)
+                    if pl is not None:
+                        if type(pl) is tuple:
+                            # Inline completion of the common single LHS local.
+                            try:
+                                v = frame.f_locals[pl[1].base]
+                            except KeyError:
+                                v = UNBOUND
+                            else:
+                                if type(v) not in plain:
+                                    v = snapshot(v)
+                            item = pl[0]
+                            if item[2] is PEND:
+                                item[2] = v
+                            else:
+                                comp_append((item[2][1], v))
+                        else:
+                            cap.complete(frame, pl)
+                site = plan.line_sites.get(line)
+                if site is None:
+                    if not plan.has_lhs or (plan.quiet_ok and line not in plan.needed_lines):
+                        return DISABLE
+                    return None
+                if site.simple and not cap.threaded:
+                    ts = pc()
+                    item = [site.id, ts, PEND]
+                    chunk_append(item)
+                    pending[frame] = (item, site.probes[0])
+                    if ts > deadline[0]:
+                        cap.flush()
+                else:
+                    cap.fire(frame, site)
+                return None
+            except Exception as e:  # noqa: BLE001 - never raise into the program
+                cap.internal_error(e)
+                return None
+
+        def on_instr(code, offset):
+            try:
+                plan = plans.get(code)
+                if plan is None:
+                    return DISABLE
+                site = plan.instr_sites.get(offset)
+                if site is None:
+                    return DISABLE
+                frame = getframe(1)
+                if site.trigger[0] == "first" and pending:
+                    pl = pending.pop(frame, None)
+                    if pl:
+                        cap.complete(frame, pl)
+                cap.fire(frame, site)
+                return None
+            except Exception as e:  # noqa: BLE001 - never raise into the program
+                cap.internal_error(e)
+                return None
+
+        def on_return(code, offset, retval):
+            try:
+                if pending and code in plans:
+                    cap.complete_frame(getframe(1))
+            except Exception as e:  # noqa: BLE001 - never raise into the program
+                cap.internal_error(e)
+
+        def on_yield(code, offset, retval):
+            try:
+                if pending and code in plans:
+                    frame = getframe(1)
+                    cap.suspend_frame(frame, frame.f_lineno)
+            except Exception as e:  # noqa: BLE001 - never raise into the program
+                cap.internal_error(e)
+
+        def on_raise(code, offset, exc):
+            try:
+                if pending:
+                    frame = getframe(1)
+                    if frame in pending:
+                        cap.complete_frame(frame, raised=True)
+            except Exception as e:  # noqa: BLE001 - never raise into the program
+                cap.internal_error(e)
+
+        def on_unwind(code, offset, exc):
+            try:
+                if pending:
+                    frame = getframe(1)
+                    if frame in pending:
+                        cap.complete_frame(frame)
+            except Exception as e:  # noqa: BLE001 - never raise into the program
+                cap.internal_error(e)
+
+        reg = mon.register_callback
+        reg(tool, E.PY_START, on_start)
+        reg(tool, E.LINE, on_line)
+        reg(tool, E.INSTRUCTION, on_instr)
+        reg(tool, E.PY_RETURN, on_return)
+        reg(tool, E.PY_YIELD, on_yield)
+        reg(tool, E.RAISE, on_raise)
+        reg(tool, E.PY_UNWIND, on_unwind)
+        mon.set_events(tool, E.PY_START | E.RAISE | E.PY_UNWIND)
+
+    def prepare(self, code):
+        self.setup(code)
+
+    def on_new_thread(self):
+        pass
+
+    def uninstall(self):
+        try:
+            self.mon.set_events(self.tool, 0)
+            self.mon.free_tool_id(self.tool)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+# --------------------------------------------------------------------------
+# Core: sys.settrace (3.11, or --core settrace)
+# --------------------------------------------------------------------------
+
+class SettraceCore:
+    name = "settrace"
+
+    def __init__(self, cap):
+        self.cap = cap
+        self.yield_ops = {_opcode.opmap[n] for n in ("YIELD_VALUE",) if n in _opcode.opmap}
+
+    def install(self):
+        cap = self.cap
+        plans = cap.plans
+        pending = cap.pending
+        yield_ops = self.yield_ops
+        pc = time.monotonic_ns
+        chunk_append = cap.chunk.append
+        comp_append = cap.completions.append
+        deadline = cap.deadline
+        snapshot = cap.snapshot
+        PEND = _PEND
+        UNBOUND = _UNBOUND
+        plain = _PLAIN_TYPES
+
+        def local(frame, event, arg):
+            try:
+                if event == "line":
+                    if pending:
+                        pl = pending.pop(frame, None)
+                        if pl is not None:
+                            if type(pl) is tuple:
+                                try:
+                                    v = frame.f_locals[pl[1].base]
+                                except KeyError:
+                                    v = UNBOUND
+                                else:
+                                    if type(v) not in plain:
+                                        v = snapshot(v)
+                                item = pl[0]
+                                if item[2] is PEND:
+                                    item[2] = v
+                                else:
+                                    comp_append((item[2][1], v))
+                            else:
+                                cap.complete(frame, pl)
+                    site = plans[frame.f_code].line_sites.get(frame.f_lineno)
+                    if site is not None:
+                        if site.simple and not cap.threaded:
+                            ts = pc()
+                            item = [site.id, ts, PEND]
+                            chunk_append(item)
+                            pending[frame] = (item, site.probes[0])
+                            if ts > deadline[0]:
+                                cap.flush()
+                        else:
+                            cap.fire(frame, site)
+                elif event == "opcode":
+                    site = plans[frame.f_code].instr_sites.get(frame.f_lasti)
+                    if site is not None:
+                        if site.trigger[0] == "first" and pending:
+                            pl = pending.pop(frame, None)
+                            if pl:
+                                cap.complete(frame, pl)
+                        cap.fire(frame, site)
+                elif event == "return":
+                    if pending and frame in pending:
+                        code = frame.f_code
+                        if code.co_flags & _CO_GEN and code.co_code[frame.f_lasti] in yield_ops:
+                            cap.suspend_frame(frame, frame.f_lineno)
+                        else:
+                            cap.complete_frame(frame)
+                elif event == "exception":
+                    if pending and frame in pending:
+                        exc = arg[0]
+                        if not (exc is StopIteration or exc is StopAsyncIteration):
+                            cap.complete_frame(frame, raised=True)
+            except Exception as e:  # noqa: BLE001 - never raise into the program
+                cap.internal_error(e)
+            return local
+
+        def global_trace(frame, event, arg):
+            try:
+                code = frame.f_code
+                plan = plans.get(code, 0)
+                if plan == 0:
+                    plan = cap.plan_for(code)
+                if plan is None:
+                    return None
+                if plan.instr_sites:
+                    frame.f_trace_opcodes = True
+                return local
+            except Exception as e:  # noqa: BLE001 - never raise into the program
+                cap.internal_error(e)
+                return None
+
+        self.global_trace = global_trace
+        sys.settrace(global_trace)
+
+    def prepare(self, code):
+        self.cap.plan_for(code)
+
+    def on_new_thread(self):
+        sys.settrace(self.global_trace)
+
+    def uninstall(self):
+        sys.settrace(None)
+
+
+# --------------------------------------------------------------------------
+# Threads: one global seq; thread ids once threads exist
+# --------------------------------------------------------------------------
+
+def _hook_threads(cap, core):
+    def wrap(start):
+        def start_thread(function, *args, **kwargs):
+            cap.threaded = True
+
+            def run(*a, **kw):
+                core.on_new_thread()
+                return function(*a, **kw)
+            return start(run, *args, **kwargs)
+        start_thread.__wrapped__ = start
+        return start_thread
+
+    for name in ("start_new_thread", "start_new", "start_joinable_thread"):
+        orig = getattr(_thread, name, None)
+        if orig is not None:
+            setattr(_thread, name, wrap(orig))
+    th = sys.modules.get("threading")
+    if th is not None:
+        for name in ("_start_new_thread", "_start_joinable_thread"):
+            orig = getattr(th, name, None)
+            if orig is not None:
+                setattr(th, name, wrap(orig))
+
+
+# --------------------------------------------------------------------------
+# Running the program as `python` would
+# --------------------------------------------------------------------------
+
+def _strip_agent_frames(tb):
+    # Drop our own frames (the ones compiled from "<string>") from a traceback.
+    while tb is not None and tb.tb_frame.f_code.co_filename == "<string>":
+        tb = tb.tb_next
+    return tb
+
+
+class Runner:
+    def __init__(self, wire, cfg, target):
+        self.wire = wire
+        self.cfg = cfg
+        self.target = target
+        self.exit = {"kind": "exit", "code": 0}
+        self.cap = None
+        self.sealed = False
+
+    def seal(self):
+        if self.sealed or self.cap is None:
+            return
+        self.sealed = True
+        try:
+            self.core.uninstall()
+        except Exception:  # noqa: BLE001
+            pass
+        self.cap.finish()
+        for w in self.cap.warnings:
+            self.wire.send_json(MSG_WARN, {"message": w})
+        self.wire.send_json(MSG_END, dict(self.exit, batches_sent=self.cap.sent))
+
+    def main(self):
+        cfg = self.cfg
+        try:
+            resolver = Resolver(cfg["probes"])
+            sites = resolver.sites()
+            core_name = self.choose_core(cfg.get("core", "auto"))
+        except ProbeError as e:
+            self.wire.send_json(MSG_FATAL, {"message": str(e)})
+            return 2
+        cap = self.cap = Capture(self.wire, sites, int(cfg.get("max_value_bytes", 4096)))
+        core = self.core = MonitoringCore(cap) if core_name == "monitoring" else SettraceCore(cap)
+        hello = {
+            "python_version": "%d.%d.%d" % sys.version_info[:3],
+            "python_executable": sys.executable,
+            "core": core.name,
+            "core_note": self.core_note,
+            "t0_ns": time.monotonic_ns(),
+            "main_thread": _thread.get_ident(),
+            "probes": [
+                {"id": p.id, "spec": p.spec, "file": p.file, "line": p.line, "name": p.name, "role": p.role}
+                for p in resolver.probes
+            ],
+            "sites": [[p.id for p in s.probes] for s in sites],
+        }
+        # Leave sys.modules as the program would find it without us.
+        for name in set(sys.modules) - _MODS_BEFORE:
+            sys.modules.pop(name, None)
+        # Set up the program's module and code before tracing starts.
+        try:
+            code, main_mod, run = self.prepare_target()
+        except SystemExit as e:
+            self.wire.send_json(MSG_FATAL, {"message": str(e.code)})
+            return 2
+        self.wire.send_json(MSG_HELLO, hello)
+        atexit.register(self.seal)
+        _hook_threads(cap, core)
+        _wrap_os_exit(self)
+        core.install()
+        if code is not None:
+            core.prepare(code)
+        try:
+            run()
+        except SystemExit as e:
+            c = e.code
+            self.exit = {"kind": "exit", "code": c if isinstance(c, int) else (0 if c is None else 1),
+                         "exception": "SystemExit"}
+            raise
+        except KeyboardInterrupt as e:
+            self.exit = {"kind": "exception", "code": 130, "exception": "KeyboardInterrupt"}
+            sys.excepthook(type(e), e, _strip_agent_frames(e.__traceback__))
+            atexit.register(_die_by_sigint)
+            raise SystemExit(130)
+        except BaseException as e:  # noqa: BLE001 - the program's own crash
+            self.exit = {"kind": "exception", "code": 1, "exception": _type_name(type(e))}
+            sys.excepthook(type(e), e, _strip_agent_frames(e.__traceback__))
+            raise SystemExit(1)
+        return None
+
+    core_note = None
+
+    def choose_core(self, want):
+        has_mon = hasattr(sys, "monitoring")
+        if want == "monitoring":
+            if not has_mon:
+                raise ProbeError(f"--core monitoring needs Python 3.12+ (sys.monitoring); this is Python {sys.version.split()[0]}")
+            return "monitoring"
+        if want == "settrace":
+            return "settrace"
+        if has_mon:
+            taken = all(sys.monitoring.get_tool(i) is not None for i in range(6))
+            if taken:
+                self.core_note = "every sys.monitoring tool id is taken; fell back to sys.settrace"
+                return "settrace"
+            return "monitoring"
+        self.core_note = f"Python {sys.version.split()[0]} has no sys.monitoring; using sys.settrace"
+        return "settrace"
+
+    def prepare_target(self):
+        t = self.target
+        if t[0] == "-m":
+            if len(t) < 2:
+                raise SystemExit("-m needs a module name")
+            mod = t[1]
+            import runpy
+            # As `python -m`: sys.path[0] is the current directory (unless -P/-I).
+            if not sys.flags.safe_path:
+                sys.path[0] = os.getcwd()
+            sys.argv = [t[1]] + t[2:]
+            # runpy sets argv[0] to the module's file and runs it as __main__.
+            try:
+                mod_name, spec, code = runpy._get_module_details(mod)
+            except ImportError as e:
+                raise SystemExit(f"{sys.executable}: {e}")
+            main_mod = sys.modules["__main__"]
+            sys.argv[0] = spec.origin
+
+            def run():
+                _run_as_main(code, spec.origin, spec, mod_name)
+            return code, main_mod, run
+        path = t[0]
+        try:
+            with open(path, "rb") as fh:
+                src = fh.read()
+        except OSError as e:
+            raise SystemExit(f"{sys.executable}: can't open file {path!r}: [Errno {e.errno}] {e.strerror}")
+        if not sys.flags.safe_path:
+            sys.path[0] = os.path.dirname(os.path.realpath(path))
+        sys.argv = list(t)
+        abspath = os.path.realpath(path)
+        try:
+            code = compile(src, abspath, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as e:
+            # As python does: the error is the program's own outcome.
+            err = e
+
+            def run():
+                raise err
+            return None, None, run
+
+        def run():
+            _run_as_main(code, path, None, None, abspath)
+        return code, None, run
+
+
+def _run_as_main(code, argv0_path, spec, pkg_name, filename=None):
+    main = type(sys)("__main__")
+    main.__file__ = filename or argv0_path
+    main.__builtins__ = __builtins__
+    main.__cached__ = None
+    if spec is not None:
+        main.__spec__ = spec
+        main.__loader__ = spec.loader
+        main.__package__ = pkg_name.rpartition(".")[0]
+        main.__file__ = spec.origin
+    else:
+        main.__spec__ = None
+        main.__loader__ = sys.modules["__main__"].__dict__.get("__loader__")
+        main.__package__ = None
+    sys.modules["__main__"] = main
+    exec(code, main.__dict__)
+
+
+def _die_by_sigint():
+    # As CPython does for an uncaught KeyboardInterrupt: exit by SIGINT.
+    import _signal
+    sys.stdout.flush() if sys.stdout else None
+    _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
+    os.kill(os.getpid(), _signal.SIGINT)
+
+
+def _wrap_os_exit(runner):
+    real = os._exit
+
+    def _exit(status):
+        try:
+            runner.exit = {"kind": "os_exit", "code": status}
+            runner.seal()
+        except BaseException:  # noqa: BLE001
+            pass
+        real(status)
+    _exit.__wrapped__ = real
+    _exit.__doc__ = real.__doc__
+    os._exit = _exit
+
+
+def _agent_main():
+    argv = sys.argv
+    # argv: ['-c', fd, config, target...]
+    fd = int(argv[1])
+    try:
+        os.set_inheritable(fd, False)
+    except OSError:
+        pass
+    cfg = json.loads(argv[2])
+    wire = Wire(fd)
+    runner = Runner(wire, cfg, argv[3:])
+    rc = runner.main()
+    if rc is not None:
+        raise SystemExit(rc)
+
+
+_agent_main()

@@ -1,0 +1,499 @@
+//! `probe record`: runs the program under the agent and writes the log.
+//!
+//! The CaptureManager lives in the agent (in-process); this side is the
+//! recorder: it owns the pipe's read end, numbers the records in arrival
+//! order (which is the agent's reservation order), and hands them to the
+//! [`LogWriter`] in sequence order. Placeholders and completions pass
+//! through untouched, so the log's physical order is sequence order.
+
+pub mod command;
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use thiserror::Error;
+
+use crate::capture::AGENT_SOURCE;
+use crate::log::meta::{EndInfo, ExitInfo, ProbeInfo, RunMeta};
+use crate::log::{LogError, LogWriter};
+use crate::wire::{self, AgentEnd, Capture, ChunkDecoder, Hello, MessageReader, TextMessage, WireError};
+use command::{CommandError, PythonCommand};
+
+/// How to record.
+#[derive(Debug, Clone)]
+pub struct RecordOptions {
+    /// Probe specs (`FILE:LINE:NAME[@lhs|@rhs]`).
+    pub probes: Vec<String>,
+    /// Output log path.
+    pub output: PathBuf,
+    /// Overwrite an existing log.
+    pub force: bool,
+    /// `auto`, `monitoring` or `settrace`.
+    pub core: String,
+    /// Largest str/bytes/repr kept per value.
+    pub max_value_bytes: u64,
+    /// The words after `--`.
+    pub command: Vec<String>,
+    /// Interpreter for `-- script.py` (from `$PROBE_PYTHON`, else `python3`).
+    pub default_python: String,
+}
+
+/// What a finished recording reports.
+#[derive(Debug, Clone)]
+pub struct RecordOutcome {
+    /// Exit status to return (the program's; 128+N for signal N).
+    pub exit_code: i32,
+    /// The end marker written.
+    pub end: EndInfo,
+    /// The probe table.
+    pub probes: Vec<ProbeInfo>,
+    /// Python version and core.
+    pub python_version: String,
+    /// Tracer core used.
+    pub core: String,
+    /// Why the core was chosen, when it was a fallback.
+    pub core_note: Option<String>,
+    /// Bytes in the log file.
+    pub file_bytes: u64,
+    /// Uncompressed bytes of the record blocks.
+    pub raw_bytes: u64,
+    /// Warnings from the agent and the recorder.
+    pub warnings: Vec<String>,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// Why recording failed.
+#[derive(Debug, Error)]
+pub enum RecordError {
+    /// The command after `--` cannot be run.
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    /// No probe given.
+    #[error("no probes: give at least one with -p FILE:LINE:NAME (or --probes FILE)")]
+    NoProbes,
+    /// The output exists and `--force` was not given.
+    #[error("{0} already exists; use --force to overwrite it")]
+    OutputExists(PathBuf),
+    /// The interpreter could not be started.
+    #[error("cannot run Python interpreter `{python}`: {source}{hint}")]
+    Spawn {
+        python: String,
+        source: io::Error,
+        hint: &'static str,
+    },
+    /// The agent refused before the program ran (bad spec, unsupported Python…).
+    #[error("{0}")]
+    Refused(String),
+    /// The interpreter exited before the agent said hello.
+    #[error("`{python}` exited ({status}) before probe's agent started; is it Python 3.11 or newer?")]
+    AgentDidNotStart { python: String, status: String },
+    /// Garbage on the pipe.
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    /// The log could not be written.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// Other I/O (pipe, poll).
+    #[error("{what}: {source}")]
+    Io { what: String, source: io::Error },
+}
+
+static SIGINTS: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    SIGINTS.fetch_add(1, Ordering::SeqCst);
+}
+
+/// The first Ctrl-C belongs to the program (it is in our process group and
+/// gets it from the terminal); we keep recording. A second one aborts us.
+fn install_sigint_handler() {
+    // SAFETY: the handler only touches an atomic, which is async-signal-safe;
+    // no SA_RESTART so that a blocking poll returns EINTR and we see the flag.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_sigint as *const () as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        sa.sa_flags = 0;
+        libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut());
+    }
+}
+
+fn make_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: fds is a valid 2-element array for pipe2 to fill.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 succeeded, so both descriptors are open and owned by us alone.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+fn spawn(pc: &PythonCommand, wfd: RawFd, config: &str) -> Result<Child, RecordError> {
+    let mut cmd = Command::new(&pc.python);
+    cmd.args(&pc.interpreter_args)
+        .arg("-c")
+        .arg(AGENT_SOURCE)
+        .arg(wfd.to_string())
+        .arg(config)
+        .args(&pc.target);
+    // SAFETY: pre_exec runs in the forked child before exec; fcntl is
+    // async-signal-safe and only clears close-on-exec on the pipe's write end
+    // so that the interpreter inherits it (the agent marks it non-inheritable
+    // again at once, so the program's own children do not).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::fcntl(wfd, libc::F_SETFD, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn().map_err(|source| RecordError::Spawn {
+        python: pc.python.clone(),
+        hint: if source.kind() == io::ErrorKind::NotFound {
+            " (not found; name an interpreter after `--` or set $PROBE_PYTHON)"
+        } else {
+            ""
+        },
+        source,
+    })
+}
+
+/// Progress callback: (records so far, log bytes so far).
+pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
+
+/// Runs the recording to its end.
+pub fn record(opts: &RecordOptions, progress: Progress<'_>) -> Result<RecordOutcome, RecordError> {
+    if opts.probes.is_empty() {
+        return Err(RecordError::NoProbes);
+    }
+    let pc = command::parse(&opts.command, &opts.default_python)?;
+    if opts.output.exists() && !opts.force {
+        return Err(RecordError::OutputExists(opts.output.clone()));
+    }
+    let config = serde_json::json!({
+        "probes": opts.probes,
+        "core": opts.core,
+        "max_value_bytes": opts.max_value_bytes,
+    })
+    .to_string();
+    let start = Instant::now();
+    let start_unix_ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    install_sigint_handler();
+    let (rfd, wfd) = make_pipe().map_err(|source| RecordError::Io {
+        what: "creating the agent pipe".into(),
+        source,
+    })?;
+    let mut child = spawn(&pc, wfd.as_raw_fd(), &config)?;
+    drop(wfd);
+    let pipe = File::from(rfd);
+    let poll_fd = pipe.as_raw_fd();
+    let mut reader = MessageReader::new(pipe);
+
+    let mut session: Option<Session> = None;
+    let mut agent_end: Option<AgentEnd> = None;
+    let mut warnings = Vec::new();
+    let mut refused: Option<String> = None;
+    let mut failure: Option<RecordError> = None;
+    let mut aborted = false;
+    let mut last_flush = Instant::now();
+
+    loop {
+        if SIGINTS.load(Ordering::SeqCst) >= 2 {
+            aborted = true;
+            break;
+        }
+        let mut pfd = libc::pollfd {
+            fd: poll_fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: pfd is one valid pollfd; the timeout bounds the wait.
+        let rc = unsafe { libc::poll(&mut pfd, 1, 100) };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            failure = Some(RecordError::Io {
+                what: "waiting for the agent".into(),
+                source: e,
+            });
+            break;
+        }
+        if rc > 0 {
+            let msgs = match reader.read_available() {
+                Ok(Some(m)) => m,
+                Ok(None) => break,
+                Err(e) => {
+                    failure = Some(e.into());
+                    break;
+                }
+            };
+            let base = reader.index() - msgs.len() as u64;
+            for (k, m) in msgs.into_iter().enumerate() {
+                let index = base + k as u64;
+                if let Err(e) = handle_message(
+                    index,
+                    m,
+                    opts,
+                    &pc,
+                    start_unix_ns,
+                    &mut session,
+                    &mut agent_end,
+                    &mut warnings,
+                    &mut refused,
+                ) {
+                    failure = Some(e);
+                    break;
+                }
+            }
+            if failure.is_some() {
+                break;
+            }
+        }
+        if last_flush.elapsed() >= Duration::from_millis(100) {
+            last_flush = Instant::now();
+            if let Some(s) = session.as_mut() {
+                if let Err(e) = s.writer.flush_frame() {
+                    failure = Some(e.into());
+                    break;
+                }
+                let st = s.writer.stats();
+                progress(st.records, st.file_bytes);
+            }
+        }
+    }
+
+    // The program decides when it ends; we only wait for it (unless aborted).
+    let status = if aborted {
+        None
+    } else {
+        match child.wait() {
+            Ok(s) => Some(s),
+            Err(source) => {
+                return Err(RecordError::Io {
+                    what: "waiting for the program".into(),
+                    source,
+                })
+            }
+        }
+    };
+    if let Some(msg) = refused {
+        return Err(RecordError::Refused(msg));
+    }
+    let Some(s) = session else {
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        let status = status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "interrupted".into());
+        return Err(RecordError::AgentDidNotStart {
+            python: pc.python.clone(),
+            status,
+        });
+    };
+
+    let (exit_code, mut exit) = exit_info(status, agent_end.as_ref(), aborted);
+    if let Some(e) = &failure {
+        exit.detail = Some(format!("recorder error: {e}"));
+    }
+    let st = s.writer.stats();
+    let end = s.writer.finish(exit, start.elapsed().as_nanos() as u64)?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let file_bytes = std::fs::metadata(&opts.output)
+        .map(|m| m.len())
+        .unwrap_or(st.file_bytes);
+    for (p, &count) in s.probes.iter().zip(&end.per_probe) {
+        if count == 0 {
+            warnings.push(format!("probe {} never triggered (0 records)", p.spec));
+        }
+    }
+    Ok(RecordOutcome {
+        exit_code: if aborted { 130 } else { exit_code },
+        end,
+        probes: s.probes,
+        python_version: s.hello.python_version,
+        core: s.hello.core,
+        core_note: s.hello.core_note,
+        file_bytes,
+        raw_bytes: st.raw_bytes,
+        warnings,
+        elapsed: start.elapsed(),
+    })
+}
+
+struct Session {
+    hello: Hello,
+    probes: Vec<ProbeInfo>,
+    decoder: ChunkDecoder,
+    writer: LogWriter,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn handle_message(
+    index: u64,
+    m: wire::RawMessage,
+    opts: &RecordOptions,
+    pc: &PythonCommand,
+    start_unix_ns: u64,
+    session: &mut Option<Session>,
+    agent_end: &mut Option<AgentEnd>,
+    warnings: &mut Vec<String>,
+    refused: &mut Option<String>,
+) -> Result<(), RecordError> {
+    match m.kind {
+        wire::MSG_HELLO => {
+            let hello: Hello = wire::parse_json(index, &m.payload)?;
+            let probes: Vec<ProbeInfo> = hello
+                .probes
+                .iter()
+                .map(|p| ProbeInfo {
+                    id: p.id,
+                    spec: p.spec.clone(),
+                    file: p.file.clone(),
+                    line: p.line,
+                    name: p.name.clone(),
+                    role: p.role,
+                })
+                .collect();
+            let mut command = vec![pc.python.clone()];
+            command.extend(pc.interpreter_args.iter().cloned());
+            command.extend(pc.target.iter().cloned());
+            let meta = RunMeta {
+                probe_version: env!("CARGO_PKG_VERSION").to_string(),
+                probes: probes.clone(),
+                command,
+                cwd: std::env::current_dir()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                python_version: hello.python_version.clone(),
+                python_executable: hello.python_executable.clone(),
+                core: hello.core.clone(),
+                start_unix_ns,
+                max_value_bytes: opts.max_value_bytes,
+            };
+            let writer = LogWriter::create(&opts.output, opts.force, &meta)?;
+            *session = Some(Session {
+                decoder: ChunkDecoder::new(&hello),
+                hello,
+                probes,
+                writer,
+            });
+        }
+        wire::MSG_CHUNK => {
+            let s = session.as_mut().ok_or(WireError::Chunk {
+                index,
+                what: "captures arrived before the agent's hello".into(),
+            })?;
+            let writer = &mut s.writer;
+            let mut log_err: Option<LogError> = None;
+            s.decoder.decode(&m.payload, |c| {
+                let r = match c {
+                    Capture::Record(rec) => writer.append(&rec),
+                    Capture::Completion { seq, status, value } => {
+                        writer.complete(seq, status, &value)
+                    }
+                };
+                r.map_err(|e| {
+                    let msg = e.to_string();
+                    log_err = Some(e);
+                    WireError::Chunk { index, what: msg }
+                })
+            })
+            .map_err(|e| match log_err.take() {
+                Some(le) => RecordError::Log(le),
+                None => RecordError::Wire(e),
+            })?;
+        }
+        wire::MSG_END => {
+            *agent_end = Some(wire::parse_json(index, &m.payload)?);
+        }
+        wire::MSG_FATAL => {
+            let t: TextMessage = wire::parse_json(index, &m.payload)?;
+            *refused = Some(t.message);
+        }
+        wire::MSG_WARN => {
+            let t: TextMessage = wire::parse_json(index, &m.payload)?;
+            warnings.push(t.message);
+        }
+        kind => return Err(WireError::UnknownType { index, kind }.into()),
+    }
+    Ok(())
+}
+
+/// Combines the wait status with what the agent said about the ending.
+fn exit_info(
+    status: Option<std::process::ExitStatus>,
+    end: Option<&AgentEnd>,
+    aborted: bool,
+) -> (i32, ExitInfo) {
+    if aborted {
+        return (
+            130,
+            ExitInfo {
+                kind: "aborted".into(),
+                code: 130,
+                signal: None,
+                exception: None,
+                detail: Some("recorder interrupted by a second Ctrl-C; the program may still be running".into()),
+            },
+        );
+    }
+    let (code, signal) = match status {
+        Some(s) => match (s.code(), s.signal()) {
+            (Some(c), _) => (c, None),
+            (None, Some(sig)) => (128 + sig, Some(sig)),
+            _ => (1, None),
+        },
+        None => (1, None),
+    };
+    let kind = match (end, signal) {
+        (Some(e), _) => e.kind.clone(),
+        (None, Some(_)) => "signal".into(),
+        (None, None) => "lost".into(),
+    };
+    (
+        code,
+        ExitInfo {
+            kind,
+            code,
+            signal,
+            exception: end.and_then(|e| e.exception.clone()),
+            detail: None,
+        },
+    )
+}
+
+/// `$PROBE_PYTHON`, else `python3`.
+pub fn default_python() -> String {
+    std::env::var("PROBE_PYTHON")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "python3".to_string())
+}
+
+/// Reads a `--probes FILE`: one spec per line, `#` comments, blank lines ignored.
+pub fn read_probe_file(path: &Path) -> Result<Vec<String>, io::Error> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect())
+}

@@ -1,0 +1,491 @@
+//! Agent → recorder: the messages the in-process tracer sends over its
+//! inherited pipe, and their decoding into [`CaptureRecord`]s.
+//!
+//! Framing: `u32` little-endian payload length, `u8` message type, payload.
+//! HELLO, END, FATAL and WARN carry JSON; CHUNK carries a Python `marshal`
+//! blob `(items, completions)` (see `src/capture/agent.py` for why and for
+//! the item layout). Sequence numbers are not sent: a chunk's items are in
+//! trigger order, so the recorder numbers records as they arrive, which is
+//! exactly the agent's reservation order.
+
+pub mod marshal;
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::capture::record::{CaptureRecord, Role, Status, Value};
+use marshal::MObj;
+
+/// Message type bytes.
+pub const MSG_HELLO: u8 = 1;
+/// A chunk of captures.
+pub const MSG_CHUNK: u8 = 2;
+/// How the program ended.
+pub const MSG_END: u8 = 3;
+/// A refusal before the program ran.
+pub const MSG_FATAL: u8 = 4;
+/// A warning to print at the end.
+pub const MSG_WARN: u8 = 5;
+
+/// Largest message accepted; a chunk is flushed every 25 ms, so anything
+/// near this is garbage, not data.
+pub const MAX_MESSAGE: usize = 1 << 30;
+
+/// Problems with what came over the pipe.
+#[derive(Debug, Error)]
+pub enum WireError {
+    /// Reading the pipe failed.
+    #[error("reading from the agent's pipe failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// A frame header announced an impossible length.
+    #[error("agent message {index} announces {len} bytes (limit {MAX_MESSAGE}); the stream is corrupt")]
+    TooLong { index: u64, len: usize },
+    /// The stream ended inside a message.
+    #[error("agent stream ended inside message {index}")]
+    Truncated { index: u64 },
+    /// Unknown message type.
+    #[error("agent message {index} has unknown type {kind}")]
+    UnknownType { index: u64, kind: u8 },
+    /// Bad JSON in a control message.
+    #[error("agent message {index} is not valid JSON: {source}")]
+    Json {
+        index: u64,
+        source: serde_json::Error,
+    },
+    /// A chunk that does not decode.
+    #[error("agent chunk {index}: {what}")]
+    Chunk { index: u64, what: String },
+}
+
+/// One framed message.
+#[derive(Debug)]
+pub struct RawMessage {
+    /// Message type byte.
+    pub kind: u8,
+    /// Payload bytes.
+    pub payload: Vec<u8>,
+}
+
+/// Reads framed messages from the agent's pipe.
+pub struct MessageReader<R> {
+    inner: R,
+    buf: Vec<u8>,
+    index: u64,
+}
+
+impl<R: Read> MessageReader<R> {
+    /// Wraps a reader (the pipe).
+    pub fn new(inner: R) -> Self {
+        MessageReader {
+            inner,
+            buf: Vec::with_capacity(1 << 20),
+            index: 0,
+        }
+    }
+
+    /// Reads whatever is available now (one `read` call) and returns the
+    /// complete messages it finished. `Ok(None)` means end of stream.
+    pub fn read_available(&mut self) -> Result<Option<Vec<RawMessage>>, WireError> {
+        let mut tmp = [0u8; 1 << 16];
+        let n = loop {
+            match self.inner.read(&mut tmp) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if n == 0 {
+            if !self.buf.is_empty() {
+                return Err(WireError::Truncated { index: self.index });
+            }
+            return Ok(None);
+        }
+        self.buf.extend_from_slice(&tmp[..n]);
+        self.split()
+    }
+
+    fn split(&mut self) -> Result<Option<Vec<RawMessage>>, WireError> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        loop {
+            let rest = &self.buf[start..];
+            if rest.len() < 5 {
+                break;
+            }
+            let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+            if len > MAX_MESSAGE {
+                return Err(WireError::TooLong {
+                    index: self.index,
+                    len,
+                });
+            }
+            if rest.len() < 5 + len {
+                break;
+            }
+            out.push(RawMessage {
+                kind: rest[4],
+                payload: rest[5..5 + len].to_vec(),
+            });
+            self.index += 1;
+            start += 5 + len;
+        }
+        self.buf.drain(..start);
+        Ok(Some(out))
+    }
+
+    /// Index of the next message (for error messages).
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+}
+
+/// A probe as the agent resolved it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HelloProbe {
+    /// Probe id (table index).
+    pub id: u32,
+    /// Canonical spec `file:line:name@role`.
+    pub spec: String,
+    /// Absolute source path.
+    pub file: String,
+    /// Line.
+    pub line: u32,
+    /// Name or attribute chain.
+    pub name: String,
+    /// Resolved role.
+    pub role: Role,
+}
+
+/// The agent's first message: interpreter, core, probe table and sites.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Hello {
+    /// `3.12.1`.
+    pub python_version: String,
+    /// `sys.executable`.
+    pub python_executable: String,
+    /// `monitoring` or `settrace`.
+    pub core: String,
+    /// Why the automatic choice fell back, if it did.
+    #[serde(default)]
+    pub core_note: Option<String>,
+    /// The agent's `perf_counter_ns()` at start: timestamps are relative to it.
+    pub t0_ns: u64,
+    /// Thread ident of the main thread (items carry no ident until threads exist).
+    pub main_thread: u64,
+    /// The resolved probe table.
+    pub probes: Vec<HelloProbe>,
+    /// Site id → probe ids in batch order.
+    pub sites: Vec<Vec<u32>>,
+}
+
+/// The agent's last message.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AgentEnd {
+    /// `exit`, `exception` or `os_exit`.
+    pub kind: String,
+    /// Exit status the program asked for.
+    pub code: i64,
+    /// Exception type, if the program ended by one.
+    #[serde(default)]
+    pub exception: Option<String>,
+}
+
+/// A text message (FATAL or WARN).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TextMessage {
+    /// The message.
+    pub message: String,
+}
+
+/// Parses a JSON control message.
+pub fn parse_json<T: for<'de> Deserialize<'de>>(index: u64, payload: &[u8]) -> Result<T, WireError> {
+    serde_json::from_slice(payload).map_err(|source| WireError::Json { index, source })
+}
+
+/// What a chunk turns into, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Capture {
+    /// A new record (possibly a `Pending` placeholder).
+    Record(CaptureRecord),
+    /// The completion of an earlier placeholder.
+    Completion {
+        /// The placeholder's seq.
+        seq: u64,
+        /// Final status.
+        status: Status,
+        /// Final value.
+        value: Value,
+    },
+}
+
+/// Turns CHUNK messages into records with sequence numbers.
+pub struct ChunkDecoder {
+    sites: Vec<Vec<u32>>,
+    t0: u64,
+    main_thread: u64,
+    next_seq: u64,
+    tokens: HashMap<i64, u64>,
+    chunks: u64,
+}
+
+impl ChunkDecoder {
+    /// A decoder for the sites and clock of one HELLO.
+    pub fn new(hello: &Hello) -> Self {
+        ChunkDecoder {
+            sites: hello.sites.clone(),
+            t0: hello.t0_ns,
+            main_thread: hello.main_thread,
+            next_seq: 0,
+            tokens: HashMap::new(),
+            chunks: 0,
+        }
+    }
+
+    /// Next sequence number to be assigned (= records decoded so far).
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Decodes one CHUNK payload, calling `out` for each capture in order.
+    pub fn decode(
+        &mut self,
+        payload: &[u8],
+        mut out: impl FnMut(Capture) -> Result<(), WireError>,
+    ) -> Result<(), WireError> {
+        let index = self.chunks;
+        self.chunks += 1;
+        let bad = |what: String| WireError::Chunk { index, what };
+        let obj = marshal::decode(payload).map_err(|e| bad(e.to_string()))?;
+        let (items, comps) = match obj {
+            MObj::Tuple(mut v) if v.len() == 2 => {
+                let c = v.pop();
+                let i = v.pop();
+                match (i, c) {
+                    (Some(MObj::List(i)), Some(MObj::List(c))) => (i, c),
+                    _ => return Err(bad("expected (items, completions) lists".into())),
+                }
+            }
+            _ => return Err(bad("expected a (items, completions) tuple".into())),
+        };
+        for item in items {
+            let MObj::List(fields) = item else {
+                return Err(bad("an item is not a list".into()));
+            };
+            let mut it = fields.into_iter();
+            let (site, threaded) = match it.next() {
+                Some(MObj::Int(s)) if s >= 0 => (s as usize, false),
+                Some(MObj::Int(s)) => ((!s) as usize, true),
+                _ => return Err(bad("an item has no site id".into())),
+            };
+            let ts = match it.next() {
+                Some(MObj::Int(t)) => (t as u64).saturating_sub(self.t0),
+                _ => return Err(bad("an item has no timestamp".into())),
+            };
+            let thread = if threaded {
+                match it.next() {
+                    Some(MObj::Int(t)) => t as u64,
+                    Some(MObj::BigInt(t)) => t.parse().unwrap_or(0),
+                    _ => return Err(bad("an item has no thread id".into())),
+                }
+            } else {
+                self.main_thread
+            };
+            let probes = self
+                .sites
+                .get(site)
+                .ok_or_else(|| bad(format!("unknown site {site}")))?;
+            let values: Vec<MObj> = it.collect();
+            if values.len() != probes.len() {
+                return Err(bad(format!(
+                    "site {site} has {} probes but the item has {} values",
+                    probes.len(),
+                    values.len()
+                )));
+            }
+            for (order, (probe, v)) in probes.iter().zip(values).enumerate() {
+                let seq = self.next_seq;
+                self.next_seq += 1;
+                let (status, value) = match convert(v) {
+                    Converted::Done(s, v) => (s, v),
+                    Converted::Placeholder(token) => {
+                        self.tokens.insert(token, seq);
+                        (Status::Pending, Value::Absent)
+                    }
+                };
+                out(Capture::Record(CaptureRecord {
+                    seq,
+                    ts_ns: ts,
+                    thread,
+                    probe: *probe,
+                    order: order as u16,
+                    status,
+                    value,
+                }))?;
+            }
+        }
+        for c in comps {
+            let MObj::Tuple(pair) = c else {
+                return Err(bad("a completion is not a tuple".into()));
+            };
+            let mut p = pair.into_iter();
+            let (Some(MObj::Int(token)), Some(v), None) = (p.next(), p.next(), p.next()) else {
+                return Err(bad("a completion is not (token, value)".into()));
+            };
+            let seq = self
+                .tokens
+                .remove(&token)
+                .ok_or_else(|| bad(format!("completion for unknown placeholder token {token}")))?;
+            let (status, value) = match convert(v) {
+                Converted::Done(s, v) => (s, v),
+                Converted::Placeholder(_) => {
+                    return Err(bad("a completion is itself a placeholder".into()))
+                }
+            };
+            out(Capture::Completion { seq, status, value })?;
+        }
+        Ok(())
+    }
+}
+
+enum Converted {
+    Done(Status, Value),
+    Placeholder(i64),
+}
+
+fn convert(v: MObj) -> Converted {
+    match v {
+        MObj::Tuple(t) => tagged(t),
+        other => Converted::Done(Status::Ok, plain(other)),
+    }
+}
+
+/// A plain (untagged) marshal value.
+fn plain(v: MObj) -> Value {
+    match v {
+        MObj::None => Value::None,
+        MObj::Bool(b) => Value::Bool(b),
+        MObj::Int(i) => Value::Int(i),
+        MObj::BigInt(s) => Value::BigInt(s),
+        MObj::Float(f) => Value::Float(f),
+        MObj::Complex(r, i) => Value::Complex(r, i),
+        MObj::Str(text) => Value::Str {
+            text,
+            truncated: false,
+        },
+        MObj::Bytes(data) => Value::Bytes {
+            data,
+            truncated: false,
+        },
+        MObj::Tuple(t) => match tagged(t) {
+            Converted::Done(_, v) => v,
+            Converted::Placeholder(_) => Value::Absent,
+        },
+        MObj::List(_) => Value::Other {
+            type_name: "?".into(),
+            repr: "<unexpected list>".into(),
+            truncated: false,
+        },
+    }
+}
+
+fn text(v: Option<&MObj>) -> String {
+    match v {
+        Some(MObj::Str(s)) => s.clone(),
+        _ => String::new(),
+    }
+}
+
+/// A value tuple tagged by the agent (see the T_* constants in agent.py).
+fn tagged(t: Vec<MObj>) -> Converted {
+    let tag = match t.first() {
+        Some(MObj::Int(tag)) => *tag,
+        _ => {
+            return Converted::Done(
+                Status::Error,
+                Value::Error {
+                    exc_type: "probe.WireError".into(),
+                    message: "untagged tuple value".into(),
+                },
+            )
+        }
+    };
+    let mut rest = t.into_iter().skip(1);
+    let done = |s, v| Converted::Done(s, v);
+    match tag {
+        1 => done(Status::Unbound, Value::Absent),
+        2 => match rest.next() {
+            None => done(Status::Raised, Value::Absent),
+            Some(v) => done(Status::Raised, plain(v)),
+        },
+        3 => {
+            let v: Vec<MObj> = rest.collect();
+            done(
+                Status::Error,
+                Value::Error {
+                    exc_type: text(v.first()),
+                    message: text(v.get(1)),
+                },
+            )
+        }
+        4 => done(Status::Incomplete, Value::Absent),
+        5 => match rest.next() {
+            Some(MObj::Int(tok)) => Converted::Placeholder(tok),
+            _ => done(
+                Status::Error,
+                Value::Error {
+                    exc_type: "probe.WireError".into(),
+                    message: "placeholder without token".into(),
+                },
+            ),
+        },
+        6 => match rest.next() {
+            Some(MObj::Str(text)) => done(
+                Status::Ok,
+                Value::Str {
+                    text,
+                    truncated: true,
+                },
+            ),
+            Some(MObj::Bytes(data)) => done(
+                Status::Ok,
+                Value::Bytes {
+                    data,
+                    truncated: true,
+                },
+            ),
+            _ => done(Status::Ok, Value::Absent),
+        },
+        7 => {
+            let type_name = text(rest.next().as_ref());
+            let base = rest.next().map(plain).unwrap_or(Value::Absent);
+            done(
+                Status::Ok,
+                Value::Sub {
+                    type_name,
+                    base: Box::new(base),
+                },
+            )
+        }
+        8 => {
+            let v: Vec<MObj> = rest.collect();
+            done(
+                Status::Ok,
+                Value::Other {
+                    type_name: text(v.first()),
+                    repr: text(v.get(1)),
+                    truncated: matches!(v.get(2), Some(MObj::Bool(true))),
+                },
+            )
+        }
+        other => done(
+            Status::Error,
+            Value::Error {
+                exc_type: "probe.WireError".into(),
+                message: format!("value tag {other} is not supported by this recorder"),
+            },
+        ),
+    }
+}
