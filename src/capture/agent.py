@@ -68,6 +68,7 @@ _PEND = (T_PENDING, -1)  # placeholder object, identity-compared
 _CO_GEN = 0x20 | 0x80 | 0x200  # GENERATOR | COROUTINE | ASYNC_GENERATOR
 # Immutable values stored as they are (str/bytes may need truncating).
 _PLAIN_TYPES = frozenset((int, float, bool, complex, type(None)))
+_RESUME = _opcode.opmap.get("RESUME", -1)
 _PY = sys.version_info[:2]
 
 
@@ -545,6 +546,39 @@ def _instructions(code):
     return out
 
 
+def _entry_offsets(code, node):
+    """Offsets where an execution of `node` can start: its instructions whose
+    predecessor (in offset order) lies outside it. A `while` test compiled
+    twice (top and bottom of the loop) has two; a comprehension's back-jump
+    inside a statement lands on none."""
+    span = _span(node)
+    out = set()
+    prev_inside = False
+    for off, op, pos in _instructions(code):
+        inside = _inside(pos, span)
+        if inside and not prev_inside:
+            out.add(off)
+        prev_inside = inside
+    return out
+
+
+def _line_starts(code):
+    """Offsets whose line differs from the previous instruction's. Python
+    3.12+'s settrace also reports a jump back within one line (each turn of an
+    inlined comprehension); sys.monitoring and 3.11 do not, and neither do we."""
+    out = set()
+    prev = None
+    for off, op, pos in _instructions(code):
+        line = pos[0]
+        if op == _RESUME:
+            continue  # shares the def line; the first line event comes after it
+        if line is not None and line != prev:
+            out.add(off)
+        if line is not None:
+            prev = line
+    return out
+
+
 def _first_offset(code, node):
     span = _span(node)
     best = None
@@ -584,10 +618,14 @@ def _after_offset(code, node):
 
 class CodePlan:
     """What to do in one probed code object."""
-    __slots__ = ("line_sites", "instr_sites", "has_lhs", "quiet_ok", "needed_lines")
+    __slots__ = ("line_sites", "instr_sites", "has_lhs", "quiet_ok", "needed_lines", "line_entries",
+                 "keep_lines", "line_starts")
 
     def __init__(self):
         self.line_sites = {}     # line -> Site (LINE-event triggers)
+        self.line_entries = {}   # line -> offsets where that site's statement starts
+        self.keep_lines = set()  # lines hosting instruction triggers: never silence their LINE
+        self.line_starts = None  # offsets that begin a new line (settrace filters jumps within a line)
         self.instr_sites = {}    # offset -> Site (instruction triggers)
         self.has_lhs = False     # some deferred LHS capture can be pending in this code
         self.quiet_ok = True     # lines that cannot change a pending name may be silenced
@@ -680,12 +718,18 @@ class Capture:
                 kind, what = s.trigger
                 if kind == "line":
                     plan.line_sites[what] = s
+                    plan.line_entries[what] = _entry_offsets(code, s.probes[0].occ.stmt)
                 else:
-                    off = _first_offset(code, what) if kind == "first" else _after_offset(code, what)
-                    if off is None:
+                    offs = _entry_offsets(code, what) if kind == "first" else [_after_offset(code, what)]
+                    offs = [o for o in offs if o is not None]
+                    if not offs:
                         self.warnings.append(f"{fn}:{what.lineno}: no bytecode for the probed statement; it cannot trigger")
                         continue
-                    plan.instr_sites[off] = s
+                    for off in offs:
+                        plan.instr_sites[off] = s
+                    for off, op, pos in _instructions(code):
+                        if off in offs and pos[0] is not None:
+                            plan.keep_lines.add(pos[0])
                 if s.lhs and not s.immediate_lhs:
                     plan.has_lhs = True
                     for p in s.lhs:
@@ -694,6 +738,8 @@ class Capture:
                         deferred.add(p.base)
             if plan is not None and plan.has_lhs and plan.quiet_ok:
                 plan.needed_lines = _writer_lines(code, deferred)
+            if plan is not None:
+                plan.line_starts = _line_starts(code)
         self.plans[code] = plan
         return plan
 
@@ -868,6 +914,15 @@ class Capture:
         self._flush()
 
 
+def _at_yield(co_code, lasti, yield_ops):
+    """Whether a settrace 'return' event is a suspension (3.13 reports the
+    RESUME right after YIELD_VALUE as the current instruction)."""
+    op = co_code[lasti]
+    if op in yield_ops:
+        return True
+    return op == _RESUME and lasti >= 2 and co_code[lasti - 2] in yield_ops
+
+
 def _as_list(pl):
     """Pending captures of a frame as a list of [item, index, probe] entries.
 
@@ -983,9 +1038,13 @@ class MonitoringCore:
                             cap.complete(frame, pl)
                 site = plan.line_sites.get(line)
                 if site is None:
+                    if line in plan.keep_lines:
+                        return None  # CPython 3.12 can drop an INSTRUCTION event when its LINE is disabled
                     if not plan.has_lhs or (plan.quiet_ok and line not in plan.needed_lines):
                         return DISABLE
                     return None
+                if frame.f_lasti not in plan.line_entries[line]:
+                    return None  # back into a multi-line statement, not a new start
                 if site.simple and not cap.threaded:
                     ts = pc()
                     item = [site.id, ts, PEND]
@@ -1100,12 +1159,22 @@ class SettraceCore:
         PEND = _PEND
         UNBOUND = _UNBOUND
         plain = _PLAIN_TYPES
+        rearm = _PY >= (3, 12)
 
         def local(frame, event, arg):
             try:
                 if event == "line":
+                    if frame.f_lasti not in plans[frame.f_code].line_starts:
+                        return local
                     if pending:
                         pl = pending.pop(frame, None)
+                        if type(pl) is list and len(pl[0]) > 3 and _stmt_has_line(pl[0][2], frame.f_lineno):
+                            # The line event some versions emit when a generator
+                            # resumes inside `x = yield`: not yet the next line.
+                            for e in pl:
+                                del e[3:]
+                            pending[frame] = pl
+                            pl = None
                         if pl is not None:
                             if type(pl) is tuple:
                                 try:
@@ -1122,7 +1191,11 @@ class SettraceCore:
                                     comp_append((item[2][1], v))
                             else:
                                 cap.complete(frame, pl)
-                    site = plans[frame.f_code].line_sites.get(frame.f_lineno)
+                    plan = plans[frame.f_code]
+                    line = frame.f_lineno
+                    site = plan.line_sites.get(line)
+                    if site is not None and frame.f_lasti not in plan.line_entries[line]:
+                        site = None  # a jump back inside the statement, not a new start
                     if site is not None:
                         if site.simple and not cap.threaded:
                             ts = pc()
@@ -1144,7 +1217,7 @@ class SettraceCore:
                 elif event == "return":
                     if pending and frame in pending:
                         code = frame.f_code
-                        if code.co_flags & _CO_GEN and code.co_code[frame.f_lasti] in yield_ops:
+                        if code.co_flags & _CO_GEN and _at_yield(code.co_code, frame.f_lasti, yield_ops):
                             cap.suspend_frame(frame, frame.f_lineno)
                         else:
                             cap.complete_frame(frame)
@@ -1167,6 +1240,11 @@ class SettraceCore:
                     return None
                 if plan.instr_sites:
                     frame.f_trace_opcodes = True
+                    if rearm:
+                        # 3.12/3.13 ignore f_trace_opcodes set during the call
+                        # event until the trace function is installed again.
+                        frame.f_trace = local
+                        sys.settrace(global_trace)
                 return local
             except Exception as e:  # noqa: BLE001 - never raise into the program
                 cap.internal_error(e)

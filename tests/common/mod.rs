@@ -1,0 +1,175 @@
+//! Shared helpers for the tests that run real Python programs.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use probe::capture::record::{CaptureRecord, Status, Value};
+use probe::log::LogReader;
+
+/// The Python versions probe supports; every one must be found.
+pub const REQUIRED: &[&str] = &["3.11", "3.12", "3.13"];
+
+/// Finds the interpreter for `version` ("3.12"): `$PROBE_TEST_PYTHON_3_12`,
+/// then `/root/.pyenv/versions/3.12.*/bin/python`, then `python3.12` on PATH.
+pub fn find_python(version: &str) -> Option<PathBuf> {
+    let var = format!("PROBE_TEST_PYTHON_{}", version.replace('.', "_"));
+    if let Ok(p) = std::env::var(&var) {
+        return Some(PathBuf::from(p));
+    }
+    let root = Path::new("/root/.pyenv/versions");
+    if let Ok(rd) = std::fs::read_dir(root) {
+        let mut found: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.starts_with(&format!("{version}.")) && n[version.len() + 1..].chars().all(|c| c.is_ascii_digit())
+            })
+            .map(|e| e.path().join("bin/python"))
+            .filter(|p| p.exists())
+            .collect();
+        found.sort();
+        if let Some(p) = found.pop() {
+            return Some(p);
+        }
+    }
+    let name = format!("python{version}");
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(&name))
+            .find(|p| p.exists())
+    })
+}
+
+/// Every required interpreter, or a loud failure naming the missing ones.
+pub fn pythons() -> Vec<(&'static str, PathBuf)> {
+    let mut out = Vec::new();
+    let mut missing = Vec::new();
+    for v in REQUIRED {
+        match find_python(v) {
+            Some(p) => out.push((*v, p)),
+            None => missing.push(*v),
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "required Python interpreter(s) not found: {missing:?}. Install them under \
+         /root/.pyenv/versions/ or point PROBE_TEST_PYTHON_3_XX at them; these tests never skip."
+    );
+    out
+}
+
+/// The cores to run on a Python version: settrace always, monitoring on 3.12+.
+pub fn cores(version: &str) -> Vec<&'static str> {
+    if version == "3.11" {
+        vec!["settrace"]
+    } else {
+        vec!["monitoring", "settrace"]
+    }
+}
+
+/// Absolute path of a fixture program.
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/programs")
+        .join(rel)
+}
+
+/// The 1-based line of `file` that carries the marker `# P:<tag>`.
+pub fn line_of(file: &Path, tag: &str) -> u32 {
+    let text = std::fs::read_to_string(file).expect("fixture readable");
+    let marker = format!("# P:{tag}");
+    for (i, l) in text.lines().enumerate() {
+        if l.trim_end().ends_with(&marker) {
+            return (i + 1) as u32;
+        }
+    }
+    panic!("no line marked {marker} in {}", file.display());
+}
+
+/// `file:LINE:name[@role]` for the marked line.
+pub fn spec(file: &Path, tag: &str, name_role: &str) -> String {
+    format!("{}:{}:{}", file.display(), line_of(file, tag), name_role)
+}
+
+/// The probe binary under test.
+pub fn probe_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_probe"))
+}
+
+/// Runs `probe record` and returns its output and the log path.
+pub fn record(
+    dir: &Path,
+    python: &Path,
+    core: &str,
+    probes: &[String],
+    program: &[&str],
+) -> (Output, PathBuf) {
+    let log = dir.join(format!("run-{}.probe", unique()));
+    let mut cmd = Command::new(probe_bin());
+    cmd.arg("record").arg("-q").arg("--core").arg(core).arg("-o").arg(&log);
+    for p in probes {
+        cmd.arg("-p").arg(p);
+    }
+    cmd.arg("--").arg(python).args(program);
+    let out = cmd.output().expect("probe runs");
+    (out, log)
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::SeqCst)
+}
+
+/// Every record of a log, placeholders joined, failing on any read error.
+pub fn records(log: &Path) -> Vec<CaptureRecord> {
+    let r = LogReader::open(log).unwrap_or_else(|e| panic!("open {}: {e}", log.display()));
+    r.records()
+        .map(|x| x.unwrap_or_else(|e| panic!("read {}: {e}", log.display())))
+        .collect()
+}
+
+/// The records of one probe (by table index).
+pub fn of_probe(recs: &[CaptureRecord], probe: u32) -> Vec<CaptureRecord> {
+    recs.iter().filter(|r| r.probe == probe).cloned().collect()
+}
+
+/// A short, comparable rendering of a value for assertions.
+pub fn show(v: &Value) -> String {
+    match v {
+        Value::Absent => "-".into(),
+        Value::None => "None".into(),
+        Value::Bool(b) => if *b { "True" } else { "False" }.into(),
+        Value::Int(i) => i.to_string(),
+        Value::BigInt(s) => s.clone(),
+        Value::Float(f) => format!("{f:?}"),
+        Value::Complex(r, i) => format!("({r:?}+{i:?}j)"),
+        Value::Str { text, .. } => format!("{text:?}"),
+        Value::Bytes { data, .. } => format!("b{:?}", String::from_utf8_lossy(data)),
+        Value::Sub { type_name, base } => format!("{type_name}({})", show(base)),
+        Value::Other { repr, .. } => repr.clone(),
+        Value::Error { exc_type, .. } => format!("<error {exc_type}>"),
+    }
+}
+
+/// `(value, status)` pairs rendered for assertions.
+pub fn values(recs: &[CaptureRecord]) -> Vec<String> {
+    recs.iter()
+        .map(|r| match r.status {
+            Status::Ok => show(&r.value),
+            s => format!("{}:{}", s.as_str(), show(&r.value)),
+        })
+        .collect()
+}
+
+/// Asserts the program ran to a zero exit under probe.
+pub fn assert_ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what}: probe record failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,146 @@
+//! SPEC §2's canonical table, recorded from real Python on every supported
+//! version and every core: exact value sequences, seq numbers, batch orders
+//! and statuses, read back from the log.
+
+mod common;
+
+use common::*;
+use probe::capture::record::{CaptureRecord, Status};
+
+/// Records one case of fixtures/programs/canonical.py with the given probes
+/// (name@role per spec, all on the case's marked line) on every Python and
+/// core, checks each run with `check`, and requires all runs to agree.
+fn case(tag: &str, probes: &[&str], check: impl Fn(&str, &[CaptureRecord])) {
+    let file = fixture("canonical.py");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let specs: Vec<String> = probes.iter().map(|p| spec(&file, tag, p)).collect();
+    let mut reference: Option<(String, Vec<String>)> = None;
+    for (version, py) in pythons() {
+        for core in cores(version) {
+            let what = format!("{tag} on Python {version} ({core})");
+            let (out, log) = record(dir.path(), &py, core, &specs, &[file.to_str().unwrap(), tag]);
+            assert_ok(&out, &what);
+            let recs = records(&log);
+            // Seq numbers are exactly 0..N-1 in physical order.
+            for (i, r) in recs.iter().enumerate() {
+                assert_eq!(r.seq, i as u64, "{what}: seq gap or reorder at {i}");
+            }
+            check(&what, &recs);
+            let shape: Vec<String> = recs
+                .iter()
+                .map(|r| format!("{}:{}:{}:{}", r.probe, r.order, r.status.as_str(), show(&r.value)))
+                .collect();
+            match &reference {
+                None => reference = Some((what, shape)),
+                Some((w0, s0)) => assert_eq!(s0, &shape, "{what} disagrees with {w0}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn loop_lhs_records_value_after_each_assignment() {
+    case("loop_lhs", &["x"], |what, recs| {
+        assert_eq!(values(recs), ["9", "8", "7"], "{what}");
+        assert!(recs.iter().all(|r| r.order == 0 && r.status == Status::Ok));
+    });
+}
+
+#[test]
+fn loop_rhs_records_value_before_the_line() {
+    case("loop_rhs", &["x"], |what, recs| {
+        assert_eq!(values(recs), ["10", "9", "8"], "{what}");
+    });
+}
+
+#[test]
+fn batch_orders_rhs_then_lhs_with_one_timestamp() {
+    case("batch", &["a", "b", "x"], |what, recs| {
+        assert_eq!(values(recs), ["1", "2", "3"], "{what}");
+        assert_eq!(recs.iter().map(|r| r.order).collect::<Vec<_>>(), [0, 1, 2], "{what}");
+        assert_eq!(recs.iter().map(|r| r.probe).collect::<Vec<_>>(), [0, 1, 2], "{what}");
+        assert!(recs.iter().all(|r| r.ts_ns == recs[0].ts_ns), "{what}: one timestamp per batch");
+        assert!(recs.iter().all(|r| r.thread == recs[0].thread), "{what}: one thread per batch");
+    });
+}
+
+#[test]
+fn nested_loops() {
+    case("nested", &["x"], |what, recs| {
+        assert_eq!(values(recs), ["0", "1", "2", "10", "11", "12"], "{what}");
+    });
+}
+
+#[test]
+fn lhs_before_return_is_completed() {
+    case("ret", &["x"], |what, recs| assert_eq!(values(recs), ["42"], "{what}"));
+}
+
+#[test]
+fn one_line_function_without_return() {
+    case("oneline", &["x"], |what, recs| assert_eq!(values(recs), ["42"], "{what}"));
+}
+
+#[test]
+fn assignment_from_a_raising_call_is_raised() {
+    case("raises", &["x"], |what, recs| {
+        assert_eq!(recs.len(), 1, "{what}");
+        assert_eq!(recs[0].status, Status::Raised, "{what}");
+    });
+}
+
+#[test]
+fn for_target_records_n_values_not_n_plus_one() {
+    case("for_target", &["i"], |what, recs| {
+        assert_eq!(values(recs), ["0", "1", "2"], "{what}");
+    });
+}
+
+#[test]
+fn yield_receives_sent_values_and_close_is_raised() {
+    case("gen_send", &["x"], |what, recs| {
+        assert_eq!(values(recs), ["5", "6", "raised:6"], "{what}");
+    });
+}
+
+#[test]
+fn comprehension_same_records_on_every_version() {
+    case("comprehension", &["y", "v@rhs"], |what, recs| {
+        let y: Vec<_> = recs.iter().filter(|r| r.probe == 0).cloned().collect();
+        let v: Vec<_> = recs.iter().filter(|r| r.probe == 1).cloned().collect();
+        assert_eq!(values(&y), ["[2, 4, 6]"], "{what}");
+        assert_eq!(values(&v), ["1", "2", "3"], "{what}");
+        // v's captures happen while y's is pending: y's seq comes first.
+        assert!(y[0].seq < v[0].seq, "{what}: LHS y reserves its seq at the trigger");
+    });
+}
+
+#[test]
+fn snapshots_not_aliases() {
+    case("snapshots", &["buf"], |what, recs| {
+        assert_eq!(values(recs), ["[]", "[0]", "[0, 1]"], "{what}");
+    });
+}
+
+#[test]
+fn a_million_iterations_give_a_million_records_in_order() {
+    let file = fixture("canonical.py");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let specs = vec![spec(&file, "million", "x")];
+    for (version, py) in pythons() {
+        let core = cores(version)[0];
+        let (out, log) = record(dir.path(), &py, core, &specs, &[file.to_str().unwrap(), "million"]);
+        assert_ok(&out, version);
+        let r = probe::log::LogReader::open(&log).expect("log opens");
+        let mut n: u64 = 0;
+        for rec in r.records() {
+            let rec = rec.expect("record decodes");
+            assert_eq!(rec.seq, n);
+            assert_eq!(rec.value, probe::capture::record::Value::Int(n as i64), "Python {version}");
+            n += 1;
+        }
+        assert_eq!(n, 1_000_000, "Python {version}");
+        let report = probe::log::verify::verify(&r);
+        assert_eq!(report.exit_code(), 0, "Python {version}: {report}");
+    }
+}
