@@ -1,0 +1,6 @@
+//! probe: record the values of variables of a running Python program.
+
+pub mod capture;
+pub mod log;
+pub mod record;
+pub mod wire;

@@ -1,0 +1,792 @@
+//! The columnar record block: the payload of a RECORDS frame.
+//!
+//! [`RecordBlock`] is both the writer's in-memory buffer and the reader's
+//! decoded view. It keeps one vector per field, and values as a tag plus a
+//! 64-bit word (`num`): the int itself, the float's bits, or an index into
+//! `other` for everything that is not a plain scalar. So a reader can scan a
+//! million ints or floats without building a heap [`Value`] per record.
+//!
+//! See `docs/FORMAT.md` ("RECORDS payload") for the byte layout and why each
+//! column is coded as it is.
+
+use std::collections::HashMap;
+
+use crate::capture::record::{CaptureRecord, Status, Value};
+use crate::log::format::{put_varint, tag, unzigzag, zigzag, Cursor, MAX_VALUE_DEPTH};
+
+/// A completion entry: the final status and value of a placeholder written
+/// in an earlier frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// Seq of the placeholder it completes.
+    pub seq: u64,
+    /// Final status (never `Pending`).
+    pub status: Status,
+    /// Final value.
+    pub value: Value,
+}
+
+/// A block of records with contiguous seqs `[seq_start, seq_start + len)`,
+/// stored column-wise, plus the completions that travel with it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecordBlock {
+    /// Seq of the first record.
+    pub seq_start: u64,
+    /// Timestamps (ns since recording start).
+    pub ts: Vec<u64>,
+    /// Thread ids.
+    pub thread: Vec<u64>,
+    /// Probe ids.
+    pub probe: Vec<u32>,
+    /// Order inside the batch.
+    pub order: Vec<u16>,
+    /// Statuses (`Pending` marks a placeholder).
+    pub status: Vec<Status>,
+    /// Value tags ([`crate::log::format::tag`]).
+    pub tag: Vec<u8>,
+    /// Per record: the int (as `u64`) for `INT`, the bits for `FLOAT`,
+    /// an index into `other` for complex and misc tags, else 0.
+    pub num: Vec<u64>,
+    /// Values that are not bool/none/absent/int/float.
+    pub other: Vec<Value>,
+    /// Completions of placeholders from earlier frames.
+    pub completions: Vec<Completion>,
+    /// Values whose tag this reader does not know (written by a newer
+    /// `probe`); they read as `Value::Other` with type name
+    /// `<unknown value tag N>`.
+    pub unknown_tags: u64,
+    /// Approximate bytes held by `other` and `completions` (writer's flush trigger).
+    pub(crate) heavy_bytes: usize,
+}
+
+/// Display name used for values of a tag this reader does not know.
+pub fn unknown_tag_value(t: u8) -> Value {
+    Value::Other {
+        type_name: format!("<unknown value tag {t}>"),
+        repr: "value of a kind written by a newer probe; upgrade probe to read it".to_string(),
+        truncated: true,
+    }
+}
+
+fn approx_size(v: &Value) -> usize {
+    16 + match v {
+        Value::BigInt(s) => s.len(),
+        Value::Str { text, .. } => text.len(),
+        Value::Bytes { data, .. } => data.len(),
+        Value::Sub { type_name, base } => type_name.len() + approx_size(base),
+        Value::Other {
+            type_name, repr, ..
+        } => type_name.len() + repr.len(),
+        Value::Error { exc_type, message } => exc_type.len() + message.len(),
+        _ => 0,
+    }
+}
+
+/// The tag a value is stored under.
+pub fn value_tag(v: &Value) -> u8 {
+    match v {
+        Value::Absent => tag::ABSENT,
+        Value::None => tag::NONE,
+        Value::Bool(false) => tag::FALSE,
+        Value::Bool(true) => tag::TRUE,
+        Value::Int(_) => tag::INT,
+        Value::Float(_) => tag::FLOAT,
+        Value::Complex(..) => tag::COMPLEX,
+        Value::BigInt(_) => tag::BIGINT,
+        Value::Str { .. } => tag::STR,
+        Value::Bytes { .. } => tag::BYTES,
+        Value::Sub { .. } => tag::SUB,
+        Value::Other { .. } => tag::OTHER,
+        Value::Error { .. } => tag::ERROR,
+    }
+}
+
+impl RecordBlock {
+    /// An empty block starting at `seq_start`.
+    pub fn new(seq_start: u64) -> Self {
+        RecordBlock {
+            seq_start,
+            ..Default::default()
+        }
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    /// True when the block holds no records (it may still hold completions).
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+
+    /// One past the last seq.
+    pub fn seq_end(&self) -> u64 {
+        self.seq_start + self.ts.len() as u64
+    }
+
+    /// The int value of record `i`, if it is a plain int.
+    #[inline]
+    pub fn int(&self, i: usize) -> Option<i64> {
+        (self.tag[i] == tag::INT).then(|| self.num[i] as i64)
+    }
+
+    /// The float value of record `i`, if it is a plain float.
+    #[inline]
+    pub fn float(&self, i: usize) -> Option<f64> {
+        (self.tag[i] == tag::FLOAT).then(|| f64::from_bits(self.num[i]))
+    }
+
+    /// The value of record `i` as an `f64` when it is a real number, without
+    /// allocating for the common int/float/bool cases.
+    #[inline]
+    pub fn as_f64(&self, i: usize) -> Option<f64> {
+        match self.tag[i] {
+            tag::INT => Some(self.num[i] as i64 as f64),
+            tag::FLOAT => Some(f64::from_bits(self.num[i])),
+            tag::FALSE => Some(0.0),
+            tag::TRUE => Some(1.0),
+            t if t >= tag::COMPLEX => self.other.get(self.num[i] as usize)?.as_f64(),
+            _ => None,
+        }
+    }
+
+    /// Kind name of record `i`'s value (see [`Value::kind`]).
+    pub fn kind(&self, i: usize) -> &'static str {
+        match self.tag[i] {
+            tag::ABSENT => "absent",
+            tag::NONE => "none",
+            tag::FALSE | tag::TRUE => "bool",
+            tag::INT => "int",
+            tag::FLOAT => "float",
+            _ => self
+                .other
+                .get(self.num[i] as usize)
+                .map_or("other", Value::kind),
+        }
+    }
+
+    /// The value of record `i` (allocates only for non-scalar values).
+    pub fn value(&self, i: usize) -> Value {
+        match self.tag[i] {
+            tag::ABSENT => Value::Absent,
+            tag::NONE => Value::None,
+            tag::FALSE => Value::Bool(false),
+            tag::TRUE => Value::Bool(true),
+            tag::INT => Value::Int(self.num[i] as i64),
+            tag::FLOAT => Value::Float(f64::from_bits(self.num[i])),
+            _ => self
+                .other
+                .get(self.num[i] as usize)
+                .cloned()
+                .unwrap_or(Value::Absent),
+        }
+    }
+
+    /// Record `i` as a row (no completion joined).
+    pub fn record(&self, i: usize) -> CaptureRecord {
+        CaptureRecord {
+            seq: self.seq_start + i as u64,
+            ts_ns: self.ts[i],
+            thread: self.thread[i],
+            probe: self.probe[i],
+            order: self.order[i],
+            status: self.status[i],
+            value: self.value(i),
+        }
+    }
+
+    fn store_value(&mut self, v: &Value) -> (u8, u64) {
+        match v {
+            Value::Absent => (tag::ABSENT, 0),
+            Value::None => (tag::NONE, 0),
+            Value::Bool(false) => (tag::FALSE, 0),
+            Value::Bool(true) => (tag::TRUE, 0),
+            Value::Int(i) => (tag::INT, *i as u64),
+            Value::Float(f) => (tag::FLOAT, f.to_bits()),
+            other => {
+                let idx = self.other.len() as u64;
+                self.heavy_bytes += approx_size(other);
+                self.other.push(other.clone());
+                (value_tag(other), idx)
+            }
+        }
+    }
+
+    /// Append a record (the caller checks that its seq is `seq_end()`).
+    #[inline]
+    pub fn push(&mut self, r: &CaptureRecord) {
+        let (t, n) = self.store_value(&r.value);
+        self.ts.push(r.ts_ns);
+        self.thread.push(r.thread);
+        self.probe.push(r.probe);
+        self.order.push(r.order);
+        self.status.push(r.status);
+        self.tag.push(t);
+        self.num.push(n);
+    }
+
+    /// Replace status and value of record `i` (completing a placeholder
+    /// that has not been written yet).
+    pub fn set(&mut self, i: usize, status: Status, value: &Value) {
+        let (t, n) = self.store_value(value);
+        self.status[i] = status;
+        self.tag[i] = t;
+        self.num[i] = n;
+    }
+
+    /// Forget all records and completions; start again at `seq_start`.
+    pub fn clear(&mut self, seq_start: u64) {
+        self.seq_start = seq_start;
+        self.ts.clear();
+        self.thread.clear();
+        self.probe.clear();
+        self.order.clear();
+        self.status.clear();
+        self.tag.clear();
+        self.num.clear();
+        self.other.clear();
+        self.completions.clear();
+        self.unknown_tags = 0;
+        self.heavy_bytes = 0;
+    }
+
+    /// Add a completion entry (writer side).
+    pub fn push_completion(&mut self, seq: u64, status: Status, value: &Value) {
+        self.heavy_bytes += 16 + approx_size(value);
+        self.completions.push(Completion {
+            seq,
+            status,
+            value: value.clone(),
+        });
+    }
+
+    /// Number of placeholders (records still `Pending`).
+    pub fn placeholders(&self) -> u64 {
+        self.status
+            .iter()
+            .filter(|s| **s == Status::Pending)
+            .count() as u64
+    }
+}
+
+/// Per-probe "previous value" state for the delta/XOR codecs. Dense for the
+/// usual small probe ids, a map for ids from a damaged or crafted file.
+#[derive(Default)]
+struct PerProbe {
+    small: Vec<u64>,
+    big: HashMap<u32, u64>,
+}
+
+const DENSE_PROBES: u32 = 4096;
+
+impl PerProbe {
+    fn reset(&mut self) {
+        self.small.iter_mut().for_each(|v| *v = 0);
+        self.big.clear();
+    }
+
+    #[inline]
+    fn slot(&mut self, p: u32) -> &mut u64 {
+        if p < DENSE_PROBES {
+            let p = p as usize;
+            if p >= self.small.len() {
+                self.small.resize(p + 1, 0);
+            }
+            &mut self.small[p]
+        } else {
+            self.big.entry(p).or_insert(0)
+        }
+    }
+}
+
+/// Reusable buffers for encoding and decoding blocks.
+#[derive(Default)]
+pub struct BlockCodec {
+    tmp: Vec<u64>,
+    ints: Vec<u64>,
+    floats: Vec<u64>,
+    misc: Vec<u8>,
+    entry: Vec<u8>,
+    prev_int: PerProbe,
+    prev_float: PerProbe,
+    prev_re: PerProbe,
+    prev_im: PerProbe,
+}
+
+/// Column modes.
+const COL_CONST: u8 = 0;
+const COL_BASE_PLANES: u8 = 1;
+const COL_PLANES: u8 = 2;
+
+fn width_of(max: u64) -> u8 {
+    ((64 - max.leading_zeros()) as u8).div_ceil(8)
+}
+
+/// Write a column of `n` u64s. `signed`: subtract the minimum (taken as i64)
+/// first, so that small signed spreads (timestamp deltas, int deltas) need
+/// few bytes; otherwise store the values as they are (XORed float bits).
+/// Values are split into byte planes (all low bytes, then all next bytes ...)
+/// because each plane is far more uniform than interleaved bytes, which is
+/// what zstd's entropy coder needs.
+fn put_column<I>(out: &mut Vec<u8>, vals: I, signed: bool)
+where
+    I: Iterator<Item = u64> + Clone,
+{
+    let mut first = None;
+    let mut all_same = true;
+    let (mut min_s, mut max_u) = (i64::MAX, 0u64);
+    for v in vals.clone() {
+        match first {
+            None => first = Some(v),
+            Some(f) => all_same &= f == v,
+        }
+        min_s = min_s.min(v as i64);
+        max_u = max_u.max(v);
+    }
+    let Some(first) = first else {
+        out.push(COL_CONST);
+        put_varint(out, 0);
+        return;
+    };
+    if all_same {
+        out.push(COL_CONST);
+        put_varint(out, first);
+        return;
+    }
+    if signed {
+        let base = min_s as u64;
+        let max_r = vals
+            .clone()
+            .map(|v| v.wrapping_sub(base))
+            .max()
+            .unwrap_or(0);
+        let width = width_of(max_r);
+        out.push(COL_BASE_PLANES);
+        put_varint(out, zigzag(base as i64));
+        put_planes(out, vals.map(|v| v.wrapping_sub(base)), width);
+    } else {
+        out.push(COL_PLANES);
+        put_planes(out, vals, width_of(max_u));
+    }
+}
+
+fn put_planes<I>(out: &mut Vec<u8>, vals: I, width: u8)
+where
+    I: Iterator<Item = u64> + Clone,
+{
+    out.push(width);
+    for k in 0..u32::from(width) {
+        let sh = 8 * k;
+        out.extend(vals.clone().map(|v| (v >> sh) as u8));
+    }
+}
+
+/// Read a column of `n` values into `out`.
+fn get_column(c: &mut Cursor<'_>, n: usize, out: &mut Vec<u64>) -> Result<(), String> {
+    out.clear();
+    let at = c.pos();
+    match c.u8()? {
+        COL_CONST => {
+            let v = c.varint()?;
+            out.resize(n, v);
+        }
+        mode @ (COL_BASE_PLANES | COL_PLANES) => {
+            let base = if mode == COL_PLANES {
+                0
+            } else {
+                unzigzag(c.varint()?) as u64
+            };
+            let width = c.u8()?;
+            if !(1..=8).contains(&width) {
+                return Err(format!("column at payload byte {at}: bad width {width}"));
+            }
+            let planes = c.bytes(n as u64 * u64::from(width))?;
+            out.resize(n, 0);
+            for (k, plane) in planes.chunks_exact(n.max(1)).enumerate() {
+                let sh = 8 * k as u32;
+                for (o, &b) in out.iter_mut().zip(plane) {
+                    *o |= u64::from(b) << sh;
+                }
+            }
+            if base != 0 {
+                for o in out.iter_mut() {
+                    *o = o.wrapping_add(base);
+                }
+            }
+        }
+        m => return Err(format!("column at payload byte {at}: unknown mode {m}")),
+    }
+    Ok(())
+}
+
+fn put_flags_text(out: &mut Vec<u8>, truncated: bool, text: &[u8]) {
+    out.push(u8::from(truncated));
+    out.extend_from_slice(text);
+}
+
+fn put_lp(out: &mut Vec<u8>, b: &[u8]) {
+    put_varint(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+/// Content of a misc-tag value (without tag and length prefix).
+fn put_misc_content(out: &mut Vec<u8>, v: &Value, depth: u32) -> Result<(), String> {
+    match v {
+        Value::BigInt(s) => out.extend_from_slice(s.as_bytes()),
+        Value::Str { text, truncated } => put_flags_text(out, *truncated, text.as_bytes()),
+        Value::Bytes { data, truncated } => put_flags_text(out, *truncated, data),
+        Value::Sub { type_name, base } => {
+            put_lp(out, type_name.as_bytes());
+            put_inline(out, base, depth + 1)?;
+        }
+        Value::Other {
+            type_name,
+            repr,
+            truncated,
+        } => {
+            out.push(u8::from(*truncated));
+            put_lp(out, type_name.as_bytes());
+            out.extend_from_slice(repr.as_bytes());
+        }
+        Value::Error { exc_type, message } => {
+            put_lp(out, exc_type.as_bytes());
+            out.extend_from_slice(message.as_bytes());
+        }
+        _ => return Err("not a misc value".to_string()),
+    }
+    Ok(())
+}
+
+/// A self-describing value: tag byte, then its content (misc kinds are
+/// length-prefixed so unknown tags can be skipped).
+pub(crate) fn put_inline(out: &mut Vec<u8>, v: &Value, depth: u32) -> Result<(), String> {
+    if depth > MAX_VALUE_DEPTH {
+        return Err(format!(
+            "value nested deeper than {MAX_VALUE_DEPTH} subclass levels"
+        ));
+    }
+    let t = value_tag(v);
+    out.push(t);
+    match v {
+        Value::Absent | Value::None | Value::Bool(_) => {}
+        Value::Int(i) => put_varint(out, zigzag(*i)),
+        Value::Float(f) => out.extend_from_slice(&f.to_bits().to_le_bytes()),
+        Value::Complex(re, im) => {
+            out.extend_from_slice(&re.to_bits().to_le_bytes());
+            out.extend_from_slice(&im.to_bits().to_le_bytes());
+        }
+        _ => {
+            let mut content = Vec::new();
+            put_misc_content(&mut content, v, depth)?;
+            put_lp(out, &content);
+        }
+    }
+    Ok(())
+}
+
+fn utf8(b: &[u8], what: &str) -> Result<String, String> {
+    std::str::from_utf8(b)
+        .map(str::to_string)
+        .map_err(|_| format!("invalid UTF-8 in {what}"))
+}
+
+fn get_f64(c: &mut Cursor<'_>) -> Result<f64, String> {
+    let b = c.bytes(8)?;
+    let mut a = [0u8; 8];
+    a.copy_from_slice(b);
+    Ok(f64::from_bits(u64::from_le_bytes(a)))
+}
+
+/// Decode the content of a misc-tag value. `Ok(None)` for a tag this reader
+/// does not know.
+fn get_misc_content(t: u8, content: &[u8], depth: u32) -> Result<Option<Value>, String> {
+    let mut c = Cursor::new(content);
+    let flags = |c: &mut Cursor<'_>| -> Result<bool, String> {
+        match c.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            f => Err(format!("bad flags byte {f}")),
+        }
+    };
+    let v = match t {
+        tag::BIGINT => Value::BigInt(utf8(content, "big int")?),
+        tag::STR => {
+            let truncated = flags(&mut c)?;
+            Value::Str {
+                text: utf8(&content[1..], "str")?,
+                truncated,
+            }
+        }
+        tag::BYTES => {
+            let truncated = flags(&mut c)?;
+            Value::Bytes {
+                data: content[1..].to_vec(),
+                truncated,
+            }
+        }
+        tag::SUB => {
+            let type_name = c.lp_str()?.to_string();
+            let base = get_inline(&mut c, depth + 1)?;
+            if c.remaining() != 0 {
+                return Err("trailing bytes after subclass value".to_string());
+            }
+            Value::Sub {
+                type_name,
+                base: Box::new(base),
+            }
+        }
+        tag::OTHER => {
+            let truncated = flags(&mut c)?;
+            let type_name = c.lp_str()?.to_string();
+            let repr = utf8(&content[c.pos()..], "repr")?;
+            Value::Other {
+                type_name,
+                repr,
+                truncated,
+            }
+        }
+        tag::ERROR => {
+            let exc_type = c.lp_str()?.to_string();
+            let message = utf8(&content[c.pos()..], "error message")?;
+            Value::Error { exc_type, message }
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(v))
+}
+
+/// Read a self-describing value written by [`put_inline`].
+pub(crate) fn get_inline(c: &mut Cursor<'_>, depth: u32) -> Result<Value, String> {
+    if depth > MAX_VALUE_DEPTH {
+        return Err(format!(
+            "value nested deeper than {MAX_VALUE_DEPTH} subclass levels"
+        ));
+    }
+    let t = c.u8()?;
+    Ok(match t {
+        tag::ABSENT => Value::Absent,
+        tag::NONE => Value::None,
+        tag::FALSE => Value::Bool(false),
+        tag::TRUE => Value::Bool(true),
+        tag::INT => Value::Int(unzigzag(c.varint()?)),
+        tag::FLOAT => Value::Float(get_f64(c)?),
+        tag::COMPLEX => Value::Complex(get_f64(c)?, get_f64(c)?),
+        _ => {
+            let content = c.lp_bytes()?;
+            get_misc_content(t, content, depth)?.unwrap_or_else(|| unknown_tag_value(t))
+        }
+    })
+}
+
+impl BlockCodec {
+    /// A codec with empty buffers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Serialise `b` (uncompressed) into `out` (cleared first).
+    pub fn encode(&mut self, b: &RecordBlock, out: &mut Vec<u8>) -> Result<(), String> {
+        out.clear();
+        let n = b.len();
+        put_varint(out, n as u64);
+        put_varint(out, b.completions.len() as u64);
+        put_varint(out, b.ts.first().copied().unwrap_or(0));
+        // Timestamps: deltas between neighbours, base-subtracted planes. The
+        // first delta is the one from ts[0] to ts[1].
+        put_column(out, b.ts.windows(2).map(|w| w[1].wrapping_sub(w[0])), true);
+        put_column(out, b.thread.iter().copied(), true);
+        put_column(out, b.probe.iter().map(|&p| u64::from(p)), true);
+        put_column(out, b.order.iter().map(|&o| u64::from(o)), true);
+        put_column(out, b.status.iter().map(|&s| s as u64), true);
+        put_column(out, b.tag.iter().map(|&t| u64::from(t)), true);
+
+        self.prev_int.reset();
+        self.prev_float.reset();
+        self.prev_re.reset();
+        self.prev_im.reset();
+        self.ints.clear();
+        self.floats.clear();
+        self.misc.clear();
+        for i in 0..n {
+            let p = b.probe[i];
+            match b.tag[i] {
+                tag::INT => {
+                    let prev = self.prev_int.slot(p);
+                    self.ints.push(b.num[i].wrapping_sub(*prev));
+                    *prev = b.num[i];
+                }
+                tag::FLOAT => {
+                    let prev = self.prev_float.slot(p);
+                    self.floats.push(b.num[i] ^ *prev);
+                    *prev = b.num[i];
+                }
+                t if t >= tag::COMPLEX => {
+                    let v = b
+                        .other
+                        .get(b.num[i] as usize)
+                        .ok_or_else(|| format!("record {i}: value index out of range"))?;
+                    if let Value::Complex(re, im) = v {
+                        let (re, im) = (re.to_bits(), im.to_bits());
+                        let pr = self.prev_re.slot(p);
+                        self.floats.push(re ^ *pr);
+                        *pr = re;
+                        let pi = self.prev_im.slot(p);
+                        self.floats.push(im ^ *pi);
+                        *pi = im;
+                    } else {
+                        self.entry.clear();
+                        put_misc_content(&mut self.entry, v, 0)?;
+                        put_lp(&mut self.misc, &self.entry);
+                    }
+                }
+                _ => {}
+            }
+        }
+        put_column(out, self.ints.iter().copied(), true);
+        put_column(out, self.floats.iter().copied(), false);
+        put_lp(out, &self.misc);
+        for c in &b.completions {
+            put_varint(out, c.seq);
+            out.push(c.status as u8);
+            put_inline(out, &c.value, 0)?;
+        }
+        Ok(())
+    }
+
+    /// Decode a block payload. `seq_start`/`n` come from the (checksummed)
+    /// frame header; `n` must be at most
+    /// [`crate::log::format::MAX_BLOCK_RECORDS`] (the caller checks).
+    pub fn decode(&mut self, raw: &[u8], seq_start: u64, n: usize) -> Result<RecordBlock, String> {
+        let mut c = Cursor::new(raw);
+        let count = c.varint()?;
+        if count != n as u64 {
+            return Err(format!(
+                "block holds {count} records, frame header says {n}"
+            ));
+        }
+        let n_comp = c.varint()?;
+        let ts0 = c.varint()?;
+        let mut b = RecordBlock::new(seq_start);
+
+        get_column(&mut c, n.saturating_sub(1), &mut self.tmp)?;
+        b.ts.reserve_exact(n);
+        if n > 0 {
+            let mut t = ts0;
+            b.ts.push(t);
+            for &d in &self.tmp {
+                t = t.wrapping_add(d);
+                b.ts.push(t);
+            }
+        }
+        get_column(&mut c, n, &mut self.tmp)?;
+        b.thread = std::mem::take(&mut self.tmp);
+        get_column(&mut c, n, &mut self.tmp)?;
+        b.probe = narrow(&self.tmp, "probe id")?;
+        get_column(&mut c, n, &mut self.tmp)?;
+        b.order = narrow(&self.tmp, "order")?;
+        get_column(&mut c, n, &mut self.tmp)?;
+        b.status = self
+            .tmp
+            .iter()
+            .map(|&s| {
+                u8::try_from(s)
+                    .ok()
+                    .and_then(Status::from_u8)
+                    .ok_or_else(|| format!("unknown status {s}"))
+            })
+            .collect::<Result<_, _>>()?;
+        get_column(&mut c, n, &mut self.tmp)?;
+        b.tag = narrow(&self.tmp, "value tag")?;
+
+        let (mut n_int, mut n_float) = (0usize, 0usize);
+        for &t in &b.tag {
+            match t {
+                tag::INT => n_int += 1,
+                tag::FLOAT => n_float += 1,
+                tag::COMPLEX => n_float += 2,
+                _ => {}
+            }
+        }
+        get_column(&mut c, n_int, &mut self.ints)?;
+        get_column(&mut c, n_float, &mut self.floats)?;
+        let misc = c.lp_bytes()?;
+        let mut mc = Cursor::new(misc);
+
+        self.prev_int.reset();
+        self.prev_float.reset();
+        self.prev_re.reset();
+        self.prev_im.reset();
+        b.num.reserve_exact(n);
+        let (mut ii, mut fi) = (0usize, 0usize);
+        for i in 0..n {
+            let p = b.probe[i];
+            let t = b.tag[i];
+            let num = match t {
+                tag::ABSENT | tag::NONE | tag::FALSE | tag::TRUE => 0,
+                tag::INT => {
+                    let prev = self.prev_int.slot(p);
+                    *prev = prev.wrapping_add(self.ints[ii]);
+                    ii += 1;
+                    *prev
+                }
+                tag::FLOAT => {
+                    let prev = self.prev_float.slot(p);
+                    *prev ^= self.floats[fi];
+                    fi += 1;
+                    *prev
+                }
+                tag::COMPLEX => {
+                    let pr = self.prev_re.slot(p);
+                    *pr ^= self.floats[fi];
+                    let re = f64::from_bits(*pr);
+                    let pi = self.prev_im.slot(p);
+                    *pi ^= self.floats[fi + 1];
+                    let im = f64::from_bits(*pi);
+                    fi += 2;
+                    b.other.push(Value::Complex(re, im));
+                    b.other.len() as u64 - 1
+                }
+                _ => {
+                    let content = mc.lp_bytes()?;
+                    let v = match get_misc_content(t, content, 0)? {
+                        Some(v) => v,
+                        None => {
+                            b.unknown_tags += 1;
+                            unknown_tag_value(t)
+                        }
+                    };
+                    b.other.push(v);
+                    b.other.len() as u64 - 1
+                }
+            };
+            b.num.push(num);
+        }
+        if mc.remaining() != 0 {
+            return Err(format!(
+                "{} unused bytes in the misc-value section",
+                mc.remaining()
+            ));
+        }
+        for _ in 0..n_comp {
+            let seq = c.varint()?;
+            let s = c.u8()?;
+            let status = Status::from_u8(s).ok_or_else(|| format!("unknown status {s}"))?;
+            let value = get_inline(&mut c, 0)?;
+            b.completions.push(Completion { seq, status, value });
+        }
+        if c.remaining() != 0 {
+            return Err(format!(
+                "{} unused bytes at the end of the block",
+                c.remaining()
+            ));
+        }
+        Ok(b)
+    }
+}
+
+fn narrow<T: TryFrom<u64>>(v: &[u64], what: &str) -> Result<Vec<T>, String> {
+    v.iter()
+        .map(|&x| T::try_from(x).map_err(|_| format!("{what} {x} out of range")))
+        .collect()
+}

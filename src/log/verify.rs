@@ -1,0 +1,579 @@
+//! `probe verify`: check a log's integrity and its ordering guarantees (SPEC §6).
+//!
+//! Checks, in one pass over the columnar blocks:
+//! - file header, frame header and payload checksums (damage found by the
+//!   reader's scan, each with its offset);
+//! - every seq in `0..N` exactly once (a gap is reported as
+//!   "records S..E missing between offsets A and B");
+//! - every placeholder completed exactly once, and no completion for
+//!   anything that is not a placeholder;
+//! - batch consistency: a batch is the run of records with order 0,1,…,k-1;
+//!   all its records carry one timestamp and one thread;
+//! - timestamps never decrease along seq;
+//! - the END marker is present and its totals and per-probe counts equal
+//!   what was read.
+//!
+//! Exit codes ([`VerifyReport::exit_code`]): 0 = all guarantees hold;
+//! 1 = violations, which include damaged frames *and* a missing end marker
+//! (completeness is a guarantee too; every intact record is still readable);
+//! 2 = unreadable (not a probe log, newer version, header or META damaged).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::capture::record::Status;
+use crate::log::block::BlockCodec;
+use crate::log::format::FrameKind;
+use crate::log::meta::EndInfo;
+use crate::log::reader::LogReader;
+use crate::log::LogError;
+
+/// At most this many violations are listed; the rest are only counted.
+pub const MAX_LISTED: usize = 200;
+
+/// One broken guarantee, with its location.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// Stable machine-readable kind, e.g. `checksum_mismatch`, `missing_records`.
+    pub kind: String,
+    /// Human-readable description (names the offset).
+    pub message: String,
+    /// Byte offset in the file the violation is about.
+    pub offset: u64,
+    /// Seq concerned, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+}
+
+/// The outcome of verifying one log.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    /// All guarantees hold.
+    pub ok: bool,
+    /// The log has an intact end marker.
+    pub complete: bool,
+    /// Format version of the file (when readable).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format_version: Option<u16>,
+    /// Number of probes in the probe table.
+    pub probes: usize,
+    /// Records read.
+    pub records: u64,
+    /// Frames found (including damaged ones).
+    pub frames: u64,
+    /// File size in bytes.
+    pub bytes: u64,
+    /// Placeholders read.
+    pub placeholders: u64,
+    /// Completion entries read.
+    pub completions: u64,
+    /// Values of a kind this reader does not know (newer writer): readable
+    /// as `other`, not a violation.
+    pub unknown_values: u64,
+    /// The end marker, when present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<EndInfo>,
+    /// Violations, in file order (at most [`MAX_LISTED`]).
+    pub violations: Vec<Violation>,
+    /// Violations found beyond the listed ones.
+    pub violations_omitted: u64,
+    /// Why the log could not be read at all (exit 2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
+    /// Offset of the unreadable part, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreadable_offset: Option<u64>,
+}
+
+impl VerifyReport {
+    fn unreadable(bytes: u64, e: &LogError) -> Self {
+        VerifyReport {
+            ok: false,
+            complete: false,
+            format_version: None,
+            probes: 0,
+            records: 0,
+            frames: 0,
+            bytes,
+            placeholders: 0,
+            completions: 0,
+            unknown_values: 0,
+            end: None,
+            violations: Vec::new(),
+            violations_omitted: 0,
+            unreadable: Some(e.to_string()),
+            unreadable_offset: e.offset(),
+        }
+    }
+
+    /// 0 = all guarantees hold, 1 = violations (incl. incomplete), 2 = unreadable.
+    pub fn exit_code(&self) -> i32 {
+        if self.unreadable.is_some() {
+            2
+        } else if !self.violations.is_empty() || self.violations_omitted > 0 {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+struct Collector {
+    list: Vec<Violation>,
+    omitted: u64,
+}
+
+impl Collector {
+    fn add(&mut self, kind: &str, offset: u64, seq: Option<u64>, message: String) {
+        if self.list.len() < MAX_LISTED {
+            self.list.push(Violation {
+                kind: kind.to_string(),
+                message,
+                offset,
+                seq,
+            });
+        } else {
+            self.omitted += 1;
+        }
+    }
+}
+
+/// Open and verify the log at `path`.
+pub fn verify_path(path: &Path) -> VerifyReport {
+    match LogReader::open(path) {
+        Ok(r) => verify(&r),
+        Err(e) => {
+            let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            VerifyReport::unreadable(bytes, &e)
+        }
+    }
+}
+
+/// State of one placeholder: where it was written, whether it got completed.
+struct Placeholder {
+    offset: u64,
+    completed: bool,
+}
+
+/// Verify an opened log.
+pub fn verify(r: &LogReader) -> VerifyReport {
+    let mut v = Collector {
+        list: Vec::new(),
+        omitted: 0,
+    };
+    for e in r.issues() {
+        v.add(e.kind(), e.offset().unwrap_or(0), None, e.to_string());
+    }
+    let n_probes = r.meta().probes.len();
+    let mut per_probe = vec![0u64; n_probes];
+    let mut placeholders: HashMap<u64, Placeholder> = HashMap::new();
+    let (mut n_placeholders, mut n_completions, mut unknown) = (0u64, 0u64, 0u64);
+    let mut records = 0u64;
+    let mut expected = 0u64; // next seq we expect to read
+    let mut last_good_end = r.frames().first().map_or(16, |f| f.end_offset());
+    // (ts, thread, order) of the previous record, None after a gap.
+    let mut prev: Option<(u64, u64, u16)> = None;
+    let mut seen_end = false;
+    let mut codec = BlockCodec::new();
+
+    for f in r.frames() {
+        let h = &f.header;
+        match h.kind {
+            FrameKind::Meta => {
+                if f.offset != 16 {
+                    v.add(
+                        "extra_meta",
+                        f.offset,
+                        None,
+                        format!("second META frame at offset {}", f.offset),
+                    );
+                }
+                continue;
+            }
+            FrameKind::End => {
+                if seen_end {
+                    v.add(
+                        "extra_end",
+                        f.offset,
+                        None,
+                        format!("second END frame at offset {}", f.offset),
+                    );
+                }
+                seen_end = true;
+                continue;
+            }
+            FrameKind::Optional(_) => continue,
+            FrameKind::Records => {}
+        }
+        if seen_end {
+            v.add(
+                "after_end",
+                f.offset,
+                Some(h.seq_start),
+                format!("record frame at offset {} after the end marker", f.offset),
+            );
+        }
+        if !f.intact {
+            continue; // reported by the scan
+        }
+        let b = match r.decode_block(f, &mut codec) {
+            Ok(b) => b,
+            Err(e) => {
+                v.add(e.kind(), f.offset, Some(h.seq_start), e.to_string());
+                continue;
+            }
+        };
+        unknown += b.unknown_tags;
+        let mut skip = 0usize;
+        if b.seq_start > expected {
+            v.add(
+                "missing_records",
+                last_good_end,
+                Some(expected),
+                format!(
+                    "records {}..{} missing between offsets {} and {}",
+                    expected,
+                    b.seq_start - 1,
+                    last_good_end,
+                    f.offset
+                ),
+            );
+            prev = None;
+        } else if b.seq_start < expected && !b.is_empty() {
+            let dup_end = b.seq_end().min(expected);
+            v.add(
+                "duplicate_records",
+                f.offset,
+                Some(b.seq_start),
+                format!(
+                    "records {}..{} at offset {} were already read",
+                    b.seq_start,
+                    dup_end - 1,
+                    f.offset
+                ),
+            );
+            skip = (dup_end - b.seq_start) as usize;
+        }
+        for i in skip..b.len() {
+            let seq = b.seq_start + i as u64;
+            let p = b.probe[i] as usize;
+            match per_probe.get_mut(p) {
+                Some(c) => *c += 1,
+                None => v.add(
+                    "bad_probe",
+                    f.offset,
+                    Some(seq),
+                    format!(
+                        "record seq {seq} at offset {} names probe {p}; the probe table has {n_probes}",
+                        f.offset
+                    ),
+                ),
+            }
+            if b.status[i] == Status::Pending {
+                n_placeholders += 1;
+                placeholders.insert(
+                    seq,
+                    Placeholder {
+                        offset: f.offset,
+                        completed: false,
+                    },
+                );
+            }
+            let (ts, th, ord) = (b.ts[i], b.thread[i], b.order[i]);
+            if let Some((pts, pth, pord)) = prev {
+                if ts < pts {
+                    v.add(
+                        "timestamp_decreases",
+                        f.offset,
+                        Some(seq),
+                        format!(
+                            "timestamp decreases at seq {seq} (offset {}): {ts} ns after {pts} ns",
+                            f.offset
+                        ),
+                    );
+                }
+                if ord != 0 {
+                    if u32::from(ord) != u32::from(pord) + 1 {
+                        v.add(
+                            "batch_order",
+                            f.offset,
+                            Some(seq),
+                            format!(
+                                "batch order {ord} at seq {seq} (offset {}) follows order {pord}",
+                                f.offset
+                            ),
+                        );
+                    }
+                    if ts != pts || th != pth {
+                        v.add(
+                            "batch_mismatch",
+                            f.offset,
+                            Some(seq),
+                            format!(
+                                "seq {seq} (offset {}) is in the batch of seq {} but has {}",
+                                f.offset,
+                                seq.saturating_sub(1),
+                                if ts != pts {
+                                    format!("timestamp {ts} instead of {pts}")
+                                } else {
+                                    format!("thread {th} instead of {pth}")
+                                }
+                            ),
+                        );
+                    }
+                }
+            } else if ord != 0 && seq == 0 {
+                v.add(
+                    "batch_order",
+                    f.offset,
+                    Some(seq),
+                    format!(
+                        "seq {seq} (offset {}) has batch order {ord} but starts the log",
+                        f.offset
+                    ),
+                );
+            }
+            prev = Some((ts, th, ord));
+        }
+        records += (b.len() - skip) as u64;
+        for c in &b.completions {
+            n_completions += 1;
+            let seq = c.seq;
+            if c.status == Status::Pending {
+                v.add(
+                    "bad_completion",
+                    f.offset,
+                    Some(seq),
+                    format!(
+                        "completion for seq {seq} at offset {} has status pending",
+                        f.offset
+                    ),
+                );
+            }
+            match placeholders.get_mut(&seq) {
+                Some(ph) if seq < b.seq_start => {
+                    if ph.completed {
+                        v.add(
+                            "double_completion",
+                            f.offset,
+                            Some(seq),
+                            format!(
+                                "placeholder seq {seq} completed a second time at offset {}",
+                                f.offset
+                            ),
+                        );
+                    }
+                    ph.completed = true;
+                }
+                _ => v.add(
+                    "bad_completion",
+                    f.offset,
+                    Some(seq),
+                    format!(
+                        "completion at offset {} for seq {seq}, which is not a placeholder of an earlier frame",
+                        f.offset
+                    ),
+                ),
+            }
+        }
+        expected = expected.max(b.seq_end());
+        last_good_end = f.end_offset();
+    }
+
+    let end = r.end().cloned();
+    let end_off = r.end_offset().unwrap_or(r.data_end());
+    if let Some(end) = &end {
+        if expected < end.total_records {
+            v.add(
+                "missing_records",
+                last_good_end,
+                Some(expected),
+                format!(
+                    "records {}..{} missing between offsets {} and {}",
+                    expected,
+                    end.total_records - 1,
+                    last_good_end,
+                    end_off
+                ),
+            );
+        }
+        if end.total_records != records || expected != end.total_records {
+            v.add(
+                "end_totals",
+                end_off,
+                None,
+                format!(
+                    "end marker at offset {end_off} says {} records, {records} read",
+                    end.total_records
+                ),
+            );
+        }
+        if end.per_probe != per_probe {
+            let detail = describe_counts(&end.per_probe, &per_probe);
+            v.add(
+                "end_per_probe",
+                end_off,
+                None,
+                format!("end marker at offset {end_off}: per-probe counts differ: {detail}"),
+            );
+        }
+        if end.placeholders != n_placeholders {
+            v.add(
+                "end_totals",
+                end_off,
+                None,
+                format!(
+                    "end marker at offset {end_off} says {} placeholders, {n_placeholders} read",
+                    end.placeholders
+                ),
+            );
+        }
+        if end.completions != n_completions {
+            v.add(
+                "end_totals",
+                end_off,
+                None,
+                format!(
+                    "end marker at offset {end_off} says {} completions, {n_completions} read",
+                    end.completions
+                ),
+            );
+        }
+    }
+    let mut open: Vec<(u64, u64)> = placeholders
+        .iter()
+        .filter(|(_, p)| !p.completed)
+        .map(|(s, p)| (*s, p.offset))
+        .collect();
+    open.sort_unstable();
+    for (seq, off) in open {
+        v.add(
+            "placeholder_not_completed",
+            off,
+            Some(seq),
+            format!("placeholder seq {seq} (frame at offset {off}) never completed"),
+        );
+    }
+    if end.is_none() {
+        v.add(
+            "incomplete",
+            r.data_end(),
+            None,
+            format!(
+                "incomplete: no end marker (program killed or recorder died); {records} records readable up to offset {}",
+                r.data_end()
+            ),
+        );
+    }
+    v.list.sort_by_key(|x| x.offset);
+
+    VerifyReport {
+        ok: v.list.is_empty() && v.omitted == 0,
+        complete: end.is_some(),
+        format_version: Some(r.version()),
+        probes: n_probes,
+        records,
+        frames: r.frames().len() as u64,
+        bytes: r.file_len(),
+        placeholders: n_placeholders,
+        completions: n_completions,
+        unknown_values: unknown,
+        end,
+        violations: v.list,
+        violations_omitted: v.omitted,
+        unreadable: None,
+        unreadable_offset: None,
+    }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn describe_counts(said: &[u64], read: &[u64]) -> String {
+    if said.len() != read.len() {
+        return format!(
+            "the marker lists {} probes, the table has {}",
+            said.len(),
+            read.len()
+        );
+    }
+    let diffs: Vec<String> = said
+        .iter()
+        .zip(read)
+        .enumerate()
+        .filter(|(_, (a, b))| a != b)
+        .take(5)
+        .map(|(i, (a, b))| format!("probe {i}: {a} said, {b} read"))
+        .collect();
+    diffs.join(", ")
+}
+
+impl fmt::Display for VerifyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(e) = &self.unreadable {
+            writeln!(f, "unreadable: {e}")?;
+            return writeln!(f, "verdict: UNREADABLE (exit 2)");
+        }
+        writeln!(
+            f,
+            "format:     v{}, {} bytes, {} frames, {} probes",
+            self.format_version.unwrap_or(0),
+            self.bytes,
+            self.frames,
+            self.probes
+        )?;
+        writeln!(
+            f,
+            "records:    {} ({} placeholder{}, {} completion{})",
+            self.records,
+            self.placeholders,
+            plural(self.placeholders),
+            self.completions,
+            plural(self.completions)
+        )?;
+        match &self.end {
+            Some(e) => writeln!(
+                f,
+                "end marker: present ({} records; program: {}, exit code {})",
+                e.total_records, e.exit.kind, e.exit.code
+            )?,
+            None => writeln!(f, "end marker: missing")?,
+        }
+        if self.unknown_values > 0 {
+            writeln!(
+                f,
+                "note:       {} values of a kind this probe does not know (written by a newer probe)",
+                self.unknown_values
+            )?;
+        }
+        if self.ok {
+            return writeln!(f, "verdict: OK, all guarantees hold");
+        }
+        let n = self.violations.len() as u64 + self.violations_omitted;
+        writeln!(f, "{n} violation{}:", plural(n))?;
+        for x in &self.violations {
+            writeln!(f, "  [{}] {}", x.kind, x.message)?;
+        }
+        if self.violations_omitted > 0 {
+            writeln!(f, "  ... and {} more", self.violations_omitted)?;
+        }
+        writeln!(
+            f,
+            "verdict: FAILED{} (exit {})",
+            if self.complete {
+                ""
+            } else {
+                ", log incomplete"
+            },
+            self.exit_code()
+        )
+    }
+}

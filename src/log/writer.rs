@@ -1,0 +1,529 @@
+//! [`LogWriter`]: appends frames to a `.probe` log through a memory map.
+//!
+//! The file is grown ahead in chunks (8 MiB, doubling up to 256 MiB) whose
+//! disk blocks are reserved with `posix_fallocate` *before* they are mapped,
+//! so a full disk shows up as [`LogError::DiskFull`] from `append`/`flush`
+//! instead of a SIGBUS when a page of the map is first touched. A reserve
+//! at the end of the mapped area is never used by record frames, so the END
+//! frame can still be written after a grow failed.
+//!
+//! Crash tolerance: a frame's payload and header bytes 4.. are written
+//! before its 4 magic bytes, so a writer killed in the middle of a frame
+//! leaves a zero magic there, which readers take as the end of the data.
+//! Everything before it stays readable.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::ErrorKind;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use memmap2::{MmapMut, MmapOptions};
+
+use crate::capture::record::{CaptureRecord, Status, Value};
+use crate::log::block::{BlockCodec, RecordBlock};
+use crate::log::format::{
+    encode_file_header, encode_frame_header, FrameHeader, FrameKind, CODEC_NONE, CODEC_ZSTD,
+    FILE_HEADER_LEN, FRAME_HEADER_LEN, MAX_FRAME_RAW,
+};
+use crate::log::meta::{EndInfo, ExitInfo, RunMeta};
+use crate::log::LogError;
+
+/// A RECORDS frame is written when the block reaches this many records
+/// (bounds the writer's memory and a reader's per-frame allocation).
+pub const BLOCK_RECORDS: usize = 65_536;
+
+/// ... or when its strings/bytes/reprs reach this many bytes.
+pub const BLOCK_HEAVY_BYTES: usize = 4 << 20;
+
+/// zstd level for RECORDS payloads: level 3 is zstd's default, fast enough
+/// for >10 M records/s and within a few % of much slower levels on columns.
+pub const ZSTD_LEVEL: i32 = 3;
+
+const FIRST_CHUNK: u64 = 8 << 20;
+const MAX_CHUNK: u64 = 256 << 20;
+const PAGE: u64 = 4096;
+
+/// Progress numbers of a writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct LogStats {
+    /// Records accepted by `append` so far.
+    pub records: u64,
+    /// Records already written in frames (the rest are in the current block).
+    pub records_in_frames: u64,
+    /// Frames written (META, RECORDS, END).
+    pub frames: u64,
+    /// Bytes of the log that hold data (the file may be longer while
+    /// recording: the preallocated tail).
+    pub file_bytes: u64,
+    /// Uncompressed size of all frame payloads written (for compression ratios).
+    pub raw_bytes: u64,
+}
+
+/// Appends records to a new `.probe` log. See the module docs.
+pub struct LogWriter {
+    path: PathBuf,
+    file: File,
+    map: Option<MmapMut>,
+    /// Current file length: every byte below it has disk blocks reserved.
+    cap: u64,
+    /// Bytes of data written (the true length of the log).
+    pos: u64,
+    /// Size of the next growth step.
+    chunk: u64,
+    /// Bytes at the end of the map kept for the END frame.
+    reserve: u64,
+    block: RecordBlock,
+    codec: BlockCodec,
+    raw: Vec<u8>,
+    comp: Vec<u8>,
+    zstd: zstd::bulk::Compressor<'static>,
+    /// Seq the next `append` must carry.
+    next_seq: u64,
+    /// Records already in frames.
+    written: u64,
+    /// Placeholders not completed yet (their seqs).
+    outstanding: HashSet<u64>,
+    /// Records in frames, per probe.
+    per_probe: Vec<u64>,
+    placeholders: u64,
+    completions: u64,
+    frames: u64,
+    raw_bytes: u64,
+    /// Set after a write failed: the writer accepts nothing more but `finish`.
+    failed: Option<Failure>,
+}
+
+#[derive(Debug, Clone)]
+enum Failure {
+    DiskFull(u64),
+    Other(String),
+}
+
+fn round_up(v: u64, to: u64) -> u64 {
+    v.div_ceil(to) * to
+}
+
+impl LogWriter {
+    /// Create the log at `path` and write its file header and META frame.
+    /// Refuses an existing file unless `force`.
+    pub fn create(path: &Path, force: bool, meta: &RunMeta) -> Result<LogWriter, LogError> {
+        let mut opts = OpenOptions::new();
+        opts.read(true).write(true);
+        if force {
+            opts.create(true).truncate(true);
+        } else {
+            opts.create_new(true);
+        }
+        let file = opts.open(path).map_err(|e| {
+            if e.kind() == ErrorKind::AlreadyExists {
+                LogError::OutputExists {
+                    path: path.to_path_buf(),
+                }
+            } else {
+                LogError::io("creating", path, e)
+            }
+        })?;
+        let zstd = zstd::bulk::Compressor::new(ZSTD_LEVEL)
+            .map_err(|e| LogError::io("starting zstd for", path, e))?;
+        let n_probes = meta.probes.len();
+        // END is small JSON: fixed fields plus up to 21 bytes per probe count.
+        let reserve = round_up(64 * 1024 + 24 * n_probes as u64, PAGE);
+        let mut w = LogWriter {
+            path: path.to_path_buf(),
+            file,
+            map: None,
+            cap: 0,
+            pos: 0,
+            chunk: FIRST_CHUNK,
+            reserve,
+            block: RecordBlock::new(0),
+            codec: BlockCodec::new(),
+            raw: Vec::new(),
+            comp: Vec::new(),
+            zstd,
+            next_seq: 0,
+            written: 0,
+            outstanding: HashSet::new(),
+            per_probe: vec![0; n_probes],
+            placeholders: 0,
+            completions: 0,
+            frames: 0,
+            raw_bytes: 0,
+            failed: None,
+        };
+        let json = serde_json::to_vec(meta)
+            .map_err(|e| LogError::Invalid(format!("cannot serialise run metadata: {e}")))?;
+        w.ensure(FILE_HEADER_LEN as u64, false)?;
+        w.put(0, &encode_file_header());
+        w.pos = FILE_HEADER_LEN as u64;
+        w.raw.clear();
+        w.write_frame(
+            FrameKind::Meta,
+            CODEC_NONE,
+            &json,
+            json.len(),
+            0,
+            0,
+            0,
+            false,
+        )?;
+        Ok(w)
+    }
+
+    /// The log's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Progress numbers.
+    pub fn stats(&self) -> LogStats {
+        LogStats {
+            records: self.next_seq,
+            records_in_frames: self.written,
+            frames: self.frames,
+            file_bytes: self.pos,
+            raw_bytes: self.raw_bytes,
+        }
+    }
+
+    fn failed_error(&self) -> Option<LogError> {
+        self.failed.as_ref().map(|f| match f {
+            Failure::DiskFull(len) => LogError::DiskFull {
+                path: self.path.clone(),
+                len: *len,
+            },
+            Failure::Other(m) => {
+                LogError::Invalid(format!("the writer stopped after an earlier error: {m}"))
+            }
+        })
+    }
+
+    /// Append the next record. Its seq must be the next expected one (a
+    /// guard against bugs upstream); `Status::Pending` makes it a placeholder
+    /// to be completed later with [`LogWriter::complete`].
+    #[inline]
+    pub fn append(&mut self, rec: &CaptureRecord) -> Result<(), LogError> {
+        if rec.seq != self.next_seq {
+            return Err(LogError::Invalid(format!(
+                "record seq {} out of order: expected {}",
+                rec.seq, self.next_seq
+            )));
+        }
+        if rec.probe as usize >= self.per_probe.len() {
+            return Err(LogError::Invalid(format!(
+                "record seq {} names probe {}, the probe table has {}",
+                rec.seq,
+                rec.probe,
+                self.per_probe.len()
+            )));
+        }
+        if let Some(e) = self.failed_error() {
+            return Err(e);
+        }
+        if rec.status == Status::Pending {
+            self.outstanding.insert(rec.seq);
+        }
+        self.block.push(rec);
+        self.next_seq += 1;
+        if self.block.len() >= BLOCK_RECORDS || self.block.heavy_bytes >= BLOCK_HEAVY_BYTES {
+            self.flush_frame()?;
+        }
+        Ok(())
+    }
+
+    /// Complete the placeholder `seq`. If it is still in the unwritten
+    /// block it is patched in place; otherwise a completion entry goes into
+    /// the next frame.
+    pub fn complete(&mut self, seq: u64, status: Status, value: &Value) -> Result<(), LogError> {
+        if status == Status::Pending {
+            return Err(LogError::Invalid(format!(
+                "completion of seq {seq} with status pending"
+            )));
+        }
+        if !self.outstanding.remove(&seq) {
+            return Err(LogError::Invalid(format!(
+                "completion for seq {seq}, which is not a pending placeholder"
+            )));
+        }
+        if let Some(e) = self.failed_error() {
+            return Err(e);
+        }
+        if seq >= self.block.seq_start {
+            self.block
+                .set((seq - self.block.seq_start) as usize, status, value);
+        } else {
+            self.block.push_completion(seq, status, value);
+        }
+        if self.block.heavy_bytes >= BLOCK_HEAVY_BYTES {
+            self.flush_frame()?;
+        }
+        Ok(())
+    }
+
+    /// Write the current block (records and completions) as a frame now.
+    /// Does nothing when there is nothing to write.
+    pub fn flush_frame(&mut self) -> Result<(), LogError> {
+        if let Some(e) = self.failed_error() {
+            return Err(e);
+        }
+        if self.block.is_empty() && self.block.completions.is_empty() {
+            return Ok(());
+        }
+        match self.write_block() {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.failed = Some(match &e {
+                    LogError::DiskFull { len, .. } => Failure::DiskFull(*len),
+                    other => Failure::Other(other.to_string()),
+                });
+                Err(e)
+            }
+        }
+    }
+
+    fn write_block(&mut self) -> Result<(), LogError> {
+        self.codec
+            .encode(&self.block, &mut self.raw)
+            .map_err(|e| LogError::Invalid(format!("cannot encode record block: {e}")))?;
+        if self.raw.len() > MAX_FRAME_RAW as usize {
+            return Err(LogError::Invalid(format!(
+                "record block of {} bytes exceeds the format limit of {MAX_FRAME_RAW} bytes (a value is too large)",
+                self.raw.len()
+            )));
+        }
+        self.comp.clear();
+        self.comp
+            .reserve(zstd::zstd_safe::compress_bound(self.raw.len()));
+        self.zstd
+            .compress_to_buffer(&self.raw, &mut self.comp)
+            .map_err(|e| LogError::io("compressing a block for", &self.path, e))?;
+        let comp = std::mem::take(&mut self.comp);
+        let raw_len = self.raw.len();
+        let res = self.write_frame(
+            FrameKind::Records,
+            CODEC_ZSTD,
+            &comp,
+            raw_len,
+            self.block.seq_start,
+            self.block.seq_end(),
+            self.block.completions.len() as u32,
+            false,
+        );
+        self.comp = comp;
+        res?;
+        for &p in &self.block.probe {
+            self.per_probe[p as usize] += 1;
+        }
+        self.placeholders += self.block.placeholders();
+        self.completions += self.block.completions.len() as u64;
+        self.written = self.block.seq_end();
+        let next = self.block.seq_end();
+        self.block.clear(next);
+        Ok(())
+    }
+
+    /// Make room for `need` more bytes at `pos`. Record frames may not use
+    /// the reserve; the END frame may.
+    fn ensure(&mut self, need: u64, use_reserve: bool) -> Result<(), LogError> {
+        let limit = if use_reserve {
+            self.cap
+        } else {
+            self.cap.saturating_sub(self.reserve)
+        };
+        if self.map.is_some() && self.pos + need <= limit {
+            return Ok(());
+        }
+        let new_cap = round_up(
+            (self.cap + self.chunk).max(self.pos + need + self.reserve),
+            PAGE,
+        );
+        self.grow(new_cap)?;
+        self.chunk = (self.chunk * 2).min(MAX_CHUNK);
+        Ok(())
+    }
+
+    fn grow(&mut self, new_cap: u64) -> Result<(), LogError> {
+        let disk_full = || LogError::DiskFull {
+            path: self.path.clone(),
+            len: new_cap,
+        };
+        if new_cap > self.cap {
+            let (Ok(off), Ok(len)) = (
+                libc::off_t::try_from(self.cap),
+                libc::off_t::try_from(new_cap - self.cap),
+            ) else {
+                return Err(disk_full());
+            };
+            // SAFETY: plain syscall on a file descriptor we own and keep
+            // open for the call's duration; no memory is passed.
+            let r = unsafe { libc::posix_fallocate(self.file.as_raw_fd(), off, len) };
+            match r {
+                0 => {}
+                libc::ENOSPC | libc::EDQUOT | libc::EFBIG => return Err(disk_full()),
+                libc::EOPNOTSUPP | libc::EINVAL => {
+                    // The filesystem cannot reserve blocks (glibc normally
+                    // emulates this; other libcs may not): fall back to a
+                    // plain size change. A full disk may then still surface
+                    // as SIGBUS, which we cannot prevent on such filesystems.
+                    self.file
+                        .set_len(new_cap)
+                        .map_err(|e| LogError::io("growing", &self.path, e))?;
+                }
+                e => {
+                    return Err(LogError::io(
+                        "reserving disk space for",
+                        &self.path,
+                        std::io::Error::from_raw_os_error(e),
+                    ))
+                }
+            }
+        }
+        // Unmap before mapping again: at most one map exists at a time.
+        self.map = None;
+        let len = usize::try_from(new_cap).map_err(|_| disk_full())?;
+        // SAFETY: the map covers [0, new_cap) of a file whose length is now
+        // new_cap with its blocks reserved, so touching any page cannot hit
+        // a hole beyond EOF (SIGBUS) or an allocation failure. We are the
+        // only writer (the file was created exclusively, or truncated with
+        // --force); another process truncating it underneath us would be
+        // outside our contract.
+        let map = unsafe { MmapOptions::new().len(len).map_mut(&self.file) }
+            .map_err(|e| LogError::io("mapping", &self.path, e))?;
+        self.map = Some(map);
+        self.cap = new_cap;
+        Ok(())
+    }
+
+    /// Copy bytes into the map at `at` (space already ensured).
+    fn put(&mut self, at: u64, bytes: &[u8]) {
+        if let Some(map) = self.map.as_mut() {
+            let at = at as usize;
+            map[at..at + bytes.len()].copy_from_slice(bytes);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write_frame(
+        &mut self,
+        kind: FrameKind,
+        codec: u8,
+        payload: &[u8],
+        raw_len: usize,
+        seq_start: u64,
+        seq_end: u64,
+        completions: u32,
+        use_reserve: bool,
+    ) -> Result<(), LogError> {
+        let (Ok(stored_len), Ok(raw_len32)) =
+            (u32::try_from(payload.len()), u32::try_from(raw_len))
+        else {
+            return Err(LogError::Invalid("frame payload over 4 GiB".to_string()));
+        };
+        let total = (FRAME_HEADER_LEN + payload.len()) as u64;
+        self.ensure(total, use_reserve)?;
+        let header = encode_frame_header(&FrameHeader {
+            kind,
+            codec,
+            stored_len,
+            raw_len: raw_len32,
+            seq_start,
+            seq_end,
+            completions,
+            payload_crc: crc32c::crc32c(payload),
+        });
+        let at = self.pos;
+        // Payload, then header without magic, then magic: see module docs.
+        self.put(at + FRAME_HEADER_LEN as u64, payload);
+        self.put(at + 4, &header[4..]);
+        self.put(at, &header[..4]);
+        self.pos += total;
+        self.frames += 1;
+        self.raw_bytes += raw_len as u64;
+        Ok(())
+    }
+
+    /// Close the log: complete still-pending placeholders as `incomplete`,
+    /// write the last block, the END frame (totals, per-probe counts, how
+    /// the program ended), unmap, trim the file to its true length and
+    /// fsync. Returns the END contents written.
+    ///
+    /// After an earlier failure (disk full), records not yet in frames are
+    /// dropped, the END frame is still written (from the reserve) with
+    /// totals of what *is* in the log, and `exit.detail` says what was lost.
+    pub fn finish(mut self, end_exit: ExitInfo, duration_ns: u64) -> Result<EndInfo, LogError> {
+        let mut exit = end_exit;
+        if self.failed.is_none() {
+            let mut pending: Vec<u64> = self.outstanding.iter().copied().collect();
+            pending.sort_unstable();
+            for seq in pending {
+                self.complete(seq, Status::Incomplete, &Value::Absent)?;
+            }
+            // An error here is recorded in `self.failed` and handled below.
+            let _ = self.flush_frame();
+        }
+        if let Some(f) = &self.failed {
+            let lost = self.next_seq - self.written;
+            let what = match f {
+                Failure::DiskFull(len) => format!("disk full while growing the log to {len} bytes"),
+                Failure::Other(m) => m.clone(),
+            };
+            let note = format!(
+                "log writer failed ({what}); records {}..{} ({lost}) not written",
+                self.written, self.next_seq
+            );
+            exit.detail = Some(match exit.detail.take() {
+                Some(d) => format!("{d}; {note}"),
+                None => note,
+            });
+        }
+        let end = EndInfo {
+            total_records: self.written,
+            per_probe: self.per_probe.clone(),
+            placeholders: self.placeholders,
+            completions: self.completions,
+            exit,
+            duration_ns,
+        };
+        let json = serde_json::to_vec(&end)
+            .map_err(|e| LogError::Invalid(format!("cannot serialise end marker: {e}")))?;
+        self.write_frame(
+            FrameKind::End,
+            CODEC_NONE,
+            &json,
+            json.len(),
+            self.written,
+            self.written,
+            0,
+            true,
+        )?;
+        self.close(true)?;
+        Ok(end)
+    }
+
+    /// Unmap, trim to the true length and optionally fsync.
+    fn close(&mut self, sync: bool) -> Result<(), LogError> {
+        if self.map.take().is_none() {
+            return Ok(());
+        }
+        self.file
+            .set_len(self.pos)
+            .map_err(|e| LogError::io("trimming", &self.path, e))?;
+        if sync {
+            self.file
+                .sync_all()
+                .map_err(|e| LogError::io("syncing", &self.path, e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for LogWriter {
+    /// Dropped without `finish` (the recorder is failing): no END frame and
+    /// no last block, but trim the preallocated tail so the file holds
+    /// exactly its complete frames. Errors cannot be reported here; the log
+    /// is readable either way (a zero tail is the end of the data).
+    fn drop(&mut self) {
+        let _ = self.close(false);
+    }
+}
