@@ -18,7 +18,13 @@ fn case(tag: &str, probes: &[&str], check: impl Fn(&str, &[CaptureRecord])) {
     for (version, py) in pythons() {
         for core in cores(version) {
             let what = format!("{tag} on Python {version} ({core})");
-            let (out, log) = record(dir.path(), &py, core, &specs, &[file.to_str().unwrap(), tag]);
+            let (out, log) = record(
+                dir.path(),
+                &py,
+                core,
+                &specs,
+                &[file.to_str().unwrap(), tag],
+            );
             assert_ok(&out, &what);
             let recs = records(&log);
             // Seq numbers are exactly 0..N-1 in physical order.
@@ -28,7 +34,15 @@ fn case(tag: &str, probes: &[&str], check: impl Fn(&str, &[CaptureRecord])) {
             check(&what, &recs);
             let shape: Vec<String> = recs
                 .iter()
-                .map(|r| format!("{}:{}:{}:{}", r.probe, r.order, r.status.as_str(), show(&r.value)))
+                .map(|r| {
+                    format!(
+                        "{}:{}:{}:{}",
+                        r.probe,
+                        r.order,
+                        r.status.as_str(),
+                        show(&r.value)
+                    )
+                })
                 .collect();
             match &reference {
                 None => reference = Some((what, shape)),
@@ -57,10 +71,24 @@ fn loop_rhs_records_value_before_the_line() {
 fn batch_orders_rhs_then_lhs_with_one_timestamp() {
     case("batch", &["a", "b", "x"], |what, recs| {
         assert_eq!(values(recs), ["1", "2", "3"], "{what}");
-        assert_eq!(recs.iter().map(|r| r.order).collect::<Vec<_>>(), [0, 1, 2], "{what}");
-        assert_eq!(recs.iter().map(|r| r.probe).collect::<Vec<_>>(), [0, 1, 2], "{what}");
-        assert!(recs.iter().all(|r| r.ts_ns == recs[0].ts_ns), "{what}: one timestamp per batch");
-        assert!(recs.iter().all(|r| r.thread == recs[0].thread), "{what}: one thread per batch");
+        assert_eq!(
+            recs.iter().map(|r| r.order).collect::<Vec<_>>(),
+            [0, 1, 2],
+            "{what}"
+        );
+        assert_eq!(
+            recs.iter().map(|r| r.probe).collect::<Vec<_>>(),
+            [0, 1, 2],
+            "{what}"
+        );
+        assert!(
+            recs.iter().all(|r| r.ts_ns == recs[0].ts_ns),
+            "{what}: one timestamp per batch"
+        );
+        assert!(
+            recs.iter().all(|r| r.thread == recs[0].thread),
+            "{what}: one thread per batch"
+        );
     });
 }
 
@@ -73,12 +101,16 @@ fn nested_loops() {
 
 #[test]
 fn lhs_before_return_is_completed() {
-    case("ret", &["x"], |what, recs| assert_eq!(values(recs), ["42"], "{what}"));
+    case("ret", &["x"], |what, recs| {
+        assert_eq!(values(recs), ["42"], "{what}")
+    });
 }
 
 #[test]
 fn one_line_function_without_return() {
-    case("oneline", &["x"], |what, recs| assert_eq!(values(recs), ["42"], "{what}"));
+    case("oneline", &["x"], |what, recs| {
+        assert_eq!(values(recs), ["42"], "{what}")
+    });
 }
 
 #[test]
@@ -111,7 +143,10 @@ fn comprehension_same_records_on_every_version() {
         assert_eq!(values(&y), ["[2, 4, 6]"], "{what}");
         assert_eq!(values(&v), ["1", "2", "3"], "{what}");
         // v's captures happen while y's is pending: y's seq comes first.
-        assert!(y[0].seq < v[0].seq, "{what}: LHS y reserves its seq at the trigger");
+        assert!(
+            y[0].seq < v[0].seq,
+            "{what}: LHS y reserves its seq at the trigger"
+        );
     });
 }
 
@@ -129,14 +164,24 @@ fn a_million_iterations_give_a_million_records_in_order() {
     let specs = vec![spec(&file, "million", "x")];
     for (version, py) in pythons() {
         let core = cores(version)[0];
-        let (out, log) = record(dir.path(), &py, core, &specs, &[file.to_str().unwrap(), "million"]);
+        let (out, log) = record(
+            dir.path(),
+            &py,
+            core,
+            &specs,
+            &[file.to_str().unwrap(), "million"],
+        );
         assert_ok(&out, version);
         let r = probe::log::LogReader::open(&log).expect("log opens");
         let mut n: u64 = 0;
         for rec in r.records() {
             let rec = rec.expect("record decodes");
             assert_eq!(rec.seq, n);
-            assert_eq!(rec.value, probe::capture::record::Value::Int(n as i64), "Python {version}");
+            assert_eq!(
+                rec.value,
+                probe::capture::record::Value::Int(n as i64),
+                "Python {version}"
+            );
             n += 1;
         }
         assert_eq!(n, 1_000_000, "Python {version}");

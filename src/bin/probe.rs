@@ -213,7 +213,11 @@ fn print_summary(output: &Path, o: &RecordOutcome, quiet: bool) {
         thousands(n),
         o.elapsed.as_secs_f64(),
         human_bytes(o.file_bytes),
-        if n > 0 { o.file_bytes as f64 / n as f64 } else { 0.0 },
+        if n > 0 {
+            o.file_bytes as f64 / n as f64
+        } else {
+            0.0
+        },
         ratio
     );
     let width = o.probes.iter().map(|p| p.spec.len()).max().unwrap_or(0);
@@ -230,7 +234,10 @@ fn print_summary(output: &Path, o: &RecordOutcome, quiet: bool) {
         "os_exit" => format!("called os._exit({})", o.end.exit.code),
         "signal" => format!("was killed by signal {}", o.end.exit.signal.unwrap_or(0)),
         "aborted" => "was left running: recording aborted".to_string(),
-        _ => format!("ended without a word from the agent (status {})", o.end.exit.code),
+        _ => format!(
+            "ended without a word from the agent (status {})",
+            o.end.exit.code
+        ),
     };
     eprintln!(
         "  Python {} ({} core); the program {}",
@@ -238,12 +245,29 @@ fn print_summary(output: &Path, o: &RecordOutcome, quiet: bool) {
     );
 }
 
+/// Writes a report to stdout; a closed pipe (`| head`) is not an error.
+fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.context("writing to stdout"),
+    }
+}
+
+fn with_newline(mut s: String) -> String {
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}
+
 fn run_verify(log: &Path, json: bool) -> Result<u8> {
     let report = verify::verify_path(log);
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        emit(&with_newline(serde_json::to_string_pretty(&report)?))?;
     } else {
-        print!("{report}");
+        emit(&with_newline(report.to_string()))?;
     }
     Ok(u8::try_from(report.exit_code()).unwrap_or(2))
 }
@@ -251,9 +275,9 @@ fn run_verify(log: &Path, json: bool) -> Result<u8> {
 fn run_info(log: &Path, json: bool) -> Result<u8> {
     let report = info::info_path(log).with_context(|| format!("reading {}", log.display()))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        emit(&with_newline(serde_json::to_string_pretty(&report)?))?;
     } else {
-        print!("{report}");
+        emit(&with_newline(report.to_string()))?;
     }
     Ok(0)
 }
@@ -262,7 +286,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

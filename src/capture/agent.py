@@ -1,7 +1,9 @@
 # probe agent: the in-process tracer core.
 #
 # This file is embedded in the `probe` binary and run as
-#     python [interpreter options] -c <this file> <fd> <config-json> <target...>
+#     python [interpreter options] -c <BOOTSTRAP> <this file> <fd> <config-json> <target...>
+# where the bootstrap (src/capture/mod.rs) refuses Pythons older than 3.11
+# before this file is even compiled.
 # where <target...> is `script.py ARGS` or `-m module ARGS`. It resolves the
 # probe specs against the source (ast + symtable), reports the result to the
 # recorder over the inherited pipe <fd>, installs one of two cores
@@ -26,13 +28,6 @@
 # sys.path[0], stdio and exit status are its own.
 
 import sys
-
-if sys.version_info < (3, 11):
-    import os as _os
-    _msg = ('{"message": "Python %d.%d is not supported: probe needs Python 3.11 or newer '
-            '(%s)"}' % (sys.version_info[0], sys.version_info[1], sys.executable)).encode()
-    _os.write(int(sys.argv[1]), len(_msg).to_bytes(4, "little") + b"\x04" + _msg)
-    raise SystemExit(2)
 
 _MODS_BEFORE = set(sys.modules)
 
@@ -1295,10 +1290,13 @@ def _hook_threads(cap, core):
 # Running the program as `python` would
 # --------------------------------------------------------------------------
 
-def _strip_agent_frames(tb):
-    # Drop our own frames (the ones compiled from "<string>") from a traceback.
-    while tb is not None and tb.tb_frame.f_code.co_filename == "<string>":
+def _strip_agent_frames(e):
+    """The exception with our own frames (compiled as "<probe-agent>" or the
+    "<string>" bootstrap) dropped from its traceback, as python would show it."""
+    tb = e.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename in ("<probe-agent>", "<string>"):
         tb = tb.tb_next
+    e.__traceback__ = tb
     return tb
 
 
@@ -1373,12 +1371,13 @@ class Runner:
             raise
         except KeyboardInterrupt as e:
             self.exit = {"kind": "exception", "code": 130, "exception": "KeyboardInterrupt"}
-            sys.excepthook(type(e), e, _strip_agent_frames(e.__traceback__))
-            atexit.register(_die_by_sigint)
+            sys.excepthook(type(e), e, _strip_agent_frames(e))
+            # Runs before seal() (atexit is last-in, first-out): seal first.
+            atexit.register(lambda: (self.seal(), _die_by_sigint()))
             raise SystemExit(130)
         except BaseException as e:  # noqa: BLE001 - the program's own crash
             self.exit = {"kind": "exception", "code": 1, "exception": _type_name(type(e))}
-            sys.excepthook(type(e), e, _strip_agent_frames(e.__traceback__))
+            sys.excepthook(type(e), e, _strip_agent_frames(e))
             raise SystemExit(1)
         return None
 
@@ -1491,7 +1490,7 @@ def _wrap_os_exit(runner):
 
 def _agent_main():
     argv = sys.argv
-    # argv: ['-c', fd, config, target...]
+    # argv: ['-c', fd, config, target...] (the bootstrap removed the agent source)
     fd = int(argv[1])
     try:
         os.set_inheritable(fd, False)

@@ -163,7 +163,10 @@ mod tests {
             parse(&w("python -c pass"), "p"),
             Err(CommandError::Unsupported(_))
         ));
-        assert!(matches!(parse(&w("python -I"), "p"), Err(CommandError::NoTarget(_))));
+        assert!(matches!(
+            parse(&w("python -I"), "p"),
+            Err(CommandError::NoTarget(_))
+        ));
         assert!(matches!(parse(&[], "p"), Err(CommandError::Empty)));
         assert!(matches!(
             parse(&w("python -W"), "p"),

@@ -19,10 +19,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
 
-use crate::capture::AGENT_SOURCE;
+use crate::capture::{AGENT_SOURCE, BOOTSTRAP};
 use crate::log::meta::{EndInfo, ExitInfo, ProbeInfo, RunMeta};
 use crate::log::{LogError, LogWriter};
-use crate::wire::{self, AgentEnd, Capture, ChunkDecoder, Hello, MessageReader, TextMessage, WireError};
+use crate::wire::{
+    self, AgentEnd, Capture, ChunkDecoder, Hello, MessageReader, TextMessage, WireError,
+};
 use command::{CommandError, PythonCommand};
 
 /// How to record.
@@ -82,17 +84,19 @@ pub enum RecordError {
     #[error("{0} already exists; use --force to overwrite it")]
     OutputExists(PathBuf),
     /// The interpreter could not be started.
-    #[error("cannot run Python interpreter `{python}`: {source}{hint}")]
+    #[error("cannot run Python interpreter `{python}`: {cause}{hint}")]
     Spawn {
         python: String,
-        source: io::Error,
+        cause: io::Error,
         hint: &'static str,
     },
     /// The agent refused before the program ran (bad spec, unsupported Python…).
     #[error("{0}")]
     Refused(String),
     /// The interpreter exited before the agent said hello.
-    #[error("`{python}` exited ({status}) before probe's agent started; is it Python 3.11 or newer?")]
+    #[error(
+        "`{python}` exited ({status}) before probe's agent started; is it Python 3.11 or newer?"
+    )]
     AgentDidNotStart { python: String, status: String },
     /// Garbage on the pipe.
     #[error(transparent)]
@@ -101,8 +105,8 @@ pub enum RecordError {
     #[error(transparent)]
     Log(#[from] LogError),
     /// Other I/O (pipe, poll).
-    #[error("{what}: {source}")]
-    Io { what: String, source: io::Error },
+    #[error("{what}: {cause}")]
+    Io { what: String, cause: io::Error },
 }
 
 static SIGINTS: AtomicUsize = AtomicUsize::new(0);
@@ -140,6 +144,7 @@ fn spawn(pc: &PythonCommand, wfd: RawFd, config: &str) -> Result<Child, RecordEr
     let mut cmd = Command::new(&pc.python);
     cmd.args(&pc.interpreter_args)
         .arg("-c")
+        .arg(BOOTSTRAP)
         .arg(AGENT_SOURCE)
         .arg(wfd.to_string())
         .arg(config)
@@ -156,14 +161,14 @@ fn spawn(pc: &PythonCommand, wfd: RawFd, config: &str) -> Result<Child, RecordEr
             Ok(())
         });
     }
-    cmd.spawn().map_err(|source| RecordError::Spawn {
+    cmd.spawn().map_err(|cause| RecordError::Spawn {
         python: pc.python.clone(),
-        hint: if source.kind() == io::ErrorKind::NotFound {
+        hint: if cause.kind() == io::ErrorKind::NotFound {
             " (not found; name an interpreter after `--` or set $PROBE_PYTHON)"
         } else {
             ""
         },
-        source,
+        cause,
     })
 }
 
@@ -191,9 +196,9 @@ pub fn record(opts: &RecordOptions, progress: Progress<'_>) -> Result<RecordOutc
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
     install_sigint_handler();
-    let (rfd, wfd) = make_pipe().map_err(|source| RecordError::Io {
+    let (rfd, wfd) = make_pipe().map_err(|cause| RecordError::Io {
         what: "creating the agent pipe".into(),
-        source,
+        cause,
     })?;
     let mut child = spawn(&pc, wfd.as_raw_fd(), &config)?;
     drop(wfd);
@@ -228,7 +233,7 @@ pub fn record(opts: &RecordOptions, progress: Progress<'_>) -> Result<RecordOutc
             }
             failure = Some(RecordError::Io {
                 what: "waiting for the agent".into(),
-                source: e,
+                cause: e,
             });
             break;
         }
@@ -282,10 +287,10 @@ pub fn record(opts: &RecordOptions, progress: Progress<'_>) -> Result<RecordOutc
     } else {
         match child.wait() {
             Ok(s) => Some(s),
-            Err(source) => {
+            Err(cause) => {
                 return Err(RecordError::Io {
                     what: "waiting for the program".into(),
-                    source,
+                    cause,
                 })
             }
         }
@@ -402,23 +407,24 @@ fn handle_message(
             })?;
             let writer = &mut s.writer;
             let mut log_err: Option<LogError> = None;
-            s.decoder.decode(&m.payload, |c| {
-                let r = match c {
-                    Capture::Record(rec) => writer.append(&rec),
-                    Capture::Completion { seq, status, value } => {
-                        writer.complete(seq, status, &value)
-                    }
-                };
-                r.map_err(|e| {
-                    let msg = e.to_string();
-                    log_err = Some(e);
-                    WireError::Chunk { index, what: msg }
+            s.decoder
+                .decode(&m.payload, |c| {
+                    let r = match c {
+                        Capture::Record(rec) => writer.append(&rec),
+                        Capture::Completion { seq, status, value } => {
+                            writer.complete(seq, status, &value)
+                        }
+                    };
+                    r.map_err(|e| {
+                        let msg = e.to_string();
+                        log_err = Some(e);
+                        WireError::Chunk { index, what: msg }
+                    })
                 })
-            })
-            .map_err(|e| match log_err.take() {
-                Some(le) => RecordError::Log(le),
-                None => RecordError::Wire(e),
-            })?;
+                .map_err(|e| match log_err.take() {
+                    Some(le) => RecordError::Log(le),
+                    None => RecordError::Wire(e),
+                })?;
         }
         wire::MSG_END => {
             *agent_end = Some(wire::parse_json(index, &m.payload)?);
@@ -450,7 +456,10 @@ fn exit_info(
                 code: 130,
                 signal: None,
                 exception: None,
-                detail: Some("recorder interrupted by a second Ctrl-C; the program may still be running".into()),
+                detail: Some(
+                    "recorder interrupted by a second Ctrl-C; the program may still be running"
+                        .into(),
+                ),
             },
         );
     }

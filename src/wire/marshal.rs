@@ -251,7 +251,11 @@ impl Decoder<'_> {
 /// Exact decimal text of a base-2**15 magnitude (least significant digit first).
 fn digits_to_decimal(digits: &[u16], neg: bool) -> String {
     // Repeated division by 10**4 over base-2**15 limbs, most significant first.
-    let mut limbs: Vec<u32> = digits.iter().rev().map(|&d| u32::from(d & 0x7fff)).collect();
+    let mut limbs: Vec<u32> = digits
+        .iter()
+        .rev()
+        .map(|&d| u32::from(d & 0x7fff))
+        .collect();
     let mut chunks: Vec<u32> = Vec::new();
     while limbs.iter().any(|&l| l != 0) {
         let mut rem: u32 = 0;

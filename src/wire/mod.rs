@@ -41,7 +41,9 @@ pub enum WireError {
     #[error("reading from the agent's pipe failed: {0}")]
     Io(#[from] std::io::Error),
     /// A frame header announced an impossible length.
-    #[error("agent message {index} announces {len} bytes (limit {MAX_MESSAGE}); the stream is corrupt")]
+    #[error(
+        "agent message {index} announces {len} bytes (limit {MAX_MESSAGE}); the stream is corrupt"
+    )]
     TooLong { index: u64, len: usize },
     /// The stream ended inside a message.
     #[error("agent stream ended inside message {index}")]
@@ -201,7 +203,10 @@ pub struct TextMessage {
 }
 
 /// Parses a JSON control message.
-pub fn parse_json<T: for<'de> Deserialize<'de>>(index: u64, payload: &[u8]) -> Result<T, WireError> {
+pub fn parse_json<T: for<'de> Deserialize<'de>>(
+    index: u64,
+    payload: &[u8],
+) -> Result<T, WireError> {
     serde_json::from_slice(payload).map_err(|source| WireError::Json { index, source })
 }
 

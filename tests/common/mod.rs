@@ -23,7 +23,8 @@ pub fn find_python(version: &str) -> Option<PathBuf> {
             .filter_map(|e| e.ok())
             .filter(|e| {
                 let n = e.file_name().to_string_lossy().into_owned();
-                n.starts_with(&format!("{version}.")) && n[version.len() + 1..].chars().all(|c| c.is_ascii_digit())
+                n.starts_with(&format!("{version}."))
+                    && n[version.len() + 1..].chars().all(|c| c.is_ascii_digit())
             })
             .map(|e| e.path().join("bin/python"))
             .filter(|p| p.exists())
@@ -107,7 +108,12 @@ pub fn record(
 ) -> (Output, PathBuf) {
     let log = dir.join(format!("run-{}.probe", unique()));
     let mut cmd = Command::new(probe_bin());
-    cmd.arg("record").arg("-q").arg("--core").arg(core).arg("-o").arg(&log);
+    cmd.arg("record")
+        .arg("-q")
+        .arg("--core")
+        .arg(core)
+        .arg("-o")
+        .arg(&log);
     for p in probes {
         cmd.arg("-p").arg(p);
     }

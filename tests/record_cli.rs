@@ -1,0 +1,509 @@
+//! `probe record` as a user meets it: the program behaves as without probe,
+//! bad input is refused before anything runs, endings (crash, exit status,
+//! signals, os._exit, Ctrl-C, SIGKILL) leave a log that says how it ended.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use probe::capture::record::Status;
+use probe::log::{verify, LogReader};
+
+fn python() -> std::path::PathBuf {
+    pythons().last().expect("a python").1.clone()
+}
+
+fn run(args: &[&str]) -> std::process::Output {
+    Command::new(probe_bin())
+        .args(args)
+        .output()
+        .expect("probe runs")
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn program_sees_the_same_argv_name_path_and_modules_as_without_probe() {
+    let file = fixture("behaviour.py");
+    let dir = tempfile::tempdir().unwrap();
+    for (version, py) in pythons() {
+        let plain = Command::new(&py)
+            .arg(&file)
+            .args(["ok", "x y"])
+            .output()
+            .unwrap();
+        let (traced, log) = record(
+            dir.path(),
+            &py,
+            cores(version)[0],
+            &[spec(&file, "total", "total")],
+            &[file.to_str().unwrap(), "ok", "x y"],
+        );
+        assert_ok(&traced, version);
+        assert_eq!(
+            String::from_utf8_lossy(&plain.stdout),
+            String::from_utf8_lossy(&traced.stdout),
+            "Python {version}: program output differs under probe"
+        );
+        assert_eq!(values(&records(&log)), ["0", "1", "3", "6", "10"]);
+    }
+}
+
+#[test]
+fn dash_m_runs_a_module_like_python_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = fixture("");
+    let py = python();
+    let plain = Command::new(&py)
+        .current_dir(&root)
+        .args(["-m", "pkg.main", "a"])
+        .output()
+        .unwrap();
+    let log = dir.path().join("m.probe");
+    let traced = Command::new(probe_bin())
+        .current_dir(&root)
+        .args(["record", "-q", "-o"])
+        .arg(&log)
+        .args([
+            "-p",
+            &format!(
+                "pkg/main.py:{}:result",
+                line_of(&fixture("pkg/main.py"), "result")
+            ),
+        ])
+        .arg("--")
+        .arg(&py)
+        .args(["-m", "pkg.main", "a"])
+        .output()
+        .unwrap();
+    assert_ok(&traced, "-m");
+    assert_eq!(plain.stdout, traced.stdout);
+    assert_eq!(values(&records(&log)), ["6"]);
+}
+
+#[test]
+fn exit_status_is_the_programs() {
+    let file = fixture("behaviour.py");
+    let dir = tempfile::tempdir().unwrap();
+    let py = python();
+    let p = spec(&file, "total", "total");
+    let (o, log) = record(
+        dir.path(),
+        &py,
+        "auto",
+        std::slice::from_ref(&p),
+        &[file.to_str().unwrap(), "exit3"],
+    );
+    assert_eq!(o.status.code(), Some(3));
+    let r = LogReader::open(&log).unwrap();
+    assert_eq!(r.end().expect("end marker").exit.code, 3);
+
+    let (o, log) = record(
+        dir.path(),
+        &py,
+        "auto",
+        std::slice::from_ref(&p),
+        &[file.to_str().unwrap(), "crash"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("RuntimeError: boom from the program"), "{err}");
+    assert!(
+        !err.contains("<probe-agent>") && !err.contains("<string>"),
+        "agent frames leak into the traceback:\n{err}"
+    );
+    let r = LogReader::open(&log).unwrap();
+    let end = r.end().expect("a crashed program still gets an end marker");
+    assert_eq!(end.exit.kind, "exception");
+    assert_eq!(end.exit.exception.as_deref(), Some("RuntimeError"));
+    assert_eq!(end.total_records, 5);
+
+    let (o, log) = record(
+        dir.path(),
+        &py,
+        "auto",
+        std::slice::from_ref(&p),
+        &[file.to_str().unwrap(), "sigterm"],
+    );
+    assert_eq!(o.status.code(), Some(128 + 15));
+    let r = LogReader::open(&log).unwrap();
+    let end = r.end().expect("end marker after a signal");
+    assert_eq!(
+        (end.exit.kind.as_str(), end.exit.signal),
+        ("signal", Some(15))
+    );
+    assert_eq!(verify::verify(&r).exit_code(), 0);
+
+    let (o, log) = record(
+        dir.path(),
+        &py,
+        "auto",
+        &[p],
+        &[file.to_str().unwrap(), "os_exit"],
+    );
+    assert_eq!(o.status.code(), Some(7));
+    let r = LogReader::open(&log).unwrap();
+    let end = r.end().expect("end marker after os._exit");
+    assert_eq!(end.exit.kind, "os_exit");
+    assert_eq!(
+        end.total_records, 5,
+        "records buffered in the agent are flushed by os._exit"
+    );
+}
+
+#[test]
+fn bad_specs_are_refused_before_the_program_runs() {
+    let file = fixture("behaviour.py");
+    let f = file.to_str().unwrap();
+    let line = line_of(&file, "total");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.probe");
+    let py = python();
+    let cases: Vec<(String, &str)> = vec![
+        (format!("{f}:{line}:nosuch"), "names there: total, i"),
+        ("missing.py:3:x".to_string(), "no such file"),
+        ("garbage".to_string(), "expected FILE:LINE:NAME"),
+        (format!("{f}:{line}:x@up"), "role must be @lhs or @rhs"),
+        (format!("{f}:99999:x"), "has only"),
+        (format!("{f}:1:x"), "does not occur"),
+    ];
+    for (spec, want) in cases {
+        let o = run(&[
+            "record",
+            "-o",
+            out.to_str().unwrap(),
+            "-p",
+            &spec,
+            "--",
+            py.to_str().unwrap(),
+            f,
+        ]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{spec}: {err}");
+        assert!(err.contains(want), "{spec}: expected {want:?} in:\n{err}");
+        assert!(o.stdout.is_empty(), "{spec}: the program ran");
+        assert!(!out.exists(), "{spec}: a log was written");
+    }
+}
+
+#[test]
+fn missing_or_old_interpreters_are_clear_errors() {
+    let f = fixture("behaviour.py");
+    let spec = spec(&f, "total", "total");
+    let o = run(&[
+        "record",
+        "-p",
+        &spec,
+        "--",
+        "no-such-python3",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("cannot run Python interpreter `no-such-python3`"),
+        "{}",
+        stderr(&o)
+    );
+    if let Some(old) = find_python("3.10") {
+        let o = run(&[
+            "record",
+            "-p",
+            &spec,
+            "--",
+            old.to_str().unwrap(),
+            f.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(
+            stderr(&o).contains("Python 3.10 is not supported"),
+            "{}",
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn existing_output_needs_force() {
+    let f = fixture("behaviour.py");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("keep.probe");
+    std::fs::write(&out, b"precious").unwrap();
+    let py = python();
+    let spec = spec(&f, "total", "total");
+    let args = [
+        "record",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        "-p",
+        &spec,
+        "--",
+        py.to_str().unwrap(),
+        f.to_str().unwrap(),
+    ];
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("already exists; use --force"));
+    assert_eq!(std::fs::read(&out).unwrap(), b"precious");
+    let mut forced = args.to_vec();
+    forced.insert(2, "--force");
+    assert_ok(&run(&forced), "--force");
+    assert!(LogReader::open(&out).unwrap().is_complete());
+}
+
+#[test]
+fn sigkill_leaves_an_incomplete_log_that_keeps_what_arrived() {
+    let f = fixture("forever.py");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("killed.probe");
+    let py = python();
+    use std::os::unix::process::CommandExt;
+    let mut child = Command::new(probe_bin())
+        .args([
+            "record",
+            "-q",
+            "-o",
+            out.to_str().unwrap(),
+            "-p",
+            &spec(&f, "x", "x"),
+            "--",
+        ])
+        .arg(&py)
+        .arg(&f)
+        .stdout(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let group = child.id() as i32;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "running");
+    std::thread::sleep(Duration::from_millis(300));
+    // Kill the recorder itself with SIGKILL: nothing gets to seal the log.
+    // SAFETY: plain FFI call with a pid we own.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    child.wait().unwrap();
+    let r = LogReader::open(&out).expect("a killed recorder's log still opens");
+    assert!(!r.is_complete());
+    let n = r.records().filter(|x| x.is_ok()).count();
+    assert!(n >= 50_000, "only {n} records survived");
+    let rep = verify::verify(&r);
+    assert_eq!(rep.exit_code(), 1, "incomplete log verifies as 1:\n{rep}");
+    // Records that survived are exactly 0..n in order; only the capture that
+    // was pending when the recorder died may be an uncompleted placeholder.
+    let recs: Vec<_> = r.records().map(|x| x.unwrap()).collect();
+    for (i, rec) in recs.iter().enumerate() {
+        assert_eq!(rec.seq, i as u64);
+        if rec.status == Status::Pending {
+            assert_eq!(
+                i + 1,
+                recs.len(),
+                "only the last record may still be pending"
+            );
+        } else {
+            assert_eq!(rec.value.as_f64(), Some(i as f64));
+        }
+    }
+    // The orphaned program is still running in the group; end it.
+    // SAFETY: plain FFI call on the group we created.
+    unsafe { libc::kill(-group, libc::SIGKILL) };
+}
+
+#[test]
+fn program_killed_by_sigkill_gets_an_end_marker_saying_so() {
+    let f = fixture("forever.py");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("victim.probe");
+    let py = python();
+    let mut child = Command::new(probe_bin())
+        .args([
+            "record",
+            "-q",
+            "-o",
+            out.to_str().unwrap(),
+            "-p",
+            &spec(&f, "x", "x"),
+            "--",
+        ])
+        .arg(&py)
+        .arg(&f)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    // The recorder's only child is the Python program.
+    let pids = Command::new("pgrep")
+        .arg("-P")
+        .arg(child.id().to_string())
+        .output()
+        .unwrap();
+    let pids: Vec<i32> = String::from_utf8_lossy(&pids.stdout)
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    assert_eq!(pids.len(), 1, "expected one child of the recorder");
+    // SAFETY: plain FFI call on the program's pid.
+    unsafe { libc::kill(pids[0], libc::SIGKILL) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + 9));
+    let r = LogReader::open(&out).unwrap();
+    let end = r.end().expect("recorder seals the log");
+    assert_eq!(
+        (end.exit.kind.as_str(), end.exit.signal),
+        ("signal", Some(9))
+    );
+    assert!(end.total_records > 0);
+    assert_eq!(verify::verify(&r).exit_code(), 0);
+}
+
+#[test]
+fn ctrl_c_reaches_the_program_and_the_log_is_sealed() {
+    let f = fixture("interrupt.py");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("int.probe");
+    let py = python();
+    let mut cmd = Command::new(probe_bin());
+    cmd.args([
+        "record",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        "-p",
+        &spec(&f, "n", "n"),
+        "--",
+    ])
+    .arg(&py)
+    .arg(&f)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    // Own process group, as a shell gives a foreground job.
+    use std::os::unix::process::CommandExt;
+    cmd.process_group(0);
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    std::thread::sleep(Duration::from_millis(200));
+    // The terminal sends SIGINT to the whole foreground group.
+    // SAFETY: plain FFI call on our child's process group.
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGINT) };
+    let t = Instant::now();
+    let out_all = child.wait_with_output().unwrap();
+    assert!(t.elapsed() < Duration::from_secs(10));
+    assert_eq!(
+        out_all.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out_all.stderr)
+    );
+    let err = String::from_utf8_lossy(&out_all.stderr);
+    assert!(err.contains("KeyboardInterrupt"), "{err}");
+    let r = LogReader::open(&out).unwrap();
+    let end = r.end().expect("sealed after Ctrl-C");
+    assert_eq!(end.exit.exception.as_deref(), Some("KeyboardInterrupt"));
+    assert!(end.total_records > 0);
+    assert_eq!(verify::verify(&r).exit_code(), 0);
+}
+
+#[test]
+fn threads_share_one_sequence_and_keep_their_ids() {
+    let f = fixture("threads.py");
+    let dir = tempfile::tempdir().unwrap();
+    for (version, py) in pythons() {
+        for core in cores(version) {
+            let (o, log) = record(
+                dir.path(),
+                &py,
+                core,
+                &[spec(&f, "x", "x")],
+                &[f.to_str().unwrap()],
+            );
+            assert_ok(&o, version);
+            let recs = records(&log);
+            assert_eq!(recs.len(), 2000, "Python {version} {core}");
+            let mut threads: Vec<u64> = recs.iter().map(|r| r.thread).collect();
+            threads.sort();
+            threads.dedup();
+            assert_eq!(threads.len(), 2, "Python {version} {core}: two thread ids");
+            for t in threads {
+                let vals: Vec<i64> = recs
+                    .iter()
+                    .filter(|r| r.thread == t)
+                    .map(|r| match r.value.as_f64() {
+                        Some(v) => v as i64,
+                        None => -1,
+                    })
+                    .collect();
+                let k = vals[0] / 1000;
+                assert_eq!(
+                    vals,
+                    (k * 1000..k * 1000 + 1000).collect::<Vec<_>>(),
+                    "Python {version} {core}"
+                );
+            }
+            let r = LogReader::open(&log).unwrap();
+            assert_eq!(verify::verify(&r).exit_code(), 0, "Python {version} {core}");
+        }
+    }
+}
+
+#[test]
+fn capture_pending_for_the_whole_run_becomes_placeholder_and_completion() {
+    let f = fixture("module_level.py");
+    let dir = tempfile::tempdir().unwrap();
+    for (version, py) in pythons() {
+        let (o, log) = record(
+            dir.path(),
+            &py,
+            cores(version)[0],
+            &[spec(&f, "result", "result")],
+            &[f.to_str().unwrap()],
+        );
+        assert_ok(&o, version);
+        let recs = records(&log);
+        assert_eq!(values(&recs), ["45"], "Python {version}");
+        assert_eq!(recs[0].status, Status::Ok);
+        let r = LogReader::open(&log).unwrap();
+        assert_eq!(verify::verify(&r).exit_code(), 0);
+    }
+}
+
+#[test]
+fn never_triggered_probe_is_kept_with_count_zero_and_warned() {
+    let f = fixture("canonical.py");
+    let dir = tempfile::tempdir().unwrap();
+    let py = python();
+    let out = dir.path().join("z.probe");
+    let o = run(&[
+        "record",
+        "-o",
+        out.to_str().unwrap(),
+        "-p",
+        &spec(&f, "ret", "x"),
+        "--",
+        py.to_str().unwrap(),
+        f.to_str().unwrap(),
+    ]);
+    assert_ok(&o, "never triggered");
+    assert!(
+        stderr(&o).contains("never triggered (0 records)"),
+        "{}",
+        stderr(&o)
+    );
+    let r = LogReader::open(&out).unwrap();
+    assert_eq!(r.meta().probes.len(), 1);
+    assert_eq!(r.end().unwrap().per_probe, vec![0]);
+}
