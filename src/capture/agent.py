@@ -614,7 +614,7 @@ def _after_offset(code, node):
 class CodePlan:
     """What to do in one probed code object."""
     __slots__ = ("line_sites", "instr_sites", "has_lhs", "quiet_ok", "needed_lines", "line_entries",
-                 "keep_lines", "line_starts")
+                 "keep_lines", "line_starts", "code")
 
     def __init__(self):
         self.line_sites = {}     # line -> Site (LINE-event triggers)
@@ -681,7 +681,15 @@ class Capture:
         self.by_file = {}
         for s in sites:
             self.by_file.setdefault(s.key[0], []).append(s)
-        self.plans = {}          # code -> CodePlan or None
+        # id(code) -> (code, CodePlan or None). Keyed by id because hashing a
+        # code object hashes its whole contents (nested code included) on
+        # every lookup; the entry keeps the code alive so the id stays its own.
+        self.plans = {}
+        self.probed = {}         # id(code) -> CodePlan, probed code only (hot-path lookup)
+        # line -> (code, entry offsets or None, site id, probe) for lines whose
+        # only probe is one LHS local (the monitoring core's fast path).
+        self.simple_lines = {}
+        self.mt = [False]        # threads exist (mirrors `threaded` for closures)
         self.warnings = []
 
     def internal_error(self, e):
@@ -690,9 +698,9 @@ class Capture:
 
     # -- code discovery -----------------------------------------------------
     def plan_for(self, code):
-        plan = self.plans.get(code, 0)
-        if plan != 0:
-            return plan
+        entry = self.plans.get(id(code))
+        if entry is not None and entry[0] is code:
+            return entry[1]
         plan = None
         fn = code.co_filename
         sites = self.by_file.get(fn)
@@ -713,7 +721,14 @@ class Capture:
                 kind, what = s.trigger
                 if kind == "line":
                     plan.line_sites[what] = s
-                    plan.line_entries[what] = _entry_offsets(code, s.probes[0].occ.stmt)
+                    stmt = s.probes[0].occ.stmt
+                    plan.line_entries[what] = _entry_offsets(code, stmt)
+                    if s.simple and what not in self.simple_lines:
+                        # LINE events never repeat within one line on this
+                        # core, so a one-line statement needs no entry check.
+                        one_line = stmt.lineno == stmt.end_lineno
+                        self.simple_lines[what] = (code, None if one_line else plan.line_entries[what],
+                                                   s.id, s.probes[0])
                 else:
                     offs = _entry_offsets(code, what) if kind == "first" else [_after_offset(code, what)]
                     offs = [o for o in offs if o is not None]
@@ -735,7 +750,10 @@ class Capture:
                 plan.needed_lines = _writer_lines(code, deferred)
             if plan is not None:
                 plan.line_starts = _line_starts(code)
-        self.plans[code] = plan
+        if plan is not None:
+            plan.code = code
+            self.probed[id(code)] = plan
+        self.plans[id(code)] = (code, plan)
         return plan
 
     # -- values -----------------------------------------------------------
@@ -974,7 +992,9 @@ class MonitoringCore:
         mon, E, cap, tool = self.mon, self.mon.events, self.cap, self.tool
         DISABLE = mon.DISABLE
         getframe = sys._getframe
-        plans = cap.plans
+        probed = cap.probed
+        simple_lines = cap.simple_lines
+        mt = cap.mt
         pending = cap.pending
         set_local = mon.set_local_events
         local_events = E.LINE | E.PY_RETURN | E.PY_YIELD
@@ -1000,15 +1020,45 @@ class MonitoringCore:
 
         def on_start(code, offset):
             try:
-                if code not in plans:
-                    setup(code)
+                setup(code)
             except Exception as e:  # noqa: BLE001 - never raise into the program
                 cap.internal_error(e)
             return DISABLE
 
         def on_line(code, line):
             try:
-                plan = plans.get(code)
+                fast = simple_lines.get(line)
+                if fast is not None and fast[0] is code and not mt[0]:
+                    # The tight-loop case, kept to the fewest operations: a
+                    # line whose only probe is one LHS local.
+                    frame = getframe(1)
+                    if pending:
+                        pl = pending.pop(frame, None)
+                        if pl is not None:
+                            if type(pl) is tuple:
+                                try:
+                                    v = frame.f_locals[pl[1].base]
+                                except KeyError:
+                                    v = UNBOUND
+                                else:
+                                    if type(v) not in plain:
+                                        v = snapshot(v)
+                                item = pl[0]
+                                if item[2] is PEND:
+                                    item[2] = v
+                                else:
+                                    comp_append((item[2][1], v))
+                            else:
+                                cap.complete(frame, pl)
+                    if fast[1] is None or frame.f_lasti in fast[1]:
+                        ts = pc()
+                        item = [fast[2], ts, PEND]
+                        chunk_append(item)
+                        pending[frame] = (item, fast[3])
+                        if ts > deadline[0]:
+                            cap.flush()
+                    return None
+                plan = probed.get(id(code))
                 if plan is None:
                     return DISABLE
                 frame = getframe(1)
@@ -1056,7 +1106,7 @@ class MonitoringCore:
 
         def on_instr(code, offset):
             try:
-                plan = plans.get(code)
+                plan = probed.get(id(code))
                 if plan is None:
                     return DISABLE
                 site = plan.instr_sites.get(offset)
@@ -1075,14 +1125,14 @@ class MonitoringCore:
 
         def on_return(code, offset, retval):
             try:
-                if pending and code in plans:
+                if pending and id(code) in probed:
                     cap.complete_frame(getframe(1))
             except Exception as e:  # noqa: BLE001 - never raise into the program
                 cap.internal_error(e)
 
         def on_yield(code, offset, retval):
             try:
-                if pending and code in plans:
+                if pending and id(code) in probed:
                     frame = getframe(1)
                     cap.suspend_frame(frame, frame.f_lineno)
             except Exception as e:  # noqa: BLE001 - never raise into the program
@@ -1144,6 +1194,7 @@ class SettraceCore:
     def install(self):
         cap = self.cap
         plans = cap.plans
+        probed = cap.probed
         pending = cap.pending
         yield_ops = self.yield_ops
         pc = time.monotonic_ns
@@ -1159,7 +1210,8 @@ class SettraceCore:
         def local(frame, event, arg):
             try:
                 if event == "line":
-                    if frame.f_lasti not in plans[frame.f_code].line_starts:
+                    plan = probed[id(frame.f_code)]
+                    if frame.f_lasti not in plan.line_starts:
                         return local
                     if pending:
                         pl = pending.pop(frame, None)
@@ -1186,7 +1238,6 @@ class SettraceCore:
                                     comp_append((item[2][1], v))
                             else:
                                 cap.complete(frame, pl)
-                    plan = plans[frame.f_code]
                     line = frame.f_lineno
                     site = plan.line_sites.get(line)
                     if site is not None and frame.f_lasti not in plan.line_entries[line]:
@@ -1202,7 +1253,7 @@ class SettraceCore:
                         else:
                             cap.fire(frame, site)
                 elif event == "opcode":
-                    site = plans[frame.f_code].instr_sites.get(frame.f_lasti)
+                    site = probed[id(frame.f_code)].instr_sites.get(frame.f_lasti)
                     if site is not None:
                         if site.trigger[0] == "first" and pending:
                             pl = pending.pop(frame, None)
@@ -1228,8 +1279,10 @@ class SettraceCore:
         def global_trace(frame, event, arg):
             try:
                 code = frame.f_code
-                plan = plans.get(code, 0)
-                if plan == 0:
+                entry = plans.get(id(code))
+                if entry is not None and entry[0] is code:
+                    plan = entry[1]
+                else:
                     plan = cap.plan_for(code)
                 if plan is None:
                     return None
@@ -1266,6 +1319,7 @@ def _hook_threads(cap, core):
     def wrap(start):
         def start_thread(function, *args, **kwargs):
             cap.threaded = True
+            cap.mt[0] = True
 
             def run(*a, **kw):
                 core.on_new_thread()
