@@ -122,6 +122,15 @@ fn writer_still_produces_the_v1_bytes() {
     write_good(&p);
     let fresh = std::fs::read(&p).unwrap();
     if fresh[8..10] == 1u16.to_le_bytes() {
-        assert_eq!(fresh, std::fs::read(dir().join("good.probe")).unwrap());
+        let old = std::fs::read(dir().join("good.probe")).unwrap();
+        let first_diff = fresh.iter().zip(&old).position(|(a, b)| a != b);
+        assert!(
+            fresh == old,
+            "the writer no longer writes fixtures/logs/v1/good.probe byte for byte: \
+             lengths {} vs {}, first difference at offset {:?}",
+            fresh.len(),
+            old.len(),
+            first_diff
+        );
     }
 }

@@ -507,3 +507,68 @@ fn never_triggered_probe_is_kept_with_count_zero_and_warned() {
     assert_eq!(r.meta().probes.len(), 1);
     assert_eq!(r.end().unwrap().per_probe, vec![0]);
 }
+
+/// Mounts a small tmpfs (CI runs as root); unmounted on drop.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn new(dir: &std::path::Path, size: &str) -> SmallDisk {
+        let mnt = dir.join("small");
+        std::fs::create_dir(&mnt).unwrap();
+        let o = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&mnt)
+            .output()
+            .expect("mount runs");
+        assert!(
+            o.status.success(),
+            "cannot mount a {size} tmpfs at {} (this test needs root): {}",
+            mnt.display(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        SmallDisk(mnt)
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn full_disk_is_a_clear_error_the_program_finishes_and_the_log_says_what_was_lost() {
+    let f = fixture("noisy.py");
+    let dir = tempfile::tempdir().unwrap();
+    let disk = SmallDisk::new(dir.path(), "8m");
+    let out = disk.0.join("full.probe");
+    let py = python();
+    let o = run(&[
+        "record",
+        "-q",
+        "--max-value-bytes",
+        "100000",
+        "-o",
+        out.to_str().unwrap(),
+        "-p",
+        &spec(&f, "s", "s"),
+        "--",
+        py.to_str().unwrap(),
+        f.to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("disk full"), "{err}");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "done 19999",
+        "the program was not allowed to finish"
+    );
+    let r = LogReader::open(&out).expect("the log is readable");
+    let end = r.end().expect("the end marker still fits");
+    assert!(end.total_records > 100, "{end:?}");
+    assert_eq!(end.total_records + end.lost_records, 20_000, "{end:?}");
+    let rep = verify::verify(&r);
+    assert_eq!(rep.exit_code(), 1, "{rep}");
+    assert!(rep.to_string().contains("were not written"), "{rep}");
+}

@@ -90,6 +90,12 @@ struct RecordArgs {
     /// Largest str/bytes/repr kept per value; longer ones are truncated and flagged.
     #[arg(long, default_value_t = 4096, value_name = "BYTES")]
     max_value_bytes: u64,
+    /// Timestamp resolution in nanoseconds: capture times are rounded down to
+    /// a multiple of it. 1 keeps full resolution; the default (1 µs) is far
+    /// finer than the tracer's own cost per capture and keeps the tight loop
+    /// under one byte per record.
+    #[arg(long, default_value_t = 1000, value_name = "NS", value_parser = clap::value_parser!(u64).range(1..))]
+    timestamp_resolution: u64,
     /// The program: `python script.py ARGS`, `python -m module ARGS`, or
     /// `script.py ARGS` (run with $PROBE_PYTHON, else python3).
     #[arg(last = true, required = true, value_name = "COMMAND")]
@@ -151,6 +157,7 @@ fn run_record(args: RecordArgs) -> Result<u8> {
         }
         .to_string(),
         max_value_bytes: args.max_value_bytes,
+        ts_resolution_ns: args.timestamp_resolution,
         command: args.command.clone(),
         default_python: record::default_python(),
     };

@@ -44,6 +44,18 @@ pub struct RunMeta {
     pub start_unix_ns: u64,
     /// Maximum bytes kept of a str/bytes/repr value.
     pub max_value_bytes: u64,
+    /// Timestamps are multiples of this many nanoseconds (1 = full
+    /// resolution). Logs written before the field existed are full resolution.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub ts_resolution_ns: u64,
+}
+
+fn one() -> u64 {
+    1
+}
+
+fn is_one(n: &u64) -> bool {
+    *n == 1
 }
 
 /// How the traced program ended.
@@ -81,4 +93,12 @@ pub struct EndInfo {
     pub exit: ExitInfo,
     /// Duration of the run in nanoseconds.
     pub duration_ns: u64,
+    /// Captures that reached the recorder but could not be written (a full
+    /// disk, say). Non-zero means the log is not the whole run.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lost_records: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

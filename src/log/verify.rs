@@ -431,6 +431,19 @@ pub fn verify(r: &LogReader) -> VerifyReport {
                 ),
             );
         }
+        if end.lost_records > 0 {
+            v.add(
+                "records_lost",
+                end_off,
+                Some(end.total_records),
+                format!(
+                    "end marker at offset {end_off}: {} records after seq {} reached the recorder but were not written ({})",
+                    end.lost_records,
+                    end.total_records.saturating_sub(1),
+                    end.exit.detail.as_deref().unwrap_or("writer failure")
+                ),
+            );
+        }
         if end.completions != n_completions {
             v.add(
                 "end_totals",

@@ -219,6 +219,8 @@ impl LogWriter {
             )));
         }
         if let Some(e) = self.failed_error() {
+            // Counted, so that the end marker can say how many were lost.
+            self.next_seq += 1;
             return Err(e);
         }
         if rec.status == Status::Pending {
@@ -453,6 +455,7 @@ impl LogWriter {
     /// totals of what *is* in the log, and `exit.detail` says what was lost.
     pub fn finish(mut self, end_exit: ExitInfo, duration_ns: u64) -> Result<EndInfo, LogError> {
         let mut exit = end_exit;
+        let mut lost_records = 0;
         if self.failed.is_none() {
             let mut pending: Vec<u64> = self.outstanding.iter().copied().collect();
             pending.sort_unstable();
@@ -464,6 +467,7 @@ impl LogWriter {
         }
         if let Some(f) = &self.failed {
             let lost = self.next_seq - self.written;
+            lost_records = lost;
             let what = match f {
                 Failure::DiskFull(len) => format!("disk full while growing the log to {len} bytes"),
                 Failure::Other(m) => m.clone(),
@@ -484,6 +488,7 @@ impl LogWriter {
             completions: self.completions,
             exit,
             duration_ns,
+            lost_records,
         };
         let json = serde_json::to_vec(&end)
             .map_err(|e| LogError::Invalid(format!("cannot serialise end marker: {e}")))?;

@@ -21,7 +21,7 @@ use thiserror::Error;
 
 use crate::capture::{AGENT_SOURCE, BOOTSTRAP};
 use crate::log::meta::{EndInfo, ExitInfo, ProbeInfo, RunMeta};
-use crate::log::{LogError, LogWriter};
+use crate::log::{LogError, LogReader, LogWriter};
 use crate::wire::{
     self, AgentEnd, Capture, ChunkDecoder, Hello, MessageReader, TextMessage, WireError,
 };
@@ -40,6 +40,8 @@ pub struct RecordOptions {
     pub core: String,
     /// Largest str/bytes/repr kept per value.
     pub max_value_bytes: u64,
+    /// Timestamps are rounded down to multiples of this (nanoseconds, ≥ 1).
+    pub ts_resolution_ns: u64,
     /// The words after `--`.
     pub command: Vec<String>,
     /// Interpreter for `-- script.py` (from `$PROBE_PYTHON`, else `python3`).
@@ -104,6 +106,13 @@ pub enum RecordError {
     /// The log could not be written.
     #[error(transparent)]
     Log(#[from] LogError),
+    /// The log could not hold the whole run; what it holds is sealed and readable.
+    #[error("the log is incomplete: {cause}; {written} records were written and {lost} lost (the end marker says so)")]
+    Incomplete {
+        cause: LogError,
+        lost: u64,
+        written: u64,
+    },
     /// Other I/O (pipe, poll).
     #[error("{what}: {cause}")]
     Io { what: String, cause: io::Error },
@@ -272,8 +281,7 @@ pub fn record(opts: &RecordOptions, progress: Progress<'_>) -> Result<RecordOutc
             last_flush = Instant::now();
             if let Some(s) = session.as_mut() {
                 if let Err(e) = s.writer.flush_frame() {
-                    failure = Some(e.into());
-                    break;
+                    note_write_error(&mut s.write_error, e);
                 }
                 let st = s.writer.stats();
                 progress(st.records, st.file_bytes);
@@ -315,14 +323,23 @@ pub fn record(opts: &RecordOptions, progress: Progress<'_>) -> Result<RecordOutc
     if let Some(e) = &failure {
         exit.detail = Some(format!("recorder error: {e}"));
     }
-    let st = s.writer.stats();
     let end = s.writer.finish(exit, start.elapsed().as_nanos() as u64)?;
     if let Some(e) = failure {
         return Err(e);
     }
+    if let Some(e) = s.write_error {
+        return Err(RecordError::Incomplete {
+            cause: e,
+            lost: end.lost_records,
+            written: end.total_records,
+        });
+    }
+    let raw_bytes = LogReader::open(&opts.output)
+        .map(|r| r.frames().iter().map(|f| u64::from(f.header.raw_len)).sum())
+        .unwrap_or(0);
     let file_bytes = std::fs::metadata(&opts.output)
         .map(|m| m.len())
-        .unwrap_or(st.file_bytes);
+        .unwrap_or(0);
     for (p, &count) in s.probes.iter().zip(&end.per_probe) {
         if count == 0 {
             warnings.push(format!("probe {} never triggered (0 records)", p.spec));
@@ -336,7 +353,7 @@ pub fn record(opts: &RecordOptions, progress: Progress<'_>) -> Result<RecordOutc
         core: s.hello.core,
         core_note: s.hello.core_note,
         file_bytes,
-        raw_bytes: st.raw_bytes,
+        raw_bytes,
         warnings,
         elapsed: start.elapsed(),
     })
@@ -347,6 +364,15 @@ struct Session {
     probes: Vec<ProbeInfo>,
     decoder: ChunkDecoder,
     writer: LogWriter,
+    write_error: Option<LogError>,
+}
+
+/// Reports the first writer failure at once; later ones are the same story.
+fn note_write_error(slot: &mut Option<LogError>, e: LogError) {
+    if slot.is_none() {
+        eprintln!("probe: error: {e}; the program continues, later captures are counted as lost");
+        *slot = Some(e);
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -391,13 +417,15 @@ fn handle_message(
                 core: hello.core.clone(),
                 start_unix_ns,
                 max_value_bytes: opts.max_value_bytes,
+                ts_resolution_ns: opts.ts_resolution_ns,
             };
             let writer = LogWriter::create(&opts.output, opts.force, &meta)?;
             *session = Some(Session {
-                decoder: ChunkDecoder::new(&hello),
+                decoder: ChunkDecoder::new(&hello, opts.ts_resolution_ns),
                 hello,
                 probes,
                 writer,
+                write_error: None,
             });
         }
         wire::MSG_CHUNK => {
@@ -406,25 +434,22 @@ fn handle_message(
                 what: "captures arrived before the agent's hello".into(),
             })?;
             let writer = &mut s.writer;
-            let mut log_err: Option<LogError> = None;
-            s.decoder
-                .decode(&m.payload, |c| {
-                    let r = match c {
-                        Capture::Record(rec) => writer.append(&rec),
-                        Capture::Completion { seq, status, value } => {
-                            writer.complete(seq, status, &value)
-                        }
-                    };
-                    r.map_err(|e| {
-                        let msg = e.to_string();
-                        log_err = Some(e);
-                        WireError::Chunk { index, what: msg }
-                    })
-                })
-                .map_err(|e| match log_err.take() {
-                    Some(le) => RecordError::Log(le),
-                    None => RecordError::Wire(e),
-                })?;
+            let write_error = &mut s.write_error;
+            s.decoder.decode(&m.payload, |c| {
+                let r = match c {
+                    Capture::Record(rec) => writer.append(&rec),
+                    Capture::Completion { seq, status, value } => {
+                        writer.complete(seq, status, &value)
+                    }
+                };
+                // A writer failure (a full disk) must not stop the program:
+                // keep draining the pipe, let the writer count what is lost,
+                // and report it when the run is over.
+                if let Err(e) = r {
+                    note_write_error(write_error, e);
+                }
+                Ok(())
+            })?;
         }
         wire::MSG_END => {
             *agent_end = Some(wire::parse_json(index, &m.payload)?);

@@ -230,6 +230,7 @@ pub enum Capture {
 pub struct ChunkDecoder {
     sites: Vec<Vec<u32>>,
     t0: u64,
+    resolution: u64,
     main_thread: u64,
     next_seq: u64,
     tokens: HashMap<i64, u64>,
@@ -237,11 +238,14 @@ pub struct ChunkDecoder {
 }
 
 impl ChunkDecoder {
-    /// A decoder for the sites and clock of one HELLO.
-    pub fn new(hello: &Hello) -> Self {
+    /// A decoder for the sites and clock of one HELLO, rounding timestamps
+    /// down to multiples of `resolution_ns` (rounding down keeps a batch's
+    /// records on one timestamp and timestamps non-decreasing along seq).
+    pub fn new(hello: &Hello, resolution_ns: u64) -> Self {
         ChunkDecoder {
             sites: hello.sites.clone(),
             t0: hello.t0_ns,
+            resolution: resolution_ns.max(1),
             main_thread: hello.main_thread,
             next_seq: 0,
             tokens: HashMap::new(),
@@ -286,7 +290,10 @@ impl ChunkDecoder {
                 _ => return Err(bad("an item has no site id".into())),
             };
             let ts = match it.next() {
-                Some(MObj::Int(t)) => (t as u64).saturating_sub(self.t0),
+                Some(MObj::Int(t)) => {
+                    let since = (t as u64).saturating_sub(self.t0);
+                    since - since % self.resolution
+                }
                 _ => return Err(bad("an item has no timestamp".into())),
             };
             let thread = if threaded {
