@@ -572,3 +572,160 @@ fn full_disk_is_a_clear_error_the_program_finishes_and_the_log_says_what_was_los
     assert_eq!(rep.exit_code(), 1, "{rep}");
     assert!(rep.to_string().contains("were not written"), "{rep}");
 }
+
+#[test]
+fn interpreter_options_and_probe_python_are_honoured() {
+    let file = fixture("behaviour.py");
+    let dir = tempfile::tempdir().unwrap();
+    let py = python();
+    // -I: isolated mode, no script directory on sys.path.
+    let plain = Command::new(&py).arg("-I").arg(&file).output().unwrap();
+    let out = dir.path().join("i.probe");
+    let traced = run(&[
+        "record",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        "-p",
+        &spec(&file, "total", "total"),
+        "--",
+        py.to_str().unwrap(),
+        "-I",
+        file.to_str().unwrap(),
+    ]);
+    assert_ok(&traced, "-I");
+    assert_eq!(
+        plain.stdout, traced.stdout,
+        "-I changes what the program sees the same way"
+    );
+    assert!(
+        !String::from_utf8_lossy(&traced.stdout).contains("path0 /work"),
+        "-I keeps the script dir off sys.path"
+    );
+    // `-- script.py` uses $PROBE_PYTHON.
+    let out = dir.path().join("env.probe");
+    let o = Command::new(probe_bin())
+        .env("PROBE_PYTHON", &py)
+        .args([
+            "record",
+            "-q",
+            "-o",
+            out.to_str().unwrap(),
+            "-p",
+            &spec(&file, "total", "total"),
+            "--",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_ok(&o, "PROBE_PYTHON");
+    let r = LogReader::open(&out).unwrap();
+    assert_eq!(r.meta().python_executable, py.to_str().unwrap());
+}
+
+#[test]
+fn explicit_core_that_cannot_be_honoured_is_an_error_and_fallback_is_a_warning() {
+    let (_, py311) = pythons().into_iter().find(|(v, _)| *v == "3.11").unwrap();
+    let file = fixture("behaviour.py");
+    let spec = spec(&file, "total", "total");
+    let o = run(&[
+        "record",
+        "-q",
+        "--core",
+        "monitoring",
+        "-p",
+        &spec,
+        "--",
+        py311.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--core monitoring needs Python 3.12+"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(o.stdout.is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("auto.probe");
+    let o = run(&[
+        "record",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        "-p",
+        &spec,
+        "--",
+        py311.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert_ok(&o, "auto on 3.11");
+    assert!(
+        stderr(&o).contains("warning: Python 3.11"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(LogReader::open(&out).unwrap().meta().core, "settrace");
+}
+
+#[test]
+fn another_tool_restarting_events_changes_nothing() {
+    let f = fixture("restart_events.py");
+    let dir = tempfile::tempdir().unwrap();
+    for (version, py) in pythons() {
+        if version == "3.11" {
+            continue; // sys.monitoring does not exist there
+        }
+        let (o, log) = record(
+            dir.path(),
+            &py,
+            "monitoring",
+            &[spec(&f, "x", "x")],
+            &[f.to_str().unwrap()],
+        );
+        assert_ok(&o, version);
+        assert_eq!(
+            values(&records(&log)),
+            ["0", "1", "4", "9", "16", "25"],
+            "Python {version}"
+        );
+    }
+}
+
+#[test]
+fn malformed_specs_never_crash_the_agent() {
+    let file = fixture("behaviour.py");
+    let f = file.to_str().unwrap();
+    let py = python();
+    let weird = [
+        String::new(),
+        ":".into(),
+        "::".into(),
+        format!("{f}:"),
+        format!("{f}::x"),
+        format!("{f}:0:x"),
+        format!("{f}:-3:x"),
+        format!("{f}:99999999999999999999999:x"),
+        format!("{f}:1e3:x"),
+        format!("{f}:3:"),
+        format!("{f}:3:x.."),
+        format!("{f}:3:1x"),
+        format!("{f}:3:x@"),
+        format!("{f}:3:x@lhs@rhs"),
+        format!("{f}:3:ñ"),
+        "/:1:x".into(),
+        "/dev/null:1:x".into(),
+        format!("{}:1:x", fixture("").display()),
+    ];
+    for s in weird {
+        let o = run(&["record", "-q", "-p", &s, "--", py.to_str().unwrap(), f]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{s:?}: {err}");
+        assert!(
+            !err.contains("Traceback"),
+            "{s:?} crashed the agent:\n{err}"
+        );
+        assert!(err.contains("probe: error:"), "{s:?}: {err}");
+        assert!(o.stdout.is_empty(), "{s:?}: the program ran");
+    }
+}
