@@ -15,8 +15,9 @@ sep = sys.argv.index("--")
 specs, target = sys.argv[2:sep], sys.argv[sep + 1:]
 core = os.environ.get("CORE", "auto")
 r, w = os.pipe()
-cfg = json.dumps({"probes": specs, "core": core, "max_value_bytes": 64})
-p = subprocess.Popen([py, "-c", agent, str(w), cfg] + target, pass_fds=(w,))
+boot = 'import sys\nexec(compile(sys.argv.pop(1), "<probe-agent>", "exec"))\n'
+cfg = [core, "64", str(len(specs))] + specs
+p = subprocess.Popen([py, "-c", boot, agent, str(w)] + cfg + target, pass_fds=(w,))
 os.close(w)
 f = os.fdopen(r, "rb")
 seq = 0

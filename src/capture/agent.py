@@ -1,7 +1,8 @@
 # probe agent: the in-process tracer core.
 #
 # This file is embedded in the `probe` binary and run as
-#     python [interpreter options] -c <BOOTSTRAP> <this file> <fd> <config-json> <target...>
+#     python [interpreter options] -c <BOOTSTRAP> <this file> <fd> <core> <max-value-bytes>
+#            <n> <spec 1> ... <spec n> <target...>
 # where the bootstrap (src/capture/mod.rs) refuses Pythons older than 3.11
 # before this file is even compiled.
 # where <target...> is `script.py ARGS` or `-m module ARGS`. It resolves the
@@ -33,13 +34,13 @@ _MODS_BEFORE = set(sys.modules)
 
 import os  # noqa: E402  (always imported at start-up)
 import marshal  # noqa: E402
-import json  # noqa: E402
-import ast  # noqa: E402
+# The C node classes: the `ast` module itself imports `re` and `enum`, about
+# 18 ms of start-up; parsing goes through compile(..., PyCF_ONLY_AST).
+import _ast as ast  # noqa: E402
 import symtable  # noqa: E402
 import time  # noqa: E402
 import _thread  # noqa: E402
 import atexit  # noqa: E402
-import dis as _dis  # noqa: E402
 import opcode as _opcode  # noqa: E402
 
 # Value tags (first element of a tagged tuple).
@@ -98,7 +99,38 @@ class Wire:
             raise pending_exc
 
     def send_json(self, kind, obj):
-        self.send(kind, json.dumps(obj).encode())
+        self.send(kind, _to_json(obj).encode())
+
+
+_JSON_ESC = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _to_json(obj):
+    """JSON for the control messages (the json module's import costs ~20 ms
+    of start-up, through `re`; these messages hold only str/int/bool/None,
+    lists and dicts)."""
+    if obj is None:
+        return "null"
+    if obj is True:
+        return "true"
+    if obj is False:
+        return "false"
+    if isinstance(obj, int):
+        return str(int(obj))
+    if isinstance(obj, str):
+        out = []
+        for ch in obj:
+            e = _JSON_ESC.get(ch)
+            if e is None:
+                o = ord(ch)
+                e = ch if 0x20 <= o and not 0xD800 <= o <= 0xDFFF else "\\u%04x" % o
+            out.append(e)
+        return '"' + "".join(out) + '"'
+    if isinstance(obj, (list, tuple)):
+        return "[" + ",".join(_to_json(v) for v in obj) + "]"
+    if isinstance(obj, dict):
+        return "{" + ",".join(_to_json(str(k)) + ":" + _to_json(v) for k, v in obj.items()) + "}"
+    return _to_json(str(obj))
 
 
 # --------------------------------------------------------------------------
@@ -108,6 +140,29 @@ class Wire:
 _COMP_TYPES = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 _INLINED_COMPS = (ast.ListComp, ast.SetComp, ast.DictComp) if _PY >= (3, 12) else ()
 _SCOPE_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef) + _COMP_TYPES
+
+
+def _parse(source, path):
+    return compile(source, path, "exec", 0x400, dont_inherit=True)  # PyCF_ONLY_AST
+
+
+def _iter_child_nodes(node):
+    for name in node._fields:
+        v = getattr(node, name, None)
+        if isinstance(v, ast.AST):
+            yield v
+        elif isinstance(v, list):
+            for item in v:
+                if isinstance(item, ast.AST):
+                    yield item
+
+
+def _walk_nodes(node):
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        todo.extend(_iter_child_nodes(n))
+        yield n
 
 
 def _dotted(node):
@@ -168,7 +223,7 @@ class FileModel:
             except (SyntaxError, UnicodeDecodeError, LookupError):
                 raise ProbeError(f"{path}: not a Python source file (cannot decode it as text)")
         try:
-            self.tree = ast.parse(self.source, path)
+            self.tree = _parse(self.source, path)
         except SyntaxError as e:
             raise ProbeError(f"{path}:{e.lineno}: not valid Python ({e.msg}); cannot place probes in it")
         except ValueError as e:
@@ -265,7 +320,7 @@ class FileModel:
             self._walk(node.target, stmt, scope, comp)
             self._walk(node.value, stmt, scope, comp)
             return
-        for child in ast.iter_child_nodes(node):
+        for child in _iter_child_nodes(node):
             self._walk(child, stmt, scope, comp)
 
     def _walk_loads(self, node, stmt, scope, comp):
@@ -273,7 +328,7 @@ class FileModel:
         self._walk(node, stmt, scope, comp)
 
     def _walk_target(self, target, stmt, comp_node, gen):
-        for n in ast.walk(target):
+        for n in _walk_nodes(target):
             if isinstance(n, ast.Name):
                 self._add(Occurrence(n.id, n.lineno, n.col_offset, True, n), stmt, comp_node, gen)
 
@@ -499,7 +554,7 @@ def _outer_code_scope(tree, comp):
     stack = [(tree, tree)]
     while stack:
         node, scope = stack.pop()
-        for child in ast.iter_child_nodes(node):
+        for child in _iter_child_nodes(node):
             if child is comp:
                 return scope
             if isinstance(child, _SCOPE_TYPES) and not isinstance(child, _INLINED_COMPS):
@@ -640,15 +695,27 @@ def _writer_lines(code, names):
     provided no such line ran in between. That lets the monitoring core turn
     off LINE events everywhere else (the tight-loop header, say)."""
     lines = set()
-    for ins in _dis.get_instructions(code):
-        if ins.opname not in _WRITE_OPS:
+    opname = _opcode.opname
+    raw = code.co_code
+    ext = 0
+    for off, op, pos in _instructions(code):
+        name = opname[op]
+        arg = raw[off + 1] | ext
+        ext = (arg << 8) if name == "EXTENDED_ARG" else 0
+        if name not in _WRITE_OPS:
             continue
-        av = ins.argval
-        hit = av in names if isinstance(av, str) else any(n in names for n in av)
-        if hit:
-            pos = ins.positions
-            if pos is not None and pos.lineno is not None:
-                lines.add(pos.lineno)
+        if name in ("STORE_FAST_STORE_FAST", "STORE_FAST_LOAD_FAST"):
+            idxs = (arg >> 4, arg & 15) if name == "STORE_FAST_STORE_FAST" else (arg >> 4,)
+        else:
+            idxs = (arg,)
+        for i in idxs:
+            try:
+                n = code._varname_from_oparg(i)
+            except (AttributeError, IndexError, ValueError):
+                n = None
+            if n is None or n in names:  # unknown: be safe, keep the line
+                if pos[0] is not None:
+                    lines.add(pos[0])
     return lines
 
 
@@ -1544,15 +1611,17 @@ def _wrap_os_exit(runner):
 
 def _agent_main():
     argv = sys.argv
-    # argv: ['-c', fd, config, target...] (the bootstrap removed the agent source)
+    # argv: ['-c', fd, core, max_value_bytes, n, spec*n, target...] (the
+    # bootstrap removed the agent source)
     fd = int(argv[1])
     try:
         os.set_inheritable(fd, False)
     except OSError:
         pass
-    cfg = json.loads(argv[2])
+    n = int(argv[4])
+    cfg = {"core": argv[2], "max_value_bytes": int(argv[3]), "probes": argv[5:5 + n]}
     wire = Wire(fd)
-    runner = Runner(wire, cfg, argv[3:])
+    runner = Runner(wire, cfg, argv[5 + n:])
     rc = runner.main()
     if rc is not None:
         raise SystemExit(rc)

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
 
-use crate::capture::{AGENT_SOURCE, BOOTSTRAP};
+use crate::capture::{agent_key, AGENT_SOURCE, BOOTSTRAP};
 use crate::log::meta::{EndInfo, ExitInfo, ProbeInfo, RunMeta};
 use crate::log::{LogError, LogReader, LogWriter};
 use crate::wire::{
@@ -149,14 +149,15 @@ fn make_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-fn spawn(pc: &PythonCommand, wfd: RawFd, config: &str) -> Result<Child, RecordError> {
+fn spawn(pc: &PythonCommand, wfd: RawFd, config: &[String]) -> Result<Child, RecordError> {
     let mut cmd = Command::new(&pc.python);
     cmd.args(&pc.interpreter_args)
         .arg("-c")
         .arg(BOOTSTRAP)
         .arg(AGENT_SOURCE)
+        .arg(agent_key())
         .arg(wfd.to_string())
-        .arg(config)
+        .args(config)
         .args(&pc.target);
     // SAFETY: pre_exec runs in the forked child before exec; fcntl is
     // async-signal-safe and only clears close-on-exec on the pipe's write end
@@ -193,12 +194,12 @@ pub fn record(opts: &RecordOptions, progress: Progress<'_>) -> Result<RecordOutc
     if opts.output.exists() && !opts.force {
         return Err(RecordError::OutputExists(opts.output.clone()));
     }
-    let config = serde_json::json!({
-        "probes": opts.probes,
-        "core": opts.core,
-        "max_value_bytes": opts.max_value_bytes,
-    })
-    .to_string();
+    let mut config = vec![
+        opts.core.clone(),
+        opts.max_value_bytes.to_string(),
+        opts.probes.len().to_string(),
+    ];
+    config.extend(opts.probes.iter().cloned());
     let start = Instant::now();
     let start_unix_ns = SystemTime::now()
         .duration_since(UNIX_EPOCH)
