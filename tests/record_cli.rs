@@ -729,3 +729,50 @@ fn malformed_specs_never_crash_the_agent() {
         assert!(o.stdout.is_empty(), "{s:?}: the program ran");
     }
 }
+
+#[test]
+fn second_ctrl_c_aborts_the_recorder_and_still_seals_the_log() {
+    use std::os::unix::process::CommandExt;
+    let f = fixture("forever.py");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("abort.probe");
+    let py = python();
+    let mut child = Command::new(probe_bin())
+        .args([
+            "record",
+            "-q",
+            "-o",
+            out.to_str().unwrap(),
+            "-p",
+            &spec(&f, "x", "x"),
+            "--",
+        ])
+        .arg(&py)
+        .arg(&f)
+        .stdout(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let group = child.id() as i32;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "running");
+    // Two Ctrl-C to the recorder alone (the program ignores neither; it just
+    // does not get these two).
+    for _ in 0..2 {
+        // SAFETY: plain FFI call on our child.
+        unsafe { libc::kill(group, libc::SIGINT) };
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let status = child.wait().unwrap();
+    // SAFETY: plain FFI call on the group we created (ends the program).
+    unsafe { libc::kill(-group, libc::SIGKILL) };
+    assert_eq!(status.code(), Some(130));
+    let r = LogReader::open(&out).unwrap();
+    let end = r.end().expect("an aborted recording is still sealed");
+    assert_eq!(end.exit.kind, "aborted");
+    assert!(end.total_records > 0);
+    assert_eq!(verify::verify(&r).exit_code(), 0);
+}

@@ -180,6 +180,19 @@ def _span(node):
     return (node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)
 
 
+class Span:
+    """Where a statement or target is, without its syntax tree: the trees are
+    dropped once probes are resolved, so that they cost the program's garbage
+    collector nothing for the rest of the run."""
+    __slots__ = ("lineno", "col_offset", "end_lineno", "end_col_offset")
+
+    def __init__(self, node):
+        self.lineno = node.lineno
+        self.col_offset = node.col_offset
+        self.end_lineno = node.end_lineno
+        self.end_col_offset = node.end_col_offset
+
+
 def _inside(pos, span):
     l, el, c, ec = pos
     if l is None or c is None or el is None or ec is None:
@@ -359,7 +372,7 @@ def _scope_key(scope):
 
 
 class Probe:
-    __slots__ = ("id", "spec", "file", "line", "name", "role", "occ", "kind", "parts", "base", "fast")
+    __slots__ = ("id", "spec", "file", "line", "name", "role", "occ", "kind", "parts", "base", "fast", "stmt")
 
 
 class Site:
@@ -545,6 +558,14 @@ class Resolver:
             s.lhs = [p for p in s.probes if p.role == "lhs"]
             # One deferred LHS probe of a plain local: the cores inline this case.
             s.simple = (not s.rhs and len(s.lhs) == 1 and not immediate and s.lhs[0].fast)
+        # Keep positions only; let the syntax trees go.
+        for s in sites:
+            if s.trigger[0] != "line":
+                s.trigger = (s.trigger[0], Span(s.trigger[1]))
+        for p in self.probes:
+            p.stmt = Span(p.occ.stmt)
+            p.occ = None
+        self.models = None
         return sites
 
 
@@ -788,7 +809,7 @@ class Capture:
                 kind, what = s.trigger
                 if kind == "line":
                     plan.line_sites[what] = s
-                    stmt = s.probes[0].occ.stmt
+                    stmt = s.probes[0].stmt
                     plan.line_entries[what] = _entry_offsets(code, stmt)
                     if s.simple and what not in self.simple_lines:
                         # LINE events never repeat within one line on this
@@ -955,8 +976,7 @@ class Capture:
             self._flush()
 
     def _flush(self):
-        chunk = self.chunk[:]
-        del self.chunk[:]
+        chunk = self.chunk
         for frame, pl in list(self.pending.items()):
             if type(pl) is tuple:
                 pl = self.pending[frame] = _as_list(pl)
@@ -965,12 +985,16 @@ class Capture:
                 if item[idx] is _PEND:
                     item[idx] = (T_PENDING, self.next_token)
                     self.next_token += 1
-        comps = self.completions[:]
-        del self.completions[:]
+        comps = self.completions
         self.deadline[0] = time.monotonic_ns() + self.flush_interval
         if chunk or comps:
             self.sent += len(chunk)
-            self.wire.send(MSG_CHUNK, marshal.dumps((chunk, comps)))
+            # Dumped in place, not copied: a copy would double every item's
+            # refcount and make marshal track each one for back-references.
+            data = marshal.dumps((chunk, comps))
+            del chunk[:]
+            del comps[:]
+            self.wire.send(MSG_CHUNK, data)
 
     def finish(self):
         """End of run: every capture still pending becomes `incomplete`."""
@@ -1014,7 +1038,7 @@ def _as_list(pl):
 
 
 def _stmt_has_line(probe, line):
-    st = probe.occ.stmt
+    st = probe.stmt
     return st.lineno <= line <= st.end_lineno
 
 
