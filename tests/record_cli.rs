@@ -16,6 +16,43 @@ fn python() -> std::path::PathBuf {
     pythons().last().expect("a python").1.clone()
 }
 
+/// Starts `probe record` on a fixture that prints one line once it is
+/// capturing, in a process group of its own (as a shell's foreground job),
+/// and waits for that line. Returns the recorder and the group id.
+fn start_recording(
+    fixture_name: &str,
+    tag: &str,
+    out: &std::path::Path,
+    ready: &str,
+) -> (std::process::Child, i32) {
+    use std::os::unix::process::CommandExt;
+    let f = fixture(fixture_name);
+    let mut child = Command::new(probe_bin())
+        .args([
+            "record",
+            "-q",
+            "-o",
+            out.to_str().unwrap(),
+            "-p",
+            &spec(&f, tag, tag),
+            "--",
+        ])
+        .arg(python())
+        .arg(&f)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let group = child.id() as i32;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), ready);
+    (child, group)
+}
+
 fn run(args: &[&str]) -> std::process::Output {
     Command::new(probe_bin())
         .args(args)
@@ -258,38 +295,17 @@ fn existing_output_needs_force() {
 
 #[test]
 fn sigkill_leaves_an_incomplete_log_that_keeps_what_arrived() {
-    let f = fixture("forever.py");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("killed.probe");
-    let py = python();
-    use std::os::unix::process::CommandExt;
-    let mut child = Command::new(probe_bin())
-        .args([
-            "record",
-            "-q",
-            "-o",
-            out.to_str().unwrap(),
-            "-p",
-            &spec(&f, "x", "x"),
-            "--",
-        ])
-        .arg(&py)
-        .arg(&f)
-        .stdout(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let group = child.id() as i32;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "running");
+    let (mut child, group) = start_recording("forever.py", "x", &out, "running");
     std::thread::sleep(Duration::from_millis(300));
     // Kill the recorder itself with SIGKILL: nothing gets to seal the log.
     // SAFETY: plain FFI call with a pid we own.
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
     child.wait().unwrap();
+    // The orphaned program is still running in the group; end it.
+    // SAFETY: plain FFI call on the group we created.
+    unsafe { libc::kill(-group, libc::SIGKILL) };
     let r = LogReader::open(&out).expect("a killed recorder's log still opens");
     assert!(!r.is_complete());
     let n = r.records().filter(|x| x.is_ok()).count();
@@ -311,36 +327,13 @@ fn sigkill_leaves_an_incomplete_log_that_keeps_what_arrived() {
             assert_eq!(rec.value.as_f64(), Some(i as f64));
         }
     }
-    // The orphaned program is still running in the group; end it.
-    // SAFETY: plain FFI call on the group we created.
-    unsafe { libc::kill(-group, libc::SIGKILL) };
 }
 
 #[test]
 fn program_killed_by_sigkill_gets_an_end_marker_saying_so() {
-    let f = fixture("forever.py");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("victim.probe");
-    let py = python();
-    let mut child = Command::new(probe_bin())
-        .args([
-            "record",
-            "-q",
-            "-o",
-            out.to_str().unwrap(),
-            "-p",
-            &spec(&f, "x", "x"),
-            "--",
-        ])
-        .arg(&py)
-        .arg(&f)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (mut child, group) = start_recording("forever.py", "x", &out, "running");
     std::thread::sleep(Duration::from_millis(200));
     // The recorder's only child is the Python program.
     let pids = Command::new("pgrep")
@@ -356,6 +349,8 @@ fn program_killed_by_sigkill_gets_an_end_marker_saying_so() {
     // SAFETY: plain FFI call on the program's pid.
     unsafe { libc::kill(pids[0], libc::SIGKILL) };
     let status = child.wait().unwrap();
+    // SAFETY: plain FFI call on the group we created (nothing should be left).
+    unsafe { libc::kill(-group, libc::SIGKILL) };
     assert_eq!(status.code(), Some(128 + 9));
     let r = LogReader::open(&out).unwrap();
     let end = r.end().expect("recorder seals the log");
@@ -369,47 +364,18 @@ fn program_killed_by_sigkill_gets_an_end_marker_saying_so() {
 
 #[test]
 fn ctrl_c_reaches_the_program_and_the_log_is_sealed() {
-    let f = fixture("interrupt.py");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("int.probe");
-    let py = python();
-    let mut cmd = Command::new(probe_bin());
-    cmd.args([
-        "record",
-        "-q",
-        "-o",
-        out.to_str().unwrap(),
-        "-p",
-        &spec(&f, "n", "n"),
-        "--",
-    ])
-    .arg(&py)
-    .arg(&f)
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    // Own process group, as a shell gives a foreground job.
-    use std::os::unix::process::CommandExt;
-    cmd.process_group(0);
-    let mut child = cmd.spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "ready");
+    let (child, group) = start_recording("interrupt.py", "n", &out, "ready");
     std::thread::sleep(Duration::from_millis(200));
     // The terminal sends SIGINT to the whole foreground group.
     // SAFETY: plain FFI call on our child's process group.
-    unsafe { libc::kill(-(child.id() as i32), libc::SIGINT) };
+    unsafe { libc::kill(-group, libc::SIGINT) };
     let t = Instant::now();
     let out_all = child.wait_with_output().unwrap();
     assert!(t.elapsed() < Duration::from_secs(10));
-    assert_eq!(
-        out_all.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&out_all.stderr)
-    );
     let err = String::from_utf8_lossy(&out_all.stderr);
+    assert_eq!(out_all.status.code(), Some(130), "{err}");
     assert!(err.contains("KeyboardInterrupt"), "{err}");
     let r = LogReader::open(&out).unwrap();
     let end = r.end().expect("sealed after Ctrl-C");
@@ -732,35 +698,10 @@ fn malformed_specs_never_crash_the_agent() {
 
 #[test]
 fn second_ctrl_c_aborts_the_recorder_and_still_seals_the_log() {
-    use std::os::unix::process::CommandExt;
-    let f = fixture("forever.py");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("abort.probe");
-    let py = python();
-    let mut child = Command::new(probe_bin())
-        .args([
-            "record",
-            "-q",
-            "-o",
-            out.to_str().unwrap(),
-            "-p",
-            &spec(&f, "x", "x"),
-            "--",
-        ])
-        .arg(&py)
-        .arg(&f)
-        .stdout(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let group = child.id() as i32;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "running");
-    // Two Ctrl-C to the recorder alone (the program ignores neither; it just
-    // does not get these two).
+    let (mut child, group) = start_recording("forever.py", "x", &out, "running");
+    // Two Ctrl-C to the recorder alone (the program does not get these).
     for _ in 0..2 {
         // SAFETY: plain FFI call on our child.
         unsafe { libc::kill(group, libc::SIGINT) };

@@ -1119,39 +1119,11 @@ class MonitoringCore:
         def on_line(code, line):
             try:
                 fast = simple_lines.get(line)
-                if fast is not None and fast[0] is code and not mt[0]:
-                    # The tight-loop case, kept to the fewest operations: a
-                    # line whose only probe is one LHS local.
-                    frame = getframe(1)
-                    if pending:
-                        pl = pending.pop(frame, None)
-                        if pl is not None:
-                            if type(pl) is tuple:
-                                try:
-                                    v = frame.f_locals[pl[1].base]
-                                except KeyError:
-                                    v = UNBOUND
-                                else:
-                                    if type(v) not in plain:
-                                        v = snapshot(v)
-                                item = pl[0]
-                                if item[2] is PEND:
-                                    item[2] = v
-                                else:
-                                    comp_append((item[2][1], v))
-                            else:
-                                cap.complete(frame, pl)
-                    if fast[1] is None or frame.f_lasti in fast[1]:
-                        ts = pc()
-                        item = [fast[2], ts, PEND]
-                        chunk_append(item)
-                        pending[frame] = (item, fast[3])
-                        if ts > deadline[0]:
-                            cap.flush()
-                    return None
-                plan = probed.get(id(code))
-                if plan is None:
-                    return DISABLE
+                if fast is None or fast[0] is not code or mt[0]:
+                    fast = None
+                    plan = probed.get(id(code))
+                    if plan is None:
+                        return DISABLE
                 frame = getframe(1)
                 if pending:
                     pl = pending.pop(frame, None)
@@ -1172,24 +1144,32 @@ class MonitoringCore:
                                 comp_append((item[2][1], v))
                         else:
                             cap.complete(frame, pl)
-                site = plan.line_sites.get(line)
-                if site is None:
-                    if line in plan.keep_lines:
-                        return None  # CPython 3.12 can drop an INSTRUCTION event when its LINE is disabled
-                    if not plan.has_lhs or (plan.quiet_ok and line not in plan.needed_lines):
-                        return DISABLE
-                    return None
-                if frame.f_lasti not in plan.line_entries[line]:
-                    return None  # back into a multi-line statement, not a new start
-                if site.simple and not cap.threaded:
-                    ts = pc()
-                    item = [site.id, ts, PEND]
-                    chunk_append(item)
-                    pending[frame] = (item, site.probes[0])
-                    if ts > deadline[0]:
-                        cap.flush()
+                if fast is not None:
+                    # The tight-loop case, kept to the fewest operations: a
+                    # line whose only probe is one LHS local.
+                    if fast[1] is not None and frame.f_lasti not in fast[1]:
+                        return None
+                    site_id, probe = fast[2], fast[3]
                 else:
-                    cap.fire(frame, site)
+                    site = plan.line_sites.get(line)
+                    if site is None:
+                        if line in plan.keep_lines:
+                            return None  # CPython 3.12 can drop an INSTRUCTION event when its LINE is disabled
+                        if not plan.has_lhs or (plan.quiet_ok and line not in plan.needed_lines):
+                            return DISABLE
+                        return None
+                    if frame.f_lasti not in plan.line_entries[line]:
+                        return None  # back into a multi-line statement, not a new start
+                    if not site.simple or cap.threaded:
+                        cap.fire(frame, site)
+                        return None
+                    site_id, probe = site.id, site.probes[0]
+                ts = pc()
+                item = [site_id, ts, PEND]
+                chunk_append(item)
+                pending[frame] = (item, probe)
+                if ts > deadline[0]:
+                    cap.flush()
                 return None
             except Exception as e:  # noqa: BLE001 - never raise into the program
                 cap.internal_error(e)

@@ -391,18 +391,7 @@ fn handle_message(
     match m.kind {
         wire::MSG_HELLO => {
             let hello: Hello = wire::parse_json(index, &m.payload)?;
-            let probes: Vec<ProbeInfo> = hello
-                .probes
-                .iter()
-                .map(|p| ProbeInfo {
-                    id: p.id,
-                    spec: p.spec.clone(),
-                    file: p.file.clone(),
-                    line: p.line,
-                    name: p.name.clone(),
-                    role: p.role,
-                })
-                .collect();
+            let probes = hello.probes.clone();
             let mut command = vec![pc.python.clone()];
             command.extend(pc.interpreter_args.iter().cloned());
             command.extend(pc.target.iter().cloned());

@@ -16,7 +16,8 @@ use std::io::Read;
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::capture::record::{CaptureRecord, Role, Status, Value};
+use crate::capture::record::{CaptureRecord, Status, Value};
+use crate::log::meta::ProbeInfo;
 use marshal::MObj;
 
 /// Message type bytes.
@@ -144,23 +145,6 @@ impl<R: Read> MessageReader<R> {
     }
 }
 
-/// A probe as the agent resolved it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct HelloProbe {
-    /// Probe id (table index).
-    pub id: u32,
-    /// Canonical spec `file:line:name@role`.
-    pub spec: String,
-    /// Absolute source path.
-    pub file: String,
-    /// Line.
-    pub line: u32,
-    /// Name or attribute chain.
-    pub name: String,
-    /// Resolved role.
-    pub role: Role,
-}
-
 /// The agent's first message: interpreter, core, probe table and sites.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Hello {
@@ -178,7 +162,7 @@ pub struct Hello {
     /// Thread ident of the main thread (items carry no ident until threads exist).
     pub main_thread: u64,
     /// The resolved probe table.
-    pub probes: Vec<HelloProbe>,
+    pub probes: Vec<ProbeInfo>,
     /// Site id → probe ids in batch order.
     pub sites: Vec<Vec<u32>>,
 }
