@@ -556,8 +556,11 @@ class Resolver:
             immediate = s.trigger[0] == "after"
             s.immediate_lhs = immediate
             s.lhs = [p for p in s.probes if p.role == "lhs"]
-            # One deferred LHS probe of a plain local: the cores inline this case.
-            s.simple = (not s.rhs and len(s.lhs) == 1 and not immediate and s.lhs[0].fast)
+            # One deferred LHS probe of a plain name read through f_locals (a
+            # function's local, or a module/class-level name): the cores
+            # inline this case.
+            s.simple = (not s.rhs and len(s.lhs) == 1 and not immediate
+                        and len(s.lhs[0].parts) == 1 and s.lhs[0].kind in ("local", "name"))
         # Keep positions only; let the syntax trees go.
         for s in sites:
             if s.trigger[0] != "line":
@@ -1133,7 +1136,8 @@ class MonitoringCore:
                             try:
                                 v = frame.f_locals[pl[1].base]
                             except KeyError:
-                                v = UNBOUND
+                                # A local is unbound; a module/class name may still be a global.
+                                v = UNBOUND if pl[1].fast else cap.read(frame, pl[1])
                             else:
                                 if type(v) not in plain:
                                     v = snapshot(v)
@@ -1298,7 +1302,8 @@ class SettraceCore:
                                 try:
                                     v = frame.f_locals[pl[1].base]
                                 except KeyError:
-                                    v = UNBOUND
+                                    # A local is unbound; a module/class name may still be a global.
+                                    v = UNBOUND if pl[1].fast else cap.read(frame, pl[1])
                                 else:
                                     if type(v) not in plain:
                                         v = snapshot(v)
