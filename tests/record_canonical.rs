@@ -189,3 +189,38 @@ fn a_million_iterations_give_a_million_records_in_order() {
         assert_eq!(report.exit_code(), 0, "Python {version}: {report}");
     }
 }
+
+#[test]
+fn fast_path_hands_over_to_the_general_path() {
+    let file = fixture("slots.py");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let specs: Vec<String> = ["a", "b", "r", "g"]
+        .iter()
+        .map(|n| spec(&file, n, n))
+        .collect();
+    let mut reference: Option<Vec<String>> = None;
+    for (version, py) in pythons() {
+        for core in cores(version) {
+            let what = format!("Python {version} ({core})");
+            let (out, log) = record(dir.path(), &py, core, &specs, &[file.to_str().unwrap()]);
+            assert_ok(&out, &what);
+            let recs = records(&log);
+            let got: Vec<String> = recs
+                .iter()
+                .map(|r| format!("{}={}", r.probe, show(&r.value)))
+                .collect();
+            assert_eq!(
+                got,
+                [
+                    "0=0", "1=0", "0=1", "1=10", "0=2", "1=20", "2=2", "2=1", "2=0", "3=0", "3=1",
+                    "3=2"
+                ],
+                "{what}"
+            );
+            match &reference {
+                None => reference = Some(got),
+                Some(r0) => assert_eq!(r0, &got, "{what}"),
+            }
+        }
+    }
+}
