@@ -717,3 +717,65 @@ fn second_ctrl_c_aborts_the_recorder_and_still_seals_the_log() {
     assert!(end.total_records > 0);
     assert_eq!(verify::verify(&r).exit_code(), 0);
 }
+
+#[test]
+fn verify_and_info_exit_statuses_and_json_on_committed_logs() {
+    let v1 = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/logs/v1");
+    for (name, code, needle) in [
+        ("good.probe", 0, "all guarantees hold"),
+        ("truncated.probe", 1, "truncated frame at offset 1143"),
+        ("flipped-byte.probe", 1, "checksum mismatch at offset"),
+        ("no-end-marker.probe", 1, "no end marker"),
+        ("missing-frame.probe", 1, "missing between offsets"),
+    ] {
+        let p = v1.join(name);
+        let o = run(&["verify", p.to_str().unwrap()]);
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(code), "{name}: {text}");
+        assert!(text.contains(needle), "{name}: {text}");
+        let o = run(&["verify", "--json", p.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(code), "{name} --json");
+        let j: serde_json::Value =
+            serde_json::from_slice(&o.stdout).expect("verify --json is JSON");
+        assert_eq!(j["ok"], serde_json::Value::Bool(code == 0), "{name}: {j}");
+        let o = run(&["info", "--json", p.to_str().unwrap()]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{name}: info reads what is intact"
+        );
+        let _: serde_json::Value = serde_json::from_slice(&o.stdout).expect("info --json is JSON");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.probe");
+    std::fs::write(&garbage, b"this is not a probe log at all").unwrap();
+    for cmd in ["verify", "info"] {
+        let o = run(&[cmd, garbage.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{cmd} on garbage");
+        let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+        assert!(all.contains("bad magic at offset 0"), "{cmd}: {all}");
+    }
+}
+
+#[test]
+fn info_json_counts_what_was_recorded() {
+    let f = fixture("canonical.py");
+    let dir = tempfile::tempdir().unwrap();
+    let (o, log) = record(
+        dir.path(),
+        &python(),
+        "auto",
+        &[spec(&f, "loop_lhs", "x")],
+        &[f.to_str().unwrap(), "loop_lhs"],
+    );
+    assert_ok(&o, "record");
+    let o = run(&["info", "--json", log.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let text = j.to_string();
+    assert!(text.contains("\"count\":3"), "{text}");
+    assert!(
+        text.contains("\"min\":7") && text.contains("\"max\":9") && text.contains("\"last\":7"),
+        "{text}"
+    );
+}
