@@ -779,3 +779,24 @@ fn info_json_counts_what_was_recorded() {
         "{text}"
     );
 }
+
+#[test]
+fn a_file_not_under_the_current_directory_is_found_beside_the_script() {
+    let f = fixture("canonical.py");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("beside.probe");
+    let o = Command::new(probe_bin())
+        .current_dir(dir.path())
+        .args(["record", "-q", "-o", out.to_str().unwrap(), "-p"])
+        .arg(format!("canonical.py:{}:x", line_of(&f, "loop_lhs")))
+        .arg("--")
+        .arg(python())
+        .arg(&f)
+        .arg("loop_lhs")
+        .output()
+        .unwrap();
+    assert_ok(&o, "spec relative to the script's directory");
+    assert_eq!(values(&records(&out)), ["9", "8", "7"]);
+    let r = LogReader::open(&out).unwrap();
+    assert_eq!(r.meta().probes[0].file, f.canonicalize().unwrap().to_str().unwrap());
+}

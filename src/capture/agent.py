@@ -463,11 +463,28 @@ def parse_spec(text):
 
 
 class Resolver:
-    def __init__(self, specs):
+    def __init__(self, specs, roots=()):
         self.models = {}
         self.probes = []
-        self.pattern_probes = []  # (suffix parts, spec) for files that did not exist
+        # Where a FILE that is not a path from the current directory is
+        # looked for, as the program will import it: the script's directory
+        # (or the current one for -m), then the interpreter's sys.path.
+        self.roots = [r for r in roots if r]
         self._resolve(specs)
+
+    def find(self, file):
+        """The source file a spec names, or None: a path that exists, else
+        the first `root/FILE` that does (`pkg/mod.py` names a module of an
+        installed package as well as one beside the script)."""
+        if os.path.exists(file):
+            return file
+        if os.path.isabs(file):
+            return None
+        for root in self.roots:
+            cand = os.path.join(root, file)
+            if os.path.isfile(cand):
+                return cand
+        return None
 
     def model(self, path):
         fm = self.models.get(path)
@@ -479,13 +496,14 @@ class Resolver:
         merged = {}
         for text in specs:
             file, line, name, role = parse_spec(text)
-            if os.path.exists(file):
-                if not os.path.isfile(file):
-                    raise ProbeError(f"probe {text!r}: {file} is not a file")
-                path = os.path.realpath(file)
-            else:
+            found = self.find(file)
+            if found is None:
                 raise ProbeError(
-                    f"probe {text!r}: no such file {file!r} (relative paths are taken from {os.getcwd()})")
+                    f"probe {text!r}: no such file {file!r} (looked in {os.getcwd()}, beside the script "
+                    f"and on the interpreter's sys.path)")
+            if not os.path.isfile(found):
+                raise ProbeError(f"probe {text!r}: {found} is not a file")
+            path = os.path.realpath(found)
             fm = self.model(path)
             if line > fm.nlines:
                 raise ProbeError(f"probe {text!r}: {file} has only {fm.nlines} lines")
@@ -1455,7 +1473,9 @@ class Runner:
     def main(self):
         cfg = self.cfg
         try:
-            resolver = Resolver(cfg["probes"])
+            t = self.target
+            first = os.getcwd() if t[:1] == ["-m"] or not t else os.path.dirname(os.path.abspath(t[0]))
+            resolver = Resolver(cfg["probes"], [first] + sys.path[1:])
             sites = resolver.sites()
             core_name = self.choose_core(cfg.get("core", "auto"))
         except ProbeError as e:
