@@ -794,6 +794,9 @@ class Capture:
         # code object hashes its whole contents (nested code included) on
         # every lookup; the entry keeps the code alive so the id stays its own.
         self.plans = {}
+        # Scopes (file, (co_name, first line)) whose code object has not
+        # been seen yet; the monitoring core stops looking once it is empty.
+        self.unfound = {s.key for s in sites}
         self.probed = {}         # id(code) -> CodePlan, probed code only (hot-path lookup)
         # line -> (code, entry offsets or None, site id, probe) for lines whose
         # only probe is one LHS local (the monitoring core's fast path).
@@ -825,9 +828,15 @@ class Capture:
                     continue
                 if first is not None and first != code.co_firstlineno:
                     continue
+                self.unfound.discard(s.key)
                 if plan is None:
                     plan = CodePlan()
                 kind, what = s.trigger
+                if kind == "line" and what == code.co_firstlineno and key_name != "<module>":
+                    # The body shares the def line (`def f(): x = 42`): no
+                    # LINE event separates it from the frame's RESUME on
+                    # 3.13, so trigger on the statement's first instruction.
+                    kind, what = "first", s.probes[0].stmt
                 if kind == "line":
                     plan.line_sites[what] = s
                     stmt = s.probes[0].stmt
@@ -1133,6 +1142,8 @@ class MonitoringCore:
         def on_start(code, offset):
             try:
                 setup(code)
+                if not cap.unfound:
+                    self.maybe_stop_looking()
             except Exception as e:  # noqa: BLE001 - never raise into the program
                 cap.internal_error(e)
             return DISABLE
@@ -1206,7 +1217,7 @@ class MonitoringCore:
                 if site is None:
                     return DISABLE
                 frame = getframe(1)
-                if site.trigger[0] == "first" and pending:
+                if site.trigger[0] != "after" and pending:
                     pl = pending.pop(frame, None)
                     if pl:
                         cap.complete(frame, pl)
@@ -1257,10 +1268,25 @@ class MonitoringCore:
         reg(tool, E.PY_YIELD, on_yield)
         reg(tool, E.RAISE, on_raise)
         reg(tool, E.PY_UNWIND, on_unwind)
-        mon.set_events(tool, E.PY_START | E.RAISE | E.PY_UNWIND)
+        self.global_events = E.PY_START | E.RAISE | E.PY_UNWIND
+        mon.set_events(tool, self.global_events)
 
     def prepare(self, code):
-        self.setup(code)
+        # The program's own code objects are all known before it runs: plan
+        # them now, so that PY_START (which costs every call a little even
+        # where it is disabled) is needed only for probes in other modules.
+        todo = [code]
+        while todo:
+            c = todo.pop()
+            self.setup(c)
+            todo.extend(k for k in c.co_consts if type(k) is type(c))
+        self.maybe_stop_looking()
+
+    def maybe_stop_looking(self):
+        E = self.mon.events
+        if not self.cap.unfound and self.global_events & E.PY_START:
+            self.global_events &= ~E.PY_START
+            self.mon.set_events(self.tool, self.global_events)
 
     def on_new_thread(self):
         pass
@@ -1349,7 +1375,7 @@ class SettraceCore:
                 elif event == "opcode":
                     site = probed[id(frame.f_code)].instr_sites.get(frame.f_lasti)
                     if site is not None:
-                        if site.trigger[0] == "first" and pending:
+                        if site.trigger[0] != "after" and pending:
                             pl = pending.pop(frame, None)
                             if pl:
                                 cap.complete(frame, pl)
