@@ -798,5 +798,39 @@ fn a_file_not_under_the_current_directory_is_found_beside_the_script() {
     assert_ok(&o, "spec relative to the script's directory");
     assert_eq!(values(&records(&out)), ["9", "8", "7"]);
     let r = LogReader::open(&out).unwrap();
-    assert_eq!(r.meta().probes[0].file, f.canonicalize().unwrap().to_str().unwrap());
+    assert_eq!(
+        r.meta().probes[0].file,
+        f.canonicalize().unwrap().to_str().unwrap()
+    );
+}
+
+#[test]
+fn a_forked_child_does_not_write_into_the_parents_log() {
+    let f = fixture("forks.py");
+    let dir = tempfile::tempdir().unwrap();
+    for (version, py) in pythons() {
+        let specs = vec![
+            spec(&f, "x", "x"),
+            spec(&f, "child", "x"),
+            spec(&f, "after", "x"),
+        ];
+        let (o, log) = record(
+            dir.path(),
+            &py,
+            cores(version)[0],
+            &specs,
+            &[f.to_str().unwrap()],
+        );
+        assert_ok(&o, version);
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "parent done");
+        let recs = records(&log);
+        assert_eq!(values(&recs), ["0", "1", "2", "3", "4"], "Python {version}");
+        let r = LogReader::open(&log).unwrap();
+        assert_eq!(verify::verify(&r).exit_code(), 0, "Python {version}");
+        assert_eq!(
+            r.end().unwrap().exit.kind,
+            "exit",
+            "the child's os._exit is not the run's end"
+        );
+    }
 }

@@ -81,6 +81,8 @@ class Wire:
         self.fd = fd
 
     def send(self, kind, payload):
+        if self.fd < 0:
+            return  # a forked child: the pipe belongs to the parent's stream
         data = len(payload).to_bytes(4, "little") + bytes((kind,)) + payload
         view = memoryview(data)
         pending_exc = None
@@ -1496,6 +1498,19 @@ class Runner:
             self.wire.send_json(MSG_WARN, {"message": w})
         self.wire.send_json(MSG_END, dict(self.exit, batches_sent=self.cap.sent))
 
+    def forked(self):
+        """In a forked child: stop tracing and let go of the pipe."""
+        try:
+            fd, self.wire.fd = self.wire.fd, -1
+            self.sealed = True
+            self.core.uninstall()
+            self.cap.pending.clear()
+            del self.cap.chunk[:]
+            del self.cap.completions[:]
+            os.close(fd)
+        except Exception:  # noqa: BLE001 - the child must go on unharmed
+            pass
+
     def main(self):
         cfg = self.cfg
         try:
@@ -1533,6 +1548,9 @@ class Runner:
             return 2
         self.wire.send_json(MSG_HELLO, hello)
         atexit.register(self.seal)
+        # A forked child (multiprocessing's default on Linux) must not write
+        # into the parent's stream: it would duplicate sequence numbers.
+        os.register_at_fork(after_in_child=self.forked)
         _hook_threads(cap, core)
         _wrap_os_exit(self)
         core.install()
