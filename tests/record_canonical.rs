@@ -224,3 +224,99 @@ fn fast_path_hands_over_to_the_general_path() {
         }
     }
 }
+
+#[test]
+fn values_are_stored_exactly() {
+    use probe::capture::record::Value;
+    let file = fixture("values.py");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let specs = vec![spec(&file, "v", "v"), spec(&file, "w", "w")];
+    for (version, py) in pythons() {
+        for core in cores(version) {
+            let what = format!("Python {version} ({core})");
+            let (out, log) = record(dir.path(), &py, core, &specs, &[file.to_str().unwrap()]);
+            assert_ok(&out, &what);
+            let recs = records(&log);
+            assert_eq!(recs.len(), 23, "{what}");
+            let v: Vec<&Value> = recs.iter().map(|r| &r.value).collect();
+            assert_eq!(v[0], &Value::Bool(true), "{what}");
+            assert_eq!(v[1], &Value::Bool(false));
+            assert_eq!(v[2], &Value::Int(0));
+            assert_eq!(v[3], &Value::Int(-1));
+            assert_eq!(v[4], &Value::Int(i64::MAX));
+            assert_eq!(v[5], &Value::Int(i64::MIN));
+            assert_eq!(v[6], &Value::BigInt("18446744073709551616".into()));
+            assert_eq!(v[7], &Value::BigInt("-1208925819614629174706176".into()));
+            assert_eq!(v[8], &Value::Float(1.5));
+            match v[9] {
+                Value::Float(f) => assert_eq!(
+                    f.to_bits(),
+                    0x7FF8_0000_DEAD_BEEF,
+                    "{what}: NaN payload kept"
+                ),
+                other => panic!("{what}: NaN came back as {other:?}"),
+            }
+            assert_eq!(v[10], &Value::Float(f64::INFINITY));
+            assert_eq!(v[11], &Value::Float(f64::NEG_INFINITY));
+            match v[12] {
+                Value::Float(f) => {
+                    assert_eq!(f.to_bits(), (-0.0f64).to_bits(), "{what}: -0.0 kept")
+                }
+                other => panic!("{what}: -0.0 came back as {other:?}"),
+            }
+            assert_eq!(v[13], &Value::Complex(1.0, 2.0));
+            assert_eq!(v[14], &Value::None);
+            assert_eq!(
+                v[15],
+                &Value::Str {
+                    text: "héllo".into(),
+                    truncated: false
+                }
+            );
+            match v[16] {
+                Value::Str { text, truncated } => {
+                    assert!(*truncated, "{what}: long str flagged");
+                    assert_eq!(text.len(), 4096, "{what}: cut at --max-value-bytes");
+                }
+                other => panic!("{what}: long str came back as {other:?}"),
+            }
+            assert_eq!(
+                v[17],
+                &Value::Bytes {
+                    data: vec![0, 255],
+                    truncated: false
+                }
+            );
+            assert_eq!(
+                v[18],
+                &Value::Sub {
+                    type_name: "Color".into(),
+                    base: Box::new(Value::Int(1))
+                },
+                "{what}: IntEnum kept as int with its type name"
+            );
+            assert_eq!(recs[19].status, Status::Error, "{what}: repr raised");
+            assert!(
+                matches!(v[19], Value::Error { exc_type, .. } if exc_type == "ValueError"),
+                "{what}: {:?}",
+                v[19]
+            );
+            assert!(
+                matches!(v[20], Value::Other { type_name, repr, .. } if type_name == "list" && repr == "[1, 2]")
+            );
+            assert!(
+                matches!(v[21], Value::Other { type_name, repr, .. } if type_name == "tuple" && repr == "(1, 'a')")
+            );
+            assert_eq!(
+                recs[22].status,
+                Status::Unbound,
+                "{what}: a deleted local is unbound"
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout).trim(),
+                "ok",
+                "{what}: the program is unaffected"
+            );
+        }
+    }
+}
