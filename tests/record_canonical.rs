@@ -320,3 +320,51 @@ fn values_are_stored_exactly() {
         }
     }
 }
+
+#[test]
+fn attribute_chains_class_bodies_globals_closures_builtins() {
+    let file = fixture("scopes.py");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let specs = vec![
+        spec(&file, "gain", "self.gain"),
+        spec(&file, "taps", "self.state.taps@rhs"),
+        spec(&file, "broken", "self.broken@rhs"),
+        spec(&file, "size", "size"),
+        spec(&file, "counter", "counter"),
+        spec(&file, "k", "k"),
+        spec(&file, "len", "len"),
+    ];
+    let mut reference: Option<Vec<String>> = None;
+    for (version, py) in pythons() {
+        for core in cores(version) {
+            let what = format!("Python {version} ({core})");
+            let (out, log) = record(dir.path(), &py, core, &specs, &[file.to_str().unwrap()]);
+            assert_ok(&out, &what);
+            let recs = records(&log);
+            let by = |p: u32| values(&of_probe(&recs, p));
+            assert_eq!(
+                by(0),
+                ["2.0", "4.0"],
+                "{what}: self.gain after each doubling"
+            );
+            assert_eq!(by(1), ["3", "3"], "{what}: self.state.taps");
+            assert_eq!(
+                by(2),
+                ["error:<error RuntimeError>", "error:<error RuntimeError>"],
+                "{what}: a raising property"
+            );
+            assert_eq!(by(3), ["4"], "{what}: class body");
+            assert_eq!(by(4), ["1", "2"], "{what}: global");
+            assert_eq!(by(5), ["11", "12"], "{what}: nonlocal");
+            assert_eq!(by(6), ["<built-in function len>"], "{what}: builtin");
+            let got: Vec<String> = recs
+                .iter()
+                .map(|r| format!("{}:{}", r.probe, show(&r.value)))
+                .collect();
+            match &reference {
+                None => reference = Some(got),
+                Some(r0) => assert_eq!(r0, &got, "{what}"),
+            }
+        }
+    }
+}
