@@ -834,3 +834,73 @@ fn a_forked_child_does_not_write_into_the_parents_log() {
         );
     }
 }
+
+#[test]
+fn a_program_closing_and_reusing_descriptors_is_not_written_into() {
+    let f = fixture("closes_fds.py");
+    let dir = tempfile::tempdir().unwrap();
+    for (version, py) in pythons() {
+        let (o, log) = record(
+            dir.path(),
+            &py,
+            cores(version)[0],
+            &[spec(&f, "x", "x")],
+            &[f.to_str().unwrap()],
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout).trim(),
+            "size 0",
+            "Python {version}: probe wrote into the program's file"
+        );
+        assert!(o.status.success(), "Python {version}: {}", stderr(&o));
+        // What was sent before the pipe was closed is kept; the log is sealed.
+        let r = LogReader::open(&log).unwrap();
+        assert!(r.end().is_some(), "Python {version}");
+        assert_eq!(verify::verify(&r).exit_code(), 0, "Python {version}");
+    }
+}
+
+#[test]
+fn threads_racing_flushes_lose_or_leave_nothing_pending() {
+    let f = fixture("threads_stress.py");
+    let dir = tempfile::tempdir().unwrap();
+    for (version, py) in pythons() {
+        for core in cores(version) {
+            let what = format!("Python {version} {core}");
+            let (o, log) = record(
+                dir.path(),
+                &py,
+                core,
+                &[spec(&f, "x", "x")],
+                &[f.to_str().unwrap()],
+            );
+            assert_ok(&o, &what);
+            let recs = records(&log);
+            assert_eq!(recs.len(), 80_000, "{what}");
+            let bad: Vec<_> = recs
+                .iter()
+                .filter(|r| r.status != Status::Ok)
+                .take(3)
+                .collect();
+            assert!(bad.is_empty(), "{what}: captures not completed: {bad:?}");
+            let mut by_thread: std::collections::BTreeMap<u64, Vec<i64>> = Default::default();
+            for r in &recs {
+                by_thread
+                    .entry(r.thread)
+                    .or_default()
+                    .push(r.value.as_f64().unwrap_or(-1.0) as i64);
+            }
+            assert_eq!(by_thread.len(), 4, "{what}");
+            for vals in by_thread.values() {
+                let k = vals[0] / 100_000;
+                assert_eq!(
+                    vals,
+                    &(k * 100_000..k * 100_000 + 20_000).collect::<Vec<_>>(),
+                    "{what}"
+                );
+            }
+            let r = LogReader::open(&log).unwrap();
+            assert_eq!(verify::verify(&r).exit_code(), 0, "{what}");
+        }
+    }
+}

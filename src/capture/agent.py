@@ -79,24 +79,55 @@ class ProbeError(Exception):
 class Wire:
     def __init__(self, fd):
         self.fd = fd
+        try:
+            st = os.fstat(fd)
+            self.ident = (st.st_dev, st.st_ino)
+        except OSError:
+            self.fd = -1
+
+    def usable(self):
+        """Whether fd is still our pipe: a program that closes descriptors
+        (a daemon, say) may have reused the number for a file of its own."""
+        if self.fd < 0:
+            return False
+        try:
+            st = os.fstat(self.fd)
+        except OSError:
+            self.fd = -1
+            return False
+        if (st.st_dev, st.st_ino) != self.ident:
+            self.fd = -1
+            return False
+        return True
 
     def send(self, kind, payload):
-        if self.fd < 0:
-            return  # a forked child: the pipe belongs to the parent's stream
-        data = len(payload).to_bytes(4, "little") + bytes((kind,)) + payload
-        view = memoryview(data)
+        # A Ctrl-C turns into KeyboardInterrupt between any two bytecodes,
+        # also in here; a message cut short would corrupt the stream, so it
+        # is finished first and the exception raised afterwards. (Only the
+        # instant between write() returning and its count being stored is
+        # still exposed; the recorder reports a damaged stream, keeping all
+        # that came before.)
         pending_exc = None
-        while view:
+        view = None
+        while True:
             try:
-                n = os.write(self.fd, view)
-            except InterruptedError:
-                continue
-            except BrokenPipeError:
-                return  # recorder gone: the program must go on unharmed
-            except BaseException as e:  # a signal handler raised mid-write
+                if view is None:
+                    if not self.usable():
+                        break  # a forked child, or the pipe is gone: the program goes on
+                    view = memoryview(len(payload).to_bytes(4, "little") + bytes((kind,)) + payload)
+                while view:
+                    try:
+                        n = os.write(self.fd, view)
+                    except InterruptedError:
+                        continue
+                    except OSError:
+                        self.fd = -1  # recorder gone (EPIPE) or descriptor closed
+                        view = view[:0]
+                        break
+                    view = view[n:]
+                break
+            except BaseException as e:  # noqa: BLE001 - re-raised below
                 pending_exc = e
-                continue
-            view = view[n:]
         if pending_exc is not None:
             raise pending_exc
 
@@ -795,6 +826,7 @@ class Capture:
         # id(code) -> (code, CodePlan or None). Keyed by id because hashing a
         # code object hashes its whole contents (nested code included) on
         # every lookup; the entry keeps the code alive so the id stays its own.
+        self.inflight = []       # pending lists taken out while their values are read
         self.plans = {}
         # Scopes (file, (co_name, first line)) whose code object has not
         # been seen yet; the monitoring core stops looking once it is empty.
@@ -964,41 +996,71 @@ class Capture:
                     pl.append([item, len(item), p])
                     item.append(_PEND)
 
+    def _final(self, frame, entry, raised):
+        v = self.read(frame, entry[2])
+        if raised:
+            v = _RAISED_UNBOUND if v is _UNBOUND else (T_RAISED, v)
+        return v
+
+    def _settle(self, entry, v):
+        item, idx = entry[0], entry[1]
+        if item[idx] is _PEND:
+            item[idx] = v
+        else:
+            self.completions.append((item[idx][1], v))
+
     def complete(self, frame, pl, raised=False):
-        for entry in _as_list(pl):
-            item, idx = entry[0], entry[1]
-            v = self.read(frame, entry[2])
-            if raised:
-                v = _RAISED_UNBOUND if v is _UNBOUND else (T_RAISED, v)
-            if item[idx] is _PEND:
-                item[idx] = v
-            else:
-                self.completions.append((item[idx][1], v))
+        """Completes captures already taken out of `pending` (one thread only)."""
+        for e in _as_list(pl):
+            self._settle(e, self._final(frame, e, raised))
+
+    def _take(self, frame):
+        """Takes a frame's pending captures out of `pending`. With threads, a
+        flush in another thread must still see them (it turns unfinished
+        slots into placeholders), so they wait in `inflight` meanwhile."""
+        with self.lock if self.threaded else _NO_LOCK:
+            pl = self.pending.pop(frame, None)
+            if pl:
+                pl = _as_list(pl)
+                self.inflight.append(pl)
+            return pl
+
+    def _release(self, pl):
+        for i, other in enumerate(self.inflight):
+            if other is pl:
+                del self.inflight[i]
+                return
 
     def complete_frame(self, frame, raised=False):
-        pl = self.pending.pop(frame, None)
-        if pl:
-            self.complete(frame, pl, raised)
+        pl = self._take(frame)
+        if not pl:
+            return
+        # Reading may run the program's code (repr, properties): no lock held.
+        vals = [self._final(frame, e, raised) for e in pl]
+        with self.lock if self.threaded else _NO_LOCK:
+            for e, v in zip(pl, vals):
+                self._settle(e, v)
+            self._release(pl)
 
     def suspend_frame(self, frame, line):
         """A generator/coroutine suspends at `line`: complete earlier lines only."""
-        pl = self.pending.get(frame)
+        pl = self._take(frame)
         if not pl:
             return
-        pl = _as_list(pl)
         keep = [e for e in pl if _stmt_has_line(e[2], line)]
         done = [e for e in pl if not _stmt_has_line(e[2], line)]
-        if done:
-            self.complete(frame, done)
+        vals = [self._final(frame, e, False) for e in done]
         for e in keep:
             # Python 3.13 closes a generator suspended outside any handler
             # without raising GeneratorExit in it; keep what `raised` would read.
             v = self.read(frame, e[2])
             e[3:] = [_RAISED_UNBOUND if v is _UNBOUND else (T_RAISED, v)]
-        if keep:
-            self.pending[frame] = keep
-        else:
-            del self.pending[frame]
+        with self.lock if self.threaded else _NO_LOCK:
+            for e, v in zip(done, vals):
+                self._settle(e, v)
+            if keep:
+                self.pending[frame] = keep
+            self._release(pl)
 
     def flush(self):
         if self.threaded:
@@ -1009,14 +1071,18 @@ class Capture:
 
     def _flush(self):
         chunk = self.chunk
+        n_inflight = len(self.inflight)
         for frame, pl in list(self.pending.items()):
             if type(pl) is tuple:
                 pl = self.pending[frame] = _as_list(pl)
+            self.inflight.append(pl)
+        for pl in self.inflight:
             for entry in pl:
                 item, idx = entry[0], entry[1]
                 if item[idx] is _PEND:
                     item[idx] = (T_PENDING, self.next_token)
                     self.next_token += 1
+        del self.inflight[n_inflight:]
         comps = self.completions
         self.deadline[0] = time.monotonic_ns() + self.flush_interval
         if chunk or comps:
@@ -1057,6 +1123,17 @@ def _at_yield(co_code, lasti, yield_ops):
     if op in yield_ops:
         return True
     return op == _RESUME and lasti >= 2 and co_code[lasti - 2] in yield_ops
+
+
+class _NoLock:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+_NO_LOCK = _NoLock()
 
 
 def _as_list(pl):
@@ -1159,7 +1236,9 @@ class MonitoringCore:
                     if plan is None:
                         return DISABLE
                 frame = getframe(1)
-                if pending:
+                if pending and mt[0]:
+                    cap.complete_frame(frame)
+                elif pending:
                     pl = pending.pop(frame, None)
                     if pl is not None:
                         if type(pl) is tuple:
@@ -1220,9 +1299,7 @@ class MonitoringCore:
                     return DISABLE
                 frame = getframe(1)
                 if site.trigger[0] != "after" and pending:
-                    pl = pending.pop(frame, None)
-                    if pl:
-                        cap.complete(frame, pl)
+                    cap.complete_frame(frame)
                 cap.fire(frame, site)
                 return None
             except Exception as e:  # noqa: BLE001 - never raise into the program
@@ -1335,14 +1412,18 @@ class SettraceCore:
                     if frame.f_lasti not in plan.line_starts:
                         return local
                     if pending:
-                        pl = pending.pop(frame, None)
+                        pl = pending.get(frame)
                         if type(pl) is list and len(pl[0]) > 3 and _stmt_has_line(pl[0][2], frame.f_lineno):
                             # The line event some versions emit when a generator
                             # resumes inside `x = yield`: not yet the next line.
                             for e in pl:
                                 del e[3:]
-                            pending[frame] = pl
                             pl = None
+                        elif pl is not None and cap.threaded:
+                            cap.complete_frame(frame)
+                            pl = None
+                        elif pl is not None:
+                            del pending[frame]
                         if pl is not None:
                             if type(pl) is tuple:
                                 try:
@@ -1378,9 +1459,7 @@ class SettraceCore:
                     site = probed[id(frame.f_code)].instr_sites.get(frame.f_lasti)
                     if site is not None:
                         if site.trigger[0] != "after" and pending:
-                            pl = pending.pop(frame, None)
-                            if pl:
-                                cap.complete(frame, pl)
+                            cap.complete_frame(frame)
                         cap.fire(frame, site)
                 elif event == "return":
                     if pending and frame in pending:

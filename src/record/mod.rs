@@ -247,13 +247,21 @@ pub fn record(opts: &RecordOptions, progress: Progress<'_>) -> Result<RecordOutc
             });
             break;
         }
+        if rc > 0 && failure.is_some() {
+            // The stream is damaged: stop decoding, but keep draining the
+            // pipe so that the program is never blocked on a full pipe.
+            match reader.discard_available() {
+                Ok(true) => continue,
+                _ => break,
+            }
+        }
         if rc > 0 {
             let msgs = match reader.read_available() {
                 Ok(Some(m)) => m,
                 Ok(None) => break,
                 Err(e) => {
                     failure = Some(e.into());
-                    break;
+                    continue;
                 }
             };
             let base = reader.index() - msgs.len() as u64;
@@ -273,9 +281,6 @@ pub fn record(opts: &RecordOptions, progress: Progress<'_>) -> Result<RecordOutc
                     failure = Some(e);
                     break;
                 }
-            }
-            if failure.is_some() {
-                break;
             }
         }
         if last_flush.elapsed() >= Duration::from_millis(100) {
@@ -320,6 +325,12 @@ pub fn record(opts: &RecordOptions, progress: Progress<'_>) -> Result<RecordOutc
         });
     };
 
+    let orphans = s.decoder.orphan_completions();
+    if orphans > 0 {
+        warnings.push(format!(
+            "{orphans} completion(s) arrived for captures whose chunk the agent lost (a signal cut it off)"
+        ));
+    }
     let (exit_code, mut exit) = exit_info(status, agent_end.as_ref(), aborted);
     if let Some(e) = &failure {
         exit.detail = Some(format!("recorder error: {e}"));

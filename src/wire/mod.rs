@@ -139,6 +139,20 @@ impl<R: Read> MessageReader<R> {
         Ok(Some(out))
     }
 
+    /// Reads and drops whatever is available (after the stream was found
+    /// damaged). `Ok(false)` at end of stream.
+    pub fn discard_available(&mut self) -> Result<bool, WireError> {
+        self.buf.clear();
+        let mut tmp = [0u8; 1 << 16];
+        loop {
+            match self.inner.read(&mut tmp) {
+                Ok(n) => return Ok(n > 0),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
     /// Index of the next message (for error messages).
     pub fn index(&self) -> u64 {
         self.index
@@ -219,6 +233,7 @@ pub struct ChunkDecoder {
     next_seq: u64,
     tokens: HashMap<i64, u64>,
     chunks: u64,
+    orphans: u64,
 }
 
 impl ChunkDecoder {
@@ -234,7 +249,14 @@ impl ChunkDecoder {
             next_seq: 0,
             tokens: HashMap::new(),
             chunks: 0,
+            orphans: 0,
         }
+    }
+
+    /// Completions whose placeholder never arrived (a chunk lost in the
+    /// agent); reported as a warning.
+    pub fn orphan_completions(&self) -> u64 {
+        self.orphans
     }
 
     /// Next sequence number to be assigned (= records decoded so far).
@@ -330,10 +352,12 @@ impl ChunkDecoder {
             let (Some(MObj::Int(token)), Some(v), None) = (p.next(), p.next(), p.next()) else {
                 return Err(bad("a completion is not (token, value)".into()));
             };
-            let seq = self
-                .tokens
-                .remove(&token)
-                .ok_or_else(|| bad(format!("completion for unknown placeholder token {token}")))?;
+            let Some(seq) = self.tokens.remove(&token) else {
+                // Its placeholder's chunk never arrived (cut off by a signal
+                // in the agent): nothing in the log waits for it.
+                self.orphans += 1;
+                continue;
+            };
             let (status, value) = match convert(v) {
                 Converted::Done(s, v) => (s, v),
                 Converted::Placeholder(_) => {
@@ -483,5 +507,80 @@ fn tagged(t: Vec<MObj>) -> Converted {
                 message: format!("value tag {other} is not supported by this recorder"),
             },
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hello() -> Hello {
+        Hello {
+            python_version: "3.12.1".into(),
+            python_executable: "python3".into(),
+            core: "monitoring".into(),
+            core_note: None,
+            t0_ns: 1000,
+            main_thread: 77,
+            probes: Vec::new(),
+            sites: vec![vec![0]],
+        }
+    }
+
+    fn decode_all(d: &mut ChunkDecoder, payload: &[u8]) -> Vec<Capture> {
+        let mut out = Vec::new();
+        d.decode(payload, |c| {
+            out.push(c);
+            Ok(())
+        })
+        .expect("chunk decodes");
+        out
+    }
+
+    // marshal.dumps(([[0, 1000, (5, 7)]], []))
+    const PLACEHOLDER: &[u8] = &[
+        41, 2, 91, 1, 0, 0, 0, 91, 3, 0, 0, 0, 233, 0, 0, 0, 0, 233, 232, 3, 0, 0, 169, 2, 233, 5,
+        0, 0, 0, 233, 7, 0, 0, 0, 91, 0, 0, 0, 0,
+    ];
+    // marshal.dumps(([], [(7, 42)]))
+    const COMPLETES_7: &[u8] = &[
+        41, 2, 91, 0, 0, 0, 0, 91, 1, 0, 0, 0, 169, 2, 233, 7, 0, 0, 0, 233, 42, 0, 0, 0,
+    ];
+    // marshal.dumps(([], [(9, 5)]))
+    const COMPLETES_9: &[u8] = &[
+        41, 2, 91, 0, 0, 0, 0, 91, 1, 0, 0, 0, 169, 2, 233, 9, 0, 0, 0, 233, 5, 0, 0, 0,
+    ];
+
+    #[test]
+    fn placeholder_then_completion_join_on_the_placeholders_seq() {
+        let mut d = ChunkDecoder::new(&hello(), 1);
+        let first = decode_all(&mut d, PLACEHOLDER);
+        assert!(matches!(
+            &first[..],
+            [Capture::Record(CaptureRecord {
+                seq: 0,
+                status: Status::Pending,
+                thread: 77,
+                ts_ns: 0,
+                ..
+            })]
+        ));
+        let second = decode_all(&mut d, COMPLETES_7);
+        assert_eq!(
+            second,
+            vec![Capture::Completion {
+                seq: 0,
+                status: Status::Ok,
+                value: Value::Int(42)
+            }]
+        );
+        assert_eq!(d.orphan_completions(), 0);
+    }
+
+    #[test]
+    fn a_completion_whose_placeholder_never_arrived_is_counted_not_fatal() {
+        let mut d = ChunkDecoder::new(&hello(), 1);
+        assert!(decode_all(&mut d, COMPLETES_9).is_empty());
+        assert_eq!(d.orphan_completions(), 1);
     }
 }
