@@ -229,18 +229,7 @@ pub fn verify(r: &LogReader) -> VerifyReport {
         unknown += b.unknown_tags;
         let mut skip = 0usize;
         if b.seq_start > expected {
-            v.add(
-                "missing_records",
-                last_good_end,
-                Some(expected),
-                format!(
-                    "records {}..{} missing between offsets {} and {}",
-                    expected,
-                    b.seq_start - 1,
-                    last_good_end,
-                    f.offset
-                ),
-            );
+            missing_records(&mut v, expected, b.seq_start - 1, last_good_end, f.offset);
             prev = None;
         } else if b.seq_start < expected && !b.is_empty() {
             let dup_end = b.seq_end().min(expected);
@@ -387,17 +376,12 @@ pub fn verify(r: &LogReader) -> VerifyReport {
     let end_off = r.end_offset().unwrap_or(r.data_end());
     if let Some(end) = &end {
         if expected < end.total_records {
-            v.add(
-                "missing_records",
+            missing_records(
+                &mut v,
+                expected,
+                end.total_records - 1,
                 last_good_end,
-                Some(expected),
-                format!(
-                    "records {}..{} missing between offsets {} and {}",
-                    expected,
-                    end.total_records - 1,
-                    last_good_end,
-                    end_off
-                ),
+                end_off,
             );
         }
         if end.total_records != records || expected != end.total_records {
@@ -589,4 +573,15 @@ impl fmt::Display for VerifyReport {
             self.exit_code()
         )
     }
+}
+
+/// Records `first..=last` are absent: the frames that held them, between
+/// byte offsets `from` and `to`, are gone or unreadable.
+fn missing_records(v: &mut Collector, first: u64, last: u64, from: u64, to: u64) {
+    v.add(
+        "missing_records",
+        from,
+        Some(first),
+        format!("records {first}..{last} missing between offsets {from} and {to}"),
+    );
 }
