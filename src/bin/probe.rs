@@ -214,18 +214,24 @@ fn print_summary(output: &Path, o: &RecordOutcome, quiet: bool) {
     } else {
         0.0
     };
+    // Per-record size and compression mean something only once the records
+    // outweigh the fixed header and probe table.
+    let density = if n >= 1000 {
+        format!(
+            " ({:.2} bytes/record, {:.1}× compression)",
+            o.file_bytes as f64 / n as f64,
+            ratio
+        )
+    } else {
+        String::new()
+    };
     eprintln!(
-        "probe: wrote {} — {} records in {:.2}s, {} ({:.2} bytes/record, {:.1}× compression)",
+        "probe: wrote {} — {} records in {:.2}s, {}{}",
         output.display(),
         thousands(n),
         o.elapsed.as_secs_f64(),
         human_bytes(o.file_bytes),
-        if n > 0 {
-            o.file_bytes as f64 / n as f64
-        } else {
-            0.0
-        },
-        ratio
+        density
     );
     let width = o.probes.iter().map(|p| p.spec.len()).max().unwrap_or(0);
     for (p, c) in o.probes.iter().zip(&o.end.per_probe) {
