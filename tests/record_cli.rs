@@ -904,3 +904,29 @@ fn threads_racing_flushes_lose_or_leave_nothing_pending() {
         }
     }
 }
+
+#[test]
+fn a_program_that_takes_over_settrace_gets_a_warning() {
+    let f = fixture("settrace_thief.py");
+    let dir = tempfile::tempdir().unwrap();
+    let (_, py311) = pythons().into_iter().find(|(v, _)| *v == "3.11").unwrap();
+    let out = dir.path().join("thief.probe");
+    let o = run(&[
+        "record",
+        "-o",
+        out.to_str().unwrap(),
+        "-p",
+        &spec(&f, "x", "x"),
+        "--",
+        py311.to_str().unwrap(),
+        f.to_str().unwrap(),
+    ]);
+    assert_ok(&o, "settrace thief");
+    assert!(
+        stderr(&o).contains("the program replaced the trace function"),
+        "{}",
+        stderr(&o)
+    );
+    // What was captured before the takeover is kept.
+    assert_eq!(values(&records(&out))[..2], ["0", "1"]);
+}

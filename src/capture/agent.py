@@ -1509,6 +1509,10 @@ class SettraceCore:
         sys.settrace(self.global_trace)
 
     def uninstall(self):
+        if sys.gettrace() is not self.global_trace:
+            self.cap.warnings.append(
+                "the program replaced the trace function (sys.settrace) while it ran; captures after "
+                "that point are missing (on Python 3.12+ the sys.monitoring core coexists with other tools)")
         sys.settrace(None)
 
 
