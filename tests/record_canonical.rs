@@ -368,3 +368,34 @@ fn attribute_chains_class_bodies_globals_closures_builtins() {
         }
     }
 }
+
+#[test]
+fn one_line_loops_trigger_per_evaluation_and_per_iteration() {
+    let file = fixture("oneline_while.py");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let specs = vec![spec(&file, "w", "i@rhs"), spec(&file, "f", "j")];
+    let mut reference: Option<Vec<String>> = None;
+    for (version, py) in pythons() {
+        for core in cores(version) {
+            let what = format!("Python {version} ({core})");
+            let (out, log) = record(dir.path(), &py, core, &specs, &[file.to_str().unwrap()]);
+            assert_ok(&out, &what);
+            let recs = records(&log);
+            assert_eq!(
+                values(&of_probe(&recs, 0)),
+                ["0", "1", "2", "3"],
+                "{what}: while test N+1 times"
+            );
+            assert_eq!(
+                values(&of_probe(&recs, 1)),
+                ["0", "1", "3"],
+                "{what}: one-line for body per iteration"
+            );
+            let got = values(&recs);
+            match &reference {
+                None => reference = Some(got),
+                Some(r0) => assert_eq!(r0, &got, "{what}"),
+            }
+        }
+    }
+}

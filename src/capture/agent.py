@@ -589,6 +589,10 @@ class Resolver:
                 trig = ("after", stmt.target)
             elif occ.in_for_iter:
                 trig = ("first", stmt.iter)
+            elif isinstance(stmt, ast.While) and stmt.body and stmt.body[0].lineno == stmt.end_lineno == stmt.lineno:
+                # `while c: i += 1` on one line: neither core reports a new
+                # line per turn, so trigger on each evaluation of the test.
+                trig = ("first", stmt.test)
             elif _starts_line(fm, stmt, occ.scope):
                 trig = ("line", stmt.lineno)
             else:
