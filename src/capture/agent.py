@@ -341,7 +341,9 @@ class FileModel:
                 bound = isinstance(node.ctx, (ast.Store, ast.Del))
                 self._add(Occurrence(chain, node.end_lineno, node.col_offset, bound, node), stmt, scope, comp)
                 if isinstance(node.ctx, ast.Store):
-                    self._walk_loads(node.value, stmt, scope, comp)
+                    # The object part of an attribute store (`self` in
+                    # `self.x = 1`) is read.
+                    self._walk(node.value, stmt, scope, comp)
                     return
         if isinstance(node, ast.alias):
             name = node.asname or node.name.split(".")[0]
@@ -368,10 +370,6 @@ class FileModel:
             return
         for child in _iter_child_nodes(node):
             self._walk(child, stmt, scope, comp)
-
-    def _walk_loads(self, node, stmt, scope, comp):
-        # The object part of an attribute store (`self` in `self.x = 1`) is read.
-        self._walk(node, stmt, scope, comp)
 
     def _walk_target(self, target, stmt, comp_node, gen):
         for n in _walk_nodes(target):
@@ -1629,7 +1627,7 @@ class Runner:
             sys.modules.pop(name, None)
         # Set up the program's module and code before tracing starts.
         try:
-            code, main_mod, run = self.prepare_target()
+            code, run = self.prepare_target()
         except SystemExit as e:
             self.wire.send_json(MSG_FATAL, {"message": str(e.code)})
             return 2
@@ -1697,12 +1695,11 @@ class Runner:
                 mod_name, spec, code = runpy._get_module_details(mod)
             except ImportError as e:
                 raise SystemExit(f"{sys.executable}: {e}")
-            main_mod = sys.modules["__main__"]
             sys.argv[0] = spec.origin
 
             def run():
                 _run_as_main(code, spec.origin, spec, mod_name)
-            return code, main_mod, run
+            return code, run
         path = t[0]
         try:
             with open(path, "rb") as fh:
@@ -1721,11 +1718,11 @@ class Runner:
 
             def run():
                 raise err
-            return None, None, run
+            return None, run
 
         def run():
             _run_as_main(code, path, None, None, abspath)
-        return code, None, run
+        return code, run
 
 
 def _run_as_main(code, argv0_path, spec, pkg_name, filename=None):
