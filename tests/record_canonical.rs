@@ -7,31 +7,31 @@ mod common;
 use common::*;
 use probe::capture::record::{CaptureRecord, Status};
 
-/// Records one case of fixtures/programs/canonical.py with the given probes
-/// (name@role per spec, all on the case's marked line) on every Python and
-/// core, checks each run with `check`, and requires all runs to agree.
-fn case(tag: &str, probes: &[&str], check: impl Fn(&str, &[CaptureRecord])) {
-    let file = fixture("canonical.py");
+/// Records `program` (a fixture, with `args`) with `specs` on every Python
+/// and core, checks that seq numbers are exactly 0..N-1 in physical order,
+/// runs `check` on each run, and requires all runs to agree record for
+/// record (probe, order, status, value).
+fn across_runs(
+    program: &str,
+    specs: &[String],
+    args: &[&str],
+    check: impl Fn(&str, &std::process::Output, &[CaptureRecord]),
+) {
+    let file = fixture(program);
     let dir = tempfile::tempdir().expect("tempdir");
-    let specs: Vec<String> = probes.iter().map(|p| spec(&file, tag, p)).collect();
+    let mut argv = vec![file.to_str().unwrap()];
+    argv.extend_from_slice(args);
     let mut reference: Option<(String, Vec<String>)> = None;
     for (version, py) in pythons() {
         for core in cores(version) {
-            let what = format!("{tag} on Python {version} ({core})");
-            let (out, log) = record(
-                dir.path(),
-                &py,
-                core,
-                &specs,
-                &[file.to_str().unwrap(), tag],
-            );
+            let what = format!("{program} {args:?} on Python {version} ({core})");
+            let (out, log) = record(dir.path(), &py, core, specs, &argv);
             assert_ok(&out, &what);
             let recs = records(&log);
-            // Seq numbers are exactly 0..N-1 in physical order.
             for (i, r) in recs.iter().enumerate() {
                 assert_eq!(r.seq, i as u64, "{what}: seq gap or reorder at {i}");
             }
-            check(&what, &recs);
+            check(&what, &out, &recs);
             let shape: Vec<String> = recs
                 .iter()
                 .map(|r| {
@@ -50,6 +50,16 @@ fn case(tag: &str, probes: &[&str], check: impl Fn(&str, &[CaptureRecord])) {
             }
         }
     }
+}
+
+/// One case of fixtures/programs/canonical.py, its probes (`name[@role]`)
+/// all on the case's marked line.
+fn case(tag: &str, probes: &[&str], check: impl Fn(&str, &[CaptureRecord])) {
+    let file = fixture("canonical.py");
+    let specs: Vec<String> = probes.iter().map(|p| spec(&file, tag, p)).collect();
+    across_runs("canonical.py", &specs, &[tag], |what, _, recs| {
+        check(what, recs)
+    });
 }
 
 #[test]
@@ -193,138 +203,118 @@ fn a_million_iterations_give_a_million_records_in_order() {
 #[test]
 fn fast_path_hands_over_to_the_general_path() {
     let file = fixture("slots.py");
-    let dir = tempfile::tempdir().expect("tempdir");
     let specs: Vec<String> = ["a", "b", "r", "g"]
         .iter()
         .map(|n| spec(&file, n, n))
         .collect();
-    let mut reference: Option<Vec<String>> = None;
-    for (version, py) in pythons() {
-        for core in cores(version) {
-            let what = format!("Python {version} ({core})");
-            let (out, log) = record(dir.path(), &py, core, &specs, &[file.to_str().unwrap()]);
-            assert_ok(&out, &what);
-            let recs = records(&log);
-            let got: Vec<String> = recs
-                .iter()
-                .map(|r| format!("{}={}", r.probe, show(&r.value)))
-                .collect();
-            assert_eq!(
-                got,
-                [
-                    "0=0", "1=0", "0=1", "1=10", "0=2", "1=20", "2=2", "2=1", "2=0", "3=0", "3=1",
-                    "3=2"
-                ],
-                "{what}"
-            );
-            match &reference {
-                None => reference = Some(got),
-                Some(r0) => assert_eq!(r0, &got, "{what}"),
-            }
-        }
-    }
+    across_runs("slots.py", &specs, &[], |what, _, recs| {
+        let got: Vec<String> = recs
+            .iter()
+            .map(|r| format!("{}={}", r.probe, show(&r.value)))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "0=0", "1=0", "0=1", "1=10", "0=2", "1=20", "2=2", "2=1", "2=0", "3=0", "3=1",
+                "3=2"
+            ],
+            "{what}"
+        );
+    });
 }
 
 #[test]
 fn values_are_stored_exactly() {
     use probe::capture::record::Value;
     let file = fixture("values.py");
-    let dir = tempfile::tempdir().expect("tempdir");
     let specs = vec![spec(&file, "v", "v"), spec(&file, "w", "w")];
-    for (version, py) in pythons() {
-        for core in cores(version) {
-            let what = format!("Python {version} ({core})");
-            let (out, log) = record(dir.path(), &py, core, &specs, &[file.to_str().unwrap()]);
-            assert_ok(&out, &what);
-            let recs = records(&log);
-            assert_eq!(recs.len(), 23, "{what}");
-            let v: Vec<&Value> = recs.iter().map(|r| &r.value).collect();
-            assert_eq!(v[0], &Value::Bool(true), "{what}");
-            assert_eq!(v[1], &Value::Bool(false));
-            assert_eq!(v[2], &Value::Int(0));
-            assert_eq!(v[3], &Value::Int(-1));
-            assert_eq!(v[4], &Value::Int(i64::MAX));
-            assert_eq!(v[5], &Value::Int(i64::MIN));
-            assert_eq!(v[6], &Value::BigInt("18446744073709551616".into()));
-            assert_eq!(v[7], &Value::BigInt("-1208925819614629174706176".into()));
-            assert_eq!(v[8], &Value::Float(1.5));
-            match v[9] {
-                Value::Float(f) => assert_eq!(
-                    f.to_bits(),
-                    0x7FF8_0000_DEAD_BEEF,
-                    "{what}: NaN payload kept"
-                ),
-                other => panic!("{what}: NaN came back as {other:?}"),
-            }
-            assert_eq!(v[10], &Value::Float(f64::INFINITY));
-            assert_eq!(v[11], &Value::Float(f64::NEG_INFINITY));
-            match v[12] {
-                Value::Float(f) => {
-                    assert_eq!(f.to_bits(), (-0.0f64).to_bits(), "{what}: -0.0 kept")
-                }
-                other => panic!("{what}: -0.0 came back as {other:?}"),
-            }
-            assert_eq!(v[13], &Value::Complex(1.0, 2.0));
-            assert_eq!(v[14], &Value::None);
-            assert_eq!(
-                v[15],
-                &Value::Str {
-                    text: "héllo".into(),
-                    truncated: false
-                }
-            );
-            match v[16] {
-                Value::Str { text, truncated } => {
-                    assert!(*truncated, "{what}: long str flagged");
-                    assert_eq!(text.len(), 4096, "{what}: cut at --max-value-bytes");
-                }
-                other => panic!("{what}: long str came back as {other:?}"),
-            }
-            assert_eq!(
-                v[17],
-                &Value::Bytes {
-                    data: vec![0, 255],
-                    truncated: false
-                }
-            );
-            assert_eq!(
-                v[18],
-                &Value::Sub {
-                    type_name: "Color".into(),
-                    base: Box::new(Value::Int(1))
-                },
-                "{what}: IntEnum kept as int with its type name"
-            );
-            assert_eq!(recs[19].status, Status::Error, "{what}: repr raised");
-            assert!(
-                matches!(v[19], Value::Error { exc_type, .. } if exc_type == "ValueError"),
-                "{what}: {:?}",
-                v[19]
-            );
-            assert!(
-                matches!(v[20], Value::Other { type_name, repr, .. } if type_name == "list" && repr == "[1, 2]")
-            );
-            assert!(
-                matches!(v[21], Value::Other { type_name, repr, .. } if type_name == "tuple" && repr == "(1, 'a')")
-            );
-            assert_eq!(
-                recs[22].status,
-                Status::Unbound,
-                "{what}: a deleted local is unbound"
-            );
-            assert_eq!(
-                String::from_utf8_lossy(&out.stdout).trim(),
-                "ok",
-                "{what}: the program is unaffected"
-            );
+    across_runs("values.py", &specs, &[], |what, out, recs| {
+        assert_eq!(recs.len(), 23, "{what}");
+        let v: Vec<&Value> = recs.iter().map(|r| &r.value).collect();
+        assert_eq!(v[0], &Value::Bool(true), "{what}");
+        assert_eq!(v[1], &Value::Bool(false));
+        assert_eq!(v[2], &Value::Int(0));
+        assert_eq!(v[3], &Value::Int(-1));
+        assert_eq!(v[4], &Value::Int(i64::MAX));
+        assert_eq!(v[5], &Value::Int(i64::MIN));
+        assert_eq!(v[6], &Value::BigInt("18446744073709551616".into()));
+        assert_eq!(v[7], &Value::BigInt("-1208925819614629174706176".into()));
+        assert_eq!(v[8], &Value::Float(1.5));
+        match v[9] {
+            Value::Float(f) => assert_eq!(
+                f.to_bits(),
+                0x7FF8_0000_DEAD_BEEF,
+                "{what}: NaN payload kept"
+            ),
+            other => panic!("{what}: NaN came back as {other:?}"),
         }
-    }
+        assert_eq!(v[10], &Value::Float(f64::INFINITY));
+        assert_eq!(v[11], &Value::Float(f64::NEG_INFINITY));
+        match v[12] {
+            Value::Float(f) => {
+                assert_eq!(f.to_bits(), (-0.0f64).to_bits(), "{what}: -0.0 kept")
+            }
+            other => panic!("{what}: -0.0 came back as {other:?}"),
+        }
+        assert_eq!(v[13], &Value::Complex(1.0, 2.0));
+        assert_eq!(v[14], &Value::None);
+        assert_eq!(
+            v[15],
+            &Value::Str {
+                text: "héllo".into(),
+                truncated: false
+            }
+        );
+        match v[16] {
+            Value::Str { text, truncated } => {
+                assert!(*truncated, "{what}: long str flagged");
+                assert_eq!(text.len(), 4096, "{what}: cut at --max-value-bytes");
+            }
+            other => panic!("{what}: long str came back as {other:?}"),
+        }
+        assert_eq!(
+            v[17],
+            &Value::Bytes {
+                data: vec![0, 255],
+                truncated: false
+            }
+        );
+        assert_eq!(
+            v[18],
+            &Value::Sub {
+                type_name: "Color".into(),
+                base: Box::new(Value::Int(1))
+            },
+            "{what}: IntEnum kept as int with its type name"
+        );
+        assert_eq!(recs[19].status, Status::Error, "{what}: repr raised");
+        assert!(
+            matches!(v[19], Value::Error { exc_type, .. } if exc_type == "ValueError"),
+            "{what}: {:?}",
+            v[19]
+        );
+        assert!(
+            matches!(v[20], Value::Other { type_name, repr, .. } if type_name == "list" && repr == "[1, 2]")
+        );
+        assert!(
+            matches!(v[21], Value::Other { type_name, repr, .. } if type_name == "tuple" && repr == "(1, 'a')")
+        );
+        assert_eq!(
+            recs[22].status,
+            Status::Unbound,
+            "{what}: a deleted local is unbound"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "ok",
+            "{what}: the program is unaffected"
+        );
+    });
 }
 
 #[test]
 fn attribute_chains_class_bodies_globals_closures_builtins() {
     let file = fixture("scopes.py");
-    let dir = tempfile::tempdir().expect("tempdir");
     let specs = vec![
         spec(&file, "gain", "self.gain"),
         spec(&file, "taps", "self.state.taps@rhs"),
@@ -334,68 +324,40 @@ fn attribute_chains_class_bodies_globals_closures_builtins() {
         spec(&file, "k", "k"),
         spec(&file, "len", "len"),
     ];
-    let mut reference: Option<Vec<String>> = None;
-    for (version, py) in pythons() {
-        for core in cores(version) {
-            let what = format!("Python {version} ({core})");
-            let (out, log) = record(dir.path(), &py, core, &specs, &[file.to_str().unwrap()]);
-            assert_ok(&out, &what);
-            let recs = records(&log);
-            let by = |p: u32| values(&of_probe(&recs, p));
-            assert_eq!(
-                by(0),
-                ["2.0", "4.0"],
-                "{what}: self.gain after each doubling"
-            );
-            assert_eq!(by(1), ["3", "3"], "{what}: self.state.taps");
-            assert_eq!(
-                by(2),
-                ["error:<error RuntimeError>", "error:<error RuntimeError>"],
-                "{what}: a raising property"
-            );
-            assert_eq!(by(3), ["4"], "{what}: class body");
-            assert_eq!(by(4), ["1", "2"], "{what}: global");
-            assert_eq!(by(5), ["11", "12"], "{what}: nonlocal");
-            assert_eq!(by(6), ["<built-in function len>"], "{what}: builtin");
-            let got: Vec<String> = recs
-                .iter()
-                .map(|r| format!("{}:{}", r.probe, show(&r.value)))
-                .collect();
-            match &reference {
-                None => reference = Some(got),
-                Some(r0) => assert_eq!(r0, &got, "{what}"),
-            }
-        }
-    }
+    across_runs("scopes.py", &specs, &[], |what, _, recs| {
+        let by = |p: u32| values(&of_probe(recs, p));
+        assert_eq!(
+            by(0),
+            ["2.0", "4.0"],
+            "{what}: self.gain after each doubling"
+        );
+        assert_eq!(by(1), ["3", "3"], "{what}: self.state.taps");
+        assert_eq!(
+            by(2),
+            ["error:<error RuntimeError>", "error:<error RuntimeError>"],
+            "{what}: a raising property"
+        );
+        assert_eq!(by(3), ["4"], "{what}: class body");
+        assert_eq!(by(4), ["1", "2"], "{what}: global");
+        assert_eq!(by(5), ["11", "12"], "{what}: nonlocal");
+        assert_eq!(by(6), ["<built-in function len>"], "{what}: builtin");
+    });
 }
 
 #[test]
 fn one_line_loops_trigger_per_evaluation_and_per_iteration() {
     let file = fixture("oneline_while.py");
-    let dir = tempfile::tempdir().expect("tempdir");
     let specs = vec![spec(&file, "w", "i@rhs"), spec(&file, "f", "j")];
-    let mut reference: Option<Vec<String>> = None;
-    for (version, py) in pythons() {
-        for core in cores(version) {
-            let what = format!("Python {version} ({core})");
-            let (out, log) = record(dir.path(), &py, core, &specs, &[file.to_str().unwrap()]);
-            assert_ok(&out, &what);
-            let recs = records(&log);
-            assert_eq!(
-                values(&of_probe(&recs, 0)),
-                ["0", "1", "2", "3"],
-                "{what}: while test N+1 times"
-            );
-            assert_eq!(
-                values(&of_probe(&recs, 1)),
-                ["0", "1", "3"],
-                "{what}: one-line for body per iteration"
-            );
-            let got = values(&recs);
-            match &reference {
-                None => reference = Some(got),
-                Some(r0) => assert_eq!(r0, &got, "{what}"),
-            }
-        }
-    }
+    across_runs("oneline_while.py", &specs, &[], |what, _, recs| {
+        assert_eq!(
+            values(&of_probe(recs, 0)),
+            ["0", "1", "2", "3"],
+            "{what}: while test N+1 times"
+        );
+        assert_eq!(
+            values(&of_probe(recs, 1)),
+            ["0", "1", "3"],
+            "{what}: one-line for body per iteration"
+        );
+    });
 }

@@ -53,6 +53,26 @@ fn start_recording(
     (child, group)
 }
 
+/// `probe record -o OUT -p SPEC -- PYTHON PROGRAM`, not quiet (so that
+/// warnings can be checked).
+fn record_to(
+    out: &std::path::Path,
+    spec: &str,
+    python: &std::path::Path,
+    program: &std::path::Path,
+) -> std::process::Output {
+    run(&[
+        "record",
+        "-o",
+        out.to_str().unwrap(),
+        "-p",
+        spec,
+        "--",
+        python.to_str().unwrap(),
+        program.to_str().unwrap(),
+    ])
+}
+
 fn run(args: &[&str]) -> std::process::Output {
     Command::new(probe_bin())
         .args(args)
@@ -386,10 +406,19 @@ fn ctrl_c_reaches_the_program_and_the_log_is_sealed() {
 
 #[test]
 fn threads_share_one_sequence_and_keep_their_ids() {
-    let f = fixture("threads.py");
+    threads_case("threads.py", 2, 1000, 1000);
+}
+
+/// Records the fixture (each thread `k` assigns `x = k * stride + i` for
+/// `i` in `0..per_thread`) on every Python and core and checks one global
+/// sequence: every capture complete, each thread's values consecutive and
+/// under one thread id, the log verifying.
+fn threads_case(program: &str, threads: usize, stride: i64, per_thread: i64) {
+    let f = fixture(program);
     let dir = tempfile::tempdir().unwrap();
     for (version, py) in pythons() {
         for core in cores(version) {
+            let what = format!("{program} on Python {version} {core}");
             let (o, log) = record(
                 dir.path(),
                 &py,
@@ -397,31 +426,33 @@ fn threads_share_one_sequence_and_keep_their_ids() {
                 &[spec(&f, "x", "x")],
                 &[f.to_str().unwrap()],
             );
-            assert_ok(&o, version);
+            assert_ok(&o, &what);
             let recs = records(&log);
-            assert_eq!(recs.len(), 2000, "Python {version} {core}");
-            let mut threads: Vec<u64> = recs.iter().map(|r| r.thread).collect();
-            threads.sort();
-            threads.dedup();
-            assert_eq!(threads.len(), 2, "Python {version} {core}: two thread ids");
-            for t in threads {
-                let vals: Vec<i64> = recs
-                    .iter()
-                    .filter(|r| r.thread == t)
-                    .map(|r| match r.value.as_f64() {
-                        Some(v) => v as i64,
-                        None => -1,
-                    })
-                    .collect();
-                let k = vals[0] / 1000;
+            assert_eq!(recs.len() as i64, threads as i64 * per_thread, "{what}");
+            let bad: Vec<_> = recs
+                .iter()
+                .filter(|r| r.status != Status::Ok)
+                .take(3)
+                .collect();
+            assert!(bad.is_empty(), "{what}: captures not completed: {bad:?}");
+            let mut by_thread: std::collections::BTreeMap<u64, Vec<i64>> = Default::default();
+            for r in &recs {
+                by_thread
+                    .entry(r.thread)
+                    .or_default()
+                    .push(r.value.as_f64().unwrap_or(-1.0) as i64);
+            }
+            assert_eq!(by_thread.len(), threads, "{what}: one id per thread");
+            for vals in by_thread.values() {
+                let k = vals[0] / stride;
                 assert_eq!(
                     vals,
-                    (k * 1000..k * 1000 + 1000).collect::<Vec<_>>(),
-                    "Python {version} {core}"
+                    &(k * stride..k * stride + per_thread).collect::<Vec<_>>(),
+                    "{what}"
                 );
             }
             let r = LogReader::open(&log).unwrap();
-            assert_eq!(verify::verify(&r).exit_code(), 0, "Python {version} {core}");
+            assert_eq!(verify::verify(&r).exit_code(), 0, "{what}");
         }
     }
 }
@@ -453,16 +484,7 @@ fn never_triggered_probe_is_kept_with_count_zero_and_warned() {
     let dir = tempfile::tempdir().unwrap();
     let py = python();
     let out = dir.path().join("z.probe");
-    let o = run(&[
-        "record",
-        "-o",
-        out.to_str().unwrap(),
-        "-p",
-        &spec(&f, "ret", "x"),
-        "--",
-        py.to_str().unwrap(),
-        f.to_str().unwrap(),
-    ]);
+    let o = record_to(&out, &spec(&f, "ret", "x"), &py, &f);
     assert_ok(&o, "never triggered");
     assert!(
         stderr(&o).contains("never triggered (0 records)"),
@@ -862,47 +884,9 @@ fn a_program_closing_and_reusing_descriptors_is_not_written_into() {
 
 #[test]
 fn threads_racing_flushes_lose_or_leave_nothing_pending() {
-    let f = fixture("threads_stress.py");
-    let dir = tempfile::tempdir().unwrap();
-    for (version, py) in pythons() {
-        for core in cores(version) {
-            let what = format!("Python {version} {core}");
-            let (o, log) = record(
-                dir.path(),
-                &py,
-                core,
-                &[spec(&f, "x", "x")],
-                &[f.to_str().unwrap()],
-            );
-            assert_ok(&o, &what);
-            let recs = records(&log);
-            assert_eq!(recs.len(), 80_000, "{what}");
-            let bad: Vec<_> = recs
-                .iter()
-                .filter(|r| r.status != Status::Ok)
-                .take(3)
-                .collect();
-            assert!(bad.is_empty(), "{what}: captures not completed: {bad:?}");
-            let mut by_thread: std::collections::BTreeMap<u64, Vec<i64>> = Default::default();
-            for r in &recs {
-                by_thread
-                    .entry(r.thread)
-                    .or_default()
-                    .push(r.value.as_f64().unwrap_or(-1.0) as i64);
-            }
-            assert_eq!(by_thread.len(), 4, "{what}");
-            for vals in by_thread.values() {
-                let k = vals[0] / 100_000;
-                assert_eq!(
-                    vals,
-                    &(k * 100_000..k * 100_000 + 20_000).collect::<Vec<_>>(),
-                    "{what}"
-                );
-            }
-            let r = LogReader::open(&log).unwrap();
-            assert_eq!(verify::verify(&r).exit_code(), 0, "{what}");
-        }
-    }
+    // Four threads at full speed: chunk flushes in one thread race with
+    // captures completing in the others.
+    threads_case("threads_stress.py", 4, 100_000, 20_000);
 }
 
 #[test]
@@ -911,16 +895,7 @@ fn a_program_that_takes_over_settrace_gets_a_warning() {
     let dir = tempfile::tempdir().unwrap();
     let (_, py311) = pythons().into_iter().find(|(v, _)| *v == "3.11").unwrap();
     let out = dir.path().join("thief.probe");
-    let o = run(&[
-        "record",
-        "-o",
-        out.to_str().unwrap(),
-        "-p",
-        &spec(&f, "x", "x"),
-        "--",
-        py311.to_str().unwrap(),
-        f.to_str().unwrap(),
-    ]);
+    let o = record_to(&out, &spec(&f, "x", "x"), &py311, &f);
     assert_ok(&o, "settrace thief");
     assert!(
         stderr(&o).contains("the program replaced the trace function"),
