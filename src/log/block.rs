@@ -686,16 +686,16 @@ impl BlockCodec {
         get_column(&mut c, n, &mut self.tmp)?;
         b.order = narrow(&self.tmp, "order")?;
         get_column(&mut c, n, &mut self.tmp)?;
-        b.status = self
-            .tmp
-            .iter()
-            .map(|&s| {
-                u8::try_from(s)
-                    .ok()
-                    .and_then(Status::from_u8)
-                    .ok_or_else(|| format!("unknown status {s}"))
-            })
-            .collect::<Result<_, _>>()?;
+        let max = self.tmp.iter().copied().max().unwrap_or(0);
+        if u8::try_from(max).ok().and_then(Status::from_u8).is_none() {
+            return Err(format!("unknown status {max}"));
+        }
+        b.status = Vec::with_capacity(n);
+        b.status.extend(
+            self.tmp
+                .iter()
+                .map(|&s| Status::from_u8(s as u8).unwrap_or(Status::Pending)),
+        );
         get_column(&mut c, n, &mut self.tmp)?;
         b.tag = narrow(&self.tmp, "value tag")?;
 
@@ -786,7 +786,13 @@ impl BlockCodec {
 }
 
 fn narrow<T: TryFrom<u64>>(v: &[u64], what: &str) -> Result<Vec<T>, String> {
-    v.iter()
-        .map(|&x| T::try_from(x).map_err(|_| format!("{what} {x} out of range")))
-        .collect()
+    // One range check on the largest value keeps the per-value loop free of
+    // error plumbing (this runs for every record `verify` reads).
+    let max = v.iter().copied().max().unwrap_or(0);
+    if T::try_from(max).is_err() {
+        return Err(format!("{what} {max} out of range"));
+    }
+    let mut out = Vec::with_capacity(v.len());
+    out.extend(v.iter().filter_map(|&x| T::try_from(x).ok()));
+    Ok(out)
 }
