@@ -4,7 +4,7 @@
 mod log_common;
 
 use log_common::*;
-use probe::capture::record::{CaptureRecord, Status, Value};
+use probe::capture::record::{ArrayValue, CaptureRecord, Dtype, Status, Value};
 use probe::log::{verify_path, FrameKind, LogError, LogReader, LogWriter};
 
 fn read_all(path: &std::path::Path) -> Vec<CaptureRecord> {
@@ -299,4 +299,105 @@ fn dropped_writer_leaves_a_readable_incomplete_log() {
             "{rep}"
         );
     }
+}
+
+fn array(dtype: Dtype, shape: &[u64], data: Vec<u8>, truncated: bool) -> Value {
+    Value::Array(ArrayValue {
+        type_name: "ndarray".into(),
+        dtype,
+        shape: shape.to_vec(),
+        data,
+        truncated,
+    })
+}
+
+#[test]
+fn arrays_of_every_dtype_round_trip_with_shape_and_truncation() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("arrays.probe");
+    let mut values = Vec::new();
+    for d in Dtype::ALL {
+        // Three elements of the dtype from a byte pattern; a 0-d array; an
+        // empty one; and a truncated 2-D one keeping its full shape.
+        let bytes: Vec<u8> = (0..3 * d.itemsize())
+            .map(|b| (b * 37 % 251) as u8)
+            .collect();
+        values.push(array(d, &[3], bytes.clone(), false));
+        values.push(array(d, &[], bytes[..d.itemsize()].to_vec(), false));
+        values.push(array(d, &[0, 4], vec![], false));
+        values.push(array(d, &[1000, 2000], bytes, true));
+    }
+    let nan = f64::from_bits(0x7ff8_dead_beef_0001);
+    let floats: Vec<u8> = [nan, -0.0, f64::INFINITY]
+        .iter()
+        .flat_map(|f| f.to_le_bytes())
+        .collect();
+    values.push(array(Dtype::Float64, &[3], floats, false));
+    let mut w = LogWriter::create(&path, false, &meta(1)).unwrap();
+    for (seq, v) in values.iter().enumerate() {
+        let r = CaptureRecord {
+            seq: seq as u64,
+            ts_ns: seq as u64,
+            thread: 1,
+            probe: 0,
+            order: 0,
+            status: Status::Ok,
+            value: v.clone(),
+        };
+        w.append(&r).unwrap();
+    }
+    w.finish(exit_ok(), 0).unwrap();
+    let got: Vec<Value> = read_all(&path).into_iter().map(|r| r.value).collect();
+    assert_eq!(got, values[..got.len()].to_vec());
+    assert_eq!(got.len(), values.len());
+    let Some(Value::Array(last)) = got.last() else {
+        panic!("last value is not an array")
+    };
+    assert_eq!(last.get_f64(0).map(f64::to_bits), Some(nan.to_bits()));
+    assert_eq!(last.get_f64(1).map(f64::to_bits), Some((-0.0f64).to_bits()));
+    assert_eq!(last.get_f64(2), Some(f64::INFINITY));
+    assert_eq!(last.get_f64(3), None);
+    assert!(verify_path(&path).ok);
+}
+
+#[test]
+fn array_element_accessors_decode_every_dtype() {
+    let a = |dtype, data: Vec<u8>| ArrayValue {
+        type_name: "ndarray".into(),
+        dtype,
+        shape: vec![(data.len() / Dtype::itemsize(dtype)) as u64],
+        data,
+        truncated: false,
+    };
+    assert_eq!(a(Dtype::Int8, vec![0xff]).get_i64(0), Some(-1));
+    assert_eq!(
+        a(Dtype::Uint16, 65535u16.to_le_bytes().to_vec()).get_f64(0),
+        Some(65535.0)
+    );
+    assert_eq!(
+        a(Dtype::Uint64, u64::MAX.to_le_bytes().to_vec()).get_i64(0),
+        None
+    );
+    assert_eq!(a(Dtype::Bool, vec![1, 0]).get_f64(1), Some(0.0));
+    // float16: 0x3c00 = 1.0, 0xc000 = -2.0, 0x7c00 = inf, 0x0001 = 2^-24.
+    let h = a(
+        Dtype::Float16,
+        [0x3c00u16, 0xc000, 0x7c00, 0x0001]
+            .iter()
+            .flat_map(|h| h.to_le_bytes())
+            .collect(),
+    );
+    assert_eq!(
+        h.to_f64_vec(),
+        vec![1.0, -2.0, f64::INFINITY, 2f64.powi(-24)]
+    );
+    let c = a(
+        Dtype::Complex64,
+        [1.5f32, -2.0]
+            .iter()
+            .flat_map(|f| f.to_le_bytes())
+            .collect(),
+    );
+    assert_eq!(c.get_complex(0), Some((1.5, -2.0)));
+    assert_eq!(c.len(), 1);
 }

@@ -106,6 +106,232 @@ pub enum Value {
     },
     /// Reading or serialising failed (status `error`): the exception type and message.
     Error { exc_type: String, message: String },
+    /// A NumPy array, or a list/tuple of numbers stored as one (SPEC §3).
+    Array(ArrayValue),
+}
+
+/// Element type of an [`ArrayValue`], named as NumPy names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dtype {
+    /// `bool`, one byte per element (0 or 1).
+    Bool,
+    /// `int8`.
+    Int8,
+    /// `int16`.
+    Int16,
+    /// `int32`.
+    Int32,
+    /// `int64`.
+    Int64,
+    /// `uint8`.
+    Uint8,
+    /// `uint16`.
+    Uint16,
+    /// `uint32`.
+    Uint32,
+    /// `uint64`.
+    Uint64,
+    /// `float16` (IEEE half precision).
+    Float16,
+    /// `float32`.
+    Float32,
+    /// `float64`.
+    Float64,
+    /// `complex64`: two `float32` (re, im) per element.
+    Complex64,
+    /// `complex128`: two `float64` (re, im) per element.
+    Complex128,
+}
+
+impl Dtype {
+    /// Every dtype, in code order.
+    pub const ALL: [Dtype; 14] = [
+        Dtype::Bool,
+        Dtype::Int8,
+        Dtype::Int16,
+        Dtype::Int32,
+        Dtype::Int64,
+        Dtype::Uint8,
+        Dtype::Uint16,
+        Dtype::Uint32,
+        Dtype::Uint64,
+        Dtype::Float16,
+        Dtype::Float32,
+        Dtype::Float64,
+        Dtype::Complex64,
+        Dtype::Complex128,
+    ];
+
+    /// The NumPy name (`"float64"`, `"complex128"`, `"bool"` …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::Bool => "bool",
+            Dtype::Int8 => "int8",
+            Dtype::Int16 => "int16",
+            Dtype::Int32 => "int32",
+            Dtype::Int64 => "int64",
+            Dtype::Uint8 => "uint8",
+            Dtype::Uint16 => "uint16",
+            Dtype::Uint32 => "uint32",
+            Dtype::Uint64 => "uint64",
+            Dtype::Float16 => "float16",
+            Dtype::Float32 => "float32",
+            Dtype::Float64 => "float64",
+            Dtype::Complex64 => "complex64",
+            Dtype::Complex128 => "complex128",
+        }
+    }
+
+    /// The dtype with NumPy name `name`.
+    pub fn from_name(name: &str) -> Option<Dtype> {
+        Dtype::ALL.into_iter().find(|d| d.name() == name)
+    }
+
+    /// The byte stored in logs (index in [`Dtype::ALL`]).
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The dtype stored in logs as `code`.
+    pub fn from_code(code: u8) -> Option<Dtype> {
+        Dtype::ALL.get(usize::from(code)).copied()
+    }
+
+    /// Bytes per element.
+    pub fn itemsize(self) -> usize {
+        match self {
+            Dtype::Bool | Dtype::Int8 | Dtype::Uint8 => 1,
+            Dtype::Int16 | Dtype::Uint16 | Dtype::Float16 => 2,
+            Dtype::Int32 | Dtype::Uint32 | Dtype::Float32 => 4,
+            Dtype::Int64 | Dtype::Uint64 | Dtype::Float64 | Dtype::Complex64 => 8,
+            Dtype::Complex128 => 16,
+        }
+    }
+
+    /// True for `complex64` and `complex128`.
+    pub fn is_complex(self) -> bool {
+        matches!(self, Dtype::Complex64 | Dtype::Complex128)
+    }
+
+    /// True for the float dtypes (not complex).
+    pub fn is_float(self) -> bool {
+        matches!(self, Dtype::Float16 | Dtype::Float32 | Dtype::Float64)
+    }
+}
+
+/// An array value: dtype, full shape, and the elements kept (C order,
+/// little-endian), which are all of them unless `truncated`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArrayValue {
+    /// Python type of the captured object: `ndarray` (or a subclass's name),
+    /// `list`, `tuple`.
+    pub type_name: String,
+    /// Element type.
+    pub dtype: Dtype,
+    /// The array's full shape, even when the data was truncated.
+    pub shape: Vec<u64>,
+    /// The first [`ArrayValue::len`] elements in C order, little-endian.
+    pub data: Vec<u8>,
+    /// True when `data` holds fewer elements than the shape implies.
+    pub truncated: bool,
+}
+
+impl ArrayValue {
+    /// Elements the full array has (product of the shape; saturating).
+    pub fn full_len(&self) -> u64 {
+        self.shape.iter().fold(1u64, |a, &d| a.saturating_mul(d))
+    }
+
+    /// Elements kept in `data`.
+    pub fn len(&self) -> usize {
+        self.data.len() / self.dtype.itemsize()
+    }
+
+    /// True when no element was kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn elem<const N: usize>(&self, i: usize, at: usize) -> [u8; N] {
+        let start = i * self.dtype.itemsize() + at;
+        let mut a = [0u8; N];
+        if let Some(b) = self.data.get(start..start + N) {
+            a.copy_from_slice(b);
+        }
+        a
+    }
+
+    /// Element `i` as an `f64` (real dtypes; big 64-bit ints round).
+    /// For complex dtypes, the real part. `None` past the kept data.
+    pub fn get_f64(&self, i: usize) -> Option<f64> {
+        if i >= self.len() {
+            return None;
+        }
+        Some(match self.dtype {
+            Dtype::Bool => f64::from(u8::from(self.elem::<1>(i, 0)[0] != 0)),
+            Dtype::Int8 => f64::from(i8::from_le_bytes(self.elem(i, 0))),
+            Dtype::Int16 => f64::from(i16::from_le_bytes(self.elem(i, 0))),
+            Dtype::Int32 => f64::from(i32::from_le_bytes(self.elem(i, 0))),
+            Dtype::Int64 => i64::from_le_bytes(self.elem(i, 0)) as f64,
+            Dtype::Uint8 => f64::from(self.elem::<1>(i, 0)[0]),
+            Dtype::Uint16 => f64::from(u16::from_le_bytes(self.elem(i, 0))),
+            Dtype::Uint32 => f64::from(u32::from_le_bytes(self.elem(i, 0))),
+            Dtype::Uint64 => u64::from_le_bytes(self.elem(i, 0)) as f64,
+            Dtype::Float16 => f16_to_f64(u16::from_le_bytes(self.elem(i, 0))),
+            Dtype::Float32 | Dtype::Complex64 => f64::from(f32::from_le_bytes(self.elem(i, 0))),
+            Dtype::Float64 | Dtype::Complex128 => f64::from_le_bytes(self.elem(i, 0)),
+        })
+    }
+
+    /// Element `i` as (re, im); real dtypes have im = 0. `None` past the kept data.
+    pub fn get_complex(&self, i: usize) -> Option<(f64, f64)> {
+        let re = self.get_f64(i)?;
+        let im = match self.dtype {
+            Dtype::Complex64 => f64::from(f32::from_le_bytes(self.elem(i, 4))),
+            Dtype::Complex128 => f64::from_le_bytes(self.elem(i, 8)),
+            _ => 0.0,
+        };
+        Some((re, im))
+    }
+
+    /// Element `i` as an exact `i64` for integer and bool dtypes
+    /// (`uint64` above `i64::MAX` gives `None`).
+    pub fn get_i64(&self, i: usize) -> Option<i64> {
+        if i >= self.len() {
+            return None;
+        }
+        Some(match self.dtype {
+            Dtype::Bool => i64::from(self.elem::<1>(i, 0)[0] != 0),
+            Dtype::Int8 => i64::from(i8::from_le_bytes(self.elem(i, 0))),
+            Dtype::Int16 => i64::from(i16::from_le_bytes(self.elem(i, 0))),
+            Dtype::Int32 => i64::from(i32::from_le_bytes(self.elem(i, 0))),
+            Dtype::Int64 => i64::from_le_bytes(self.elem(i, 0)),
+            Dtype::Uint8 => i64::from(self.elem::<1>(i, 0)[0]),
+            Dtype::Uint16 => i64::from(u16::from_le_bytes(self.elem(i, 0))),
+            Dtype::Uint32 => i64::from(u32::from_le_bytes(self.elem(i, 0))),
+            Dtype::Uint64 => i64::try_from(u64::from_le_bytes(self.elem(i, 0))).ok()?,
+            _ => return None,
+        })
+    }
+
+    /// The kept elements as `f64` (real parts for complex dtypes).
+    pub fn to_f64_vec(&self) -> Vec<f64> {
+        (0..self.len()).filter_map(|i| self.get_f64(i)).collect()
+    }
+}
+
+/// IEEE 754 half → double, exact (every half is representable).
+fn f16_to_f64(h: u16) -> f64 {
+    let sign = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
+    let exp = i32::from((h >> 10) & 0x1f);
+    let frac = f64::from(h & 0x3ff);
+    match exp {
+        0 => sign * frac * 2f64.powi(-24),
+        0x1f if frac == 0.0 => sign * f64::INFINITY,
+        0x1f => f64::NAN,
+        e => sign * (1.0 + frac / 1024.0) * 2f64.powi(e - 15),
+    }
 }
 
 impl Value {
@@ -123,6 +349,7 @@ impl Value {
             Value::Sub { base, .. } => base.kind(),
             Value::Other { .. } => "other",
             Value::Error { .. } => "error",
+            Value::Array(_) => "array",
         }
     }
 

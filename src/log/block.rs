@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use crate::capture::record::{CaptureRecord, Status, Value};
+use crate::capture::record::{ArrayValue, CaptureRecord, Dtype, Status, Value};
 use crate::log::format::{put_varint, tag, unzigzag, zigzag, Cursor, MAX_VALUE_DEPTH};
 
 /// A completion entry: the final status and value of a placeholder written
@@ -78,6 +78,7 @@ fn approx_size(v: &Value) -> usize {
             type_name, repr, ..
         } => type_name.len() + repr.len(),
         Value::Error { exc_type, message } => exc_type.len() + message.len(),
+        Value::Array(a) => a.type_name.len() + a.data.len() + 8 * a.shape.len(),
         _ => 0,
     }
 }
@@ -98,6 +99,7 @@ pub fn value_tag(v: &Value) -> u8 {
         Value::Sub { .. } => tag::SUB,
         Value::Other { .. } => tag::OTHER,
         Value::Error { .. } => tag::ERROR,
+        Value::Array(_) => tag::ARRAY,
     }
 }
 
@@ -453,6 +455,16 @@ fn put_misc_content(out: &mut Vec<u8>, v: &Value, depth: u32) -> Result<(), Stri
             put_lp(out, exc_type.as_bytes());
             out.extend_from_slice(message.as_bytes());
         }
+        Value::Array(a) => {
+            out.push(u8::from(a.truncated));
+            out.push(a.dtype.code());
+            put_lp(out, a.type_name.as_bytes());
+            put_varint(out, a.shape.len() as u64);
+            for &d in &a.shape {
+                put_varint(out, d);
+            }
+            out.extend_from_slice(&a.data);
+        }
         _ => return Err("not a misc value".to_string()),
     }
     Ok(())
@@ -551,9 +563,61 @@ fn get_misc_content(t: u8, content: &[u8], depth: u32) -> Result<Option<Value>, 
             let message = utf8(&content[c.pos()..], "error message")?;
             Value::Error { exc_type, message }
         }
+        tag::ARRAY => Value::Array(get_array(&mut c, flags)?),
         _ => return Ok(None),
     };
     Ok(Some(v))
+}
+
+/// Most dimensions an array may have (NumPy's own limit is 64).
+const MAX_ARRAY_NDIM: u64 = 64;
+
+fn get_array(
+    c: &mut Cursor<'_>,
+    flags: impl Fn(&mut Cursor<'_>) -> Result<bool, String>,
+) -> Result<ArrayValue, String> {
+    let truncated = flags(c)?;
+    let code = c.u8()?;
+    let dtype = Dtype::from_code(code).ok_or_else(|| format!("unknown array dtype code {code}"))?;
+    let type_name = c.lp_str()?.to_string();
+    let ndim = c.varint()?;
+    if ndim > MAX_ARRAY_NDIM {
+        return Err(format!(
+            "array with {ndim} dimensions (at most {MAX_ARRAY_NDIM})"
+        ));
+    }
+    let mut shape = Vec::with_capacity(ndim as usize);
+    for _ in 0..ndim {
+        shape.push(c.varint()?);
+    }
+    let data = c.bytes(c.remaining() as u64)?.to_vec();
+    let a = ArrayValue {
+        type_name,
+        dtype,
+        shape,
+        data,
+        truncated,
+    };
+    if a.data.len() % dtype.itemsize() != 0 {
+        return Err(format!(
+            "array data of {} bytes is not a whole number of {} elements",
+            a.data.len(),
+            dtype.name()
+        ));
+    }
+    let kept = a.len() as u64;
+    if kept > a.full_len() || (!truncated && kept != a.full_len()) {
+        return Err(format!(
+            "array of shape {:?} holds {kept} elements{}",
+            a.shape,
+            if truncated {
+                ""
+            } else {
+                " but is not marked truncated"
+            }
+        ));
+    }
+    Ok(a)
 }
 
 /// Read a self-describing value written by [`put_inline`].

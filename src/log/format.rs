@@ -268,8 +268,9 @@ pub mod tag {
     pub const OTHER: u8 = 11;
     /// `Value::Error`: exception type, message.
     pub const ERROR: u8 = 12;
-    /// Reserved for NumPy arrays (dtype, flags, shape, data); not written by
-    /// version-1 writers, reported as an unknown kind by version-1 readers.
+    /// `Value::Array`: flags byte, dtype code, type name, shape, data.
+    /// Added without a version change (new misc tag): readers from before
+    /// arrays report it as an unknown kind and go on.
     pub const ARRAY: u8 = 13;
 }
 

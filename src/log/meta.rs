@@ -23,6 +23,108 @@ pub struct ProbeInfo {
     pub role: Role,
 }
 
+impl ProbeInfo {
+    /// Short label, `file.py:LINE:NAME@role` with the file's base name only
+    /// (what plots, tables and exports show).
+    pub fn label(&self) -> String {
+        let base = std::path::Path::new(&self.file)
+            .file_name()
+            .and_then(|f| f.to_str())
+            .unwrap_or(&self.file);
+        format!("{base}:{}:{}@{}", self.line, self.name, self.role.as_str())
+    }
+
+    /// Whether a user's selector (`--probe`) picks this probe. A selector is
+    /// `NAME`, `NAME@role`, `FILE:LINE:NAME` or `FILE:LINE:NAME@role`, where
+    /// FILE matches any trailing path components of the probe's file
+    /// (`loop.py`, `src/loop.py`, or the absolute path).
+    pub fn matches(&self, selector: &str) -> bool {
+        let (body, role) = match selector.rsplit_once('@') {
+            Some((b, r)) => (b, Some(r)),
+            None => (selector, None),
+        };
+        if role.is_some_and(|r| r != self.role.as_str()) {
+            return false;
+        }
+        let mut parts = body.rsplitn(3, ':');
+        let name = parts.next().unwrap_or_default();
+        if name != self.name {
+            return false;
+        }
+        match (parts.next(), parts.next()) {
+            (None, _) => true,
+            (Some(line), Some(file)) => {
+                line.parse::<u32>().is_ok_and(|l| l == self.line)
+                    && path_suffix_matches(&self.file, file)
+            }
+            (Some(_), None) => false,
+        }
+    }
+}
+
+/// True when `suffix`'s path components are the trailing components of `path`.
+fn path_suffix_matches(path: &str, suffix: &str) -> bool {
+    let p = std::path::Path::new(path);
+    let s = std::path::Path::new(suffix);
+    if s.is_absolute() {
+        return p == s;
+    }
+    let pc: Vec<_> = p.components().collect();
+    let sc: Vec<_> = s
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect();
+    !sc.is_empty() && sc.len() <= pc.len() && pc[pc.len() - sc.len()..] == sc[..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe() -> ProbeInfo {
+        ProbeInfo {
+            id: 0,
+            spec: "/home/u/src/loop.py:4:x@lhs".into(),
+            file: "/home/u/src/loop.py".into(),
+            line: 4,
+            name: "x".into(),
+            role: Role::Lhs,
+        }
+    }
+
+    #[test]
+    fn label_uses_the_file_base_name() {
+        assert_eq!(probe().label(), "loop.py:4:x@lhs");
+    }
+
+    #[test]
+    fn selectors_match_by_name_role_and_path_suffix() {
+        let p = probe();
+        for yes in [
+            "x",
+            "x@lhs",
+            "loop.py:4:x",
+            "src/loop.py:4:x@lhs",
+            "/home/u/src/loop.py:4:x",
+            "./loop.py:4:x",
+        ] {
+            assert!(p.matches(yes), "{yes} should match");
+        }
+        for no in [
+            "y",
+            "x@rhs",
+            "loop.py:5:x",
+            "oop.py:4:x",
+            "other/loop.py:4:x",
+            "4:x",
+            "loop.py:x:x",
+            "",
+        ] {
+            assert!(!p.matches(no), "{no} should not match");
+        }
+    }
+}
+
 /// Everything known about the run before the first capture.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunMeta {

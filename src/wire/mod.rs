@@ -16,7 +16,7 @@ use std::io::Read;
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::capture::record::{CaptureRecord, Status, Value};
+use crate::capture::record::{ArrayValue, CaptureRecord, Dtype, Status, Value};
 use crate::log::meta::ProbeInfo;
 use marshal::MObj;
 
@@ -418,6 +418,50 @@ fn text(v: Option<&MObj>) -> String {
     }
 }
 
+/// An array tuple from the agent: `(9, dtype, shape, data, truncated, type_name)`,
+/// checked the way the log reader checks it.
+fn array(v: Vec<MObj>) -> Result<ArrayValue, String> {
+    let mut it = v.into_iter();
+    let (
+        Some(MObj::Str(dtype)),
+        Some(MObj::Tuple(dims)),
+        Some(MObj::Bytes(data)),
+        truncated,
+        type_name,
+    ) = (it.next(), it.next(), it.next(), it.next(), it.next())
+    else {
+        return Err("malformed array value".into());
+    };
+    let dtype =
+        Dtype::from_name(&dtype).ok_or_else(|| format!("unsupported array dtype {dtype:?}"))?;
+    let mut shape = Vec::with_capacity(dims.len());
+    for d in dims {
+        match d {
+            MObj::Int(n) if n >= 0 => shape.push(n as u64),
+            _ => return Err("malformed array shape".into()),
+        }
+    }
+    let a = ArrayValue {
+        type_name: text(type_name.as_ref()),
+        dtype,
+        shape,
+        data,
+        truncated: matches!(truncated, Some(MObj::Bool(true))),
+    };
+    let kept = a.len() as u64;
+    if a.data.len() % dtype.itemsize() != 0
+        || kept > a.full_len()
+        || (!a.truncated && kept != a.full_len())
+    {
+        return Err(format!(
+            "array data ({} bytes) does not match shape {:?}",
+            a.data.len(),
+            a.shape
+        ));
+    }
+    Ok(a)
+}
+
 /// A value tuple tagged by the agent (see the T_* constants in agent.py).
 fn tagged(t: Vec<MObj>) -> Converted {
     let tag = match t.first() {
@@ -500,6 +544,16 @@ fn tagged(t: Vec<MObj>) -> Converted {
                 },
             )
         }
+        9 => match array(rest.collect()) {
+            Ok(a) => done(Status::Ok, Value::Array(a)),
+            Err(message) => done(
+                Status::Error,
+                Value::Error {
+                    exc_type: "probe.WireError".into(),
+                    message,
+                },
+            ),
+        },
         other => done(
             Status::Error,
             Value::Error {
