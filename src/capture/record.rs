@@ -243,6 +243,32 @@ impl ArrayValue {
         self.shape.iter().fold(1u64, |a, &d| a.saturating_mul(d))
     }
 
+    /// Check that `data` is whole elements and agrees with the shape and
+    /// the truncated flag (all of them, or a prefix when truncated).
+    pub fn check(&self) -> Result<(), String> {
+        let size = self.dtype.itemsize();
+        if !self.data.len().is_multiple_of(size) {
+            return Err(format!(
+                "array data of {} bytes is not a whole number of {} elements",
+                self.data.len(),
+                self.dtype.name()
+            ));
+        }
+        let kept = self.len() as u64;
+        if kept > self.full_len() || (!self.truncated && kept != self.full_len()) {
+            return Err(format!(
+                "array of shape {:?} holds {kept} elements{}",
+                self.shape,
+                if self.truncated {
+                    ""
+                } else {
+                    " but is not marked truncated"
+                }
+            ));
+        }
+        Ok(())
+    }
+
     /// Elements kept in `data`.
     pub fn len(&self) -> usize {
         self.data.len() / self.dtype.itemsize()

@@ -598,25 +598,7 @@ fn get_array(
         data,
         truncated,
     };
-    if a.data.len() % dtype.itemsize() != 0 {
-        return Err(format!(
-            "array data of {} bytes is not a whole number of {} elements",
-            a.data.len(),
-            dtype.name()
-        ));
-    }
-    let kept = a.len() as u64;
-    if kept > a.full_len() || (!truncated && kept != a.full_len()) {
-        return Err(format!(
-            "array of shape {:?} holds {kept} elements{}",
-            a.shape,
-            if truncated {
-                ""
-            } else {
-                " but is not marked truncated"
-            }
-        ));
-    }
+    a.check()?;
     Ok(a)
 }
 

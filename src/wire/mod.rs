@@ -448,17 +448,7 @@ fn array(v: Vec<MObj>) -> Result<ArrayValue, String> {
         data,
         truncated: matches!(truncated, Some(MObj::Bool(true))),
     };
-    let kept = a.len() as u64;
-    if a.data.len() % dtype.itemsize() != 0
-        || kept > a.full_len()
-        || (!a.truncated && kept != a.full_len())
-    {
-        return Err(format!(
-            "array data ({} bytes) does not match shape {:?}",
-            a.data.len(),
-            a.shape
-        ));
-    }
+    a.check()?;
     Ok(a)
 }
 
