@@ -156,6 +156,26 @@ pub fn show(v: &Value) -> String {
         Value::Sub { type_name, base } => format!("{type_name}({})", show(base)),
         Value::Other { repr, .. } => repr.clone(),
         Value::Error { exc_type, .. } => format!("<error {exc_type}>"),
+        Value::Array(a) => {
+            let elems: Vec<String> = (0..a.len())
+                .map(|i| match (a.dtype.is_complex(), a.dtype.is_float()) {
+                    (true, _) => {
+                        let (r, i) = a.get_complex(i).unwrap_or_default();
+                        format!("({r:?}+{i:?}j)")
+                    }
+                    (false, true) => format!("{:?}", a.get_f64(i).unwrap_or_default()),
+                    _ => a.get_i64(i).map_or_else(|| "?".into(), |x| x.to_string()),
+                })
+                .collect();
+            format!(
+                "{}<{}>{:?}[{}{}]",
+                a.type_name,
+                a.dtype.name(),
+                a.shape,
+                elems.join(", "),
+                if a.truncated { ", …" } else { "" }
+            )
+        }
     }
 }
 
