@@ -4,3 +4,4 @@ pub mod capture;
 pub mod log;
 pub mod record;
 pub mod wire;
+pub mod render;

@@ -1,0 +1,4 @@
+//! Rendering: plots drawn with `plotters` for `probe replay` and
+//! `probe diff --plot`.
+
+pub mod font;
