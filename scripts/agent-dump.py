@@ -16,7 +16,7 @@ specs, target = sys.argv[2:sep], sys.argv[sep + 1:]
 core = os.environ.get("CORE", "auto")
 r, w = os.pipe()
 boot = 'import sys\nexec(compile(sys.argv.pop(1), "<probe-agent>", "exec"))\n'
-cfg = [core, "64", str(len(specs))] + specs
+cfg = [core, "64", os.environ.get("MAX_ARRAY_BYTES", "64"), str(len(specs))] + specs
 p = subprocess.Popen([py, "-c", boot, agent, str(w)] + cfg + target, pass_fds=(w,))
 os.close(w)
 f = os.fdopen(r, "rb")

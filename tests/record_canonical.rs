@@ -150,7 +150,7 @@ fn comprehension_same_records_on_every_version() {
     case("comprehension", &["y", "v@rhs"], |what, recs| {
         let y: Vec<_> = recs.iter().filter(|r| r.probe == 0).cloned().collect();
         let v: Vec<_> = recs.iter().filter(|r| r.probe == 1).cloned().collect();
-        assert_eq!(values(&y), ["[2, 4, 6]"], "{what}");
+        assert_eq!(values(&y), ["list<int64>[3][2, 4, 6]"], "{what}");
         assert_eq!(values(&v), ["1", "2", "3"], "{what}");
         // v's captures happen while y's is pending: y's seq comes first.
         assert!(
@@ -163,7 +163,15 @@ fn comprehension_same_records_on_every_version() {
 #[test]
 fn snapshots_not_aliases() {
     case("snapshots", &["buf"], |what, recs| {
-        assert_eq!(values(recs), ["[]", "[0]", "[0, 1]"], "{what}");
+        assert_eq!(
+            values(recs),
+            [
+                "list<float64>[0][]",
+                "list<int64>[1][0]",
+                "list<int64>[2][0, 1]"
+            ],
+            "{what}"
+        );
     });
 }
 
@@ -293,8 +301,10 @@ fn values_are_stored_exactly() {
             "{what}: {:?}",
             v[19]
         );
-        assert!(
-            matches!(v[20], Value::Other { type_name, repr, .. } if type_name == "list" && repr == "[1, 2]")
+        assert_eq!(
+            show(v[20]),
+            "list<int64>[2][1, 2]",
+            "{what}: a list of ints is an int64 array"
         );
         assert!(
             matches!(v[21], Value::Other { type_name, repr, .. } if type_name == "tuple" && repr == "(1, 'a')")

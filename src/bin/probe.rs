@@ -90,6 +90,12 @@ struct RecordArgs {
     /// Largest str/bytes/repr kept per value; longer ones are truncated and flagged.
     #[arg(long, default_value_t = 4096, value_name = "BYTES")]
     max_value_bytes: u64,
+    /// Largest array data kept per value (NumPy arrays, lists/tuples of
+    /// numbers); beyond it the leading elements (C order) are kept, the
+    /// array is flagged truncated and its full shape recorded. 1 MiB keeps
+    /// 131,072 float64 samples.
+    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
+    max_array_bytes: u64,
     /// Timestamp resolution in nanoseconds: capture times are rounded down to
     /// a multiple of it. 1 keeps full resolution; the default (1 µs) is far
     /// finer than the tracer's own cost per capture and keeps the tight loop
@@ -157,6 +163,7 @@ fn run_record(args: RecordArgs) -> Result<u8> {
         }
         .to_string(),
         max_value_bytes: args.max_value_bytes,
+        max_array_bytes: args.max_array_bytes,
         ts_resolution_ns: args.timestamp_resolution,
         command: args.command.clone(),
         default_python: record::default_python(),

@@ -52,7 +52,7 @@ T_PENDING = 5      # (5, token)
 T_TRUNC = 6        # (6, str_or_bytes)   truncated text
 T_SUB = 7          # (7, type_name, base_value)
 T_OTHER = 8        # (8, type_name, repr, truncated)
-T_ARRAY = 9        # reserved for arrays
+T_ARRAY = 9        # (9, dtype, shape, data, truncated, type_name)  C order, little-endian
 
 MSG_HELLO, MSG_CHUNK, MSG_END, MSG_FATAL, MSG_WARN = 1, 2, 3, 4, 5
 
@@ -809,10 +809,11 @@ class Capture:
     item filled in later; if the chunk is flushed first, the slot goes out as
     a placeholder (T_PENDING, token) and the value follows as a completion."""
 
-    def __init__(self, wire, sites, max_bytes):
+    def __init__(self, wire, sites, max_bytes, max_array_bytes):
         self.wire = wire
         self.sites = sites
         self.max_bytes = max_bytes
+        self.max_array_bytes = max_array_bytes
         self.pending = {}        # frame -> list of [item, index, probe(, raised_value)]
         self.chunk = []          # never rebound: the cores cache its append
         self.completions = []    # never rebound either
@@ -920,6 +921,25 @@ class Capture:
                 return (T_TRUNC, v[: self.max_bytes])
             return v
         try:
+            if t is list or t is tuple:
+                a = _seq_array(v, t, self.max_array_bytes)
+                if a is not None:
+                    return a
+            else:
+                # Never import NumPy: if the program has not, v is not NumPy's.
+                np = sys.modules.get("numpy")
+                if np is not None:
+                    if isinstance(v, np.ndarray):
+                        a = _ndarray(v, t, self.max_array_bytes)
+                        if a is not None:
+                            return a
+                    elif isinstance(v, np.generic) and not isinstance(v, (float, complex)):
+                        # int64, float32, bool_ …: stored as their Python
+                        # value with the NumPy type name (float64 and
+                        # complex128 are float/complex subclasses already).
+                        base = v.item()
+                        if type(base) in _PLAIN_TYPES:
+                            return (T_SUB, t.__name__, base)
             for base in (bool, int, float, complex, str, bytes):
                 if isinstance(v, base):
                     return (T_SUB, t.__qualname__, self.snapshot(base(v)))
@@ -1146,6 +1166,77 @@ def _as_list(pl):
     if type(pl) is tuple:
         return [[pl[0], 2, pl[1]]]
     return pl
+
+
+# NumPy dtype (kind, itemsize) -> the name the recorder knows. Other dtypes
+# (object, str, datetime, longdouble, structured) are stored by repr.
+_NP_DTYPES = {
+    ("b", 1): "bool", ("i", 1): "int8", ("i", 2): "int16", ("i", 4): "int32", ("i", 8): "int64",
+    ("u", 1): "uint8", ("u", 2): "uint16", ("u", 4): "uint32", ("u", 8): "uint64",
+    ("f", 2): "float16", ("f", 4): "float32", ("f", 8): "float64",
+    ("c", 8): "complex64", ("c", 16): "complex128",
+}
+_BIG_ENDIAN = sys.byteorder == "big"
+
+
+def _ndarray(v, t, limit):
+    """A NumPy array as (T_ARRAY, …), or None for a dtype kept by repr.
+    Copies the data now (snapshot: later in-place writes do not show)."""
+    dt = v.dtype
+    name = _NP_DTYPES.get((dt.kind, dt.itemsize))
+    if name is None:
+        return None
+    n = v.size
+    shape = v.shape
+    keep = limit // dt.itemsize
+    trunc = n > keep
+    if trunc:
+        # `flat[:k]` copies only the kept prefix (C order), even for views.
+        v = v.flat[:keep]
+    if dt.byteorder == ">" or (dt.byteorder == "=" and _BIG_ENDIAN):
+        v = v.astype(dt.newbyteorder("<"))
+    return (T_ARRAY, name, shape, v.tobytes(), trunc, t.__name__)
+
+
+def _seq_array(v, t, limit):
+    """A list/tuple of numbers as (T_ARRAY, …) per SPEC §3, or None when it
+    is not one (nested, mixed bools and numbers, other element types, ints
+    beyond 64 bits)."""
+    n = len(v)
+    if n == 0:
+        return (T_ARRAY, "float64", (0,), b"", False, t.__name__)
+    types = set(map(type, v))
+    if types == {bool}:
+        size, name = 1, "bool"
+    elif bool in types or not types <= _NUM_TYPES:
+        return None
+    elif complex in types:
+        size, name = 16, "complex128"
+    elif float in types:
+        size, name = 8, "float64"
+    else:
+        size, name = 8, "int64"
+    keep = limit // size
+    trunc = n > keep
+    items = v[:keep] if trunc else v
+    try:
+        if name == "bool":
+            data = bytes(items)
+        else:
+            from array import array
+            if name == "complex128":
+                a = array("d", [p for c in items for p in (c.real, c.imag)])
+            else:
+                a = array("q" if name == "int64" else "d", items)
+            if _BIG_ENDIAN:
+                a.byteswap()
+            data = a.tobytes()
+    except OverflowError:
+        return None  # an int beyond 64 bits (or beyond float range)
+    return (T_ARRAY, name, (n,), data, trunc, t.__name__)
+
+
+_NUM_TYPES = frozenset((int, float, complex))
 
 
 def _stmt_has_line(probe, line):
@@ -1607,7 +1698,7 @@ class Runner:
         except ProbeError as e:
             self.wire.send_json(MSG_FATAL, {"message": str(e)})
             return 2
-        cap = self.cap = Capture(self.wire, sites, int(cfg.get("max_value_bytes", 4096)))
+        cap = self.cap = Capture(self.wire, sites, cfg["max_value_bytes"], cfg["max_array_bytes"])
         core = self.core = MonitoringCore(cap) if core_name == "monitoring" else SettraceCore(cap)
         hello = {
             "python_version": "%d.%d.%d" % sys.version_info[:3],
@@ -1768,17 +1859,18 @@ def _wrap_os_exit(runner):
 
 def _agent_main():
     argv = sys.argv
-    # argv: ['-c', fd, core, max_value_bytes, n, spec*n, target...] (the
-    # bootstrap removed the agent source)
+    # argv: ['-c', fd, core, max_value_bytes, max_array_bytes, n, spec*n,
+    # target...] (the bootstrap removed the agent source)
     fd = int(argv[1])
     try:
         os.set_inheritable(fd, False)
     except OSError:
         pass
-    n = int(argv[4])
-    cfg = {"core": argv[2], "max_value_bytes": int(argv[3]), "probes": argv[5:5 + n]}
+    n = int(argv[5])
+    cfg = {"core": argv[2], "max_value_bytes": int(argv[3]), "max_array_bytes": int(argv[4]),
+           "probes": argv[6:6 + n]}
     wire = Wire(fd)
-    runner = Runner(wire, cfg, argv[5 + n:])
+    runner = Runner(wire, cfg, argv[6 + n:])
     rc = runner.main()
     if rc is not None:
         raise SystemExit(rc)

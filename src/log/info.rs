@@ -17,8 +17,8 @@ use crate::log::reader::LogReader;
 use crate::log::LogError;
 
 /// Kind names in a fixed order (for the per-probe "kinds seen" set).
-const KINDS: [&str; 10] = [
-    "absent", "none", "bool", "int", "float", "complex", "str", "bytes", "other", "error",
+const KINDS: [&str; 11] = [
+    "absent", "none", "bool", "int", "float", "complex", "str", "bytes", "other", "error", "array",
 ];
 
 fn kind_bit(k: &str) -> u16 {

@@ -146,6 +146,10 @@ pub struct RunMeta {
     pub start_unix_ns: u64,
     /// Maximum bytes kept of a str/bytes/repr value.
     pub max_value_bytes: u64,
+    /// Maximum bytes of array data kept per value (0 in logs written before
+    /// arrays were recorded).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub max_array_bytes: u64,
     /// Timestamps are multiples of this many nanoseconds (1 = full
     /// resolution). Logs written before the field existed are full resolution.
     #[serde(default = "one", skip_serializing_if = "is_one")]

@@ -187,6 +187,7 @@ impl LogReader {
                 core: String::new(),
                 start_unix_ns: 0,
                 max_value_bytes: 0,
+                max_array_bytes: 0,
                 ts_resolution_ns: 1,
             },
             frames: Vec::new(),

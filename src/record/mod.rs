@@ -40,6 +40,8 @@ pub struct RecordOptions {
     pub core: String,
     /// Largest str/bytes/repr kept per value.
     pub max_value_bytes: u64,
+    /// Largest array data kept per value.
+    pub max_array_bytes: u64,
     /// Timestamps are rounded down to multiples of this (nanoseconds, ≥ 1).
     pub ts_resolution_ns: u64,
     /// The words after `--`.
@@ -197,6 +199,7 @@ pub fn record(opts: &RecordOptions, progress: Progress<'_>) -> Result<RecordOutc
     let mut config = vec![
         opts.core.clone(),
         opts.max_value_bytes.to_string(),
+        opts.max_array_bytes.to_string(),
         opts.probes.len().to_string(),
     ];
     config.extend(opts.probes.iter().cloned());
@@ -418,6 +421,7 @@ fn handle_message(
                 core: hello.core.clone(),
                 start_unix_ns,
                 max_value_bytes: opts.max_value_bytes,
+                max_array_bytes: opts.max_array_bytes,
                 ts_resolution_ns: opts.ts_resolution_ns,
             };
             let writer = LogWriter::create(&opts.output, opts.force, &meta)?;

@@ -17,6 +17,12 @@ pub fn find_python(version: &str) -> Option<PathBuf> {
     if let Ok(p) = std::env::var(&var) {
         return Some(PathBuf::from(p));
     }
+    // The venv `.ci/run` creates (it has NumPy).
+    let venv =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(".ci/venvs/{version}/bin/python"));
+    if venv.exists() {
+        return Some(venv);
+    }
     let root = Path::new("/root/.pyenv/versions");
     if let Ok(rd) = std::fs::read_dir(root) {
         let mut found: Vec<PathBuf> = rd

@@ -44,6 +44,8 @@ pub fn meta(n: u32) -> RunMeta {
         core: "monitoring".into(),
         start_unix_ns: 1_714_564_800_123_000_000,
         max_value_bytes: 256,
+        // 0 = not written, so the v1 sample logs stay byte-identical.
+        max_array_bytes: 0,
         ts_resolution_ns: 1,
     }
 }
