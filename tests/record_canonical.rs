@@ -7,51 +7,6 @@ mod common;
 use common::*;
 use probe::capture::record::{CaptureRecord, Status};
 
-/// Records `program` (a fixture, with `args`) with `specs` on every Python
-/// and core, checks that seq numbers are exactly 0..N-1 in physical order,
-/// runs `check` on each run, and requires all runs to agree record for
-/// record (probe, order, status, value).
-fn across_runs(
-    program: &str,
-    specs: &[String],
-    args: &[&str],
-    check: impl Fn(&str, &std::process::Output, &[CaptureRecord]),
-) {
-    let file = fixture(program);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut argv = vec![file.to_str().unwrap()];
-    argv.extend_from_slice(args);
-    let mut reference: Option<(String, Vec<String>)> = None;
-    for (version, py) in pythons() {
-        for core in cores(version) {
-            let what = format!("{program} {args:?} on Python {version} ({core})");
-            let (out, log) = record(dir.path(), &py, core, specs, &argv);
-            assert_ok(&out, &what);
-            let recs = records(&log);
-            for (i, r) in recs.iter().enumerate() {
-                assert_eq!(r.seq, i as u64, "{what}: seq gap or reorder at {i}");
-            }
-            check(&what, &out, &recs);
-            let shape: Vec<String> = recs
-                .iter()
-                .map(|r| {
-                    format!(
-                        "{}:{}:{}:{}",
-                        r.probe,
-                        r.order,
-                        r.status.as_str(),
-                        show(&r.value)
-                    )
-                })
-                .collect();
-            match &reference {
-                None => reference = Some((what, shape)),
-                Some((w0, s0)) => assert_eq!(s0, &shape, "{what} disagrees with {w0}"),
-            }
-        }
-    }
-}
-
 /// One case of fixtures/programs/canonical.py, its probes (`name[@role]`)
 /// all on the case's marked line.
 fn case(tag: &str, probes: &[&str], check: impl Fn(&str, &[CaptureRecord])) {

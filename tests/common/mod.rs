@@ -112,6 +112,18 @@ pub fn record(
     probes: &[String],
     program: &[&str],
 ) -> (Output, PathBuf) {
+    record_opts(dir, python, core, probes, &[], program)
+}
+
+/// [`record`] with extra `record` options (e.g. `--max-array-bytes 64`).
+pub fn record_opts(
+    dir: &Path,
+    python: &Path,
+    core: &str,
+    probes: &[String],
+    opts: &[&str],
+    program: &[&str],
+) -> (Output, PathBuf) {
     let log = dir.join(format!("run-{}.probe", unique()));
     let mut cmd = Command::new(probe_bin());
     cmd.arg("record")
@@ -119,7 +131,8 @@ pub fn record(
         .arg("--core")
         .arg(core)
         .arg("-o")
-        .arg(&log);
+        .arg(&log)
+        .args(opts);
     for p in probes {
         cmd.arg("-p").arg(p);
     }
@@ -204,4 +217,60 @@ pub fn assert_ok(out: &Output, what: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Records `program` (a fixture, with `args`) with `specs` on every Python
+/// and core, checks that seq numbers are exactly 0..N-1 in physical order,
+/// runs `check` on each run, and requires all runs to agree record for
+/// record (probe, order, status, value).
+pub fn across_runs(
+    program: &str,
+    specs: &[String],
+    args: &[&str],
+    check: impl Fn(&str, &std::process::Output, &[CaptureRecord]),
+) {
+    across_runs_opts(program, specs, &[], args, check)
+}
+
+/// [`across_runs`] with extra `record` options.
+pub fn across_runs_opts(
+    program: &str,
+    specs: &[String],
+    opts: &[&str],
+    args: &[&str],
+    check: impl Fn(&str, &std::process::Output, &[CaptureRecord]),
+) {
+    let file = fixture(program);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut argv = vec![file.to_str().unwrap()];
+    argv.extend_from_slice(args);
+    let mut reference: Option<(String, Vec<String>)> = None;
+    for (version, py) in pythons() {
+        for core in cores(version) {
+            let what = format!("{program} {args:?} on Python {version} ({core})");
+            let (out, log) = record_opts(dir.path(), &py, core, specs, opts, &argv);
+            assert_ok(&out, &what);
+            let recs = records(&log);
+            for (i, r) in recs.iter().enumerate() {
+                assert_eq!(r.seq, i as u64, "{what}: seq gap or reorder at {i}");
+            }
+            check(&what, &out, &recs);
+            let shape: Vec<String> = recs
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{}:{}:{}:{}",
+                        r.probe,
+                        r.order,
+                        r.status.as_str(),
+                        show(&r.value)
+                    )
+                })
+                .collect();
+            match &reference {
+                None => reference = Some((what, shape)),
+                Some((w0, s0)) => assert_eq!(s0, &shape, "{what} disagrees with {w0}"),
+            }
+        }
+    }
 }
