@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use probe::capture::listing::list_probes;
 use probe::log::{info, verify};
 use probe::record::{self, RecordError, RecordOptions, RecordOutcome};
 
@@ -41,6 +42,28 @@ enum Cmd {
         /// The log to check.
         log: PathBuf,
         /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List, per line of a Python file, the names a probe can name and the
+    /// role each gets by default — resolved exactly as `record` resolves specs.
+    ///
+    /// Exit status: 0, or 2 if the file cannot be read or parsed, or the line
+    /// does not exist.
+    #[command(
+        after_help = "Examples:\n  probe probes loop.py\n  probe probes loop.py --line 12\n  probe probes --python python3.11 pkg/mod.py --json"
+    )]
+    Probes {
+        /// The Python source file.
+        file: PathBuf,
+        /// Only this line (a blank or comment line says so).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        line: Option<u32>,
+        /// Interpreter whose parser and scoping rules are used (default:
+        /// $PROBE_PYTHON, else python3).
+        #[arg(long, value_name = "PYTHON")]
+        python: Option<String>,
+        /// Print the listing as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -114,6 +137,12 @@ fn main() -> ExitCode {
         Cmd::Record(args) => run_record(args),
         Cmd::Verify { log, json } => run_verify(&log, json),
         Cmd::Info { log, json } => run_info(&log, json),
+        Cmd::Probes {
+            file,
+            line,
+            python,
+            json,
+        } => run_probes(&file, line, python, json),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -266,6 +295,39 @@ fn print_summary(output: &Path, o: &RecordOutcome, quiet: bool) {
 }
 
 /// Writes a report to stdout; a closed pipe (`| head`) is not an error.
+fn run_probes(file: &Path, line: Option<u32>, python: Option<String>, json: bool) -> Result<u8> {
+    let python = python.unwrap_or_else(record::default_python);
+    let listing = list_probes(&python, file, line)
+        .with_context(|| format!("listing the probeable names of {}", file.display()))?;
+    if json {
+        return emit(&with_newline(serde_json::to_string_pretty(&listing)?)).map(|_| 0);
+    }
+    let mut out = format!("{} (resolved by Python {})\n", listing.file, listing.python);
+    let width = listing
+        .lines
+        .iter()
+        .flat_map(|l| &l.names)
+        .map(|n| n.name.len() + n.default_role.len() + 1)
+        .max()
+        .unwrap_or(0);
+    for l in &listing.lines {
+        out.push_str(&format!("{:>5}  {}\n", l.line, l.source));
+        if let Some(note) = &l.note {
+            out.push_str(&format!("{:>7}{note}: nothing can be probed here\n", ""));
+        }
+        for n in &l.names {
+            let spec = format!("{}@{}", n.name, n.default_role);
+            let also = if n.bound && n.read {
+                "  (also read: @rhs gives the value before the line)"
+            } else {
+                ""
+            };
+            out.push_str(&format!("{:>7}{spec:<width$}  in {}{also}\n", "", n.scope));
+        }
+    }
+    emit(&out).map(|_| 0)
+}
+
 fn emit(text: &str) -> Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();

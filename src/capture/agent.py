@@ -271,7 +271,7 @@ class FileModel:
         try:
             self.tree = _parse(self.source, path)
         except SyntaxError as e:
-            raise ProbeError(f"{path}:{e.lineno}: not valid Python ({e.msg}); cannot place probes in it")
+            raise ProbeError(f"{path} is not a Python source file: line {e.lineno}: {e.msg}; cannot place probes in it")
         except ValueError as e:
             raise ProbeError(f"{path}: not a Python source file ({e})")
         self.nlines = len(self.source.splitlines())
@@ -545,8 +545,10 @@ class Resolver:
                 if not src or src.startswith("#"):
                     what = "is blank" if not src else "is a comment"
                     raise ProbeError(f"probe {text!r}: {file}:{line} {what}; nothing can be probed there")
+                where = _only_in_text(fm.source, line, name)
                 raise ProbeError(
-                    f"probe {text!r}: {name!r} does not occur on {file}:{line} ({src!r}); "
+                    f"probe {text!r}: {name!r} does not occur on {file}:{line} ({src!r})"
+                    + (f" except inside a {where}, which is not a variable" if where else "") + "; "
                     + (f"names there: {', '.join(names)}" if names else "no names can be probed on that line"))
             if role is None:
                 role = "lhs" if any(o.bound for o in occs) else "rhs"
@@ -623,6 +625,42 @@ class Resolver:
             p.occ = None
         self.models = None
         return sites
+
+
+def _only_in_text(source, line, name):
+    """'string' or 'comment' when NAME (its first part) appears on LINE only
+    inside a string literal or a comment; None otherwise. Error path only."""
+    import io
+    import tokenize
+    word = name.split(".")[0]
+    found = None
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.start[0] > line:
+                break
+            if tok.end[0] < line:
+                continue
+            if tok.type == tokenize.NAME and tok.string == word:
+                return None
+            kind = ("comment" if tok.type == tokenize.COMMENT
+                    else "string" if tok.type == tokenize.STRING or tok.type == getattr(tokenize, "FSTRING_MIDDLE", -1)
+                    else None)
+            if kind and _has_word(tok.string, word):
+                found = found or kind
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    return found
+
+
+def _has_word(text, word):
+    i = text.find(word)
+    while i >= 0:
+        before = text[i - 1] if i else " "
+        after = text[i + len(word)] if i + len(word) < len(text) else " "
+        if not (before.isalnum() or before == "_") and not (after.isalnum() or after == "_"):
+            return True
+        i = text.find(word, i + 1)
+    return False
 
 
 def _outer_code_scope(tree, comp):
@@ -1857,8 +1895,51 @@ def _wrap_os_exit(runner):
     os._exit = _exit
 
 
+def list_probes(path, line):
+    """`probe probes`: per line, the names a probe can name and the role it
+    gets by default, from the same FileModel that validates `record`'s specs.
+    Returns a JSON-ready dict; errors come back as {"error": message}."""
+    try:
+        if not os.path.isfile(path):
+            raise ProbeError(f"{path}: no such file" if not os.path.exists(path) else f"{path}: not a file")
+        fm = FileModel(os.path.realpath(path))
+        if line > fm.nlines:
+            raise ProbeError(f"{path} has only {fm.nlines} lines (asked for line {line})")
+    except ProbeError as e:
+        return {"error": str(e)}
+    src_lines = fm.source.splitlines()
+    out = []
+    for ln in ([line] if line else sorted(fm.occ_by_line)):
+        names = {}
+        for o in sorted(fm.occ_by_line.get(ln, ()), key=lambda o: o.col):
+            e = names.get(o.name)
+            if e is None:
+                e = names[o.name] = {"name": o.name, "bound": False, "read": False,
+                                     "scope": _scope_key(o.scope)[0]}
+            if o.bound:
+                e["bound"] = True
+                # `x += 1` and `self.n += 1` read the name before binding it.
+                if isinstance(o.stmt, ast.AugAssign) and o.node is o.stmt.target:
+                    e["read"] = True
+            else:
+                e["read"] = True
+        for e in names.values():
+            e["default_role"] = "lhs" if e["bound"] else "rhs"
+        text = src_lines[ln - 1].strip() if ln <= len(src_lines) else ""
+        entry = {"line": ln, "source": text, "names": list(names.values())}
+        if not names:
+            entry["note"] = ("blank line" if not text else "comment" if text.startswith("#")
+                             else "no names can be probed on this line")
+        out.append(entry)
+    return {"file": os.path.realpath(path), "python": sys.version.split()[0], "lines": out}
+
+
 def _agent_main():
     argv = sys.argv
+    if argv[2:3] == ["--list-probes"]:
+        # argv: ['-c', '1', '--list-probes', file, line (0 = all)]
+        sys.stdout.write(_to_json(list_probes(argv[3], int(argv[4]))) + "\n")
+        return
     # argv: ['-c', fd, core, max_value_bytes, max_array_bytes, n, spec*n,
     # target...] (the bootstrap removed the agent source)
     fd = int(argv[1])

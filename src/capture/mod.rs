@@ -4,6 +4,7 @@
 //! run inside the user's own interpreter; `record` holds the Rust view of
 //! what it captures.
 
+pub mod listing;
 pub mod record;
 
 /// Source of the in-process agent, passed as the first program argument.

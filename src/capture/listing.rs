@@ -1,0 +1,131 @@
+//! `probe probes`: what can be probed on each line of a file, as the agent's
+//! own resolver sees it (the one that validates `record`'s specs), run in
+//! the interpreter the program will use, since the syntax tree and scopes
+//! depend on the Python version.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::capture::{agent_key, AGENT_SOURCE, BOOTSTRAP};
+
+/// One name on a line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeableName {
+    /// Variable name or attribute chain, as a spec writes it.
+    pub name: String,
+    /// The line binds it (assignment, `for` target, `with … as`, …).
+    pub bound: bool,
+    /// The line reads it (augmented assignments both read and bind).
+    pub read: bool,
+    /// The role a spec without `@lhs`/`@rhs` gets.
+    pub default_role: String,
+    /// Code object that owns the name there (`<module>`, a function or
+    /// class name, `<listcomp>` …).
+    pub scope: String,
+}
+
+/// One line of the listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeableLine {
+    /// 1-based line number.
+    pub line: u32,
+    /// The line's source text, stripped.
+    pub source: String,
+    /// Names in column order (first occurrence).
+    pub names: Vec<ProbeableName>,
+    /// Why nothing can be probed there (blank, comment, no names).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The listing of a file (or of one line).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeListing {
+    /// Absolute path of the file.
+    pub file: String,
+    /// Version of the Python whose parser and scoping were used.
+    pub python: String,
+    /// Lines with at least one name (all lines) or the line asked for.
+    pub lines: Vec<ProbeableLine>,
+}
+
+/// Why a listing could not be produced.
+#[derive(Debug, Error)]
+pub enum ListingError {
+    /// The interpreter could not be started.
+    #[error("cannot run {python}: {cause}")]
+    Spawn {
+        /// Interpreter.
+        python: String,
+        /// OS error.
+        cause: std::io::Error,
+    },
+    /// The resolver refused the file or line (not Python, no such line …).
+    #[error("{0}")]
+    Refused(String),
+    /// The interpreter failed in an unexpected way.
+    #[error("{python} failed ({status}): {stderr}")]
+    Failed {
+        /// Interpreter.
+        python: String,
+        /// Exit status.
+        status: String,
+        /// Its stderr (trimmed).
+        stderr: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Reply {
+    Error { error: String },
+    Listing(ProbeListing),
+}
+
+/// Lists what can be probed in `file` (every line with a name, or just
+/// `line`), resolved by `python`.
+pub fn list_probes(
+    python: &str,
+    file: &Path,
+    line: Option<u32>,
+) -> Result<ProbeListing, ListingError> {
+    let file: PathBuf = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(BOOTSTRAP)
+        .arg(AGENT_SOURCE)
+        .arg(agent_key())
+        // The bootstrap reports an unsupported Python on this descriptor.
+        .arg("1")
+        .arg("--list-probes")
+        .arg(&file)
+        .arg(line.unwrap_or(0).to_string())
+        .output()
+        .map_err(|cause| ListingError::Spawn {
+            python: python.to_string(),
+            cause,
+        })?;
+    let stdout = &out.stdout;
+    // A framed FATAL message (u32 length, kind 4, JSON) from the bootstrap.
+    if stdout.len() > 5 && stdout[4] == 4 {
+        #[derive(Deserialize)]
+        struct Fatal {
+            message: String,
+        }
+        if let Ok(f) = serde_json::from_slice::<Fatal>(&stdout[5..]) {
+            return Err(ListingError::Refused(f.message));
+        }
+    }
+    match serde_json::from_slice::<Reply>(stdout) {
+        Ok(Reply::Listing(l)) if out.status.success() => Ok(l),
+        Ok(Reply::Error { error }) => Err(ListingError::Refused(error)),
+        _ => Err(ListingError::Failed {
+            python: python.to_string(),
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        }),
+    }
+}

@@ -1,0 +1,266 @@
+//! `probe probes`: the listing of probeable names and default roles, checked
+//! on tricky lines and against `record`'s own validation; and the specific
+//! messages `record` gives for specs that cannot work.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::*;
+use serde_json::Value as Json;
+
+fn run(args: &[&str]) -> Output {
+    Command::new(probe_bin())
+        .args(args)
+        .output()
+        .expect("probe runs")
+}
+
+fn listing(py: &std::path::Path, file: &std::path::Path, line: Option<u32>) -> Json {
+    let mut args = vec![
+        "probes",
+        "--json",
+        "--python",
+        py.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ];
+    let l = line.map(|l| l.to_string());
+    if let Some(l) = &l {
+        args.extend(["--line", l]);
+    }
+    let o = run(&args);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).expect("probes --json is JSON")
+}
+
+/// (name, default role, bound, read) of every name on one line.
+fn names(
+    py: &std::path::Path,
+    file: &std::path::Path,
+    tag: &str,
+) -> Vec<(String, String, bool, bool)> {
+    let j = listing(py, file, Some(line_of(file, tag)));
+    j["lines"][0]["names"]
+        .as_array()
+        .expect("names")
+        .iter()
+        .map(|n| {
+            (
+                n["name"].as_str().unwrap().to_string(),
+                n["default_role"].as_str().unwrap().to_string(),
+                n["bound"].as_bool().unwrap(),
+                n["read"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn n(name: &str, role: &str, bound: bool, read: bool) -> (String, String, bool, bool) {
+    (name.to_string(), role.to_string(), bound, read)
+}
+
+#[test]
+fn tricky_lines_list_their_names_and_default_roles_on_every_python() {
+    let file = fixture("tricky.py");
+    for (version, py) in pythons() {
+        let what = format!("Python {version}");
+        assert_eq!(
+            names(&py, &file, "self-ref"),
+            [n("x", "lhs", true, true)],
+            "{what}: x = x - 1"
+        );
+        assert_eq!(
+            names(&py, &file, "unpack"),
+            [n("a", "lhs", true, true), n("b", "lhs", true, false)],
+            "{what}: a, *b = a[0], …"
+        );
+        assert_eq!(
+            names(&py, &file, "with"),
+            [
+                n("open", "rhs", false, true),
+                n("p", "rhs", false, true),
+                n("fh", "lhs", true, false)
+            ],
+            "{what}: with open(p) as fh"
+        );
+        assert_eq!(
+            names(&py, &file, "aug-attr"),
+            [
+                n("self.n", "lhs", true, true),
+                n("self", "rhs", false, true)
+            ],
+            "{what}: self.n += 1"
+        );
+        assert_eq!(
+            names(&py, &file, "string"),
+            [n("s", "lhs", true, false)],
+            "{what}: names inside strings and comments are not names"
+        );
+        let comp = listing(&py, &file, Some(line_of(&file, "comp")));
+        let scopes: Vec<(&str, &str)> = comp["lines"][0]["names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| (x["name"].as_str().unwrap(), x["scope"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            scopes,
+            [("ys", "f"), ("v", "<listcomp>"), ("b", "f")],
+            "{what}: comprehension names belong to the comprehension"
+        );
+        let blank = listing(&py, &file, Some(line_of(&file, "comment-line") + 1));
+        assert_eq!(blank["lines"][0]["note"], "blank line", "{what}");
+        let comment = listing(&py, &file, Some(line_of(&file, "comment-line")));
+        assert_eq!(comment["lines"][0]["note"], "comment", "{what}");
+    }
+}
+
+/// Every name the listing offers, with its default role, is a spec that
+/// `record` accepts (the same resolver) — and the run records them.
+#[test]
+fn every_listed_name_is_accepted_by_record() {
+    let file = fixture("tricky.py");
+    let dir = tempfile::tempdir().unwrap();
+    for (version, py) in pythons() {
+        let j = listing(&py, &file, None);
+        let mut specs = Vec::new();
+        for l in j["lines"].as_array().unwrap() {
+            for x in l["names"].as_array().unwrap() {
+                specs.push(format!(
+                    "{}:{}:{}@{}",
+                    file.display(),
+                    l["line"],
+                    x["name"].as_str().unwrap(),
+                    x["default_role"].as_str().unwrap()
+                ));
+            }
+        }
+        assert!(
+            specs.len() > 30,
+            "Python {version}: only {} names listed",
+            specs.len()
+        );
+        let (out, log) = record(
+            dir.path(),
+            &py,
+            cores(version)[0],
+            &specs,
+            &[file.to_str().unwrap()],
+        );
+        assert_ok(
+            &out,
+            &format!("Python {version}: record with every listed spec"),
+        );
+        let r = probe::log::LogReader::open(&log).unwrap();
+        assert_eq!(r.meta().probes.len(), specs.len(), "Python {version}");
+        let never = line_of(&file, "never");
+        for (p, count) in r.meta().probes.iter().zip(&r.end().unwrap().per_probe) {
+            // Lines of the function that is never called give 0; the
+            // `def never_called` line itself and every other line run.
+            assert_eq!(
+                *count == 0,
+                p.line == never || p.line == never + 1,
+                "{}: {count}",
+                p.spec
+            );
+        }
+    }
+}
+
+#[test]
+fn listing_errors_name_the_file_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "hello world, this is not Python\n").unwrap();
+    let file = fixture("tricky.py");
+    let f = file.to_str().unwrap();
+    for (args, needle) in [
+        (
+            vec!["probes", text.to_str().unwrap()],
+            "is not a Python source file: line 1",
+        ),
+        (
+            vec!["probes", "/no/such/file.py"],
+            "/no/such/file.py: no such file",
+        ),
+        (
+            vec!["probes", f, "--line", "9999"],
+            "has only 32 lines (asked for line 9999)",
+        ),
+        (vec!["probes", f, "--line", "0"], "--line"),
+        (
+            vec!["probes", "--python", "/no/python", f],
+            "cannot run /no/python",
+        ),
+    ] {
+        let o = run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(
+            !err.contains("Traceback") && !err.contains("panicked"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn record_names_what_is_wrong_with_a_spec() {
+    let file = fixture("tricky.py");
+    let f = file.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "hello world\n").unwrap();
+    let string = line_of(&file, "string");
+    let comment = line_of(&file, "comment-line");
+    let cases = [
+        (
+            format!("{f}:{string}:y"),
+            "'y' does not occur on".to_string() + "",
+            "except inside a string, which is not a variable; names there: s",
+        ),
+        (
+            format!("{f}:{string}:z"),
+            "'z' does not occur on".into(),
+            "except inside a comment",
+        ),
+        (
+            format!("{f}:{comment}:x"),
+            format!("tricky.py:{comment} is a comment"),
+            "nothing can be probed there",
+        ),
+        (
+            format!("{f}:{}:x", comment + 1),
+            format!("tricky.py:{} is blank", comment + 1),
+            "nothing can be probed there",
+        ),
+        (
+            format!("{}:1:hello", text.display()),
+            "is not a Python source file: line 1".into(),
+            "cannot place probes in it",
+        ),
+    ];
+    let py = pythons().remove(0).1;
+    for (spec, a, b) in cases {
+        let o = run(&[
+            "record",
+            "-q",
+            "-o",
+            dir.path().join("x.probe").to_str().unwrap(),
+            "-p",
+            &spec,
+            "--",
+            py.to_str().unwrap(),
+            f,
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{spec}: {err}");
+        assert!(err.contains(&a) && err.contains(b), "{spec}: {err}");
+        assert!(o.stdout.is_empty(), "{spec}: the program ran");
+    }
+}
