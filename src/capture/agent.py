@@ -217,13 +217,15 @@ class Span:
     """Where a statement or target is, without its syntax tree: the trees are
     dropped once probes are resolved, so that they cost the program's garbage
     collector nothing for the rest of the run."""
-    __slots__ = ("lineno", "col_offset", "end_lineno", "end_col_offset")
+    __slots__ = ("lineno", "col_offset", "end_lineno", "end_col_offset", "test")
 
     def __init__(self, node):
         self.lineno = node.lineno
         self.col_offset = node.col_offset
         self.end_lineno = node.end_lineno
         self.end_col_offset = node.end_col_offset
+        # A `while` keeps where its test is: see CodePlan.line_entries.
+        self.test = Span(node.test) if isinstance(node, ast.While) else None
 
 
 def _inside(pos, span):
@@ -403,7 +405,8 @@ def _scope_key(scope):
 
 
 class Probe:
-    __slots__ = ("id", "spec", "file", "line", "name", "role", "occ", "kind", "parts", "base", "fast", "stmt")
+    __slots__ = ("id", "spec", "file", "line", "name", "role", "occ", "kind", "parts", "base", "fast", "stmt",
+                 "multi", "cont")
 
 
 class Site:
@@ -621,7 +624,12 @@ class Resolver:
             if s.trigger[0] != "line":
                 s.trigger = (s.trigger[0], Span(s.trigger[1]))
         for p in self.probes:
-            p.stmt = Span(p.occ.stmt)
+            st = p.occ.stmt
+            p.stmt = Span(st)
+            # A simple statement over several lines: line events inside it
+            # must not complete its pending LHS (see Capture.holds).
+            p.multi = st.lineno != st.end_lineno and not hasattr(st, "body")
+            p.cont = None
             p.occ = None
         self.models = None
         return sites
@@ -783,12 +791,14 @@ def _after_offset(code, node):
 
 class CodePlan:
     """What to do in one probed code object."""
-    __slots__ = ("line_sites", "instr_sites", "has_lhs", "quiet_ok", "needed_lines", "line_entries",
+    __slots__ = ("line_of",
+                 "line_sites", "instr_sites", "has_lhs", "quiet_ok", "needed_lines", "line_entries",
                  "keep_lines", "line_starts", "code")
 
     def __init__(self):
         self.line_sites = {}     # line -> Site (LINE-event triggers)
         self.line_entries = {}   # line -> offsets where that site's statement starts
+        self.line_of = None      # offset -> line, built when first needed
         self.keep_lines = set()  # lines hosting instruction triggers: never silence their LINE
         self.line_starts = None  # offsets that begin a new line (settrace filters jumps within a line)
         self.instr_sites = {}    # offset -> Site (instruction triggers)
@@ -913,9 +923,23 @@ class Capture:
                     # 3.13, so trigger on the statement's first instruction.
                     kind, what = "first", s.probes[0].stmt
                 if kind == "line":
+                    entries = _entry_offsets(code, s.probes[0].stmt)
+                    if plan.line_of is None:
+                        plan.line_of = {off: pos[0] for off, op, pos in _instructions(code)}
+                    if any(plan.line_of.get(off) != what for off in entries):
+                        # The statement starts on a later line (3.12+ evaluates
+                        # an inlined comprehension's iterable first): no LINE
+                        # event for its first line marks the start, so
+                        # trigger on its entry instructions.
+                        kind, what = "first", s.probes[0].stmt
+                if kind == "line":
                     plan.line_sites[what] = s
                     stmt = s.probes[0].stmt
                     plan.line_entries[what] = _entry_offsets(code, stmt)
+                    if stmt.test is not None:
+                        # The test is compiled twice (top and bottom of the
+                        # loop); each evaluation is a trigger (SPEC §2 rule 5).
+                        plan.line_entries[what] |= _entry_offsets(code, stmt.test)
                     if s.simple and what not in self.simple_lines:
                         # LINE events never repeat within one line on this
                         # core, so a one-line statement needs no entry check.
@@ -936,6 +960,8 @@ class Capture:
                 if s.lhs and not s.immediate_lhs:
                     plan.has_lhs = True
                     for p in s.lhs:
+                        if p.multi:
+                            p.cont = (p.stmt.lineno, p.stmt.end_lineno, frozenset(_entry_offsets(code, p.stmt)))
                         if not p.fast or p.base in code.co_cellvars or p.base in code.co_freevars:
                             plan.quiet_ok = False
                         deferred.add(p.base)
@@ -1091,10 +1117,33 @@ class Capture:
                 del self.inflight[i]
                 return
 
-    def complete_frame(self, frame, raised=False):
+    def complete_line(self, frame, pl, line):
+        """A line event in `frame`: completes `pl` (taken out of `pending`,
+        one thread only) except captures whose multi-line statement is still
+        running; those go back. Returns whether any went back."""
+        keep = [e for e in _as_list(pl) if _holds(e[2].cont, line, frame.f_lasti)]
+        if not keep:
+            self.complete(frame, pl)
+            return False
+        self.complete(frame, [e for e in _as_list(pl) if not _holds(e[2].cont, line, frame.f_lasti)])
+        self.pending[frame] = keep
+        return True
+
+    def complete_frame(self, frame, raised=False, line=None):
+        """Completes a frame's pending captures; at a line event (`line`
+        given), not those whose multi-line statement is still running."""
         pl = self._take(frame)
         if not pl:
             return
+        if line is not None:
+            keep = [e for e in pl if _holds(e[2].cont, line, frame.f_lasti)]
+            if keep:
+                with self.lock if self.threaded else _NO_LOCK:
+                    self._release(pl)
+                    pl = [e for e in pl if not _holds(e[2].cont, line, frame.f_lasti)]
+                    cur = self.pending.get(frame)
+                    self.pending[frame] = keep + (_as_list(cur) if cur else [])
+                    self.inflight.append(pl)
         # Reading may run the program's code (repr, properties): no lock held.
         vals = [self._final(frame, e, raised) for e in pl]
         with self.lock if self.threaded else _NO_LOCK:
@@ -1159,7 +1208,11 @@ class Capture:
         for frame, pl in list(self.pending.items()):
             pl = _as_list(pl)
             closed = False
-            if any(len(e) > 3 for e in pl):
+            # Only 3.13+ closes a generator without an exception event in
+            # its frame, and only there does clear() refuse a suspended
+            # frame; before 3.13, clear() would close the program's own
+            # generator (running its finally blocks) — never call it there.
+            if _PY >= (3, 13) and any(len(e) > 3 for e in pl):
                 try:
                     frame.clear()  # refused while the generator is still suspended
                     closed = True
@@ -1277,6 +1330,13 @@ def _seq_array(v, t, limit):
 _NUM_TYPES = frozenset((int, float, complex))
 
 
+def _holds(cont, line, lasti):
+    """Whether a line event at (line, lasti) is inside the still-running
+    multi-line statement described by `cont` (first line, last line, entry
+    offsets) rather than a new start of it or another statement."""
+    return cont is not None and cont[0] <= line <= cont[1] and lasti not in cont[2]
+
+
 def _stmt_has_line(probe, line):
     st = probe.stmt
     return st.lineno <= line <= st.end_lineno
@@ -1337,6 +1397,7 @@ class MonitoringCore:
         PEND = _PEND
         UNBOUND = _UNBOUND
         plain = _PLAIN_TYPES
+        holds = _holds
 
         def setup(code):
             plan = cap.plan_for(code)
@@ -1367,12 +1428,16 @@ class MonitoringCore:
                     if plan is None:
                         return DISABLE
                 frame = getframe(1)
+                kept = False
                 if pending and mt[0]:
-                    cap.complete_frame(frame)
+                    cap.complete_frame(frame, line=line)
                 elif pending:
                     pl = pending.pop(frame, None)
                     if pl is not None:
-                        if type(pl) is tuple:
+                        if type(pl) is tuple and pl[1].cont is not None and holds(pl[1].cont, line, frame.f_lasti):
+                            pending[frame] = pl  # its multi-line statement is still running
+                            kept = True
+                        elif type(pl) is tuple:
                             # Inline completion of the common single LHS local.
                             try:
                                 v = frame.f_locals[pl[1].base]
@@ -1388,13 +1453,16 @@ class MonitoringCore:
                             else:
                                 comp_append((item[2][1], v))
                         else:
-                            cap.complete(frame, pl)
+                            kept = cap.complete_line(frame, pl, line)
                 if fast is not None:
                     # The tight-loop case, kept to the fewest operations: a
                     # line whose only probe is one LHS local.
                     if fast[1] is not None and frame.f_lasti not in fast[1]:
                         return None
                     site_id, probe = fast[2], fast[3]
+                    if kept:
+                        cap.fire(frame, cap.sites[site_id])
+                        return None
                 else:
                     site = plan.line_sites.get(line)
                     if site is None:
@@ -1405,7 +1473,7 @@ class MonitoringCore:
                         return None
                     if frame.f_lasti not in plan.line_entries[line]:
                         return None  # back into a multi-line statement, not a new start
-                    if not site.simple or cap.threaded:
+                    if not site.simple or cap.threaded or kept:
                         cap.fire(frame, site)
                         return None
                     site_id, probe = site.id, site.probes[0]
@@ -1534,6 +1602,7 @@ class SettraceCore:
         PEND = _PEND
         UNBOUND = _UNBOUND
         plain = _PLAIN_TYPES
+        holds = _holds
         rearm = _PY >= (3, 12)
 
         def local(frame, event, arg):
@@ -1542,6 +1611,7 @@ class SettraceCore:
                     plan = probed[id(frame.f_code)]
                     if frame.f_lasti not in plan.line_starts:
                         return local
+                    kept = False
                     if pending:
                         pl = pending.get(frame)
                         if type(pl) is list and len(pl[0]) > 3 and _stmt_has_line(pl[0][2], frame.f_lineno):
@@ -1551,8 +1621,12 @@ class SettraceCore:
                                 del e[3:]
                             pl = None
                         elif pl is not None and cap.threaded:
-                            cap.complete_frame(frame)
+                            cap.complete_frame(frame, line=frame.f_lineno)
                             pl = None
+                        elif type(pl) is tuple and pl[1].cont is not None and holds(
+                                pl[1].cont, frame.f_lineno, frame.f_lasti):
+                            pl = None  # its multi-line statement is still running
+                            kept = True
                         elif pl is not None:
                             del pending[frame]
                         if pl is not None:
@@ -1571,13 +1645,13 @@ class SettraceCore:
                                 else:
                                     comp_append((item[2][1], v))
                             else:
-                                cap.complete(frame, pl)
+                                kept = cap.complete_line(frame, pl, frame.f_lineno)
                     line = frame.f_lineno
                     site = plan.line_sites.get(line)
                     if site is not None and frame.f_lasti not in plan.line_entries[line]:
                         site = None  # a jump back inside the statement, not a new start
                     if site is not None:
-                        if site.simple and not cap.threaded:
+                        if site.simple and not cap.threaded and not kept:
                             ts = pc()
                             item = [site.id, ts, PEND]
                             chunk_append(item)
