@@ -148,7 +148,13 @@ fn make_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: pipe2 succeeded, so both descriptors are open and owned by us alone.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // A 1 MiB pipe (the unprivileged maximum) instead of 64 KiB lets the
+    // program go on while the recorder compresses a frame: with arrays,
+    // one chunk of captures is megabytes. Best effort: a smaller pipe works.
+    // SAFETY: fcntl on a descriptor we own; F_SETPIPE_SZ takes an int size.
+    unsafe { libc::fcntl(w.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20) };
+    Ok((r, w))
 }
 
 fn spawn(pc: &PythonCommand, wfd: RawFd, config: &[String]) -> Result<Child, RecordError> {
