@@ -304,7 +304,9 @@ impl LogWriter {
                 self.raw.len()
             )));
         }
-        let level = if self.block.heavy_bytes * 2 > self.raw.len() {
+        // Small frames compress fast at any level; only big, value-heavy
+        // ones switch.
+        let level = if self.raw.len() >= 1 << 18 && self.block.heavy_bytes * 2 > self.raw.len() {
             ZSTD_LEVEL_HEAVY
         } else {
             ZSTD_LEVEL
