@@ -19,6 +19,7 @@ fn arrays_scalars_and_number_sequences() {
         ("big", "big"),
         ("be", "be"),
         ("s", "s"),
+        ("masked", "s"),
         ("z", "z"),
         ("z2", "z"),
         ("z3", "z"),
@@ -67,6 +68,8 @@ fn arrays_scalars_and_number_sequences() {
                     "ndarray<int32>[2][1, 256]",
                     // A str array is not numeric: repr.
                     "array(['a', 'b'], dtype='<U1')",
+                // A masked array keeps its mask: by repr.
+                "masked_array(data=[1, --],\n             mask=[False,  True],\n       fill_value=999999)",
                     "float64(2.5)",
                     "float32(0.25)",
                     "int16(-3)",

@@ -993,7 +993,9 @@ class Capture:
                 # Never import NumPy: if the program has not, v is not NumPy's.
                 np = sys.modules.get("numpy")
                 if np is not None:
-                    if isinstance(v, np.ndarray):
+                    if isinstance(v, np.ndarray) and not t.__module__.startswith("numpy.ma"):
+                        # (A masked array's data alone would hide its mask:
+                        # it is stored by repr.)
                         a = _ndarray(v, t, self.max_array_bytes)
                         if a is not None:
                             return a
