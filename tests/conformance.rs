@@ -1,7 +1,8 @@
 //! The conformance corpus (`fixtures/conformance/`, see its README): every
 //! program recorded on every supported Python and core must give exactly
-//! the records in its `.expected` file, all runs must agree, and every log
-//! must pass `verify`.
+//! the records in its `.expected` file, all runs must agree, every log must
+//! pass `verify`, and the program's stdout and exit status must be what
+//! they are without probe.
 
 mod common;
 
@@ -112,6 +113,12 @@ fn conformance(name: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut first: Option<(String, Vec<String>)> = None;
     for (version, py) in pythons() {
+        // SPEC §2 rule 11: the same stdout and exit status as without probe.
+        let plain = Command::new(&py)
+            .current_dir(corpus_dir())
+            .args(&case.target)
+            .output()
+            .expect("python runs");
         for core in cores(version) {
             let what = format!("{name} on Python {version} ({core})");
             let log = dir.path().join(format!("{version}-{core}.probe"));
@@ -134,6 +141,17 @@ fn conformance(name: &str) {
                 "{what}: exit status\nstderr:\n{}",
                 String::from_utf8_lossy(&out.stderr)
             );
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&plain.stdout),
+                "{what}: the program's output changed under probe"
+            );
+            // probe exits 128+N where the program died by signal N.
+            let plain_code = plain.status.code().or_else(|| {
+                use std::os::unix::process::ExitStatusExt;
+                plain.status.signal().map(|n| 128 + n)
+            });
+            assert_eq!(out.status.code(), plain_code, "{what}: exit status changed");
             let reader = LogReader::open(&log).expect("log opens");
             let report = verify::verify(&reader);
             assert_eq!(report.exit_code(), 0, "{what}: verify\n{report}");
