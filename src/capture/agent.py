@@ -617,8 +617,11 @@ class Resolver:
             # One deferred LHS probe of a plain name read through f_locals (a
             # function's local, or a module/class-level name): the cores
             # inline this case.
+            # (Not on a multi-line statement: the inline completion does not
+            # check whether the statement is still running.)
             s.simple = (not s.rhs and len(s.lhs) == 1 and not immediate
-                        and len(s.lhs[0].parts) == 1 and s.lhs[0].kind in ("local", "name"))
+                        and len(s.lhs[0].parts) == 1 and s.lhs[0].kind in ("local", "name")
+                        and not _is_multi(s.lhs[0].occ.stmt))
         # Keep positions only; let the syntax trees go.
         for s in sites:
             if s.trigger[0] != "line":
@@ -627,8 +630,8 @@ class Resolver:
             st = p.occ.stmt
             p.stmt = Span(st)
             # A simple statement over several lines: line events inside it
-            # must not complete its pending LHS (see Capture.holds).
-            p.multi = st.lineno != st.end_lineno and not hasattr(st, "body")
+            # must not complete its pending LHS (see _holds).
+            p.multi = _is_multi(st)
             p.cont = None
             p.occ = None
         self.models = None
@@ -1332,6 +1335,11 @@ def _seq_array(v, t, limit):
 _NUM_TYPES = frozenset((int, float, complex))
 
 
+def _is_multi(stmt):
+    """A simple (not compound) statement written over several lines."""
+    return stmt.lineno != stmt.end_lineno and not hasattr(stmt, "body")
+
+
 def _holds(cont, line, lasti):
     """Whether a line event at (line, lasti) is inside the still-running
     multi-line statement described by `cont` (first line, last line, entry
@@ -1399,7 +1407,6 @@ class MonitoringCore:
         PEND = _PEND
         UNBOUND = _UNBOUND
         plain = _PLAIN_TYPES
-        holds = _holds
 
         def setup(code):
             plan = cap.plan_for(code)
@@ -1436,10 +1443,7 @@ class MonitoringCore:
                 elif pending:
                     pl = pending.pop(frame, None)
                     if pl is not None:
-                        if type(pl) is tuple and pl[1].cont is not None and holds(pl[1].cont, line, frame.f_lasti):
-                            pending[frame] = pl  # its multi-line statement is still running
-                            kept = True
-                        elif type(pl) is tuple:
+                        if type(pl) is tuple:
                             # Inline completion of the common single LHS local.
                             try:
                                 v = frame.f_locals[pl[1].base]
@@ -1604,7 +1608,6 @@ class SettraceCore:
         PEND = _PEND
         UNBOUND = _UNBOUND
         plain = _PLAIN_TYPES
-        holds = _holds
         rearm = _PY >= (3, 12)
 
         def local(frame, event, arg):
@@ -1625,10 +1628,6 @@ class SettraceCore:
                         elif pl is not None and cap.threaded:
                             cap.complete_frame(frame, line=frame.f_lineno)
                             pl = None
-                        elif type(pl) is tuple and pl[1].cont is not None and holds(
-                                pl[1].cont, frame.f_lineno, frame.f_lasti):
-                            pl = None  # its multi-line statement is still running
-                            kept = True
                         elif pl is not None:
                             del pending[frame]
                         if pl is not None:
