@@ -842,3 +842,63 @@ fn narrow<T: TryFrom<u64>>(v: &[u64], what: &str) -> Result<Vec<T>, String> {
     out.extend(v.iter().filter_map(|&x| T::try_from(x).ok()));
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample_array() -> Value {
+        Value::Array(ArrayValue {
+            type_name: "ndarray".into(),
+            dtype: Dtype::Complex64,
+            shape: vec![2, 3],
+            data: (0..40u8).collect(),
+            truncated: true,
+        })
+    }
+
+    #[test]
+    fn array_values_round_trip_inline() {
+        let v = sample_array();
+        let mut out = Vec::new();
+        put_inline(&mut out, &v, 0).unwrap();
+        let got = get_inline(&mut Cursor::new(&out), 0).unwrap();
+        assert_eq!(got, v);
+    }
+
+    /// Every prefix and every single-byte change of an encoded array value
+    /// decodes to a value or an error, never a panic; inconsistent shapes,
+    /// dtypes and lengths are errors.
+    #[test]
+    fn damaged_array_encodings_never_panic() {
+        let mut out = Vec::new();
+        put_inline(&mut out, &sample_array(), 0).unwrap();
+        for n in 0..out.len() {
+            let _ = get_inline(&mut Cursor::new(&out[..n]), 0);
+        }
+        for i in 0..out.len() {
+            for b in [0u8, 1, 0x7f, 0x80, 0xff, out[i] ^ 0x55] {
+                let mut bad = out.clone();
+                bad[i] = b;
+                if let Ok(Value::Array(a)) = get_inline(&mut Cursor::new(&bad), 0) {
+                    assert!(
+                        a.check().is_ok(),
+                        "decoder accepted an inconsistent array: {a:?}"
+                    );
+                }
+            }
+        }
+        // Not marked truncated but short of the shape: refused.
+        let short = Value::Array(ArrayValue {
+            type_name: "ndarray".into(),
+            dtype: Dtype::Float64,
+            shape: vec![4],
+            data: vec![0; 16],
+            truncated: false,
+        });
+        let mut out = Vec::new();
+        put_inline(&mut out, &short, 0).unwrap();
+        let err = get_inline(&mut Cursor::new(&out), 0).unwrap_err();
+        assert!(err.contains("not marked truncated"), "{err}");
+    }
+}
