@@ -320,6 +320,7 @@ class Tracer:
             ps.sort(key=lambda p: (p.role != "rhs", p.col, p.index))
         self.paths = {p.path for p in probes}
         self.realpaths = {}
+        self.starts = {}  # code -> {(line, offset)} where a line's statement starts
 
     def read(self, frame, probe):
         """NAME in frame as Python resolves it: (status, shown)."""
@@ -385,6 +386,24 @@ class Tracer:
         if batch:
             self.pending.setdefault(frame, []).extend(batch)
 
+    def starts_statement(self, frame):
+        """Whether this line event is a start of the line's statement (§2:
+        "a trigger is a start of an execution of that statement"): its
+        instruction opens a run of the line's instructions. Python 3.12's
+        settrace also reports a line again at a jump target inside it
+        (`a + (b and f())` after f returns), which is no new start."""
+        code = frame.f_code
+        if code not in self.starts:
+            starts, prev = set(), None
+            for start, _end, line in code.co_lines():
+                if line is None:
+                    continue
+                if line != prev:
+                    starts.add((line, start))
+                prev = line
+            self.starts[code] = starts
+        return (frame.f_lineno, frame.f_lasti) in self.starts[code]
+
     def path_of(self, code):
         f = code.co_filename
         if f not in self.realpaths:
@@ -404,7 +423,7 @@ class Tracer:
             probes = self.sites.get((self.path_of(frame.f_code), frame.f_lineno))
             # Lambdas and generator expressions on the line report it too;
             # only the code object owning the statement triggers.
-            if probes and frame.f_code.co_name == probes[0].owner:
+            if probes and frame.f_code.co_name == probes[0].owner and self.starts_statement(frame):
                 self.trigger(frame, probes)
         elif event == "exception":
             self.complete(frame, raised=True)  # rule 4

@@ -7,18 +7,22 @@ off), fixed seeds; run it with PYTHONHASHSEED=0.
 The modules it exercises are listed in MODULES (tests/reference.rs reads it).
 """
 
+import calendar
 import colorsys
 import difflib
+import fnmatch
 import fractions
 import heapq
+import ipaddress
 import json
+import random
 import shlex
 import statistics
 import textwrap
 import urllib.parse
 
 MODULES = ["colorsys", "statistics", "fractions", "textwrap", "heapq", "json.encoder", "difflib", "shlex",
-           "urllib.parse"]
+           "urllib.parse", "random", "ipaddress", "calendar", "fnmatch"]
 
 
 def main():
@@ -81,6 +85,28 @@ def main():
     out.append(urllib.parse.parse_qsl("a=1&b=two+words&c=%2F&a=3"))
     out.append(urllib.parse.urljoin("http://a/b/c/d;p?q", "../g?y#s"))
     out.append(urllib.parse.quote("a b/c?d=é"))
+
+    rng = random.Random(20261125)
+    deck = list(range(12))
+    rng.shuffle(deck)
+    out.append(deck)
+    out.append(rng.sample(range(100), 5))
+    out.append(rng.choices("abcde", weights=[5, 1, 1, 1, 2], k=6))
+    out.append([rng.randrange(3, 90, 7) for _ in range(4)])
+    out.append(rng.uniform(1.0, 2.0))
+
+    net = ipaddress.ip_network("192.168.4.0/29")
+    out.append([str(h) for h in net.hosts()])
+    out.append(list(ipaddress.summarize_address_range(ipaddress.ip_address("10.0.0.3"),
+                                                      ipaddress.ip_address("10.0.0.17"))))
+    out.append(ipaddress.ip_address("2001:db8::8a2e:370:7334").exploded)
+    out.append(list(net.subnets(new_prefix=30)))
+
+    out.append(calendar.monthcalendar(2026, 2))
+    out.append(calendar.TextCalendar(firstweekday=6).formatmonth(2026, 11))
+
+    out.append(fnmatch.translate("data_[0-9]*.p?[!x]"))
+    out.append(fnmatch.filter(["a.py", "b.txt", "c.py", "d.pyc"], "*.py"))
     return out
 
 
