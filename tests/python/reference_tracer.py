@@ -419,11 +419,16 @@ class Tracer:
 
     def local_trace(self, frame, event, arg):
         if event == "line":
-            self.complete(frame, raised=False)
+            start = self.starts_statement(frame)
+            pl = self.pending.get(frame)
+            # A line reported again inside its own statement is not "its
+            # next line": what is pending there (from that very line) waits.
+            if start or not pl or pl[0].probe.line != frame.f_lineno:
+                self.complete(frame, raised=False)
             probes = self.sites.get((self.path_of(frame.f_code), frame.f_lineno))
             # Lambdas and generator expressions on the line report it too;
             # only the code object owning the statement triggers.
-            if probes and frame.f_code.co_name == probes[0].owner and self.starts_statement(frame):
+            if probes and frame.f_code.co_name == probes[0].owner and start:
                 self.trigger(frame, probes)
         elif event == "exception":
             self.complete(frame, raised=True)  # rule 4
