@@ -10,7 +10,8 @@ on its line and on that line only, with no list/set/dict comprehension (3.12+
 inlines those into the enclosing frame, which then reports the line again on
 every iteration), no walrus, no `yield from` / `await`, and NAME occurring
 only outside nested scopes (lambdas, generator expressions). Anything else is
-refused with an error, never guessed at.
+refused with an error, never guessed at. Not modelled either: threads (only
+the main thread is traced) and NumPy values (rendered by repr here).
 
 Usage:
   reference_tracer.py run --out OUT.jsonl [--max-value-bytes N]
@@ -431,7 +432,10 @@ class Tracer:
             if probes and frame.f_code.co_name == probes[0].owner and start:
                 self.trigger(frame, probes)
         elif event == "exception":
-            self.complete(frame, raised=True)  # rule 4
+            # Rule 4. (The StopIteration a `for` loop consumes, which 3.12
+            # reports here for iterators written in Python, finds nothing
+            # pending: the header's line event came first.)
+            self.complete(frame, raised=True)
         elif event == "return":
             op = frame.f_code.co_code[frame.f_lasti]
             if frame.f_code.co_flags & SUSPENDABLE and op not in FINAL_RETURN:
