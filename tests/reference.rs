@@ -14,10 +14,13 @@
 //! probes (roles by default, explicit, both), and with RHS probes only,
 //! which no known probe bug affects, so every run of those must agree.
 //!
-//! Disagreements traced to probe bugs are pinned as `probe_bug_*` tests
-//! (ignored until fixed) and listed in `KNOWN_PROBE_BUGS`. Programs run
-//! with PYTHONHASHSEED=0 under both tracers; hex addresses in reprs are
-//! masked.
+//! The five disagreements this check found were probe bugs, now fixed;
+//! each keeps a pinned test below (column order in `a if c else b`, lines
+//! reported twice inside a statement, `for` headers, and two about loop
+//! lines the monitoring core used to silence). A disagreement found later
+//! and not fixed at once goes into `KNOWN_PROBE_BUGS` with a pinned test;
+//! an entry whose run agrees again fails the run. Programs run with
+//! PYTHONHASHSEED=0 under both tracers; hex addresses in reprs are masked.
 
 mod common;
 
@@ -256,30 +259,7 @@ fn statuses(rows: &[Row]) -> String {
 /// bug). Such a run is allowed to disagree — and must: an entry whose run
 /// agrees again fails the test, so a fix gets its entry removed and the
 /// case checked again. Every other (case, Python, core) must agree.
-const KNOWN_PROBE_BUGS: &[(&str, &str, &str, &str)] = &[
-    ("seed 1", "3.12", "monitoring", BUG_SILENCED),
-    ("seed 1", "3.13", "monitoring", BUG_SILENCED),
-    ("seed 3", "3.12", "monitoring", BUG_SILENCED),
-    ("seed 3", "3.13", "monitoring", BUG_SILENCED),
-    ("seed 4", "3.12", "monitoring", BUG_SILENCED),
-    ("seed 4", "3.13", "monitoring", BUG_SILENCED),
-    ("seed 12", "3.12", "monitoring", BUG_SILENCED),
-    ("seed 12", "3.13", "monitoring", BUG_SILENCED),
-    ("seed 13", "3.12", "monitoring", BUG_SILENCED),
-    ("seed 13", "3.13", "monitoring", BUG_SILENCED),
-    ("seed 16", "3.12", "monitoring", BUG_SILENCED),
-    ("seed 16", "3.13", "monitoring", BUG_SILENCED),
-    ("seed 2", "3.11", "settrace", BUG_FOR_HEADER),
-    ("seed 2", "3.12", "settrace", BUG_FOR_HEADER),
-    ("seed 2", "3.13", "settrace", BUG_FOR_HEADER),
-    ("stdlib", "3.11", "settrace", BUG_IFEXP_ORDER),
-    ("stdlib", "3.12", "settrace", BUG_IFEXP_ORDER),
-    ("stdlib", "3.12", "monitoring", BUG_SILENCED),
-];
-
-const BUG_SILENCED: &str = "monitoring core: silenced lines postpone LHS completion (probe_bug_in_place_change_after_the_next_line_leaks_into_lhs, probe_bug_lhs_completed_ok_at_next_line_not_raised_by_a_later_exception)";
-const BUG_FOR_HEADER: &str = "settrace core: LHS completed after a `for` header rebinds (probe_bug_lhs_before_the_for_header_reads_the_old_binding)";
-const BUG_IFEXP_ORDER: &str = "batch order is ast walk order in `a if c else b` (probe_bug_batch_order_is_column_order_in_a_conditional_expression)";
+const KNOWN_PROBE_BUGS: &[(&str, &str, &str, &str)] = &[];
 
 /// Splits disagreements into known ones (KNOWN_PROBE_BUGS) and failures,
 /// and adds a failure for each known entry of `versions` that agreed.
@@ -1169,8 +1149,7 @@ fn pinned(source: &str, probes: &[&str], want: &[&str]) {
 }
 
 #[test]
-#[ignore = "probe bug: monitoring core completes a deferred LHS after silenced lines, so in-place changes leak in"]
-fn probe_bug_in_place_change_after_the_next_line_leaks_into_lhs() {
+fn in_place_change_after_the_next_line_does_not_leak_into_lhs() {
     // Rule 2: `buf` is completed at the next line (`n = k`), before the
     // append. The monitoring core silences lines that do not rebind `buf`
     // after their first run, so from the second iteration on it completes
@@ -1188,8 +1167,7 @@ fn probe_bug_in_place_change_after_the_next_line_leaks_into_lhs() {
 }
 
 #[test]
-#[ignore = "probe bug: monitoring core records `raised` for an LHS whose next line ran silenced before an exception"]
-fn probe_bug_lhs_completed_ok_at_next_line_not_raised_by_a_later_exception() {
+fn lhs_completes_ok_at_next_line_not_raised_by_a_later_exception() {
     // Rule 2/4: `x` completes `ok` at `y = 2`; the ZeroDivisionError two
     // lines later (second iteration) is not its business.
     pinned(
@@ -1208,8 +1186,7 @@ fn probe_bug_lhs_completed_ok_at_next_line_not_raised_by_a_later_exception() {
 }
 
 #[test]
-#[ignore = "probe bug: settrace core completes a pending LHS after the `for` header has rebound the target"]
-fn probe_bug_lhs_before_the_for_header_reads_the_old_binding() {
+fn lhs_before_the_for_header_reads_the_old_binding() {
     // Rule 2: the next event after `i = i * 10` is the `for` line, before
     // FOR_ITER binds the next `i`. The settrace core reads 1, 2, 20.
     pinned(
@@ -1223,8 +1200,7 @@ fn probe_bug_lhs_before_the_for_header_reads_the_old_binding() {
 }
 
 #[test]
-#[ignore = "probe bug: batch order follows the syntax tree's walk order, not columns, in `a if c else b`"]
-fn probe_bug_batch_order_is_column_order_in_a_conditional_expression() {
+fn batch_order_is_column_order_in_a_conditional_expression() {
     // Rule 6: RHS probes in column order. `line` occurs at column 12,
     // `pred` at column 20; the agent orders by the first occurrence in
     // ast walk order, which visits the condition (`pred(line)`) first.
@@ -1244,8 +1220,7 @@ fn probe_bug_batch_order_is_column_order_in_a_conditional_expression() {
 /// returns: that is no new trigger, and no "next line" either — the LHS
 /// must not be completed before the assignment ran (it would read unbound).
 #[test]
-#[ignore = "probe bug: 3.12 monitoring core completes an LHS at a LINE event inside its own statement (jump target) -> unbound"]
-fn probe_bug_a_line_reported_twice_inside_its_statement_completes_nothing() {
+fn a_line_reported_twice_inside_its_statement_completes_nothing() {
     pinned(
         "def isleap(y):\n\
          \x20   return y % 4 == 0\n\

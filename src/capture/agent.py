@@ -541,7 +541,9 @@ class Resolver:
             fm = self.model(path)
             if line > fm.nlines:
                 raise ProbeError(f"probe {text!r}: {file} has only {fm.nlines} lines")
-            occs = [o for o in fm.occ_by_line.get(line, ()) if o.name == name]
+            # Leftmost first: the tree's walk order visits `c` before `a` in
+            # `a if c else b`, but batches are in column order (SPEC §2 rule 6).
+            occs = sorted((o for o in fm.occ_by_line.get(line, ()) if o.name == name), key=lambda o: o.col)
             if not occs:
                 names = fm.names_on_line(line)
                 src = fm.source.splitlines()[line - 1].strip()
@@ -621,7 +623,7 @@ class Resolver:
             # check whether the statement is still running.)
             s.simple = (not s.rhs and len(s.lhs) == 1 and not immediate
                         and len(s.lhs[0].parts) == 1 and s.lhs[0].kind in ("local", "name")
-                        and not _is_multi(s.lhs[0].occ.stmt))
+                        and not _needs_hold(s.lhs[0].occ.stmt))
         # Keep positions only; let the syntax trees go.
         for s in sites:
             if s.trigger[0] != "line":
@@ -629,11 +631,25 @@ class Resolver:
         for p in self.probes:
             st = p.occ.stmt
             p.stmt = Span(st)
-            # A simple statement over several lines: line events inside it
-            # must not complete its pending LHS (see _holds).
-            p.multi = _is_multi(st)
+            # Line events inside a still-running statement must not
+            # complete its pending LHS (see _holds).
+            p.multi = _needs_hold(st)
             p.cont = None
             p.occ = None
+        # `for … in range(…)` headers: the only lines whose per-iteration
+        # LINE event the monitoring core may silence (see CodePlan.quiet_offsets).
+        self.range_headers = {}
+        for path, fm in self.models.items():
+            shadowed = fm.symtab is not None and _module_binds(fm.symtab, "range")
+            lines = set()
+            if not shadowed:
+                for line, stmts in fm.stmts_by_line.items():
+                    for st, _scope in stmts:
+                        it = getattr(st, "iter", None)
+                        if (isinstance(st, ast.For) and isinstance(it, ast.Call)
+                                and isinstance(it.func, ast.Name) and it.func.id == "range"):
+                            lines.add(line)
+            self.range_headers[path] = lines
         self.models = None
         return sites
 
@@ -672,6 +688,14 @@ def _has_word(text, word):
             return True
         i = text.find(word, i + 1)
     return False
+
+
+def _module_binds(table, name):
+    """Whether the module assigns `name` (so `range` may not be the builtin)."""
+    try:
+        return table.lookup(name).is_assigned() or table.lookup(name).is_imported()
+    except KeyError:
+        return False
 
 
 def _outer_code_scope(tree, comp):
@@ -752,6 +776,20 @@ def _line_starts(code):
             out.add(off)
         if line is not None:
             prev = line
+    # A jump from another line also starts a line (a `for` header's FOR_ITER
+    # reached from the end of the body: the pending LHS of the body's last
+    # line completes there, before the target is rebound).
+    import dis
+    jumps = set(dis.hasjrel) | set(dis.hasjabs)
+    line_at = {}
+    instrs = list(dis.get_instructions(code))
+    for ins in instrs:
+        line_at[ins.offset] = ins.positions.lineno
+    for ins in instrs:
+        if ins.opcode in jumps and isinstance(ins.argval, int):
+            target_line = line_at.get(ins.argval)
+            if target_line is not None and target_line != ins.positions.lineno:
+                out.add(ins.argval)
     return out
 
 
@@ -794,8 +832,8 @@ def _after_offset(code, node):
 
 class CodePlan:
     """What to do in one probed code object."""
-    __slots__ = ("line_of",
-                 "line_sites", "instr_sites", "has_lhs", "quiet_ok", "needed_lines", "line_entries",
+    __slots__ = ("line_of", "quiet_offsets",
+                 "line_sites", "instr_sites", "has_lhs", "quiet_ok", "line_entries",
                  "keep_lines", "line_starts", "code")
 
     def __init__(self):
@@ -807,7 +845,7 @@ class CodePlan:
         self.instr_sites = {}    # offset -> Site (instruction triggers)
         self.has_lhs = False     # some deferred LHS capture can be pending in this code
         self.quiet_ok = True     # lines that cannot change a pending name may be silenced
-        self.needed_lines = set()
+        self.quiet_offsets = frozenset()  # FOR_ITER offsets whose LINE may be silenced
 
 
 _WRITE_OPS = ("STORE_FAST", "DELETE_FAST", "STORE_FAST_LOAD_FAST", "STORE_FAST_STORE_FAST",
@@ -890,6 +928,8 @@ class Capture:
         # only probe is one LHS local (the monitoring core's fast path).
         self.simple_lines = {}
         self.mt = [False]        # threads exist (mirrors `threaded` for closures)
+        self.line_starts_needed = False  # the settrace core filters line events by them
+        self.range_headers = {}  # file -> lines of `for … in range(…)` headers
         self.warnings = []
 
     def internal_error(self, e):
@@ -969,9 +1009,20 @@ class Capture:
                             plan.quiet_ok = False
                         deferred.add(p.base)
             if plan is not None and plan.has_lhs and plan.quiet_ok:
-                plan.needed_lines = _writer_lines(code, deferred)
+                # A pending LHS may skip the LINE event of a `for … in
+                # range(…)` header that cannot rebind it: between the body's
+                # end and its next line only FOR_ITER on a range iterator and
+                # the target's STORE run — no user code that could change
+                # the value or raise. Every other line completes it at once.
+                writers = _writer_lines(code, deferred)
+                headers = self.range_headers.get(fn) or self.range_headers.get(
+                    os.path.realpath(fn) if fn else fn, ())
+                plan.quiet_offsets = {
+                    off for off, op, pos in _instructions(code)
+                    if _opcode.opname[op] == "FOR_ITER" and pos[0] in headers and pos[0] not in writers}
             if plan is not None:
-                plan.line_starts = _line_starts(code)
+                if self.line_starts_needed:
+                    plan.line_starts = _line_starts(code)
         if plan is not None:
             plan.code = code
             self.probed[id(code)] = plan
@@ -1335,9 +1386,23 @@ def _seq_array(v, t, limit):
 _NUM_TYPES = frozenset((int, float, complex))
 
 
-def _is_multi(stmt):
-    """A simple (not compound) statement written over several lines."""
-    return stmt.lineno != stmt.end_lineno and not hasattr(stmt, "body")
+_JUMPY = (ast.BoolOp, ast.IfExp, ast.ListComp, ast.SetComp, ast.DictComp)
+
+
+def _needs_hold(stmt):
+    """A simple (not compound) statement during which its frame can report
+    a line event that is not a new start of it: one written over several
+    lines, or one with jumps inside (`a and b`, `x if c else y`, chained
+    comparisons, 3.12+'s inlined comprehensions), where Python 3.12 reports
+    the line again at the jump target."""
+    if hasattr(stmt, "body"):
+        return False
+    if stmt.lineno != stmt.end_lineno:
+        return True
+    for node in _walk_nodes(stmt):
+        if isinstance(node, _JUMPY) or (isinstance(node, ast.Compare) and len(node.ops) > 1):
+            return True
+    return False
 
 
 def _holds(cont, line, lasti):
@@ -1474,7 +1539,7 @@ class MonitoringCore:
                     if site is None:
                         if line in plan.keep_lines:
                             return None  # CPython 3.12 can drop an INSTRUCTION event when its LINE is disabled
-                        if not plan.has_lhs or (plan.quiet_ok and line not in plan.needed_lines):
+                        if not plan.has_lhs or (not mt[0] and frame.f_lasti in plan.quiet_offsets):
                             return DISABLE
                         return None
                     if frame.f_lasti not in plan.line_entries[line]:
@@ -1574,6 +1639,15 @@ class MonitoringCore:
 
     def on_new_thread(self):
         pass
+
+    def on_threads(self):
+        # Loop headers silenced while one thread ran must report again:
+        # another thread may now change a value between the body's end and
+        # its next line.
+        try:
+            sys.monitoring.restart_events()
+        except Exception as e:  # noqa: BLE001
+            self.cap.internal_error(e)
 
     def uninstall(self):
         try:
@@ -1714,6 +1788,9 @@ class SettraceCore:
     def on_new_thread(self):
         sys.settrace(self.global_trace)
 
+    def on_threads(self):
+        pass
+
     def uninstall(self):
         if sys.gettrace() is not self.global_trace:
             self.cap.warnings.append(
@@ -1729,8 +1806,10 @@ class SettraceCore:
 def _hook_threads(cap, core):
     def wrap(start):
         def start_thread(function, *args, **kwargs):
-            cap.threaded = True
-            cap.mt[0] = True
+            if not cap.threaded:
+                cap.threaded = True
+                cap.mt[0] = True
+                core.on_threads()
 
             def run(*a, **kw):
                 core.on_new_thread()
@@ -1807,12 +1886,15 @@ class Runner:
             first = os.getcwd() if t[:1] == ["-m"] or not t else os.path.dirname(os.path.abspath(t[0]))
             resolver = Resolver(cfg["probes"], [first] + sys.path[1:])
             sites = resolver.sites()
+            range_headers = resolver.range_headers
             core_name = self.choose_core(cfg.get("core", "auto"))
         except ProbeError as e:
             self.wire.send_json(MSG_FATAL, {"message": str(e)})
             return 2
         cap = self.cap = Capture(self.wire, sites, cfg["max_value_bytes"], cfg["max_array_bytes"])
         core = self.core = MonitoringCore(cap) if core_name == "monitoring" else SettraceCore(cap)
+        cap.line_starts_needed = core_name != "monitoring"
+        cap.range_headers = range_headers
         hello = {
             "python_version": "%d.%d.%d" % sys.version_info[:3],
             "python_executable": sys.executable,
