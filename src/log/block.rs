@@ -228,6 +228,31 @@ impl RecordBlock {
         self.num.push(n);
     }
 
+    /// [`RecordBlock::push`] taking the record by value: a large value
+    /// (an array) moves into the block instead of being copied.
+    #[inline]
+    pub fn push_owned(&mut self, r: CaptureRecord) {
+        let (t, n) = match r.value {
+            v @ (Value::Absent | Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_)) => {
+                self.store_value(&v)
+            }
+            other => {
+                let idx = self.other.len() as u64;
+                self.heavy_bytes += approx_size(&other);
+                let t = value_tag(&other);
+                self.other.push(other);
+                (t, idx)
+            }
+        };
+        self.ts.push(r.ts_ns);
+        self.thread.push(r.thread);
+        self.probe.push(r.probe);
+        self.order.push(r.order);
+        self.status.push(r.status);
+        self.tag.push(t);
+        self.num.push(n);
+    }
+
     /// Replace status and value of record `i` (completing a placeholder
     /// that has not been written yet).
     pub fn set(&mut self, i: usize, status: Status, value: &Value) {

@@ -214,6 +214,21 @@ impl LogWriter {
     /// to be completed later with [`LogWriter::complete`].
     #[inline]
     pub fn append(&mut self, rec: &CaptureRecord) -> Result<(), LogError> {
+        self.admit(rec)?;
+        self.block.push(rec);
+        self.pushed()
+    }
+
+    /// [`LogWriter::append`] taking the record by value, so that a large
+    /// value (an array) is moved into the frame buffer, not copied.
+    pub fn append_owned(&mut self, rec: CaptureRecord) -> Result<(), LogError> {
+        self.admit(&rec)?;
+        self.block.push_owned(rec);
+        self.pushed()
+    }
+
+    /// The checks before a record goes into the block.
+    fn admit(&mut self, rec: &CaptureRecord) -> Result<(), LogError> {
         if rec.seq != self.next_seq {
             return Err(LogError::Invalid(format!(
                 "record seq {} out of order: expected {}",
@@ -236,7 +251,10 @@ impl LogWriter {
         if rec.status == Status::Pending {
             self.outstanding.insert(rec.seq);
         }
-        self.block.push(rec);
+        Ok(())
+    }
+
+    fn pushed(&mut self) -> Result<(), LogError> {
         self.next_seq += 1;
         if self.block.len() >= BLOCK_RECORDS || self.block.heavy_bytes >= BLOCK_HEAVY_BYTES {
             self.flush_frame()?;

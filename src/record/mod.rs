@@ -448,7 +448,7 @@ fn handle_message(
             let write_error = &mut s.write_error;
             s.decoder.decode(&m.payload, |c| {
                 let r = match c {
-                    Capture::Record(rec) => writer.append(&rec),
+                    Capture::Record(rec) => writer.append_owned(rec),
                     Capture::Completion { seq, status, value } => {
                         writer.complete(seq, status, &value)
                     }
