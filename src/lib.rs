@@ -3,5 +3,6 @@
 pub mod capture;
 pub mod log;
 pub mod record;
-pub mod wire;
 pub mod render;
+pub mod replay;
+pub mod wire;
