@@ -431,6 +431,7 @@ fn run_replay(args: ReplayArgs) -> Result<u8> {
             bar.set_position(done);
         }
     };
+    replay::tune_allocator();
     let result = replay::replay(&opts, &progress);
     bar.finish_and_clear();
     let outcome = match result {

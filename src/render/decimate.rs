@@ -79,6 +79,70 @@ impl Column {
     }
 }
 
+/// The polylines under construction.
+struct Acc {
+    out: Polylines,
+    run: Vec<Point>,
+    col: Option<Column>,
+}
+
+impl Acc {
+    fn new() -> Self {
+        Acc {
+            out: Polylines::default(),
+            run: Vec::new(),
+            col: None,
+        }
+    }
+
+    /// A finite point `k` in pixel column `x`.
+    fn point(&mut self, k: u64, p: Point, x: i32) {
+        self.out.input_points += 1;
+        match &mut self.col {
+            Some(c) if c.px == x => c.add(k, p),
+            _ => {
+                if let Some(c) = self.col.take() {
+                    c.flush(&mut self.run);
+                }
+                self.col = Some(Column::new(x, k, p));
+            }
+        }
+    }
+
+    /// A whole column of `n` finite points, already reduced.
+    fn column(&mut self, c: Column, n: u64) {
+        self.out.input_points += n;
+        match &mut self.col {
+            Some(cur) if cur.px == c.px => {
+                cur.add(c.min.0, c.min.1);
+                cur.add(c.max.0, c.max.1);
+                cur.add(c.last.0, c.last.1);
+            }
+            _ => {
+                if let Some(cur) = self.col.take() {
+                    cur.flush(&mut self.run);
+                }
+                self.col = Some(c);
+            }
+        }
+    }
+
+    /// A point without a value: the polyline ends here.
+    fn gap(&mut self) {
+        if let Some(c) = self.col.take() {
+            c.flush(&mut self.run);
+        }
+        if !self.run.is_empty() {
+            self.out.runs.push(std::mem::take(&mut self.run));
+        }
+    }
+
+    fn finish(mut self) -> Polylines {
+        self.gap();
+        self.out
+    }
+}
+
 /// Split `points` into polylines at gaps and, when `decimate` is set,
 /// reduce each run to at most four points per pixel column, where `px`
 /// maps an x value to its pixel column exactly as the chart does.
@@ -87,43 +151,113 @@ pub fn polylines(
     px: impl Fn(f64) -> i32,
     decimate: bool,
 ) -> Polylines {
-    let mut out = Polylines::default();
-    let mut run: Vec<Point> = Vec::new();
-    let mut col: Option<Column> = None;
-    for (k, p) in points.into_iter().enumerate() {
-        let k = k as u64;
-        if !p.1.is_finite() || !p.0.is_finite() {
-            if let Some(c) = col.take() {
-                c.flush(&mut run);
-            }
-            if !run.is_empty() {
+    if !decimate {
+        let mut out = Polylines::default();
+        let mut run = Vec::new();
+        for p in points {
+            if p.0.is_finite() && p.1.is_finite() {
+                out.input_points += 1;
+                run.push(p);
+            } else if !run.is_empty() {
                 out.runs.push(std::mem::take(&mut run));
             }
-            continue;
         }
-        out.input_points += 1;
-        if !decimate {
-            run.push(p);
-            continue;
+        if !run.is_empty() {
+            out.runs.push(run);
         }
-        let x = px(p.0);
-        match &mut col {
-            Some(c) if c.px == x => c.add(k, p),
-            _ => {
-                if let Some(c) = col.take() {
-                    c.flush(&mut run);
-                }
-                col = Some(Column::new(x, k, p));
+        return out;
+    }
+    let mut acc = Acc::new();
+    for (k, p) in points.into_iter().enumerate() {
+        if p.0.is_finite() && p.1.is_finite() {
+            acc.point(k as u64, p, px(p.0));
+        } else {
+            acc.gap();
+        }
+    }
+    acc.finish()
+}
+
+/// The same polylines as [`polylines`] over the points `(x(i), ys[i])`,
+/// for an `x` that never decreases with `i` (capture index, or capture
+/// times in order): the end of each pixel column is found by searching,
+/// and each column is reduced with a tight scan of its slice, so the cost
+/// is a pass over the values plus a few `px` calls per column.
+pub fn polylines_sorted(
+    ys: &[f64],
+    x: impl Fn(usize) -> f64,
+    px: impl Fn(f64) -> i32,
+) -> Polylines {
+    let n = ys.len();
+    let col_of = |i: usize| {
+        let xi = x(i);
+        xi.is_finite().then(|| px(xi))
+    };
+    let mut acc = Acc::new();
+    let mut a = 0;
+    while a < n {
+        let Some(c) = col_of(a) else {
+            acc.gap();
+            a += 1;
+            continue;
+        };
+        // Exponential then binary search for the first index in another column.
+        let mut step = 1;
+        let mut lo = a; // known in column c
+        let mut hi = loop {
+            let probe = a + step;
+            if probe >= n {
+                break n;
+            }
+            if col_of(probe) != Some(c) {
+                break probe;
+            }
+            lo = probe;
+            step *= 2;
+        };
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if col_of(mid) == Some(c) {
+                lo = mid;
+            } else {
+                hi = mid;
             }
         }
+        let b = hi;
+        let slice = &ys[a..b];
+        let (mut imin, mut imax) = (0, 0);
+        let mut finite = true;
+        for (j, &v) in slice.iter().enumerate() {
+            if !v.is_finite() {
+                finite = false;
+                break;
+            }
+            if v < slice[imin] {
+                imin = j;
+            }
+            if v > slice[imax] {
+                imax = j;
+            }
+        }
+        if finite {
+            let pt = |j: usize| ((a + j) as u64, (x(a + j), slice[j]));
+            let mut col = Column::new(c, pt(0).0, pt(0).1);
+            col.last = pt(b - a - 1);
+            col.min = pt(imin);
+            col.max = pt(imax);
+            acc.column(col, (b - a) as u64);
+        } else {
+            for (i, &v) in ys.iter().enumerate().take(b).skip(a) {
+                if v.is_finite() {
+                    acc.point(i as u64, (x(i), v), c);
+                } else {
+                    acc.gap();
+                }
+            }
+        }
+        a = b;
     }
-    if let Some(c) = col.take() {
-        c.flush(&mut run);
-    }
-    if !run.is_empty() {
-        out.runs.push(run);
-    }
-    out
+    acc.finish()
 }
 
 #[cfg(test)]
@@ -149,6 +283,29 @@ mod tests {
         // A gap inside one pixel column splits the column too.
         let p = polylines(pts, |_| 0, true);
         assert_eq!(p.runs, vec![vec![(0.0, 1.0)], vec![(2.0, 3.0), (3.0, 4.0)]]);
+    }
+
+    #[test]
+    fn sorted_search_gives_the_same_polylines() {
+        let mut seed = 7u64;
+        let ys: Vec<f64> = (0..50_000)
+            .map(|i| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                if i % 997 == 5 || (20_000..20_050).contains(&i) {
+                    f64::NAN
+                } else {
+                    (seed >> 11) as f64 / (1u64 << 53) as f64
+                }
+            })
+            .collect();
+        for width in [3.0, 37.0, 400.0, 60_000.0] {
+            let px = |x: f64| (x / 50_000.0 * width) as i32;
+            let a = polylines(ys.iter().enumerate().map(|(i, &y)| (i as f64, y)), px, true);
+            let b = polylines_sorted(&ys, |i| i as f64, px);
+            assert_eq!(a, b, "width {width}");
+        }
     }
 
     #[test]

@@ -23,7 +23,7 @@ use plotters::prelude::*;
 
 use crate::capture::record::{ArrayValue, Status, Value};
 use crate::log::meta::ProbeInfo;
-use crate::render::decimate::{polylines, Point};
+use crate::render::decimate::{polylines, polylines_sorted, Point};
 use crate::render::font::{ensure_registered, FAMILY};
 use crate::replay::buffer::ProbeDataBuffer;
 
@@ -489,52 +489,65 @@ fn draw_scalar<DB: DrawingBackend>(
         .map_err(de)?;
 
     let spec = chart.as_coord_spec().clone();
-    let px = |x: f64| spec.translate(&(x, y0)).0;
+    let px = x_pixel(&spec);
     let (plot_w, _) = chart.plotting_area().dim_in_pixel();
     // Few points: thicker lines and a dot per point. Each point then has a
     // pixel column of its own, so decimation changes nothing either way.
     let sparse = n <= (plot_w as usize / 4).max(1);
     let width = if sparse { 2 } else { 1 };
-    let mut series: Vec<(Vec<Point>, RGBColor, &str)> = Vec::new();
     let vals = &buf.values()[..n];
-    if step {
-        let pts = step_points(buf, axis, vals);
-        series.push((pts, t.line, "value"));
+    let im: &[f64] = if p.kind == PanelKind::Complex && !buf.imag().is_empty() {
+        &buf.imag()[..n]
     } else {
-        series.push((
-            (0..n).map(|i| (x_of(buf, axis, i), vals[i])).collect(),
-            t.line,
-            "real",
-        ));
-        if p.kind == PanelKind::Complex && !buf.imag().is_empty() {
-            let im = &buf.imag()[..n];
-            series.push((
-                (0..n).map(|i| (x_of(buf, axis, i), im[i])).collect(),
-                t.line2,
-                "imag",
-            ));
-        }
-    }
-    for (pts, color, _) in &series {
-        let lines = polylines(pts.iter().copied(), px, style.decimate && !sparse);
+        &[]
+    };
+    // The series are walked lazily (twice when sparse), never collected:
+    // a 10-million-point history must not cost another copy of itself.
+    let columns: Vec<(&[f64], RGBColor)> = if im.is_empty() {
+        vec![(vals, t.line)]
+    } else {
+        vec![(vals, t.line), (im, t.line2)]
+    };
+    // Capture times can step back between threads; the fast column search
+    // needs x in order (the general path is as exact, only slower).
+    let x_sorted = match axis {
+        XAxis::Index => true,
+        XAxis::Time => buf.timestamps()[..n].windows(2).all(|w| w[0] <= w[1]),
+    };
+    for (col, color) in columns {
+        let decimate = style.decimate && !sparse;
+        let lines = if step {
+            polylines(step_points(buf, axis, col), &px, decimate)
+        } else if decimate && x_sorted {
+            polylines_sorted(col, |i| x_of(buf, axis, i), &px)
+        } else {
+            polylines(
+                col.iter()
+                    .enumerate()
+                    .map(|(i, &v)| (x_of(buf, axis, i), v)),
+                &px,
+                decimate,
+            )
+        };
         let st = ShapeStyle::from(color).stroke_width(width);
-        for run in &lines.runs {
+        for run in lines.runs {
             if run.len() == 1 {
                 chart
                     .draw_series(std::iter::once(Circle::new(run[0], 2, color.filled())))
                     .map_err(de)?;
             } else {
                 chart
-                    .draw_series(std::iter::once(PathElement::new(run.clone(), st)))
+                    .draw_series(std::iter::once(PathElement::new(run, st)))
                     .map_err(de)?;
             }
         }
         if sparse && !step {
             chart
                 .draw_series(
-                    pts.iter()
-                        .filter(|p| p.1.is_finite())
-                        .map(|&p| Circle::new(p, 3, color.filled())),
+                    col.iter()
+                        .enumerate()
+                        .filter(|(_, v)| v.is_finite())
+                        .map(|(i, &v)| Circle::new((x_of(buf, axis, i), v), 3, color.filled())),
                 )
                 .map_err(de)?;
         }
@@ -554,23 +567,32 @@ fn draw_scalar<DB: DrawingBackend>(
 
 /// The step polyline of a bool series: horizontal at the old value, then
 /// vertical to the new one; a gap (NaN) wherever the value is missing.
-fn step_points(buf: &ProbeDataBuffer, axis: XAxis, vals: &[f64]) -> Vec<Point> {
-    let mut out = Vec::with_capacity(vals.len() * 2);
+fn step_points<'a>(
+    buf: &'a ProbeDataBuffer,
+    axis: XAxis,
+    vals: &'a [f64],
+) -> impl Iterator<Item = Point> + 'a {
     let mut prev: Option<f64> = None;
-    for (i, &v) in vals.iter().enumerate() {
+    vals.iter().enumerate().flat_map(move |(i, &v)| {
         let x = x_of(buf, axis, i);
-        if !v.is_finite() {
-            out.push((x, f64::NAN));
+        let pts: [Option<Point>; 2] = if !v.is_finite() {
             prev = None;
-            continue;
-        }
-        if let Some(pv) = prev {
-            out.push((x, pv));
-        }
-        out.push((x, v));
-        prev = Some(v);
-    }
-    out
+            [Some((x, f64::NAN)), None]
+        } else {
+            let corner = prev.map(|pv| (x, pv));
+            prev = Some(v);
+            [corner, Some((x, v))]
+        };
+        pts.into_iter().flatten()
+    })
+}
+
+/// The chart's own mapping of x values to pixel columns (the x half of its
+/// `translate`), so decimation bins are exactly the drawn pixel columns.
+fn x_pixel(spec: &Cartesian2d<RangedCoordf64, RangedCoordf64>) -> impl Fn(f64) -> i32 + '_ {
+    let r = spec.get_x_axis_pixel_range();
+    let xs = spec.x_spec();
+    move |x: f64| xs.map(&x, (r.start, r.end))
 }
 
 /// Triangles on the x axis where a capture has no value (and where one
@@ -710,7 +732,7 @@ fn draw_waveform<DB: DrawingBackend>(
         .draw()
         .map_err(de)?;
     let spec = chart.as_coord_spec().clone();
-    let px = |x: f64| spec.translate(&(x, y0)).0;
+    let px = x_pixel(&spec);
     let k = series.len();
     for (j, s) in series.iter().enumerate() {
         // Older arrays fade out; the latest is drawn last and opaque.
@@ -720,11 +742,15 @@ fn draw_waveform<DB: DrawingBackend>(
         } else {
             blend(t.line, t.bg, 0.25 + 0.2 * (3 - age.min(3)) as f64)
         };
-        let lines = polylines(
-            s.iter().enumerate().map(|(i, &v)| (i as f64, v)),
-            px,
-            style.decimate,
-        );
+        let lines = if style.decimate {
+            polylines_sorted(s, |i| i as f64, &px)
+        } else {
+            polylines(
+                s.iter().enumerate().map(|(i, &v)| (i as f64, v)),
+                &px,
+                false,
+            )
+        };
         for run in lines.runs {
             if run.len() == 1 {
                 chart
@@ -1057,7 +1083,14 @@ pub fn fmt_num(v: f64) -> String {
     }
     let a = v.abs();
     if !(1e-3..1e6).contains(&a) {
-        return format!("{v:.2e}");
+        // 1.50e6 → 1.5e6, 2.00e6 → 2e6
+        let s = format!("{v:.2e}");
+        return match s.split_once('e') {
+            Some((m, e)) if m.contains('.') => {
+                format!("{}e{e}", m.trim_end_matches('0').trim_end_matches('.'))
+            }
+            _ => s,
+        };
     }
     let digits = 6 - (a.log10().floor() as i32 + 1);
     let s = format!("{:.*}", digits.max(0) as usize, v);
@@ -1090,6 +1123,8 @@ mod tests {
         assert_eq!(fmt_num(7.199999999), "7.2");
         assert_eq!(fmt_num(-0.5), "-0.5");
         assert_eq!(fmt_num(1234567.0), "1.23e6");
+        assert_eq!(fmt_num(2e6), "2e6");
+        assert_eq!(fmt_num(1.5e-4), "1.5e-4");
         assert_eq!(fmt_num(0.0), "0");
     }
 
