@@ -541,13 +541,14 @@ fn draw_scalar<DB: DrawingBackend>(
                     .map_err(de)?;
             }
         }
-        if sparse && !step {
+        // A dot per capture only while dots stay apart (≥ 10 px).
+        if n <= (plot_w as usize / 10).max(1) && !step {
             chart
                 .draw_series(
                     col.iter()
                         .enumerate()
                         .filter(|(_, v)| v.is_finite())
-                        .map(|(i, &v)| Circle::new((x_of(buf, axis, i), v), 3, color.filled())),
+                        .map(|(i, &v)| Circle::new((x_of(buf, axis, i), v), 2, color.filled())),
                 )
                 .map_err(de)?;
         }
@@ -556,7 +557,15 @@ fn draw_scalar<DB: DrawingBackend>(
         let font = (FAMILY, 12).into_font();
         let (pw, _) = chart.plotting_area().dim_in_pixel();
         let pa = chart.plotting_area().strip_coord_spec();
-        let x = pw as i32 - 90;
+        let x = pw as i32 - 70;
+        // On a patch of background, so lines under it do not hide it.
+        pa.draw(&Rectangle::new(
+            [(x - 6, 2), (pw as i32 - 4, 38)],
+            ShapeStyle::from(&t.bg).filled(),
+        ))
+        .map_err(de)?;
+        pa.draw(&Rectangle::new([(x - 6, 2), (pw as i32 - 4, 38)], t.frame))
+            .map_err(de)?;
         pa.draw(&Text::new("— real", (x, 4), font.clone().color(&t.line)))
             .map_err(de)?;
         pa.draw(&Text::new("— imag", (x, 20), font.color(&t.line2)))

@@ -492,7 +492,7 @@ pub fn replay(
                 let bytes = if format == Format::Png {
                     let rgb = render_rgb(&fd, &style, (w, h))
                         .map_err(|source| ReplayError::Draw { frame: i, source })?;
-                    encode_png(&rgb, (w, h))
+                    encode_png(&rgb, (w, h), n == 1)
                         .map_err(|source| ReplayError::Draw { frame: i, source })?
                 } else {
                     render_svg(&fd, &style, (w, h))
