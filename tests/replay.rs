@@ -548,3 +548,79 @@ fn probe_selection_gif_and_determinism() {
         "same log, same pixels"
     );
 }
+
+/// Frame offsets of an intact log: (offset, kind byte, total length).
+fn frames_of(bytes: &[u8]) -> Vec<(usize, u8, usize)> {
+    let mut out = Vec::new();
+    let mut pos = 16;
+    while pos + 48 <= bytes.len() && bytes[pos..pos + 4] == *b"PRBF" {
+        let len =
+            u32::from_le_bytes(bytes[pos + 8..pos + 12].try_into().expect("4 bytes")) as usize;
+        out.push((pos, bytes[pos + 4], 48 + len));
+        pos += 48 + len;
+    }
+    out
+}
+
+/// Out-of-order and repeated frames are reported, never silently
+/// reordered or double counted: swapped frames are put back in seq order
+/// (and said so), a repeated frame is ignored (and said so), exit 1.
+#[test]
+fn out_of_order_and_repeated_frames_are_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = std::fs::read(fixture_log("good.probe")).expect("fixture");
+    let frames = frames_of(&good);
+    let recs: Vec<&(usize, u8, usize)> = frames.iter().filter(|f| f.1 == 2).collect();
+    assert_eq!(recs.len(), 4, "good.probe has four RECORDS frames");
+    let piece = |f: &(usize, u8, usize)| good[f.0..f.0 + f.2].to_vec();
+    let head = good[..recs[0].0].to_vec();
+    let tail = good[recs[3].0 + recs[3].2..].to_vec();
+
+    // Frames 2 and 3 swapped.
+    let mut swapped = head.clone();
+    for i in [0, 2, 1, 3] {
+        swapped.extend(piece(recs[i]));
+    }
+    swapped.extend(&tail);
+    let log = dir.path().join("swapped.probe");
+    std::fs::write(&log, &swapped).expect("write");
+    let reader = LogReader::open(&log).expect("open");
+    let h = buffer::build(&reader, &[true; 3]);
+    assert!(
+        h.report.issues.iter().any(|i| i.contains("out of order")),
+        "{:?}",
+        h.report.issues
+    );
+    let mut total = 0;
+    for b in &h.buffers {
+        assert!(
+            b.seqs().windows(2).all(|w| w[0] < w[1]),
+            "history in seq order"
+        );
+        total += b.len();
+    }
+    assert_eq!(total, 48, "nothing lost");
+    let o = replay(&[p(&log), "--final-only", "-o", p(&dir.path().join("s.png"))]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("out of order"), "{}", stderr(&o));
+
+    // Frame 2 repeated.
+    let mut repeated = head;
+    for i in [0, 1, 1, 2, 3] {
+        repeated.extend(piece(recs[i]));
+    }
+    repeated.extend(&tail);
+    let log = dir.path().join("repeated.probe");
+    std::fs::write(&log, &repeated).expect("write");
+    let reader = LogReader::open(&log).expect("open");
+    let h = buffer::build(&reader, &[true; 3]);
+    assert!(
+        h.report
+            .issues
+            .iter()
+            .any(|i| i.contains("already read; ignored")),
+        "{:?}",
+        h.report.issues
+    );
+    assert_eq!(h.buffers.iter().map(|b| b.len()).sum::<usize>(), 48);
+}
