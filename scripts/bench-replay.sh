@@ -55,10 +55,9 @@ run() {
     local expect="$1" manifest="$2"; shift 3
     best_wall=""; best_cpu=""; best_rss=""
     for _ in $(seq "$repeat"); do
-        local out
-        out="$( { /usr/bin/time -f '%e %U %S %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1 )" || {
-            echo "bench-replay: FAILED: $*" >&2; exit 1; }
-        read -r wall user sys rss <<<"$out"
+        /usr/bin/time -o "$work/time.txt" -f '%e %U %S %M' "$@" >/dev/null 2>"$work/stderr.txt" || {
+            echo "bench-replay: FAILED: $*" >&2; cat "$work/stderr.txt" >&2; exit 1; }
+        read -r wall user sys rss < <(tail -1 "$work/time.txt")
         if [[ -z "$best_wall" ]] || awk "BEGIN{exit !($wall < $best_wall)}"; then
             best_wall="$wall"
             best_cpu="$(awk "BEGIN{printf \"%.2f\", $user + $sys}")"
@@ -91,7 +90,7 @@ for n in 1000000 10000000; do
     [[ -f "$log" ]] || "$synth" series "$n" "$log" 300 2>/dev/null
     run "$n" "$work/final-$n.frames.json" -- "$bin" replay "$log" --final-only -o "$work/final-$n.png" -q
     printf '%-44s %7ss %7ss %9s %6d MiB %6.1f B\n' \
-        "--final-only, $(printf "%'d" "$n") points (1280x720 PNG)" \
+        "--final-only, $((n / 1000000)) M points (1280x720 PNG)" \
         "$best_wall" "$best_cpu" "$frames" $((best_rss / 1024)) \
         "$(awk "BEGIN{print $best_rss * 1024 / $n}")"
 done

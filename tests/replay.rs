@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use common::*;
 use probe::capture::record::{Role, Status, Value};
 use probe::log::{LogReader, ProbeInfo};
-use probe::render::decimate::polylines;
+use probe::render::decimate::{polylines, BlockIndex};
 use probe::render::encode::render_rgb;
 use probe::render::plot::{FrameData, PanelData, PanelKind, PlotStyle, Theme, XAxis};
 use probe::replay::buffer::{self, ProbeDataBuffer};
@@ -325,7 +325,13 @@ fn probe_info() -> ProbeInfo {
     }
 }
 
-fn draw(buf: &ProbeDataBuffer, axis: XAxis, decimate: bool, size: (u32, u32)) -> Vec<u8> {
+fn draw(
+    buf: &ProbeDataBuffer,
+    axis: XAxis,
+    decimate: bool,
+    index: Option<&BlockIndex>,
+    size: (u32, u32),
+) -> Vec<u8> {
     let info = probe_info();
     let frame = FrameData {
         header: "decimation".into(),
@@ -336,6 +342,7 @@ fn draw(buf: &ProbeDataBuffer, axis: XAxis, decimate: bool, size: (u32, u32)) ->
             count: buf.len(),
             kind: PanelKind::of(buf),
             y_range: None,
+            index: [index, None],
         }],
     };
     let style = PlotStyle {
@@ -366,14 +373,18 @@ fn decimation_draws_the_same_pixels_as_every_point() {
     }
     let size = (480, 300);
     for axis in [XAxis::Index, XAxis::Time] {
-        let full = draw(&buf, axis, false, size);
-        let dec = draw(&buf, axis, true, size);
-        let differing = full
-            .chunks(3)
-            .zip(dec.chunks(3))
-            .filter(|(a, b)| a != b)
-            .count();
-        assert_eq!(differing, 0, "{axis:?}: {differing} pixels differ");
+        let full = draw(&buf, axis, false, None, size);
+        let dec = draw(&buf, axis, true, None, size);
+        let index = BlockIndex::new(buf.values());
+        let dec_ix = draw(&buf, axis, true, Some(&index), size);
+        for (what, img) in [("decimated", &dec), ("decimated with block index", &dec_ix)] {
+            let differing = full
+                .chunks(3)
+                .zip(img.chunks(3))
+                .filter(|(a, b)| a != b)
+                .count();
+            assert_eq!(differing, 0, "{axis:?}, {what}: {differing} pixels differ");
+        }
         // The picture is not blank: the line covers many pixels.
         let line = Theme::LIGHT.line;
         let lit = dec

@@ -178,15 +178,107 @@ pub fn polylines(
     acc.finish()
 }
 
+/// Minimum and maximum of every block of [`BlockIndex::BLOCK`] values of a
+/// series, computed once and shared by every frame of a replay: frames only
+/// ever show longer prefixes of the same history, so a pixel column
+/// spanning many blocks is reduced from the block summaries instead of
+/// rescanning its values. Blocks holding a non-finite value (a gap) are
+/// flagged, and columns touching one are scanned value by value.
+#[derive(Debug, Clone, Default)]
+pub struct BlockIndex {
+    /// Per block: (position of its first minimum, position of its first
+    /// maximum), or `None` when the block holds a non-finite value.
+    blocks: Vec<Option<(u32, u32)>>,
+}
+
+impl BlockIndex {
+    /// Values per block.
+    pub const BLOCK: usize = 64;
+
+    /// The index of `ys` (one pass).
+    pub fn new(ys: &[f64]) -> Self {
+        let blocks = ys
+            .chunks(Self::BLOCK)
+            .map(|c| {
+                let (mut lo, mut hi) = (0usize, 0usize);
+                for (j, &v) in c.iter().enumerate() {
+                    if !v.is_finite() {
+                        return None;
+                    }
+                    if v < c[lo] {
+                        lo = j;
+                    }
+                    if v > c[hi] {
+                        hi = j;
+                    }
+                }
+                Some((lo as u32, hi as u32))
+            })
+            .collect();
+        BlockIndex { blocks }
+    }
+
+    /// Bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        self.blocks.capacity() * std::mem::size_of::<Option<(u32, u32)>>()
+    }
+}
+
+/// First minimum and first maximum of `ys[a..b]` (positions), or `None`
+/// if a value there is not finite. Uses whole blocks of `index` where the
+/// range covers them.
+fn min_max(ys: &[f64], a: usize, b: usize, index: Option<&BlockIndex>) -> Option<(usize, usize)> {
+    let (mut imin, mut imax) = (a, a);
+    let scan = |from: usize, to: usize, imin: &mut usize, imax: &mut usize| -> bool {
+        for (j, &v) in ys.iter().enumerate().take(to).skip(from) {
+            if !v.is_finite() {
+                return false;
+            }
+            if v < ys[*imin] {
+                *imin = j;
+            }
+            if v > ys[*imax] {
+                *imax = j;
+            }
+        }
+        true
+    };
+    const B: usize = BlockIndex::BLOCK;
+    match index {
+        Some(ix) if b - a >= 2 * B => {
+            let first_full = a.div_ceil(B);
+            let end_full = b / B;
+            if !scan(a, first_full * B, &mut imin, &mut imax) {
+                return None;
+            }
+            for k in first_full..end_full {
+                let (lo, hi) = ix.blocks.get(k).copied().flatten()?;
+                let (lo, hi) = (k * B + lo as usize, k * B + hi as usize);
+                if ys[lo] < ys[imin] {
+                    imin = lo;
+                }
+                if ys[hi] > ys[imax] {
+                    imax = hi;
+                }
+            }
+            scan(end_full * B, b, &mut imin, &mut imax).then_some((imin, imax))
+        }
+        _ => scan(a, b, &mut imin, &mut imax).then_some((imin, imax)),
+    }
+}
+
 /// The same polylines as [`polylines`] over the points `(x(i), ys[i])`,
 /// for an `x` that never decreases with `i` (capture index, or capture
 /// times in order): the end of each pixel column is found by searching,
-/// and each column is reduced with a tight scan of its slice, so the cost
-/// is a pass over the values plus a few `px` calls per column.
+/// and each column is reduced from its slice (and the block summaries of
+/// `index`, built over the same values or a longer history of which `ys`
+/// is a prefix), so the cost is a few `px` calls per column plus, without
+/// an index, one pass over the values.
 pub fn polylines_sorted(
     ys: &[f64],
     x: impl Fn(usize) -> f64,
     px: impl Fn(f64) -> i32,
+    index: Option<&BlockIndex>,
 ) -> Polylines {
     let n = ys.len();
     let col_of = |i: usize| {
@@ -224,34 +316,22 @@ pub fn polylines_sorted(
             }
         }
         let b = hi;
-        let slice = &ys[a..b];
-        let (mut imin, mut imax) = (0, 0);
-        let mut finite = true;
-        for (j, &v) in slice.iter().enumerate() {
-            if !v.is_finite() {
-                finite = false;
-                break;
+        match min_max(ys, a, b, index) {
+            Some((imin, imax)) => {
+                let pt = |i: usize| (i as u64, (x(i), ys[i]));
+                let mut col = Column::new(c, a as u64, (x(a), ys[a]));
+                col.last = pt(b - 1);
+                col.min = pt(imin);
+                col.max = pt(imax);
+                acc.column(col, (b - a) as u64);
             }
-            if v < slice[imin] {
-                imin = j;
-            }
-            if v > slice[imax] {
-                imax = j;
-            }
-        }
-        if finite {
-            let pt = |j: usize| ((a + j) as u64, (x(a + j), slice[j]));
-            let mut col = Column::new(c, pt(0).0, pt(0).1);
-            col.last = pt(b - a - 1);
-            col.min = pt(imin);
-            col.max = pt(imax);
-            acc.column(col, (b - a) as u64);
-        } else {
-            for (i, &v) in ys.iter().enumerate().take(b).skip(a) {
-                if v.is_finite() {
-                    acc.point(i as u64, (x(i), v), c);
-                } else {
-                    acc.gap();
+            None => {
+                for (i, &v) in ys.iter().enumerate().take(b).skip(a) {
+                    if v.is_finite() {
+                        acc.point(i as u64, (x(i), v), c);
+                    } else {
+                        acc.gap();
+                    }
                 }
             }
         }
@@ -300,11 +380,22 @@ mod tests {
                 }
             })
             .collect();
-        for width in [3.0, 37.0, 400.0, 60_000.0] {
+        for width in [3.0, 37.0, 100.0, 400.0, 60_000.0] {
             let px = |x: f64| (x / 50_000.0 * width) as i32;
             let a = polylines(ys.iter().enumerate().map(|(i, &y)| (i as f64, y)), px, true);
-            let b = polylines_sorted(&ys, |i| i as f64, px);
+            let b = polylines_sorted(&ys, |i| i as f64, px, None);
             assert_eq!(a, b, "width {width}");
+            // With block summaries of a longer history, over prefixes too.
+            let index = BlockIndex::new(&ys);
+            for n in [50_000, 31_337, 129] {
+                let a = polylines(
+                    ys[..n].iter().enumerate().map(|(i, &y)| (i as f64, y)),
+                    px,
+                    true,
+                );
+                let c = polylines_sorted(&ys[..n], |i| i as f64, px, Some(&index));
+                assert_eq!(a, c, "width {width}, prefix {n}");
+            }
         }
     }
 

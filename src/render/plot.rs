@@ -23,7 +23,7 @@ use plotters::prelude::*;
 
 use crate::capture::record::{ArrayValue, Status, Value};
 use crate::log::meta::ProbeInfo;
-use crate::render::decimate::{polylines, polylines_sorted, Point};
+use crate::render::decimate::{polylines, polylines_sorted, BlockIndex, Point};
 use crate::render::font::{ensure_registered, FAMILY};
 use crate::replay::buffer::ProbeDataBuffer;
 
@@ -197,6 +197,9 @@ pub struct PanelData<'a> {
     /// `count` records, when already known (replay computes it for all
     /// frames in one pass); computed on the spot when `None`.
     pub y_range: Option<(f64, f64)>,
+    /// Block summaries of the history's real and imaginary values, shared
+    /// by all frames (decimation then skips whole blocks); `None` scans.
+    pub index: [Option<&'a BlockIndex>; 2],
 }
 
 /// Everything one frame shows.
@@ -503,10 +506,10 @@ fn draw_scalar<DB: DrawingBackend>(
     };
     // The series are walked lazily (twice when sparse), never collected:
     // a 10-million-point history must not cost another copy of itself.
-    let columns: Vec<(&[f64], RGBColor)> = if im.is_empty() {
-        vec![(vals, t.line)]
+    let columns: Vec<(&[f64], RGBColor, Option<&BlockIndex>)> = if im.is_empty() {
+        vec![(vals, t.line, p.index[0])]
     } else {
-        vec![(vals, t.line), (im, t.line2)]
+        vec![(vals, t.line, p.index[0]), (im, t.line2, p.index[1])]
     };
     // Capture times can step back between threads; the fast column search
     // needs x in order (the general path is as exact, only slower).
@@ -514,12 +517,12 @@ fn draw_scalar<DB: DrawingBackend>(
         XAxis::Index => true,
         XAxis::Time => buf.timestamps()[..n].windows(2).all(|w| w[0] <= w[1]),
     };
-    for (col, color) in columns {
+    for (col, color, index) in columns {
         let decimate = style.decimate && !sparse;
         let lines = if step {
             polylines(step_points(buf, axis, col), &px, decimate)
         } else if decimate && x_sorted {
-            polylines_sorted(col, |i| x_of(buf, axis, i), &px)
+            polylines_sorted(col, |i| x_of(buf, axis, i), &px, index)
         } else {
             polylines(
                 col.iter()
@@ -752,7 +755,7 @@ fn draw_waveform<DB: DrawingBackend>(
             blend(t.line, t.bg, 0.25 + 0.2 * (3 - age.min(3)) as f64)
         };
         let lines = if style.decimate {
-            polylines_sorted(s, |i| i as f64, &px)
+            polylines_sorted(s, |i| i as f64, &px, None)
         } else {
             polylines(
                 s.iter().enumerate().map(|(i, &v)| (i as f64, v)),

@@ -18,6 +18,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::log::{LogError, LogReader};
+use crate::render::decimate::BlockIndex;
 use crate::render::encode::{encode_png, render_rgb, render_svg, GifPalette, GifWriter};
 use crate::render::plot::{DrawError, FrameData, PanelData, PanelKind, PlotStyle, Theme, XAxis};
 use buffer::{BuildReport, Histories};
@@ -408,6 +409,21 @@ pub fn replay(
         .map(|&p| PanelKind::of(&hist.buffers[p]))
         .collect();
     let ranges = y_ranges(&hist, &selected, &frames);
+    // Block summaries pay off when many frames show the same history; a
+    // single frame would spend a pass on them to save one.
+    let indexes: Vec<[Option<BlockIndex>; 2]> = selected
+        .par_iter()
+        .map(|&p| {
+            let b = &hist.buffers[p];
+            if frames.len() < 2 || b.len() < 4 * BlockIndex::BLOCK {
+                return [None, None];
+            }
+            [
+                Some(BlockIndex::new(b.values())),
+                (!b.imag().is_empty()).then(|| BlockIndex::new(b.imag())),
+            ]
+        })
+        .collect();
     let style = PlotStyle {
         theme: match opts.theme {
             ThemeName::Light => Theme::LIGHT,
@@ -459,6 +475,7 @@ pub fn replay(
                     count: f.counts[p] as usize,
                     kind: kinds[k],
                     y_range: ranges[i][k],
+                    index: [indexes[k][0].as_ref(), indexes[k][1].as_ref()],
                 })
                 .collect(),
         }
