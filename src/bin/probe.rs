@@ -440,9 +440,8 @@ fn run_replay(args: ReplayArgs) -> Result<u8> {
             eprintln!("probe: error: {msg}");
             return Ok(2);
         }
-        Err(e) => {
-            return Err(anyhow::Error::new(e).context(format!("replaying {}", args.log.display())))
-        }
+        // The error names the log or the output file already.
+        Err(e) => return Err(anyhow::Error::new(e)),
     };
     for issue in &outcome.report.issues {
         eprintln!("probe: warning: {}: {issue}", args.log.display());

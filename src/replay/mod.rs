@@ -94,31 +94,33 @@ pub struct ReplayOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     /// The log cannot be read at all.
-    #[error("cannot read {path}: {source}")]
+    // The cause is part of the message, not a `#[source]`, so that a
+    // caller printing the whole chain does not print it twice.
+    #[error("cannot read {path}: {error}")]
     Unreadable {
         /// The log.
         path: PathBuf,
         /// Why.
-        source: LogError,
+        error: LogError,
     },
     /// The options do not make sense for this log.
     #[error("{0}")]
     Usage(String),
     /// Writing an output failed.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {error}")]
     Output {
         /// The file or directory.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Drawing a frame failed.
-    #[error("frame {frame}: {source}")]
+    #[error("frame {frame}: {error}")]
     Draw {
         /// Frame index.
         frame: usize,
         /// Why.
-        source: DrawError,
+        error: DrawError,
     },
 }
 
@@ -185,9 +187,9 @@ struct Manifest<'a> {
 }
 
 fn output_err(path: &Path) -> impl FnOnce(std::io::Error) -> ReplayError + '_ {
-    move |source| ReplayError::Output {
+    move |error| ReplayError::Output {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
@@ -349,9 +351,9 @@ pub fn replay(
             "--size {w}x{h}: width and height must be 16..=20000 pixels"
         )));
     }
-    let reader = LogReader::open(&opts.log).map_err(|source| ReplayError::Unreadable {
+    let reader = LogReader::open(&opts.log).map_err(|error| ReplayError::Unreadable {
         path: opts.log.clone(),
-        source,
+        error,
     })?;
     let table = &reader.meta().probes;
     let mut wanted = vec![opts.probes.is_empty(); table.len()];
@@ -508,12 +510,12 @@ pub fn replay(
                 let fd = frame_data(i);
                 let bytes = if format == Format::Png {
                     let rgb = render_rgb(&fd, &style, (w, h))
-                        .map_err(|source| ReplayError::Draw { frame: i, source })?;
+                        .map_err(|error| ReplayError::Draw { frame: i, error })?;
                     encode_png(&rgb, (w, h), n == 1)
-                        .map_err(|source| ReplayError::Draw { frame: i, source })?
+                        .map_err(|error| ReplayError::Draw { frame: i, error })?
                 } else {
                     render_svg(&fd, &style, (w, h))
-                        .map_err(|source| ReplayError::Draw { frame: i, source })?
+                        .map_err(|error| ReplayError::Draw { frame: i, error })?
                         .into_bytes()
                 };
                 let path = dir.join(&file_names[i]);
@@ -533,7 +535,7 @@ pub fn replay(
             let file = fs::File::create(&path).map_err(output_err(&path))?;
             let palette = GifPalette::new(&style.theme);
             let mut gw = GifWriter::new(std::io::BufWriter::new(file), (w, h), &palette)
-                .map_err(|source| ReplayError::Draw { frame: 0, source })?;
+                .map_err(|error| ReplayError::Draw { frame: 0, error })?;
             // Draw a batch of frames in parallel, then append them in order:
             // parallel drawing with a bounded number of frames in memory.
             let batch = rayon::current_num_threads().max(1) * 4;
@@ -544,15 +546,15 @@ pub fn replay(
                     .into_par_iter()
                     .map(|i| {
                         let rgb = render_rgb(&frame_data(i), &style, (w, h))
-                            .map_err(|source| ReplayError::Draw { frame: i, source })?;
+                            .map_err(|error| ReplayError::Draw { frame: i, error })?;
                         Ok(palette.map(&rgb))
                     })
                     .collect();
                 for (k, r) in idx.into_iter().enumerate() {
                     gw.frame(&r?, delays[start + k])
-                        .map_err(|source| ReplayError::Draw {
+                        .map_err(|error| ReplayError::Draw {
                             frame: start + k,
-                            source,
+                            error,
                         })?;
                     tick();
                 }
@@ -606,7 +608,7 @@ pub fn replay(
     };
     let json = serde_json::to_string_pretty(&manifest).map_err(|e| ReplayError::Output {
         path: manifest_path.clone(),
-        source: std::io::Error::other(e),
+        error: std::io::Error::other(e),
     })?;
     fs::write(&manifest_path, json + "\n").map_err(output_err(&manifest_path))?;
     Ok(ReplayOutcome {
