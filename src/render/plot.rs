@@ -282,15 +282,41 @@ pub fn draw_frame<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Title of a panel: label, role, record count.
-fn title(p: &PanelData<'_>) -> String {
-    format!(
-        "{}  ·  {}  ·  {} record{}",
-        p.info.label(),
-        p.info.role.as_str(),
+/// Title of a panel: label, role, record count — shortened to fit `width`
+/// by dropping the role (the label ends in it) and then cutting the label's
+/// start, never the count.
+fn title<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    p: &PanelData<'_>,
+    font: &TextStyle<'_>,
+    width: u32,
+) -> String {
+    let count = format!(
+        "{} record{}",
         thousands(p.count as u64),
         if p.count == 1 { "" } else { "s" }
-    )
+    );
+    let label = p.info.label();
+    let full = format!("{label}  ·  {}  ·  {count}", p.info.role.as_str());
+    let fits = |s: &str| {
+        area.estimate_text_size(s, font)
+            .map_or(true, |(w, _)| w <= width)
+    };
+    if fits(&full) {
+        return full;
+    }
+    let short = format!("{label} · {count}");
+    if fits(&short) {
+        return short;
+    }
+    let chars: Vec<char> = label.chars().collect();
+    for cut in 1..chars.len() {
+        let s = format!("…{} · {count}", chars[cut..].iter().collect::<String>());
+        if fits(&s) {
+            return s;
+        }
+    }
+    count
 }
 
 fn draw_panel<DB: DrawingBackend>(
@@ -302,7 +328,7 @@ fn draw_panel<DB: DrawingBackend>(
     let inner = area.margin(4, 4, 6, 6);
     let (w, _) = inner.dim_in_pixel();
     let font = (FAMILY, 14).into_font().color(&t.fg);
-    let text = fit_text(&inner, &title(p), &font, w.saturating_sub(4));
+    let text = title(&inner, p, &font, w.saturating_sub(4));
     let body = inner.titled(&text, font).map_err(de)?;
     if p.count == 0 {
         return note(&body, "no records yet", style);
