@@ -1120,6 +1120,11 @@ pub fn fmt_num(v: f64) -> String {
         return "0".into();
     }
     let a = v.abs();
+    if a >= 1e4 && a < 1e10 && v.fract() == 0.0 {
+        // Whole numbers (capture indices, counters) with separators.
+        let t = thousands(a as u64);
+        return if v < 0.0 { format!("-{t}") } else { t };
+    }
     if !(1e-3..1e6).contains(&a) {
         // 1.50e6 → 1.5e6, 2.00e6 → 2e6
         let s = format!("{v:.2e}");
@@ -1160,8 +1165,10 @@ mod tests {
         assert_eq!(fmt_num(9.0), "9");
         assert_eq!(fmt_num(7.199999999), "7.2");
         assert_eq!(fmt_num(-0.5), "-0.5");
-        assert_eq!(fmt_num(1234567.0), "1.23e6");
-        assert_eq!(fmt_num(2e6), "2e6");
+        assert_eq!(fmt_num(1234567.5), "1.23e6");
+        assert_eq!(fmt_num(2e6), "2,000,000");
+        assert_eq!(fmt_num(-40000.0), "-40,000");
+        assert_eq!(fmt_num(2.5e12), "2.5e12");
         assert_eq!(fmt_num(1.5e-4), "1.5e-4");
         assert_eq!(fmt_num(0.0), "0");
     }
