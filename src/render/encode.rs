@@ -9,7 +9,7 @@
 
 use plotters::prelude::*;
 
-use crate::render::plot::{de, draw_frame, DrawError, FrameData, PlotStyle, Theme};
+use crate::render::plot::{colormap, de, draw_frame, DrawError, FrameData, PlotStyle, Theme};
 
 /// Draw a frame into a new RGB buffer (`w * h * 3` bytes).
 pub fn render_rgb(
@@ -65,7 +65,8 @@ pub fn encode_png(rgb: &[u8], (w, h): (u32, u32), small: bool) -> Result<Vec<u8>
 }
 
 /// The 256-colour palette of a GIF: the theme's own colours exactly, a
-/// 6×6×6 colour cube, and a grey ramp for anti-aliased text.
+/// 6×6×6 colour cube, 16 samples of the heatmap colour map and 16 greys
+/// for anti-aliased text.
 pub struct GifPalette {
     rgb: Vec<u8>,
     exact: Vec<([u8; 3], u8)>,
@@ -96,37 +97,44 @@ impl GifPalette {
                 }
             }
         }
-        while rgb.len() < 768 {
-            let i = (rgb.len() / 3 - 224) as u32;
-            let v = (i * 255 / 31).min(255) as u8;
+        // 16 samples of the heatmap colour map, then 16 greys (text edges).
+        for i in 0..16 {
+            let c = colormap(f64::from(i) / 15.0);
+            rgb.extend_from_slice(&[c.0, c.1, c.2]);
+        }
+        for i in 0..16u32 {
+            let v = (i * 255 / 15) as u8;
             rgb.extend_from_slice(&[v, v, v]);
         }
         GifPalette { rgb, exact }
     }
 
-    /// Palette index of a colour: exact theme colours first, then the
-    /// nearer of the cube entry and the grey ramp entry.
+    fn dist(&self, i: usize, p: [u8; 3]) -> u32 {
+        (0..3)
+            .map(|k| {
+                let d = i32::from(self.rgb[i * 3 + k]) - i32::from(p[k]);
+                (d * d) as u32
+            })
+            .sum()
+    }
+
+    /// Palette index of a colour: exact theme colours first, else the
+    /// nearest of its colour-cube entry, the colour-map samples and the greys.
     fn index(&self, p: [u8; 3]) -> u8 {
         if let Some((_, i)) = self.exact.iter().find(|(c, _)| *c == p) {
             return *i;
         }
         let q = |v: u8| (u16::from(v) + 25) / 51;
-        let cube = 8 + (q(p[0]) * 36 + q(p[1]) * 6 + q(p[2])) as usize;
-        let grey = (u32::from(p[0]) + u32::from(p[1]) + u32::from(p[2])) / 3;
-        let gi = 224 + ((grey * 31 + 127) / 255) as usize;
-        let dist = |i: usize| -> u32 {
-            (0..3)
-                .map(|k| {
-                    let d = i32::from(self.rgb[i * 3 + k]) - i32::from(p[k]);
-                    (d * d) as u32
-                })
-                .sum()
-        };
-        if dist(gi) < dist(cube) {
-            gi as u8
-        } else {
-            cube as u8
+        let mut best = 8 + (q(p[0]) * 36 + q(p[1]) * 6 + q(p[2])) as usize;
+        let mut best_d = self.dist(best, p);
+        for i in 224..256 {
+            let d = self.dist(i, p);
+            if d < best_d {
+                best = i;
+                best_d = d;
+            }
         }
+        best as u8
     }
 
     /// The palette bytes (768).

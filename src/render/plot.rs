@@ -1120,7 +1120,7 @@ pub fn fmt_num(v: f64) -> String {
         return "0".into();
     }
     let a = v.abs();
-    if a >= 1e4 && a < 1e10 && v.fract() == 0.0 {
+    if (1e4..1e10).contains(&a) && v.fract() == 0.0 {
         // Whole numbers (capture indices, counters) with separators.
         let t = thousands(a as u64);
         return if v < 0.0 { format!("-{t}") } else { t };

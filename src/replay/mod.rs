@@ -621,8 +621,9 @@ pub fn replay(
 
 /// GIF delays (hundredths of a second) that play the frames at recorded
 /// speed: each frame lasts until the next one's time, rounded so that
-/// errors do not add up; at least 2 (browsers treat less as 10), and the
-/// final frame holds for 3 s.
+/// errors do not add up; at least 2 (browsers treat less as 10, so frames
+/// denser than 50 per second play slower than recorded), and the final
+/// frame holds for 3 s.
 fn gif_delays(frames: &[Frame]) -> Vec<u16> {
     let cs = |ns: u64| (ns + 5_000_000) / 10_000_000;
     frames
@@ -635,4 +636,73 @@ fn gif_delays(frames: &[Frame]) -> Vec<u16> {
             None => 300,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame_at(time_ns: u64) -> Frame {
+        Frame {
+            index: 0,
+            tick: 0,
+            time_ns,
+            counts: vec![],
+            dirty: vec![],
+            is_final: false,
+        }
+    }
+
+    #[test]
+    fn gif_delays_follow_the_recorded_times_without_drift() {
+        // 30 fps ticks: 33.3 ms apart, GIF delays in 10 ms units.
+        let frames: Vec<Frame> = (1..=7).map(|k| frame_at(k * 33_333_334)).collect();
+        let d = gif_delays(&frames);
+        assert_eq!(d.len(), 7);
+        assert_eq!(*d.last().unwrap_or(&0), 300, "the final frame holds");
+        // Rounded so that errors do not add up: 6 frames span 200 ms.
+        assert_eq!(d[..6].iter().map(|&x| u32::from(x)).sum::<u32>(), 20);
+        // Faster than GIF players go (50 frames/s): 20 ms each.
+        let fast: Vec<Frame> = (1..=4).map(|k| frame_at(k * 16_666_667)).collect();
+        assert_eq!(gif_delays(&fast)[..3], [2, 2, 2]);
+        // A long pause between frames is kept.
+        let d = gif_delays(&[
+            frame_at(0),
+            frame_at(1_500_000_000),
+            frame_at(1_520_000_000),
+        ]);
+        assert_eq!(d[0], 150);
+    }
+
+    #[test]
+    fn output_plan_from_options() {
+        let mut o = ReplayOptions {
+            log: PathBuf::from("/data/run.probe"),
+            output: None,
+            format: None,
+            final_only: false,
+            size: (640, 360),
+            probes: vec![],
+            x_axis: XAxis::Index,
+            theme: ThemeName::Light,
+            fps: 60,
+        };
+        let (f, t) = plan(&o).expect("plan");
+        assert_eq!(f, Format::Png);
+        assert!(matches!(t, Target::Dir(d) if d == Path::new("/data/run.replay")));
+        o.output = Some(PathBuf::from("anim.GIF"));
+        assert_eq!(plan(&o).expect("plan").0, Format::Gif);
+        o.output = Some(PathBuf::from("one.svg"));
+        assert!(
+            matches!(plan(&o), Err(ReplayError::Usage(_))),
+            "several frames, one file"
+        );
+        o.final_only = true;
+        assert_eq!(plan(&o).expect("plan").0, Format::Svg);
+        o.format = Some(Format::Png);
+        assert!(
+            matches!(plan(&o), Err(ReplayError::Usage(_))),
+            "format contradicts name"
+        );
+    }
 }
