@@ -558,6 +558,36 @@ fn probe_selection_gif_and_determinism() {
         std::fs::read(b.join(name)).expect("png"),
         "same log, same pixels"
     );
+
+    // Replaying into the same directory again replaces the earlier frames:
+    // the directory then holds exactly what its frames.json lists.
+    let o = replay(&[
+        p(&log),
+        "-o",
+        p(&a),
+        "--format",
+        "svg",
+        "--size",
+        "320x180",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let listed = manifest(&a.join("frames.json"))["frames"]
+        .as_array()
+        .expect("frames")
+        .len();
+    let mut names: Vec<String> = std::fs::read_dir(&a)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(
+        names
+            .iter()
+            .all(|n| n.ends_with(".svg") || n == "frames.json"),
+        "{names:?}"
+    );
+    assert_eq!(names.len(), listed + 1);
 }
 
 /// Frame offsets of an intact log: (offset, kind byte, total length).

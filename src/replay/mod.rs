@@ -496,7 +496,10 @@ pub fn replay(
             .collect(),
     };
     if matches!(target, Target::Dir(_)) && format != Format::Gif && !opts.final_only {
-        remove_stale_frames(&dir, format.ext())?;
+        // Both formats: the directory then holds this replay's frames only,
+        // as its frames.json says.
+        remove_stale_frames(&dir, "png")?;
+        remove_stale_frames(&dir, "svg")?;
     }
     let done = std::sync::atomic::AtomicU64::new(0);
     let tick = || {
