@@ -4,4 +4,5 @@ pub mod capture;
 pub mod log;
 pub mod record;
 pub mod render;
+pub mod replay;
 pub mod wire;

@@ -233,7 +233,8 @@ impl RecordBlock {
     #[inline]
     pub fn push_owned(&mut self, r: CaptureRecord) {
         let (t, n) = match r.value {
-            v @ (Value::Absent | Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_)) => {
+            v
+            @ (Value::Absent | Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_)) => {
                 self.store_value(&v)
             }
             other => {
