@@ -665,3 +665,54 @@ fn out_of_order_and_repeated_frames_are_reported() {
     );
     assert_eq!(h.buffers.iter().map(|b| b.len()).sum::<usize>(), 48);
 }
+
+/// Arrays recorded from a real NumPy program (not a synthetic log) get
+/// their panels: waveform, constellation, heatmap — on every Python.
+#[test]
+fn arrays_recorded_from_numpy_get_array_panels() {
+    let file = fixture("dsp.py");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let specs: Vec<String> = ["sig", "iq", "spec", "level"]
+        .iter()
+        .map(|t| spec(&file, t, t))
+        .collect();
+    for (version, py) in pythons() {
+        let (out, log) = record(dir.path(), &py, "auto", &specs, &[p(&file)]);
+        assert_ok(&out, &format!("Python {version}"));
+        let png = dir.path().join(format!("dsp-{version}.png"));
+        let o = replay(&[p(&log), "--final-only", "-o", p(&png)]);
+        assert_eq!(o.status.code(), Some(0), "Python {version}: {}", stderr(&o));
+        let m = manifest(&png.with_extension("frames.json"));
+        let panels: Vec<&str> = m["probes"]
+            .as_array()
+            .expect("probes")
+            .iter()
+            .map(|p| p["panel"].as_str().expect("panel"))
+            .collect();
+        assert_eq!(
+            panels,
+            ["array", "array", "array", "line"],
+            "Python {version}"
+        );
+        let reader = LogReader::open(&log).expect("open");
+        let h = buffer::build(&reader, &[true; 4]);
+        use probe::render::plot::ArrayView;
+        let views: Vec<ArrayView> = h.buffers[..3]
+            .iter()
+            .map(|b| match &b.others().last().expect("array").1 {
+                Value::Array(a) => PanelKind::array_view(a),
+                v => panic!("Python {version}: not an array: {v:?}"),
+            })
+            .collect();
+        assert_eq!(
+            views,
+            [
+                ArrayView::Waveform,
+                ArrayView::Constellation,
+                ArrayView::Heatmap
+            ],
+            "Python {version}"
+        );
+        assert!(std::fs::metadata(&png).expect("png written").len() > 10_000);
+    }
+}
