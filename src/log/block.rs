@@ -263,6 +263,22 @@ impl RecordBlock {
         });
     }
 
+    /// Give every placeholder whose completion is in `completions` its
+    /// final status and value (what [`crate::log::LogReader::records`] does
+    /// row by row, for readers that work on whole blocks).
+    pub fn join_completions(&mut self, completions: &HashMap<u64, (Status, Value)>) {
+        if completions.is_empty() || !self.status.contains(&Status::Pending) {
+            return;
+        }
+        for i in 0..self.len() {
+            if self.status[i] == Status::Pending {
+                if let Some((s, v)) = completions.get(&(self.seq_start + i as u64)) {
+                    self.set(i, *s, v);
+                }
+            }
+        }
+    }
+
     /// Number of placeholders (records still `Pending`).
     pub fn placeholders(&self) -> u64 {
         self.status
