@@ -293,7 +293,13 @@ pub fn compare(a: &Value, b: &Value, t: &Tolerance) -> Outcome {
     };
     if !ok {
         o.equal = false;
-        o.reason = Some(format!("{} vs {}", show(a), show(b)));
+        let both_nan =
+            matches!((a, b), (Value::Float(x), Value::Float(y)) if x.is_nan() && y.is_nan());
+        o.reason = Some(if both_nan {
+            "nan vs nan (NaN never equals NaN unless --nan-equal)".to_string()
+        } else {
+            format!("{} vs {}", show(a), show(b))
+        });
     }
     o
 }

@@ -174,8 +174,30 @@ pub fn incompleteness(r: &LogReader) -> Option<String> {
             e.to_string()
         });
     }
-    if r.end().is_none() {
+    let Some(end) = r.end() else {
         return Some("it has no end marker (the run or the recorder did not finish)".to_string());
+    };
+    // Whole frames can be missing without damage to see (a frame cut out
+    // cleanly): the record frames must cover 0..total without a gap.
+    let mut next = 0u64;
+    for f in r.frames() {
+        if f.header.kind == FrameKind::Records && f.header.seq_end > f.header.seq_start {
+            if f.header.seq_start != next {
+                return Some(format!(
+                    "records {next}..{} are missing (the frame at offset {} starts at record {})",
+                    f.header.seq_start.saturating_sub(1),
+                    f.offset,
+                    f.header.seq_start
+                ));
+            }
+            next = f.header.seq_end;
+        }
+    }
+    if next != end.total_records {
+        return Some(format!(
+            "its end marker counts {} records, its frames hold {next}",
+            end.total_records
+        ));
     }
     None
 }
