@@ -639,8 +639,10 @@ pub fn export(
             "io" => io_err(std::io::Error::other(detail)),
             f => encode_err(f, detail),
         })?;
+    // No fsync: the rename below already makes the output appear whole or
+    // not at all, and an export can be redone; syncing hundreds of MB would
+    // only make every export wait for the disk.
     let file = file.into_inner().map_err(|e| io_err(e.into_error()))?;
-    file.sync_all().map_err(io_err)?;
     let bytes = file.metadata().map_err(io_err)?.len();
     drop(file);
     tmp.keep(&opts.output, opts.force)?;

@@ -420,13 +420,19 @@ fn get_column(c: &mut Cursor<'_>, n: usize, out: &mut Vec<u64>) -> Result<(), St
                 return Err(format!("column at payload byte {at}: bad width {width}"));
             }
             let planes = c.bytes(n as u64 * u64::from(width))?;
-            out.resize(n, 0);
-            for (k, plane) in planes.chunks_exact(n.max(1)).enumerate() {
-                let sh = 8 * k as u32;
+            // The first plane initialises the values (no zeroing pass),
+            // the others are ORed in.
+            let mut chunks = planes.chunks_exact(n.max(1));
+            if let Some(first) = chunks.next() {
+                out.extend(first.iter().map(|&b| u64::from(b)));
+            }
+            for (k, plane) in chunks.enumerate() {
+                let sh = 8 * (k as u32 + 1);
                 for (o, &b) in out.iter_mut().zip(plane) {
                     *o |= u64::from(b) << sh;
                 }
             }
+            out.resize(n, 0);
             if base != 0 {
                 for o in out.iter_mut() {
                     *o = o.wrapping_add(base);
@@ -847,14 +853,16 @@ impl BlockCodec {
     }
 }
 
-fn narrow<T: TryFrom<u64>>(v: &[u64], what: &str) -> Result<Vec<T>, String> {
+fn narrow<T: TryFrom<u64> + Default>(v: &[u64], what: &str) -> Result<Vec<T>, String> {
     // One range check on the largest value keeps the per-value loop free of
     // error plumbing (this runs for every record `verify` reads).
     let max = v.iter().copied().max().unwrap_or(0);
     if T::try_from(max).is_err() {
         return Err(format!("{what} {max} out of range"));
     }
-    let mut out = Vec::with_capacity(v.len());
-    out.extend(v.iter().filter_map(|&x| T::try_from(x).ok()));
-    Ok(out)
+    // `map` (not `filter_map`) keeps the length known, so this vectorises;
+    // the default is never used after the range check above.
+    Ok(v.iter()
+        .map(|&x| T::try_from(x).unwrap_or_default())
+        .collect())
 }
