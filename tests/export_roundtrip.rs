@@ -444,6 +444,15 @@ fn bad_input_is_named_and_exits_2() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(&std::fs::read(&out).expect("read")[..4], b"PAR1");
 
+    let o = export(&log, &log, &["--format", "jsonl", "--force"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("it is the log being exported"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(LogReader::open(&log).is_ok(), "the log was overwritten");
+
     let o = export(&log, &dir.path().join("x.xlsx"), &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(

@@ -75,10 +75,43 @@ fn series(path: &Path, ids: &[u32]) -> Result<HashMap<u32, Vec<f64>>, PlotError>
     Ok(out)
 }
 
+/// Probes with at least one finite real or complex value.
+fn numeric_probes(path: &Path) -> Result<std::collections::HashSet<u32>, PlotError> {
+    let r =
+        LogReader::open(path).map_err(|e| PlotError::Read(format!("{}: {e}", path.display())))?;
+    let completions = r.completions();
+    let mut out = std::collections::HashSet::new();
+    let mut codec = BlockCodec::new();
+    for f in r.frames() {
+        if !(f.intact && f.header.kind == FrameKind::Records) {
+            continue;
+        }
+        let Ok(mut b) = r.decode_block(f, &mut codec) else {
+            continue;
+        };
+        b.join_completions(&completions);
+        for i in 0..b.len() {
+            if !out.contains(&b.probe[i]) {
+                let finite = b.as_f64(i).is_some_and(f64::is_finite)
+                    || matches!(b.value(i), Value::Complex(re, _) if re.is_finite());
+                if finite {
+                    out.insert(b.probe[i]);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Min/max per pixel column: at most `2 * width` points, same envelope.
 fn decimate(ys: &[f64], width: usize) -> Vec<(f64, f64)> {
     if ys.len() <= 2 * width {
-        return ys.iter().enumerate().map(|(i, &y)| (i as f64, y)).collect();
+        return ys
+            .iter()
+            .enumerate()
+            .filter(|(_, y)| y.is_finite())
+            .map(|(i, &y)| (i as f64, y))
+            .collect();
     }
     let per = ys.len().div_ceil(width);
     let mut out = Vec::with_capacity(2 * width);
@@ -105,6 +138,19 @@ fn decimate(ys: &[f64], width: usize) -> Vec<(f64, f64)> {
     out
 }
 
+/// A y-axis label: short, and 0 for the rounding noise of a tick at zero.
+fn tick(y: f64, range: f64) -> String {
+    let a = y.abs();
+    if a <= range * 1e-9 {
+        "0".into()
+    } else if !(1e-3..1e5).contains(&a) {
+        format!("{y:.2e}")
+    } else {
+        let s = format!("{y:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
 /// Draw the picture; returns the number of panels.
 pub fn plot(opts: &DiffOptions, report: &DiffReport, out: &Path) -> Result<usize, PlotError> {
     let ext = out
@@ -126,11 +172,20 @@ pub fn plot(opts: &DiffOptions, report: &DiffReport, out: &Path) -> Result<usize
         opts.ignore_lines,
     );
     drop((ra, rb));
-    let mut chosen: Vec<usize> = (0..m.pairs.len())
+    // Differing probes first; only probes with numbers to draw.
+    let mut order: Vec<usize> = (0..m.pairs.len())
         .filter(|&k| !report.probes[k].same)
         .collect();
-    chosen.extend((0..m.pairs.len()).filter(|&k| report.probes[k].same));
-    chosen.truncate(MAX_PANELS);
+    order.extend((0..m.pairs.len()).filter(|&k| report.probes[k].same));
+    // A first pass finds the probes with numbers (cheap: tags only), so
+    // that only the chosen probes' series are held in memory.
+    let num_a = numeric_probes(&opts.a)?;
+    let num_b = numeric_probes(&opts.b)?;
+    let chosen: Vec<usize> = order
+        .into_iter()
+        .filter(|&k| num_a.contains(&m.pairs[k].a) || num_b.contains(&m.pairs[k].b))
+        .take(MAX_PANELS)
+        .collect();
     let ids_a: Vec<u32> = chosen.iter().map(|&k| m.pairs[k].a).collect();
     let ids_b: Vec<u32> = chosen.iter().map(|&k| m.pairs[k].b).collect();
     let sa = series(&opts.a, &ids_a)?;
@@ -219,6 +274,7 @@ fn draw_panel<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc("value index")
         .y_desc("value")
+        .y_label_formatter(&|y: &f64| tick(*y, hi - lo))
         .label_style((font::FAMILY, 13))
         .draw()?;
     let cols = 1100;

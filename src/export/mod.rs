@@ -494,6 +494,19 @@ pub fn export(
         warnings.push(format!("{} is incomplete: {why}", opts.input.display()));
     }
     let keep = select(&reader, &opts.probes)?;
+    let same_file = match (opts.input.canonicalize(), opts.output.canonicalize()) {
+        (Ok(i), Ok(o)) => i == o,
+        _ => false,
+    };
+    if same_file {
+        return Err(ExportError::Io {
+            path: opts.output.clone(),
+            error: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "it is the log being exported",
+            ),
+        });
+    }
     if !opts.force && opts.output.exists() {
         return Err(ExportError::OutputExists {
             path: opts.output.clone(),
