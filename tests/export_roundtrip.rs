@@ -375,6 +375,72 @@ fn arrays_and_every_value_kind_read_back_exactly_in_every_consumer() {
     }
 }
 
+/// Blocks of plain scalars take the exporter's fast path (Arrow buffers
+/// shared with the block's columns, cached all-null columns): a log of
+/// ints (i64 extremes), floats (NaN, ±inf, −0.0, subnormal), bools, None
+/// and unbound values in three frames (the last one short),
+/// reads back exactly in every consumer.
+#[test]
+fn scalar_only_blocks_read_back_exactly_in_every_consumer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("scalars.probe");
+    let mut w = LogWriter::create(&log, false, &log_common::meta(2)).expect("create");
+    let specials = [
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        -0.0,
+        5e-324,
+        0.1,
+    ];
+    let n = 6_000u64;
+    for seq in 0..n {
+        if seq > 0 && seq % 2_500 == 0 {
+            w.flush_frame().expect("flush"); // several blocks, the last one short
+        }
+        let k = seq % 7;
+        let v = match k {
+            0 => Value::Int(if seq % 2 == 0 {
+                i64::MIN
+            } else {
+                i64::MAX - seq as i64
+            }),
+            1 => Value::Float(specials[(seq as usize / 7) % specials.len()]),
+            2 => Value::Bool(seq % 3 == 0),
+            3 => Value::None,
+            4 => Value::Absent,
+            _ => Value::Float(seq as f64 * 0.5),
+        };
+        let status = if k == 4 { Status::Unbound } else { Status::Ok };
+        let (probe, order) = if seq % 2 == 0 { (1, 0) } else { (0, 1) };
+        w.append(&log_common::rec(
+            seq,
+            1000 + seq / 2 * 300,
+            probe,
+            order,
+            status,
+            v,
+        ))
+        .expect("append");
+    }
+    w.finish(log_common::exit_ok(), n * 150 + 1000)
+        .expect("finish");
+    let reader = LogReader::open(&log).expect("open");
+    let frames = reader
+        .frames()
+        .iter()
+        .filter(|f| f.header.kind == probe::log::FrameKind::Records)
+        .count();
+    assert_eq!(frames, 3, "wanted three record frames");
+    let report = check_with_consumers(&log, dir.path());
+    for c in CONSUMERS {
+        assert!(
+            report.contains(&format!("ok   {c}")),
+            "{c} not checked:\n{report}"
+        );
+    }
+}
+
 fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }

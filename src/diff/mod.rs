@@ -215,11 +215,6 @@ impl DiffReport {
     }
 }
 
-/// Why a trace is not complete, in words (`None` when it is).
-fn incompleteness(r: &LogReader) -> Option<String> {
-    crate::export::incompleteness(r)
-}
-
 /// A value waiting for its partner from the other trace.
 struct Item {
     seq: u64,
@@ -398,13 +393,13 @@ fn open(path: &Path, allow_incomplete: bool) -> Result<(LogReader, Option<String
         path: path.to_path_buf(),
         source,
     })?;
-    let why = incompleteness(&r);
+    let why = r.incompleteness();
     if let Some(w) = &why {
         if !allow_incomplete {
             return Err(DiffError::Incomplete {
                 path: path.to_path_buf(),
                 why: w.clone(),
-                records: crate::export::readable_records(&r),
+                records: r.readable_records(),
             });
         }
     }
@@ -602,8 +597,8 @@ pub fn diff(opts: &DiffOptions) -> Result<DiffReport, DiffError> {
         st.queue.clear();
     }
 
-    let labels_a = crate::export::columns::unique_labels(ma);
-    let labels_b = crate::export::columns::unique_labels(mb);
+    let labels_a = ma.unique_labels();
+    let labels_b = mb.unique_labels();
     let ctx_a = Context::new(&ra, &labels_a);
     let ctx_b = Context::new(&rb, &labels_b);
     let probes: Vec<ProbeDiff> = m

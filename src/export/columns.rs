@@ -96,28 +96,10 @@ pub struct Layout {
 /// Length of the cached all-null columns: the writer's block size.
 const NULL_ROWS: usize = crate::log::writer::BLOCK_RECORDS;
 
-/// Probe labels (`loop.py:4:x@lhs`), made unique: two probes whose short
-/// labels collide (same base name in two directories) get their full spec,
-/// so that the dictionary stays a set (pandas categories must be unique).
-pub fn unique_labels(meta: &RunMeta) -> Vec<String> {
-    let short: Vec<String> = meta.probes.iter().map(|p| p.label()).collect();
-    short
-        .iter()
-        .zip(&meta.probes)
-        .map(|(l, p)| {
-            if short.iter().filter(|x| *x == l).count() > 1 {
-                format!("{}:{}:{}@{}", p.file, p.line, p.name, p.role.as_str())
-            } else {
-                l.clone()
-            }
-        })
-        .collect()
-}
-
 impl Layout {
     /// The layout for a log's probe table.
     pub fn new(meta: &RunMeta) -> Layout {
-        let labels = unique_labels(meta);
+        let labels = meta.unique_labels();
         let fields = vec![
             Field::new("seq", DataType::UInt64, false),
             Field::new("ts_ns", DataType::UInt64, false),

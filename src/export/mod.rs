@@ -164,53 +164,6 @@ pub enum ExportError {
     },
 }
 
-/// Why a log is not complete, in words (`None` when it is).
-pub fn incompleteness(r: &LogReader) -> Option<String> {
-    if let Some(e) = r.issues().first() {
-        let more = r.issues().len() - 1;
-        return Some(if more > 0 {
-            format!("{e} (and {more} more problems)")
-        } else {
-            e.to_string()
-        });
-    }
-    let Some(end) = r.end() else {
-        return Some("it has no end marker (the run or the recorder did not finish)".to_string());
-    };
-    // Whole frames can be missing without damage to see (a frame cut out
-    // cleanly): the record frames must cover 0..total without a gap.
-    let mut next = 0u64;
-    for f in r.frames() {
-        if f.header.kind == FrameKind::Records && f.header.seq_end > f.header.seq_start {
-            if f.header.seq_start != next {
-                return Some(format!(
-                    "records {next}..{} are missing (the frame at offset {} starts at record {})",
-                    f.header.seq_start.saturating_sub(1),
-                    f.offset,
-                    f.header.seq_start
-                ));
-            }
-            next = f.header.seq_end;
-        }
-    }
-    if next != end.total_records {
-        return Some(format!(
-            "its end marker counts {} records, its frames hold {next}",
-            end.total_records
-        ));
-    }
-    None
-}
-
-/// Records the intact RECORDS frames of `r` hold (from their headers).
-pub fn readable_records(r: &LogReader) -> u64 {
-    r.frames()
-        .iter()
-        .filter(|f| f.intact && f.header.kind == FrameKind::Records)
-        .map(|f| f.header.seq_end.saturating_sub(f.header.seq_start))
-        .sum()
-}
-
 /// The probe selection: `None` for all, else one flag per probe id.
 fn select(r: &LogReader, selectors: &[String]) -> Result<Option<Vec<bool>>, ExportError> {
     if selectors.is_empty() {
@@ -483,12 +436,12 @@ pub fn export(
         source,
     })?;
     let mut warnings = Vec::new();
-    if let Some(why) = incompleteness(&reader) {
+    if let Some(why) = reader.incompleteness() {
         if !opts.allow_incomplete {
             return Err(ExportError::Incomplete {
                 path: opts.input.clone(),
                 why,
-                records: readable_records(&reader),
+                records: reader.readable_records(),
             });
         }
         warnings.push(format!("{} is incomplete: {why}", opts.input.display()));
@@ -553,7 +506,7 @@ pub fn export(
         Format::Jsonl => Sink::Text(buf),
     };
     let format = opts.format;
-    let total = readable_records(&reader);
+    let total = reader.readable_records();
     let frames: Vec<_> = reader
         .frames()
         .iter()
