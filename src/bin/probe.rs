@@ -481,7 +481,7 @@ fn run_export(args: ExportArgs) -> Result<u8> {
         let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(8));
         b.set_style(
             ProgressStyle::with_template(
-                "probe export: {bar:30} {pos}/{len} records ({per_sec}, {eta} left)",
+                "probe export: {bar:30} {human_pos}/{human_len} records {msg}, {eta} left",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
@@ -491,6 +491,8 @@ fn run_export(args: ExportArgs) -> Result<u8> {
     let outcome = export::export(&opts, &mut |done, total| {
         bar.set_length(total);
         bar.set_position(done);
+        let secs = started.elapsed().as_secs_f64().max(1e-9);
+        bar.set_message(format!("({:.1} M/s)", done as f64 / secs / 1e6));
     });
     bar.finish_and_clear();
     match outcome {

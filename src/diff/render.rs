@@ -13,6 +13,17 @@ fn num(x: Option<f64>) -> String {
     }
 }
 
+/// A tolerance as given on the command line would write it (`1e-9`, `0.5`).
+fn tol(x: f64) -> String {
+    if x == 0.0 {
+        "0".into()
+    } else if !(1e-3..1e6).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        x.to_string()
+    }
+}
+
 fn name(p: &ProbeDiff) -> String {
     if p.a == p.b {
         p.a.clone()
@@ -109,8 +120,8 @@ pub fn render_text(r: &DiffReport) -> String {
     let _ = writeln!(
         out,
         "compared with atol={} rtol={}{}{}{}\n",
-        s.atol,
-        s.rtol,
+        tol(s.atol),
+        tol(s.rtol),
         if s.nan_equal {
             ", NaN = NaN"
         } else {
