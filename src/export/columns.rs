@@ -466,6 +466,9 @@ pub fn parquet_properties() -> WriterProperties {
     let mut b = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_dictionary_enabled(false)
+        // Fewer, larger mini-batches: 1.75 → 1.45 CPU-seconds per 10 M
+        // rows (65,536 was slower again).
+        .set_write_batch_size(8192)
         .set_statistics_enabled(EnabledStatistics::None)
         .set_created_by(format!("probe {}", env!("CARGO_PKG_VERSION")));
     for c in ["probe", "type_name", "dtype"] {
