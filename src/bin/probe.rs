@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use probe::capture::listing::list_probes;
 use probe::log::{info, verify};
 use probe::record::{self, RecordError, RecordOptions, RecordOutcome};
+use probe::{diff, export};
 
 /// Record the values of chosen variables of a running Python program, line
 /// by line and in exact execution order, into a compressed, crash-tolerant
@@ -84,6 +85,36 @@ enum Cmd {
         after_help = "Examples:\n  probe replay run.probe                      (frames into run.replay/)\n  probe replay run.probe --final-only -o final.png\n  probe replay run.probe --format gif -o run.gif --size 800x450\n  probe replay run.probe --probe x --probe loop.py:7:y@rhs --x time --theme dark"
     )]
     Replay(ReplayArgs),
+    /// Compare two traces probe by probe: counts, first divergence, largest
+    /// differences.
+    ///
+    /// Probes are paired by file name, line, name and role. Values are
+    /// compared in sequence order, numbers as NumPy's isclose with A as the
+    /// reference: |b - a| <= atol + rtol * |a| (complex: modulus; arrays:
+    /// elementwise, same dtype and shape). Text, bytes and reprs must be
+    /// equal. Timestamps are ignored unless --timestamps.
+    ///
+    /// Exit status: 0 same, 1 different (a value, a count, a status, or a
+    /// probe in one trace only), 2 unreadable or incomparable (different
+    /// programs, no common probe, an incomplete trace without
+    /// --allow-incomplete, a bad option).
+    #[command(
+        after_help = "Examples:\n  probe diff golden.probe new.probe\n  probe diff golden.probe new.probe --rtol 1e-9 --nan-equal\n  probe diff old.probe new.probe --map dsp_old.py=dsp.py --ignore-lines --plot diff.png\n  probe diff a.probe b.probe --json | jq '.probes[] | select(.same | not)'"
+    )]
+    Diff(DiffArgs),
+    /// Write a trace's records as Parquet, Arrow IPC, CSV or JSON Lines.
+    ///
+    /// One row per record in seq order: seq, ts_ns, probe, role, batch,
+    /// order, thread, status, kind, type_name and the value in typed
+    /// columns (see docs/EXPORT.md; JSON Lines: docs/JSONL.md).
+    ///
+    /// Exit status: 0 written, 2 not written (unreadable or incomplete log
+    /// without --allow-incomplete, unknown format, existing output without
+    /// --force, unwritable output, --probe matching nothing).
+    #[command(
+        after_help = "Examples:\n  probe export run.probe -o run.parquet\n  probe export run.probe -o x.arrow --probe x@lhs --probe loop.py:7:y\n  probe export run.probe -o records.txt --format jsonl --force"
+    )]
+    Export(ExportArgs),
     /// Summarise a log: run, probes, counts, statistics, completeness.
     ///
     /// Exit status: 0, or 2 if the log cannot be read at all.
@@ -94,6 +125,81 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(clap::Args)]
+struct DiffArgs {
+    /// The reference trace (e.g. the golden one).
+    a: PathBuf,
+    /// The trace to check against it.
+    b: PathBuf,
+    /// Absolute tolerance for numbers (floats, ints, complex, array elements).
+    #[arg(long, default_value_t = 0.0, value_name = "X")]
+    atol: f64,
+    /// Relative tolerance, relative to A's value.
+    #[arg(long, default_value_t = 0.0, value_name = "X")]
+    rtol: f64,
+    /// Treat NaN as equal to NaN (otherwise a NaN never matches, as in NumPy).
+    #[arg(long)]
+    nan_equal: bool,
+    /// Also compare timestamps (ns since each recording started): a record
+    /// differs when they differ by more than --ts-tol.
+    #[arg(long)]
+    timestamps: bool,
+    /// Timestamp tolerance in nanoseconds for --timestamps.
+    #[arg(long, default_value_t = 0, value_name = "NS", requires = "timestamps")]
+    ts_tol: u64,
+    /// A file renamed between the traces: probes of A in OLD pair with
+    /// probes of B in NEW (trailing path components). Repeatable.
+    #[arg(long = "map", value_name = "OLD=NEW", value_parser = parse_map)]
+    maps: Vec<(String, String)>,
+    /// Pair probes whose line moved: after exact matching, probes left over
+    /// pair by file, name and role when exactly one on each side has them.
+    #[arg(long)]
+    ignore_lines: bool,
+    /// Compare the readable records of an incomplete or damaged trace
+    /// instead of refusing it.
+    #[arg(long)]
+    allow_incomplete: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Also draw both series of each differing probe (PNG or SVG).
+    #[arg(long, value_name = "OUT.png|OUT.svg")]
+    plot: Option<PathBuf>,
+}
+
+fn parse_map(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((o, n)) if !o.is_empty() && !n.is_empty() => Ok((o.to_string(), n.to_string())),
+        _ => Err(format!("expected OLD=NEW (file paths), got {s:?}")),
+    }
+}
+
+#[derive(clap::Args)]
+struct ExportArgs {
+    /// The trace to export.
+    log: PathBuf,
+    /// Output file; its extension picks the format (.parquet, .arrow,
+    /// .csv, .jsonl) unless --format is given.
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+    /// Output format: parquet, arrow (Arrow IPC file), csv or jsonl.
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
+    /// Export only these probes (NAME, NAME@role, FILE:LINE:NAME[@role]). Repeatable.
+    #[arg(short = 'p', long = "probe", value_name = "SELECTOR")]
+    probes: Vec<String>,
+    /// Overwrite the output if it exists.
+    #[arg(long)]
+    force: bool,
+    /// Export the readable records of an incomplete or damaged log (with a
+    /// warning) instead of refusing it.
+    #[arg(long)]
+    allow_incomplete: bool,
+    /// No progress bar and no summary line.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -235,6 +341,8 @@ fn main() -> ExitCode {
             json,
         } => run_probes(&file, line, python, json),
         Cmd::Replay(args) => run_replay(args),
+        Cmd::Diff(args) => run_diff(args),
+        Cmd::Export(args) => run_export(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -454,6 +562,123 @@ fn run_info(log: &Path, json: bool) -> Result<u8> {
         emit(&with_newline(report.to_string()))?;
     }
     Ok(0)
+}
+
+fn run_diff(args: DiffArgs) -> Result<u8> {
+    for (what, x) in [("--atol", args.atol), ("--rtol", args.rtol)] {
+        if !(x.is_finite() && x >= 0.0) {
+            eprintln!("probe: error: {what} must be a finite number >= 0, got {x}");
+            return Ok(2);
+        }
+    }
+    let opts = diff::DiffOptions {
+        a: args.a,
+        b: args.b,
+        maps: args.maps,
+        ignore_lines: args.ignore_lines,
+        tol: diff::Tolerance {
+            atol: args.atol,
+            rtol: args.rtol,
+            nan_equal: args.nan_equal,
+        },
+        timestamps: args.timestamps.then_some(args.ts_tol),
+        allow_incomplete: args.allow_incomplete,
+    };
+    let report = match diff::diff(&opts) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("probe: error: {e}");
+            return Ok(2);
+        }
+    };
+    if let Some(out) = &args.plot {
+        match diff::plot::plot(&opts, &report, out) {
+            Ok(n) => eprintln!("probe: wrote {} ({n} panels)", out.display()),
+            Err(e) => {
+                eprintln!("probe: error: {e}");
+                return Ok(2);
+            }
+        }
+    }
+    if args.json {
+        emit(&with_newline(serde_json::to_string_pretty(&report)?))?;
+    } else {
+        emit(&diff::render_text(&report))?;
+    }
+    Ok(report.exit_code())
+}
+
+fn run_export(args: ExportArgs) -> Result<u8> {
+    let format = match &args.format {
+        Some(name) => export::Format::from_name(name),
+        None => export::Format::from_path(&args.output),
+    };
+    let Some(format) = format else {
+        let names: Vec<&str> = export::Format::ALL.iter().map(|(_, n)| *n).collect();
+        match &args.format {
+            Some(name) => eprintln!(
+                "probe: error: unknown format {name:?}; choose one of {}",
+                names.join(", ")
+            ),
+            None => eprintln!(
+                "probe: error: cannot tell the format of {} from its extension; name one with --format ({})",
+                args.output.display(),
+                names.join(", ")
+            ),
+        }
+        return Ok(2);
+    };
+    let opts = export::ExportOptions {
+        input: args.log.clone(),
+        output: args.output.clone(),
+        format,
+        probes: args.probes,
+        force: args.force,
+        allow_incomplete: args.allow_incomplete,
+    };
+    let bar = if args.quiet || !std::io::stderr().is_terminal() {
+        ProgressBar::hidden()
+    } else {
+        let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(8));
+        b.set_style(
+            ProgressStyle::with_template(
+                "probe export: {bar:30} {human_pos}/{human_len} records {msg}, {eta} left",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b
+    };
+    let started = std::time::Instant::now();
+    let outcome = export::export(&opts, &mut |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+        let secs = started.elapsed().as_secs_f64().max(1e-9);
+        bar.set_message(format!("({:.1} M/s)", done as f64 / secs / 1e6));
+    });
+    bar.finish_and_clear();
+    match outcome {
+        Ok(s) => {
+            for w in &s.warnings {
+                eprintln!("probe: warning: {w}");
+            }
+            if !args.quiet {
+                eprintln!(
+                    "probe: wrote {} — {} rows of {} probes as {} in {:.2}s, {}",
+                    args.output.display(),
+                    thousands(s.rows),
+                    s.probes,
+                    format.name(),
+                    started.elapsed().as_secs_f64(),
+                    human_bytes(s.bytes)
+                );
+            }
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("probe: error: {e}");
+            Ok(2)
+        }
+    }
 }
 
 fn run_replay(args: ReplayArgs) -> Result<u8> {

@@ -289,6 +289,22 @@ impl RecordBlock {
         });
     }
 
+    /// Give every placeholder whose completion is in `completions` its
+    /// final status and value (what [`crate::log::LogReader::records`] does
+    /// row by row, for readers that work on whole blocks).
+    pub fn join_completions(&mut self, completions: &HashMap<u64, (Status, Value)>) {
+        if completions.is_empty() || !self.status.contains(&Status::Pending) {
+            return;
+        }
+        for i in 0..self.len() {
+            if self.status[i] == Status::Pending {
+                if let Some((s, v)) = completions.get(&(self.seq_start + i as u64)) {
+                    self.set(i, *s, v);
+                }
+            }
+        }
+    }
+
     /// Number of placeholders (records still `Pending`).
     pub fn placeholders(&self) -> u64 {
         self.status
@@ -430,13 +446,19 @@ fn get_column(c: &mut Cursor<'_>, n: usize, out: &mut Vec<u64>) -> Result<(), St
                 return Err(format!("column at payload byte {at}: bad width {width}"));
             }
             let planes = c.bytes(n as u64 * u64::from(width))?;
-            out.resize(n, 0);
-            for (k, plane) in planes.chunks_exact(n.max(1)).enumerate() {
-                let sh = 8 * k as u32;
+            // The first plane initialises the values (no zeroing pass),
+            // the others are ORed in.
+            let mut chunks = planes.chunks_exact(n.max(1));
+            if let Some(first) = chunks.next() {
+                out.extend(first.iter().map(|&b| u64::from(b)));
+            }
+            for (k, plane) in chunks.enumerate() {
+                let sh = 8 * (k as u32 + 1);
                 for (o, &b) in out.iter_mut().zip(plane) {
                     *o |= u64::from(b) << sh;
                 }
             }
+            out.resize(n, 0);
             if base != 0 {
                 for o in out.iter_mut() {
                     *o = o.wrapping_add(base);
@@ -857,16 +879,18 @@ impl BlockCodec {
     }
 }
 
-fn narrow<T: TryFrom<u64>>(v: &[u64], what: &str) -> Result<Vec<T>, String> {
+fn narrow<T: TryFrom<u64> + Default>(v: &[u64], what: &str) -> Result<Vec<T>, String> {
     // One range check on the largest value keeps the per-value loop free of
     // error plumbing (this runs for every record `verify` reads).
     let max = v.iter().copied().max().unwrap_or(0);
     if T::try_from(max).is_err() {
         return Err(format!("{what} {max} out of range"));
     }
-    let mut out = Vec::with_capacity(v.len());
-    out.extend(v.iter().filter_map(|&x| T::try_from(x).ok()));
-    Ok(out)
+    // `map` (not `filter_map`) keeps the length known, so this vectorises;
+    // the default is never used after the range check above.
+    Ok(v.iter()
+        .map(|&x| T::try_from(x).unwrap_or_default())
+        .collect())
 }
 
 #[cfg(test)]

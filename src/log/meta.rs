@@ -156,6 +156,26 @@ pub struct RunMeta {
     pub ts_resolution_ns: u64,
 }
 
+impl RunMeta {
+    /// Probe labels (`loop.py:4:x@lhs`), made unique: two probes whose short
+    /// labels collide (same base name in two directories) get their full path,
+    /// so that the dictionary stays a set (pandas categories must be unique).
+    pub fn unique_labels(&self) -> Vec<String> {
+        let short: Vec<String> = self.probes.iter().map(|p| p.label()).collect();
+        short
+            .iter()
+            .zip(&self.probes)
+            .map(|(l, p)| {
+                if short.iter().filter(|x| *x == l).count() > 1 {
+                    format!("{}:{}:{}@{}", p.file, p.line, p.name, p.role.as_str())
+                } else {
+                    l.clone()
+                }
+            })
+            .collect()
+    }
+}
+
 fn one() -> u64 {
     1
 }

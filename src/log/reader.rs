@@ -417,6 +417,58 @@ impl LogReader {
         self.end.is_some() && self.issues.is_empty()
     }
 
+    /// Why the log is not complete, in words (`None` when it is): the first
+    /// damage the scan found, a missing end marker, or a gap in the record
+    /// frames' seq ranges (a frame cut out cleanly), or end-marker totals the
+    /// frames do not reach. Commands that refuse incomplete logs say this.
+    pub fn incompleteness(&self) -> Option<String> {
+        if let Some(e) = self.issues().first() {
+            let more = self.issues().len() - 1;
+            return Some(if more > 0 {
+                format!("{e} (and {more} more problems)")
+            } else {
+                e.to_string()
+            });
+        }
+        let Some(end) = self.end() else {
+            return Some(
+                "it has no end marker (the run or the recorder did not finish)".to_string(),
+            );
+        };
+        // Whole frames can be missing without damage to see (a frame cut out
+        // cleanly): the record frames must cover 0..total without a gap.
+        let mut next = 0u64;
+        for f in self.frames() {
+            if f.header.kind == FrameKind::Records && f.header.seq_end > f.header.seq_start {
+                if f.header.seq_start != next {
+                    return Some(format!(
+                        "records {next}..{} are missing (the frame at offset {} starts at record {})",
+                        f.header.seq_start.saturating_sub(1),
+                        f.offset,
+                        f.header.seq_start
+                    ));
+                }
+                next = f.header.seq_end;
+            }
+        }
+        if next != end.total_records {
+            return Some(format!(
+                "its end marker counts {} records, its frames hold {next}",
+                end.total_records
+            ));
+        }
+        None
+    }
+
+    /// Records the intact RECORDS frames hold (from their headers).
+    pub fn readable_records(&self) -> u64 {
+        self.frames()
+            .iter()
+            .filter(|f| f.intact && f.header.kind == FrameKind::Records)
+            .map(|f| f.header.seq_end.saturating_sub(f.header.seq_start))
+            .sum()
+    }
+
     /// Decode the block of a RECORDS frame.
     pub fn decode_block(
         &self,

@@ -1,0 +1,215 @@
+//! The human-readable `probe diff` report.
+
+use std::fmt::Write;
+
+use super::{DiffReport, Divergence, ProbeDiff, Shown};
+
+fn num(x: Option<f64>) -> String {
+    match x {
+        None => "-".into(),
+        Some(v) if v.is_infinite() => "inf".into(),
+        Some(0.0) => "0".into(),
+        Some(v) => format!("{v:.3e}"),
+    }
+}
+
+/// A tolerance as given on the command line would write it (`1e-9`, `0.5`).
+fn tol(x: f64) -> String {
+    if x == 0.0 {
+        "0".into()
+    } else if !(1e-3..1e6).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        x.to_string()
+    }
+}
+
+fn name(p: &ProbeDiff) -> String {
+    if p.a == p.b {
+        p.a.clone()
+    } else {
+        format!("{} → {}", p.a, p.b)
+    }
+}
+
+fn verdict(p: &ProbeDiff) -> String {
+    match &p.first {
+        None => "same".into(),
+        Some(d) => format!(
+            "DIFFERENT at #{} ({} of {} pairs differ{})",
+            d.index,
+            p.differing,
+            p.compared,
+            if p.count_a != p.count_b {
+                ", counts differ"
+            } else {
+                ""
+            }
+        ),
+    }
+}
+
+fn record(s: &Shown) -> String {
+    let status = if s.status == "ok" {
+        String::new()
+    } else {
+        format!(" [{}]", s.status)
+    };
+    format!("seq {} {} = {}{}", s.seq, s.probe, s.value, status)
+}
+
+fn batch(out: &mut String, side: &str, b: &[Shown], at: Option<&Shown>) {
+    if b.len() <= 1 {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "    batch in {side} ({} records of one trigger):",
+        b.len()
+    );
+    for s in b {
+        let mark = if at.is_some_and(|a| a.seq == s.seq) {
+            "»"
+        } else {
+            " "
+        };
+        let _ = writeln!(out, "     {mark} {}", record(s));
+    }
+}
+
+fn divergence(out: &mut String, p: &ProbeDiff, d: &Divergence) {
+    let _ = writeln!(
+        out,
+        "\n{} — first divergence at value #{}: {}",
+        name(p),
+        d.index,
+        d.reason
+    );
+    for (side, r) in [("A", &d.a), ("B", &d.b)] {
+        match r {
+            Some(s) => {
+                let _ = writeln!(out, "  {side}: {}  (ts {} ns)", record(s), s.ts_ns);
+            }
+            None => {
+                let n = if side == "A" { p.count_a } else { p.count_b };
+                let _ = writeln!(out, "  {side}: (no value #{}: {side} has {n})", d.index);
+            }
+        }
+    }
+    batch(out, "A", &d.batch_a, d.a.as_ref());
+    batch(out, "B", &d.batch_b, d.b.as_ref());
+}
+
+/// The report as text: header, one table row per probe, details of each
+/// first divergence, unmatched probes, verdict.
+pub fn render_text(r: &DiffReport) -> String {
+    let mut out = String::new();
+    for (side, t) in [("A", &r.a), ("B", &r.b)] {
+        let _ = writeln!(
+            out,
+            "{side}: {}  ({} records{}; `{}`)",
+            t.path,
+            t.records,
+            t.incomplete
+                .as_ref()
+                .map_or(String::new(), |w| format!(", INCOMPLETE: {w}")),
+            t.command.join(" ")
+        );
+    }
+    let s = &r.settings;
+    let _ = writeln!(
+        out,
+        "compared with atol={} rtol={}{}{}{}\n",
+        tol(s.atol),
+        tol(s.rtol),
+        if s.nan_equal {
+            ", NaN = NaN"
+        } else {
+            ", NaN ≠ NaN"
+        },
+        match s.timestamps_ns {
+            Some(t) => format!(", timestamps within {t} ns"),
+            None => ", timestamps ignored".into(),
+        },
+        if s.maps.is_empty() {
+            String::new()
+        } else {
+            format!(", map {}", s.maps.join(" "))
+        }
+    );
+    let rows: Vec<[String; 6]> = r
+        .probes
+        .iter()
+        .map(|p| {
+            [
+                name(p),
+                p.count_a.to_string(),
+                p.count_b.to_string(),
+                num(p.max_abs),
+                num(p.max_rel),
+                verdict(p),
+            ]
+        })
+        .collect();
+    let head = [
+        "PROBE", "COUNT A", "COUNT B", "MAX ABS", "MAX REL", "RESULT",
+    ];
+    let mut w = head.map(|h| h.chars().count());
+    for row in &rows {
+        for (k, c) in row.iter().enumerate() {
+            w[k] = w[k].max(c.chars().count());
+        }
+    }
+    let line = |out: &mut String, c: &[String; 6]| {
+        let pad = |s: &str, n: usize| format!("{s}{}", " ".repeat(n - s.chars().count()));
+        let lpad = |s: &str, n: usize| format!("{}{s}", " ".repeat(n - s.chars().count()));
+        let _ = writeln!(
+            out,
+            "{}  {}  {}  {}  {}  {}",
+            pad(&c[0], w[0]),
+            lpad(&c[1], w[1]),
+            lpad(&c[2], w[2]),
+            lpad(&c[3], w[3]),
+            lpad(&c[4], w[4]),
+            c[5]
+        );
+    };
+    line(&mut out, &head.map(String::from));
+    for row in &rows {
+        line(&mut out, row);
+    }
+    for u in &r.only_in_a {
+        let _ = writeln!(out, "only in A: {} ({} records)", u.probe, u.count);
+    }
+    for u in &r.only_in_b {
+        let _ = writeln!(out, "only in B: {} ({} records)", u.probe, u.count);
+    }
+    for p in &r.probes {
+        if let Some(d) = &p.first {
+            divergence(&mut out, p, d);
+        }
+    }
+    for w in &r.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    let differ = r.probes.iter().filter(|p| !p.same).count();
+    let unmatched = r.only_in_a.len() + r.only_in_b.len();
+    let _ = writeln!(
+        out,
+        "\n{}",
+        if r.same {
+            format!("SAME: {} probes match within tolerance", r.probes.len())
+        } else {
+            format!(
+                "DIFFERENT: {differ} of {} matched probes differ{}",
+                r.probes.len(),
+                if unmatched > 0 {
+                    format!(", {unmatched} probes are in one trace only")
+                } else {
+                    String::new()
+                }
+            )
+        }
+    );
+    out
+}
