@@ -216,7 +216,8 @@ fn series_probes(f: &Path) -> Vec<String> {
 /// A trace recorded from a real program (floats with NaN, ±inf, −0.0 and
 /// subnormals, 64-bit and big ints, complex, str with quotes and newline,
 /// empty str, bytes, None, bools, an IntEnum, a failing repr, a raised
-/// assignment, an unbound name, lists) reads back exactly in every consumer.
+/// assignment, an unbound name, lists and NumPy arrays) reads back exactly
+/// in every consumer.
 #[test]
 fn recorded_program_reads_back_exactly_in_every_consumer() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -234,7 +235,7 @@ fn recorded_program_reads_back_exactly_in_every_consumer() {
     let kinds: std::collections::BTreeSet<&str> =
         records(&log).iter().map(|r| r.value.kind()).collect();
     for k in [
-        "float", "int", "complex", "str", "bytes", "none", "bool", "error", "absent",
+        "float", "int", "complex", "str", "bytes", "none", "bool", "error", "absent", "array",
     ] {
         assert!(
             kinds.contains(k),
