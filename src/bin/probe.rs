@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use probe::capture::listing::list_probes;
 use probe::log::{info, verify};
 use probe::record::{self, RecordError, RecordOptions, RecordOutcome};
+use probe::render::plot::thousands;
 use probe::{diff, export};
 
 /// Record the values of chosen variables of a running Python program, line
@@ -397,16 +398,7 @@ fn run_record(args: RecordArgs) -> Result<u8> {
         command: args.command.clone(),
         default_python: record::default_python(),
     };
-    let bar = if args.quiet || !std::io::stderr().is_terminal() {
-        ProgressBar::hidden()
-    } else {
-        let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(8));
-        b.set_style(
-            ProgressStyle::with_template("{spinner} probe: {elapsed} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        b
-    };
+    let bar = progress_bar(args.quiet, None, "{spinner} probe: {elapsed} {msg}");
     let started = std::time::Instant::now();
     let mut progress = |records: u64, bytes: u64| {
         let secs = started.elapsed().as_secs_f64().max(1e-9);
@@ -636,18 +628,11 @@ fn run_export(args: ExportArgs) -> Result<u8> {
         force: args.force,
         allow_incomplete: args.allow_incomplete,
     };
-    let bar = if args.quiet || !std::io::stderr().is_terminal() {
-        ProgressBar::hidden()
-    } else {
-        let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(8));
-        b.set_style(
-            ProgressStyle::with_template(
-                "probe export: {bar:30} {human_pos}/{human_len} records {msg}, {eta} left",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        b
-    };
+    let bar = progress_bar(
+        args.quiet,
+        Some(0),
+        "probe export: {bar:30} {human_pos}/{human_len} records {msg}, {eta} left",
+    );
     let started = std::time::Instant::now();
     let outcome = export::export(&opts, &mut |done, total| {
         bar.set_length(total);
@@ -705,18 +690,11 @@ fn run_replay(args: ReplayArgs) -> Result<u8> {
         },
         fps: args.fps,
     };
-    let bar = if args.quiet || !std::io::stderr().is_terminal() {
-        ProgressBar::hidden()
-    } else {
-        let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(8));
-        b.set_style(
-            ProgressStyle::with_template(
-                "probe replay: {bar:30} {pos}/{len} frames, {per_sec}, {eta} left",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        b
-    };
+    let bar = progress_bar(
+        args.quiet,
+        Some(0),
+        "probe replay: {bar:30} {pos}/{len} frames, {per_sec}, {eta} left",
+    );
     let started = std::time::Instant::now();
     let progress = |done: u64, total: u64| {
         // A bar only when there are many frames; one frame is quick.
@@ -777,16 +755,20 @@ fn run_replay(args: ReplayArgs) -> Result<u8> {
     }
 }
 
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
+/// A progress line on stderr when it is a terminal and not `--quiet`:
+/// a bar when `length` is known (`Some`), else a spinner.
+fn progress_bar(quiet: bool, length: Option<u64>, template: &str) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
     }
-    out
+    let b = ProgressBar::with_draw_target(length, ProgressDrawTarget::stderr_with_hz(8));
+    let fallback = if length.is_some() {
+        ProgressStyle::default_bar()
+    } else {
+        ProgressStyle::default_spinner()
+    };
+    b.set_style(ProgressStyle::with_template(template).unwrap_or(fallback));
+    b
 }
 
 fn human_bytes(b: u64) -> String {

@@ -219,20 +219,25 @@ impl RecordBlock {
     #[inline]
     pub fn push(&mut self, r: &CaptureRecord) {
         let (t, n) = self.store_value(&r.value);
+        self.push_row(r, t, n);
+    }
+
+    #[inline]
+    fn push_row(&mut self, r: &CaptureRecord, tag: u8, num: u64) {
         self.ts.push(r.ts_ns);
         self.thread.push(r.thread);
         self.probe.push(r.probe);
         self.order.push(r.order);
         self.status.push(r.status);
-        self.tag.push(t);
-        self.num.push(n);
+        self.tag.push(tag);
+        self.num.push(num);
     }
 
     /// [`RecordBlock::push`] taking the record by value: a large value
     /// (an array) moves into the block instead of being copied.
     #[inline]
-    pub fn push_owned(&mut self, r: CaptureRecord) {
-        let (t, n) = match r.value {
+    pub fn push_owned(&mut self, mut r: CaptureRecord) {
+        let (t, n) = match std::mem::replace(&mut r.value, Value::Absent) {
             v
             @ (Value::Absent | Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_)) => {
                 self.store_value(&v)
@@ -245,13 +250,7 @@ impl RecordBlock {
                 (t, idx)
             }
         };
-        self.ts.push(r.ts_ns);
-        self.thread.push(r.thread);
-        self.probe.push(r.probe);
-        self.order.push(r.order);
-        self.status.push(r.status);
-        self.tag.push(t);
-        self.num.push(n);
+        self.push_row(&r, t, n);
     }
 
     /// Replace status and value of record `i` (completing a placeholder
