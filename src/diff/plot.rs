@@ -15,8 +15,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::capture::record::Value;
-use crate::log::block::BlockCodec;
-use crate::log::format::FrameKind;
+use crate::log::block::RecordBlock;
 use crate::log::LogReader;
 use crate::render::font;
 
@@ -47,59 +46,57 @@ pub enum PlotError {
     },
 }
 
-/// Each selected probe's values in seq order (`NaN` for non-numeric ones).
-fn series(path: &Path, ids: &[u32]) -> Result<HashMap<u32, Vec<f64>>, PlotError> {
+/// Calls `f` with every intact RECORDS block of the log at `path`, its
+/// placeholders joined with their completions.
+fn each_block(path: &Path, mut f: impl FnMut(&RecordBlock)) -> Result<(), PlotError> {
     let r =
         LogReader::open(path).map_err(|e| PlotError::Read(format!("{}: {e}", path.display())))?;
     let completions = r.completions();
-    let mut out: HashMap<u32, Vec<f64>> = ids.iter().map(|&i| (i, Vec::new())).collect();
-    let mut codec = BlockCodec::new();
-    for f in r.frames() {
-        if !(f.intact && f.header.kind == FrameKind::Records) {
-            continue;
-        }
-        let Ok(mut b) = r.decode_block(f, &mut codec) else {
+    for (_, b) in r.blocks() {
+        let Ok(mut b) = b else {
             continue;
         };
         b.join_completions(&completions);
+        f(&b);
+    }
+    Ok(())
+}
+
+/// Record `i` as a real number (a complex one by its real part); only a
+/// complex value is materialised, so array records cost nothing here.
+fn real(b: &RecordBlock, i: usize) -> Option<f64> {
+    b.as_f64(i).or_else(|| match b.kind(i) {
+        "complex" => match b.value(i) {
+            Value::Complex(re, _) => Some(re),
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+/// Each selected probe's values in seq order (`NaN` for non-numeric ones).
+fn series(path: &Path, ids: &[u32]) -> Result<HashMap<u32, Vec<f64>>, PlotError> {
+    let mut out: HashMap<u32, Vec<f64>> = ids.iter().map(|&i| (i, Vec::new())).collect();
+    each_block(path, |b| {
         for i in 0..b.len() {
             if let Some(v) = out.get_mut(&b.probe[i]) {
-                let x = b.as_f64(i).or_else(|| match b.value(i) {
-                    Value::Complex(re, _) => Some(re),
-                    _ => None,
-                });
-                v.push(x.unwrap_or(f64::NAN));
+                v.push(real(b, i).unwrap_or(f64::NAN));
             }
         }
-    }
+    })?;
     Ok(out)
 }
 
 /// Probes with at least one finite real or complex value.
 fn numeric_probes(path: &Path) -> Result<std::collections::HashSet<u32>, PlotError> {
-    let r =
-        LogReader::open(path).map_err(|e| PlotError::Read(format!("{}: {e}", path.display())))?;
-    let completions = r.completions();
     let mut out = std::collections::HashSet::new();
-    let mut codec = BlockCodec::new();
-    for f in r.frames() {
-        if !(f.intact && f.header.kind == FrameKind::Records) {
-            continue;
-        }
-        let Ok(mut b) = r.decode_block(f, &mut codec) else {
-            continue;
-        };
-        b.join_completions(&completions);
+    each_block(path, |b| {
         for i in 0..b.len() {
-            if !out.contains(&b.probe[i]) {
-                let finite = b.as_f64(i).is_some_and(f64::is_finite)
-                    || matches!(b.value(i), Value::Complex(re, _) if re.is_finite());
-                if finite {
-                    out.insert(b.probe[i]);
-                }
+            if !out.contains(&b.probe[i]) && real(b, i).is_some_and(f64::is_finite) {
+                out.insert(b.probe[i]);
             }
         }
-    }
+    })?;
     Ok(out)
 }
 
