@@ -1682,13 +1682,17 @@ class SettraceCore:
         PEND = _PEND
         UNBOUND = _UNBOUND
         plain = _PLAIN_TYPES
+        mt = cap.mt
         rearm = _PY >= (3, 12)
 
         def local(frame, event, arg):
             try:
                 if event == "line":
                     plan = probed[id(frame.f_code)]
-                    if frame.f_lasti not in plan.line_starts:
+                    lasti = frame.f_lasti
+                    if lasti not in plan.line_starts or (lasti in plan.quiet_offsets and not mt[0]):
+                        # Not a new line, or a range-loop header that cannot
+                        # change a pending value (see CodePlan.quiet_offsets).
                         return local
                     kept = False
                     if pending:
