@@ -12,8 +12,8 @@
 mod log_common;
 
 use log_common::*;
-use probe::capture::record::{Role, Status, Value};
 use probe::log::LogWriter;
+use probe::model::{Role, Status, Value};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -9,8 +9,8 @@ mod log_common;
 use std::time::Instant;
 
 use log_common::*;
-use probe::capture::record::{Status, Value};
 use probe::log::{info, verify, LogReader, LogWriter};
+use probe::model::{Status, Value};
 
 fn main() {
     let n: u64 = std::env::args()

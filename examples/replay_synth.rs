@@ -15,7 +15,7 @@ mod replay_common;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use probe::capture::record::Value;
+use probe::model::Value;
 use replay_common::*;
 
 fn main() -> ExitCode {

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use probe::capture::record::Value;
+use probe::model::Value;
 
 #[test]
 fn arrays_scalars_and_number_sequences() {

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::{assert_ok, find_python, fixture, line_of, probe_bin, record};
-use probe::capture::record::{ArrayValue, Dtype, Status, Value};
 use probe::log::{LogWriter, RunMeta};
+use probe::model::{ArrayValue, Dtype, Status, Value};
 use serde_json::Value as J;
 
 fn diff(a: &Path, b: &Path, extra: &[&str]) -> Output {

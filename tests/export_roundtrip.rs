@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{assert_ok, find_python, fixture, line_of, probe_bin, record, records};
-use probe::capture::record::{ArrayValue, CaptureRecord, Dtype, Status, Value};
 use probe::log::{LogReader, LogWriter};
+use probe::model::{ArrayValue, CaptureRecord, Dtype, Status, Value};
 use serde_json::{json, Value as J};
 
 /// The venv's Python, or a loud failure.

@@ -7,8 +7,8 @@ mod log_common;
 use std::process::Command;
 
 use log_common::*;
-use probe::capture::record::{Status, Value};
 use probe::log::{verify_path, LogError, LogWriter};
+use probe::model::{Status, Value};
 
 struct Mount(std::path::PathBuf);
 

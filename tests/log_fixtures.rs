@@ -35,10 +35,10 @@ fn records_text(path: &Path) -> String {
             Ok(rec) => {
                 // Debug prints every NaN as `NaN`: add the bits of floats.
                 let bits = match rec.value {
-                    probe::capture::record::Value::Float(x) => {
+                    probe::model::Value::Float(x) => {
                         format!(" bits={:#018x}", x.to_bits())
                     }
-                    probe::capture::record::Value::Complex(a, b) => {
+                    probe::model::Value::Complex(a, b) => {
                         format!(" bits={:#018x},{:#018x}", a.to_bits(), b.to_bits())
                     }
                     _ => String::new(),

@@ -4,8 +4,8 @@
 mod log_common;
 
 use log_common::*;
-use probe::capture::record::{ArrayValue, CaptureRecord, Dtype, Status, Value};
 use probe::log::{verify_path, FrameKind, LogError, LogReader, LogWriter};
+use probe::model::{ArrayValue, CaptureRecord, Dtype, Status, Value};
 
 fn read_all(path: &std::path::Path) -> Vec<CaptureRecord> {
     let r = LogReader::open(path).expect("open");

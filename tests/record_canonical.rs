@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use probe::capture::record::{CaptureRecord, Status};
+use probe::model::{CaptureRecord, Status};
 
 /// One case of fixtures/programs/canonical.py, its probes (`name[@role]`)
 /// all on the case's marked line.
@@ -152,7 +152,7 @@ fn a_million_iterations_give_a_million_records_in_order() {
             assert_eq!(rec.seq, n);
             assert_eq!(
                 rec.value,
-                probe::capture::record::Value::Int(n as i64),
+                probe::model::Value::Int(n as i64),
                 "Python {version}"
             );
             n += 1;
@@ -188,7 +188,7 @@ fn fast_path_hands_over_to_the_general_path() {
 
 #[test]
 fn values_are_stored_exactly() {
-    use probe::capture::record::Value;
+    use probe::model::Value;
     let file = fixture("values.py");
     let specs = vec![spec(&file, "v", "v"), spec(&file, "w", "w")];
     across_runs("values.py", &specs, &[], |what, out, recs| {

@@ -9,8 +9,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use probe::capture::record::Status;
 use probe::log::{verify, LogReader};
+use probe::model::Status;
 
 fn python() -> std::path::PathBuf {
     pythons().last().expect("a python").1.clone()

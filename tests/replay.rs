@@ -8,13 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::*;
-use probe::capture::record::{Role, Status, Value};
+use probe::history::buffer::{self, ProbeDataBuffer};
+use probe::history::throttle::RedrawThrottler;
 use probe::log::{LogReader, ProbeInfo};
+use probe::model::{Role, Status, Value};
 use probe::render::decimate::{polylines, BlockIndex};
 use probe::render::encode::render_rgb;
 use probe::render::plot::{FrameData, PanelData, PanelKind, PlotStyle, Theme, XAxis};
-use probe::replay::buffer::{self, ProbeDataBuffer};
-use probe::replay::throttle::RedrawThrottler;
 use replay_common::*;
 use serde_json::Value as Json;
 

@@ -1,11 +1,10 @@
 //! Capture: the in-process tracer core and the records it produces.
 //!
 //! The tracer core is pure Python (`agent.py`), shipped inside the binary and
-//! run inside the user's own interpreter; `record` holds the Rust view of
-//! what it captures.
+//! run inside the user's own interpreter. What it captures is described by
+//! [`crate::model`].
 
 pub mod listing;
-pub mod record;
 
 /// Source of the in-process agent, passed as the first program argument.
 pub const AGENT_SOURCE: &str = include_str!("agent.py");

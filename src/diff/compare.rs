@@ -7,7 +7,7 @@
 //! kept length agree. Everything else (text, bytes, reprs, errors, None)
 //! must be equal exactly.
 
-use crate::capture::record::{ArrayValue, Value};
+use crate::model::{ArrayValue, Value};
 
 /// Tolerances of a comparison.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -315,7 +315,7 @@ fn type_label(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::record::Dtype;
+    use crate::model::Dtype;
 
     const EXACT: Tolerance = Tolerance {
         atol: 0.0,

@@ -169,7 +169,7 @@ pub fn program_name(command: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::record::Role;
+    use crate::model::Role;
 
     fn p(id: u32, file: &str, line: u32, name: &str) -> ProbeInfo {
         ProbeInfo {

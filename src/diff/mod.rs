@@ -25,10 +25,10 @@ use std::sync::mpsc::{sync_channel, Receiver};
 
 use serde::Serialize;
 
-use crate::capture::record::{Status, Value};
 use crate::log::block::BlockCodec;
 use crate::log::format::{tag, FrameKind};
 use crate::log::{LogError, LogReader, RecordBlock};
+use crate::model::{Status, Value};
 
 pub use compare::Tolerance;
 pub use matching::{match_probes, Matching, Pair};

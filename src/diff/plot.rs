@@ -14,9 +14,9 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::capture::record::Value;
 use crate::log::block::RecordBlock;
 use crate::log::LogReader;
+use crate::model::Value;
 use crate::render::font;
 
 use super::{DiffOptions, DiffReport};

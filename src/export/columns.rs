@@ -23,10 +23,10 @@ use parquet::basic::{Compression, Encoding};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
-use crate::capture::record::{ArrayValue, Status, Value};
 use crate::log::format::tag;
 use crate::log::meta::RunMeta;
 use crate::log::RecordBlock;
+use crate::model::{ArrayValue, Status, Value};
 
 /// Kind names, in dictionary order (the `kind` column).
 pub const KINDS: [&str; 11] = [

@@ -316,13 +316,7 @@ struct UnitOut {
 /// Everything the parallel encoders share.
 struct Encoder<'a> {
     reader: &'a LogReader,
-    completions: std::collections::HashMap<
-        u64,
-        (
-            crate::capture::record::Status,
-            crate::capture::record::Value,
-        ),
-    >,
+    completions: std::collections::HashMap<u64, (crate::model::Status, crate::model::Value)>,
     format: Format,
     layout: columns::Layout,
     roles: Vec<&'static str>,

@@ -7,9 +7,9 @@
 use std::borrow::Cow;
 use std::io::Write;
 
-use crate::capture::record::{ArrayValue, Dtype, Value};
 use crate::log::format::tag;
 use crate::log::RecordBlock;
+use crate::model::{ArrayValue, Dtype, Value};
 
 use super::columns::COLUMNS;
 

@@ -11,8 +11,8 @@
 
 use std::collections::HashMap;
 
-use crate::capture::record::{ArrayValue, CaptureRecord, Dtype, Status, Value};
 use crate::log::format::{put_varint, tag, unzigzag, zigzag, Cursor, MAX_VALUE_DEPTH};
+use crate::model::{ArrayValue, CaptureRecord, Dtype, Status, Value};
 
 /// A completion entry: the final status and value of a placeholder written
 /// in an earlier frame.

@@ -9,12 +9,12 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::capture::record::{Status, Value};
 use crate::log::block::BlockCodec;
 use crate::log::format::{tag, FrameKind};
 use crate::log::meta::ExitInfo;
 use crate::log::reader::LogReader;
 use crate::log::LogError;
+use crate::model::{Status, Value};
 
 /// Kind names in a fixed order (for the per-probe "kinds seen" set).
 const KINDS: [&str; 11] = [

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::capture::record::Role;
+use crate::model::Role;
 
 /// One entry of the probe table. A record's `probe` field indexes this table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
 
-use crate::capture::record::{CaptureRecord, Status, Value};
 use crate::log::block::{BlockCodec, RecordBlock};
 use crate::log::format::{
     decode_file_header, parse_frame_header, FrameHeader, FrameKind, HeaderParse, CODEC_NONE,
@@ -23,6 +22,7 @@ use crate::log::format::{
 };
 use crate::log::meta::{EndInfo, RunMeta};
 use crate::log::LogError;
+use crate::model::{CaptureRecord, Status, Value};
 
 /// A frame found by the scan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,12 +24,12 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::capture::record::Status;
 use crate::log::block::BlockCodec;
 use crate::log::format::FrameKind;
 use crate::log::meta::EndInfo;
 use crate::log::reader::LogReader;
 use crate::log::LogError;
+use crate::model::Status;
 
 /// At most this many violations are listed; the rest are only counted.
 pub const MAX_LISTED: usize = 200;

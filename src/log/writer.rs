@@ -20,7 +20,6 @@ use std::path::{Path, PathBuf};
 
 use memmap2::{MmapMut, MmapOptions};
 
-use crate::capture::record::{CaptureRecord, Status, Value};
 use crate::log::block::{BlockCodec, RecordBlock};
 use crate::log::format::{
     encode_file_header, encode_frame_header, FrameHeader, FrameKind, CODEC_NONE, CODEC_ZSTD,
@@ -28,6 +27,7 @@ use crate::log::format::{
 };
 use crate::log::meta::{EndInfo, ExitInfo, RunMeta};
 use crate::log::LogError;
+use crate::model::{CaptureRecord, Status, Value};
 
 /// A RECORDS frame is written when the block reaches this many records
 /// (bounds the writer's memory and a reader's per-frame allocation).

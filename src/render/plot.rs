@@ -21,11 +21,11 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::capture::record::{ArrayValue, Status, Value};
+use crate::history::buffer::ProbeDataBuffer;
 use crate::log::meta::ProbeInfo;
+use crate::model::{ArrayValue, Status, Value};
 use crate::render::decimate::{polylines, polylines_sorted, BlockIndex, Point};
 use crate::render::font::{ensure_registered, FAMILY};
-use crate::replay::buffer::ProbeDataBuffer;
 
 /// A drawing failed (a backend error; the message names it).
 #[derive(Debug, thiserror::Error)]

@@ -1,15 +1,12 @@
 //! `probe replay` (SPEC §7): rebuild every probe's history from a log and
 //! render the frames a live display would have shown.
 //!
-//! The data's path: the mmap'd log → [`buffer::build`] (one
-//! [`buffer::ProbeDataBuffer`] per chosen probe, blocks decoded in
-//! parallel) → [`throttle::RedrawThrottler`] (which frames a display at
+//! The data's path: the mmap'd log → [`crate::history::buffer::build`] (one
+//! [`crate::history::buffer::ProbeDataBuffer`] per chosen probe, blocks decoded in
+//! parallel) → [`crate::history::throttle::RedrawThrottler`] (which frames a display at
 //! `--fps` would have drawn, and how many records of each probe each one
 //! shows) → [`crate::render`] (each frame drawn in parallel, written as PNG
 //! or SVG files, or one animated GIF) plus a manifest, `frames.json`.
-
-pub mod buffer;
-pub mod throttle;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,12 +14,12 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::history::buffer::{self, BuildReport, Histories};
+use crate::history::throttle::{Frame, RedrawThrottler};
 use crate::log::{LogError, LogReader};
 use crate::render::decimate::BlockIndex;
 use crate::render::encode::{encode_png, render_rgb, render_svg, GifPalette, GifWriter};
 use crate::render::plot::{DrawError, FrameData, PanelData, PanelKind, PlotStyle, Theme, XAxis};
-use buffer::{BuildReport, Histories};
-use throttle::{Frame, RedrawThrottler};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

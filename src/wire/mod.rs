@@ -16,8 +16,8 @@ use std::io::Read;
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::capture::record::{ArrayValue, CaptureRecord, Dtype, Status, Value};
 use crate::log::meta::ProbeInfo;
+use crate::model::{ArrayValue, CaptureRecord, Dtype, Status, Value};
 use marshal::MObj;
 
 /// Message type bytes.

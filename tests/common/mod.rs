@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use probe::capture::record::{CaptureRecord, Status, Value};
 use probe::log::LogReader;
+use probe::model::{CaptureRecord, Status, Value};
 
 /// The Python versions probe supports; every one must be found.
 pub const REQUIRED: &[&str] = &["3.11", "3.12", "3.13"];

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use probe::capture::record::{CaptureRecord, Role, Status, Value};
 use probe::log::{EndInfo, ExitInfo, LogWriter, ProbeInfo, RunMeta};
+use probe::model::{CaptureRecord, Role, Status, Value};
 
 /// splitmix64: a tiny deterministic generator (fixed seeds, reproducible logs).
 pub struct Rng(pub u64);

@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use probe::capture::record::{ArrayValue, CaptureRecord, Dtype, Role, Status, Value};
 use probe::log::{EndInfo, ExitInfo, LogWriter, ProbeInfo, RunMeta};
+use probe::model::{ArrayValue, CaptureRecord, Dtype, Role, Status, Value};
 
 /// Run metadata with the given probes (`name`, line) on `demo.py`.
 pub fn meta_named(names: &[(&str, u32, Role)]) -> RunMeta {

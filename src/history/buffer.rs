@@ -20,11 +20,11 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use crate::capture::record::{Status, Value};
 use crate::log::block::{BlockCodec, RecordBlock};
 use crate::log::format::{tag, FrameKind};
 use crate::log::meta::ProbeInfo;
 use crate::log::reader::{FrameInfo, LogReader};
+use crate::model::{Status, Value};
 
 /// What kind of values a history holds, counted per record.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]

@@ -20,7 +20,7 @@ use std::collections::BinaryHeap;
 
 use serde::Serialize;
 
-use crate::replay::buffer::ProbeDataBuffer;
+use crate::history::buffer::ProbeDataBuffer;
 
 /// One frame of the schedule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -161,7 +161,7 @@ impl RedrawThrottler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::record::{Status, Value};
+    use crate::model::{Status, Value};
 
     #[test]
     fn records_in_one_tick_make_one_frame() {

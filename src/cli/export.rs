@@ -1,0 +1,102 @@
+//! `probe export`: write a trace's records as Parquet, Arrow, CSV or JSON Lines.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use super::{human_bytes, progress_bar};
+use crate::export;
+use crate::render::plot::thousands;
+
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    /// The trace to export.
+    log: PathBuf,
+    /// Output file; its extension picks the format (.parquet, .arrow,
+    /// .csv, .jsonl) unless --format is given.
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+    /// Output format: parquet, arrow (Arrow IPC file), csv or jsonl.
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
+    /// Export only these probes (NAME, NAME@role, FILE:LINE:NAME[@role]). Repeatable.
+    #[arg(short = 'p', long = "probe", value_name = "SELECTOR")]
+    probes: Vec<String>,
+    /// Overwrite the output if it exists.
+    #[arg(long)]
+    force: bool,
+    /// Export the readable records of an incomplete or damaged log (with a
+    /// warning) instead of refusing it.
+    #[arg(long)]
+    allow_incomplete: bool,
+    /// No progress bar and no summary line.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// Runs `probe export`.
+pub fn run(args: ExportArgs) -> Result<u8> {
+    let format = match &args.format {
+        Some(name) => export::Format::from_name(name),
+        None => export::Format::from_path(&args.output),
+    };
+    let Some(format) = format else {
+        let names: Vec<&str> = export::Format::ALL.iter().map(|(_, n)| *n).collect();
+        match &args.format {
+            Some(name) => eprintln!(
+                "probe: error: unknown format {name:?}; choose one of {}",
+                names.join(", ")
+            ),
+            None => eprintln!(
+                "probe: error: cannot tell the format of {} from its extension; name one with --format ({})",
+                args.output.display(),
+                names.join(", ")
+            ),
+        }
+        return Ok(2);
+    };
+    let opts = export::ExportOptions {
+        input: args.log.clone(),
+        output: args.output.clone(),
+        format,
+        probes: args.probes,
+        force: args.force,
+        allow_incomplete: args.allow_incomplete,
+    };
+    let bar = progress_bar(
+        args.quiet,
+        Some(0),
+        "probe export: {bar:30} {human_pos}/{human_len} records {msg}, {eta} left",
+    );
+    let started = std::time::Instant::now();
+    let outcome = export::export(&opts, &mut |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+        let secs = started.elapsed().as_secs_f64().max(1e-9);
+        bar.set_message(format!("({:.1} M/s)", done as f64 / secs / 1e6));
+    });
+    bar.finish_and_clear();
+    match outcome {
+        Ok(s) => {
+            for w in &s.warnings {
+                eprintln!("probe: warning: {w}");
+            }
+            if !args.quiet {
+                eprintln!(
+                    "probe: wrote {} — {} rows of {} probes as {} in {:.2}s, {}",
+                    args.output.display(),
+                    thousands(s.rows),
+                    s.probes,
+                    format.name(),
+                    started.elapsed().as_secs_f64(),
+                    human_bytes(s.bytes)
+                );
+            }
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("probe: error: {e}");
+            Ok(2)
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! The `probe` command line: one file per command, each holding its clap
+//! arguments and the code that runs it; this file holds the command enum,
+//! the dispatcher and the little helpers they share (stdout, progress bars,
+//! byte counts). Library errors are typed (`thiserror`); here, at the edge,
+//! they become `anyhow` errors with context and exit status 2.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+pub mod diff;
+pub mod export;
+pub mod info;
+pub mod probes;
+pub mod record;
+pub mod replay;
+pub mod verify;
+
+#[derive(Parser)]
+#[command(name = "probe", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Run a Python program and record every capture of the given probes.
+    ///
+    /// Exits with the program's own exit status (128+N if a signal N killed
+    /// it), or 2 if the recording could not start (bad probe spec, missing
+    /// interpreter, existing output without --force).
+    #[command(
+        after_help = "Examples:\n  probe record -p loop.py:3:x -- python3 loop.py\n  probe record -p pkg/mod.py:10:self.gain@rhs -o run.probe -- python3 -m pkg.mod --fast\n  probe record --probes probes.txt -- script.py arg1   (uses $PROBE_PYTHON or python3)"
+    )]
+    Record(record::RecordArgs),
+    /// Check a log's integrity and ordering guarantees.
+    ///
+    /// Exit status: 0 all guarantees hold, 1 violations (listed; an
+    /// incomplete log is one), 2 unreadable.
+    Verify(verify::VerifyArgs),
+    /// List, per line of a Python file, the names a probe can name and the
+    /// role each gets by default — resolved exactly as `record` resolves specs.
+    ///
+    /// Exit status: 0, or 2 if the file cannot be read or parsed, or the line
+    /// does not exist.
+    #[command(
+        after_help = "Examples:\n  probe probes loop.py\n  probe probes loop.py --line 12\n  probe probes --python python3.11 pkg/mod.py --json"
+    )]
+    Probes(probes::ProbesArgs),
+    /// Rebuild every probe's history and render the frames a display
+    /// refreshing at --fps would have shown, as PNG, SVG or an animated GIF.
+    ///
+    /// One panel per probe, by value kind: numbers as a line, bools as a step
+    /// line, complex as real and imaginary lines, 1-D arrays as a waveform,
+    /// complex arrays as an I/Q constellation, 2-D arrays as a heatmap, text
+    /// as a list of the latest values. A manifest (frames.json: time, dirty
+    /// probes and counts of each frame) is written beside the images.
+    ///
+    /// Exit status: 0 rendered from a complete, undamaged log; 1 rendered,
+    /// but the log is damaged or incomplete (what is missing is listed on
+    /// stderr; the images show everything intact); 2 nothing rendered (log
+    /// unreadable, bad option, unwritable output).
+    #[command(
+        after_help = "Examples:\n  probe replay run.probe                      (frames into run.replay/)\n  probe replay run.probe --final-only -o final.png\n  probe replay run.probe --format gif -o run.gif --size 800x450\n  probe replay run.probe --probe x --probe loop.py:7:y@rhs --x time --theme dark"
+    )]
+    Replay(replay::ReplayArgs),
+    /// Compare two traces probe by probe: counts, first divergence, largest
+    /// differences.
+    ///
+    /// Probes are paired by file name, line, name and role. Values are
+    /// compared in sequence order, numbers as NumPy's isclose with A as the
+    /// reference: |b - a| <= atol + rtol * |a| (complex: modulus; arrays:
+    /// elementwise, same dtype and shape). Text, bytes and reprs must be
+    /// equal. Timestamps are ignored unless --timestamps.
+    ///
+    /// Exit status: 0 same, 1 different (a value, a count, a status, or a
+    /// probe in one trace only), 2 unreadable or incomparable (different
+    /// programs, no common probe, an incomplete trace without
+    /// --allow-incomplete, a bad option).
+    #[command(
+        after_help = "Examples:\n  probe diff golden.probe new.probe\n  probe diff golden.probe new.probe --rtol 1e-9 --nan-equal\n  probe diff old.probe new.probe --map dsp_old.py=dsp.py --ignore-lines --plot diff.png\n  probe diff a.probe b.probe --json | jq '.probes[] | select(.same | not)'"
+    )]
+    Diff(diff::DiffArgs),
+    /// Write a trace's records as Parquet, Arrow IPC, CSV or JSON Lines.
+    ///
+    /// One row per record in seq order: seq, ts_ns, probe, role, batch,
+    /// order, thread, status, kind, type_name and the value in typed
+    /// columns (see docs/EXPORT.md; JSON Lines: docs/JSONL.md).
+    ///
+    /// Exit status: 0 written, 2 not written (unreadable or incomplete log
+    /// without --allow-incomplete, unknown format, existing output without
+    /// --force, unwritable output, --probe matching nothing).
+    #[command(
+        after_help = "Examples:\n  probe export run.probe -o run.parquet\n  probe export run.probe -o x.arrow --probe x@lhs --probe loop.py:7:y\n  probe export run.probe -o records.txt --format jsonl --force"
+    )]
+    Export(export::ExportArgs),
+    /// Summarise a log: run, probes, counts, statistics, completeness.
+    ///
+    /// Exit status: 0, or 2 if the log cannot be read at all.
+    Info(info::InfoArgs),
+}
+
+/// Runs the command line and returns the process exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Record(args) => record::run(args),
+        Cmd::Verify(args) => verify::run(args),
+        Cmd::Info(args) => info::run(args),
+        Cmd::Probes(args) => probes::run(args),
+        Cmd::Replay(args) => replay::run(args),
+        Cmd::Diff(args) => diff::run(args),
+        Cmd::Export(args) => export::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("probe: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+pub(crate) fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.context("writing to stdout"),
+    }
+}
+
+pub(crate) fn with_newline(mut s: String) -> String {
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}
+
+/// A progress line on stderr when it is a terminal and not `--quiet`:
+/// a bar when `length` is known (`Some`), else a spinner.
+pub(crate) fn progress_bar(quiet: bool, length: Option<u64>, template: &str) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let b = ProgressBar::with_draw_target(length, ProgressDrawTarget::stderr_with_hz(8));
+    let fallback = if length.is_some() {
+        ProgressStyle::default_bar()
+    } else {
+        ProgressStyle::default_spinner()
+    };
+    b.set_style(ProgressStyle::with_template(template).unwrap_or(fallback));
+    b
+}
+
+pub(crate) fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}

@@ -1,0 +1,67 @@
+//! `probe probes`: list the probeable names of a Python file, line by line.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use super::{emit, with_newline};
+use crate::capture::listing::list_probes;
+use crate::record;
+
+/// Arguments of `probe probes`.
+#[derive(clap::Args)]
+pub struct ProbesArgs {
+    /// The Python source file.
+    file: PathBuf,
+    /// Only this line (a blank or comment line says so).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    line: Option<u32>,
+    /// Interpreter whose parser and scoping rules are used (default:
+    /// $PROBE_PYTHON, else python3).
+    #[arg(long, value_name = "PYTHON")]
+    python: Option<String>,
+    /// Print the listing as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `probe probes`.
+pub fn run(args: ProbesArgs) -> Result<u8> {
+    let ProbesArgs {
+        file,
+        line,
+        python,
+        json,
+    } = args;
+    let file = file.as_path();
+    let python = python.unwrap_or_else(record::default_python);
+    let listing = list_probes(&python, file, line)
+        .with_context(|| format!("listing the probeable names of {}", file.display()))?;
+    if json {
+        return emit(&with_newline(serde_json::to_string_pretty(&listing)?)).map(|_| 0);
+    }
+    let mut out = format!("{} (resolved by Python {})\n", listing.file, listing.python);
+    let width = listing
+        .lines
+        .iter()
+        .flat_map(|l| &l.names)
+        .map(|n| n.name.len() + n.default_role.len() + 1)
+        .max()
+        .unwrap_or(0);
+    for l in &listing.lines {
+        out.push_str(&format!("{:>5}  {}\n", l.line, l.source));
+        if let Some(note) = &l.note {
+            out.push_str(&format!("{:>7}{note}: nothing can be probed here\n", ""));
+        }
+        for n in &l.names {
+            let spec = format!("{}@{}", n.name, n.default_role);
+            let also = if n.bound && n.read {
+                "  (also read: @rhs gives the value before the line)"
+            } else {
+                ""
+            };
+            out.push_str(&format!("{:>7}{spec:<width$}  in {}{also}\n", "", n.scope));
+        }
+    }
+    emit(&out).map(|_| 0)
+}

@@ -1,0 +1,195 @@
+//! `probe record`: run a Python program under the tracer and write its log.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::ValueEnum;
+
+use super::{human_bytes, progress_bar};
+use crate::record::{self, RecordError, RecordOptions, RecordOutcome};
+use crate::render::plot::thousands;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Core {
+    /// sys.monitoring on Python 3.12+, sys.settrace before (with a warning).
+    Auto,
+    /// sys.monitoring (Python 3.12+ only; an error elsewhere).
+    Monitoring,
+    /// sys.settrace (any supported Python; slower on 3.12+).
+    Settrace,
+}
+
+#[derive(clap::Args)]
+pub struct RecordArgs {
+    /// A probe: FILE:LINE:NAME, optionally @lhs (value after the line) or
+    /// @rhs (value before it). Repeatable.
+    #[arg(short = 'p', long = "probe", value_name = "SPEC")]
+    probes: Vec<String>,
+    /// A file of probe specs, one per line (`#` starts a comment).
+    #[arg(long = "probes", value_name = "FILE")]
+    probe_file: Option<PathBuf>,
+    /// Output log (default: the script's or module's name with .probe).
+    #[arg(short, long, value_name = "OUT.probe")]
+    output: Option<PathBuf>,
+    /// Overwrite the output if it exists.
+    #[arg(long)]
+    force: bool,
+    /// No progress line and no summary (warnings are still printed).
+    #[arg(short, long)]
+    quiet: bool,
+    /// Which tracer core to use.
+    #[arg(long, value_enum, default_value = "auto")]
+    core: Core,
+    /// Largest str/bytes/repr kept per value; longer ones are truncated and flagged.
+    #[arg(long, default_value_t = 4096, value_name = "BYTES")]
+    max_value_bytes: u64,
+    /// Largest array data kept per value (NumPy arrays, lists/tuples of
+    /// numbers); beyond it the leading elements (C order) are kept, the
+    /// array is flagged truncated and its full shape recorded. 1 MiB keeps
+    /// 131,072 float64 samples.
+    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
+    max_array_bytes: u64,
+    /// Timestamp resolution in nanoseconds: capture times are rounded down to
+    /// a multiple of it. 1 keeps full resolution; the default (1 µs) is far
+    /// finer than the tracer's own cost per capture and keeps the tight loop
+    /// under one byte per record.
+    #[arg(long, default_value_t = 1000, value_name = "NS", value_parser = clap::value_parser!(u64).range(1..))]
+    timestamp_resolution: u64,
+    /// The program: `python script.py ARGS`, `python -m module ARGS`, or
+    /// `script.py ARGS` (run with $PROBE_PYTHON, else python3).
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+fn default_output(command: &[String]) -> PathBuf {
+    let stem = command
+        .iter()
+        .position(|w| w == "-m")
+        .and_then(|i| command.get(i + 1))
+        .map(|m| m.rsplit('.').next().unwrap_or(m).to_string())
+        .or_else(|| {
+            command
+                .iter()
+                .find(|w| w.ends_with(".py"))
+                .and_then(|w| Path::new(w).file_stem())
+                .map(|s| s.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "trace".to_string());
+    PathBuf::from(format!("{stem}.probe"))
+}
+
+/// Runs `probe record`.
+pub fn run(args: RecordArgs) -> Result<u8> {
+    let mut probes = args.probes.clone();
+    if let Some(f) = &args.probe_file {
+        let more = record::read_probe_file(f)
+            .with_context(|| format!("reading probe file {}", f.display()))?;
+        probes.extend(more);
+    }
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| default_output(&args.command));
+    let opts = RecordOptions {
+        probes,
+        output: output.clone(),
+        force: args.force,
+        core: match args.core {
+            Core::Auto => "auto",
+            Core::Monitoring => "monitoring",
+            Core::Settrace => "settrace",
+        }
+        .to_string(),
+        max_value_bytes: args.max_value_bytes,
+        max_array_bytes: args.max_array_bytes,
+        ts_resolution_ns: args.timestamp_resolution,
+        command: args.command.clone(),
+        default_python: record::default_python(),
+    };
+    let bar = progress_bar(args.quiet, None, "{spinner} probe: {elapsed} {msg}");
+    let started = std::time::Instant::now();
+    let mut progress = |records: u64, bytes: u64| {
+        let secs = started.elapsed().as_secs_f64().max(1e-9);
+        bar.set_message(format!(
+            "{} records, {}/s, log {}",
+            thousands(records),
+            thousands((records as f64 / secs) as u64),
+            human_bytes(bytes)
+        ));
+        bar.tick();
+    };
+    let outcome = record::record(&opts, &mut progress);
+    bar.finish_and_clear();
+    match outcome {
+        Ok(o) => {
+            print_summary(&output, &o, args.quiet);
+            Ok(u8::try_from(o.exit_code.clamp(0, 255)).unwrap_or(1))
+        }
+        Err(RecordError::Refused(msg)) => {
+            eprintln!("probe: error: {msg}");
+            eprintln!("probe: nothing was run");
+            Ok(2)
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!("recording to {}", output.display()))),
+    }
+}
+
+fn print_summary(output: &Path, o: &RecordOutcome, quiet: bool) {
+    if let Some(note) = &o.core_note {
+        eprintln!("probe: warning: {note}");
+    }
+    for w in &o.warnings {
+        eprintln!("probe: warning: {w}");
+    }
+    if quiet {
+        return;
+    }
+    let n = o.end.total_records;
+    let ratio = if o.file_bytes > 0 {
+        o.raw_bytes as f64 / o.file_bytes as f64
+    } else {
+        0.0
+    };
+    // Per-record size and compression mean something only once the records
+    // outweigh the fixed header and probe table.
+    let density = if n >= 1000 {
+        format!(
+            " ({:.2} bytes/record, {:.1}× compression)",
+            o.file_bytes as f64 / n as f64,
+            ratio
+        )
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "probe: wrote {} — {} records in {:.2}s, {}{}",
+        output.display(),
+        thousands(n),
+        o.elapsed.as_secs_f64(),
+        human_bytes(o.file_bytes),
+        density
+    );
+    let width = o.probes.iter().map(|p| p.spec.len()).max().unwrap_or(0);
+    for (p, c) in o.probes.iter().zip(&o.end.per_probe) {
+        eprintln!("  {:<width$}  {:>12}", p.spec, thousands(*c));
+    }
+    let ended = match o.end.exit.kind.as_str() {
+        "exit" => format!("exited with status {}", o.end.exit.code),
+        "exception" => format!(
+            "ended by an uncaught {} (status {})",
+            o.end.exit.exception.as_deref().unwrap_or("exception"),
+            o.end.exit.code
+        ),
+        "os_exit" => format!("called os._exit({})", o.end.exit.code),
+        "signal" => format!("was killed by signal {}", o.end.exit.signal.unwrap_or(0)),
+        "aborted" => "was left running: recording aborted".to_string(),
+        _ => format!(
+            "ended without a word from the agent (status {})",
+            o.end.exit.code
+        ),
+    };
+    eprintln!(
+        "  Python {} ({} core); the program {}",
+        o.python_version, o.core, ended
+    );
+}
