@@ -120,7 +120,10 @@ impl AgentCache {
             .path_of(pykey)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "bad interpreter key"))?;
         if payload.len() as u64 > MAX_FILE {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "payload too large"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "payload too large",
+            ));
         }
         let mut tmp = tempfile::Builder::new()
             .prefix(".tmp-")

@@ -65,7 +65,10 @@ pub fn agent_hash() -> [u8; 32] {
 
 /// Short hex form of [`agent_hash`], for file names.
 pub fn agent_key() -> String {
-    agent_hash()[..8].iter().map(|b| format!("{b:02x}")).collect()
+    agent_hash()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// One setting for the agent (`key`, `value`): lines of the bundle's config.

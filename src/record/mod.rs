@@ -209,14 +209,18 @@ pub fn record(opts: &RecordOptions, progress: Progress<'_>) -> Result<RecordOutc
         ("core", opts.core.clone()),
         ("max_value_bytes", opts.max_value_bytes.to_string()),
         ("max_array_bytes", opts.max_array_bytes.to_string()),
-        ("debug_plan", if opts.debug_plan { "1" } else { "0" }.to_string()),
+        (
+            "debug_plan",
+            if opts.debug_plan { "1" } else { "0" }.to_string(),
+        ),
     ];
     let cache = cache::default_dir().and_then(|d| AgentCache::open(&d, &agent_key()));
     let cached = cache.as_ref().map(|c| c.load_all()).unwrap_or_default();
-    let bundle = agent::bundle(&config, &opts.probes, &cached).map_err(|cause| RecordError::Io {
-        what: "preparing the agent for the interpreter".into(),
-        cause,
-    })?;
+    let bundle =
+        agent::bundle(&config, &opts.probes, &cached).map_err(|cause| RecordError::Io {
+            what: "preparing the agent for the interpreter".into(),
+            cause,
+        })?;
     let start = Instant::now();
     let start_unix_ns = SystemTime::now()
         .duration_since(UNIX_EPOCH)

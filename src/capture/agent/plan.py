@@ -679,7 +679,10 @@ def build_plan(code, sm, sites, threads_quiet=True):
     def act(k):
         a = acts.get(k)
         if a is None:
-            a = acts[k] = Action(real[k], owner[k])
+            # Keyed by the offset of the instruction's first EXTENDED_ARG, if
+            # any: line events and 3.11's opcode events come there (3.12+
+            # also report the instruction itself, which then finds nothing).
+            a = acts[k] = Action(bc.offs[k], owner[k])
         return a
 
     gen_stmt = {}         # index -> bitmask of sites with statement-level LHS reserved there
@@ -695,7 +698,7 @@ def build_plan(code, sm, sites, threads_quiet=True):
             for k in ks:
                 a = act(k)
                 if a.fire is not None:
-                    problems.append(f"two sites on one trigger at {real[k]}")
+                    problems.append(f"two sites on one trigger at {bc.offs[k]}")
                 a.fire = s
                 if s.lhs:
                     gen_stmt[k] = gen_stmt.get(k, 0) | bit
@@ -764,8 +767,11 @@ def build_plan(code, sm, sites, threads_quiet=True):
                 quiet.add(k)
         if quiet:
             in_s, in_b, live_out = flow(frozenset(quiet))
+    tails = _trivial_tails(bc)
     for k in range(n):
         live = in_s[k] | in_b[k]
+        if k in tails:
+            continue  # the return event completes them, with nothing run in between
         if k in events and live:
             a = act(k)
             a.complete = STMT
@@ -787,10 +793,32 @@ def build_plan(code, sm, sites, threads_quiet=True):
         if not a.arm and not a.binds and a.fire is not None and a.fire.simple and not a.quiet:
             a.fast = (a.fire, a.fire.lhs[0])
         plan.actions[a.offset] = a
-    plan.stop_offsets = frozenset(real[k] for k in range(n) if ops[k] in _STOP_CONSUMERS)
-    plan.yield_unit = {real[k]: owner[k] for k in range(n) if ops[k] == _YIELD_VALUE}
+    # (Exception and yield events name the instruction itself; both offsets
+    # are kept in case a version names the prefix.)
+    plan.stop_offsets = frozenset(o for k in range(n) if ops[k] in _STOP_CONSUMERS for o in (real[k], bc.offs[k]))
+    plan.yield_unit = {o: owner[k] for k in range(n) if ops[k] == _YIELD_VALUE for o in (real[k], bc.offs[k])}
     plan.line_mode = _line_mode(bc, [(k, acts[k]) for k in acts if acts[k].offset in plan.actions], live_out)
     return plan
+
+
+_RETURNS = frozenset(_opcode.opmap[n] for n in ("RETURN_VALUE", "RETURN_CONST") if n in _opcode.opmap)
+_INERT = frozenset(_opcode.opmap[n] for n in ("LOAD_CONST", "NOP", "POP_TOP", "END_FOR", "LOAD_SMALL_INT",
+                                               "NOT_TAKEN", "POP_ITER") if n in _opcode.opmap)
+
+
+def _trivial_tails(bc):
+    """Instructions from which the frame returns without running anything
+    that could change a value (`return None` after a loop, 3.11 positions
+    it on the loop statement): a completion there equals the return's."""
+    out = set()
+    n = len(bc.ops)
+    for k in range(n - 1, -1, -1):
+        op = bc.ops[k]
+        if op in _RETURNS:
+            out.add(k)
+        elif op in _INERT and bc.succ[k] == [k + 1] and k + 1 in out:
+            out.add(k)
+    return out
 
 
 def _may_quiet(code, bc, k, lp, runs, live, sites):
@@ -868,6 +896,11 @@ class Planner:
         # every lookup; the entry keeps the code alive so the id stays its own.
         self.plans = {}
         self.probed = {}
+        # offset -> (code, site id, probe, unit) of the inline fast path
+        # (plan.Action.fast): one dict lookup per event in the tight loop.
+        # An offset two code objects share keeps its first; the other takes
+        # the general path, which does the same.
+        self.fast_at = {}
         # Scopes whose code object has not been seen yet; the monitoring
         # core stops looking for new code once this is empty.
         self.unfound = {id(sm) for sms in models_by_file.values() for sm in sms if id(sm) in self.sites_of}
@@ -910,5 +943,8 @@ class Planner:
                 break
         if plan is not None:
             self.probed[id(code)] = plan
+            for off, a in plan.actions.items():
+                if a.fast is not None and off not in self.fast_at:
+                    self.fast_at[off] = (code, a.fast[0].id, a.fast[1], a.unit)
         self.plans[id(code)] = (code, plan)
         return plan

@@ -59,15 +59,14 @@ class SettraceCore:
         mt = mgr.mt
         rearm = _PY >= (3, 12)
         stop_types = (StopIteration, StopAsyncIteration)
+        fast_at = planner.fast_at
 
         def local(frame, event, arg):
             try:
                 if event == "line" or event == "opcode":
-                    a = probed[id(frame.f_code)].actions.get(frame.f_lasti)
-                    if a is None:
-                        return local
-                    fast = a.fast
-                    if fast is not None and not mt[0]:
+                    lasti = frame.f_lasti
+                    fast = fast_at.get(lasti)
+                    if fast is not None and fast[0] is frame.f_code and not mt[0]:
                         pl = pending.pop(frame, None)
                         if pl is not None:
                             if type(pl) is tuple:
@@ -88,11 +87,14 @@ class SettraceCore:
                                 pending[frame] = pl
                                 mgr.complete(frame)
                         ts = pc()
-                        item = [fast[0].id, ts, PEND_]
+                        item = [fast[1], ts, PEND_]
                         chunk_append(item)
-                        pending[frame] = (item, fast[1], a.unit)
+                        pending[frame] = (item, fast[2], fast[3])
                         if ts > deadline[0]:
                             mgr.flush()
+                        return local
+                    a = probed[id(frame.f_code)].actions.get(lasti)
+                    if a is None:
                         return local
                     if a.quiet and not mt[0] and a.fire is None and not a.binds and not a.arm:
                         return local

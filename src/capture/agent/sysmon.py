@@ -74,16 +74,12 @@ class MonitoringCore:
                 mgr.internal_error(e)
             return DISABLE
 
+        fast_at = planner.fast_at
+
         def on_instr(code, offset):
             try:
-                plan = probed.get(id(code))
-                if plan is None:
-                    return DISABLE
-                a = plan.actions.get(offset)
-                if a is None:
-                    return DISABLE
-                fast = a.fast
-                if fast is not None and not mt[0]:
+                fast = fast_at.get(offset)
+                if fast is not None and fast[0] is code and not mt[0]:
                     # The tight loop, kept to the fewest operations: one LHS
                     # local; complete the frame's pending capture, reserve.
                     frame = getframe(1)
@@ -108,12 +104,18 @@ class MonitoringCore:
                             pending[frame] = pl
                             mgr.complete(frame)
                     ts = pc()
-                    item = [fast[0].id, ts, PEND_]
+                    item = [fast[1], ts, PEND_]
                     chunk_append(item)
-                    pending[frame] = (item, fast[1], a.unit)
+                    pending[frame] = (item, fast[2], fast[3])
                     if ts > deadline[0]:
                         mgr.flush()
                     return None
+                plan = probed.get(id(code))
+                if plan is None:
+                    return DISABLE
+                a = plan.actions.get(offset)
+                if a is None:
+                    return DISABLE
                 if a.quiet and not mt[0] and a.fire is None and not a.binds and not a.arm:
                     return DISABLE
                 run(getframe(1), a)
