@@ -31,6 +31,7 @@ pub const AGENT_MODULES: &[(&str, &str)] = &[
     ("values", include_str!("agent/values.py")),
     ("wire", include_str!("agent/wire.py")),
     ("resolve", include_str!("agent/resolve.py")),
+    ("frames", include_str!("agent/frames.py")),
     ("plan", include_str!("agent/plan.py")),
     ("manager", include_str!("agent/manager.py")),
     ("sysmon", include_str!("agent/sysmon.py")),

@@ -16,6 +16,7 @@ import sys
 import time
 import _thread
 
+from . import frames as _frames
 from . import plan as _plan
 from .values import (PEND, UNBOUND, RAISED_UNBOUND, INCOMPLETE, T_RAISED, T_PENDING, Values, error_value)
 from .wire import MSG_CHUNK
@@ -69,6 +70,7 @@ class CaptureManager:
         # 3.13+ may close a suspended generator without any event in its
         # frame: keep the value `raised` would read at each suspension.
         self.silent_close = _PY >= (3, 13)
+        self.careful = _frames.CarefulReader() if _frames.NEEDED else None
 
     def internal_error(self, e):
         if len(self.warnings) < 20:
@@ -90,6 +92,16 @@ class CaptureManager:
         base = probe.base
         try:
             kind = probe.kind
+            if kind != "global" and self.careful is not None and _frames.needs_care(frame.f_code):
+                got = self.careful.lookup(frame, base)
+                if got is not None:
+                    found, v = got
+                    if not found:
+                        if kind == "local":
+                            return UNBOUND
+                        g = frame.f_globals
+                        v = g[base] if base in g else frame.f_builtins[base]
+                    return self._attrs(v, probe)
             if kind == "local":
                 v = frame.f_locals[base]
             elif kind == "global":
@@ -107,6 +119,9 @@ class CaptureManager:
             return UNBOUND
         except BaseException as e:  # noqa: BLE001
             return error_value(e, self.max_bytes)
+        return self._attrs(v, probe)
+
+    def _attrs(self, v, probe):
         if len(probe.parts) > 1:
             try:
                 for attr in probe.parts[1:]:

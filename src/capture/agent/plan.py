@@ -40,6 +40,7 @@ import sys
 
 import opcode as _opcode
 
+from . import frames
 from . import resolve
 from .resolve import ast
 
@@ -235,9 +236,12 @@ class Unit:
 
 
 class Loop:
-    """A `for` statement or a comprehension generator: its target spans
-    (where its binding instructions sit) and what kind it is."""
-    __slots__ = ("id", "kind", "spans", "unit", "range_header", "key")
+    """A binding that triggers on its own: a `for` statement's or a
+    comprehension generator's target (`kind` for/comp: its binding is the
+    run of instructions positioned in its target `spans`), an `except … as
+    n` (except: the first store of `names` in the handler's span) or a
+    `case`'s captures (case: the stores of `names` in the pattern's span)."""
+    __slots__ = ("id", "kind", "spans", "unit", "range_header", "key", "names")
 
 
 class ScopeModel:
@@ -289,7 +293,7 @@ class ScopeModel:
             self.unit_by_key[key] = u
         return u
 
-    def _loop(self, kind, spans, unit, range_header, key):
+    def _loop(self, kind, spans, unit, range_header, key, names=()):
         lp = Loop()
         lp.id = len(self.loops)
         lp.kind = kind
@@ -297,6 +301,7 @@ class ScopeModel:
         lp.unit = unit
         lp.range_header = range_header
         lp.key = key
+        lp.names = frozenset(names)
         self.loops.append(lp)
         self.loop_by_key[key] = lp
         return lp
@@ -342,6 +347,8 @@ class ScopeModel:
                 self._body(st.body, d2, a2)
                 for h in st.handlers:
                     hu = self._unit(HANDLER, [resolve.span(h)], FROM_REGION, None, a2, d2, (id(h), "handler"))
+                    if h.name:
+                        self._loop("except", [resolve.span(h)], hu.id, False, id(h), (h.name,))
                     if h.type is not None:
                         self._comps(h.type, a2)
                     self._body(h.body, d2 + 1, a2 + (hu.id,))
@@ -351,11 +358,17 @@ class ScopeModel:
                 self._unit(HEADER, [resolve.span(st.subject)], FROM_REGION, r.id, a2, d2, (sid, "subject"))
                 self._comps(st.subject, a2)
                 for c in st.cases:
-                    spans = [resolve.span(c.pattern)]
+                    # A case starts when entered from outside it (its guard's
+                    # code positioned on the pattern is not a new attempt).
+                    cu = self._unit(CASE, [resolve.span(c.pattern)], FROM_REGION, None, a2, d2, (id(c), "case"))
+                    caps = {getattr(x, "name", None) or getattr(x, "rest", None)
+                            for x in resolve.walk_nodes(c.pattern) if isinstance(x, resolve._MATCH_TYPES)}
+                    caps.discard(None)
+                    if caps:
+                        self._loop("case", [resolve.span(c.pattern)], cu.id, False, id(c), caps)
                     if c.guard is not None:
-                        spans.append(resolve.span(c.guard))
+                        self._unit(TEST, [resolve.span(c.guard)], FROM_UNIT, None, a2 + (cu.id,), d2, (id(c), "guard"))
                         self._comps(c.guard, a2)
-                    self._unit(CASE, spans, FROM_UNIT, None, a2, d2, (id(c), "case"))
                     self._body(c.body, d2, a2)
             return
         spans = [sp]
@@ -414,14 +427,20 @@ class ScopeModel:
         return best.id if best is not None else OUTSIDE
 
     def matches(self, code):
-        """Whether `code` is this scope's code object (several lambdas or
-        comprehensions can share a name and first line: their positions tell)."""
+        """Whether `code` can be this scope's code object: every positioned
+        instruction of it lies in the scope's span (several lambdas or
+        comprehensions can share a name and first line; of those that
+        match, the planner takes the innermost)."""
         if self.span is None:
             return True
+        seen = False
         for p in code.co_positions():
-            if p[0] is not None and p[2] is not None and p[2] != p[3]:
-                return _inside(p, self.span)
-        return True
+            if p[0] is None or p[2] is None or p[2] == p[3] and p[0] == p[1]:
+                continue  # no position, or a zero-width one (RESUME on the def line)
+            if not _inside(p, self.span):
+                return False
+            seen = True
+        return seen
 
 
 def _span_size(s):
@@ -441,53 +460,56 @@ class Site:
 
 
 def make_sites(resolver):
-    """Groups the resolver's probes into sites and builds the scope model of
-    every code scope that holds one. Returns (sites, scope models by file)."""
+    """Groups the resolver's probes into sites — one per trigger point, a
+    probe joining every site where its name occurs with its role — and
+    builds the scope model of every code scope that holds one. Returns
+    (sites, scope models by file)."""
     models = {}   # (file, id(code scope node)) -> ScopeModel
     by_trigger = {}
     for p in resolver.probes:
         fm = resolver.models[p.file]
-        occ = p.occ
-        code_scope = fm.frame_scope(occ.scope)
-        mk = (p.file, id(code_scope))
-        sm = models.get(mk)
-        if sm is None:
-            range_ok = not (fm.symtab is not None and resolve.module_binds(fm.symtab, "range"))
-            sm = models[mk] = ScopeModel(fm, code_scope, range_ok)
-        if occ.bind is not None:
-            trig = ("bind", id(occ.bind))
-        else:
-            trig = ("unit", occ.unit)
-        k = (mk, trig)
-        site = by_trigger.get(k)
-        if site is None:
-            site = by_trigger[k] = Site()
-            site.id = len(by_trigger) - 1
-            site.scope = sm
-            site.key = (p.file, sm.key)
-            site.trigger = trig
-            site.probes = []
-        site.probes.append(p)
+        seen = set()
+        for occ in p.occs:
+            code_scope = fm.frame_scope(occ.scope)
+            mk = (p.file, id(code_scope))
+            trig = ("bind", id(occ.bind)) if occ.bind is not None else ("unit", occ.unit)
+            k = (mk, trig)
+            if k in seen:
+                continue  # one tap per trigger: the leftmost occurrence
+            seen.add(k)
+            sm = models.get(mk)
+            if sm is None:
+                range_ok = not (fm.symtab is not None and resolve.module_binds(fm.symtab, "range"))
+                sm = models[mk] = ScopeModel(fm, code_scope, range_ok)
+            site = by_trigger.get(k)
+            if site is None:
+                site = by_trigger[k] = Site()
+                site.id = len(by_trigger) - 1
+                site.scope = sm
+                site.key = (p.file, sm.key)
+                site.trigger = trig
+                site.probes = []
+            site.probes.append(resolve.Tap(p, occ, fm))
     sites = list(by_trigger.values())
     for s in sites:
         sm = s.scope
         kind, key = s.trigger
-        # Resolve the AST key to the model's unit or loop id (trees go next).
+        # Resolve the AST key to the model's unit or binding id (trees go next).
         if kind == "bind":
             lp = sm.loop_by_key.get(key)
             s.trigger = ("bind", lp.id if lp is not None else -1)
         else:
             u = sm.unit_by_key.get(key)
             s.trigger = ("unit", u.id if u is not None else -1)
-        s.probes.sort(key=lambda p: (p.role != "rhs", p.occ.col, p.id))
-        s.rhs = tuple(p for p in s.probes if p.role == "rhs")
-        s.lhs = tuple(p for p in s.probes if p.role == "lhs")
+        s.probes.sort(key=lambda t: (t.role != "rhs", t.line, t.col, t.id))
+        s.rhs = tuple(t for t in s.probes if t.role == "rhs")
+        s.lhs = tuple(t for t in s.probes if t.role == "lhs")
         # One LHS probe of a plain name read through f_locals, nothing else:
         # the cores inline this case (the tight loop).
         s.simple = (not s.rhs and len(s.lhs) == 1 and len(s.lhs[0].parts) == 1
                     and s.lhs[0].kind in ("local", "name"))
     for p in resolver.probes:
-        p.occ = None
+        p.occs = None
     for sm in models.values():
         sm.unit_by_key = None
         sm.loop_by_key = None
@@ -575,11 +597,12 @@ def build_plan(code, sm, sites, threads_quiet=True):
     # spans. The binding trigger sits on the instruction after the run.
     loop_of = {}          # instruction index -> loop (binding-run instructions)
     runs = []             # (loop, first index, last index)
+    targets = [lp for lp in sm.loops if lp.kind in ("for", "comp")]
     for k in range(n):
         p = bc.pos[k]
         if p[0] is None:
             continue
-        for lp in sm.loops:
+        for lp in targets:
             if any(_inside(p, s) for s in lp.spans):
                 loop_of[k] = lp
                 break
@@ -594,6 +617,15 @@ def build_plan(code, sm, sites, threads_quiet=True):
             j += 1
         runs.append((lp, k, j))
         k = j + 1
+    for lp in sm.loops:
+        if lp.kind not in ("except", "case"):
+            continue
+        stores = [k for k in range(n) if bc.pos[k][0] is not None and any(_inside(bc.pos[k], sp) for sp in lp.spans)
+                  and lp.names & _stored_names(code, ops[k], bc.args[k])]
+        if stores:
+            # except: the first store of the name (the later ones are its
+            # clean-up); case: all captures, stored together once matched.
+            runs.append((lp, stores[0], stores[0] if lp.kind == "except" else stores[-1]))
     iter_starts = {}      # FOR_ITER index -> loop
     for lp, first, last in runs:
         for pk, is_exc in bc.preds[first]:
@@ -787,10 +819,11 @@ def build_plan(code, sm, sites, threads_quiet=True):
     plan.problems = problems
     plan.has_lhs = bool(gen_stmt or gen_bind)
     plan.actions = {}
+    careful = frames.needs_care(code)
     for k, a in acts.items():
         if not (a.complete or a.arm or a.binds or a.fire is not None):
             continue
-        if not a.arm and not a.binds and a.fire is not None and a.fire.simple and not a.quiet:
+        if not careful and not a.arm and not a.binds and a.fire is not None and a.fire.simple and not a.quiet:
             a.fast = (a.fire, a.fire.lhs[0])
         plan.actions[a.offset] = a
     # (Exception and yield events name the instruction itself; both offsets
@@ -799,6 +832,25 @@ def build_plan(code, sm, sites, threads_quiet=True):
     plan.yield_unit = {o: owner[k] for k in range(n) if ops[k] == _YIELD_VALUE for o in (real[k], bc.offs[k])}
     plan.line_mode = _line_mode(bc, [(k, acts[k]) for k in acts if acts[k].offset in plan.actions], live_out)
     return plan
+
+
+def _stored_names(code, op, arg):
+    """The names a store instruction binds (empty for other instructions)."""
+    name = _OPNAME[op]
+    if not name.startswith("STORE_"):
+        return frozenset()
+    try:
+        if name in ("STORE_NAME", "STORE_GLOBAL"):
+            return frozenset((code.co_names[arg],))
+        if name in ("STORE_FAST_STORE_FAST",):
+            return frozenset((code._varname_from_oparg(arg >> 4), code._varname_from_oparg(arg & 15)))
+        if name == "STORE_FAST_LOAD_FAST":
+            return frozenset((code._varname_from_oparg(arg >> 4),))
+        if name in ("STORE_FAST", "STORE_DEREF", "STORE_FAST_MAYBE_NULL"):
+            return frozenset((code._varname_from_oparg(arg),))
+    except (AttributeError, IndexError, ValueError):
+        pass
+    return frozenset()
 
 
 _RETURNS = frozenset(_opcode.opmap[n] for n in ("RETURN_VALUE", "RETURN_CONST") if n in _opcode.opmap)
@@ -926,13 +978,20 @@ class Planner:
         sms = self._models_for(code.co_filename)
         if sms:
             name, first = code.co_name, code.co_firstlineno
+            # Several scopes can share a name and first line (lambdas, or
+            # comprehensions nested in one another on one line): the
+            # innermost whose span holds the code's positions is the one.
+            best = None
             for sm in sms:
                 kname, kfirst = sm.key
                 if kname != name or (kfirst is not None and kfirst != first) or not sm.matches(code):
                     continue
-                sites = self.sites_of.get(id(sm))
-                if not sites:
-                    continue
+                if best is None or (sm.span is not None and (best.span is None or
+                                                              _span_size(sm.span) < _span_size(best.span))):
+                    best = sm
+            sm = best
+            sites = self.sites_of.get(id(sm)) if sm is not None else None
+            if sites:
                 self.unfound.discard(id(sm))
                 plan = build_plan(code, sm, sites)
                 for p in plan.problems:
@@ -940,7 +999,6 @@ class Planner:
                         self.warnings.append(f"{code.co_filename}:{code.co_firstlineno} ({name}): {p}")
                 if self.debug is not None:
                     self.debug(plan.dump())
-                break
         if plan is not None:
             self.probed[id(code)] = plan
             for off, a in plan.actions.items():

@@ -84,18 +84,22 @@ class Occurrence:
     scope: the scope node whose frame owns the name here: the function,
            lambda, module or class body — or the comprehension, for names a
            comprehension binds.
-    bind:  for a `for` target, the For node; for a name a comprehension
-           binds, the comprehension generator after whose binding it is
-           evaluated (the target's own generator for a target). The
-           occurrence then triggers per binding, not per statement.
+    bind:  for a binding that is a trigger of its own — a `for` target (the
+           For node), a name a comprehension binds (the generator whose
+           target binds it), `except … as n` (the handler), a `case`
+           capture (the match_case) — what binds it. The occurrence then
+           triggers once per binding, right after it.
+    bound: the occurrence binds the name; reads: it reads it (both for
+           `x += 1`).
     """
-    __slots__ = ("name", "line", "col", "bound", "node", "stmt", "unit", "scope", "bind", "in_for_iter")
+    __slots__ = ("name", "line", "col", "bound", "reads", "node", "stmt", "unit", "scope", "bind", "in_for_iter")
 
-    def __init__(self, name, line, col, bound, node):
+    def __init__(self, name, line, col, bound, node, reads=None):
         self.name = name
         self.line = line
         self.col = col
         self.bound = bound
+        self.reads = (not bound) if reads is None else reads
         self.node = node
         self.stmt = None
         self.unit = None
@@ -162,7 +166,7 @@ class FileModel:
         sid = id(st)
         if t in (ast.For, ast.AsyncFor):
             for occ in self._expr(st.target, st, (sid, "target"), scope):
-                if occ.bound or occ.unit == (sid, "target"):
+                if occ.scope is scope:
                     occ.bind = st
             for occ in self._expr(st.iter, st, (sid, "iter"), scope):
                 occ.in_for_iter = True
@@ -185,7 +189,7 @@ class FileModel:
                 if h.type is not None:
                     self._expr(h.type, st, hid, scope)
                 if h.name:
-                    self._add(Occurrence(h.name, h.lineno, h.col_offset, True, h), st, hid, scope)
+                    self._add(Occurrence(h.name, h.lineno, h.col_offset, True, h), st, hid, scope, h)
                 self._body(h.body, scope)
             self._body(st.orelse, scope)
             self._body(st.finalbody, scope)
@@ -193,9 +197,12 @@ class FileModel:
             self._expr(st.subject, st, (sid, "subject"), scope)
             for c in st.cases:
                 cid = (id(c), "case")
-                self._expr(c.pattern, st, cid, scope)
+                for occ in self._expr(c.pattern, st, cid, scope):
+                    if occ.bound and isinstance(occ.node, _MATCH_TYPES):
+                        occ.bind = c  # a capture: bound once the case matched
                 if c.guard is not None:
-                    self._expr(c.guard, st, cid, scope)
+                    # The guard is evaluated after the captures are bound.
+                    self._expr(c.guard, st, (id(c), "guard"), scope)
                 self._body(c.body, scope)
         elif t in _DEF_TYPES:
             unit = (sid, "stmt")
@@ -221,8 +228,10 @@ class FileModel:
         else:
             unit = (sid, "stmt")
             if t is ast.AugAssign:
-                # `x += 1` reads and binds x: one occurrence, bound.
-                self._expr(st.target, st, unit, scope)
+                # `x += 1` reads and binds x: one occurrence, both.
+                for occ in self._expr(st.target, st, unit, scope):
+                    if occ.node is st.target:
+                        occ.reads = True
                 self._expr(st.value, st, unit, scope)
             else:
                 for child in iter_child_nodes(st):
@@ -265,8 +274,14 @@ class FileModel:
                     todo.append((d, cs))
                 self.parent_scope[n] = scope
                 self.code_scope[n] = n
-                # The body runs in the lambda's own frame, one unit of its own.
-                added.extend(self._expr(n.body, stmt, (id(n), "body"), n))
+                # The body runs in the lambda's own frame, once per call: the
+                # names the lambda binds (its parameters, its walrus targets)
+                # belong to it; every other name to the enclosing statement,
+                # as for a comprehension.
+                params = {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs + [v for v in (a.vararg, a.kwarg) if v]}
+                params |= {w.target.id for w in walk_nodes(n.body) if isinstance(w, ast.NamedExpr)
+                           and isinstance(w.target, ast.Name)}
+                todo.append((n.body, cs + ((n, None, params),)))
                 continue
             if isinstance(n, COMP_TYPES):
                 gens = n.generators
@@ -274,17 +289,21 @@ class FileModel:
                 todo.append((gens[0].iter, cs))
                 self.parent_scope[n] = scope
                 self.code_scope[n] = self.code_scope.get(scope, scope) if isinstance(n, INLINED_COMPS) else n
-                bound = set()
+                # name -> the generator whose target binds it (the last one
+                # if several do): its binding is the name's trigger.
+                bound = {}
                 for g in gens:
-                    bound |= target_names(g.target)
+                    for nm in target_names(g.target):
+                        bound[nm] = g
+                ctx = cs + ((n, None, bound),)
                 for i, g in enumerate(gens):
-                    for occ in self._expr(g.target, stmt, unit, scope, cs + ((n, g, bound),)):
+                    for occ in self._expr(g.target, stmt, unit, scope, cs + ((n, None, {x: g for x in bound}),)):
                         added.append(occ)
                     if i > 0:
-                        todo.append((g.iter, cs + ((n, gens[i - 1], bound),)))
+                        todo.append((g.iter, ctx))
                     for cond in g.ifs:
-                        todo.append((cond, cs + ((n, g, bound),)))
-                last = cs + ((n, gens[-1], bound),)
+                        todo.append((cond, ctx))
+                last = ctx
                 if isinstance(n, ast.DictComp):
                     todo.append((n.key, last))
                     todo.append((n.value, last))
@@ -296,11 +315,14 @@ class FileModel:
 
     def _name(self, occ, stmt, unit, scope, comps):
         base = occ.name.split(".")[0]
-        for comp, gen, bound in reversed(comps):
+        for node, _, bound in reversed(comps):
             if base in bound:
+                if isinstance(node, ast.Lambda):
+                    # Bound by the lambda: its own frame, at each call.
+                    return self._add(occ, stmt, (id(node), "body"), node)
                 # A name the comprehension binds: its frame is the
-                # comprehension's, it triggers per binding of `gen`.
-                return self._add(occ, stmt, unit, comp, gen)
+                # comprehension's; it triggers per binding of its generator.
+                return self._add(occ, stmt, unit, node, bound[base])
         return self._add(occ, stmt, unit, scope)
 
     def names_on_line(self, line):
@@ -334,10 +356,37 @@ def scope_label(scope):
 
 
 class Probe:
-    __slots__ = ("id", "spec", "file", "line", "name", "role", "occ", "kind", "parts", "base", "fast")
+    """A resolved spec: what the probe table lists. `occs` are the
+    occurrences it triggers at: those of its role on its line (binding ones
+    for LHS, reading ones for RHS, any when the role has none there)."""
+    __slots__ = ("id", "spec", "file", "line", "name", "role", "occs")
 
     def label(self):
         return f"{self.file}:{self.line}:{self.name}@{self.role}"
+
+
+class Tap:
+    """One occurrence of a probe where it triggers, with how to read it in
+    that frame. A probe whose name occurs in two statements of its line
+    (`a = x; b = x`) has two taps and triggers in each."""
+    __slots__ = ("id", "probe", "name", "role", "line", "col", "kind", "parts", "base", "fast", "namespace_frame")
+
+    def __init__(self, probe, occ, fm):
+        self.id = probe.id
+        self.probe = probe
+        self.name = probe.name
+        self.role = probe.role
+        self.line = occ.line
+        self.col = occ.col
+        self.parts = probe.name.split(".")
+        self.base = self.parts[0]
+        self.kind = read_kind(fm, occ, occ.scope)
+        self.fast = self.kind == "local" and len(self.parts) == 1
+        # Read in a module or class body's frame (see frames.py).
+        self.namespace_frame = isinstance(fm.frame_scope(occ.scope), (ast.Module, ast.ClassDef))
+
+    def label(self):
+        return self.probe.label()
 
 
 def read_kind(fm, occ, scope):
@@ -357,8 +406,10 @@ def read_kind(fm, occ, scope):
                 except KeyError:
                     pass
         return "name"
-    if isinstance(scope, INLINED_COMPS):
-        return "local"  # inlined: the comprehension's names are fast locals of the outer frame
+    if isinstance(scope, COMP_TYPES):
+        # A name a comprehension binds is a local of its frame (3.11), or a
+        # hidden fast local of the enclosing frame where it is inlined.
+        return "local"
     if fm.symtab is None:
         return "local"
     t = _find_table(fm.symtab, scope)
@@ -464,8 +515,8 @@ class Resolver:
             fm = self.model(path)
             if line > fm.nlines:
                 raise ProbeError(f"probe {text!r}: {file} has only {fm.nlines} lines")
-            # Leftmost first: batches are in column order (SPEC §2 rule 6).
-            occs = sorted((o for o in fm.occ_by_line.get(line, ()) if o.name == name), key=lambda o: o.col)
+            # In source order: batches are in column order (SPEC §2 rule 6).
+            occs = sorted((o for o in fm.occ_by_line.get(line, ()) if o.name == name), key=lambda o: (o.line, o.col))
             if not occs:
                 names = fm.names_on_line(line)
                 src = fm.source.splitlines()[line - 1].strip()
@@ -479,11 +530,7 @@ class Resolver:
                     + (f"names there: {', '.join(names)}" if names else "no names can be probed on that line"))
             if role is None:
                 role = "lhs" if any(o.bound for o in occs) else "rhs"
-                occ = next(o for o in occs if o.bound) if role == "lhs" else occs[0]
-            elif role == "lhs":
-                occ = next((o for o in occs if o.bound), occs[0])
-            else:
-                occ = next((o for o in occs if not o.bound), occs[0])
+            chosen = [o for o in occs if (o.bound if role == "lhs" else o.reads)] or occs
             key = (path, line, name, role)
             if key in merged:
                 continue  # duplicate specs are merged
@@ -491,11 +538,7 @@ class Resolver:
             p = Probe()
             p.id = len(self.probes)
             p.spec = f"{path}:{line}:{name}@{role}"
-            p.file, p.line, p.name, p.role, p.occ = path, line, name, role, occ
-            p.parts = name.split(".")
-            p.base = p.parts[0]
-            p.kind = read_kind(fm, occ, occ.scope)
-            p.fast = p.kind == "local" and len(p.parts) == 1
+            p.file, p.line, p.name, p.role, p.occs = path, line, name, role, chosen
             self.probes.append(p)
 
 

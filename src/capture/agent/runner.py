@@ -15,6 +15,7 @@ import time
 import _thread
 
 from . import core as _core
+from . import frames as _frames
 from . import plan as _plan
 from .manager import CaptureManager
 from .resolve import ProbeError, Resolver
@@ -161,6 +162,13 @@ class Runner:
         except ProbeError as e:
             self.wire.send_json(MSG_FATAL, {"message": str(e)})
             return 2
+        except Exception as e:  # noqa: BLE001 - a bug of ours: say so, run nothing half-traced
+            import traceback
+            where = traceback.extract_tb(e.__traceback__)[-1]
+            self.wire.send_json(MSG_FATAL, {"message": (
+                f"internal error in probe's resolver ({type(e).__name__}: {e} at {where.filename}:{where.lineno}); "
+                "please report it with the probe specs")})
+            return 2
         mgr = self.mgr = CaptureManager(self.wire, sites, Values(cfg["max_value_bytes"], cfg["max_array_bytes"]))
         debug = None
         if cfg.get("debug_plan"):
@@ -188,6 +196,9 @@ class Runner:
             ],
             "sites": [[p.id for p in s.probes] for s in sites],
         }
+        if _frames.NEEDED and any(t.namespace_frame for site in sites for t in site.probes):
+            # Now, while our own imports are about to be undone anyway.
+            mgr.careful.prepare()
         resolver = None
         # Leave sys.modules as the program would find it without us.
         for name in set(sys.modules) - self.mods_before:

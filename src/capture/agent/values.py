@@ -55,12 +55,31 @@ def type_name(t):
         return "?"
 
 
+def cut_text(s, limit):
+    """(s, False) when its UTF-8 form fits in `limit` bytes, else (the
+    longest prefix that does, cut at a character boundary, True) — the
+    limit is in bytes, as --max-value-bytes says. Encodes at most `limit`
+    characters, never the whole of a huge string."""
+    n = len(s)
+    if n * 4 <= limit:
+        return s, False
+    b = (s if n <= limit else s[:limit]).encode("utf-8", "surrogatepass")
+    if n <= limit and len(b) <= limit:
+        return s, False
+    cut = limit
+    while cut > 0 and (b[cut] & 0xC0) == 0x80:
+        cut -= 1  # not in the middle of a character
+    return b[:cut].decode("utf-8", "surrogatepass"), True
+
+
 def safe_str(e, limit):
     try:
         s = str(e)
+        if type(s) is not str:
+            s = ""
     except BaseException:  # noqa: BLE001
         s = ""
-    return s[:limit]
+    return cut_text(s, limit)[0]
 
 
 def error_value(e, limit):
@@ -78,14 +97,14 @@ def big_int(v, limit):
     keep = max(1, min(limit - 1, 4000))
     if bits > _DIGITS_INT_BITS:
         text = f"<int of {bits} bits, about {ndigits} decimal digits>"
-        return (T_OTHER, "int", text[:limit], True)
+        return (T_OTHER, "int", cut_text(text, limit)[0], True)
     a = -v if neg else v
     # The leading `keep` digits: one division by a power of ten, never the
     # quadratic conversion of the whole number (and no int_max_str_digits).
     # (`ndigits` may be one too many: then one digit fewer is kept.)
     lead = a // 10 ** (ndigits - keep)
     text = ("-" if neg else "") + str(lead)
-    return (T_OTHER, "int", text[:limit], True)
+    return (T_OTHER, "int", cut_text(text, limit)[0], True)
 
 
 class Values:
@@ -103,7 +122,12 @@ class Values:
             return big_int(v, self.max_bytes)
         if t is float or t is bool or v is None or t is complex:
             return v
-        if t is str or t is bytes:
+        if t is str:
+            if len(v) * 4 <= self.max_bytes:
+                return v
+            text, cut = cut_text(v, self.max_bytes)
+            return (T_TRUNC, text) if cut else v
+        if t is bytes:
             if len(v) > self.max_bytes:
                 return (T_TRUNC, v[: self.max_bytes])
             return v
@@ -138,9 +162,7 @@ class Values:
                 r = repr(v)
                 if type(r) is not str:
                     r = str(r)
-                trunc = len(r) > self.max_bytes
-                if trunc:
-                    r = r[: self.max_bytes]
+                r, trunc = cut_text(r, self.max_bytes)
             return (T_OTHER, type_name(t), r, trunc)
         except BaseException as e:  # noqa: BLE001 - user code (repr) may raise anything
             return error_value(e, self.max_bytes)
@@ -205,8 +227,9 @@ def bounded_repr(v, limit):
     try:
         walk(v, 0)
     except _Full:
-        return "".join(out), True
-    return "".join(out), False
+        return cut_text("".join(out), limit)[0], True
+    text, cut = cut_text("".join(out), limit)
+    return text, cut
 
 
 # NumPy dtype (kind, itemsize) -> the name the recorder knows. Other dtypes
