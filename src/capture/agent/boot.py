@@ -37,6 +37,10 @@ def _probe_boot(f):
         send(4, m.encode('ascii', 'replace'))
         sys.exit(2)
     mods_before = set(sys.modules)
+    if sys.version_info >= (3, 13):
+        # 3.13's `-c` imports linecache (to show the command's source in
+        # tracebacks); `python script.py` does not, so neither may we.
+        mods_before.discard('linecache')
     import marshal
     data = f.read()
     f.close()

@@ -180,6 +180,13 @@ class Bytecode:
             offset -= 2
         return self.index.get(offset)
 
+    def extent(self, k):
+        """Every code-unit offset of instruction k: its EXTENDED_ARG prefix,
+        itself and its inline caches (an event may name any of them: 3.12
+        reports a RAISE at SEND on SEND's cache entry)."""
+        end = self._real_offset(k) + 2 + 2 * _cache_count(self.ops[k])
+        return range(self.offs[k], end, 2)
+
     def real_offsets(self):
         return [self._real_offset(k) for k in range(len(self.offs))]
 
@@ -626,11 +633,20 @@ def build_plan(code, sm, sites, threads_quiet=True):
             # except: the first store of the name (the later ones are its
             # clean-up); case: all captures, stored together once matched.
             runs.append((lp, stores[0], stores[0] if lp.kind == "except" else stores[-1]))
-    iter_starts = {}      # FOR_ITER index -> loop
+    iter_starts = {}      # FOR_ITER (GET_ANEXT for `async for`) index -> loop
     for lp, first, last in runs:
+        if lp.kind not in ("for", "comp"):
+            continue
         for pk, is_exc in bc.preds[first]:
             if not is_exc and ops[pk] == _FOR_ITER:
                 iter_starts[pk] = lp
+        if lp.kind == "comp" and any(_OPNAME[ops[pk]] in ("END_SEND", "SEND") for pk, _ in bc.preds[first]):
+            # An async comprehension asks for its next item with an await.
+            j = first - 1
+            while j > 0 and first - j < 12 and _OPNAME[ops[j]] != "GET_ANEXT":
+                j -= 1
+            if _OPNAME[ops[j]] == "GET_ANEXT":
+                iter_starts[j] = lp
     for k, lp in iter_starts.items():
         if lp.kind == "for" and lp.unit is not None:
             # One owner for the loop's machinery: FOR_ITER, the target's
@@ -643,16 +659,18 @@ def build_plan(code, sm, sites, threads_quiet=True):
                     if t + 1 < n and _OPNAME[ops[t + 1]] == "POP_TOP" and bc.pos[t + 1] == bc.pos[t]:
                         owner[t + 1] = lp.unit
 
-    # A `with` header is evaluated in pieces with compiler-made steps between
-    # them (BEFORE_WITH, and the await of an `async with`) positioned on the
-    # whole statement: they belong to the header, so that an `as` target is
-    # bound before anything counts as the header being over.
+    # A header is often evaluated in pieces with compiler-made steps between
+    # them positioned on the whole compound statement: BEFORE_WITH and the
+    # await of an `async with`; on 3.11 the jump of `elif a and b`. They
+    # belong to the header: it is not over (and does not start again) there.
+    header_kinds = (TEST, LOOPTEST, HEADER, FORSTART, CASE)
     k = 0
     while k < n:
         o = owner[k]
-        if o is not None and o >= 0 and units[o].kind == HEADER and units[o].region != o:
+        if o is not None and o >= 0 and units[o].kind in header_kinds and units[o].ancestors:
+            struct = units[o].ancestors[-1]
             j = k + 1
-            while j < n and (owner[j] is None or owner[j] == units[o].region):
+            while j < n and (owner[j] is None or owner[j] == struct):
                 j += 1
             if j < n and j > k + 1 and owner[j] == o:
                 for m in range(k + 1, j):
@@ -826,10 +844,16 @@ def build_plan(code, sm, sites, threads_quiet=True):
         if not careful and not a.arm and not a.binds and a.fire is not None and a.fire.simple and not a.quiet:
             a.fast = (a.fire, a.fire.lhs[0])
         plan.actions[a.offset] = a
-    # (Exception and yield events name the instruction itself; both offsets
-    # are kept in case a version names the prefix.)
-    plan.stop_offsets = frozenset(o for k in range(n) if ops[k] in _STOP_CONSUMERS for o in (real[k], bc.offs[k]))
-    plan.yield_unit = {o: owner[k] for k in range(n) if ops[k] == _YIELD_VALUE for o in (real[k], bc.offs[k])}
+    # Where a RAISE of the interpreter's own StopIteration is reported varies:
+    # SEND's cache entry on 3.12, the instruction before SEND on 3.13.
+    stop = set()
+    for k in range(n):
+        if ops[k] in _STOP_CONSUMERS:
+            stop.update(bc.extent(k))
+            if ops[k] != _FOR_ITER and k > 0:
+                stop.update(bc.extent(k - 1))
+    plan.stop_offsets = frozenset(stop)
+    plan.yield_unit = {o: owner[k] for k in range(n) if ops[k] == _YIELD_VALUE for o in bc.extent(k)}
     plan.line_mode = _line_mode(bc, [(k, acts[k]) for k in acts if acts[k].offset in plan.actions], live_out)
     return plan
 

@@ -262,12 +262,20 @@ class FileModel:
                         continue
             if isinstance(n, ast.alias):
                 name = n.asname or n.name.split(".")[0]
-                added.append(self._add(Occurrence(name, n.lineno, n.col_offset, True, n), stmt, unit, scope))
+                if name != "*":  # `from m import *` binds no name a probe can spell
+                    added.append(self._add(Occurrence(name, n.lineno, n.col_offset, True, n), stmt, unit, scope))
                 continue
             if _MATCH_TYPES and isinstance(n, _MATCH_TYPES):
                 nm = getattr(n, "name", None) or getattr(n, "rest", None)
                 if nm:
-                    added.append(self._name(Occurrence(nm, n.lineno, n.col_offset, True, n), stmt, unit, scope, cs))
+                    # Where the name itself is: `P as nm` and `{…, **nm}` end with it.
+                    if getattr(n, "rest", None) == nm:
+                        line, col = n.end_lineno, n.end_col_offset - 1 - len(nm)
+                    elif getattr(n, "pattern", None) is not None:
+                        line, col = n.end_lineno, n.end_col_offset - len(nm)
+                    else:
+                        line, col = n.lineno, n.col_offset + (1 if isinstance(n, ast.MatchStar) else 0)
+                    added.append(self._name(Occurrence(nm, line, col, True, n), stmt, unit, scope, cs))
             if isinstance(n, ast.Lambda):
                 a = n.args
                 for d in a.defaults + [d for d in a.kw_defaults if d is not None]:

@@ -64,8 +64,9 @@ def cut_text(s, limit):
     if n * 4 <= limit:
         return s, False
     b = (s if n <= limit else s[:limit]).encode("utf-8", "surrogatepass")
-    if n <= limit and len(b) <= limit:
-        return s, False
+    if len(b) <= limit:
+        # All of it fits, or (n > limit) the first `limit` characters do.
+        return (s, False) if n <= limit else (s[:limit], True)
     cut = limit
     while cut > 0 and (b[cut] & 0xC0) == 0x80:
         cut -= 1  # not in the middle of a character
