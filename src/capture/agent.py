@@ -1254,7 +1254,9 @@ class Capture:
             self.sent += len(chunk)
             # Dumped in place, not copied: a copy would double every item's
             # refcount and make marshal track each one for back-references.
-            data = marshal.dumps((chunk, comps))
+            # Version 4 pinned: what src/wire/marshal.rs decodes (3.14
+            # defaults to 5, 3.15 to 6; see docs/PYTHON-VERSIONS.md).
+            data = marshal.dumps((chunk, comps), 4)
             del chunk[:]
             del comps[:]
             self.wire.send(MSG_CHUNK, data)
