@@ -803,13 +803,15 @@ def _first_offset(code, node):
     return best
 
 
+# Opcodes that may leave the straight line of a target's binding.
+_JUMP_OPS = frozenset(_opcode.hasjrel) | frozenset(getattr(_opcode, "hasjabs", ()))
+
+
 def _after_offset(code, node):
     """Offset of the instruction right after `node` (a target) has been bound."""
     opcode = _opcode
     span = _span(node)
     instrs = _instructions(code)
-    binding = ("STORE_", "UNPACK_", "EXTENDED_ARG", "LOAD_FAST", "LOAD_NAME", "LOAD_GLOBAL", "LOAD_DEREF",
-               "LOAD_ATTR", "LOAD_CONST", "COPY", "SWAP", "BINARY_SUBSCR", "NOP")
     i = 0
     while i < len(instrs):
         off, op, pos = instrs[i]
@@ -818,10 +820,15 @@ def _after_offset(code, node):
         i += 1
     else:
         return None
-    # Walk over the rest of the binding (tuple targets store several names).
+    # Walk over the rest of the binding (tuple targets store several names;
+    # `b[i % 2]` or `o.x.y` evaluate their object and index first). Every
+    # instruction inside the target's span belongs to it, whatever its
+    # name: 3.14 compiles `b[0][1]` with LOAD_SMALL_INT and BINARY_OP (a
+    # list of opcode names stopped early there, and at `%` on every version).
+    jumps = _JUMP_OPS
     while i + 1 < len(instrs):
         off, op, pos = instrs[i + 1]
-        if _inside(pos, span) and opcode.opname[op].startswith(binding):
+        if _inside(pos, span) and op not in jumps:
             i += 1
             continue
         break
