@@ -284,6 +284,124 @@ fn missing_or_old_interpreters_are_clear_errors() {
     }
 }
 
+/// A stand-in interpreter: the real newest Python, made to report what
+/// `sitecustomize` says (a version number, a free-threaded build) before
+/// probe's bootstrap looks.
+fn fake_python(dir: &std::path::Path, name: &str, sitecustomize: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let site = dir.join(format!("{name}-site"));
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("sitecustomize.py"), sitecustomize).unwrap();
+    let exe = dir.join(name);
+    std::fs::write(
+        &exe,
+        format!(
+            "#!/bin/sh\nPYTHONPATH='{}' exec '{}' \"$@\"\n",
+            site.display(),
+            python().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    exe
+}
+
+const AS_3_16: &str = "import sys\nsys.version_info = (3, 16, 0, 'final', 0)\n";
+const FREE_THREADED: &str = "import sys\nsys.abiflags = 't'\n";
+
+#[test]
+fn a_python_newer_than_the_tested_range_is_refused_unless_allowed() {
+    let file = fixture("behaviour.py");
+    let dir = tempfile::tempdir().unwrap();
+    let py = fake_python(dir.path(), "python3.16", AS_3_16);
+    let out = dir.path().join("new.probe");
+    let sp = spec(&file, "total", "total");
+    let base = [
+        "record",
+        "-o",
+        out.to_str().unwrap(),
+        "-p",
+        &sp,
+        "--",
+        py.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ];
+    let o = run(&base);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("Python 3.16.0")
+            && err.contains("newer than the versions probe supports (Python 3.11 to 3.15)")
+            && err.contains("--allow-untested-python"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was run"), "{err}");
+    assert!(o.stdout.is_empty(), "the program ran: {:?}", o.stdout);
+    assert!(!out.exists(), "a log was written");
+
+    // Allowed: it records, says it is untested, and the log is right.
+    let mut allowed = vec!["record", "--allow-untested-python"];
+    allowed.extend_from_slice(&base[1..]);
+    let o = run(&allowed);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(
+            "warning: Python 3.16.0 is newer than the versions probe is tested on (3.11 to 3.15): \
+             recorded because of --allow-untested-python"
+        ),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("argv"));
+    assert_eq!(values(&records(&out)), ["0", "1", "3", "6", "10"]);
+    let meta = LogReader::open(&out).unwrap().meta().clone();
+    assert_eq!(meta.python_version, "3.16.0");
+}
+
+#[test]
+fn a_free_threaded_python_is_refused_even_when_untested_versions_are_allowed() {
+    let file = fixture("behaviour.py");
+    let dir = tempfile::tempdir().unwrap();
+    let py = fake_python(dir.path(), "python3.15t", FREE_THREADED);
+    let out = dir.path().join("ft.probe");
+    let sp = spec(&file, "total", "total");
+    for extra in [None, Some("--allow-untested-python")] {
+        let mut args = vec!["record"];
+        args.extend(extra);
+        args.extend([
+            "-o",
+            out.to_str().unwrap(),
+            "-p",
+            &sp,
+            "--",
+            py.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ]);
+        let o = run(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(
+            err.contains("is a free-threaded build")
+                && err.contains("does not support free-threaded Python")
+                // names the interpreter (the one the stand-in runs)
+                && err.contains(python().to_str().unwrap()),
+            "{extra:?}: {err}"
+        );
+        assert!(o.stdout.is_empty(), "{extra:?}: the program ran");
+        assert!(!out.exists(), "{extra:?}: a log was written");
+    }
+    // `probe probes` only parses the file: it still answers.
+    let o = run(&[
+        "probes",
+        file.to_str().unwrap(),
+        "--python",
+        py.to_str().unwrap(),
+        "--line",
+        &line_of(&file, "total").to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
 #[test]
 fn existing_output_needs_force() {
     let f = fixture("behaviour.py");

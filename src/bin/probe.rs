@@ -249,6 +249,10 @@ struct RecordArgs {
     /// under one byte per record.
     #[arg(long, default_value_t = 1000, value_name = "NS", value_parser = clap::value_parser!(u64).range(1..))]
     timestamp_resolution: u64,
+    /// Record with a Python newer than the tested range (3.11 to 3.15),
+    /// with a warning, instead of refusing it.
+    #[arg(long)]
+    allow_untested_python: bool,
     /// The program: `python script.py ARGS`, `python -m module ARGS`, or
     /// `script.py ARGS` (run with $PROBE_PYTHON, else python3).
     #[arg(last = true, required = true, value_name = "COMMAND")]
@@ -397,6 +401,7 @@ fn run_record(args: RecordArgs) -> Result<u8> {
         ts_resolution_ns: args.timestamp_resolution,
         command: args.command.clone(),
         default_python: record::default_python(),
+        allow_untested_python: args.allow_untested_python,
     };
     let bar = progress_bar(args.quiet, None, "{spinner} probe: {elapsed} {msg}");
     let started = std::time::Instant::now();

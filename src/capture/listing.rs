@@ -9,7 +9,7 @@ use std::process::Command;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::capture::{agent_key, AGENT_SOURCE, BOOTSTRAP};
+use crate::capture::{agent_key, VersionPolicy, AGENT_SOURCE, BOOTSTRAP};
 
 /// One name on a line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +98,8 @@ pub fn list_probes(
         .arg(BOOTSTRAP)
         .arg(AGENT_SOURCE)
         .arg(agent_key())
+        // Listing only parses the file: any Python 3.11+ will do.
+        .arg(VersionPolicy::Any.arg())
         // The bootstrap reports an unsupported Python on this descriptor.
         .arg("1")
         .arg("--list-probes")

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
 
-use crate::capture::{agent_key, AGENT_SOURCE, BOOTSTRAP};
+use crate::capture::{agent_key, VersionPolicy, AGENT_SOURCE, BOOTSTRAP};
 use crate::log::meta::{EndInfo, ExitInfo, ProbeInfo, RunMeta};
 use crate::log::{LogError, LogReader, LogWriter};
 use crate::wire::{
@@ -48,6 +48,9 @@ pub struct RecordOptions {
     pub command: Vec<String>,
     /// Interpreter for `-- script.py` (from `$PROBE_PYTHON`, else `python3`).
     pub default_python: String,
+    /// Record with a Python newer than the tested range (3.11 to 3.15),
+    /// with a warning, instead of refusing it.
+    pub allow_untested_python: bool,
 }
 
 /// What a finished recording reports.
@@ -157,13 +160,19 @@ fn make_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((r, w))
 }
 
-fn spawn(pc: &PythonCommand, wfd: RawFd, config: &[String]) -> Result<Child, RecordError> {
+fn spawn(
+    pc: &PythonCommand,
+    wfd: RawFd,
+    policy: VersionPolicy,
+    config: &[String],
+) -> Result<Child, RecordError> {
     let mut cmd = Command::new(&pc.python);
     cmd.args(&pc.interpreter_args)
         .arg("-c")
         .arg(BOOTSTRAP)
         .arg(AGENT_SOURCE)
         .arg(agent_key())
+        .arg(policy.arg())
         .arg(wfd.to_string())
         .args(config)
         .args(&pc.target);
@@ -219,7 +228,12 @@ pub fn record(opts: &RecordOptions, progress: Progress<'_>) -> Result<RecordOutc
         what: "creating the agent pipe".into(),
         cause,
     })?;
-    let mut child = spawn(&pc, wfd.as_raw_fd(), &config)?;
+    let policy = if opts.allow_untested_python {
+        VersionPolicy::Allow
+    } else {
+        VersionPolicy::Strict
+    };
+    let mut child = spawn(&pc, wfd.as_raw_fd(), policy, &config)?;
     drop(wfd);
     let pipe = File::from(rfd);
     let poll_fd = pipe.as_raw_fd();
