@@ -24,6 +24,7 @@ fn start_recording(
     tag: &str,
     out: &std::path::Path,
     ready: &str,
+    python: &std::path::Path,
 ) -> (std::process::Child, i32) {
     use std::os::unix::process::CommandExt;
     let f = fixture(fixture_name);
@@ -37,7 +38,7 @@ fn start_recording(
             &spec(&f, tag, tag),
             "--",
         ])
-        .arg(python())
+        .arg(python)
         .arg(&f)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -145,9 +146,15 @@ fn dash_m_runs_a_module_like_python_does() {
 
 #[test]
 fn exit_status_is_the_programs() {
+    for (version, py) in pythons() {
+        exit_status_case(version, &py);
+    }
+}
+
+fn exit_status_case(version: &str, py: &std::path::Path) {
     let file = fixture("behaviour.py");
     let dir = tempfile::tempdir().unwrap();
-    let py = python();
+    let py = py.to_path_buf();
     let p = spec(&file, "total", "total");
     let (o, log) = record(
         dir.path(),
@@ -156,7 +163,7 @@ fn exit_status_is_the_programs() {
         std::slice::from_ref(&p),
         &[file.to_str().unwrap(), "exit3"],
     );
-    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(o.status.code(), Some(3), "Python {version}");
     let r = LogReader::open(&log).unwrap();
     assert_eq!(r.end().expect("end marker").exit.code, 3);
 
@@ -167,9 +174,12 @@ fn exit_status_is_the_programs() {
         std::slice::from_ref(&p),
         &[file.to_str().unwrap(), "crash"],
     );
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(1), "Python {version}");
     let err = stderr(&o);
-    assert!(err.contains("RuntimeError: boom from the program"), "{err}");
+    assert!(
+        err.contains("RuntimeError: boom from the program"),
+        "Python {version}: {err}"
+    );
     assert!(
         !err.contains("<probe-agent>") && !err.contains("<string>"),
         "agent frames leak into the traceback:\n{err}"
@@ -187,7 +197,7 @@ fn exit_status_is_the_programs() {
         std::slice::from_ref(&p),
         &[file.to_str().unwrap(), "sigterm"],
     );
-    assert_eq!(o.status.code(), Some(128 + 15));
+    assert_eq!(o.status.code(), Some(128 + 15), "Python {version}");
     let r = LogReader::open(&log).unwrap();
     let end = r.end().expect("end marker after a signal");
     assert_eq!(
@@ -203,7 +213,7 @@ fn exit_status_is_the_programs() {
         &[p],
         &[file.to_str().unwrap(), "os_exit"],
     );
-    assert_eq!(o.status.code(), Some(7));
+    assert_eq!(o.status.code(), Some(7), "Python {version}");
     let r = LogReader::open(&log).unwrap();
     let end = r.end().expect("end marker after os._exit");
     assert_eq!(end.exit.kind, "os_exit");
@@ -435,7 +445,7 @@ fn existing_output_needs_force() {
 fn sigkill_leaves_an_incomplete_log_that_keeps_what_arrived() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("killed.probe");
-    let (mut child, group) = start_recording("forever.py", "x", &out, "running");
+    let (mut child, group) = start_recording("forever.py", "x", &out, "running", &python());
     std::thread::sleep(Duration::from_millis(300));
     // Kill the recorder itself with SIGKILL: nothing gets to seal the log.
     // SAFETY: plain FFI call with a pid we own.
@@ -469,9 +479,15 @@ fn sigkill_leaves_an_incomplete_log_that_keeps_what_arrived() {
 
 #[test]
 fn program_killed_by_sigkill_gets_an_end_marker_saying_so() {
+    for (version, py) in pythons() {
+        program_killed_case(version, &py);
+    }
+}
+
+fn program_killed_case(version: &str, py: &std::path::Path) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("victim.probe");
-    let (mut child, group) = start_recording("forever.py", "x", &out, "running");
+    let (mut child, group) = start_recording("forever.py", "x", &out, "running", py);
     std::thread::sleep(Duration::from_millis(200));
     // The recorder's only child is the Python program.
     let pids = Command::new("pgrep")
@@ -483,13 +499,17 @@ fn program_killed_by_sigkill_gets_an_end_marker_saying_so() {
         .split_whitespace()
         .filter_map(|p| p.parse().ok())
         .collect();
-    assert_eq!(pids.len(), 1, "expected one child of the recorder");
+    assert_eq!(
+        pids.len(),
+        1,
+        "Python {version}: expected one child of the recorder"
+    );
     // SAFETY: plain FFI call on the program's pid.
     unsafe { libc::kill(pids[0], libc::SIGKILL) };
     let status = child.wait().unwrap();
     // SAFETY: plain FFI call on the group we created (nothing should be left).
     unsafe { libc::kill(-group, libc::SIGKILL) };
-    assert_eq!(status.code(), Some(128 + 9));
+    assert_eq!(status.code(), Some(128 + 9), "Python {version}");
     let r = LogReader::open(&out).unwrap();
     let end = r.end().expect("recorder seals the log");
     assert_eq!(
@@ -502,9 +522,15 @@ fn program_killed_by_sigkill_gets_an_end_marker_saying_so() {
 
 #[test]
 fn ctrl_c_reaches_the_program_and_the_log_is_sealed() {
+    for (version, py) in pythons() {
+        ctrl_c_case(version, &py);
+    }
+}
+
+fn ctrl_c_case(version: &str, py: &std::path::Path) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("int.probe");
-    let (child, group) = start_recording("interrupt.py", "n", &out, "ready");
+    let (child, group) = start_recording("interrupt.py", "n", &out, "ready", py);
     std::thread::sleep(Duration::from_millis(200));
     // The terminal sends SIGINT to the whole foreground group.
     // SAFETY: plain FFI call on our child's process group.
@@ -513,8 +539,8 @@ fn ctrl_c_reaches_the_program_and_the_log_is_sealed() {
     let out_all = child.wait_with_output().unwrap();
     assert!(t.elapsed() < Duration::from_secs(10));
     let err = String::from_utf8_lossy(&out_all.stderr);
-    assert_eq!(out_all.status.code(), Some(130), "{err}");
-    assert!(err.contains("KeyboardInterrupt"), "{err}");
+    assert_eq!(out_all.status.code(), Some(130), "Python {version}: {err}");
+    assert!(err.contains("KeyboardInterrupt"), "Python {version}: {err}");
     let r = LogReader::open(&out).unwrap();
     let end = r.end().expect("sealed after Ctrl-C");
     assert_eq!(end.exit.exception.as_deref(), Some("KeyboardInterrupt"));
@@ -840,7 +866,7 @@ fn malformed_specs_never_crash_the_agent() {
 fn second_ctrl_c_aborts_the_recorder_and_still_seals_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("abort.probe");
-    let (mut child, group) = start_recording("forever.py", "x", &out, "running");
+    let (mut child, group) = start_recording("forever.py", "x", &out, "running", &python());
     // Two Ctrl-C to the recorder alone (the program does not get these).
     for _ in 0..2 {
         // SAFETY: plain FFI call on our child.
