@@ -114,9 +114,14 @@ fn program_sees_the_same_argv_name_path_and_modules_as_without_probe() {
 
 #[test]
 fn dash_m_runs_a_module_like_python_does() {
+    for (version, py) in pythons() {
+        dash_m_case(version, &py);
+    }
+}
+
+fn dash_m_case(version: &str, py: &std::path::Path) {
     let dir = tempfile::tempdir().unwrap();
     let root = fixture("");
-    let py = python();
     let plain = Command::new(&py)
         .current_dir(&root)
         .args(["-m", "pkg.main", "a"])
@@ -139,8 +144,12 @@ fn dash_m_runs_a_module_like_python_does() {
         .args(["-m", "pkg.main", "a"])
         .output()
         .unwrap();
-    assert_ok(&traced, "-m");
-    assert_eq!(plain.stdout, traced.stdout);
+    assert_ok(&traced, &format!("-m on Python {version}"));
+    assert_eq!(
+        String::from_utf8_lossy(&plain.stdout),
+        String::from_utf8_lossy(&traced.stdout),
+        "-m on Python {version}"
+    );
     assert_eq!(values(&records(&log)), ["6"]);
 }
 
