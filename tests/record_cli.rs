@@ -122,7 +122,7 @@ fn dash_m_runs_a_module_like_python_does() {
 fn dash_m_case(version: &str, py: &std::path::Path) {
     let dir = tempfile::tempdir().unwrap();
     let root = fixture("");
-    let plain = Command::new(&py)
+    let plain = Command::new(py)
         .current_dir(&root)
         .args(["-m", "pkg.main", "a"])
         .output()
@@ -140,7 +140,7 @@ fn dash_m_case(version: &str, py: &std::path::Path) {
             ),
         ])
         .arg("--")
-        .arg(&py)
+        .arg(py)
         .args(["-m", "pkg.main", "a"])
         .output()
         .unwrap();
