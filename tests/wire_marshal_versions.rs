@@ -186,4 +186,3 @@ fn default_marshal_versions_are_known_and_the_agent_pins_4() {
     }
     assert!(dumps > 0, "the agent writes no marshal data?");
 }
-}
