@@ -1,14 +1,14 @@
-//! The capture plan's own unit tests (`tests/python/test_plan.py`: unit
-//! ownership, triggers, completion pruning, the bytecode reader against
-//! `dis`), run with every supported interpreter.
+//! The agent's own unit tests, run with every supported interpreter:
+//! `tests/python/test_plan.py` (the capture plan: unit ownership, triggers,
+//! completion pruning, the bytecode reader against `dis`) and
+//! `tests/python/test_values.py` (bounded value snapshots).
 
 mod common;
 
 use std::process::Command;
 
-#[test]
-fn capture_plan_unit_tests_pass_on_every_python() {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/test_plan.py");
+fn unit_tests(file: &str) {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
     for (version, python) in common::pythons() {
         let out = Command::new(&python)
             .arg(&script)
@@ -16,7 +16,7 @@ fn capture_plan_unit_tests_pass_on_every_python() {
             .expect("python runs");
         assert!(
             out.status.success(),
-            "plan unit tests failed on Python {version}:\n{}\n{}",
+            "{file} failed on Python {version}:\n{}\n{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
@@ -26,4 +26,14 @@ fn capture_plan_unit_tests_pass_on_every_python() {
             "Python {version}: no unittest summary:\n{err}"
         );
     }
+}
+
+#[test]
+fn capture_plan_unit_tests_pass_on_every_python() {
+    unit_tests("tests/python/test_plan.py");
+}
+
+#[test]
+fn value_snapshot_unit_tests_pass_on_every_python() {
+    unit_tests("tests/python/test_values.py");
 }

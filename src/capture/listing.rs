@@ -10,7 +10,7 @@ use std::process::Command;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::capture::{self as agent, BOOTSTRAP};
+use crate::capture::{self as agent, VersionPolicy, BOOTSTRAP};
 
 /// One name on a line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +103,8 @@ pub fn list_probes(
         ("file", file.display().to_string()),
         ("line", line.unwrap_or(0).to_string()),
         ("plan", if plan { "1" } else { "0" }.to_string()),
+        // Listing only parses the file: any Python 3.11+ will do.
+        ("policy", VersionPolicy::Any.word().to_string()),
     ];
     let bundle = agent::bundle(&config, &[], &[]).map_err(|cause| ListingError::Spawn {
         python: python.to_string(),

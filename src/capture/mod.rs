@@ -42,6 +42,36 @@ pub const AGENT_MODULES: &[(&str, &str)] = &[
     ("main", include_str!("agent/main.py")),
 ];
 
+/// The newest Python minor version probe is tested on; newer ones are
+/// refused unless `record --allow-untested-python` (3.11 to 3.15).
+pub const NEWEST_TESTED_PYTHON: (u32, u32) = (3, 15);
+
+/// The oldest Python probe runs on.
+pub const OLDEST_PYTHON: (u32, u32) = (3, 11);
+
+/// How the agent treats a Python newer than [`NEWEST_TESTED_PYTHON`] or a
+/// free-threaded build (the bundle's `policy` setting; see `boot.py`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionPolicy {
+    /// Refuse a newer Python (FATAL): `record`'s default.
+    Strict,
+    /// Run, with a warning that it is untested (`--allow-untested-python`).
+    Allow,
+    /// Run silently: `probe probes` only parses the file.
+    Any,
+}
+
+impl VersionPolicy {
+    /// The setting's value.
+    pub fn word(self) -> &'static str {
+        match self {
+            VersionPolicy::Strict => "strict",
+            VersionPolicy::Allow => "allow",
+            VersionPolicy::Any => "any",
+        }
+    }
+}
+
 /// Stage two of the start-up (version check, module loading): the first
 /// bytes of the bundle. Valid Python 2 too, so an old interpreter refuses
 /// with a message instead of a SyntaxError.
@@ -195,6 +225,17 @@ mod tests {
         assert_eq!(names[1], "order");
         assert!(names.contains(&"src:plan".to_string()));
         assert!(names.contains(&"cache:k1".to_string()));
+    }
+
+    /// boot.py's literal version bounds are the constants'.
+    #[test]
+    fn boot_version_bounds_match_the_constants() {
+        let (om, on) = OLDEST_PYTHON;
+        let (nm, nn) = NEWEST_TESTED_PYTHON;
+        assert!(BOOT_SOURCE.contains(&format!("sys.version_info < ({om}, {on})")));
+        assert!(BOOT_SOURCE.contains(&format!("sys.version_info[:2] > ({nm}, {nn})")));
+        assert!(BOOT_SOURCE.contains(&format!("Python {om}.{on} to {nm}.{nn}")));
+        assert!(BOOT_SOURCE.contains(&format!("({om}.{on} to {nm}.{nn})")));
     }
 
     #[test]

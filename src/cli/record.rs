@@ -55,6 +55,10 @@ pub struct RecordArgs {
     /// under one byte per record.
     #[arg(long, default_value_t = 1000, value_name = "NS", value_parser = clap::value_parser!(u64).range(1..))]
     timestamp_resolution: u64,
+    /// Record with a Python newer than the tested range (3.11 to 3.15),
+    /// with a warning, instead of refusing it.
+    #[arg(long)]
+    allow_untested_python: bool,
     /// Print the capture plan of every probed code object on the program's
     /// stderr as it is built (what is done at which bytecode offset).
     #[arg(long)]
@@ -110,6 +114,7 @@ pub fn run(args: RecordArgs) -> Result<u8> {
         command: args.command.clone(),
         default_python: record::default_python(),
         debug_plan: args.debug_plan,
+        allow_untested_python: args.allow_untested_python,
     };
     let bar = progress_bar(args.quiet, None, "{spinner} probe: {elapsed} {msg}");
     let started = std::time::Instant::now();

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 
 use crate::capture::cache::{self, AgentCache};
-use crate::capture::{self as agent, agent_key, Bundle, BOOTSTRAP};
+use crate::capture::{self as agent, agent_key, Bundle, VersionPolicy, BOOTSTRAP};
 use crate::log::meta::{EndInfo, ExitInfo, ProbeInfo, RunMeta};
 use crate::log::{LogError, LogReader, LogWriter};
 use crate::wire::{
@@ -51,6 +51,9 @@ pub struct RecordOptions {
     pub default_python: String,
     /// Print each code object's capture plan on the program's stderr.
     pub debug_plan: bool,
+    /// Record with a Python newer than the tested range (3.11 to 3.15),
+    /// with a warning, instead of refusing it.
+    pub allow_untested_python: bool,
 }
 
 /// What a finished recording reports.
@@ -212,6 +215,16 @@ pub fn record(opts: &RecordOptions, progress: Progress<'_>) -> Result<RecordOutc
         (
             "debug_plan",
             if opts.debug_plan { "1" } else { "0" }.to_string(),
+        ),
+        (
+            "policy",
+            if opts.allow_untested_python {
+                VersionPolicy::Allow
+            } else {
+                VersionPolicy::Strict
+            }
+            .word()
+            .to_string(),
         ),
     ];
     let cache = cache::default_dir().and_then(|d| AgentCache::open(&d, &agent_key()));

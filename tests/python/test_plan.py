@@ -209,11 +209,34 @@ class BytecodeTests(unittest.TestCase):
         import json.decoder, json.encoder, textwrap as tw, difflib, statistics, fractions, argparse
         return [json.decoder, json.encoder, tw, difflib, statistics, fractions, argparse]
 
-    def test_jump_targets_and_exception_handlers_match_dis(self):
-        checked = 0
+    ASYNC = textwrap.dedent("""
+        async def f(aiter, res, xs):
+            async for t in aiter:
+                last = t
+            else:
+                last = None
+            async with res as r:
+                ys = [y async for y in aiter if y]
+            try:
+                z = await xs
+            except* ValueError:
+                z = 0
+            match last:
+                case [a, *b] if a:
+                    pass
+            return last, r, ys, z
+    """)
+
+    def sources(self):
         for mod in self.modules():
             with open(mod.__file__) as fh:
-                src = fh.read()
+                yield mod.__file__, fh.read()
+        yield "<async>", self.ASYNC
+
+    def test_jump_targets_and_exception_handlers_match_dis(self):
+        checked = 0
+        for path, src in self.sources():
+            mod = types.SimpleNamespace(__file__=path)
             for c in code_objects(compile(src, mod.__file__, "exec")):
                 bc = P.Bytecode(c)
                 real = bc.real_offsets()

@@ -31,11 +31,16 @@ def _probe_boot(f):
         while data:
             data = data[os.write(wire_fd, data):]
 
+    def say(kind, text):
+        # A FATAL (4) or WARN (5) message: JSON {"message": text}.
+        text = text.replace('\\', '\\\\').replace('"', '\\"')
+        send(kind, ('{"message": "%s"}' % text).encode('ascii', 'replace'))
+        if kind == 4:
+            sys.exit(2)
+
     if sys.version_info < (3, 11):
-        m = ('{"message": "Python %d.%d is not supported: probe needs Python 3.11 or newer (%s)"}'
-             % (sys.version_info[0], sys.version_info[1], sys.executable))
-        send(4, m.encode('ascii', 'replace'))
-        sys.exit(2)
+        say(4, 'Python %d.%d is not supported: probe needs Python 3.11 or newer (%s)'
+            % (sys.version_info[0], sys.version_info[1], sys.executable))
     mods_before = set(sys.modules)
     if sys.version_info >= (3, 13):
         # 3.13's `-c` imports linecache (to show the command's source in
@@ -55,6 +60,26 @@ def _probe_boot(f):
         sections[name] = data[i:i + size]
         i += size
     del sys.argv[1:4]
+    # The versions probe is tested on, and what to do with others: `strict`
+    # (record's default) refuses newer ones, `allow` (--allow-untested-python)
+    # warns, `any` (probe probes, which only parses) accepts all 3.11+. A
+    # free-threaded build is refused but by `any`: the tracer's sequence
+    # order relies on the GIL serialising its callbacks.
+    policy = 'strict'
+    for line in sections['config'].decode().split('\n'):
+        if line.startswith('policy\t'):
+            policy = line[7:]
+    version = '%d.%d.%d' % tuple(sys.version_info[:3])
+    if policy != 'any' and 't' in getattr(sys, 'abiflags', ''):
+        say(4, 'Python %s is a free-threaded build (%s): probe does not support free-threaded Python, '
+            'whose tracer callbacks run in parallel and could record captures out of order; run a '
+            'standard build of Python %d.%d' % (version, sys.executable, sys.version_info[0], sys.version_info[1]))
+    if sys.version_info[:2] > (3, 15) and policy != 'any':
+        if policy != 'allow':
+            say(4, 'Python %s (%s) is newer than the versions probe supports (Python 3.11 to 3.15); '
+                '--allow-untested-python records with it anyway, untested' % (version, sys.executable))
+        say(5, 'Python %s is newer than the versions probe is tested on (3.11 to 3.15): recorded because '
+            'of --allow-untested-python; check the records' % version)
     order = sections['order'].decode().split()
     key = '%s-%x' % (sys.implementation.cache_tag, sys.hexversion)
     codes = None

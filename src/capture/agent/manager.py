@@ -67,9 +67,10 @@ class CaptureManager:
         self.inflight = []       # pending lists taken out while their values are read
         self.sent = 0
         self.warnings = []
-        # 3.13+ may close a suspended generator without any event in its
-        # frame: keep the value `raised` would read at each suspension.
-        self.silent_close = _PY >= (3, 13)
+        # 3.13 (only: 3.12 and 3.14+ raise GeneratorExit in the frame) may
+        # close a suspended generator without any event in its frame: keep
+        # the value `raised` would read at each suspension.
+        self.silent_close = _PY == (3, 13)
         self.careful = _frames.CarefulReader() if _frames.NEEDED else None
 
     def internal_error(self, e):
@@ -311,10 +312,10 @@ class CaptureManager:
         for frame, pl in list(self.pending.items()):
             pl = as_list(pl)
             closed = False
-            # Only 3.13+ closes a generator without an exception event in
-            # its frame, and only there does clear() refuse a suspended
-            # frame; before 3.13, clear() would close the program's own
-            # generator (running its finally blocks) — never call it there.
+            # Only 3.13 closes a generator without an exception event in
+            # its frame, and there clear() refuses a suspended frame; before
+            # 3.13, clear() would close the program's own generator
+            # (running its finally blocks) — never call it elsewhere.
             if self.silent_close and any(len(e) > 5 for e in pl):
                 try:
                     frame.clear()  # refused while the generator is still suspended

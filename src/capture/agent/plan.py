@@ -82,7 +82,9 @@ _STORE_OPS = frozenset(_opcode.opmap[n] for n in (
 
 
 def _cache_count(op):
-    if isinstance(_CACHES, dict):
+    # A list indexed by opcode up to 3.12; a mapping by name since (a dict,
+    # 3.15's frozendict).
+    if hasattr(_CACHES, "get"):
         return _CACHES.get(_OPNAME[op], 0)
     return _CACHES[op]
 
@@ -138,7 +140,7 @@ class Bytecode:
                 arg = args[k]
                 if op in _JABS:
                     target = arg * 2
-                elif "BACKWARD" in name:
+                elif "BACKWARD" in name or name == "END_ASYNC_FOR":  # (3.14's END_ASYNC_FOR jumps back)
                     target = nxt - arg * 2
                 else:
                     target = nxt + arg * 2
@@ -656,7 +658,7 @@ def build_plan(code, sm, sites, threads_quiet=True):
             for t in bc.succ[k]:
                 if t != k + 1 and _OPNAME[ops[t]] == "END_FOR":
                     owner[t] = lp.unit
-                    if t + 1 < n and _OPNAME[ops[t + 1]] == "POP_TOP" and bc.pos[t + 1] == bc.pos[t]:
+                    if t + 1 < n and _OPNAME[ops[t + 1]] in ("POP_TOP", "POP_ITER") and bc.pos[t + 1] == bc.pos[t]:
                         owner[t + 1] = lp.unit
 
     # A header is often evaluated in pieces with compiler-made steps between
@@ -879,7 +881,8 @@ def _stored_names(code, op, arg):
 
 _RETURNS = frozenset(_opcode.opmap[n] for n in ("RETURN_VALUE", "RETURN_CONST") if n in _opcode.opmap)
 _INERT = frozenset(_opcode.opmap[n] for n in ("LOAD_CONST", "NOP", "POP_TOP", "END_FOR", "LOAD_SMALL_INT",
-                                               "NOT_TAKEN", "POP_ITER") if n in _opcode.opmap)
+                                               "NOT_TAKEN", "POP_ITER", "LOAD_COMMON_CONSTANT")
+                   if n in _opcode.opmap)
 
 
 def _trivial_tails(bc):

@@ -14,7 +14,7 @@ import time
 import opcode as _opcode
 
 from . import plan as _plan
-from .values import PEND, UNBOUND, PLAIN_TYPES
+from .values import PEND, UNBOUND, PLAIN_TYPES, HUGE
 
 _PY = sys.version_info[:2]
 _RESUME = _opcode.opmap.get("RESUME", -1)
@@ -76,7 +76,10 @@ class SettraceCore:
                                 except KeyError:
                                     v = UNBOUND_ if probe.fast else mgr.read(frame, probe)
                                 else:
-                                    if type(v) not in plain:
+                                    if type(v) is int:
+                                        if not -HUGE < v < HUGE:
+                                            v = snapshot(v)  # only its leading digits
+                                    elif type(v) not in plain:
                                         v = snapshot(v)
                                 item = pl[0]
                                 if item[2] is PEND_:

@@ -292,7 +292,13 @@ def run_as_main(code, argv0_path, spec, pkg_name, filename=None):
     main = type(sys)("__main__")
     main.__file__ = filename or argv0_path
     main.__builtins__ = _BUILTINS
-    main.__cached__ = None
+    # The namespace python gives __main__ differs by version: up to 3.13
+    # it starts with __annotations__ = {}, up to 3.14 it has __cached__
+    # (None for a script, the spec's .pyc path for -m); 3.15 has neither.
+    if sys.version_info[:2] < (3, 14):
+        main.__annotations__ = {}
+    if sys.version_info[:2] < (3, 15):
+        main.__cached__ = spec.cached if spec is not None else None
     if spec is not None:
         main.__spec__ = spec
         main.__loader__ = spec.loader

@@ -14,7 +14,7 @@ import time
 
 from . import plan as _plan
 from .resolve import ProbeError
-from .values import PEND, UNBOUND, PLAIN_TYPES
+from .values import PEND, UNBOUND, PLAIN_TYPES, HUGE
 
 STMT = _plan.STMT
 
@@ -93,7 +93,10 @@ class MonitoringCore:
                                 # A local is unbound; a module/class name may still be a global.
                                 v = UNBOUND_ if probe.fast else mgr.read(frame, probe)
                             else:
-                                if type(v) not in plain:
+                                if type(v) is int:
+                                    if not -HUGE < v < HUGE:
+                                        v = snapshot(v)  # only its leading digits
+                                elif type(v) not in plain:
                                     v = snapshot(v)
                             item = pl[0]
                             if item[2] is PEND_:

@@ -27,8 +27,9 @@ INCOMPLETE = (T_INCOMPLETE,)
 RAISED_UNBOUND = (T_RAISED,)
 PEND = (T_PENDING, -1)  # placeholder object, identity-compared
 
-# Immutable values stored as they are (str/bytes may need truncating).
-PLAIN_TYPES = frozenset((int, float, bool, complex, type(None)))
+# Immutable values stored as they are (str/bytes may need truncating; an
+# int only below HUGE in magnitude).
+PLAIN_TYPES = frozenset((float, bool, complex, type(None)))
 _NUM_TYPES = frozenset((int, float, complex))
 
 # An int of more bits than this goes to the recorder as a number (the
@@ -36,6 +37,7 @@ _NUM_TYPES = frozenset((int, float, complex))
 # are kept, as a truncated repr. 4,300 decimal digits is CPython's own
 # default limit for int <-> str conversion (sys.int_info.default_max_str_digits).
 _EXACT_INT_BITS = 14_000
+HUGE = 1 << _EXACT_INT_BITS
 # Beyond this many bits even the leading digits are not worth their cost
 # (a division of the whole number): only the size is told.
 _DIGITS_INT_BITS = 1 << 24
@@ -152,7 +154,7 @@ class Values:
                         # value with the NumPy type name (float64 and
                         # complex128 are float/complex subclasses already).
                         base = v.item()
-                        if type(base) in PLAIN_TYPES:
+                        if type(base) in PLAIN_TYPES or type(base) is int:
                             return (T_SUB, t.__name__, self.snapshot(base))
             for base in (bool, int, float, complex, str, bytes):
                 if isinstance(v, base):
