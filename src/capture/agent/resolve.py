@@ -340,6 +340,15 @@ class FileModel:
                 seen.append(o.name)
         return seen
 
+    def table_of(self, scope):
+        """The symbol table of `scope` (memoised: a file with thousands of
+        probes asks for the same few scopes again and again)."""
+        cache = self.__dict__.setdefault("_tables", {})
+        t = cache.get(id(scope), cache)
+        if t is cache:
+            t = cache[id(scope)] = _find_table(self.symtab, scope)
+        return t
+
     def frame_scope(self, scope):
         """The scope node whose code object runs `scope`'s code."""
         return self.code_scope.get(scope, scope)
@@ -405,7 +414,7 @@ def read_kind(fm, occ, scope):
     base = occ.name.split(".")[0]
     if isinstance(scope, (ast.Module, ast.ClassDef)):
         if isinstance(scope, ast.ClassDef) and fm.symtab is not None:
-            t = _find_table(fm.symtab, scope)
+            t = fm.table_of(scope)
             if t is not None:
                 try:
                     s = t.lookup(base)
@@ -420,7 +429,7 @@ def read_kind(fm, occ, scope):
         return "local"
     if fm.symtab is None:
         return "local"
-    t = _find_table(fm.symtab, scope)
+    t = fm.table_of(scope)
     if t is None:
         return "local"
     try:
@@ -510,16 +519,19 @@ class Resolver:
 
     def _resolve(self, specs):
         merged = set()
+        paths = {}  # FILE as written -> real path (thousands of specs name a few files)
         for text in specs:
             file, line, name, role = parse_spec(text)
-            found = self.find(file)
-            if found is None:
-                raise ProbeError(
-                    f"probe {text!r}: no such file {file!r} (looked in {os.getcwd()}, beside the script "
-                    f"and on the interpreter's sys.path)")
-            if not os.path.isfile(found):
-                raise ProbeError(f"probe {text!r}: {found} is not a file")
-            path = os.path.realpath(found)
+            path = paths.get(file)
+            if path is None:
+                found = self.find(file)
+                if found is None:
+                    raise ProbeError(
+                        f"probe {text!r}: no such file {file!r} (looked in {os.getcwd()}, beside the script "
+                        f"and on the interpreter's sys.path)")
+                if not os.path.isfile(found):
+                    raise ProbeError(f"probe {text!r}: {found} is not a file")
+                path = paths[file] = os.path.realpath(found)
             fm = self.model(path)
             if line > fm.nlines:
                 raise ProbeError(f"probe {text!r}: {file} has only {fm.nlines} lines")
