@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub mod diff;
+pub mod docs;
 pub mod export;
 pub mod info;
 pub mod probes;
@@ -19,8 +20,17 @@ pub mod record;
 pub mod replay;
 pub mod verify;
 
+/// `--version`: the package version and the commit it was built from
+/// (`unknown commit` when built outside a git checkout; see build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("PROBE_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Parser)]
-#[command(name = "probe", version, about, long_about = None)]
+#[command(name = "probe", version = VERSION, about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Cmd,
@@ -102,6 +112,19 @@ pub enum Cmd {
     ///
     /// Exit status: 0, or 2 if the log cannot be read at all.
     Info(info::InfoArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    ///
+    /// bash: `source <(probe completions bash)` (or save it under
+    /// ~/.local/share/bash-completion/completions/probe); zsh: save as `_probe`
+    /// in a directory of $fpath; fish: save as
+    /// ~/.config/fish/completions/probe.fish.
+    Completions(docs::CompletionsArgs),
+    /// Print the manual page (roff) generated from these definitions, or
+    /// write one page per command with --dir.
+    #[command(
+        after_help = "Examples:\n  probe man | man -l -\n  probe man --dir ~/.local/share/man/man1"
+    )]
+    Man(docs::ManArgs),
 }
 
 /// Runs the command line and returns the process exit status.
@@ -115,6 +138,8 @@ pub fn main() -> ExitCode {
         Cmd::Replay(args) => replay::run(args),
         Cmd::Diff(args) => diff::run(args),
         Cmd::Export(args) => export::run(args),
+        Cmd::Completions(args) => docs::completions(args),
+        Cmd::Man(args) => docs::man(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
