@@ -749,21 +749,20 @@ function drawText(c) {
   const s = c.s;
   const list = c.list;
   list.innerHTML = '';
-  const pos = s.valuePos.slice(-300);
   const t = $('table', 'textlist');
   const hd = t.createTHead().insertRow();
   for (const h of ['#', 'seq', 'status', 'value']) hd.append($('th', null, h));
   const tb = t.createTBody();
-  for (let j = pos.length - 1; j >= 0; j--) {
-    const p = pos[j];
-    const k = lowerBound(s.pos, s.n, p);
+  const from = Math.max(0, s.n - 300);
+  for (let k = s.n - 1; k >= from; k--) {
+    const p = s.pos[k];
     const r = tb.insertRow();
     const st = s.statusAt(p);
-    r.append($('td', 'num', thousands(p)), $('td', 'num', k < s.n && s.pos[k] === p ? thousands(s.seq[k]) : ''),
-             $('td', 'st-' + st, st), $('td', 'textval', textOf(s.values.get(p))));
+    r.append($('td', 'num', thousands(p)), $('td', 'num', thousands(s.seq[k])),
+             $('td', 'st-' + st, st), $('td', 'textval', valueText(s, k)));
   }
   list.append(t);
-  c.points = pos.length;
+  c.points = s.n - from;
 }
 
 // -------------------------------------------------------------------- page

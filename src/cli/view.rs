@@ -50,9 +50,75 @@ pub enum XArg {
     Time,
 }
 
+/// `record --view`: the recording with a live viewer fed by the recorder's
+/// tap. The URL goes to stderr before the program starts; after the run the
+/// server waits (at most 2 s) until every open page has the final state.
+pub(crate) fn record_with_view(
+    opts: &crate::record::RecordOptions,
+    progress: crate::record::Progress<'_>,
+    port: u16,
+) -> Result<Result<crate::record::RecordOutcome, crate::record::RecordError>> {
+    use crate::view::live::{LiveServer, LiveStore, StoreTap};
+    let name = opts.output.file_name().map_or_else(
+        || opts.output.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    );
+    let store = LiveStore::new(&name, 60, false);
+    let server = LiveServer::start(store.clone(), port)?;
+    eprintln!("probe: live view at {}", server.url());
+    let mut tap = StoreTap::new(store.clone());
+    let outcome = crate::record::record_with_tap(opts, progress, Some(&mut tap));
+    // What the log says about itself, as every reader would say it.
+    let issues = crate::log::LogReader::open(&opts.output)
+        .map(|r| {
+            let hist = crate::history::buffer::build(&r, &[]);
+            hist.report.issues
+        })
+        .unwrap_or_else(|e| vec![e.to_string()]);
+    match &outcome {
+        Ok(o) => store.finish(Some(o.end.clone()), issues),
+        Err(e) => store.finish(None, vec![format!("recording failed: {e}")]),
+    }
+    server.linger(std::time::Duration::from_secs(2));
+    Ok(outcome)
+}
+
+/// `view --follow`: serve the live page of a log being written, until
+/// interrupted.
+fn follow(args: &ViewArgs) -> Result<u8> {
+    use crate::view::live::{LiveServer, LiveStore};
+    let name = args.log.file_name().map_or_else(
+        || args.log.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    );
+    let store = LiveStore::new(&name, args.fps, matches!(args.x_axis, XArg::Time));
+    let server = LiveServer::start(store.clone(), args.port.unwrap_or(0))?;
+    eprintln!("probe: live view of {} at {}", args.log.display(), server.url());
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    crate::view::follow::follow(
+        &args.log,
+        &store,
+        &stop,
+        std::time::Duration::from_millis(10),
+    )?;
+    if !args.quiet {
+        eprintln!(
+            "probe: {} is complete ({} records); serving its final state until interrupted (Ctrl-C)",
+            args.log.display(),
+            thousands(store.records())
+        );
+    }
+    loop {
+        std::thread::park();
+    }
+}
+
 /// Runs `probe view`.
 pub fn run(args: ViewArgs) -> Result<u8> {
     use crate::view::{self, ViewError, ViewOptions};
+    if args.follow {
+        return follow(&args);
+    }
     let opts = ViewOptions {
         log: args.log.clone(),
         output: args.output.clone(),

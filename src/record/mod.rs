@@ -22,6 +22,7 @@ use thiserror::Error;
 use crate::capture::{agent_key, AGENT_SOURCE, BOOTSTRAP};
 use crate::log::meta::{EndInfo, ExitInfo, ProbeInfo, RunMeta};
 use crate::log::{LogError, LogReader, LogWriter};
+use crate::model::{CaptureRecord, Status, Value};
 use crate::wire::{
     self, AgentEnd, Capture, ChunkDecoder, Hello, MessageReader, TextMessage, WireError,
 };
@@ -194,7 +195,32 @@ fn spawn(pc: &PythonCommand, wfd: RawFd, config: &[String]) -> Result<Child, Rec
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 
 /// Runs the recording to its end.
+/// An observer of a recording as it happens: `record --view` feeds the live
+/// viewer ([`crate::view::live`]) with it. Called on the recorder's thread
+/// with every capture as it is written, in seq order; `flush` after each
+/// batch of captures from the agent (every 25 ms while the program runs).
+pub trait RecordTap: Send {
+    /// The log was created with this metadata (the agent said hello).
+    fn started(&mut self, meta: &RunMeta);
+    /// A record, as appended to the log (a placeholder has status `Pending`).
+    fn record(&mut self, rec: &CaptureRecord);
+    /// A placeholder written earlier completed.
+    fn completed(&mut self, seq: u64, status: Status, value: &Value);
+    /// A batch of captures ended.
+    fn flush(&mut self);
+}
+
+/// [`record_with_tap`] without a tap.
 pub fn record(opts: &RecordOptions, progress: Progress<'_>) -> Result<RecordOutcome, RecordError> {
+    record_with_tap(opts, progress, None)
+}
+
+/// Run the program and record it (SPEC §4), telling `tap` about every capture.
+pub fn record_with_tap(
+    opts: &RecordOptions,
+    progress: Progress<'_>,
+    mut tap: Option<&mut dyn RecordTap>,
+) -> Result<RecordOutcome, RecordError> {
     if opts.probes.is_empty() {
         return Err(RecordError::NoProbes);
     }
@@ -286,6 +312,7 @@ pub fn record(opts: &RecordOptions, progress: Progress<'_>) -> Result<RecordOutc
                     &mut agent_end,
                     &mut warnings,
                     &mut refused,
+                    &mut tap,
                 ) {
                     failure = Some(e);
                     break;
@@ -407,6 +434,7 @@ fn handle_message(
     agent_end: &mut Option<AgentEnd>,
     warnings: &mut Vec<String>,
     refused: &mut Option<String>,
+    tap: &mut Option<&mut dyn RecordTap>,
 ) -> Result<(), RecordError> {
     match m.kind {
         wire::MSG_HELLO => {
@@ -431,6 +459,9 @@ fn handle_message(
                 ts_resolution_ns: opts.ts_resolution_ns,
             };
             let writer = LogWriter::create(&opts.output, opts.force, &meta)?;
+            if let Some(t) = tap.as_deref_mut() {
+                t.started(&meta);
+            }
             *session = Some(Session {
                 decoder: ChunkDecoder::new(&hello, opts.ts_resolution_ns),
                 hello,
@@ -446,10 +477,19 @@ fn handle_message(
             })?;
             let writer = &mut s.writer;
             let write_error = &mut s.write_error;
+            let mut tap = tap.as_deref_mut();
             s.decoder.decode(&m.payload, |c| {
                 let r = match c {
-                    Capture::Record(rec) => writer.append_owned(rec),
+                    Capture::Record(rec) => {
+                        if let Some(t) = tap.as_deref_mut() {
+                            t.record(&rec);
+                        }
+                        writer.append_owned(rec)
+                    }
                     Capture::Completion { seq, status, value } => {
+                        if let Some(t) = tap.as_deref_mut() {
+                            t.completed(seq, status, &value);
+                        }
                         writer.complete(seq, status, &value)
                     }
                 };
@@ -461,6 +501,9 @@ fn handle_message(
                 }
                 Ok(())
             })?;
+            if let Some(t) = tap {
+                t.flush();
+            }
         }
         wire::MSG_END => {
             *agent_end = Some(wire::parse_json(index, &m.payload)?);

@@ -330,8 +330,7 @@ pub fn float_text(f: f64) -> String {
     } else if f.is_infinite() {
         if f > 0.0 { "inf" } else { "-inf" }.into()
     } else {
-        let s = format!("{f:?}");
-        s
+        format!("{f:?}")
     }
 }
 
@@ -758,7 +757,8 @@ pub fn assemble(
         .map(|(mut p, refs)| {
             p.cols = refs.iter().filter_map(|r| cols.get(r.0).cloned()).collect();
             // Array element columns are referenced from the values.
-            for (_, v) in &mut p.values {
+            let patch_values = p.patches.iter_mut().map(|e| &mut e.4);
+            for v in p.values.iter_mut().map(|(_, v)| v).chain(patch_values) {
                 for key in ["re", "im"] {
                     if let Some(slot) = v.get(key).and_then(Json::as_u64) {
                         if let Some(c) = cols.get(slot as usize) {

@@ -18,15 +18,15 @@
 //! [`data::encode_probe`] → [`page::report_html`].
 
 pub mod data;
-// pub mod follow;
-// pub mod live;
+pub mod follow;
+pub mod live;
 pub mod page;
 
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::history::buffer::{self, BuildReport, Histories};
+use crate::history::buffer::{self, BuildReport, Histories, ProbeDataBuffer};
 use crate::log::block::BlockCodec;
 use crate::log::{LogError, LogReader};
 use crate::render::plot::PanelKind;
@@ -159,18 +159,19 @@ pub fn state_of(reader: &LogReader, report: &BuildReport, live: bool) -> StateHe
 pub fn full_chunk(
     run: data::RunHeader,
     state: StateHeader,
-    hist: &Histories,
+    buffers: &[ProbeDataBuffer],
+    labels: &[String],
     orders: &[Vec<u16>],
     compress: bool,
     max_bytes: u64,
 ) -> (Chunk, Option<u64>) {
     let limits = ValueLimits::default();
-    let kinds: Vec<PanelKind> = hist.buffers.iter().map(PanelKind::of).collect();
+    let kinds: Vec<PanelKind> = buffers.iter().map(PanelKind::of).collect();
     let build = |reduce_over: Option<(u64, usize)>| -> Chunk {
         let mut body = BodyWriter::new(compress);
         let mut parts = Vec::new();
         let mut notes = Vec::new();
-        for (p, buf) in hist.buffers.iter().enumerate() {
+        for (p, buf) in buffers.iter().enumerate() {
             let s = SeriesView::of(buf, orders.get(p).map_or(&[][..], |o| &o[..]));
             let reduce = reduce_over.and_then(|(b, min)| (s.len() > min).then_some(b));
             let (part, refs) = data::encode_probe(
@@ -187,7 +188,7 @@ pub fn full_chunk(
                 notes.push(format!(
                     "{}: {} of its text/array values are not embedded (size limits); \
                      the latest ones are",
-                    hist.probes[p].label(),
+                    labels.get(p).map_or("?", String::as_str),
                     part.values_omitted
                 ));
             }
@@ -195,7 +196,7 @@ pub fn full_chunk(
                 notes.push(format!(
                     "{}: {} records reduced to {} (first, min, max and last of every {} records) \
                      to keep the report under {} MB; exact while a pixel holds {} or more records",
-                    hist.probes[p].label(),
+                    labels.get(p).map_or("?", String::as_str),
                     s.len(),
                     part.n,
                     b,
@@ -261,7 +262,16 @@ pub fn write_report(opts: &ViewOptions) -> Result<ViewOutcome, ViewError> {
     let state = state_of(&reader, &hist.report, false);
     // Base64 costs 4/3; the page itself ~70 KB.
     let body_budget = (opts.max_bytes.saturating_sub(200_000)) / 4 * 3;
-    let (chunk, reduced) = full_chunk(run, state, &hist, &orders, true, body_budget);
+    let labels = reader.meta().unique_labels();
+    let (chunk, reduced) = full_chunk(
+        run,
+        state,
+        &hist.buffers,
+        &labels,
+        &orders,
+        true,
+        body_budget,
+    );
     let html = page::report_html(&chunk, &log_name);
     let bytes = html.len() as u64;
     write_atomic(&output, html.as_bytes(), opts.force)?;
