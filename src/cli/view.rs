@@ -93,7 +93,11 @@ fn follow(args: &ViewArgs) -> Result<u8> {
     );
     let store = LiveStore::new(&name, args.fps, matches!(args.x_axis, XArg::Time));
     let server = LiveServer::start(store.clone(), args.port.unwrap_or(0))?;
-    eprintln!("probe: live view of {} at {}", args.log.display(), server.url());
+    eprintln!(
+        "probe: live view of {} at {}",
+        args.log.display(),
+        server.url()
+    );
     let stop = std::sync::atomic::AtomicBool::new(false);
     crate::view::follow::follow(
         &args.log,
@@ -143,9 +147,9 @@ pub fn run(args: ViewArgs) -> Result<u8> {
             outcome.path.display(),
             human_bytes(outcome.bytes),
             thousands(outcome.report.records),
-            outcome
-                .reduced
-                .map_or(String::new(), |b| format!(", large probes reduced to buckets of {b}"))
+            outcome.reduced.map_or(String::new(), |b| format!(
+                ", large probes reduced to buckets of {b}"
+            ))
         );
     }
     if outcome.report.is_clean() {

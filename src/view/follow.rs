@@ -154,18 +154,20 @@ impl Follower<'_> {
         self.offset += total;
         match h.kind {
             FrameKind::Meta if !self.started => {
-                let meta: RunMeta = serde_json::from_slice(&raw).map_err(|e| FollowError::NotALog {
-                    path: self.path.clone(),
-                    detail: format!("META frame JSON: {e}"),
-                })?;
+                let meta: RunMeta =
+                    serde_json::from_slice(&raw).map_err(|e| FollowError::NotALog {
+                        path: self.path.clone(),
+                        detail: format!("META frame JSON: {e}"),
+                    })?;
                 self.store.start(&meta);
                 self.started = true;
             }
             FrameKind::Records if self.started => {
                 let n = h.seq_end.saturating_sub(h.seq_start);
                 if n > MAX_BLOCK_RECORDS {
-                    self.issues
-                        .push(format!("frame at offset {off}: {n} records, over the limit"));
+                    self.issues.push(format!(
+                        "frame at offset {off}: {n} records, over the limit"
+                    ));
                     return Ok(Step::Frame);
                 }
                 match self.codec.decode(&raw, h.seq_start, n as usize) {
@@ -187,8 +189,7 @@ impl Follower<'_> {
                         self.store.finish(Some(end), self.issues.clone());
                     }
                     Err(e) => {
-                        self.issues
-                            .push(format!("END frame at offset {off}: {e}"));
+                        self.issues.push(format!("END frame at offset {off}: {e}"));
                         self.store.finish(None, self.issues.clone());
                     }
                 }
@@ -237,12 +238,7 @@ pub fn follow(
                 }
                 std::thread::sleep(poll);
             }
-            Err(error) => {
-                return Err(FollowError::Io {
-                    path: shown,
-                    error,
-                })
-            }
+            Err(error) => return Err(FollowError::Io { path: shown, error }),
         }
     };
     // The file header: 16 bytes, written before anything else.

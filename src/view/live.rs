@@ -191,7 +191,13 @@ impl LiveStore {
     fn patch_entry(
         p: &Patch,
         body: &mut BodyWriter,
-    ) -> (u64, &'static str, Option<f64>, Option<f64>, serde_json::Value) {
+    ) -> (
+        u64,
+        &'static str,
+        Option<f64>,
+        Option<f64>,
+        serde_json::Value,
+    ) {
         let base = match &p.value {
             Value::Sub { base, .. } => base.as_ref(),
             v => v,
@@ -318,7 +324,14 @@ impl LiveStore {
         }
         // Patch values' array columns were queued in the same body; assemble
         // resolves them with the probes' own.
-        Some(data::assemble("delta", None, state, parts, Vec::new(), body))
+        Some(data::assemble(
+            "delta",
+            None,
+            state,
+            parts,
+            Vec::new(),
+            body,
+        ))
     }
 }
 
@@ -417,14 +430,18 @@ fn random_token() -> std::io::Result<String> {
 
 /// Constant-time comparison (the token is a secret).
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 impl LiveServer {
     /// Listen on 127.0.0.1:`port` (0: any free port) and serve `store`.
     pub fn start(store: Arc<LiveStore>, port: u16) -> Result<LiveServer, ServeError> {
-        let listener =
-            TcpListener::bind(("127.0.0.1", port)).map_err(|error| ServeError::Bind { port, error })?;
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .map_err(|error| ServeError::Bind { port, error })?;
         let port = listener
             .local_addr()
             .map_err(|error| ServeError::Bind { port, error })?
@@ -554,7 +571,12 @@ fn handle(mut conn: TcpStream, ctx: &Ctx) {
     .iter()
     .any(|h| h.eq_ignore_ascii_case(&host));
     if method != "GET" {
-        respond(&mut conn, "405 Method Not Allowed", "text/plain", b"GET only\n");
+        respond(
+            &mut conn,
+            "405 Method Not Allowed",
+            "text/plain",
+            b"GET only\n",
+        );
         return;
     }
     if !token_ok || !host_ok {
@@ -568,11 +590,14 @@ fn handle(mut conn: TcpStream, ctx: &Ctx) {
     }
     match path {
         "/" | "/index.html" => {
-            let html = page::live_html(
-                &ctx.store.log_name,
-                &format!("/events?token={}", ctx.token),
+            let html =
+                page::live_html(&ctx.store.log_name, &format!("/events?token={}", ctx.token));
+            respond(
+                &mut conn,
+                "200 OK",
+                "text/html; charset=utf-8",
+                html.as_bytes(),
             );
-            respond(&mut conn, "200 OK", "text/html; charset=utf-8", html.as_bytes());
         }
         "/events" => events(conn, ctx),
         _ => respond(&mut conn, "404 Not Found", "text/plain", b"not found\n"),
@@ -622,7 +647,11 @@ fn events(mut conn: TcpStream, ctx: &Ctx) {
             None if last_write.elapsed() > Duration::from_secs(15) => ": keep-alive\n\n".into(),
             None => continue,
         };
-        if conn.write_all(msg.as_bytes()).and_then(|_| conn.flush()).is_err() {
+        if conn
+            .write_all(msg.as_bytes())
+            .and_then(|_| conn.flush())
+            .is_err()
+        {
             break;
         }
         last_write = Instant::now();

@@ -125,7 +125,13 @@ pub fn batch_orders(reader: &LogReader, hist: &Histories) -> Vec<Vec<u16>> {
     let mut out: Vec<Vec<u16>> = hist
         .buffers
         .iter()
-        .map(|b| if b.is_empty() { Vec::new() } else { vec![0; b.len()] })
+        .map(|b| {
+            if b.is_empty() {
+                Vec::new()
+            } else {
+                vec![0; b.len()]
+            }
+        })
         .collect();
     for (p, seq, order) in nonzero.into_iter().flatten() {
         let p = p as usize;
