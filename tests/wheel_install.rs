@@ -22,7 +22,10 @@ fn wheel() -> PathBuf {
             rd.filter_map(Result::ok)
                 .map(|e| e.path())
                 .filter(|p| {
-                    let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    let n = p
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
                     n.starts_with("probe_trace-") && n.ends_with(".whl")
                 })
                 .collect()
@@ -52,7 +55,10 @@ fn run(cmd: &mut Command) -> String {
 #[test]
 fn the_wheel_installs_the_probe_command_on_every_python() {
     let whl = wheel();
-    let name = whl.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = whl
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     // manylinux-tagged, Python-independent (a binary, not an extension).
     assert!(name.contains("-py3-none-manylinux_"), "{name}");
     let f = fixture("canonical.py");
@@ -62,10 +68,21 @@ fn the_wheel_installs_the_probe_command_on_every_python() {
         let venv = dir.path().join("venv");
         run(Command::new(&python).args(["-m", "venv"]).arg(&venv));
         run(Command::new(venv.join("bin/python"))
-            .args(["-m", "pip", "install", "-q", "--no-index", "--disable-pip-version-check"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--no-index",
+                "--disable-pip-version-check",
+            ])
             .arg(&whl));
         let probe = venv.join("bin/probe");
-        assert!(probe.exists(), "{version}: pip put no `probe` in {}", venv.join("bin").display());
+        assert!(
+            probe.exists(),
+            "{version}: pip put no `probe` in {}",
+            venv.join("bin").display()
+        );
         let v = run(Command::new(&probe).arg("--version"));
         assert!(v.starts_with("probe "), "{v}");
         // Record with the venv's own interpreter, as a user would after
@@ -93,11 +110,16 @@ fn the_wheel_installs_the_probe_command_on_every_python() {
             .args(["replay", "-q", "--final-only", "-o"])
             .arg(&png)
             .arg(&log));
-        assert!(std::fs::metadata(&png).map(|m| m.len() > 1000).unwrap_or(false));
+        assert!(std::fs::metadata(&png)
+            .map(|m| m.len() > 1000)
+            .unwrap_or(false));
         let html = dir.path().join("c.html");
         run(Command::new(&probe).args(["view", "-q"]).arg(&log));
         let page = std::fs::read_to_string(&html).expect("report beside the log");
-        assert!(page.contains("probe-header") && page.contains("uPlot"), "{version}");
+        assert!(
+            page.contains("probe-header") && page.contains("uPlot"),
+            "{version}"
+        );
         eprintln!("{version}: installed {name} and ran record, replay and view");
     }
 }

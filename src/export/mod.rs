@@ -459,7 +459,7 @@ pub fn export(
             path: opts.output.clone(),
         });
     }
-    let layout = columns::Layout::new(reader.meta());
+    let layout = columns::Layout::new(reader.meta(), opts.format == Format::Parquet);
     let (tmp, file) = TempOut::create(&opts.output)?;
     let out_path = opts.output.clone();
     let encode_err = |format: &'static str, detail: String| ExportError::Encode {
@@ -481,7 +481,10 @@ pub fn export(
             let w = parquet::arrow::ArrowWriter::try_new(
                 buf,
                 layout.schema(),
-                Some(columns::parquet_properties()),
+                Some(columns::parquet_properties(columns::run_footer(
+                    reader.meta(),
+                    reader.end(),
+                ))),
             )
             .and_then(|w| w.into_serialized_writer())
             .map_err(|e| encode_err("parquet", e.to_string()))?;
