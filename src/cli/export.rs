@@ -13,10 +13,12 @@ pub struct ExportArgs {
     /// The trace to export.
     log: PathBuf,
     /// Output file; its extension picks the format (.parquet, .arrow,
-    /// .csv, .jsonl) unless --format is given.
+    /// .csv, .jsonl, .perfetto-trace) unless --format is given.
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
-    /// Output format: parquet, arrow (Arrow IPC file), csv or jsonl.
+    /// Output format: parquet, arrow (Arrow IPC file), csv, jsonl, or
+    /// perfetto (a Perfetto protobuf trace: numeric probes as counter tracks;
+    /// .perfetto-trace or .pftrace).
     #[arg(long, value_name = "FORMAT")]
     format: Option<String>,
     /// Export only these probes (NAME, NAME@role, FILE:LINE:NAME[@role]). Repeatable.
