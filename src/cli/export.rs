@@ -27,6 +27,11 @@ pub struct ExportArgs {
     /// Overwrite the output if it exists.
     #[arg(long)]
     force: bool,
+    /// One row per batch (the records of one trigger), one column per scalar
+    /// probe (complex: LABEL.re, LABEL.im), for tools like PlotJuggler;
+    /// parquet, arrow or csv.
+    #[arg(long)]
+    wide: bool,
     /// Export the readable records of an incomplete or damaged log (with a
     /// warning) instead of refusing it.
     #[arg(long)]
@@ -64,6 +69,7 @@ pub fn run(args: ExportArgs) -> Result<u8> {
         probes: args.probes,
         force: args.force,
         allow_incomplete: args.allow_incomplete,
+        wide: args.wide,
     };
     let bar = progress_bar(
         args.quiet,

@@ -16,6 +16,7 @@
 pub mod columns;
 pub mod perfetto;
 pub mod text;
+pub mod wide;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -97,6 +98,8 @@ pub struct ExportOptions {
     /// Export the readable records of an incomplete or damaged log instead
     /// of refusing it.
     pub allow_incomplete: bool,
+    /// One row per batch, one column per scalar probe ([`wide`]).
+    pub wide: bool,
 }
 
 /// What an export wrote.
@@ -465,6 +468,37 @@ pub fn export(
     if !opts.force && opts.output.exists() {
         return Err(ExportError::OutputExists {
             path: opts.output.clone(),
+        });
+    }
+    if opts.wide {
+        let (tmp, file) = TempOut::create(&opts.output)?;
+        let io_err = |error: std::io::Error| ExportError::Io {
+            path: opts.output.clone(),
+            error,
+        };
+        let mut w = BufWriter::with_capacity(1 << 20, file);
+        let s = wide::write(&reader, keep.as_deref(), opts.format, &mut w).map_err(|detail| {
+            ExportError::Encode {
+                format: opts.format.name(),
+                path: opts.output.clone(),
+                detail,
+            }
+        })?;
+        let file = w.into_inner().map_err(|e| io_err(e.into_error()))?;
+        let bytes = file.metadata().map_err(io_err)?.len();
+        drop(file);
+        tmp.keep(&opts.output, opts.force)?;
+        if !s.skipped.is_empty() {
+            warnings.push(format!(
+                "not scalar numbers, so no column: {}",
+                s.skipped.join(", ")
+            ));
+        }
+        return Ok(ExportSummary {
+            rows: s.rows,
+            probes: s.columns,
+            bytes,
+            warnings,
         });
     }
     if opts.format == Format::Perfetto {
