@@ -263,7 +263,7 @@ fn a_damaged_log_gets_a_report_with_the_banner() {
     );
     let s = &v["state"];
     assert_eq!(s["complete"], false);
-    assert!(!s["issues"].as_array().map_or(true, Vec::is_empty));
+    assert!(!s["issues"].as_array().is_none_or(Vec::is_empty));
     let banner = v["results"][0].as_str().unwrap_or_default();
     assert!(
         banner.contains("incomplete") || banner.contains("damaged"),

@@ -110,6 +110,10 @@ pub struct Col {
     pub len: u64,
 }
 
+/// A completion of an earlier record as the page applies it: (capture
+/// index, status, real part, imaginary part, value for non-scalars or null).
+pub type PatchEntry = (u64, &'static str, Option<f64>, Option<f64>, Json);
+
 /// A probe's part of a chunk.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProbeChunk {
@@ -135,7 +139,7 @@ pub struct ProbeChunk {
     pub values_omitted: u64,
     /// Earlier records whose capture completed since the last chunk:
     /// (capture index, status, real, imag, value or null).
-    pub patches: Vec<(u64, &'static str, Option<f64>, Option<f64>, Json)>,
+    pub patches: Vec<PatchEntry>,
 }
 
 /// Run-level information (first chunk only).
