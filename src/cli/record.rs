@@ -63,6 +63,10 @@ pub struct RecordArgs {
     /// under one byte per record.
     #[arg(long, default_value_t = 1000, value_name = "NS", value_parser = clap::value_parser!(u64).range(1..))]
     timestamp_resolution: u64,
+    /// Print the capture plan of every probed code object on the program's
+    /// stderr as it is built (what is done at which bytecode offset).
+    #[arg(long)]
+    debug_plan: bool,
     /// The program: `python script.py ARGS`, `python -m module ARGS`, or
     /// `script.py ARGS` (run with $PROBE_PYTHON, else python3).
     #[arg(last = true, required = true, value_name = "COMMAND")]
@@ -113,6 +117,7 @@ pub fn run(args: RecordArgs) -> Result<u8> {
         ts_resolution_ns: args.timestamp_resolution,
         command: args.command.clone(),
         default_python: record::default_python(),
+        debug_plan: args.debug_plan,
     };
     let bar = progress_bar(args.quiet, None, "{spinner} probe: {elapsed} {msg}");
     let started = std::time::Instant::now();

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
 
-use crate::capture::{agent_key, AGENT_SOURCE, BOOTSTRAP};
+use crate::capture::cache::{self, AgentCache};
+use crate::capture::{self as agent, agent_key, Bundle, BOOTSTRAP};
 use crate::log::meta::{EndInfo, ExitInfo, ProbeInfo, RunMeta};
 use crate::log::{LogError, LogReader, LogWriter};
 use crate::model::{CaptureRecord, Status, Value};
@@ -49,6 +50,8 @@ pub struct RecordOptions {
     pub command: Vec<String>,
     /// Interpreter for `-- script.py` (from `$PROBE_PYTHON`, else `python3`).
     pub default_python: String,
+    /// Print each code object's capture plan on the program's stderr.
+    pub debug_plan: bool,
 }
 
 /// What a finished recording reports.
@@ -158,15 +161,14 @@ fn make_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((r, w))
 }
 
-fn spawn(pc: &PythonCommand, wfd: RawFd, config: &[String]) -> Result<Child, RecordError> {
+fn spawn(pc: &PythonCommand, wfd: RawFd, bundle: &Bundle) -> Result<Child, RecordError> {
     let mut cmd = Command::new(&pc.python);
     cmd.args(&pc.interpreter_args)
         .arg("-c")
         .arg(BOOTSTRAP)
-        .arg(AGENT_SOURCE)
-        .arg(agent_key())
+        .arg(bundle.fd.as_raw_fd().to_string())
+        .arg(bundle.boot_len.to_string())
         .arg(wfd.to_string())
-        .args(config)
         .args(&pc.target);
     // SAFETY: pre_exec runs in the forked child before exec; fcntl is
     // async-signal-safe and only clears close-on-exec on the pipe's write end
@@ -228,13 +230,23 @@ pub fn record_with_tap(
     if opts.output.exists() && !opts.force {
         return Err(RecordError::OutputExists(opts.output.clone()));
     }
-    let mut config = vec![
-        opts.core.clone(),
-        opts.max_value_bytes.to_string(),
-        opts.max_array_bytes.to_string(),
-        opts.probes.len().to_string(),
+    let config = vec![
+        ("mode", "record".to_string()),
+        ("core", opts.core.clone()),
+        ("max_value_bytes", opts.max_value_bytes.to_string()),
+        ("max_array_bytes", opts.max_array_bytes.to_string()),
+        (
+            "debug_plan",
+            if opts.debug_plan { "1" } else { "0" }.to_string(),
+        ),
     ];
-    config.extend(opts.probes.iter().cloned());
+    let cache = cache::default_dir().and_then(|d| AgentCache::open(&d, &agent_key()));
+    let cached = cache.as_ref().map(|c| c.load_all()).unwrap_or_default();
+    let bundle =
+        agent::bundle(&config, &opts.probes, &cached).map_err(|cause| RecordError::Io {
+            what: "preparing the agent for the interpreter".into(),
+            cause,
+        })?;
     let start = Instant::now();
     let start_unix_ns = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -245,8 +257,9 @@ pub fn record_with_tap(
         what: "creating the agent pipe".into(),
         cause,
     })?;
-    let mut child = spawn(&pc, wfd.as_raw_fd(), &config)?;
+    let mut child = spawn(&pc, wfd.as_raw_fd(), &bundle)?;
     drop(wfd);
+    drop(bundle);
     let pipe = File::from(rfd);
     let poll_fd = pipe.as_raw_fd();
     let mut reader = MessageReader::new(pipe);
@@ -312,6 +325,7 @@ pub fn record_with_tap(
                     &mut agent_end,
                     &mut warnings,
                     &mut refused,
+                    cache.as_ref(),
                     &mut tap,
                 ) {
                     failure = Some(e);
@@ -434,9 +448,19 @@ fn handle_message(
     agent_end: &mut Option<AgentEnd>,
     warnings: &mut Vec<String>,
     refused: &mut Option<String>,
+    cache: Option<&AgentCache>,
     tap: &mut Option<&mut dyn RecordTap>,
 ) -> Result<(), RecordError> {
     match m.kind {
+        wire::MSG_CACHE => {
+            // The agent compiled itself: keep the code for the next run
+            // (best effort; the next run checks its hash before use).
+            if let (Some(c), Some(nul)) = (cache, m.payload.iter().position(|&b| b == 0)) {
+                if let Ok(key) = std::str::from_utf8(&m.payload[..nul]) {
+                    let _ = c.store(key, &m.payload[nul + 1..]);
+                }
+            }
+        }
         wire::MSG_HELLO => {
             let hello: Hello = wire::parse_json(index, &m.payload)?;
             let probes = hello.probes.clone();
