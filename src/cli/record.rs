@@ -37,6 +37,14 @@ pub struct RecordArgs {
     /// No progress line and no summary (warnings are still printed).
     #[arg(short, long)]
     quiet: bool,
+    /// Serve the live viewer while the program runs: the page of
+    /// `probe view`, on 127.0.0.1 (URL with an access token printed on
+    /// stderr), refreshed as captures arrive, left on its final state.
+    #[arg(long)]
+    view: bool,
+    /// Port for --view (default: any free port).
+    #[arg(long, value_name = "PORT", requires = "view")]
+    view_port: Option<u16>,
     /// Which tracer core to use.
     #[arg(long, value_enum, default_value = "auto")]
     core: Core,
@@ -128,7 +136,11 @@ pub fn run(args: RecordArgs) -> Result<u8> {
         ));
         bar.tick();
     };
-    let outcome = record::record(&opts, &mut progress);
+    let outcome = if args.view {
+        super::view::record_with_view(&opts, &mut progress, args.view_port.unwrap_or(0))?
+    } else {
+        record::record(&opts, &mut progress)
+    };
     bar.finish_and_clear();
     match outcome {
         Ok(o) => {

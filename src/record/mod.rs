@@ -23,6 +23,7 @@ use crate::capture::cache::{self, AgentCache};
 use crate::capture::{self as agent, agent_key, Bundle, VersionPolicy, BOOTSTRAP};
 use crate::log::meta::{EndInfo, ExitInfo, ProbeInfo, RunMeta};
 use crate::log::{LogError, LogReader, LogWriter};
+use crate::model::{CaptureRecord, Status, Value};
 use crate::wire::{
     self, AgentEnd, Capture, ChunkDecoder, Hello, MessageReader, TextMessage, WireError,
 };
@@ -199,7 +200,32 @@ fn spawn(pc: &PythonCommand, wfd: RawFd, bundle: &Bundle) -> Result<Child, Recor
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 
 /// Runs the recording to its end.
+/// An observer of a recording as it happens: `record --view` feeds the live
+/// viewer ([`crate::view::live`]) with it. Called on the recorder's thread
+/// with every capture as it is written, in seq order; `flush` after each
+/// batch of captures from the agent (every 25 ms while the program runs).
+pub trait RecordTap: Send {
+    /// The log was created with this metadata (the agent said hello).
+    fn started(&mut self, meta: &RunMeta);
+    /// A record, as appended to the log (a placeholder has status `Pending`).
+    fn record(&mut self, rec: &CaptureRecord);
+    /// A placeholder written earlier completed.
+    fn completed(&mut self, seq: u64, status: Status, value: &Value);
+    /// A batch of captures ended.
+    fn flush(&mut self);
+}
+
+/// [`record_with_tap`] without a tap.
 pub fn record(opts: &RecordOptions, progress: Progress<'_>) -> Result<RecordOutcome, RecordError> {
+    record_with_tap(opts, progress, None)
+}
+
+/// Run the program and record it (SPEC §4), telling `tap` about every capture.
+pub fn record_with_tap(
+    opts: &RecordOptions,
+    progress: Progress<'_>,
+    mut tap: Option<&mut dyn RecordTap>,
+) -> Result<RecordOutcome, RecordError> {
     if opts.probes.is_empty() {
         return Err(RecordError::NoProbes);
     }
@@ -313,6 +339,7 @@ pub fn record(opts: &RecordOptions, progress: Progress<'_>) -> Result<RecordOutc
                     &mut warnings,
                     &mut refused,
                     cache.as_ref(),
+                    &mut tap,
                 ) {
                     failure = Some(e);
                     break;
@@ -435,6 +462,7 @@ fn handle_message(
     warnings: &mut Vec<String>,
     refused: &mut Option<String>,
     cache: Option<&AgentCache>,
+    tap: &mut Option<&mut dyn RecordTap>,
 ) -> Result<(), RecordError> {
     match m.kind {
         wire::MSG_CACHE => {
@@ -468,6 +496,9 @@ fn handle_message(
                 ts_resolution_ns: opts.ts_resolution_ns,
             };
             let writer = LogWriter::create(&opts.output, opts.force, &meta)?;
+            if let Some(t) = tap.as_deref_mut() {
+                t.started(&meta);
+            }
             *session = Some(Session {
                 decoder: ChunkDecoder::new(&hello, opts.ts_resolution_ns),
                 hello,
@@ -483,10 +514,19 @@ fn handle_message(
             })?;
             let writer = &mut s.writer;
             let write_error = &mut s.write_error;
+            let mut tap = tap.as_deref_mut();
             s.decoder.decode(&m.payload, |c| {
                 let r = match c {
-                    Capture::Record(rec) => writer.append_owned(rec),
+                    Capture::Record(rec) => {
+                        if let Some(t) = tap.as_deref_mut() {
+                            t.record(&rec);
+                        }
+                        writer.append_owned(rec)
+                    }
                     Capture::Completion { seq, status, value } => {
+                        if let Some(t) = tap.as_deref_mut() {
+                            t.completed(seq, status, &value);
+                        }
                         writer.complete(seq, status, &value)
                     }
                 };
@@ -498,6 +538,9 @@ fn handle_message(
                 }
                 Ok(())
             })?;
+            if let Some(t) = tap {
+                t.flush();
+            }
         }
         wire::MSG_END => {
             *agent_end = Some(wire::parse_json(index, &m.payload)?);
