@@ -52,6 +52,41 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
+/// A fresh venv with pip. Debian's 3.14/3.15 builds (scripts/install-python.py)
+/// have no ensurepip; they carry pip as a wheel beside the interpreter, which
+/// bootstraps pip into the venv as `.ci/run` does.
+fn make_venv(python: &Path, venv: &Path) {
+    let base = run(Command::new(python).args(["-c", "import sys; print(sys._base_executable)"]))
+        .trim()
+        .to_string();
+    let wheels = Path::new(&base)
+        .parent()
+        .map(|bin| bin.join("../share/python-wheels"))
+        .and_then(|d| std::fs::read_dir(d).ok())
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("pip-"))
+        });
+    match wheels {
+        Some(pip) => {
+            run(Command::new(python)
+                .args(["-m", "venv", "--without-pip"])
+                .arg(venv));
+            run(Command::new(venv.join("bin/python"))
+                .arg(pip.join("pip"))
+                .args(["install", "-q", "--no-index", "--disable-pip-version-check"])
+                .arg(&pip));
+        }
+        None => {
+            run(Command::new(python).args(["-m", "venv"]).arg(venv));
+        }
+    }
+}
+
 #[test]
 fn the_wheel_installs_the_probe_command_on_every_python() {
     let whl = wheel();
@@ -66,7 +101,7 @@ fn the_wheel_installs_the_probe_command_on_every_python() {
     for (version, python) in pythons() {
         let dir = tempfile::tempdir().expect("tempdir");
         let venv = dir.path().join("venv");
-        run(Command::new(&python).args(["-m", "venv"]).arg(&venv));
+        make_venv(&python, &venv);
         run(Command::new(venv.join("bin/python"))
             .args([
                 "-m",
