@@ -25,6 +25,9 @@ Usage
       reference gives it: what the reference "thinks" each instruction is.
   instr_reference.py sites --probes FILE
       Prints the sites (trigger points) every probe resolves to.
+  instr_reference.py names FILE
+      Every probeable (line, name) of FILE with whether the line binds and
+      reads it, as this reference finds them (JSON lines).
 
 Model (the rules this file implements)
 --------------------------------------
@@ -531,6 +534,40 @@ class FileModel:
                     out.append(Occ(node, (line, col), True, False, (node, "bind")))
         return out
 
+    def all_names(self):
+        """{(line, name): [bound, read]} of every probeable name (SPEC §1):
+        names and literal attribute chains, import bindings, def/class
+        names, `except … as` names, match captures - as this file finds
+        them, independently of `probe probes`."""
+        out = {}
+
+        def add(line, name, store, load):
+            e = out.setdefault((line, name), [False, False])
+            e[0] |= store
+            e[1] |= load
+        for node in self.parent:
+            if isinstance(node, (ast.Name, ast.Attribute)):
+                name = dotted(node)
+                if name is None:
+                    continue
+                store = isinstance(node.ctx, (ast.Store, ast.Del))
+                par = self.parent[node]
+                aug = isinstance(par, ast.AugAssign) and par.target is node
+                add(node.lineno, name, store or aug, not store or aug)
+            elif isinstance(node, ast.alias) and node.name != "*":
+                imp = self.parent[node]
+                add(node.lineno, node.asname or (node.name.split(".")[0] if isinstance(imp, ast.Import)
+                                                 else node.name), True, False)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                add(node.lineno, node.name, True, False)
+            elif isinstance(node, ast.ExceptHandler) and node.name:
+                add(node.type.end_lineno if node.type is not None else node.lineno, node.name, True, False)
+            elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+                add(node.lineno, node.name, True, False)
+            elif isinstance(node, ast.MatchMapping) and node.rest:
+                add(node.lineno, node.rest, True, False)
+        return out
+
     def case_of(self, node):
         cur = node
         while not isinstance(cur, ast.match_case):
@@ -854,12 +891,15 @@ class CodeModel:
         return out
 
     def make_glue(self, ins):
-        if ins.chain and ins.comp_role is not None and (ins.unit is None or ins.comp_role != "body"):
+        """Compiler glue. Inside an inlined comprehension it is the
+        comprehension's glue and stays part of the enclosing statement."""
+        ins.bind = None
+        if ins.chain:
             ins.comp_role = "glue"
+            return
         if ins.unit is not None:
             ins.unit = (ins.unit[0], "glue")
             ins.part = "glue"
-        ins.bind = None
 
     def set_loop_glue(self, ins, store, role):
         """FOR_ITER / GET_ANEXT (role "next") and END_FOR (role "glue") belong
@@ -1115,6 +1155,63 @@ def _base_value(v, base):
 UNBOUND = object()
 
 
+class LocalReader:
+    """Reads a frame's local names without side effects.
+
+    3.12 only: `frame.f_locals` on a module or class frame merges the hidden
+    fast locals of an inlined comprehension into the namespace (the module's
+    globals!) and the settrace trampoline writes them back later, which
+    breaks the program (`[[i * j for j in r] for i in r]` at module level
+    then sees None). There the namespace dict and the hidden locals are read
+    from the frame's memory (CPython 3.12's _PyInterpreterFrame layout)."""
+
+    def __init__(self):
+        self.ctypes = None
+        if PY == (3, 12):
+            import ctypes
+            self.ctypes = ctypes
+            self.names = {}
+
+    def localsplus(self, code):
+        names = self.names.get(code)
+        if names is None:
+            names = {}
+            i = 0
+            while True:
+                try:
+                    names.setdefault(code._varname_from_oparg(i), i)
+                except Exception:
+                    break
+                i += 1
+            self.names[code] = names
+        return names
+
+    def lookup(self, frame, name):
+        """(found, value) of `name` in the frame's locals (for module and
+        class frames: the namespace, and the hidden comprehension locals)."""
+        code = frame.f_code
+        if self.ctypes is None or code.co_flags & 0x1:  # CO_OPTIMIZED: a function-like frame
+            loc = frame.f_locals
+            if name in loc:
+                return True, loc[name]
+            return False, None
+        ct = self.ctypes
+        P = ct.c_void_p
+        data = P.from_address(id(frame) + 24).value  # PyFrameObject.f_frame
+        if P.from_address(data).value != id(code):
+            raise RuntimeError("unexpected frame layout")
+        idx = self.localsplus(code).get(name)
+        if idx is not None:
+            ptr = P.from_address(data + 72 + 8 * idx).value  # localsplus[idx]
+            if ptr:
+                return True, ct.cast(ptr, ct.py_object).value
+        ns_ptr = P.from_address(data + 40).value  # f_locals: the namespace
+        ns = ct.cast(ns_ptr, ct.py_object).value if ns_ptr else frame.f_globals
+        if name in ns:
+            return True, ns[name]
+        return False, None
+
+
 # ---------------------------------------------------------------------------
 # The state machine (SPEC §2), fed by either event source.
 # ---------------------------------------------------------------------------
@@ -1180,6 +1277,7 @@ class Tracer:
             self.sites[site] = [e[0] for e in lst]
         self.probed = set(self.models)
         self.code_models = {}
+        self.locals = LocalReader()
 
     # -- helpers ----------------------------------------------------------------
 
@@ -1214,9 +1312,9 @@ class Tracer:
                         return ("unbound", None)
                     v = b[base]
             else:
-                loc = frame.f_locals
-                if base in loc:
-                    v = loc[base]
+                found, v = self.locals.lookup(frame, base)
+                if found:
+                    pass
                 elif how == "class" and base in frame.f_globals:
                     v = frame.f_globals[base]
                 elif how == "class" and base in frame.f_builtins:
@@ -1786,7 +1884,17 @@ def cmd_sites(opts):
     return 0
 
 
+def cmd_names(opts):
+    """Every probeable (line, name) of FILE as JSON lines: {"line", "name",
+    "bound", "read"}."""
+    import json
+    fm = FileModel(os.path.realpath(opts["rest"][0]))
+    for (line, name), (bound, read) in sorted(fm.all_names().items()):
+        print(json.dumps({"line": line, "name": name, "bound": bound, "read": read}))
+    return 0
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     opts = parse_args(sys.argv[2:])
-    sys.exit({"run": cmd_run, "dump": cmd_dump, "sites": cmd_sites}[cmd](opts))
+    sys.exit({"run": cmd_run, "dump": cmd_dump, "sites": cmd_sites, "names": cmd_names}[cmd](opts))

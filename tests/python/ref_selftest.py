@@ -14,6 +14,7 @@ Prints one line per check and a summary; exits 1 on any failure.
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -252,8 +253,9 @@ def check_canonical(million):
 
 
 def check_extra(only):
-    """fixtures/reference/*.py: programs whose probes (`# probe: TAG NAME`)
-    the two modes must agree on (no expected file: the comparison with
+    """fixtures/reference/*.py: programs probed everywhere (every name the
+    reference itself finds, both roles where a line binds and reads it) on
+    which the two modes must agree (no expected file: the comparison with
     `probe record` is the differential harness's job)."""
     failures, results = [], {}
     if not os.path.isdir(EXTRA):
@@ -265,18 +267,29 @@ def check_extra(only):
         if only and name not in only:
             continue
         path = os.path.join(EXTRA, f)
-        specs = []
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("# probe: "):
-                    tag, pname = line[len("# probe: "):].split()
-                    specs.append(f"{path}:{line_of(path, tag)}:{pname}")
+        specs = everything(path)
         for mode in MODES:
             status, recs, err, _ = run_reference(specs, [path], mode)
             results[(name, mode)] = recs
             if status != 0:
                 failures.append(f"extra {name} ({mode}): exit {status}\n{err[-2000:]}")
     return failures, results
+
+
+def everything(path):
+    """Specs for every probeable (line, name, role) the reference finds."""
+    p = subprocess.run([sys.executable, REF, "names", path], capture_output=True, text=True, check=True)
+    specs = []
+    for line in p.stdout.splitlines():
+        d = json.loads(line)
+        if d["bound"]:
+            specs.append(f"{path}:{d['line']}:{d['name']}@lhs")
+        if d["read"]:
+            specs.append(f"{path}:{d['line']}:{d['name']}@rhs")
+    return specs
+
+
+HEX = re.compile(r"0x[0-9a-fA-F]+")
 
 
 def check_modes_agree(results):
@@ -289,8 +302,26 @@ def check_modes_agree(results):
         a, b = results.get((k, "settrace")), results.get((k, "monitoring"))
         if a is None or b is None:
             continue
-        strip = lambda rs: [{x: v for x, v in r.items() if x != "thread"} for r in rs]  # noqa: E731
-        ok = strip(a) == strip(b)
+        def strip(rs):
+            # Thread ids and addresses in reprs differ between two processes.
+            return [{x: (HEX.sub("0x?", v) if isinstance(v, str) else v) for x, v in r.items() if x != "thread"}
+                    for r in rs]
+        if "thread" in k:
+            # Threads interleave freely: per-probe sequences and batches.
+            def per_probe(rs):
+                d = {}
+                for r in strip(rs):
+                    d.setdefault(r["probe"], []).append((r["status"], r["kind"], r["value"]))
+                return d
+
+            def batches(rs):
+                d = {}
+                for r in rs:
+                    d.setdefault((r["thread"], r["batch"]), []).append((r["order"], r["probe"], r["status"]))
+                return sorted(tuple(x) for x in d.values())
+            ok = per_probe(a) == per_probe(b) and batches(a) == batches(b)
+        else:
+            ok = strip(a) == strip(b)
         print(f"{'ok  ' if ok else 'FAIL'} modes agree: {k}")
         if not ok:
             sa, sb = strip(a), strip(b)
