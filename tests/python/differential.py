@@ -30,6 +30,8 @@ Other options:
   --max-shown N          disagreements printed in full (default 10)
   --json FILE            write the counts and disagreements as JSON
   -q                     only the summary and the disagreements
+  --brief                each disagreement in a few lines (the differing
+                         records and the probes' specs), for triage
 
 Exit status: 0 when every comparison agrees, 1 on any disagreement, 2 when
 the harness itself could not run (missing interpreter or binary).
@@ -438,7 +440,7 @@ def parse_range(text):
 def main(argv):
     opts = {"seeds": [], "drivers": [], "programs": [], "versions": VERSIONS, "cores": None,
             "probe_bin": os.path.join(ROOT, "target", "release", "probe"), "ref_mode": "settrace",
-            "stop": False, "keep": None, "jobs": 2, "max_shown": 10, "json": None, "quiet": False}
+            "stop": False, "keep": None, "jobs": 2, "max_shown": 10, "json": None, "quiet": False, "brief": False}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -479,6 +481,9 @@ def main(argv):
             opts["json"] = val
             i += 1
         elif a == "-q":
+            opts["quiet"] = True
+        elif a == "--brief":
+            opts["brief"] = True
             opts["quiet"] = True
         else:
             print(__doc__)
@@ -551,7 +556,13 @@ def main(argv):
                 if not ok:
                     c["disagree"] += 1
                     failures.append((res, r))
-                    if len(failures) <= opts["max_shown"]:
+                    if opts["brief"]:
+                        keep = [ln for ln in r["diff"].splitlines()
+                                if ln.startswith(("  > ", "    probe", "      line", "first", "exit", "stdout",
+                                                  "threaded"))]
+                        print(f"DISAGREE {res['program']} {res['version']}/{r['core']}: " + "\n    ".join(keep),
+                              flush=True)
+                    elif len(failures) <= opts["max_shown"]:
                         print(f"\nDISAGREE {res['program']} on Python {res['version']} ({r['core']}), "
                               f"{res['probes']} probes:\n{r['diff']}", flush=True)
                         if opts["keep"]:

@@ -2,7 +2,8 @@
 
 The reference must reproduce, on the interpreter running this script:
   * every hand-checked `fixtures/conformance/*.expected` file (records,
-    statuses, kinds, thread numbering, values, and the exit status), and
+    statuses, kinds, thread numbering, values, and the exit status), the
+    same for the issue-11 regressions in `fixtures/regressions/`, and
   * the SPEC §2 canonical table (fixtures/programs/canonical.py),
 and on 3.12+ its two event sources (sys.settrace with opcode events, and
 sys.monitoring INSTRUCTION events) must produce identical records for all
@@ -23,6 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 REF = os.path.join(HERE, "instr_reference.py")
 CONFORMANCE = os.path.join(ROOT, "fixtures", "conformance")
+REGRESSIONS = os.path.join(ROOT, "fixtures", "regressions")
 CANONICAL = os.path.join(ROOT, "fixtures", "programs", "canonical.py")
 EXTRA = os.path.join(ROOT, "fixtures", "reference")
 PY = sys.version_info[:2]
@@ -134,8 +136,8 @@ def show(rec):
 
 # -- the conformance corpus -------------------------------------------------
 
-def conformance_case(name):
-    path = os.path.join(CONFORMANCE, name + ".py")
+def conformance_case(name, corpus=CONFORMANCE):
+    path = os.path.join(corpus, name + ".py")
     probes, target, exit_code = [], [path], 0
     with open(path, encoding="utf-8") as fh:
         for line in fh:
@@ -148,7 +150,7 @@ def conformance_case(name):
                 src = path
                 if ":" in tag:
                     f, tag = tag.rsplit(":", 1)
-                    src = os.path.join(CONFORMANCE, f)
+                    src = os.path.join(corpus, f)
                 probes.append((tag, name, f"{src}:{line_of(src, tag)}:{name}"))
             elif key == "run":
                 target = rest.split()
@@ -168,15 +170,15 @@ def render_expected(recs, probes):
     return out
 
 
-def check_conformance(only):
+def check_conformance(only, corpus=CONFORMANCE, what="conformance"):
     failures = []
-    names = sorted(f[:-3] for f in os.listdir(CONFORMANCE) if f.endswith(".py"))
+    names = sorted(f[:-3] for f in os.listdir(corpus) if f.endswith(".py"))
     results = {}
     for name in names:
         if only and name not in only:
             continue
-        probes, target, exit_code = conformance_case(name)
-        with open(os.path.join(CONFORMANCE, name + ".expected"), encoding="utf-8") as fh:
+        probes, target, exit_code = conformance_case(name, corpus)
+        with open(os.path.join(corpus, name + ".expected"), encoding="utf-8") as fh:
             want = [ln.rstrip("\n") for ln in fh if ln.strip() and not ln.startswith("#")]
         for mode in MODES:
             specs = [p[2] for p in probes]
@@ -184,13 +186,13 @@ def check_conformance(only):
                 target_run = target
             else:
                 target_run = target
-            status, recs, err, _ = run_reference(specs, target_run, mode, cwd=CONFORMANCE)
+            status, recs, err, _ = run_reference(specs, target_run, mode, cwd=corpus)
             got = render_expected(recs, probes)
             ok = got == want and status == exit_code
             results[(name, mode)] = recs
-            print(f"{'ok  ' if ok else 'FAIL'} conformance {name} ({mode})")
+            print(f"{'ok  ' if ok else 'FAIL'} {what} {name} ({mode})")
             if not ok:
-                failures.append(f"conformance {name} ({mode}): exit {status} (want {exit_code})\n"
+                failures.append(f"{what} {name} ({mode}): exit {status} (want {exit_code})\n"
                                 + diff_lines(want, got) + (f"\nstderr:\n{err[-2000:]}" if err else ""))
     return failures, results
 
@@ -339,6 +341,9 @@ def main():
     failures = []
     results = {}
     f, r = check_conformance(only)
+    failures += f
+    results.update(r)
+    f, r = check_conformance(only, REGRESSIONS, "regression")
     failures += f
     results.update(r)
     if not only:
