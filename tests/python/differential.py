@@ -17,6 +17,9 @@ Programs:
   --drivers all|a,b      real-code drivers (tests/python/drivers/*.py): each
                          names the modules whose source files are probed
   --program FILE         any program (its own file is probed); repeatable
+  --probe SPEC           probe exactly these specs (repeatable) instead of
+                         everything; with --show, a quick look at one case
+  --show                 print both record lists of every run, compactly
 
 Other options:
   --versions 3.11,3.12   interpreters (default: all of 3.11, 3.12, 3.13,
@@ -150,6 +153,8 @@ class Env:
         self.listings = {}
         self.lock = threading.Lock()
         self.files_cache = {}
+        self.fixed_specs = []
+        self.show = False
 
     def listing(self, version, path):
         """`probe probes FILE --json` on `version`: the specs of every
@@ -238,6 +243,9 @@ def check_program(env, prog, version, cores, ref_mode, workdir):
         specs += s
         sources[f] = src
         listing_time += dt
+    if env.fixed_specs:
+        specs = [os.path.realpath(x.rsplit(":", 2)[0]) + ":" + x.rsplit(":", 2)[1] + ":" + x.rsplit(":", 2)[2]
+                 for x in env.fixed_specs]
     res = {"program": prog.name, "version": version, "probes": len(specs), "runs": [], "error": None}
     if not specs:
         res["error"] = "no probes"
@@ -281,6 +289,12 @@ def check_program(env, prog, version, cores, ref_mode, workdir):
             res["runs"].append(run_res)
             continue
         run_res["records"] = len(got)
+        if env.show:
+            def compact(recs):
+                return "\n".join(f"    {r['seq']} {r['probe'].split(':', 1)[1]} b{r['batch']} o{r['order']} "
+                                 f"{r['status']} {canon_value(r['kind'], r['value'])!r}" for r in recs)
+            print(f"--- {prog.name} Python {version} ({core})\n  reference:\n{compact(ref)}\n"
+                  f"  probe record:\n{compact(got)}", flush=True)
         problems = []
         if status != rstatus:
             problems.append(f"exit status: reference {rstatus}, probe record {status}")
@@ -346,8 +360,25 @@ def compare(ref, got, specs, label_index, sources):
         labs = {r["probe"] for r in (a, b) if r is not None}
         for lab in sorted(labs):
             out.append(probe_note(lab, specs, label_index, sources))
+        # Beyond the first difference: which probes' own record sequences
+        # (status and value, order aside) differ at all.
+        pa, pb = per_probe(ref), per_probe(got)
+        bad = sorted((lab for lab in set(pa) | set(pb) if pa.get(lab) != pb.get(lab)),
+                     key=lambda lab: (int(lab.rsplit(":", 2)[-2]) if lab.rsplit(":", 2)[-2].isdigit() else 0, lab))
+        out.append(f"  probes whose own records differ: {len(bad)} of {len(set(pa) | set(pb))}: "
+                   + ", ".join(f"{lab.rsplit(':', 2)[-2]}:{lab.rsplit(':', 1)[-1]}"
+                               f"({len(pa.get(lab, []))}/{len(pb.get(lab, []))})" for lab in bad[:25])
+                   + (" …" if len(bad) > 25 else ""))
         return "\n".join(out)
     return None
+
+
+def per_probe(recs):
+    d = {}
+    for r in recs:
+        d.setdefault(r["probe"], []).append((r["status"], r["kind"], r["type_name"],
+                                             canon_value(r["kind"], r["value"]), r["truncated"]))
+    return d
 
 
 def compare_threaded(ref, got, specs, label_index, sources):
@@ -440,7 +471,8 @@ def parse_range(text):
 def main(argv):
     opts = {"seeds": [], "drivers": [], "programs": [], "versions": VERSIONS, "cores": None,
             "probe_bin": os.path.join(ROOT, "target", "release", "probe"), "ref_mode": "settrace",
-            "stop": False, "keep": None, "jobs": 2, "max_shown": 10, "json": None, "quiet": False, "brief": False}
+            "stop": False, "keep": None, "jobs": 2, "max_shown": 10, "json": None, "quiet": False, "brief": False,
+            "specs": [], "show": False}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -482,6 +514,11 @@ def main(argv):
             i += 1
         elif a == "-q":
             opts["quiet"] = True
+        elif a == "--probe":
+            opts["specs"].append(val)
+            i += 1
+        elif a == "--show":
+            opts["show"] = True
         elif a == "--brief":
             opts["brief"] = True
             opts["quiet"] = True
@@ -501,6 +538,8 @@ def main(argv):
             return 2
         pythons[v] = p
     env = Env(opts["probe_bin"], pythons, opts["keep"])
+    env.fixed_specs = opts["specs"]
+    env.show = opts["show"]
     base = opts["keep"] or tempfile.mkdtemp(prefix="probe-diff-")
     progs = []
     for s in opts["seeds"]:
@@ -525,7 +564,7 @@ def main(argv):
         if stop.is_set():
             return None
         prog, v, cores = task
-        wd = os.path.join(base, "runs", re.sub(r"[^A-Za-z0-9_.-]", "_", f"{prog.name}-{v}"))
+        wd = os.path.join(base, "runs", re.sub(r"[^A-Za-z0-9_.-]", "_", f"{prog.name}-{v}").lstrip("._"))
         try:
             return check_program(env, prog, v, cores, opts["ref_mode"], wd)
         except Exception as e:  # a harness error is reported, not swallowed
@@ -559,7 +598,7 @@ def main(argv):
                     if opts["brief"]:
                         keep = [ln for ln in r["diff"].splitlines()
                                 if ln.startswith(("  > ", "    probe", "      line", "first", "exit", "stdout",
-                                                  "threaded"))]
+                                                  "threaded", "  probes whose"))]
                         print(f"DISAGREE {res['program']} {res['version']}/{r['core']}: " + "\n    ".join(keep),
                               flush=True)
                     elif len(failures) <= opts["max_shown"]:
