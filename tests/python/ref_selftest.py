@@ -9,7 +9,9 @@ and on 3.12+ its two event sources (sys.settrace with opcode events, and
 sys.monitoring INSTRUCTION events) must produce identical records for all
 of them and for the extra programs under fixtures/reference/.
 
-Usage: python ref_selftest.py [--million] [--only NAME]...
+Usage: python ref_selftest.py [--million] [--only NAME]... [--seeds A-B]
+  --seeds A-B   also check that both modes agree on generated programs
+                (tests/python/gen_programs.py), probed everywhere
 Prints one line per check and a summary; exits 1 on any failure.
 """
 
@@ -294,6 +296,26 @@ def everything(path):
 HEX = re.compile(r"0x[0-9a-fA-F]+")
 
 
+def check_seeds(seeds):
+    """Both event sources on generated programs (3.12+ only)."""
+    failures, results = [], {}
+    if len(MODES) < 2:
+        return failures, results
+    gen = os.path.join(HERE, "gen_programs.py")
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in seeds:
+            path = os.path.join(tmp, f"gen_{seed}.py")
+            subprocess.run([sys.executable, gen, str(seed), "-o", path], check=True)
+            specs = everything(path)
+            threaded = "# threads: yes" in open(path).read(300)
+            for mode in MODES:
+                status, recs, err, _ = run_reference(specs, [path], mode)
+                results[(f"seed {seed}" + (" thread" if threaded else ""), mode)] = recs
+                if status != 0:
+                    failures.append(f"seed {seed} ({mode}): exit {status}\n{err[-2000:]}")
+    return failures, results
+
+
 def check_modes_agree(results):
     """Both event sources give the same records (thread ids aside)."""
     failures = []
@@ -353,6 +375,11 @@ def main():
     f, r = check_extra(only)
     failures += f
     results.update(r)
+    if "--seeds" in args:
+        a, _, b = args[args.index("--seeds") + 1].partition("-")
+        f, r = check_seeds(range(int(a), int(b or a) + 1))
+        failures += f
+        results.update(r)
     failures += check_modes_agree(results)
     print(f"reference self-test on Python {sys.version.split()[0]}: {len(failures)} failure(s), "
           f"{len(results)} runs, modes {', '.join(MODES)}")
