@@ -36,6 +36,11 @@ Other options:
   --brief                each disagreement in a few lines (the differing
                          records and the probes' specs), for triage
 
+The listing itself is checked too: `probe probes` must list the same
+(line, name) pairs, with the same bound/read flags, as the reference finds
+(`instr_reference.py names`); entries that are not names (`*` of a star
+import) are left out of the probes and reported.
+
 Exit status: 0 when every comparison agrees, 1 on any disagreement, 2 when
 the harness itself could not run (missing interpreter or binary).
 """
@@ -88,6 +93,7 @@ def default_cores(version):
 # ---------------------------------------------------------------------------
 
 HEX = re.compile(r"0x[0-9a-fA-F]+")
+NAME = re.compile(r"[^\W\d]\w*(\.[^\W\d]\w*)*")
 
 
 def cfloat(x):
@@ -169,22 +175,42 @@ class Env:
         if p.returncode != 0:
             raise RuntimeError(f"probe probes {path} failed ({p.returncode}): {p.stderr}")
         d = json.loads(p.stdout)
-        specs, sources = [], {}
+        specs, sources, listed = [], {}, {}
         for line in d["lines"]:
             sources[line["line"]] = line["source"]
             for n in line["names"]:
+                listed[(line["line"], n["name"])] = (n["bound"], n["read"])
+                if not NAME.fullmatch(n["name"]):
+                    continue  # not a name (`*` of a star import): record would refuse it
                 specs.append(f"{path}:{line['line']}:{n['name']}@{n['default_role']}")
                 if n["bound"] and n["read"]:
                     other = "rhs" if n["default_role"] == "lhs" else "lhs"
                     specs.append(f"{path}:{line['line']}:{n['name']}@{other}")
-        res = (specs, sources, time.time() - t0)
+        # The reference's own listing of the same file: both must list the
+        # same (line, name) pairs with the same bound/read flags (SPEC §1).
+        r = subprocess.run([self.pythons[version], REF, "names", path], capture_output=True, text=True)
+        own = {}
+        for ln in r.stdout.splitlines():
+            x = json.loads(ln)
+            own[(x["line"], x["name"])] = (x["bound"], x["read"])
+        problems = []
+        for key in sorted(set(listed) | set(own)):
+            a, b = listed.get(key), own.get(key)
+            if a != b:
+                line, name = key
+                what = ("listed by probe probes only" if b is None else "missing from probe probes" if a is None
+                        else f"bound/read {a} by probe probes, {b} by the reference")
+                problems.append(f"{os.path.basename(path)}:{line}: {name!r} {what}: {sources.get(line, '').strip()}")
+        res = (specs, sources, time.time() - t0, problems)
         with self.lock:
             self.listings[key] = res
         return res
 
 
-def module_files(python, modules):
-    """Absolute source paths of modules ("a|b": the first that exists)."""
+def module_files(python, modules, optional=()):
+    """Absolute source paths of modules ("a|b": the first that exists);
+    `optional` ones are left out where they do not exist."""
+    modules = list(modules) + list(optional)
     code = ("import importlib.util, sys, json\nout = []\n"
             "for alts in sys.argv[1:]:\n"
             "    for m in alts.split('|'):\n"
@@ -198,7 +224,8 @@ def module_files(python, modules):
     if p.returncode != 0:
         raise RuntimeError(p.stderr)
     paths = json.loads(p.stdout)
-    missing = [m for m, f in zip(modules, paths) if f is None]
+    missing = [m for m, f in zip(modules, paths) if f is None and m not in optional]
+    paths = [f for f in paths if f is not None]
     if missing:
         raise RuntimeError(f"modules not found on {python}: {missing}")
     return [os.path.realpath(f) for f in paths]
@@ -238,15 +265,18 @@ def check_program(env, prog, version, cores, ref_mode, workdir):
     files = prog.files_fn(version)
     specs, sources = [], {}
     listing_time = 0.0
+    listing_problems = []
     for f in files:
-        s, src, dt = env.listing(version, f)
+        s, src, dt, lp = env.listing(version, f)
         specs += s
         sources[f] = src
         listing_time += dt
+        listing_problems += lp
     if env.fixed_specs:
         specs = [os.path.realpath(x.rsplit(":", 2)[0]) + ":" + x.rsplit(":", 2)[1] + ":" + x.rsplit(":", 2)[2]
                  for x in env.fixed_specs]
-    res = {"program": prog.name, "version": version, "probes": len(specs), "runs": [], "error": None}
+    res = {"program": prog.name, "version": version, "probes": len(specs), "runs": [], "error": None,
+           "listing": listing_problems}
     if not specs:
         res["error"] = "no probes"
         return res
@@ -435,20 +465,25 @@ def generated(seed, workdir):
 
 def driver(name, env):
     path = os.path.join(DRIVERS, name + ".py")
-    modules, threaded = [], False
+    modules, optional, threaded, itself = [], [], False, False
     with open(path) as fh:
         for line in fh:
             if line.startswith("# probe-modules:"):
                 modules += line.split(":", 1)[1].split()
+            if line.startswith("# probe-optional:"):
+                optional += line.split(":", 1)[1].split()
+            if line.startswith("# probe-self: yes"):
+                itself = True
             if line.startswith("# threads: yes"):
                 threaded = True
-    if not modules:
+    if not modules and not itself:
         raise RuntimeError(f"{path}: no `# probe-modules:` line")
 
     def files(version):
         key = (version, name)
         if key not in env.files_cache:
-            env.files_cache[key] = module_files(env.pythons[version], modules)
+            found = module_files(env.pythons[version], modules, optional)
+            env.files_cache[key] = found + ([os.path.realpath(path)] if itself else [])
         return env.files_cache[key]
     return Program(f"driver {name}", [path], files, threaded)
 
@@ -558,6 +593,7 @@ def main(argv):
     counts = {}
     failures = []
     errors = []
+    listing_failures = []
     stop = threading.Event()
 
     def work(k, task):
@@ -582,6 +618,11 @@ def main(argv):
                 if opts["stop"]:
                     stop.set()
                 continue
+            if res.get("listing"):
+                listing_failures.append(res)
+                print(f"LISTING {res['program']} on {res['version']}: {len(res['listing'])} difference(s) between "
+                      f"`probe probes` and the reference's listing:\n    " + "\n    ".join(res["listing"][:8])
+                      + ("\n    …" if len(res["listing"]) > 8 else ""), flush=True)
             for r in res["runs"]:
                 key = (res["version"], r["core"])
                 c = counts.setdefault(key, {"programs": 0, "probes": 0, "records": 0, "disagree": 0,
@@ -623,7 +664,9 @@ def main(argv):
         for k in tot:
             tot[k] += c[k]
     print(f"{'total':<20}{tot['programs']:>9}{tot['probes']:>9}{tot['records']:>10}{tot['disagree']:>10}")
-    print(f"programs: {len(progs)}, harness errors: {len(errors)}, wall time {wall:.1f}s")
+    print(f"programs: {len(progs)}, harness errors: {len(errors)}, listing differences: "
+          f"{sum(len(x['listing']) for x in listing_failures)} in {len(listing_failures)} program runs, "
+          f"wall time {wall:.1f}s")
     if failures:
         print("disagreeing runs: " + ", ".join(f"{res['program']} {res['version']}/{r['core']}"
                                                for res, r in failures[:60])
@@ -634,10 +677,12 @@ def main(argv):
                        "failures": [{"program": res["program"], "version": res["version"], "core": r["core"],
                                      "diff": r["diff"]} for res, r in failures],
                        "errors": [{"program": e["program"], "version": e["version"], "error": e["error"]}
-                                  for e in errors], "wall_s": wall}, fh, indent=1)
+                                  for e in errors],
+                       "listing": [{"program": x["program"], "version": x["version"], "problems": x["listing"]}
+                                   for x in listing_failures], "wall_s": wall}, fh, indent=1)
     if not opts["keep"]:
         shutil.rmtree(base, ignore_errors=True)
-    return 1 if failures or errors else 0
+    return 1 if failures or errors or listing_failures else 0
 
 
 if __name__ == "__main__":
