@@ -39,7 +39,11 @@ fn probes_of(file: &Path) -> Vec<(String, String)> {
         };
         out.push((label, spec));
     }
-    assert!(!out.is_empty(), "{} has no `# probe:` lines", file.display());
+    assert!(
+        !out.is_empty(),
+        "{} has no `# probe:` lines",
+        file.display()
+    );
     out
 }
 

@@ -124,7 +124,10 @@ fn reference_self_test() {
             .output()
             .expect("ref_selftest.py runs");
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let last = stdout.lines().rev().find(|l| l.starts_with("reference self-test"));
+        let last = stdout
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("reference self-test"));
         eprintln!(
             "Python {version}: {} ({:.0}s)",
             last.unwrap_or("?"),
