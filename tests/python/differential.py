@@ -93,6 +93,8 @@ def default_cores(version):
 # ---------------------------------------------------------------------------
 
 HEX = re.compile(r"0x[0-9a-fA-F]+")
+# Paths of the interpreter's own library differ between versions (module reprs).
+STDLIB = re.compile(r"[^'\"\s]*/lib/python3\.\d+/")
 NAME = re.compile(r"[^\W\d]\w*(\.[^\W\d]\w*)*")
 
 
@@ -251,12 +253,15 @@ def run(cmd, cwd, timeout=600):
 class Program:
     """One program to check: its argv, the files to probe, threads?"""
 
-    def __init__(self, name, argv, files_fn, threaded=False, cwd=None):
+    def __init__(self, name, argv, files_fn, threaded=False, cwd=None, same_everywhere=False):
         self.name = name
         self.argv = argv
         self.files_fn = files_fn  # version -> [paths]
         self.threaded = threaded
         self.cwd = cwd
+        # The probed file is the same on every Python (not a stdlib file):
+        # the reference must then give the same records on every version.
+        self.same_everywhere = same_everywhere
 
 
 def check_program(env, prog, version, cores, ref_mode, workdir):
@@ -296,6 +301,11 @@ def check_program(env, prog, version, cores, ref_mode, workdir):
         return res
     res["ref_time"] = ref_time
     res["ref_records"] = len(ref)
+    if prog.same_everywhere:
+        # Kept to check that the reference gives the same records on every
+        # Python (SPEC §2 rule 5: records are identical on every version).
+        res["ref_canon"] = (tuple(specs), [tuple(STDLIB.sub("<lib>/", x) if isinstance(x, str) else x
+                                                 for x in canon(r)) for r in ref])
     for core in cores:
         log = os.path.join(workdir, f"{core}.probe")
         out = os.path.join(workdir, f"{core}.jsonl")
@@ -460,7 +470,7 @@ def generated(seed, workdir):
     with open(path) as fh:
         head = fh.read(400)
     threaded = "# threads: yes" in head
-    return Program(f"seed {seed}", [path], lambda v: [os.path.realpath(path)], threaded)
+    return Program(f"seed {seed}", [path], lambda v: [os.path.realpath(path)], threaded, same_everywhere=not threaded)
 
 
 def driver(name, env):
@@ -582,8 +592,9 @@ def main(argv):
     for d in opts["drivers"]:
         progs.append(driver(d, env))
     for p in opts["programs"]:
+        threaded = "# threads: yes" in open(p).read(400)
         progs.append(Program(os.path.relpath(p, ROOT), [p], (lambda path: lambda v: [path])(p),
-                             threaded="thread" in os.path.basename(p)))
+                             threaded=threaded, same_everywhere=not threaded))
     tasks = []
     for prog in progs:
         for v in opts["versions"]:
@@ -594,6 +605,7 @@ def main(argv):
     failures = []
     errors = []
     listing_failures = []
+    all_results = []
     stop = threading.Event()
 
     def work(k, task):
@@ -612,6 +624,7 @@ def main(argv):
             res = fut.result()
             if res is None:
                 continue
+            all_results.append(res)
             if res.get("error"):
                 errors.append(res)
                 print(f"ERROR {res['program']} on {res['version']}: {res['error']}", flush=True)
@@ -652,6 +665,24 @@ def main(argv):
                 elif not opts["quiet"]:
                     print(f"ok   {res['program']} on Python {res['version']} ({r['core']}): "
                           f"{res['probes']} probes, {r.get('records', 0)} records", flush=True)
+    # The reference itself: the same records on every Python for programs
+    # whose probed files do not depend on the version.
+    by_prog = {}
+    for res in all_results:
+        if "ref_canon" in res:
+            by_prog.setdefault(res["program"], []).append(res)
+    for name, lst in sorted(by_prog.items()):
+        base = lst[0]
+        for other in lst[1:]:
+            if other["ref_canon"][0] != base["ref_canon"][0]:
+                continue  # `probe probes` listed differently: not comparable
+            a, b = base["ref_canon"][1], other["ref_canon"][1]
+            if a != b:
+                k = next((k for k in range(max(len(a), len(b))) if a[k:k + 1] != b[k:k + 1]), 0)
+                msg = (f"the reference gives different records on Python {base['version']} and "
+                       f"{other['version']} at seq {k}: {a[k:k + 1]} vs {b[k:k + 1]}")
+                errors.append({"program": name, "version": f"{base['version']}/{other['version']}", "error": msg})
+                print(f"ERROR {name}: {msg}", flush=True)
     wall = time.time() - t_start
     print("\n== differential summary (reference mode: %s)" % opts["ref_mode"])
     print(f"{'python':<8}{'core':<12}{'programs':>9}{'probes':>9}{'records':>10}{'disagree':>10}"

@@ -785,8 +785,18 @@ class CodeModel:
         live = [i for i in instrs if not i.neutral]
         handler_names = {n.name for n in fm.parent if isinstance(n, ast.ExceptHandler) and n.name}
 
+        try:
+            handler_targets = {e.target for e in dis.Bytecode(self.code).exception_entries}
+        except Exception:
+            handler_targets = set()
         for k, ins in enumerate(live):
             op = ins.opname
+            # The clean-up block `COPY; POP_EXCEPT; RERAISE` an exception
+            # reaches from a handler: glue (3.11 positions it on the last
+            # statement of a `finally`, which must not trigger again).
+            if op == "COPY" and ins.offset in handler_targets:
+                self.make_glue(ins)
+                continue
             # Returns: part of an explicit `return` (never a trigger), else glue.
             if ins.op in RETURN_OPS:
                 if ins.unit and not (isinstance(ins.unit[0], ast.Return) or ins.unit[1] == "lambda"):
@@ -1158,39 +1168,52 @@ UNBOUND = object()
 class LocalReader:
     """Reads a frame's local names without side effects.
 
-    3.12 only: `frame.f_locals` on a module or class frame merges the hidden
-    fast locals of an inlined comprehension into the namespace (the module's
-    globals!) and the settrace trampoline writes them back later, which
-    breaks the program (`[[i * j for j in r] for i in r]` at module level
-    then sees None). There the namespace dict and the hidden locals are read
-    from the frame's memory (CPython 3.12's _PyInterpreterFrame layout)."""
+    `frame.f_locals` is not harmless on 3.11 and 3.12: it copies the fast
+    locals into a dict stored in the frame (FastToLocals). That dict keeps
+    references alive - a generator rebound in a loop is then finalized late,
+    during a later sync inside the settrace trampoline, where tracing is off
+    and its GeneratorExit reaches no tracer - and from then on the settrace
+    trampoline writes the dict back into the frame after every trace call.
+    On a module or class frame running an inlined comprehension (3.12) it
+    even merges the hidden comprehension locals into the namespace, which
+    breaks the program (disagreement N6). So on 3.11 and 3.12 locals are
+    read from the frame's memory (CPython's _PyInterpreterFrame layout, the
+    code pointer checked on every read); 3.13's f_locals (PEP 667) is a
+    side-effect-free proxy and is used as is."""
+
+    # (offset of f_code, of f_locals, of localsplus) in _PyInterpreterFrame
+    LAYOUT = {(3, 11): (32, 24, 72), (3, 12): (0, 40, 72)}
 
     def __init__(self):
         self.ctypes = None
-        if PY == (3, 12):
+        if PY in self.LAYOUT:
             import ctypes
             self.ctypes = ctypes
+            self.code_off, self.locals_off, self.plus_off = self.LAYOUT[PY]
             self.names = {}
 
     def localsplus(self, code):
+        """{name: (index, is_cell)} of the frame's fast locals."""
         names = self.names.get(code)
         if names is None:
             names = {}
+            cells = set(code.co_cellvars) | set(code.co_freevars)
             i = 0
             while True:
                 try:
-                    names.setdefault(code._varname_from_oparg(i), i)
+                    n = code._varname_from_oparg(i)
                 except Exception:
                     break
+                names.setdefault(n, (i, n in cells))
                 i += 1
             self.names[code] = names
         return names
 
     def lookup(self, frame, name):
-        """(found, value) of `name` in the frame's locals (for module and
-        class frames: the namespace, and the hidden comprehension locals)."""
+        """(found, value) of `name` in the frame's locals; for a module or
+        class frame also its namespace."""
         code = frame.f_code
-        if self.ctypes is None or code.co_flags & 0x1:  # CO_OPTIMIZED: a function-like frame
+        if self.ctypes is None:
             loc = frame.f_locals
             if name in loc:
                 return True, loc[name]
@@ -1198,14 +1221,23 @@ class LocalReader:
         ct = self.ctypes
         P = ct.c_void_p
         data = P.from_address(id(frame) + 24).value  # PyFrameObject.f_frame
-        if P.from_address(data).value != id(code):
+        if not data or P.from_address(data + self.code_off).value != id(code):
             raise RuntimeError("unexpected frame layout")
-        idx = self.localsplus(code).get(name)
-        if idx is not None:
-            ptr = P.from_address(data + 72 + 8 * idx).value  # localsplus[idx]
+        entry = self.localsplus(code).get(name)
+        if entry is not None:
+            idx, is_cell = entry
+            ptr = P.from_address(data + self.plus_off + 8 * idx).value
             if ptr:
-                return True, ct.cast(ptr, ct.py_object).value
-        ns_ptr = P.from_address(data + 40).value  # f_locals: the namespace
+                v = ct.cast(ptr, ct.py_object).value
+                if is_cell and type(v).__name__ == "cell":
+                    try:
+                        return True, v.cell_contents
+                    except ValueError:
+                        return False, None
+                return True, v
+        if code.co_flags & 0x1:  # CO_OPTIMIZED: no namespace to fall back to
+            return False, None
+        ns_ptr = P.from_address(data + self.locals_off).value
         ns = ct.cast(ns_ptr, ct.py_object).value if ns_ptr else frame.f_globals
         if name in ns:
             return True, ns[name]
