@@ -141,6 +141,15 @@ Decisions where SPEC §2 is silent (the product must implement the same):
      in its batch.
  D10 str, bytes and repr text are cut at --max-value-bytes UTF-8 bytes (at a
      character boundary), as the option's name says.
+ D11 In a comprehension with several `for` clauses, a name triggers once per
+     binding of the clause that binds it, wherever it is read (in an inner
+     clause, a condition or the element).
+
+Reading values. Names resolve as Python resolves them where they occur
+(locals, cells and free variables never fall back to globals; module and
+class bodies look in their namespace, then globals, then builtins). On
+3.11 and 3.12 locals are read from the frame's memory, never through
+`frame.f_locals` (see LocalReader: that would change the program).
 """
 
 import sys
