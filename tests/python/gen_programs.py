@@ -269,7 +269,10 @@ class Gen:
                 w("res.append(v)")
             w(f"e = {name}_echo()")
             w("next(e)")
-            w(f"e.send({self.value()})")
+            sent = self.value()
+            while sent == "None":  # None would end the echo generator
+                sent = self.value()
+            w(f"e.send({sent})")
             if self.chance(0.5):
                 w("e.close()")
             w(f"found = next(u for u in range(10) if u > k)")
