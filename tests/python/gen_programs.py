@@ -552,15 +552,16 @@ class Gen:
             w()
         w(f"def {name}(n):")
         with w.block():
-            w("out = []")
-            w(f"ts = Workers(threading.Thread(target=f, args=(n, out)) for f in ({name}_worker1, {name}_worker2))")
+            # One list per worker: no probe value depends on the interleaving.
+            w("outs = ([], [])")
+            w(f"ts = Workers(threading.Thread(target=f, args=(n, o)) for f, o in zip(({name}_worker1, {name}_worker2), outs))")
             w("for i in range(len(ts)):")
             with w.block():
                 w("ts[i].start()")
             w("for i in range(len(ts)):")
             with w.block():
                 w("ts[i].join()")
-            w("res = sorted(out)")
+            w("res = outs[0] + outs[1]")
             w("return res")
         w()
         self.calls.append(f"{name}({self.rng.randint(5, 30)})")
