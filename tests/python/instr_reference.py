@@ -144,6 +144,9 @@ Decisions where SPEC §2 is silent (the product must implement the same):
  D11 In a comprehension with several `for` clauses, a name triggers once per
      binding of the clause that binds it, wherever it is read (in an inner
      clause, a condition or the element).
+ D12 Parameter and return annotations are names read on the `def` line (the
+     def statement reads them when it starts), also under `from __future__
+     import annotations`, where the probe still reads the name's value.
 
 Reading values. Names resolve as Python resolves them where they occur
 (locals, cells and free variables never fall back to globals; module and
