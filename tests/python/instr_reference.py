@@ -187,6 +187,8 @@ YIELD_OP = dis.opmap["YIELD_VALUE"]
 FOR_ITER = dis.opmap["FOR_ITER"]
 END_FOR = dis.opmap.get("END_FOR", -1)
 POP_TOP = dis.opmap["POP_TOP"]
+# 3.14 pops a loop's iterator with POP_ITER where 3.12/3.13 used POP_TOP.
+POP_ITER = dis.opmap.get("POP_ITER", -1)
 GET_ANEXT = dis.opmap["GET_ANEXT"]
 END_ASYNC_FOR = dis.opmap["END_ASYNC_FOR"]
 LOAD_CONST = dis.opmap["LOAD_CONST"]
@@ -720,7 +722,14 @@ class CodeModel:
             elif op in NEUTRAL_OPS or pos[0] is None:
                 ins.neutral = True
             else:
-                ins.node = fm.locate(pos)
+                if (isinstance(self.root, ast.ClassDef) and pos[0] == pos[1] == code.co_firstlineno
+                        and pos[2] == pos[3] == 0):
+                    # A class body's prologue (__module__, __qualname__, …)
+                    # is positioned at column 0 of the class line: in a
+                    # nested class that column lies outside the ClassDef.
+                    ins.node = self.root
+                else:
+                    ins.node = fm.locate(pos)
                 if ins.node is None:
                     ins.neutral = True
                 else:
@@ -842,7 +851,7 @@ class CodeModel:
                         self.set_loop_glue(tgt, store, "glue")
                         j = live.index(tgt)
                         after = live[j + 1] if j + 1 < len(live) else None
-                        if after is not None and after.op == POP_TOP and after.node is tgt.node:
+                        if after is not None and after.op in (POP_TOP, POP_ITER) and after.node is tgt.node:
                             self.set_loop_glue(after, store, "glue")
                 continue
             if ins.op == END_ASYNC_FOR:
@@ -923,12 +932,25 @@ class CodeModel:
             ins.unit = (ins.unit[0], "glue")
             ins.part = "glue"
 
+    def _inlined_call(self, node):
+        """Whether node is the function of a call `f(genexpr)` (3.14+
+        positions its inlined iteration there)."""
+        anc = self.fm.parent.get(node)
+        return (isinstance(anc, ast.Call) and node is anc.func and len(anc.args) == 1
+                and not anc.keywords and isinstance(anc.args[0], ast.GeneratorExp))
+
     def set_loop_glue(self, ins, store, role):
         """FOR_ITER / GET_ANEXT (role "next") and END_FOR (role "glue") belong
         to the loop whose target `store` (the first binding instruction after
         the FOR_ITER) binds: a comprehension (its chain and enclosing
         statement) or a `for` statement (its glue)."""
         ins.bind = None
+        if store is None and not ins.chain and self._inlined_call(ins.node):
+            # 3.14+ inlines `any(genexpr)`, `all(…)`, `tuple(…)`: the calling
+            # frame iterates the generator itself. That loop is the call's
+            # evaluation, not a statement of the source: it stays in the
+            # statement's own unit (one execution, whatever it iterates).
+            return
         if store is None:
             if ins.unit is not None:
                 ins.unit, ins.part = (ins.unit[0], "glue"), "glue"
