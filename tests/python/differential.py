@@ -133,10 +133,29 @@ def canon_value(kind, value, dtype=None):
     return repr(value)
 
 
+# The value of a record that two runs of the reference disagree on.
+VOLATILE = "<differs from run to run>"
+
+
+def canon_record_value(rec):
+    """canon_value, except for a set of objects hashed by address (functions,
+    plain instances: their repr has `<...>`): its order differs in every
+    process, so only the length of its repr is compared."""
+    if rec["value"] is VOLATILE:
+        return VOLATILE
+    if rec["kind"] == "other" and rec["type_name"] in ("set", "frozenset") and "<" in (rec["value"] or ""):
+        return ("set of address-hashed objects", len(rec["value"]))
+    if rec["kind"] == "other" and rec["type_name"] == "dict" and "<module '" in (rec["value"] or ""):
+        # sys.modules (or a namespace holding modules): which modules are
+        # loaded depends on the tracer's own imports.
+        return ("module table", rec["value"][:40])
+    return canon_value(rec["kind"], rec["value"])
+
+
 def canon(rec):
     """The comparable content of one record (thread and timestamp aside)."""
     return (rec["seq"], rec["probe"], rec["batch"], rec["order"], rec["status"], rec["kind"],
-            rec["type_name"], canon_value(rec["kind"], rec["value"]), rec["truncated"])
+            rec["type_name"], canon_record_value(rec), rec["truncated"])
 
 
 def show(rec):
@@ -240,8 +259,8 @@ def read_jsonl(path):
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def run(cmd, cwd, timeout=600):
-    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
+def run(cmd, cwd, timeout=600, extra_env=None):
+    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1", **(extra_env or {}))
     env.pop("PYTHONSTARTUP", None)
     try:
         p = subprocess.run(cmd, capture_output=True, cwd=cwd, env=env, timeout=timeout)
@@ -262,6 +281,9 @@ class Program:
         # The probed file is the same on every Python (not a stdlib file):
         # the reference must then give the same records on every version.
         self.same_everywhere = same_everywhere
+        # `FILE:NAME@ROLE` (FILE a base name): probes whose values are read
+        # from uninitialized memory; their values are not compared.
+        self.volatile = set()
 
 
 def check_program(env, prog, version, cores, ref_mode, workdir):
@@ -301,6 +323,28 @@ def check_program(env, prog, version, cores, ref_mode, workdir):
         return res
     res["ref_time"] = ref_time
     res["ref_records"] = len(ref)
+    if not prog.same_everywhere and not prog.threaded:
+        # Real code may record values that differ from run to run (object
+        # ids, np.empty's memory, temporary directory names): a second
+        # reference run finds them; there only the value is not compared.
+        ref2_out = os.path.join(workdir, f"ref2-{ref_mode}.jsonl")
+        # glibc fills fresh allocations with this byte: memory the program
+        # reads uninitialized (np.empty) then differs from the first run.
+        run([py, REF, "run", "--mode", ref_mode, "--out", ref2_out, "--probes", pf, "--"] + prog.argv,
+            prog.cwd or workdir, extra_env={"MALLOC_PERTURB_": "165"})
+        ref2 = read_jsonl(ref2_out)
+        if ref2 is None or len(ref2) != len(ref) or any(
+                canon(a)[:7] != canon(b)[:7] or a["truncated"] != b["truncated"] for a, b in zip(ref, ref2)):
+            res["error"] = "the program records differently in two runs of the reference (not deterministic)"
+            return res
+        volatile = [i for i, (a, b) in enumerate(zip(ref, ref2))
+                    if canon(a) != canon(b) or volatile_label(a["probe"]) in prog.volatile]
+        res["volatile"] = len(volatile)
+        ref = list(ref)
+        for i in volatile:
+            ref[i] = dict(ref[i], value=VOLATILE)
+    else:
+        volatile = []
     if prog.same_everywhere:
         # Kept to check that the reference gives the same records on every
         # Python (SPEC §2 rule 5: records are identical on every version).
@@ -341,6 +385,9 @@ def check_program(env, prog, version, cores, ref_mode, workdir):
         if stdout != rstdout:
             problems.append("stdout differs:\n  reference: " + repr(rstdout[-300:]) + "\n  probe:     "
                             + repr(stdout[-300:]))
+        for i in volatile:
+            if i < len(got):
+                got[i] = dict(got[i], value=VOLATILE)
         d = (compare_threaded if prog.threaded else compare)(ref, got, specs, label_index, sources)
         if d:
             problems.append(d)
@@ -350,6 +397,12 @@ def check_program(env, prog, version, cores, ref_mode, workdir):
     if not env.keep:
         shutil.rmtree(workdir, ignore_errors=True)
     return res
+
+
+def volatile_label(label):
+    """`FILE:LINE:NAME@ROLE` -> `FILE:NAME@ROLE` (FILE's base name)."""
+    path, _, rest = label.rsplit(":", 2)
+    return f"{os.path.basename(path)}:{rest}"
 
 
 def labels(specs):
@@ -417,7 +470,7 @@ def per_probe(recs):
     d = {}
     for r in recs:
         d.setdefault(r["probe"], []).append((r["status"], r["kind"], r["type_name"],
-                                             canon_value(r["kind"], r["value"]), r["truncated"]))
+                                             canon_record_value(r), r["truncated"]))
     return d
 
 
@@ -428,15 +481,17 @@ def compare_threaded(ref, got, specs, label_index, sources):
         d = {}
         for r in recs:
             d.setdefault(r["probe"], []).append((r["status"], r["kind"], r["type_name"],
-                                                 canon_value(r["kind"], r["value"]), r["truncated"]))
+                                                 canon_record_value(r), r["truncated"]))
         return d
 
     def batches(recs):
         d = {}
         for r in recs:
             d.setdefault((r["thread"], r["batch"]), []).append(
-                (r["order"], r["probe"], r["status"], canon_value(r["kind"], r["value"])))
-        return sorted(tuple(sorted(b)) for b in d.values())
+                (r["order"], r["probe"], r["status"], canon_record_value(r)))
+        # Values of different types (None, str, tuples) meet here: order by
+        # their repr, which is total and deterministic.
+        return sorted((tuple(sorted(b, key=repr)) for b in d.values()), key=repr)
     for side, recs in (("probe record", got), ("reference", ref)):
         if [r["seq"] for r in recs] != list(range(len(recs))):
             return f"{side}: seq is not 0..N-1"
@@ -475,9 +530,11 @@ def generated(seed, workdir):
 
 def driver(name, env):
     path = os.path.join(DRIVERS, name + ".py")
-    modules, optional, threaded, itself = [], [], False, False
+    modules, optional, threaded, itself, volatile = [], [], False, False, []
     with open(path) as fh:
         for line in fh:
+            if line.startswith("# probe-volatile:"):
+                volatile += line.split(":", 1)[1].split()
             if line.startswith("# probe-modules:"):
                 modules += line.split(":", 1)[1].split()
             if line.startswith("# probe-optional:"):
@@ -495,7 +552,9 @@ def driver(name, env):
             found = module_files(env.pythons[version], modules, optional)
             env.files_cache[key] = found + ([os.path.realpath(path)] if itself else [])
         return env.files_cache[key]
-    return Program(f"driver {name}", [path], files, threaded)
+    prog = Program(f"driver {name}", [path], files, threaded)
+    prog.volatile = set(volatile)
+    return prog
 
 
 def all_drivers():
@@ -616,7 +675,8 @@ def main(argv):
         try:
             return check_program(env, prog, v, cores, opts["ref_mode"], wd)
         except Exception as e:  # a harness error is reported, not swallowed
-            return {"program": prog.name, "version": v, "error": f"{type(e).__name__}: {e}", "runs": []}
+            import traceback
+            return {"program": prog.name, "version": v, "error": f"{type(e).__name__}: {e}\n{traceback.format_exc()}", "runs": []}
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, opts["jobs"])) as ex:
         futs = [ex.submit(work, k, t) for k, t in enumerate(tasks)]

@@ -6,7 +6,8 @@ import zipfile
 
 buf = io.BytesIO()
 with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as z:
-    z.writestr("a.txt", "hello\n" * 3)
+    # Fixed dates: writestr(name) would stamp the current time.
+    z.writestr(zipfile.ZipInfo("a.txt", date_time=(2020, 1, 2, 3, 4, 4)), "hello\n" * 3)
     z.writestr(zipfile.ZipInfo("dir/b.bin", date_time=(2020, 1, 2, 3, 4, 6)), b"\x00\x01\x02")
 buf.seek(0)
 with zipfile.ZipFile(buf) as z:
