@@ -1,97 +1,120 @@
 # probe agent: reading a frame's local names without side effects.
 #
-# `frame.f_locals` is harmless in function frames. In module and class
-# frames on CPython 3.12 it is not when the code holds an inlined
-# comprehension (PEP 709): reading it copies the comprehension's hidden fast
-# locals into the namespace (the module's globals, the class's dict), and
-# once it has been read, sys.settrace's trampoline writes the dict back into
-# the fast locals after every trace call, which breaks the program
-# (`[b * 2 for b in base]` in a class body then multiplies None). There, the
-# hidden locals and the namespace are read from the interpreter frame's
-# memory (CPython 3.12's _PyInterpreterFrame layout, checked on first use);
-# every other case uses f_locals. 3.11 has no inlining; 3.13's f_locals is a
-# write-through proxy without this problem.
+# On CPython 3.11 and 3.12, `frame.f_locals` is not harmless:
+#
+# * In every frame it copies the fast locals into a dict kept in the frame
+#   (FastToLocals). That dict holds references the program has already
+#   dropped: a generator rebound in a loop stays alive in it and is
+#   finalized later, during another sync of the dict - inside the settrace
+#   trampoline, where tracing is off, so its GeneratorExit reaches no tracer
+#   and a capture waiting in it is never completed (it ends `incomplete`
+#   instead of `raised`), and the program's finalizers run at other times
+#   than without probe. From then on the settrace trampoline also writes
+#   the dict back into the frame after every trace call.
+# * In module and class frames running an inlined comprehension (3.12,
+#   PEP 709) it copies the comprehension's hidden fast locals into the
+#   namespace (the module's globals, the class's dict), which breaks the
+#   program (`[b * 2 for b in base]` in a class body then multiplies None).
+#
+# So there locals are read from the interpreter frame's memory (CPython's
+# _PyInterpreterFrame layout, checked on first use and the code pointer on
+# every read). 3.13+ has PEP 667's write-through proxy without side effects,
+# and f_locals is used as is. If the layout check fails (an unusual build),
+# f_locals is the fallback.
 
 import sys
 
 _CO_OPTIMIZED = 0x1
-NEEDED = sys.version_info[:2] == (3, 12)
+_PY = sys.version_info[:2]
+# (offset of f_code, of f_locals, of localsplus) in _PyInterpreterFrame.
+_LAYOUT = {(3, 11): (32, 24, 72), (3, 12): (0, 40, 72)}
+NEEDED = _PY in _LAYOUT
+# PyFrameObject.f_frame (after the object header and f_back), 3.11 and 3.12.
+_F_FRAME = 24
 
 
-def needs_care(code):
-    """Whether reading `code`'s frames through f_locals has side effects."""
-    return NEEDED and not code.co_flags & _CO_OPTIMIZED and code.co_nlocals > 0
+def _f_locals_get(frame, name):
+    return frame.f_locals[name]
 
 
-class CarefulReader:
-    """(found, value) lookups in 3.12 module/class frames, from memory."""
+class FrameReader:
+    """`get(frame, name)`: the value of a local name of frame, as
+    `frame.f_locals[name]` gives it (KeyError when it is unbound or not a
+    local; module and class frames: their namespace too), without its side
+    effects on 3.11/3.12."""
 
     def __init__(self):
-        self.ok = None       # layout confirmed (True), refused (False), unknown (None)
-        self.ctypes = None
-        self.slots = {}      # id(code) -> (code, {name: localsplus index})
+        self.get = _f_locals_get
+        self.slots = {}      # id(code) -> (code, {name: (localsplus index, is_cell)})
 
-    def prepare(self):
+    def prepare(self, frame):
         """Imports ctypes (before the agent undoes its imports: the program
-        must not find it in sys.modules because of us)."""
+        must not find it in sys.modules because of us) and checks the frame
+        layout on `frame` (the agent's own, live). Returns whether the
+        memory reader is used."""
+        if not NEEDED:
+            return False
         try:
             import ctypes
-            self.ctypes = ctypes
-        except ImportError:
-            self.ok = False
-
-    def _init(self, frame):
-        try:
-            ctypes = self.ctypes
             P = ctypes.c_void_p
-            data = P.from_address(id(frame) + 24).value  # PyFrameObject.f_frame
-            self.ok = bool(data) and P.from_address(data).value == id(frame.f_code)
+            code_off, _, _ = _LAYOUT[_PY]
+            data = P.from_address(id(frame) + _F_FRAME).value
+            ok = bool(data) and P.from_address(data + code_off).value == id(frame.f_code)
         except Exception:  # noqa: BLE001
-            self.ok = False
-        return self.ok
+            ok = False
+        if ok:
+            self.get = self._make_get(ctypes)
+        return ok
 
     def _slots(self, code):
         e = self.slots.get(id(code))
         if e is not None and e[0] is code:
             return e[1]
         names = {}
+        cells = set(code.co_cellvars) | set(code.co_freevars)
         i = 0
         while True:
             try:
                 n = code._varname_from_oparg(i)
             except Exception:  # noqa: BLE001 - past the last slot
                 break
-            names.setdefault(n, i)
+            names.setdefault(n, (i, n in cells))
             i += 1
         self.slots[id(code)] = (code, names)
         return names
 
-    def lookup(self, frame, name):
-        """(found, value) of `name` among the frame's locals (hidden
-        comprehension locals, then the namespace); None if this reader
-        cannot be used (then the caller falls back to f_locals)."""
-        if self.ok is None:
-            self._init(frame)
-        if not self.ok:
-            return None
-        ct = self.ctypes
-        P = ct.c_void_p
-        code = frame.f_code
-        data = P.from_address(id(frame) + 24).value
-        if not data or P.from_address(data).value != id(code):
-            return None
-        idx = self._slots(code).get(name)
-        if idx is not None:
-            ptr = P.from_address(data + 72 + 8 * idx).value  # localsplus[idx]
-            if ptr:
-                return True, ct.cast(ptr, ct.py_object).value
-        ns_ptr = P.from_address(data + 40).value  # f_locals: the namespace
-        ns = ct.cast(ns_ptr, ct.py_object).value if ns_ptr else frame.f_globals
-        if type(ns) is dict:
-            if name in ns:
-                return True, ns[name]
-            return False, None
-        try:
-            return True, ns[name]
-        except KeyError:
-            return False, None
+    def _make_get(self, ctypes):
+        P = ctypes.c_void_p
+        O = ctypes.py_object
+        code_off, locals_off, plus_off = _LAYOUT[_PY]
+        slots = self.slots
+        find_slots = self._slots
+        cell_type = type((lambda: slots).__closure__[0])
+
+        def get(frame, name):
+            code = frame.f_code
+            data = P.from_address(id(frame) + _F_FRAME).value
+            if not data or P.from_address(data + code_off).value != id(code):
+                return frame.f_locals[name]  # not the layout we know: as before
+            e = slots.get(id(code))
+            names = e[1] if e is not None and e[0] is code else find_slots(code)
+            slot = names.get(name)
+            if slot is not None:
+                try:
+                    v = O.from_address(data + plus_off + 8 * slot[0]).value
+                except ValueError:  # NULL: unbound
+                    v = get
+                if v is not get:
+                    if slot[1] and type(v) is cell_type:
+                        try:
+                            return v.cell_contents
+                        except ValueError:
+                            raise KeyError(name) from None
+                    return v
+            if code.co_flags & _CO_OPTIMIZED:
+                raise KeyError(name)
+            ns_ptr = P.from_address(data + locals_off).value
+            ns = O.from_address(data + locals_off).value if ns_ptr else frame.f_globals
+            return ns[name]
+
+        return get

@@ -71,7 +71,16 @@ class CaptureManager:
         # close a suspended generator without any event in its frame: keep
         # the value `raised` would read at each suspension.
         self.silent_close = _PY == (3, 13)
-        self.careful = _frames.CarefulReader() if _frames.NEEDED else None
+        # Locals are read through this (frames.py: f_locals has side effects
+        # on 3.11/3.12); `prepare_frames` switches it to the memory reader.
+        self.frames = _frames.FrameReader()
+        self.getlocal = self.frames.get
+
+    def prepare_frames(self, frame):
+        """Checks the frame layout on a live frame and, where needed, reads
+        locals from frame memory from now on."""
+        self.frames.prepare(frame)
+        self.getlocal = self.frames.get
 
     def internal_error(self, e):
         if len(self.warnings) < 20:
@@ -93,31 +102,21 @@ class CaptureManager:
         base = probe.base
         try:
             kind = probe.kind
-            if kind != "global" and self.careful is not None and _frames.needs_care(frame.f_code):
-                got = self.careful.lookup(frame, base)
-                if got is not None:
-                    found, v = got
-                    if not found:
-                        if kind == "local":
-                            return UNBOUND
-                        g = frame.f_globals
-                        v = g[base] if base in g else frame.f_builtins[base]
-                    return self._attrs(v, probe)
             if kind == "local":
-                v = frame.f_locals[base]
+                v = self.getlocal(frame, base)
             elif kind == "global":
                 g = frame.f_globals
                 v = g[base] if base in g else frame.f_builtins[base]
             else:
-                loc = frame.f_locals
-                if base in loc:
-                    v = loc[base]
-                elif base in frame.f_globals:
-                    v = frame.f_globals[base]
-                else:
-                    v = frame.f_builtins[base]
+                try:
+                    v = self.getlocal(frame, base)
+                except KeyError:
+                    g = frame.f_globals
+                    v = g[base] if base in g else frame.f_builtins[base]
         except KeyError:
             return UNBOUND
+        except KeyboardInterrupt:
+            raise  # Ctrl-C landed in our code: it is the program's, never a value
         except BaseException as e:  # noqa: BLE001
             return error_value(e, self.max_bytes)
         return self._attrs(v, probe)
@@ -127,6 +126,8 @@ class CaptureManager:
             try:
                 for attr in probe.parts[1:]:
                     v = getattr(v, attr)
+            except KeyboardInterrupt:
+                raise  # Ctrl-C landed in our code: it is the program's, never a value
             except BaseException as e:  # noqa: BLE001 - a property may raise anything
                 return error_value(e, self.max_bytes)
         return self.snapshot(v)

@@ -40,7 +40,6 @@ import sys
 
 import opcode as _opcode
 
-from . import frames
 from . import resolve
 from .resolve import ast
 
@@ -839,11 +838,10 @@ def build_plan(code, sm, sites, threads_quiet=True):
     plan.problems = problems
     plan.has_lhs = bool(gen_stmt or gen_bind)
     plan.actions = {}
-    careful = frames.needs_care(code)
     for k, a in acts.items():
         if not (a.complete or a.arm or a.binds or a.fire is not None):
             continue
-        if not careful and not a.arm and not a.binds and a.fire is not None and a.fire.simple and not a.quiet:
+        if not a.arm and not a.binds and a.fire is not None and a.fire.simple and not a.quiet:
             a.fast = (a.fire, a.fire.lhs[0])
         plan.actions[a.offset] = a
     # Where a RAISE of the interpreter's own StopIteration is reported varies:

@@ -52,6 +52,7 @@ class SettraceCore:
         comp_append = mgr.completions.append
         deadline = mgr.deadline
         snapshot = mgr.snapshot
+        getlocal = mgr.getlocal
         run = mgr.run
         PEND_ = PEND
         UNBOUND_ = UNBOUND
@@ -72,7 +73,7 @@ class SettraceCore:
                             if type(pl) is tuple:
                                 probe = pl[1]
                                 try:
-                                    v = frame.f_locals[probe.base]
+                                    v = getlocal(frame, probe.base)
                                 except KeyError:
                                     v = UNBOUND_ if probe.fast else mgr.read(frame, probe)
                                 else:

@@ -15,7 +15,6 @@ import time
 import _thread
 
 from . import core as _core
-from . import frames as _frames
 from . import plan as _plan
 from .manager import CaptureManager
 from .resolve import ProbeError, Resolver
@@ -196,9 +195,9 @@ class Runner:
             ],
             "sites": [[p.id for p in s.probes] for s in sites],
         }
-        if _frames.NEEDED and any(t.namespace_frame for site in sites for t in site.probes):
-            # Now, while our own imports are about to be undone anyway.
-            mgr.careful.prepare()
+        # Now, while our own imports are about to be undone anyway (ctypes),
+        # and before a core binds the reader.
+        mgr.prepare_frames(sys._getframe())
         resolver = None
         # Leave sys.modules as the program would find it without us.
         for name in set(sys.modules) - self.mods_before:

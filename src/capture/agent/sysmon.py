@@ -51,6 +51,7 @@ class MonitoringCore:
         comp_append = mgr.completions.append
         deadline = mgr.deadline
         snapshot = mgr.snapshot
+        getlocal = mgr.getlocal
         run = mgr.run
         PEND_ = PEND
         UNBOUND_ = UNBOUND
@@ -88,7 +89,7 @@ class MonitoringCore:
                         if type(pl) is tuple:
                             probe = pl[1]
                             try:
-                                v = frame.f_locals[probe.base]
+                                v = getlocal(frame, probe.base)
                             except KeyError:
                                 # A local is unbound; a module/class name may still be a global.
                                 v = UNBOUND_ if probe.fast else mgr.read(frame, probe)

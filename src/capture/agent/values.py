@@ -53,6 +53,8 @@ def type_name(t):
         mod = t.__module__
         q = t.__qualname__
         return q if mod in ("builtins", None) else f"{mod}.{q}"
+    except KeyboardInterrupt:
+        raise  # Ctrl-C landed in our code: it is the program's, never a value
     except BaseException:  # noqa: BLE001
         return "?"
 
@@ -80,6 +82,8 @@ def safe_str(e, limit):
         s = str(e)
         if type(s) is not str:
             s = ""
+    except KeyboardInterrupt:
+        raise  # Ctrl-C landed in our code: it is the program's, never a value
     except BaseException:  # noqa: BLE001
         s = ""
     return cut_text(s, limit)[0]
@@ -167,6 +171,8 @@ class Values:
                     r = str(r)
                 r, trunc = cut_text(r, self.max_bytes)
             return (T_OTHER, type_name(t), r, trunc)
+        except KeyboardInterrupt:
+            raise  # Ctrl-C landed in our code: it is the program's, never a value
         except BaseException as e:  # noqa: BLE001 - user code (repr) may raise anything
             return error_value(e, self.max_bytes)
 
