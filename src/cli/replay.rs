@@ -132,7 +132,6 @@ pub fn run(args: ReplayArgs) -> Result<u8> {
             bar.set_position(done);
         }
     };
-    replay::tune_allocator();
     let quiet = args.quiet;
     let start = |plan: &replay::ReplayPlan| {
         if !quiet {

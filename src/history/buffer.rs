@@ -340,60 +340,56 @@ impl Side {
     }
 }
 
-/// One probe's records from one unit of blocks, split off on a worker
-/// thread and appended to the history in seq order.
-#[derive(Default)]
-struct Part {
-    seq: Vec<u64>,
-    ts: Vec<u64>,
-    val: Vec<f64>,
+/// Where one block writes one probe's records: its slices of the dense
+/// columns (carved out of the history, so blocks fill in parallel without
+/// copying) and its side entries.
+struct Slot<'a> {
+    seq: &'a mut [u64],
+    ts: &'a mut [u64],
+    val: &'a mut [f64],
+    k: usize,
     side: Side,
 }
 
-/// Split a block's records by probe into `parts` (index = probe id),
-/// classifying each value.
-fn split_block(b: &RecordBlock, wanted: &[bool], parts: &mut [Option<Part>]) {
+/// Fill the slots (index = probe id) from one block (placeholders joined
+/// by the walk).
+fn fill_block(b: &RecordBlock, slots: &mut [Option<Slot<'_>>]) {
     for i in 0..b.len() {
-        let p = b.probe[i] as usize;
-        if !wanted.get(p).copied().unwrap_or(false) {
-            continue;
-        }
-        let Some(slot) = parts.get_mut(p) else {
+        let Some(Some(slot)) = slots.get_mut(b.probe[i] as usize) else {
             continue;
         };
-        let part = slot.get_or_insert_with(Part::default);
-        let k = part.seq.len() as u64;
-        part.seq.push(b.seq_start + i as u64);
-        part.ts.push(b.ts[i]);
+        let k = slot.k;
+        slot.k += 1;
+        slot.seq[k] = b.seq_start + i as u64;
+        slot.ts[k] = b.ts[i];
         let status = b.status[i];
         // Fast path: plain ints, floats and bools, no heap value.
         if status == Status::Ok {
             let fast = match b.tag[i] {
                 ValueTag::Int => {
-                    part.side.kinds.int += 1;
+                    slot.side.kinds.int += 1;
                     Some(b.num[i] as i64 as f64)
                 }
                 ValueTag::Float => {
-                    part.side.kinds.float += 1;
+                    slot.side.kinds.float += 1;
                     Some(f64::from_bits(b.num[i]))
                 }
                 ValueTag::False => {
-                    part.side.kinds.bool += 1;
+                    slot.side.kinds.bool += 1;
                     Some(0.0)
                 }
                 ValueTag::True => {
-                    part.side.kinds.bool += 1;
+                    slot.side.kinds.bool += 1;
                     Some(1.0)
                 }
                 _ => None,
             };
             if let Some(v) = fast {
-                part.val.push(v);
+                slot.val[k] = v;
                 continue;
             }
         }
-        let v = part.side.classify(k, status, b.value(i));
-        part.val.push(v);
+        slot.val[k] = slot.side.classify(k as u64, status, b.value(i));
     }
 }
 
@@ -411,54 +407,110 @@ pub struct Histories {
 /// What a history holds per record in its dense columns.
 const BYTES_PER_RECORD: u64 = 24;
 
-/// Append `add` to a column, charging the budget for any growth (a
-/// column grows by doubling, as a `Vec` does, when no exact size was
-/// reserved).
+/// Grow a column by `add` elements (filled with `fill`), charging the
+/// budget for the growth: exactly when a size was reserved up front, else
+/// by doubling, as a `Vec` does.
 fn grow<T: Copy>(
     budget: &Budget,
     col: &mut Vec<T>,
-    add: &[T],
+    add: usize,
+    fill: T,
     what: &dyn Fn() -> String,
 ) -> Result<(), LogError> {
-    if col.len() + add.len() > col.capacity() {
-        let want = (col.len() + add.len()).max(col.capacity() * 2) - col.len();
+    if col.len() + add > col.capacity() {
+        let want = (col.len() + add).max(col.capacity() * 2) - col.len();
         budget.reserve(col, want, what)?;
     }
-    col.extend_from_slice(add);
+    col.resize(col.len() + add, fill);
     Ok(())
 }
 
-impl ProbeDataBuffer {
-    /// Append a part (its side-table positions are relative to its first record).
-    fn append(
-        &mut self,
-        part: Part,
-        imag: &mut Vec<(u64, f64)>,
-        budget: &Budget,
-        label: &str,
-    ) -> Result<(), LogError> {
-        let what = || format!("the history of {label}");
-        let base = self.seq.len() as u64;
-        grow(budget, &mut self.seq, &part.seq, &what)?;
-        grow(budget, &mut self.ts, &part.ts, &what)?;
-        grow(budget, &mut self.val, &part.val, &what)?;
-        let side = part.side;
-        let heavy: u64 = side
-            .other
-            .iter()
-            .map(|(_, v)| (std::mem::size_of::<(u64, Value)>() + value_heap(v)) as u64)
-            .sum::<u64>()
-            + (side.marks.len() * std::mem::size_of::<(u64, Status)>()) as u64
-            + (side.imag.len() * 16) as u64;
-        budget.charge(heavy, &what)?;
-        self.marks
-            .extend(side.marks.into_iter().map(|(i, s)| (i + base, s)));
-        self.other
-            .extend(side.other.into_iter().map(|(i, v)| (i + base, v)));
-        imag.extend(side.imag.into_iter().map(|(i, v)| (i + base, v)));
-        self.kinds.add(&side.kinds);
-        Ok(())
+/// Bytes a side table holds (charged when it joins a history).
+fn side_bytes(side: &Side) -> u64 {
+    side.other
+        .iter()
+        .map(|(_, v)| (std::mem::size_of::<(u64, Value)>() + value_heap(v)) as u64)
+        .sum::<u64>()
+        + (side.marks.len() * std::mem::size_of::<(u64, Status)>()) as u64
+        + (side.imag.len() * 16) as u64
+}
+
+/// Append a window of decoded blocks (with their per-probe counts) to the
+/// histories: grow, carve, fill in parallel, then join the side tables.
+fn fill_window(
+    blocks: &[(RecordBlock, Vec<usize>)],
+    buffers: &mut [ProbeDataBuffer],
+    imag: &mut [Vec<(u64, f64)>],
+    wanted: &[bool],
+    budget: &Budget,
+    labels: &[String],
+) -> Result<(), LogError> {
+    let n = buffers.len();
+    let mut bases: Vec<Vec<u64>> = vec![vec![0; n]; blocks.len()];
+    let mut slots: Vec<Vec<Option<Slot<'_>>>> = (0..blocks.len())
+        .map(|_| (0..n).map(|_| None).collect())
+        .collect();
+    for (p, buf) in buffers.iter_mut().enumerate() {
+        if !wanted[p] {
+            continue;
+        }
+        let add: usize = blocks.iter().map(|(_, c)| c[p]).sum();
+        if add == 0 {
+            continue;
+        }
+        let what = || format!("the history of {}", labels[p]);
+        let old = buf.seq.len();
+        grow(budget, &mut buf.seq, add, 0, &what)?;
+        grow(budget, &mut buf.ts, add, 0, &what)?;
+        grow(budget, &mut buf.val, add, f64::NAN, &what)?;
+        let (mut seq, mut ts, mut val) =
+            (&mut buf.seq[old..], &mut buf.ts[old..], &mut buf.val[old..]);
+        let mut at = old as u64;
+        for (bi, (_, counts)) in blocks.iter().enumerate() {
+            let c = counts[p];
+            bases[bi][p] = at;
+            at += c as u64;
+            if c == 0 {
+                continue;
+            }
+            let (s0, s1) = std::mem::take(&mut seq).split_at_mut(c);
+            let (t0, t1) = std::mem::take(&mut ts).split_at_mut(c);
+            let (v0, v1) = std::mem::take(&mut val).split_at_mut(c);
+            (seq, ts, val) = (s1, t1, v1);
+            slots[bi][p] = Some(Slot {
+                seq: s0,
+                ts: t0,
+                val: v0,
+                k: 0,
+                side: Side::default(),
+            });
+        }
     }
+    let filled: Vec<Vec<Option<Side>>> = blocks
+        .par_iter()
+        .zip(slots.into_par_iter())
+        .map(|((b, _), mut slots)| {
+            fill_block(b, &mut slots);
+            slots.into_iter().map(|s| s.map(|s| s.side)).collect()
+        })
+        .collect();
+    for (bi, sides) in filled.into_iter().enumerate() {
+        for (p, side) in sides.into_iter().enumerate() {
+            let Some(side) = side else { continue };
+            budget.charge(side_bytes(&side), &|| {
+                format!("the history of {}", labels[p])
+            })?;
+            let base = bases[bi][p];
+            let buf = &mut buffers[p];
+            buf.marks
+                .extend(side.marks.into_iter().map(|(i, s)| (i + base, s)));
+            buf.other
+                .extend(side.other.into_iter().map(|(i, v)| (i + base, v)));
+            imag[p].extend(side.imag.into_iter().map(|(i, v)| (i + base, v)));
+            buf.kinds.add(&side.kinds);
+        }
+    }
+    Ok(())
 }
 
 /// Rebuild the histories of the probes for which `wanted[id]` is true (all
@@ -509,24 +561,34 @@ pub fn build(reader: &LogReader, wanted: &[bool]) -> Result<Histories, LogError>
     let mut walk = reader.walk(false)?;
     let mut imag: Vec<Vec<(u64, f64)>> = vec![Vec::new(); n];
     let mut failed: Option<LogError> = None;
-    walk.par_units(
+    // Blocks are decoded and counted per probe on the workers; each window
+    // of them then grows every history by its records, carves the new
+    // space into one slice per block, and the blocks fill their slices in
+    // parallel.
+    walk.par_windows(
         1,
         |_, unit| {
-            let mut parts: Vec<Option<Part>> = (0..n).map(|_| None).collect();
-            for (_, b) in &unit {
-                split_block(b, &wanted, &mut parts);
-            }
-            parts
+            unit.into_iter()
+                .map(|(_, b)| {
+                    let mut counts = vec![0usize; n];
+                    for &p in &b.probe {
+                        if let Some(c) = counts.get_mut(p as usize) {
+                            *c += 1;
+                        }
+                    }
+                    (b, counts)
+                })
+                .collect::<Vec<_>>()
         },
-        |parts| {
-            for (p, part) in parts.into_iter().enumerate() {
-                let Some(part) = part else { continue };
-                if let Err(e) = buffers[p].append(part, &mut imag[p], &budget, &labels[p]) {
+        |window| {
+            let blocks: Vec<(RecordBlock, Vec<usize>)> = window.into_iter().flatten().collect();
+            match fill_window(&blocks, &mut buffers, &mut imag, &wanted, &budget, &labels) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => {
                     failed = Some(e);
-                    return ControlFlow::Break(());
+                    ControlFlow::Break(())
                 }
             }
-            ControlFlow::Continue(())
         },
     )?;
     if let Some(e) = failed {

@@ -329,6 +329,28 @@ impl<'r> Walk<'r> {
         M: Fn(usize, Unit) -> T + Sync,
         E: FnMut(T) -> ControlFlow<()>,
     {
+        self.par_windows(per_unit, map, |outs| {
+            for t in outs {
+                each(t)?;
+            }
+            ControlFlow::Continue(())
+        })
+    }
+
+    /// [`Walk::par_units`], handing over each window of units in flight at
+    /// once (in seq order), for consumers that work on a window in parallel
+    /// themselves.
+    pub fn par_windows<T, M, E>(
+        &mut self,
+        per_unit: usize,
+        map: M,
+        mut each: E,
+    ) -> Result<(), LogError>
+    where
+        T: Send,
+        M: Fn(usize, Unit) -> T + Sync,
+        E: FnMut(Vec<T>) -> ControlFlow<()>,
+    {
         let reader = self.reader;
         let frames = &reader.plan().accepted()[self.next.min(reader.plan().accepted().len())..];
         self.next = usize::MAX;
@@ -348,13 +370,13 @@ impl<'r> Walk<'r> {
             / 2;
         // Lent to the workers while this thread updates the accounts.
         let completions = std::mem::take(&mut self.completions);
-        let result = self.par_windows(&units, cost, share, &completions, &map, &mut each);
+        let result = self.run_windows(&units, cost, share, &completions, &map, &mut each);
         self.completions = completions;
         result
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn par_windows<T, M, E>(
+    fn run_windows<T, M, E>(
         &mut self,
         units: &[&[FrameInfo]],
         cost: impl Fn(&[FrameInfo]) -> u64,
@@ -366,7 +388,7 @@ impl<'r> Walk<'r> {
     where
         T: Send,
         M: Fn(usize, Unit) -> T + Sync,
-        E: FnMut(T) -> ControlFlow<()>,
+        E: FnMut(Vec<T>) -> ControlFlow<()>,
     {
         let reader = self.reader;
         let threads = rayon::current_num_threads().max(1);
@@ -382,49 +404,42 @@ impl<'r> Walk<'r> {
                 spent += c;
                 window += 1;
             }
-            type Decoded = (
-                Vec<(FrameInfo, RecordBlock)>,
-                Vec<(FrameInfo, LogError)>,
-                u64,
-            );
-            let results: Vec<(usize, Decoded)> = units[at..at + window]
+            // Each unit is decoded and mapped by the same task, while its
+            // blocks are still in cache; the accounts are kept from what
+            // decoded, and failures are taken in seq order afterwards (a
+            // strict walk then stops at the first, its window's maps wasted).
+            type Done<T> = (T, Vec<(FrameInfo, LogError)>, u64, u64);
+            let results: Vec<Done<T>> = units[at..at + window]
                 .par_iter()
                 .enumerate()
                 .map_init(BlockCodec::new, |codec, (k, unit)| {
                     let mut ok = Vec::with_capacity(unit.len());
                     let mut bad = Vec::new();
-                    let mut open = 0;
+                    let (mut open, mut records) = (0, 0);
                     for f in unit.iter() {
                         match reader.decode_block(f, codec) {
                             Ok(mut b) => {
                                 open += completions.join(&mut b);
+                                records += b.len() as u64;
                                 ok.push((*f, b));
                             }
                             Err(e) => bad.push((*f, e)),
                         }
                     }
-                    (at + k, (ok, bad, open))
+                    (map(at + k, ok), bad, open, records)
                 })
                 .collect();
-            // Failures first, in order: a strict walk stops at the first.
-            let mut mapped: Vec<Option<Unit>> = Vec::with_capacity(results.len());
-            for (_, (ok, bad, open)) in results {
+            let mut outs: Vec<T> = Vec::with_capacity(results.len());
+            for (t, bad, open, records) in results {
                 for (f, e) in bad {
                     self.failed(&f, e)?;
                 }
                 self.unresolved += open;
-                self.records += ok.iter().map(|(_, b)| b.len() as u64).sum::<u64>();
-                mapped.push(Some(ok));
+                self.records += records;
+                outs.push(t);
             }
-            let outs: Vec<T> = mapped
-                .into_par_iter()
-                .enumerate()
-                .map(|(k, u)| map(at + k, u.unwrap_or_default()))
-                .collect();
-            for t in outs {
-                if each(t).is_break() {
-                    return Ok(());
-                }
+            if each(outs).is_break() {
+                return Ok(());
             }
             at += window;
         }

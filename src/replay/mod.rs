@@ -384,26 +384,6 @@ fn remove_stale_frames(dir: &Path, ext: &str) -> Result<(), ReplayError> {
     Ok(())
 }
 
-/// Tune the C allocator for a replay (glibc only; a no-op elsewhere).
-/// Decoding allocates and frees a few MB per block, hundreds of times;
-/// by default glibc hands such blocks back to the kernel on every free, so
-/// each one is faulted in again page by page. Keeping freed memory for
-/// reuse cut a 10 M-record `--final-only` replay from 93,000 page faults
-/// to 9,000 and its CPU time by about a third. Process-wide, so the CLI
-/// calls it before a replay, not the library on its own.
-pub fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // SAFETY: mallopt only changes two glibc malloc parameters (both
-        // valid values); it takes malloc's own lock and is called before
-        // the replay starts its worker threads.
-        unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
-            libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
-        }
-    }
-}
-
 /// What a replay is about to write, said before it starts (so a user can
 /// stop a replay much larger than expected).
 #[derive(Debug, Clone)]
