@@ -56,18 +56,26 @@ pub const ROW_HEIGHT: u32 = 420;
 /// Width of the picture.
 pub const WIDTH: u32 = 1200;
 
-/// The plotting areas drawn (pixel rectangles `x0, y0, x1, y1`), for
-/// checking that nothing was drawn outside them.
+/// Pixel rectangles `x0, y0, x1, y1`.
 pub type Rects = Vec<(i32, i32, i32, i32)>;
 
-/// Draw the rows onto `root`; returns the plotting rectangles of the
-/// series charts (top then bottom chart of each row).
+/// Where things were drawn, for checking that series stay in their
+/// plotting areas.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    /// The plotting areas (top then bottom chart of each row).
+    pub plots: Rects,
+    /// The legends (coloured text in the series' colours, outside the data).
+    pub legends: Rects,
+}
+
+/// Draw the rows onto `root`; returns where the charts and legends are.
 pub fn draw_diff<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     header: &str,
     rows: &[DiffRow],
     t: &Theme,
-) -> Result<Rects, DrawError> {
+) -> Result<Layout, DrawError> {
     ensure_registered();
     root.fill(&t.bg).map_err(de)?;
     let (_, h) = root.dim_in_pixel();
@@ -79,7 +87,7 @@ pub fn draw_diff<DB: DrawingBackend>(
         (FAMILY, 15).into_font().color(&t.fg),
     ))
     .map_err(de)?;
-    let mut rects = Vec::new();
+    let mut layout = Layout::default();
     if rows.is_empty() {
         body.draw(&Text::new(
             "no probe to draw".to_string(),
@@ -87,7 +95,7 @@ pub fn draw_diff<DB: DrawingBackend>(
             (FAMILY, 14).into_font().color(&t.fg),
         ))
         .map_err(de)?;
-        return Ok(rects);
+        return Ok(layout);
     }
     let areas = body.split_evenly((rows.len(), 1));
     for (area, row) in areas.iter().zip(rows) {
@@ -104,10 +112,10 @@ pub fn draw_diff<DB: DrawingBackend>(
                 ))
                 .map_err(de)?;
             }
-            DiffRow::Series(p) => rects.extend(draw_pair(&inner, p, t)?),
+            DiffRow::Series(p) => draw_pair(&inner, p, t, &mut layout)?,
         }
     }
-    Ok(rects)
+    Ok(layout)
 }
 
 /// B − A (NaN where either has no value, or the difference overflows).
@@ -129,7 +137,8 @@ fn draw_pair<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     p: &SeriesPair,
     t: &Theme,
-) -> Result<Rects, DrawError> {
+    layout: &mut Layout,
+) -> Result<(), DrawError> {
     let font = (FAMILY, 14).into_font().color(&t.fg);
     let (w, _) = area.dim_in_pixel();
     // The legend sits in the title line, never over the data.
@@ -139,21 +148,31 @@ fn draw_pair<DB: DrawingBackend>(
     );
     let body = title_area.map_err(de)?;
     let legend = (FAMILY, 13).into_font();
-    let lx = w.saturating_sub(300) as i32;
-    area.draw(&Text::new("— A", (lx, 2), legend.clone().color(&t.line)))
-        .map_err(de)?;
-    area.draw(&Text::new(
-        "— B",
-        (lx + 50, 2),
-        legend.clone().color(&t.line2),
-    ))
-    .map_err(de)?;
-    area.draw(&Text::new(
-        "| first divergence",
-        (lx + 100, 2),
-        legend.color(&t.bad),
-    ))
-    .map_err(de)?;
+    let has_band = p.atol > 0.0 || p.rtol > 0.0;
+    let mut entries = vec![
+        ("— A", t.line),
+        ("— B", t.line2),
+        ("| first divergence", t.bad),
+    ];
+    if has_band {
+        entries.push(("— tolerance", t.raised));
+    }
+    let widths: Vec<i32> = entries
+        .iter()
+        .map(|(e, _)| {
+            area.estimate_text_size(e, &legend.clone().into_text_style(area))
+                .map_or(120, |(w, _)| w as i32)
+                + 14
+        })
+        .collect();
+    let mut lx = w as i32 - widths.iter().sum::<i32>() - 4;
+    let (ox, oy) = area.get_base_pixel();
+    layout.legends.push((ox + lx, oy, ox + w as i32, oy + 20));
+    for ((e, c), ew) in entries.iter().zip(&widths) {
+        area.draw(&Text::new(*e, (lx, 2), legend.clone().color(c)))
+            .map_err(de)?;
+        lx += ew;
+    }
     let (_, bh) = body.dim_in_pixel();
     let (upper, lower) = body.split_vertically(bh * 3 / 5);
     let n = p.a.len().max(p.b.len());
@@ -163,7 +182,6 @@ fn draw_pair<DB: DrawingBackend>(
         Axis::fixed(0.0, (n - 1) as f64)
     };
     let x_at = |i: usize| i as f64;
-    let mut rects = Vec::new();
 
     // Both series.
     let y = Axis::new(finite_bounds([p.a.as_slice(), p.b.as_slice()]), 0.05);
@@ -180,8 +198,12 @@ fn draw_pair<DB: DrawingBackend>(
         },
         t,
     )?;
-    rects.push(plot_rect(&chart));
-    for (ys, color, width) in [(&p.a, t.line, 2), (&p.b, t.line2, 1)] {
+    layout.plots.push(plot_rect(&chart));
+    // A thicker under B, so that where they agree both show; thick only
+    // while points stay apart (a dense thick line is a smear).
+    let (pw, _) = chart.plotting_area().dim_in_pixel();
+    let wide = if n <= (pw as usize / 4).max(1) { 3 } else { 2 };
+    for (ys, color, width) in [(&p.a, t.line, wide), (&p.b, t.line2, 1)] {
         draw_series(
             &mut chart,
             &x,
@@ -210,7 +232,6 @@ fn draw_pair<DB: DrawingBackend>(
             .map(|&a| p.atol + p.rtol * a.abs())
             .map(|b| if b.is_finite() { b } else { f64::NAN })
             .collect();
-    let has_band = p.atol > 0.0 || p.rtol > 0.0;
     let mut bounds = finite_bounds([d.as_slice()]);
     if has_band {
         // The band widens the range only as far as the differences reach
@@ -235,10 +256,10 @@ fn draw_pair<DB: DrawingBackend>(
         },
         t,
     )?;
-    rects.push(plot_rect(&chart));
+    layout.plots.push(plot_rect(&chart));
     if has_band {
         let neg: Vec<f64> = band.iter().map(|b| -b).collect();
-        let shade = crate::render::plot::blend(t.line, t.bg, 0.35);
+        let shade = t.raised;
         for ys in [&band, &neg] {
             draw_series(
                 &mut chart,
@@ -285,7 +306,7 @@ fn draw_pair<DB: DrawingBackend>(
     if let Some(k) = p.first {
         mark(&mut chart, &x, &yd, k, t)?;
     }
-    Ok(rects)
+    Ok(())
 }
 
 /// A vertical line at index `k` across the chart (inside its range).
@@ -310,13 +331,13 @@ fn mark<DB: DrawingBackend>(
 }
 
 /// Draw the picture into an RGB buffer (`width × height × 3`); returns the
-/// buffer and the plotting rectangles.
+/// buffer and where the charts and legends are.
 pub fn render_rgb(
     header: &str,
     rows: &[DiffRow],
     t: &Theme,
     (w, h): (u32, u32),
-) -> Result<(Vec<u8>, Rects), DrawError> {
+) -> Result<(Vec<u8>, Layout), DrawError> {
     let mut buf = vec![0u8; w as usize * h as usize * 3];
     let rects = {
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();

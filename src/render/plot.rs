@@ -475,10 +475,17 @@ pub(crate) fn line_chart<'a, DB: DrawingBackend>(
     let (x, y) = (spec.x, spec.y);
     let x_integer = spec.x_integer;
     let xfmt = move |v: &f64| {
+        // Tick positions carry float residue (-1.1e-17 for 0): snap first.
+        let snapped = v.round();
+        let v = if (v - snapped).abs() <= (x.hi - x.lo).abs() * 1e-9 {
+            snapped
+        } else {
+            *v
+        };
         if x_integer && (v * x.scale).fract() != 0.0 {
             String::new()
         } else {
-            x.label(*v)
+            x.label(v)
         }
     };
     let yfmt = |v: &f64| match spec.y_label {
@@ -552,7 +559,20 @@ pub(crate) fn draw_series<DB: DrawingBackend>(
         )
     };
     let st = ShapeStyle::from(s.color).stroke_width(s.width);
-    let rect = (x_axis.lo, y_axis.lo, x_axis.hi, y_axis.hi);
+    let (px0, py0, px1, py1) = plot_rect(chart);
+    // A line wider than a pixel spills half its width past its points: clip
+    // that much inside the plotting area.
+    let half = f64::from(s.width / 2);
+    let (dx, dy) = (
+        (x_axis.hi - x_axis.lo) / f64::from((px1 - px0).max(1)) * half,
+        (y_axis.hi - y_axis.lo) / f64::from((py1 - py0).max(1)) * half,
+    );
+    let rect = (
+        x_axis.lo + dx,
+        y_axis.lo + dy,
+        x_axis.hi - dx,
+        y_axis.hi - dy,
+    );
     let mut drawn = 0;
     for run in lines.runs {
         let run: Vec<Point> = run
@@ -562,8 +582,25 @@ pub(crate) fn draw_series<DB: DrawingBackend>(
         for part in clip_polyline(&run, rect) {
             drawn += part.len();
             if part.len() == 1 {
+                // A dot, as wide as fits: never over the plotting area's edge.
+                let (x, y) = spec.translate(&part[0]);
+                let r = [2, x - px0, px1 - x, y - py0, py1 - y]
+                    .into_iter()
+                    .min()
+                    .unwrap_or(0)
+                    .max(0);
+                let dot = Circle::new(part[0], r as u32, s.color.filled());
+                chart.draw_series(std::iter::once(dot)).map_err(de)?;
+            } else if s.width > 1 {
+                // A wide polyline is drawn with mitred joins, and where a
+                // line turns back on itself (every decimated column does)
+                // a miter is a spike running far out of the chart: wide
+                // lines go segment by segment.
                 chart
-                    .draw_series(std::iter::once(Circle::new(part[0], 2, s.color.filled())))
+                    .draw_series(
+                        part.windows(2)
+                            .map(|w| PathElement::new(vec![w[0], w[1]], st)),
+                    )
                     .map_err(de)?;
             } else {
                 chart

@@ -1137,6 +1137,7 @@ pub struct Outcome {
     pub panicked: bool,
     pub verify_ok: bool,
     pub stderr: String,
+    pub stdout: String,
 }
 
 impl Outcome {
@@ -1266,6 +1267,7 @@ pub fn run(bin: &Path, cmd: Cmd, args: &[String], work: &Path, bounds: Bounds) -
             && status.code() == Some(0)
             && stdout.contains("verdict: OK"),
         stderr: stderr.chars().take(2000).collect(),
+        stdout: stdout.chars().take(2000).collect(),
     }
 }
 
