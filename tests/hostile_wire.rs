@@ -23,7 +23,7 @@ fn object(rng: &mut Rng, out: &mut Vec<u8>, depth: u32) {
     let refflag = if rng.pct(10) { 0x80 } else { 0 };
     match rng.below(if depth == 0 { 9 } else { 12 }) {
         0 => out.push(b'N'),
-        1 => out.push(rng.pick(&[b'T', b'F'])),
+        1 => out.push(rng.pick(b"TF")),
         2 => {
             out.push(b'i' | refflag);
             put_i32(out, rng.next() as i32);
@@ -49,7 +49,7 @@ fn object(rng: &mut Rng, out: &mut Vec<u8>, depth: u32) {
             }
         }
         6 => {
-            let code = rng.pick(&[b'u', b'a', b'A', b's', b'z', b'Z', b't']);
+            let code = rng.pick(b"uaAszZt");
             out.push(code | refflag);
             let n = rng.below(200) as usize;
             if matches!(code, b'z' | b'Z') {
@@ -65,7 +65,7 @@ fn object(rng: &mut Rng, out: &mut Vec<u8>, depth: u32) {
         }
         8 => out.push(rng.next() as u8),
         _ => {
-            let code = rng.pick(&[b'(', b')', b'[', b'<', b'>']);
+            let code = rng.pick(b"()[<>");
             out.push(code | refflag);
             let n = rng.below(6) as usize;
             if code == b')' {
