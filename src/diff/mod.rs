@@ -268,9 +268,10 @@ struct Comparer<'b> {
     budget: &'b Budget,
 }
 
-/// Bytes a queued value holds.
+/// Heap bytes a queued value holds (its slot in the queue is charged as
+/// the queue grows).
 fn item_bytes(it: &Item) -> u64 {
-    (std::mem::size_of::<Item>() + crate::log::block::value_heap(&it.value)) as u64
+    crate::log::block::value_heap(&it.value) as u64
 }
 
 impl Comparer<'_> {
@@ -361,9 +362,22 @@ impl Comparer<'_> {
                 }
             }
         } else {
-            self.budget.charge(item_bytes(&it), &|| {
-                "values of one trace waiting for their partners in the other".to_string()
-            })?;
+            let what = || "values of one trace waiting for their partners in the other".to_string();
+            self.budget.charge(item_bytes(&it), &what)?;
+            if st.queue.len() == st.queue.capacity() {
+                // The queue's own growth (by doubling) is charged and
+                // allocated without aborting too.
+                let extra = st.queue.capacity().max(16);
+                let bytes = (extra * std::mem::size_of::<Item>()) as u64;
+                self.budget.charge(bytes, &what)?;
+                st.queue
+                    .try_reserve(extra)
+                    .map_err(|_| LogError::OverBudget {
+                        what: what(),
+                        needed: bytes,
+                        budget: self.budget.limit(),
+                    })?;
+            }
             st.queue_is_a = from_a;
             st.queue.push_back(it);
         }

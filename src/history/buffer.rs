@@ -417,22 +417,18 @@ fn grow<T: Copy>(
     fill: T,
     what: &dyn Fn() -> String,
 ) -> Result<(), LogError> {
-    if col.len() + add > col.capacity() {
-        let want = (col.len() + add).max(col.capacity() * 2) - col.len();
-        budget.reserve(col, want, what)?;
-    }
+    budget.grow(col, add, what)?;
     col.resize(col.len() + add, fill);
     Ok(())
 }
 
-/// Bytes a side table holds (charged when it joins a history).
-fn side_bytes(side: &Side) -> u64 {
+/// Heap bytes a side table's values hold (their slots are charged as the
+/// tables grow).
+fn side_heap(side: &Side) -> u64 {
     side.other
         .iter()
-        .map(|(_, v)| (std::mem::size_of::<(u64, Value)>() + value_heap(v)) as u64)
+        .map(|(_, v)| value_heap(v) as u64)
         .sum::<u64>()
-        + (side.marks.len() * std::mem::size_of::<(u64, Status)>()) as u64
-        + (side.imag.len() * 16) as u64
 }
 
 /// Append a window of decoded blocks (with their per-probe counts) to the
@@ -497,11 +493,13 @@ fn fill_window(
     for (bi, sides) in filled.into_iter().enumerate() {
         for (p, side) in sides.into_iter().enumerate() {
             let Some(side) = side else { continue };
-            budget.charge(side_bytes(&side), &|| {
-                format!("the history of {}", labels[p])
-            })?;
+            let what = || format!("the history of {}", labels[p]);
+            budget.charge(side_heap(&side), &what)?;
             let base = bases[bi][p];
             let buf = &mut buffers[p];
+            budget.grow(&mut buf.marks, side.marks.len(), &what)?;
+            budget.grow(&mut buf.other, side.other.len(), &what)?;
+            budget.grow(&mut imag[p], side.imag.len(), &what)?;
             buf.marks
                 .extend(side.marks.into_iter().map(|(i, s)| (i + base, s)));
             buf.other
@@ -533,9 +531,12 @@ pub fn build(reader: &LogReader, wanted: &[bool]) -> Result<Histories, LogError>
     // columns never grow by doubling (24 bytes per record, not up to 48) —
     // but never more than the frames can hold: the end marker's counts are
     // only a claim.
-    let readable = reader.plan().records();
-    let reserve = |buf: &mut ProbeDataBuffer, c: u64, label: &str| -> Result<(), LogError> {
+    // The frames hold at most this many records in all; the end marker's
+    // per-probe counts are reserved only up to it, in total.
+    let mut readable = reader.plan().records();
+    let mut reserve = |buf: &mut ProbeDataBuffer, c: u64, label: &str| -> Result<(), LogError> {
         let c = c.min(readable);
+        readable -= c;
         let c = usize::try_from(c).unwrap_or(usize::MAX);
         let what = || format!("the history of {label}");
         // `Budget::reserve` charges what a column grows by; `append` then
@@ -555,7 +556,7 @@ pub fn build(reader: &LogReader, wanted: &[bool]) -> Result<Histories, LogError>
             }
         }
     } else if n == 1 && wanted[0] {
-        reserve(&mut buffers[0], readable, &labels[0])?;
+        reserve(&mut buffers[0], u64::MAX, &labels[0])?;
     }
 
     let mut walk = reader.walk(false)?;

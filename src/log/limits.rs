@@ -297,6 +297,25 @@ impl Budget {
     }
 }
 
+impl Budget {
+    /// Make room for `extra` more elements in `v`, growing it by doubling
+    /// as a `Vec` does, but charging the growth first and allocating it
+    /// without aborting.
+    pub fn grow<T>(
+        &self,
+        v: &mut Vec<T>,
+        extra: usize,
+        what: &dyn Fn() -> String,
+    ) -> Result<(), LogError> {
+        let need = v.len().saturating_add(extra);
+        if need <= v.capacity() {
+            return Ok(());
+        }
+        let want = need.max(v.capacity().saturating_mul(2)) - v.len();
+        self.reserve(v, want, what)
+    }
+}
+
 /// Bytes charged to a [`Budget`] on behalf of something that holds them (a
 /// decoded block, a decompressed payload), given back when it is dropped.
 /// A clone is not charged: clones are short-lived copies for reports.

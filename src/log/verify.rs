@@ -250,9 +250,18 @@ fn check(r: &LogReader) -> Result<VerifyReport, LogError> {
             if b.status[i] == Status::Pending {
                 n_placeholders += 1;
                 held += PLACEHOLDER_BYTES;
-                budget.charge(PLACEHOLDER_BYTES, &|| {
-                    "the placeholders verify tracks".to_string()
-                })?;
+                let what = || "the placeholders verify tracks".to_string();
+                budget.charge(PLACEHOLDER_BYTES, &what)?;
+                if placeholders.len() == placeholders.capacity() {
+                    // Grown without aborting (its entries are charged above).
+                    placeholders
+                        .try_reserve(placeholders.len().max(1024))
+                        .map_err(|_| LogError::OverBudget {
+                            what: what(),
+                            needed: held * 2,
+                            budget: budget.limit(),
+                        })?;
+                }
                 placeholders.insert(
                     seq,
                     Placeholder {

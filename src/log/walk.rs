@@ -53,6 +53,15 @@ impl Completions {
         for f in reader.plan().with_completions() {
             match reader.decode_completions(f, &mut codec, &mut c._charge) {
                 Ok(list) => {
+                    // The entries were charged as they decoded; the map
+                    // grows without aborting.
+                    c.map
+                        .try_reserve(list.len())
+                        .map_err(|_| LogError::OverBudget {
+                            what: "the completions of the log".to_string(),
+                            needed: c._charge.bytes(),
+                            budget: reader.budget().limit(),
+                        })?;
                     for x in list {
                         c.map.entry(x.seq).or_insert((x.status, x.value));
                     }

@@ -464,22 +464,45 @@ pub fn replay(
             path: opts.log.clone(),
             error,
         })?;
+    // How many frames, before any is built: each holds a count per probe.
+    let n_frames = if final_only {
+        1
+    } else {
+        RedrawThrottler::count(opts.fps, &hist.buffers)
+    };
+    if n_frames > MAX_FRAMES_UNASKED && !opts.all_frames {
+        let secs = hist
+            .buffers
+            .iter()
+            .filter_map(|b| b.timestamps().last())
+            .max()
+            .map_or(0.0, |&t| t as f64 * 1e-9);
+        return Err(ReplayError::Usage(format!(
+            "this replay would write {} frames ({} per second over {secs:.1} s of recording); \
+             add --final-only for the final frame alone, a lower --fps for fewer frames, \
+             or --all-frames to write them all",
+            crate::render::plot::thousands(n_frames as u64),
+            opts.fps
+        )));
+    }
+    // Per frame: its counts, its value ranges, its manifest entry.
+    let frame_bytes =
+        3 * (hist.buffers.len() * 8 + selected.len() * 24 + std::mem::size_of::<Frame>()) as u64;
+    reader
+        .budget()
+        .charge(n_frames as u64 * frame_bytes, &|| {
+            format!("the schedule of {n_frames} frames")
+        })
+        .map_err(|error| ReplayError::Unreadable {
+            path: opts.log.clone(),
+            error,
+        })?;
     let frames: Vec<Frame> = if final_only {
         vec![final_frame(&hist, &selected)]
     } else {
         // Probes not selected were not built: their buffers are empty.
         RedrawThrottler::schedule(opts.fps, &hist.buffers)
     };
-    if frames.len() > MAX_FRAMES_UNASKED && !opts.all_frames {
-        let secs = frames.last().map_or(0.0, |f| f.time_ns as f64 * 1e-9);
-        return Err(ReplayError::Usage(format!(
-            "this replay would write {} frames ({} per second over {secs:.1} s of recording); \
-             add --final-only for the final frame alone, a lower --fps for fewer frames, \
-             or --all-frames to write them all",
-            crate::render::plot::thousands(frames.len() as u64),
-            opts.fps
-        )));
-    }
     start(&ReplayPlan {
         frames: frames.len(),
         format,
