@@ -21,4 +21,5 @@ pub mod record;
 pub mod render;
 pub mod replay;
 pub mod text;
+pub mod view;
 pub mod wire;

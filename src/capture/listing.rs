@@ -3,13 +3,14 @@
 //! the interpreter the program will use, since the syntax tree and scopes
 //! depend on the Python version.
 
-use std::path::{Path, PathBuf};
+use std::os::fd::AsRawFd;
+use std::path::Path;
 use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::capture::{agent_key, AGENT_SOURCE, BOOTSTRAP};
+use crate::capture::{self as agent, VersionPolicy, BOOTSTRAP};
 
 /// One name on a line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +51,10 @@ pub struct ProbeListing {
     pub python: String,
     /// Lines with at least one name (all lines) or the line asked for.
     pub lines: Vec<ProbeableLine>,
+    /// With `--plan`: the capture plan of every code object that probing
+    /// every listed name would touch, as text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plans: Vec<String>,
 }
 
 /// Why a listing could not be produced.
@@ -91,18 +96,27 @@ pub fn list_probes(
     python: &str,
     file: &Path,
     line: Option<u32>,
+    plan: bool,
 ) -> Result<ProbeListing, ListingError> {
-    let file: PathBuf = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    let config = vec![
+        ("mode", "list".to_string()),
+        ("file", file.display().to_string()),
+        ("line", line.unwrap_or(0).to_string()),
+        ("plan", if plan { "1" } else { "0" }.to_string()),
+        // Listing only parses the file: any Python 3.11+ will do.
+        ("policy", VersionPolicy::Any.word().to_string()),
+    ];
+    let bundle = agent::bundle(&config, &[], &[]).map_err(|cause| ListingError::Spawn {
+        python: python.to_string(),
+        cause,
+    })?;
     let out = Command::new(python)
         .arg("-c")
         .arg(BOOTSTRAP)
-        .arg(AGENT_SOURCE)
-        .arg(agent_key())
+        .arg(bundle.fd.as_raw_fd().to_string())
+        .arg(bundle.boot_len.to_string())
         // The bootstrap reports an unsupported Python on this descriptor.
         .arg("1")
-        .arg("--list-probes")
-        .arg(&file)
-        .arg(line.unwrap_or(0).to_string())
         .output()
         .map_err(|cause| ListingError::Spawn {
             python: python.to_string(),

@@ -37,6 +37,14 @@ pub struct RecordArgs {
     /// No progress line and no summary (warnings are still printed).
     #[arg(short, long)]
     quiet: bool,
+    /// Serve the live viewer while the program runs: the page of
+    /// `probe view`, on 127.0.0.1 (URL with an access token printed on
+    /// stderr), refreshed as captures arrive, left on its final state.
+    #[arg(long)]
+    view: bool,
+    /// Port for --view (default: any free port).
+    #[arg(long, value_name = "PORT", requires = "view")]
+    view_port: Option<u16>,
     /// Which tracer core to use.
     #[arg(long, value_enum, default_value = "auto")]
     core: Core,
@@ -55,6 +63,14 @@ pub struct RecordArgs {
     /// under one byte per record.
     #[arg(long, default_value_t = 1000, value_name = "NS", value_parser = clap::value_parser!(u64).range(1..))]
     timestamp_resolution: u64,
+    /// Record with a Python newer than the tested range (3.11 to 3.15),
+    /// with a warning, instead of refusing it.
+    #[arg(long)]
+    allow_untested_python: bool,
+    /// Print the capture plan of every probed code object on the program's
+    /// stderr as it is built (what is done at which bytecode offset).
+    #[arg(long)]
+    debug_plan: bool,
     /// The program: `python script.py ARGS`, `python -m module ARGS`, or
     /// `script.py ARGS` (run with $PROBE_PYTHON, else python3).
     #[arg(last = true, required = true, value_name = "COMMAND")]
@@ -105,6 +121,8 @@ pub fn run(args: RecordArgs) -> Result<u8> {
         ts_resolution_ns: args.timestamp_resolution,
         command: args.command.clone(),
         default_python: record::default_python(),
+        debug_plan: args.debug_plan,
+        allow_untested_python: args.allow_untested_python,
     };
     let bar = progress_bar(args.quiet, None, "{spinner} probe: {elapsed} {msg}");
     let started = std::time::Instant::now();
@@ -118,7 +136,11 @@ pub fn run(args: RecordArgs) -> Result<u8> {
         ));
         bar.tick();
     };
-    let outcome = record::record(&opts, &mut progress);
+    let outcome = if args.view {
+        super::view::record_with_view(&opts, &mut progress, args.view_port.unwrap_or(0))?
+    } else {
+        record::record(&opts, &mut progress)
+    };
     bar.finish_and_clear();
     match outcome {
         Ok(o) => {

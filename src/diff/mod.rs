@@ -19,6 +19,7 @@
 //! charged too, so a skew the budget cannot hold is an error (exit 2),
 //! never an abort.
 
+pub mod ci;
 pub mod compare;
 pub mod matching;
 pub mod plot;

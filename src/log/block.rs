@@ -702,6 +702,15 @@ pub enum DecodeError {
     Budget(LogError),
 }
 
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecodeError::Format(s) => f.write_str(s),
+            DecodeError::Budget(e) => write!(f, "{e}"),
+        }
+    }
+}
+
 impl From<String> for DecodeError {
     fn from(s: String) -> Self {
         DecodeError::Format(s)

@@ -19,9 +19,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
 
-use crate::capture::{agent_key, AGENT_SOURCE, BOOTSTRAP};
+use crate::capture::cache::{self, AgentCache};
+use crate::capture::{self as agent, agent_key, Bundle, VersionPolicy, BOOTSTRAP};
 use crate::log::meta::{EndInfo, ExitInfo, ProbeInfo, RunMeta};
 use crate::log::{LogError, LogReader, LogWriter};
+use crate::model::{CaptureRecord, Status, Value};
 use crate::wire::{
     self, AgentEnd, Capture, ChunkDecoder, Hello, MessageReader, TextMessage, WireError,
 };
@@ -48,6 +50,11 @@ pub struct RecordOptions {
     pub command: Vec<String>,
     /// Interpreter for `-- script.py` (from `$PROBE_PYTHON`, else `python3`).
     pub default_python: String,
+    /// Print each code object's capture plan on the program's stderr.
+    pub debug_plan: bool,
+    /// Record with a Python newer than the tested range (3.11 to 3.15),
+    /// with a warning, instead of refusing it.
+    pub allow_untested_python: bool,
 }
 
 /// What a finished recording reports.
@@ -157,15 +164,14 @@ fn make_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((r, w))
 }
 
-fn spawn(pc: &PythonCommand, wfd: RawFd, config: &[String]) -> Result<Child, RecordError> {
+fn spawn(pc: &PythonCommand, wfd: RawFd, bundle: &Bundle) -> Result<Child, RecordError> {
     let mut cmd = Command::new(&pc.python);
     cmd.args(&pc.interpreter_args)
         .arg("-c")
         .arg(BOOTSTRAP)
-        .arg(AGENT_SOURCE)
-        .arg(agent_key())
+        .arg(bundle.fd.as_raw_fd().to_string())
+        .arg(bundle.boot_len.to_string())
         .arg(wfd.to_string())
-        .args(config)
         .args(&pc.target);
     // SAFETY: pre_exec runs in the forked child before exec; fcntl is
     // async-signal-safe and only clears close-on-exec on the pipe's write end
@@ -194,7 +200,32 @@ fn spawn(pc: &PythonCommand, wfd: RawFd, config: &[String]) -> Result<Child, Rec
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 
 /// Runs the recording to its end.
+/// An observer of a recording as it happens: `record --view` feeds the live
+/// viewer ([`crate::view::live`]) with it. Called on the recorder's thread
+/// with every capture as it is written, in seq order; `flush` after each
+/// batch of captures from the agent (every 25 ms while the program runs).
+pub trait RecordTap: Send {
+    /// The log was created with this metadata (the agent said hello).
+    fn started(&mut self, meta: &RunMeta);
+    /// A record, as appended to the log (a placeholder has status `Pending`).
+    fn record(&mut self, rec: &CaptureRecord);
+    /// A placeholder written earlier completed.
+    fn completed(&mut self, seq: u64, status: Status, value: &Value);
+    /// A batch of captures ended.
+    fn flush(&mut self);
+}
+
+/// [`record_with_tap`] without a tap.
 pub fn record(opts: &RecordOptions, progress: Progress<'_>) -> Result<RecordOutcome, RecordError> {
+    record_with_tap(opts, progress, None)
+}
+
+/// Run the program and record it (SPEC §4), telling `tap` about every capture.
+pub fn record_with_tap(
+    opts: &RecordOptions,
+    progress: Progress<'_>,
+    mut tap: Option<&mut dyn RecordTap>,
+) -> Result<RecordOutcome, RecordError> {
     if opts.probes.is_empty() {
         return Err(RecordError::NoProbes);
     }
@@ -202,13 +233,33 @@ pub fn record(opts: &RecordOptions, progress: Progress<'_>) -> Result<RecordOutc
     if opts.output.exists() && !opts.force {
         return Err(RecordError::OutputExists(opts.output.clone()));
     }
-    let mut config = vec![
-        opts.core.clone(),
-        opts.max_value_bytes.to_string(),
-        opts.max_array_bytes.to_string(),
-        opts.probes.len().to_string(),
+    let config = vec![
+        ("mode", "record".to_string()),
+        ("core", opts.core.clone()),
+        ("max_value_bytes", opts.max_value_bytes.to_string()),
+        ("max_array_bytes", opts.max_array_bytes.to_string()),
+        (
+            "debug_plan",
+            if opts.debug_plan { "1" } else { "0" }.to_string(),
+        ),
+        (
+            "policy",
+            if opts.allow_untested_python {
+                VersionPolicy::Allow
+            } else {
+                VersionPolicy::Strict
+            }
+            .word()
+            .to_string(),
+        ),
     ];
-    config.extend(opts.probes.iter().cloned());
+    let cache = cache::default_dir().and_then(|d| AgentCache::open(&d, &agent_key()));
+    let cached = cache.as_ref().map(|c| c.load_all()).unwrap_or_default();
+    let bundle =
+        agent::bundle(&config, &opts.probes, &cached).map_err(|cause| RecordError::Io {
+            what: "preparing the agent for the interpreter".into(),
+            cause,
+        })?;
     let start = Instant::now();
     let start_unix_ns = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -219,8 +270,9 @@ pub fn record(opts: &RecordOptions, progress: Progress<'_>) -> Result<RecordOutc
         what: "creating the agent pipe".into(),
         cause,
     })?;
-    let mut child = spawn(&pc, wfd.as_raw_fd(), &config)?;
+    let mut child = spawn(&pc, wfd.as_raw_fd(), &bundle)?;
     drop(wfd);
+    drop(bundle);
     let pipe = File::from(rfd);
     let poll_fd = pipe.as_raw_fd();
     let mut reader = MessageReader::new(pipe);
@@ -286,6 +338,8 @@ pub fn record(opts: &RecordOptions, progress: Progress<'_>) -> Result<RecordOutc
                     &mut agent_end,
                     &mut warnings,
                     &mut refused,
+                    cache.as_ref(),
+                    &mut tap,
                 ) {
                     failure = Some(e);
                     break;
@@ -407,8 +461,19 @@ fn handle_message(
     agent_end: &mut Option<AgentEnd>,
     warnings: &mut Vec<String>,
     refused: &mut Option<String>,
+    cache: Option<&AgentCache>,
+    tap: &mut Option<&mut dyn RecordTap>,
 ) -> Result<(), RecordError> {
     match m.kind {
+        wire::MSG_CACHE => {
+            // The agent compiled itself: keep the code for the next run
+            // (best effort; the next run checks its hash before use).
+            if let (Some(c), Some(nul)) = (cache, m.payload.iter().position(|&b| b == 0)) {
+                if let Ok(key) = std::str::from_utf8(&m.payload[..nul]) {
+                    let _ = c.store(key, &m.payload[nul + 1..]);
+                }
+            }
+        }
         wire::MSG_HELLO => {
             let hello: Hello = wire::parse_json(index, &m.payload)?;
             let probes = hello.probes.clone();
@@ -431,6 +496,9 @@ fn handle_message(
                 ts_resolution_ns: opts.ts_resolution_ns,
             };
             let writer = LogWriter::create(&opts.output, opts.force, &meta)?;
+            if let Some(t) = tap.as_deref_mut() {
+                t.started(&meta);
+            }
             *session = Some(Session {
                 decoder: ChunkDecoder::new(&hello, opts.ts_resolution_ns),
                 hello,
@@ -446,10 +514,19 @@ fn handle_message(
             })?;
             let writer = &mut s.writer;
             let write_error = &mut s.write_error;
+            let mut tap = tap.as_deref_mut();
             s.decoder.decode(&m.payload, |c| {
                 let r = match c {
-                    Capture::Record(rec) => writer.append_owned(rec),
+                    Capture::Record(rec) => {
+                        if let Some(t) = tap.as_deref_mut() {
+                            t.record(&rec);
+                        }
+                        writer.append_owned(rec)
+                    }
                     Capture::Completion { seq, status, value } => {
+                        if let Some(t) = tap.as_deref_mut() {
+                            t.completed(seq, status, &value);
+                        }
                         writer.complete(seq, status, &value)
                     }
                 };
@@ -461,6 +538,9 @@ fn handle_message(
                 }
                 Ok(())
             })?;
+            if let Some(t) = tap {
+                t.flush();
+            }
         }
         wire::MSG_END => {
             *agent_end = Some(wire::parse_json(index, &m.payload)?);
