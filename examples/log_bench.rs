@@ -50,7 +50,7 @@ fn main() {
     assert!(rep.ok, "{rep}");
 
     let t = Instant::now();
-    let inf = info(&reader);
+    let inf = info(&reader).expect("info");
     let info_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();

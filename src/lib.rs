@@ -6,6 +6,8 @@
 //! recorder) → [`log`] (the `.probe` file: writer, reader, verify, info) →
 //! [`history`] (per-probe histories, the redraw throttler) → [`render`],
 //! [`replay`], [`diff`], [`export`] → [`cli`] (one file per command).
+//! [`text`] makes log-derived strings and numbers fit for people;
+//! [`output`] writes every output file without following symlinks.
 
 pub mod capture;
 pub mod cli;
@@ -14,8 +16,10 @@ pub mod export;
 pub mod history;
 pub mod log;
 pub mod model;
+pub mod output;
 pub mod record;
 pub mod render;
 pub mod replay;
+pub mod text;
 pub mod view;
 pub mod wire;

@@ -1,9 +1,17 @@
-//! The unit of capture: [`CaptureRecord`] and the values and statuses it carries.
+//! The shared vocabulary of every stage after the tracer core: the unit of
+//! capture ([`CaptureRecord`]) with its [`Value`] and [`Status`], the probe
+//! table's entries ([`ProbeInfo`]), the kinds of values ([`Kind`]) and the
+//! tags they are stored under ([`ValueTag`]), how a run ended
+//! ([`ExitKind`]) and which tracer core ran it ([`Core`]).
 //!
-//! These types are shared by every stage after the tracer core: the wire
-//! decoder produces them, the log writer stores them, readers hand them back.
-//! The log stores them column-wise (see `docs/FORMAT.md`); this is the
-//! row-wise view used by code that looks at one record at a time.
+//! The wire decoder produces these types, the log writer stores them,
+//! readers hand them back, and every command (`verify`, `info`, `replay`,
+//! `diff`, `export`) speaks in them — so no consumer depends on how they are
+//! spelled on disk: tags are matched by name, never by their numeric order,
+//! and names that a log stores as text (exit kinds, cores) are enums whose
+//! unknown spellings are kept, so a log written by a newer `probe` still
+//! reads. The log stores records column-wise (see `docs/FORMAT.md`); this is
+//! the row-wise view used by code that looks at one record at a time.
 
 use serde::{Deserialize, Serialize};
 
@@ -243,9 +251,25 @@ impl ArrayValue {
         self.shape.iter().fold(1u64, |a, &d| a.saturating_mul(d))
     }
 
-    /// Check that `data` is whole elements and agrees with the shape and
-    /// the truncated flag (all of them, or a prefix when truncated).
+    /// Elements the full array has, `None` when the shape's product does
+    /// not fit 63 bits (no real array is that large: such a shape is damage).
+    pub fn checked_full_len(&self) -> Option<u64> {
+        self.shape
+            .iter()
+            .try_fold(1u64, |a, &d| a.checked_mul(d))
+            .filter(|&n| n <= i64::MAX as u64)
+    }
+
+    /// Check that the shape's product fits 63 bits and that `data` is whole
+    /// elements agreeing with the shape and the truncated flag (all of
+    /// them, or a prefix when truncated).
     pub fn check(&self) -> Result<(), String> {
+        if self.checked_full_len().is_none() {
+            return Err(format!(
+                "array shape {:?} has more elements than fit 63 bits",
+                self.shape
+            ));
+        }
         let size = self.dtype.itemsize();
         if !self.data.len().is_multiple_of(size) {
             return Err(format!(
@@ -362,20 +386,20 @@ fn f16_to_f64(h: u16) -> f64 {
 
 impl Value {
     /// Short kind name used by `info`, export and replay.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> Kind {
         match self {
-            Value::Absent => "absent",
-            Value::None => "none",
-            Value::Bool(_) => "bool",
-            Value::Int(_) | Value::BigInt(_) => "int",
-            Value::Float(_) => "float",
-            Value::Complex(..) => "complex",
-            Value::Str { .. } => "str",
-            Value::Bytes { .. } => "bytes",
+            Value::Absent => Kind::Absent,
+            Value::None => Kind::None,
+            Value::Bool(_) => Kind::Bool,
+            Value::Int(_) | Value::BigInt(_) => Kind::Int,
+            Value::Float(_) => Kind::Float,
+            Value::Complex(..) => Kind::Complex,
+            Value::Str { .. } => Kind::Str,
+            Value::Bytes { .. } => Kind::Bytes,
             Value::Sub { base, .. } => base.kind(),
-            Value::Other { .. } => "other",
-            Value::Error { .. } => "error",
-            Value::Array(_) => "array",
+            Value::Other { .. } => Kind::Other,
+            Value::Error { .. } => Kind::Error,
+            Value::Array(_) => Kind::Array,
         }
     }
 
@@ -410,4 +434,447 @@ pub struct CaptureRecord {
     pub status: Status,
     /// The value (or [`Value::Absent`]).
     pub value: Value,
+}
+
+/// The kind of a value: what `info` lists, what the `kind` column of an
+/// export holds, what `diff` compares kinds by. The order of [`Kind::ALL`]
+/// is the order of the export's `kind` dictionary (documented in
+/// `docs/EXPORT.md`) and never changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// No value (unbound, incomplete, pending).
+    Absent,
+    /// `None`.
+    None,
+    /// `bool`.
+    Bool,
+    /// `int` (64-bit or big).
+    Int,
+    /// `float`.
+    Float,
+    /// `complex`.
+    Complex,
+    /// `str`.
+    Str,
+    /// `bytes`.
+    Bytes,
+    /// Anything else (type name and `repr`).
+    Other,
+    /// Reading or serialising the value failed.
+    Error,
+    /// An array.
+    Array,
+}
+
+impl Kind {
+    /// Every kind, in the export dictionary's order.
+    pub const ALL: [Kind; 11] = [
+        Kind::Absent,
+        Kind::None,
+        Kind::Bool,
+        Kind::Int,
+        Kind::Float,
+        Kind::Complex,
+        Kind::Str,
+        Kind::Bytes,
+        Kind::Other,
+        Kind::Error,
+        Kind::Array,
+    ];
+
+    /// Lower-case name used in human and JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Absent => "absent",
+            Kind::None => "none",
+            Kind::Bool => "bool",
+            Kind::Int => "int",
+            Kind::Float => "float",
+            Kind::Complex => "complex",
+            Kind::Str => "str",
+            Kind::Bytes => "bytes",
+            Kind::Other => "other",
+            Kind::Error => "error",
+            Kind::Array => "array",
+        }
+    }
+
+    /// Position in [`Kind::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The tag a value is stored under in a log (`docs/FORMAT.md` §3): one
+/// byte per record in a block's tag column, and the first byte of an
+/// inline value. Code that reads blocks matches these names; the bytes
+/// are this enum's business alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum ValueTag {
+    /// [`Value::Absent`].
+    Absent = 0,
+    /// [`Value::None`].
+    None = 1,
+    /// `Value::Bool(false)`.
+    False = 2,
+    /// `Value::Bool(true)`.
+    True = 3,
+    /// [`Value::Int`]: per-probe delta in the int column.
+    Int = 4,
+    /// [`Value::Float`]: per-probe XOR of bits in the float column.
+    Float = 5,
+    /// [`Value::Complex`]: two entries in the float column.
+    Complex = 6,
+    /// [`Value::BigInt`]: decimal text.
+    BigInt = 7,
+    /// [`Value::Str`].
+    Str = 8,
+    /// [`Value::Bytes`].
+    Bytes = 9,
+    /// [`Value::Sub`].
+    Sub = 10,
+    /// [`Value::Other`].
+    Other = 11,
+    /// [`Value::Error`].
+    Error = 12,
+    /// [`Value::Array`] (added without a version change: a new misc tag).
+    Array = 13,
+    /// A tag this build does not know (written by a newer `probe`); its
+    /// value reads as [`Value::Other`]. Never written.
+    Unknown = 255,
+}
+
+impl ValueTag {
+    /// The first tag whose content is length-prefixed ("misc"), so that a
+    /// reader can skip a kind it does not know.
+    pub const FIRST_MISC: u8 = 7;
+
+    /// The tag stored as byte `b` ([`ValueTag::Unknown`] for bytes no tag has).
+    #[inline]
+    pub const fn from_u8(b: u8) -> ValueTag {
+        match b {
+            0 => ValueTag::Absent,
+            1 => ValueTag::None,
+            2 => ValueTag::False,
+            3 => ValueTag::True,
+            4 => ValueTag::Int,
+            5 => ValueTag::Float,
+            6 => ValueTag::Complex,
+            7 => ValueTag::BigInt,
+            8 => ValueTag::Str,
+            9 => ValueTag::Bytes,
+            10 => ValueTag::Sub,
+            11 => ValueTag::Other,
+            12 => ValueTag::Error,
+            13 => ValueTag::Array,
+            _ => ValueTag::Unknown,
+        }
+    }
+
+    /// The byte stored on disk. [`ValueTag::Unknown`] is written as
+    /// [`ValueTag::Other`], which is what its value reads as.
+    #[inline]
+    pub const fn byte(self) -> u8 {
+        match self {
+            ValueTag::Unknown => ValueTag::Other as u8,
+            t => t as u8,
+        }
+    }
+
+    /// The tag of a value.
+    pub fn of(v: &Value) -> ValueTag {
+        match v {
+            Value::Absent => ValueTag::Absent,
+            Value::None => ValueTag::None,
+            Value::Bool(false) => ValueTag::False,
+            Value::Bool(true) => ValueTag::True,
+            Value::Int(_) => ValueTag::Int,
+            Value::Float(_) => ValueTag::Float,
+            Value::Complex(..) => ValueTag::Complex,
+            Value::BigInt(_) => ValueTag::BigInt,
+            Value::Str { .. } => ValueTag::Str,
+            Value::Bytes { .. } => ValueTag::Bytes,
+            Value::Sub { .. } => ValueTag::Sub,
+            Value::Other { .. } => ValueTag::Other,
+            Value::Error { .. } => ValueTag::Error,
+            Value::Array(_) => ValueTag::Array,
+        }
+    }
+
+    /// True for the tags whose whole value fits a block's 64-bit `num`
+    /// word (absent, None, bools, ints, floats): no heap value exists.
+    #[inline]
+    pub fn is_word(self) -> bool {
+        matches!(
+            self,
+            ValueTag::Absent
+                | ValueTag::None
+                | ValueTag::False
+                | ValueTag::True
+                | ValueTag::Int
+                | ValueTag::Float
+        )
+    }
+
+    /// True when the value's content is length-prefixed on disk.
+    #[inline]
+    pub fn is_misc(self) -> bool {
+        !self.is_word() && self != ValueTag::Complex
+    }
+
+    /// The kind of the values with this tag, when the tag alone says it
+    /// (a subclass has its base's kind; an unknown tag reads as `other`).
+    pub fn kind(self) -> Option<Kind> {
+        Some(match self {
+            ValueTag::Absent => Kind::Absent,
+            ValueTag::None => Kind::None,
+            ValueTag::False | ValueTag::True => Kind::Bool,
+            ValueTag::Int | ValueTag::BigInt => Kind::Int,
+            ValueTag::Float => Kind::Float,
+            ValueTag::Complex => Kind::Complex,
+            ValueTag::Str => Kind::Str,
+            ValueTag::Bytes => Kind::Bytes,
+            ValueTag::Other | ValueTag::Unknown => Kind::Other,
+            ValueTag::Error => Kind::Error,
+            ValueTag::Array => Kind::Array,
+            ValueTag::Sub => return None,
+        })
+    }
+}
+
+/// One entry of a log's probe table. A record's `probe` field indexes this table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeInfo {
+    /// Index in the table (equal to its position).
+    pub id: u32,
+    /// The canonical spec, `path/to/file.py:LINE:NAME@role`.
+    pub spec: String,
+    /// Absolute path of the source file (or the suffix pattern if it did not exist).
+    pub file: String,
+    /// 1-based line number.
+    pub line: u32,
+    /// Variable name or attribute chain.
+    pub name: String,
+    /// Resolved role.
+    pub role: Role,
+}
+
+impl ProbeInfo {
+    /// Short label, `file.py:LINE:NAME@role` with the file's base name only
+    /// (what plots, tables and exports show; see also [`short_labels`],
+    /// which keeps labels apart when base names collide).
+    pub fn label(&self) -> String {
+        let base = std::path::Path::new(&self.file)
+            .file_name()
+            .and_then(|f| f.to_str())
+            .unwrap_or(&self.file);
+        format!("{base}:{}:{}@{}", self.line, self.name, self.role.as_str())
+    }
+
+    /// The full label, `/abs/path/file.py:LINE:NAME@role`.
+    pub fn full_label(&self) -> String {
+        format!(
+            "{}:{}:{}@{}",
+            self.file,
+            self.line,
+            self.name,
+            self.role.as_str()
+        )
+    }
+
+    /// Whether a user's selector (`--probe`) picks this probe. A selector is
+    /// `NAME`, `NAME@role`, `FILE:LINE:NAME` or `FILE:LINE:NAME@role`, where
+    /// FILE matches any trailing path components of the probe's file
+    /// (`loop.py`, `src/loop.py`, or the absolute path).
+    pub fn matches(&self, selector: &str) -> bool {
+        let (body, role) = match selector.rsplit_once('@') {
+            Some((b, r)) => (b, Some(r)),
+            None => (selector, None),
+        };
+        if role.is_some_and(|r| r != self.role.as_str()) {
+            return false;
+        }
+        let mut parts = body.rsplitn(3, ':');
+        let name = parts.next().unwrap_or_default();
+        if name != self.name {
+            return false;
+        }
+        match (parts.next(), parts.next()) {
+            (None, _) => true,
+            (Some(line), Some(file)) => {
+                line.parse::<u32>().is_ok_and(|l| l == self.line)
+                    && path_suffix_matches(&self.file, file)
+            }
+            (Some(_), None) => false,
+        }
+    }
+}
+
+/// Short labels of a probe table (`loop.py:4:x@lhs`), made unambiguous: where
+/// two probes' short labels collide (the same base name in two
+/// directories), the shortest trailing part of their paths that tells them
+/// apart is kept (`a/loop.py:4:x@lhs`, `b/loop.py:4:x@lhs`), so every label
+/// names one probe — the short, unambiguous label every human output uses.
+pub fn short_labels(probes: &[ProbeInfo]) -> Vec<String> {
+    let comps: Vec<Vec<&str>> = probes
+        .iter()
+        .map(|p| {
+            let mut c: Vec<&str> = p.file.split('/').filter(|s| !s.is_empty()).collect();
+            if c.is_empty() {
+                c.push(p.file.as_str());
+            }
+            c
+        })
+        .collect();
+    let tail = |i: usize, k: usize| -> String {
+        let c = &comps[i];
+        let k = k.min(c.len());
+        let mut s = c[c.len() - k..].join("/");
+        if k == c.len() && probes[i].file.starts_with('/') {
+            s.insert(0, '/');
+        }
+        let p = &probes[i];
+        format!("{s}:{}:{}@{}", p.line, p.name, p.role.as_str())
+    };
+    let mut depth = vec![1usize; probes.len()];
+    // Lengthen the colliding labels one component at a time; a few rounds
+    // settle any real table (each round strictly lengthens a collision).
+    for _ in 0..64 {
+        let labels: Vec<String> = (0..probes.len()).map(|i| tail(i, depth[i])).collect();
+        let mut changed = false;
+        for i in 0..probes.len() {
+            if labels.iter().filter(|l| **l == labels[i]).count() > 1 && depth[i] < comps[i].len() {
+                depth[i] += 1;
+                changed = true;
+            }
+        }
+        if !changed {
+            return labels;
+        }
+    }
+    (0..probes.len()).map(|i| tail(i, depth[i])).collect()
+}
+
+/// True when `suffix`'s path components are the trailing components of `path`.
+fn path_suffix_matches(path: &str, suffix: &str) -> bool {
+    let p = std::path::Path::new(path);
+    let s = std::path::Path::new(suffix);
+    if s.is_absolute() {
+        return p == s;
+    }
+    let pc: Vec<_> = p.components().collect();
+    let sc: Vec<_> = s
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect();
+    !sc.is_empty() && sc.len() <= pc.len() && pc[pc.len() - sc.len()..] == sc[..]
+}
+
+/// A name a log stores as text, known to this build or not: known names
+/// are variants; anything else is kept as written, so a log from a newer
+/// `probe` reads (and prints) as it was written.
+macro_rules! text_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(from = "String", into = "String")]
+        pub enum $name {
+            $($(#[$vm])* $v,)+
+            /// A name this build does not know, as the log spells it.
+            Other(String),
+        }
+
+        impl $name {
+            /// The name as the log spells it.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$v => $s,)+
+                    $name::Other(s) => s,
+                }
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                match s {
+                    $($s => $name::$v,)+
+                    other => $name::Other(other.to_string()),
+                }
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                match $name::from(s.as_str()) {
+                    $name::Other(_) => $name::Other(s),
+                    known => known,
+                }
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(k: $name) -> String {
+                match k {
+                    $name::Other(s) => s,
+                    known => known.as_str().to_string(),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                self.as_str() == other
+            }
+        }
+    };
+}
+
+text_enum! {
+    /// How the traced program ended (the end marker's `exit.kind`).
+    ExitKind {
+        /// It exited normally or by `sys.exit`.
+        Exit = "exit",
+        /// An uncaught exception ended it.
+        Exception = "exception",
+        /// It called `os._exit`.
+        OsExit = "os_exit",
+        /// A signal killed it.
+        Signal = "signal",
+        /// Its capture stream ended without the agent's last word (it
+        /// closed the recorder's descriptor, exec'd, or the agent died):
+        /// captures it made afterwards are not in the log.
+        Lost = "lost",
+        /// The recorder was interrupted before the program ended.
+        Aborted = "aborted",
+    }
+}
+
+text_enum! {
+    /// The tracer core that ran a recording.
+    Core {
+        /// The `sys.monitoring` core (Python 3.12+).
+        Monitoring = "monitoring",
+        /// The `sys.settrace` core.
+        Settrace = "settrace",
+    }
 }

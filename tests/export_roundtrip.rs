@@ -237,7 +237,8 @@ fn recorded_program_reads_back_exactly_in_every_consumer() {
         assert_ok(&out, &what);
         let recs = records(&log);
         // The trace must really hold the kinds this test is about.
-        let kinds: std::collections::BTreeSet<&str> = recs.iter().map(|r| r.value.kind()).collect();
+        let kinds: std::collections::BTreeSet<&str> =
+            recs.iter().map(|r| r.value.kind().as_str()).collect();
         for k in [
             "float", "int", "complex", "str", "bytes", "none", "bool", "error", "absent", "array",
         ] {

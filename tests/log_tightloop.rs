@@ -36,7 +36,7 @@ fn million_tight_loop_records_fit_in_one_byte_each() {
     // Values are exact: 0..n in order.
     let mut i = 0i64;
     for b in reader.blocks() {
-        let b = b.1.unwrap();
+        let (_, b) = b.unwrap();
         for k in 0..b.len() {
             assert_eq!(b.int(k), Some(i));
             i += 1;

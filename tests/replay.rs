@@ -57,8 +57,8 @@ fn frame_schedule_of_a_million_captures() {
     let dt = 2_500u64;
     write_series(&log, n, dt, |i| Value::Float(signal(i)));
     let reader = LogReader::open(&log).expect("open");
-    let h = buffer::build(&reader, &[true]);
-    assert!(h.report.is_clean(), "{:?}", h.report.issues);
+    let h = buffer::build(&reader, &[true]).expect("build");
+    assert!(h.report.is_clean(), "{:?}", h.report.messages());
     assert_eq!(h.buffers[0].len() as u64, n);
     let frames = RedrawThrottler::schedule(60, &h.buffers);
     let t_secs = (n * dt) as f64 * 1e-9;
@@ -182,18 +182,23 @@ fn canonical_loop_reads_back_from_the_svg() {
         Theme::LIGHT.line.1,
         Theme::LIGHT.line.2
     );
+    // The data line: one polyline, or (drawn wide, segment by segment so
+    // that no mitred join spikes out) consecutive segments sharing ends.
     let data: Vec<&str> = svg
         .lines()
         .filter(|l| l.contains("<polyline") && l.contains(&line))
         .collect();
-    assert_eq!(data.len(), 1, "one data line expected:\n{svg}");
-    let pts: Vec<(f64, f64)> = attr(data[0], "points")
-        .split_whitespace()
-        .map(|xy| {
+    assert!(!data.is_empty(), "a data line expected:\n{svg}");
+    let mut pts: Vec<(f64, f64)> = Vec::new();
+    for seg in &data {
+        for xy in attr(seg, "points").split_whitespace() {
             let (x, y) = xy.split_once(',').expect("x,y");
-            (x.parse().expect("x"), y.parse().expect("y"))
-        })
-        .collect();
+            let pt = (x.parse().expect("x"), y.parse().expect("y"));
+            if pts.last() != Some(&pt) {
+                pts.push(pt);
+            }
+        }
+    }
     assert_eq!(pts.len(), 3, "{pts:?}");
     assert!(
         pts[0].0 < pts[1].0 && pts[1].0 < pts[2].0,
@@ -283,7 +288,7 @@ fn value_kinds_choose_their_panels() {
 
     // The library's own choice, per buffer.
     let reader = LogReader::open(&log).expect("open");
-    let h = buffer::build(&reader, &[true; 7]);
+    let h = buffer::build(&reader, &[true; 7]).expect("build");
     let kinds: Vec<PanelKind> = h.buffers.iter().map(PanelKind::of).collect();
     assert_eq!(
         kinds,
@@ -338,6 +343,7 @@ fn draw(
         warning: None,
         panels: vec![PanelData {
             info: &info,
+            label: "loop.py:4:x@lhs",
             buf,
             count: buf.len(),
             kind: PanelKind::of(buf),
@@ -417,8 +423,8 @@ fn damaged_logs_render_what_is_intact_and_exit_1() {
         ("good.probe", 0, 48, ""),
         ("flipped-byte.probe", 1, 36, "records 12..23 missing"),
         ("missing-frame.probe", 1, 36, "records 12..23 missing"),
-        ("truncated.probe", 1, 36, "log incomplete"),
-        ("no-end-marker.probe", 1, 48, "log incomplete"),
+        ("truncated.probe", 1, 36, "incomplete: no end marker"),
+        ("no-end-marker.probe", 1, 48, "incomplete: no end marker"),
     ] {
         let out = dir.path().join(format!("{name}.png"));
         let o = replay(&[p(&fixture_log(name)), "--final-only", "-o", p(&out)]);
@@ -464,7 +470,10 @@ fn bad_options_exit_2_with_a_clear_message() {
         (vec![p(&log), "--fps", "0"], "fps"),
         (vec![p(&log), "--format", "bmp"], "bmp"),
         (vec![p(&log), "-o", p(&under_file)], "cannot write"),
-        (vec![p(&log), "-o", p(&png)], "--final-only"),
+        (
+            vec![p(&log), "--all-frames", "-o", p(&png)],
+            "give a directory",
+        ),
         (
             vec![p(&log), "--final-only", "--format", "svg", "-o", p(&png)],
             "does not match",
@@ -626,11 +635,14 @@ fn out_of_order_and_repeated_frames_are_reported() {
     let log = dir.path().join("swapped.probe");
     std::fs::write(&log, &swapped).expect("write");
     let reader = LogReader::open(&log).expect("open");
-    let h = buffer::build(&reader, &[true; 3]);
+    let h = buffer::build(&reader, &[true; 3]).expect("build");
     assert!(
-        h.report.issues.iter().any(|i| i.contains("out of order")),
+        h.report
+            .messages()
+            .iter()
+            .any(|i| i.contains("out of order")),
         "{:?}",
-        h.report.issues
+        h.report.messages()
     );
     let mut total = 0;
     for b in &h.buffers {
@@ -654,14 +666,14 @@ fn out_of_order_and_repeated_frames_are_reported() {
     let log = dir.path().join("repeated.probe");
     std::fs::write(&log, &repeated).expect("write");
     let reader = LogReader::open(&log).expect("open");
-    let h = buffer::build(&reader, &[true; 3]);
+    let h = buffer::build(&reader, &[true; 3]).expect("build");
     assert!(
         h.report
-            .issues
+            .messages()
             .iter()
             .any(|i| i.contains("already read; ignored")),
         "{:?}",
-        h.report.issues
+        h.report.messages()
     );
     assert_eq!(h.buffers.iter().map(|b| b.len()).sum::<usize>(), 48);
 }
@@ -695,7 +707,7 @@ fn arrays_recorded_from_numpy_get_array_panels() {
             "Python {version}"
         );
         let reader = LogReader::open(&log).expect("open");
-        let h = buffer::build(&reader, &[true; 4]);
+        let h = buffer::build(&reader, &[true; 4]).expect("build");
         use probe::render::plot::ArrayView;
         let views: Vec<ArrayView> = h.buffers[..3]
             .iter()

@@ -44,9 +44,14 @@ pub struct DiffArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
-    /// Also draw both series of each differing probe (PNG or SVG).
+    /// Also draw each compared probe (differing ones first): both series,
+    /// and under them B − A with the tolerance band and the first
+    /// divergence marked (PNG or SVG).
     #[arg(long, value_name = "OUT.png|OUT.svg")]
     plot: Option<PathBuf>,
+    /// Overwrite the --plot picture if it exists.
+    #[arg(long)]
+    force: bool,
     /// Also write the comparison as JUnit XML: one test case per probe pair,
     /// the first divergence as the failure message (CI test reports).
     #[arg(long, value_name = "FILE.xml")]
@@ -93,8 +98,15 @@ pub fn run(args: DiffArgs) -> Result<u8> {
         }
     };
     if let Some(out) = &args.plot {
-        match diff::plot::plot(&opts, &report, out) {
-            Ok(n) => eprintln!("probe: wrote {} ({n} panels)", out.display()),
+        let shown = crate::text::escape(&out.display().to_string()).into_owned();
+        match diff::plot::plot(&opts, &report, out, args.force) {
+            Ok((n, None)) => eprintln!(
+                "probe: wrote {shown} ({n} probe{} drawn)",
+                if n == 1 { "" } else { "s" }
+            ),
+            Ok((_, Some(why))) => {
+                eprintln!("probe: wrote {shown}, but nothing is drawn in it: {why}")
+            }
             Err(e) => {
                 eprintln!("probe: error: {e}");
                 return Ok(2);
@@ -102,8 +114,10 @@ pub fn run(args: DiffArgs) -> Result<u8> {
         }
     }
     if let Some(f) = &args.junit {
-        if let Err(e) = std::fs::write(f, diff::ci::junit(&report)) {
-            eprintln!("probe: error: cannot write {}: {e}", f.display());
+        // Replaced as a whole (a CI report is rewritten every run), never
+        // written through a symlink.
+        if let Err(e) = crate::output::write_file(f, diff::ci::junit(&report).as_bytes(), true) {
+            eprintln!("probe: error: {e}");
             return Ok(2);
         }
     }

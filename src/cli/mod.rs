@@ -145,9 +145,33 @@ pub enum Cmd {
     Man(docs::ManArgs),
 }
 
+/// Tune the C allocator for reading a log (glibc only; a no-op
+/// elsewhere). Decoding allocates and frees a few MB per block, hundreds of
+/// times; by default glibc hands such blocks back to the kernel on every
+/// free, so each one is faulted in again page by page. Keeping freed memory
+/// for reuse cut a 10 M-record `--final-only` replay from 93,000 page faults
+/// to 9,000 and its CPU time by about a third, and `verify` of 10 M records
+/// from 30,000 faults to 1,700. Process-wide, so the CLI calls it before a
+/// reading command starts its threads, not the library on its own.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallopt only changes two glibc malloc parameters (both
+        // valid values); it takes malloc's own lock and is called before
+        // the command starts its worker threads.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+        }
+    }
+}
+
 /// Runs the command line and returns the process exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Cmd::Record(_) | Cmd::Probes(_)) {
+        tune_allocator();
+    }
     let result = match cli.command {
         Cmd::Record(args) => record::run(args),
         Cmd::Verify(args) => verify::run(args),

@@ -7,6 +7,7 @@ use clap::ValueEnum;
 
 use super::progress_bar;
 use crate::render::plot::thousands;
+use crate::text::escape;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum FormatArg {
@@ -46,9 +47,18 @@ pub struct ReplayArgs {
     /// Image format (default: from -o's extension, else png).
     #[arg(long, value_enum)]
     format: Option<FormatArg>,
-    /// Render only the final frame (every record of every probe).
-    #[arg(long)]
+    /// Render only the final frame (every record of every probe). The
+    /// default when -o names one PNG or SVG file.
+    #[arg(long, conflicts_with = "all_frames")]
     final_only: bool,
+    /// Render every frame even when there are more than 500 (without it,
+    /// such a replay stops and says how many frames it would write).
+    #[arg(long)]
+    all_frames: bool,
+    /// Replace existing outputs: the -o file, or a directory that holds
+    /// other files than an earlier replay's.
+    #[arg(long)]
+    force: bool,
     /// Image size in pixels.
     #[arg(long, default_value = "1280x720", value_name = "WxH", value_parser = parse_size)]
     size: (u32, u32),
@@ -95,6 +105,8 @@ pub fn run(args: ReplayArgs) -> Result<u8> {
             FormatArg::Gif => Format::Gif,
         }),
         final_only: args.final_only,
+        all_frames: args.all_frames,
+        force: args.force,
         size: args.size,
         probes: args.probes.clone(),
         x_axis: match args.x_axis {
@@ -120,8 +132,19 @@ pub fn run(args: ReplayArgs) -> Result<u8> {
             bar.set_position(done);
         }
     };
-    replay::tune_allocator();
-    let result = replay::replay(&opts, &progress);
+    let quiet = args.quiet;
+    let start = |plan: &replay::ReplayPlan| {
+        if !quiet {
+            eprintln!(
+                "probe: replay: {} frame{} ({}) into {}",
+                thousands(plan.frames as u64),
+                if plan.frames == 1 { "" } else { "s" },
+                plan.format.ext(),
+                escape(&plan.target.display().to_string())
+            );
+        }
+    };
+    let result = replay::replay(&opts, &start, &progress);
     bar.finish_and_clear();
     let outcome = match result {
         Ok(o) => o,
@@ -132,19 +155,21 @@ pub fn run(args: ReplayArgs) -> Result<u8> {
         // The error names the log or the output file already.
         Err(e) => return Err(anyhow::Error::new(e)),
     };
-    for issue in &outcome.report.issues {
-        eprintln!("probe: warning: {}: {issue}", args.log.display());
+    let log_shown = escape(&args.log.display().to_string()).into_owned();
+    for issue in &outcome.report.problems {
+        eprintln!("probe: warning: {log_shown}: {}", escape(&issue.message));
     }
     if !args.quiet {
         let what = match outcome.files.as_slice() {
-            [one] => one.display().to_string(),
+            [one] => escape(&one.display().to_string()).into_owned(),
             many => format!(
                 "{} files in {}",
                 many.len(),
                 outcome
                     .manifest
                     .parent()
-                    .map_or_else(String::new, |p| p.display().to_string())
+                    .map_or_else(String::new, |p| escape(&p.display().to_string())
+                        .into_owned())
             ),
         };
         eprintln!(
@@ -153,15 +178,14 @@ pub fn run(args: ReplayArgs) -> Result<u8> {
             outcome.frames,
             if outcome.frames == 1 { "" } else { "s" },
             started.elapsed().as_secs_f64(),
-            outcome.manifest.display()
+            escape(&outcome.manifest.display().to_string())
         );
     }
     if outcome.report.is_clean() {
         Ok(0)
     } else {
         eprintln!(
-            "probe: {} is {}: rendered what is intact (exit 1)",
-            args.log.display(),
+            "probe: {log_shown} is {}: rendered what is intact (exit 1)",
             if outcome.report.has_end {
                 "damaged"
             } else {

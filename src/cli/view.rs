@@ -71,8 +71,9 @@ pub(crate) fn record_with_view(
     // What the log says about itself, as every reader would say it.
     let issues = crate::log::LogReader::open(&opts.output)
         .map(|r| {
-            let hist = crate::history::buffer::build(&r, &[]);
-            hist.report.issues
+            crate::history::buffer::build(&r, &[])
+                .map(|hist| hist.report.messages())
+                .unwrap_or_else(|e| vec![e.to_string()])
         })
         .unwrap_or_else(|e| vec![e.to_string()]);
     match &outcome {
@@ -138,8 +139,12 @@ pub fn run(args: ViewArgs) -> Result<u8> {
         }
         Err(e) => return Err(anyhow::Error::new(e)),
     };
-    for issue in &outcome.report.issues {
-        eprintln!("probe: warning: {}: {issue}", args.log.display());
+    for issue in &outcome.report.messages() {
+        eprintln!(
+            "probe: warning: {}: {}",
+            crate::text::escape(&args.log.display().to_string()),
+            crate::text::escape(issue)
+        );
     }
     if !args.quiet {
         eprintln!(

@@ -13,6 +13,11 @@
 //! The first divergence of each probe is kept with its batch: after the
 //! pass, the block holding it is decoded again in each trace to show the
 //! other records of the same trigger.
+//!
+//! Both traces are read through the reading layer ([`crate::log::walk`]),
+//! charged to one memory budget: values waiting for their partners are
+//! charged too, so a skew the budget cannot hold is an error (exit 2),
+//! never an abort.
 
 pub mod ci;
 pub mod compare;
@@ -20,16 +25,18 @@ pub mod matching;
 pub mod plot;
 mod render;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
 
 use serde::Serialize;
 
 use crate::log::block::BlockCodec;
-use crate::log::format::{tag, FrameKind};
-use crate::log::{LogError, LogReader, RecordBlock};
-use crate::model::{Status, Value};
+use crate::log::limits::Budget;
+use crate::log::walk::Completions;
+use crate::log::{LogError, LogReader, ReadOptions, RecordBlock};
+use crate::model::{Kind, Status, Value, ValueTag};
+use crate::text::escape;
 
 pub use compare::Tolerance;
 pub use matching::{match_probes, Matching, Pair};
@@ -58,8 +65,8 @@ pub struct DiffOptions {
 /// Why two traces cannot be compared (exit status 2).
 #[derive(Debug, thiserror::Error)]
 pub enum DiffError {
-    /// A trace cannot be read at all.
-    #[error("cannot read {path}: {source}")]
+    /// A trace cannot be read at all (or not within the memory budget).
+    #[error("cannot read {}: {}", escape(&.path.display().to_string()), escape(&.source.to_string()))]
     Unreadable {
         /// The trace.
         path: PathBuf,
@@ -67,7 +74,7 @@ pub enum DiffError {
         source: LogError,
     },
     /// A trace is incomplete or damaged.
-    #[error("{path} is incomplete: {why}; a diff against it would report records the run never lost as missing (use --allow-incomplete to compare its {records} readable records)")]
+    #[error("{} is incomplete: {}; a diff against it would report records the run never lost as missing (use --allow-incomplete to compare its {records} readable records)", escape(&.path.display().to_string()), escape(.why))]
     Incomplete {
         /// The trace.
         path: PathBuf,
@@ -77,7 +84,7 @@ pub enum DiffError {
         records: u64,
     },
     /// The traces are of different programs, or share no probe.
-    #[error("incomparable traces: {0}")]
+    #[error("incomparable traces: {}", escape(.0))]
     Incomparable(String),
 }
 
@@ -111,7 +118,7 @@ pub struct Shown {
     /// Status.
     pub status: &'static str,
     /// Value kind.
-    pub kind: &'static str,
+    pub kind: Kind,
     /// The value, rendered.
     pub value: String,
 }
@@ -255,12 +262,20 @@ fn item(b: &RecordBlock, i: usize) -> Item {
     }
 }
 
-struct Comparer {
+struct Comparer<'b> {
     tol: Tolerance,
     ts_tol: Option<u64>,
+    /// Values waiting in queues are charged here.
+    budget: &'b Budget,
 }
 
-impl Comparer {
+/// Heap bytes a queued value holds (its slot in the queue is charged as
+/// the queue grows).
+fn item_bytes(it: &Item) -> u64 {
+    crate::log::block::value_heap(&it.value) as u64
+}
+
+impl Comparer<'_> {
     /// Compare two items and fold the outcome into the pair's state.
     fn slow(&self, st: &mut PairState, a: Item, b: Item) {
         let index = st.compared;
@@ -310,17 +325,23 @@ impl Comparer {
     #[inline]
     fn direct(&self, st: &mut PairState, ba: &RecordBlock, ia: usize, bb: &RecordBlock, ib: usize) {
         let t = ba.tag[ia];
-        let same_word = t < tag::COMPLEX
+        let same_word = t.is_word()
             && t == bb.tag[ib]
             && ba.num[ia] == bb.num[ib]
             && ba.status[ia] == bb.status[ib]
-            && !(t == tag::FLOAT && !self.tol.nan_equal && f64::from_bits(ba.num[ia]).is_nan())
+            && !(t == ValueTag::Float
+                && !self.tol.nan_equal
+                && f64::from_bits(ba.num[ia]).is_nan())
             && self
                 .ts_tol
                 .is_none_or(|tol| ba.ts[ia].abs_diff(bb.ts[ib]) <= tol);
         if same_word {
             st.compared += 1;
-            if t >= tag::FALSE && st.max_abs.is_none() {
+            let numeric = matches!(
+                t,
+                ValueTag::False | ValueTag::True | ValueTag::Int | ValueTag::Float
+            );
+            if numeric && st.max_abs.is_none() {
                 st.max_abs = Some(0.0);
                 st.max_rel = Some(0.0);
             }
@@ -329,10 +350,12 @@ impl Comparer {
         }
     }
 
-    /// A value of one trace arrives for a pair whose queue may hold values.
-    fn feed(&self, st: &mut PairState, it: Item, from_a: bool) {
+    /// A value of one trace arrives for a pair whose queue may hold
+    /// values. Fails when the queue would overdraw the memory budget.
+    fn feed(&self, st: &mut PairState, it: Item, from_a: bool) -> Result<(), LogError> {
         if !st.queue.is_empty() && st.queue_is_a != from_a {
             if let Some(other) = st.queue.pop_front() {
+                self.budget.release(item_bytes(&other));
                 if from_a {
                     self.slow(st, it, other);
                 } else {
@@ -340,9 +363,26 @@ impl Comparer {
                 }
             }
         } else {
+            let what = || "values of one trace waiting for their partners in the other".to_string();
+            self.budget.charge(item_bytes(&it), &what)?;
+            if st.queue.len() == st.queue.capacity() {
+                // The queue's own growth (by doubling) is charged and
+                // allocated without aborting too.
+                let extra = st.queue.capacity().max(16);
+                let bytes = (extra * std::mem::size_of::<Item>()) as u64;
+                self.budget.charge(bytes, &what)?;
+                st.queue
+                    .try_reserve(extra)
+                    .map_err(|_| LogError::OverBudget {
+                        what: what(),
+                        needed: bytes,
+                        budget: self.budget.limit(),
+                    })?;
+            }
             st.queue_is_a = from_a;
             st.queue.push_back(it);
         }
+        Ok(())
     }
 }
 
@@ -383,17 +423,30 @@ impl Stream {
                         source,
                     })
                 }
+                Ok(Err(e)) if e.is_resource() => {
+                    return Err(DiffError::Unreadable {
+                        path: path.to_path_buf(),
+                        source: e,
+                    })
+                }
                 Ok(Err(e)) => warnings.push(format!("{}: skipped a frame: {e}", path.display())),
             }
         }
     }
 }
 
-fn open(path: &Path, allow_incomplete: bool) -> Result<(LogReader, Option<String>), DiffError> {
-    let r = LogReader::open(path).map_err(|source| DiffError::Unreadable {
+fn open(
+    path: &Path,
+    allow_incomplete: bool,
+    read: &ReadOptions,
+) -> Result<(LogReader, Option<String>), DiffError> {
+    let unreadable = |source| DiffError::Unreadable {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let r = LogReader::open_with(path, read.clone()).map_err(unreadable)?;
+    r.check_work(crate::log::limits::Work::Diff)
+        .map_err(unreadable)?;
     let why = r.incompleteness();
     if let Some(w) = &why {
         if !allow_incomplete {
@@ -407,24 +460,23 @@ fn open(path: &Path, allow_incomplete: bool) -> Result<(LogReader, Option<String
     Ok((r, why))
 }
 
-/// Decode every RECORDS frame of `r` in order into `tx`, placeholders joined.
+/// Send every block of `r` in seq order into `tx`, placeholders joined
+/// (the reading layer's walk; strict stops at the first damaged frame).
 fn produce(
     r: &LogReader,
     tx: std::sync::mpsc::SyncSender<Result<RecordBlock, LogError>>,
     strict: bool,
 ) {
-    let completions = r.completions();
-    let mut codec = BlockCodec::new();
-    for f in r.frames() {
-        if !(f.intact && f.header.kind == FrameKind::Records) {
-            continue;
+    let mut walk = match r.walk(strict) {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = tx.send(Err(e));
+            return;
         }
-        let msg = r.decode_block(f, &mut codec).map(|mut b| {
-            b.join_completions(&completions);
-            b
-        });
-        let stop = strict && msg.is_err();
-        if tx.send(msg).is_err() || stop {
+    };
+    while let Some(next) = walk.next_block() {
+        let stop = next.is_err() && (strict || next.as_ref().is_err_and(LogError::is_resource));
+        if tx.send(next.map(|(_, b)| b)).is_err() || stop {
             return;
         }
     }
@@ -432,8 +484,10 @@ fn produce(
 
 /// Compare two traces. `Err` means they could not be compared (exit 2).
 pub fn diff(opts: &DiffOptions) -> Result<DiffReport, DiffError> {
-    let (ra, why_a) = open(&opts.a, opts.allow_incomplete)?;
-    let (rb, why_b) = open(&opts.b, opts.allow_incomplete)?;
+    // One memory account for both traces.
+    let read = ReadOptions::from_env();
+    let (ra, why_a) = open(&opts.a, opts.allow_incomplete, &read)?;
+    let (rb, why_b) = open(&opts.b, opts.allow_incomplete, &read)?;
     let (ma, mb) = (ra.meta(), rb.meta());
 
     let prog_a = matching::program_name(&ma.command);
@@ -472,6 +526,7 @@ pub fn diff(opts: &DiffOptions) -> Result<DiffReport, DiffError> {
     let cmp = Comparer {
         tol: opts.tol,
         ts_tol: opts.timestamps,
+        budget: &read.budget,
     };
     let mut pair_of_a = vec![usize::MAX; ma.probes.len()];
     let mut pair_of_b = vec![usize::MAX; mb.probes.len()];
@@ -529,11 +584,13 @@ pub fn diff(opts: &DiffOptions) -> Result<DiffReport, DiffError> {
                         } else {
                             if ka != usize::MAX {
                                 states[ka].count_a += 1;
-                                cmp.feed(&mut states[ka], item(ba, ia), true);
+                                cmp.feed(&mut states[ka], item(ba, ia), true)
+                                    .map_err(|e| budget_err(&opts.a, e))?;
                             }
                             if kb != usize::MAX {
                                 states[kb].count_b += 1;
-                                cmp.feed(&mut states[kb], item(bb, ib), false);
+                                cmp.feed(&mut states[kb], item(bb, ib), false)
+                                    .map_err(|e| budget_err(&opts.b, e))?;
                             }
                         }
                     }
@@ -548,7 +605,8 @@ pub fn diff(opts: &DiffOptions) -> Result<DiffReport, DiffError> {
                         }
                         if let Some(&k) = pair_of_a.get(pa).filter(|k| **k != usize::MAX) {
                             states[k].count_a += 1;
-                            cmp.feed(&mut states[k], item(ba, ia), true);
+                            cmp.feed(&mut states[k], item(ba, ia), true)
+                                .map_err(|e| budget_err(&opts.a, e))?;
                         }
                     }
                     sa.pos = ba.len();
@@ -561,7 +619,8 @@ pub fn diff(opts: &DiffOptions) -> Result<DiffReport, DiffError> {
                         }
                         if let Some(&k) = pair_of_b.get(pb).filter(|k| **k != usize::MAX) {
                             states[k].count_b += 1;
-                            cmp.feed(&mut states[k], item(bb, ib), false);
+                            cmp.feed(&mut states[k], item(bb, ib), false)
+                                .map_err(|e| budget_err(&opts.b, e))?;
                         }
                     }
                     sb.pos = bb.len();
@@ -670,6 +729,13 @@ pub fn diff(opts: &DiffOptions) -> Result<DiffReport, DiffError> {
     })
 }
 
+fn budget_err(path: &Path, source: LogError) -> DiffError {
+    DiffError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 fn shown(i: &Item, label: &str, order: u16) -> Shown {
     Shown {
         seq: i.seq,
@@ -689,7 +755,7 @@ const MAX_BATCH_SHOWN: usize = 16;
 struct Context<'a> {
     reader: &'a LogReader,
     labels: &'a [String],
-    completions: std::cell::OnceCell<HashMap<u64, (Status, Value)>>,
+    completions: std::cell::OnceCell<Option<Completions>>,
 }
 
 impl<'a> Context<'a> {
@@ -702,16 +768,18 @@ impl<'a> Context<'a> {
     }
 
     fn block_of(&self, seq: u64) -> Option<RecordBlock> {
-        let f = self.reader.frames().iter().find(|f| {
-            f.intact
-                && f.header.kind == FrameKind::Records
-                && f.header.seq_start <= seq
-                && seq < f.header.seq_end
-        })?;
+        let accepted = self.reader.plan().accepted();
+        let k = accepted.partition_point(|f| f.header.seq_end <= seq);
+        let f = accepted.get(k).filter(|f| f.header.seq_start <= seq)?;
         let mut b = self.reader.decode_block(f, &mut BlockCodec::new()).ok()?;
         if b.status.contains(&Status::Pending) {
             // Completions are needed only when the batch holds placeholders.
-            b.join_completions(self.completions.get_or_init(|| self.reader.completions()));
+            let c = self
+                .completions
+                .get_or_init(|| Completions::load(self.reader).ok());
+            if let Some(c) = c {
+                c.join(&mut b);
+            }
         }
         Some(b)
     }

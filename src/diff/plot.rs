@@ -1,155 +1,198 @@
-//! `probe diff --plot`: both traces' series of each compared probe
-//! overlaid, one panel per probe, the first divergence marked.
+//! `probe diff --plot`: the picture of a comparison, one row per compared
+//! probe pair — both traces overlaid, and under them B − A with the
+//! tolerance band and the first divergence marked — drawn by the replay
+//! renderer ([`crate::render::diff`]).
 //!
-//! Panels show probes that differ first (up to [`MAX_PANELS`]); with no
-//! difference, the first matched probes. Values are plotted against their
-//! index in the probe's sequence (the index the report's divergence uses):
-//! reals as they are, complex numbers by their real part, other kinds
-//! (text, arrays …) are skipped. Long series are reduced per pixel column
-//! to their min and max, which draws the same envelope as every point.
+//! Rows show probes that differ first (up to [`MAX_PANELS`]); with no
+//! difference, the first matched probes. Numbers are plotted against their
+//! index in the probe's sequence (the index the report's divergence uses),
+//! complex numbers by their real part. A pair of array probes shows the
+//! first differing pair of arrays (or the first pair, when none differs)
+//! over element index. A pair with nothing numeric gets a row saying so.
+//! The traces are read through the reading layer, every series charged to
+//! the memory budget; the picture is written through [`crate::output`].
 
-use std::collections::HashMap;
 use std::path::Path;
 
-use plotters::coord::Shift;
-use plotters::prelude::*;
+use crate::log::{LogError, LogReader, ReadOptions, RecordBlock};
+use crate::model::{ArrayValue, Kind, Value};
+use crate::output::{write_file, OutputError};
+use crate::render::diff::{render_rgb, render_svg, size, DiffRow, SeriesPair};
+use crate::render::encode::encode_png;
+use crate::render::plot::Theme;
+use crate::text::escape;
 
-use crate::log::block::RecordBlock;
-use crate::log::LogReader;
-use crate::model::Value;
-use crate::render::font;
-
-use super::{DiffOptions, DiffReport};
+use super::{DiffOptions, DiffReport, ProbeDiff};
 
 /// Most panels in one picture.
 pub const MAX_PANELS: usize = 6;
-
-const WIDTH: u32 = 1200;
-const PANEL_HEIGHT: u32 = 300;
 
 /// Why a plot could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum PlotError {
     /// Reading a trace failed.
-    #[error("reading {0}")]
-    Read(String),
+    #[error("reading {}: {}", escape(.0), escape(&.1.to_string()))]
+    Read(String, LogError),
     /// The extension is neither `.png` nor `.svg`.
-    #[error("{0}: the plot must be a .png or .svg file")]
+    #[error("{}: the plot must be a .png or .svg file", escape(.0))]
     Format(String),
-    /// Drawing or writing the picture failed.
-    #[error("drawing {path}: {detail}")]
+    /// Drawing the picture failed.
+    #[error("drawing {}: {detail}", escape(.path))]
     Draw {
         /// The picture.
         path: String,
         /// What went wrong.
         detail: String,
     },
+    /// Writing the picture failed, or it exists.
+    #[error(transparent)]
+    Output(#[from] OutputError),
 }
 
-/// Calls `f` with every intact RECORDS block of the log at `path`, its
-/// placeholders joined with their completions.
-fn each_block(path: &Path, mut f: impl FnMut(&RecordBlock)) -> Result<(), PlotError> {
-    let r =
-        LogReader::open(path).map_err(|e| PlotError::Read(format!("{}: {e}", path.display())))?;
-    let completions = r.completions();
-    for (_, b) in r.blocks() {
-        let Ok(mut b) = b else {
-            continue;
-        };
-        b.join_completions(&completions);
-        f(&b);
-    }
-    Ok(())
+/// What a probe of one trace holds, for choosing how to draw it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Holds {
+    numbers: u64,
+    arrays: u64,
 }
 
 /// Record `i` as a real number (a complex one by its real part); only a
-/// complex value is materialised, so array records cost nothing here.
+/// complex value is looked at, so array records cost nothing here.
 fn real(b: &RecordBlock, i: usize) -> Option<f64> {
-    b.as_f64(i).or_else(|| match b.kind(i) {
-        "complex" => match b.value(i) {
-            Value::Complex(re, _) => Some(re),
-            _ => None,
-        },
+    b.as_f64(i).or_else(|| match b.side(i) {
+        Some(Value::Complex(re, _)) => Some(*re),
         _ => None,
     })
 }
 
-/// Each selected probe's values in seq order (`NaN` for non-numeric ones).
-fn series(path: &Path, ids: &[u32]) -> Result<HashMap<u32, Vec<f64>>, PlotError> {
-    let mut out: HashMap<u32, Vec<f64>> = ids.iter().map(|&i| (i, Vec::new())).collect();
-    each_block(path, |b| {
-        for i in 0..b.len() {
-            if let Some(v) = out.get_mut(&b.probe[i]) {
-                v.push(real(b, i).unwrap_or(f64::NAN));
-            }
-        }
-    })?;
-    Ok(out)
+/// One pass over a trace: what each probe holds, each wanted probe's real
+/// series (charged to the budget), and the value at position `k` of the
+/// probes in `nth`.
+struct Pass {
+    holds: Vec<Holds>,
+    series: Vec<Option<Vec<f64>>>,
+    nth: Vec<Option<Value>>,
 }
 
-/// Probes with at least one finite real or complex value.
-fn numeric_probes(path: &Path) -> Result<std::collections::HashSet<u32>, PlotError> {
-    let mut out = std::collections::HashSet::new();
-    each_block(path, |b| {
+fn pass(r: &LogReader, want_series: &[bool], nth: &[Option<u64>]) -> Result<Pass, LogError> {
+    let n = r.meta().probes.len();
+    let mut p = Pass {
+        holds: vec![Holds::default(); n],
+        series: (0..n)
+            .map(|i| want_series.get(i).copied().unwrap_or(false).then(Vec::new))
+            .collect(),
+        nth: vec![None; n],
+    };
+    let mut seen = vec![0u64; n];
+    let budget = r.budget().clone();
+    let mut walk = r.walk(false)?;
+    while let Some(next) = walk.next_block() {
+        let b = match next {
+            Ok((_, b)) => b,
+            Err(e) if e.is_resource() => return Err(e),
+            Err(_) => continue, // reported by the walk; the diff said so
+        };
         for i in 0..b.len() {
-            if !out.contains(&b.probe[i]) && real(b, i).is_some_and(f64::is_finite) {
-                out.insert(b.probe[i]);
+            let id = b.probe[i] as usize;
+            let Some(h) = p.holds.get_mut(id) else {
+                continue;
+            };
+            let x = real(&b, i);
+            if x.is_some_and(f64::is_finite) {
+                h.numbers += 1;
+            } else if b.kind(i) == Kind::Array {
+                h.arrays += 1;
             }
-        }
-    })?;
-    Ok(out)
-}
-
-/// Min/max per pixel column: at most `2 * width` points, same envelope.
-fn decimate(ys: &[f64], width: usize) -> Vec<(f64, f64)> {
-    if ys.len() <= 2 * width {
-        return ys
-            .iter()
-            .enumerate()
-            .filter(|(_, y)| y.is_finite())
-            .map(|(i, &y)| (i as f64, y))
-            .collect();
-    }
-    let per = ys.len().div_ceil(width);
-    let mut out = Vec::with_capacity(2 * width);
-    for (c, chunk) in ys.chunks(per).enumerate() {
-        let x0 = (c * per) as f64;
-        let (mut lo, mut hi) = ((f64::INFINITY, x0), (f64::NEG_INFINITY, x0));
-        for (k, &y) in chunk.iter().enumerate() {
-            if y.is_finite() {
-                let x = x0 + k as f64;
-                if y < lo.0 {
-                    lo = (y, x);
+            if let Some(s) = &mut p.series[id] {
+                if s.len() == s.capacity() {
+                    let add = s.capacity().max(1024);
+                    budget.reserve(s, add, &|| "the series of diff --plot".to_string())?;
                 }
-                if y > hi.0 {
-                    hi = (y, x);
-                }
+                s.push(x.unwrap_or(f64::NAN));
             }
-        }
-        if lo.0.is_finite() {
-            let (a, b) = if lo.1 <= hi.1 { (lo, hi) } else { (hi, lo) };
-            out.push((a.1, a.0));
-            out.push((b.1, b.0));
+            if nth.get(id).copied().flatten() == Some(seen[id]) {
+                p.nth[id] = Some(b.value(i));
+            }
+            seen[id] += 1;
         }
     }
-    out
+    Ok(p)
 }
 
-/// A y-axis label: short, and 0 for the rounding noise of a tick at zero.
-fn tick(y: f64, range: f64) -> String {
-    let a = y.abs();
-    if a <= range * 1e-9 {
-        "0".into()
-    } else if !(1e-3..1e5).contains(&a) {
-        format!("{y:.2e}")
+fn title(p: &ProbeDiff) -> String {
+    let label = if p.a == p.b {
+        escape(&p.a).into_owned()
     } else {
-        let s = format!("{y:.4}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
+        format!("{} → {}", escape(&p.a), escape(&p.b))
+    };
+    match &p.first {
+        None => format!("{label} — same ({} values)", p.count_a),
+        Some(d) => format!(
+            "{label} — first divergence at #{} ({} vs {} values)",
+            d.index, p.count_a, p.count_b
+        ),
     }
 }
 
-/// Draw the picture; returns the number of panels.
-pub fn plot(opts: &DiffOptions, report: &DiffReport, out: &Path) -> Result<usize, PlotError> {
+fn array_row(
+    p: &ProbeDiff,
+    k: u64,
+    a: Option<&Value>,
+    b: Option<&Value>,
+    opts: &DiffOptions,
+) -> DiffRow {
+    let desc = |v: Option<&Value>| match v {
+        Some(Value::Array(x)) => format!("{}{:?}", x.dtype.name(), x.shape),
+        Some(v) => v.kind().as_str().to_string(),
+        None => "no value".to_string(),
+    };
+    match (a, b) {
+        (Some(Value::Array(x)), Some(Value::Array(y))) => {
+            let first = first_element_difference(x, y, opts);
+            DiffRow::Series(SeriesPair {
+                title: format!("{} — arrays of value #{k}", title(p)),
+                x_desc: format!(
+                    "element index (C order) of value #{k}: A {}, B {}",
+                    desc(a),
+                    desc(b)
+                ),
+                a: x.to_f64_vec(),
+                b: y.to_f64_vec(),
+                first,
+                atol: opts.tol.atol,
+                rtol: opts.tol.rtol,
+            })
+        }
+        _ => DiffRow::Note {
+            title: title(p),
+            why: format!(
+                "value #{k} is not an array in both traces (A: {}, B: {}): nothing to draw",
+                desc(a),
+                desc(b)
+            ),
+        },
+    }
+}
+
+/// The first element index where two arrays differ beyond tolerance.
+fn first_element_difference(x: &ArrayValue, y: &ArrayValue, opts: &DiffOptions) -> Option<u64> {
+    let n = x.len().max(y.len());
+    (0..n)
+        .find(|&i| match (x.get_complex(i), y.get_complex(i)) {
+            (Some(a), Some(b)) => !super::compare::close_complex(a, b, &opts.tol).0,
+            _ => true,
+        })
+        .map(|i| i as u64)
+}
+
+/// Draw the picture into `out` (`.png` or `.svg`); returns the number of
+/// rows that show data, and why none does when that is 0.
+pub fn plot(
+    opts: &DiffOptions,
+    report: &DiffReport,
+    out: &Path,
+    force: bool,
+) -> Result<(usize, Option<String>), PlotError> {
     let ext = out
         .extension()
         .and_then(|e| e.to_str())
@@ -159,163 +202,140 @@ pub fn plot(opts: &DiffOptions, report: &DiffReport, out: &Path) -> Result<usize
         Some("png") => false,
         _ => return Err(PlotError::Format(out.display().to_string())),
     };
+    crate::output::check_target(out, force)?;
+    let read = ReadOptions::from_env();
+    let open = |p: &Path| {
+        let r = LogReader::open_with(p, read.clone())
+            .map_err(|e| PlotError::Read(p.display().to_string(), e))?;
+        r.check_work(crate::log::limits::Work::Draw)
+            .map_err(|e| PlotError::Read(p.display().to_string(), e))?;
+        Ok::<_, PlotError>(r)
+    };
+    let (ra, rb) = (open(&opts.a)?, open(&opts.b)?);
     // Re-derive the pairing (cheap) to get probe ids for the report's rows.
-    let ra = LogReader::open(&opts.a).map_err(|e| PlotError::Read(e.to_string()))?;
-    let rb = LogReader::open(&opts.b).map_err(|e| PlotError::Read(e.to_string()))?;
     let m = super::match_probes(
         &ra.meta().probes,
         &rb.meta().probes,
         &opts.maps,
         opts.ignore_lines,
     );
-    drop((ra, rb));
-    // Differing probes first; only probes with numbers to draw.
+    // Differing probes first.
     let mut order: Vec<usize> = (0..m.pairs.len())
         .filter(|&k| !report.probes[k].same)
         .collect();
     order.extend((0..m.pairs.len()).filter(|&k| report.probes[k].same));
-    // A first pass finds the probes with numbers (cheap: tags only), so
-    // that only the chosen probes' series are held in memory.
-    let num_a = numeric_probes(&opts.a)?;
-    let num_b = numeric_probes(&opts.b)?;
-    let chosen: Vec<usize> = order
+
+    // First pass: what each probe holds (so only the chosen probes'
+    // series are held in memory).
+    fn read_err(p: &Path) -> impl Fn(LogError) -> PlotError + '_ {
+        move |e| PlotError::Read(p.display().to_string(), e)
+    }
+    let ha = pass(&ra, &[], &[]).map_err(read_err(&opts.a))?.holds;
+    let hb = pass(&rb, &[], &[]).map_err(read_err(&opts.b))?.holds;
+    enum Choice {
+        Series,
+        Array(u64),
+        Nothing,
+    }
+    let chosen: Vec<(usize, Choice)> = order
         .into_iter()
-        .filter(|&k| num_a.contains(&m.pairs[k].a) || num_b.contains(&m.pairs[k].b))
         .take(MAX_PANELS)
+        .map(|k| {
+            let (a, b) = (ha[m.pairs[k].a as usize], hb[m.pairs[k].b as usize]);
+            let c = if a.numbers + b.numbers > 0 {
+                Choice::Series
+            } else if a.arrays + b.arrays > 0 {
+                Choice::Array(report.probes[k].first.as_ref().map_or(0, |d| d.index))
+            } else {
+                Choice::Nothing
+            };
+            (k, c)
+        })
         .collect();
-    let ids_a: Vec<u32> = chosen.iter().map(|&k| m.pairs[k].a).collect();
-    let ids_b: Vec<u32> = chosen.iter().map(|&k| m.pairs[k].b).collect();
-    let sa = series(&opts.a, &ids_a)?;
-    let sb = series(&opts.b, &ids_b)?;
-
-    font::ensure_registered();
-    let height = PANEL_HEIGHT * chosen.len().max(1) as u32;
-    let draw_err = |e: String| PlotError::Draw {
+    let (na, nb) = (ra.meta().probes.len(), rb.meta().probes.len());
+    let mut want_a = vec![false; na];
+    let mut want_b = vec![false; nb];
+    let mut nth_a = vec![None; na];
+    let mut nth_b = vec![None; nb];
+    for (k, c) in &chosen {
+        let (a, b) = (m.pairs[*k].a as usize, m.pairs[*k].b as usize);
+        match c {
+            Choice::Series => (want_a[a], want_b[b]) = (true, true),
+            Choice::Array(i) => (nth_a[a], nth_b[b]) = (Some(*i), Some(*i)),
+            Choice::Nothing => {}
+        }
+    }
+    let mut pa = pass(&ra, &want_a, &nth_a).map_err(read_err(&opts.a))?;
+    let mut pb = pass(&rb, &want_b, &nth_b).map_err(read_err(&opts.b))?;
+    let mut drawn = 0;
+    let rows: Vec<DiffRow> = chosen
+        .iter()
+        .map(|(k, c)| {
+            let p = &report.probes[*k];
+            let (a, b) = (m.pairs[*k].a as usize, m.pairs[*k].b as usize);
+            match c {
+                Choice::Series => {
+                    drawn += 1;
+                    DiffRow::Series(SeriesPair {
+                        title: title(p),
+                        x_desc: "capture index (value # in the probe's sequence)".into(),
+                        a: pa.series[a].take().unwrap_or_default(),
+                        b: pb.series[b].take().unwrap_or_default(),
+                        first: p.first.as_ref().map(|d| d.index),
+                        atol: opts.tol.atol,
+                        rtol: opts.tol.rtol,
+                    })
+                }
+                Choice::Array(i) => {
+                    let row = array_row(p, *i, pa.nth[a].as_ref(), pb.nth[b].as_ref(), opts);
+                    if matches!(row, DiffRow::Series(_)) {
+                        drawn += 1;
+                    }
+                    row
+                }
+                Choice::Nothing => DiffRow::Note {
+                    title: title(p),
+                    why: "no numbers or arrays in either trace (text, None, errors …): nothing to draw"
+                        .to_string(),
+                },
+            }
+        })
+        .collect();
+    let why = (drawn == 0).then(|| {
+        if m.pairs.is_empty() {
+            "the traces have no probe in common".to_string()
+        } else {
+            "no compared probe holds numbers or arrays".to_string()
+        }
+    });
+    let header = format!(
+        "probe diff  ·  A = {}  ·  B = {}  ·  atol {} rtol {}",
+        escape(&file_name(&opts.a)),
+        escape(&file_name(&opts.b)),
+        crate::text::num(opts.tol.atol),
+        crate::text::num(opts.tol.rtol)
+    );
+    let dims = size(rows.len());
+    let theme = Theme::LIGHT;
+    let draw_err = |e: crate::render::plot::DrawError| PlotError::Draw {
         path: out.display().to_string(),
-        detail: e,
+        detail: e.to_string(),
     };
-    let ctx = Panels {
-        report,
-        pairs: &m.pairs,
-        chosen: &chosen,
-        sa: &sa,
-        sb: &sb,
-    };
-    if svg {
-        ctx.draw(SVGBackend::new(out, (WIDTH, height)).into_drawing_area())
-            .map_err(draw_err)?;
+    let bytes = if svg {
+        render_svg(&header, &rows, &theme, dims)
+            .map_err(draw_err)?
+            .into_bytes()
     } else {
-        ctx.draw(BitMapBackend::new(out, (WIDTH, height)).into_drawing_area())
-            .map_err(draw_err)?;
-    }
-    Ok(chosen.len())
-}
-
-struct Panels<'a> {
-    report: &'a DiffReport,
-    pairs: &'a [super::Pair],
-    chosen: &'a [usize],
-    sa: &'a HashMap<u32, Vec<f64>>,
-    sb: &'a HashMap<u32, Vec<f64>>,
-}
-
-impl Panels<'_> {
-    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>) -> Result<(), String> {
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let areas = root.split_evenly((self.chosen.len().max(1), 1));
-        let empty = Vec::new();
-        for (slot, &k) in self.chosen.iter().enumerate() {
-            let ya = self.sa.get(&self.pairs[k].a).unwrap_or(&empty);
-            let yb = self.sb.get(&self.pairs[k].b).unwrap_or(&empty);
-            draw_panel(&areas[slot], &self.report.probes[k], ya, yb).map_err(|e| e.to_string())?;
-        }
-        root.present().map_err(|e| e.to_string())
-    }
-}
-
-fn draw_panel<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    p: &super::ProbeDiff,
-    ya: &[f64],
-    yb: &[f64],
-) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    let n = ya.len().max(yb.len()).max(2);
-    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for &y in ya.iter().chain(yb) {
-        if y.is_finite() {
-            lo = lo.min(y);
-            hi = hi.max(y);
-        }
-    }
-    if !lo.is_finite() {
-        (lo, hi) = (0.0, 1.0);
-    }
-    if hi - lo < f64::EPSILON * hi.abs().max(1.0) {
-        (lo, hi) = (lo - 0.5, hi + 0.5);
-    }
-    let pad = (hi - lo) * 0.05;
-    let title = match &p.first {
-        None => format!("{} — same ({} values)", p.a, p.count_a),
-        Some(d) => format!(
-            "{} — first divergence at #{} ({} vs {} values)",
-            p.a, d.index, p.count_a, p.count_b
-        ),
+        let (rgb, _) = render_rgb(&header, &rows, &theme, dims).map_err(draw_err)?;
+        encode_png(&rgb, dims, true).map_err(draw_err)?
     };
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, (font::FAMILY, 18))
-        .margin(8)
-        .x_label_area_size(36)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0f64..(n - 1) as f64, (lo - pad)..(hi + pad))?;
-    chart
-        .configure_mesh()
-        .x_desc("value index")
-        .y_desc("value")
-        .y_label_formatter(&|y: &f64| tick(*y, hi - lo))
-        .label_style((font::FAMILY, 13))
-        .draw()?;
-    let cols = 1100;
-    let blue = RGBColor(31, 119, 180);
-    let orange = RGBColor(255, 127, 14);
-    chart
-        .draw_series(LineSeries::new(decimate(ya, cols), blue.stroke_width(2)))?
-        .label("A")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], blue.stroke_width(2)));
-    chart
-        .draw_series(LineSeries::new(decimate(yb, cols), orange.stroke_width(1)))?
-        .label("B")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], orange.stroke_width(1)));
-    if let Some(d) = &p.first {
-        let x = d.index as f64;
-        chart
-            .draw_series(std::iter::once(PathElement::new(
-                vec![(x, lo - pad), (x, hi + pad)],
-                RED.stroke_width(1),
-            )))?
-            .label(format!("first divergence #{}", d.index))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(1)));
-    }
-    chart
-        .configure_series_labels()
-        .label_font((font::FAMILY, 13))
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
-    Ok(())
+    write_file(out, &bytes, force)?;
+    Ok((drawn, why))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::decimate;
-
-    #[test]
-    fn decimation_keeps_the_envelope() {
-        let ys: Vec<f64> = (0..10_000).map(|i| ((i * 7919) % 1000) as f64).collect();
-        let d = decimate(&ys, 100);
-        assert!(d.len() <= 200);
-        let max = d.iter().map(|p| p.1).fold(f64::MIN, f64::max);
-        let min = d.iter().map(|p| p.1).fold(f64::MAX, f64::min);
-        assert_eq!((min, max), (0.0, 999.0));
-        assert_eq!(decimate(&[1.0, 2.0], 100), vec![(0.0, 1.0), (1.0, 2.0)]);
-    }
+fn file_name(p: &Path) -> String {
+    p.file_name().map_or_else(
+        || p.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }

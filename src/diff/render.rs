@@ -1,34 +1,27 @@
-//! The human-readable `probe diff` report.
+//! The human-readable `probe diff` report. Numbers are written as a person
+//! reads them ([`crate::text::num`]: `1.149`, `0.9971`, `2.5e-12`), and
+//! every string from the traces (labels, values, paths, commands) is
+//! escaped for the terminal ([`crate::text::escape`]).
 
 use std::fmt::Write;
 
 use super::{DiffReport, Divergence, ProbeDiff, Shown};
+use crate::text::{escape, num as text_num};
 
 fn num(x: Option<f64>) -> String {
-    match x {
-        None => "-".into(),
-        Some(v) if v.is_infinite() => "inf".into(),
-        Some(0.0) => "0".into(),
-        Some(v) => format!("{v:.3e}"),
-    }
+    x.map_or_else(|| "-".into(), text_num)
 }
 
 /// A tolerance as given on the command line would write it (`1e-9`, `0.5`).
 fn tol(x: f64) -> String {
-    if x == 0.0 {
-        "0".into()
-    } else if !(1e-3..1e6).contains(&x.abs()) {
-        format!("{x:e}")
-    } else {
-        x.to_string()
-    }
+    text_num(x)
 }
 
 fn name(p: &ProbeDiff) -> String {
     if p.a == p.b {
-        p.a.clone()
+        escape(&p.a).into_owned()
     } else {
-        format!("{} → {}", p.a, p.b)
+        format!("{} → {}", escape(&p.a), escape(&p.b))
     }
 }
 
@@ -55,7 +48,13 @@ fn record(s: &Shown) -> String {
     } else {
         format!(" [{}]", s.status)
     };
-    format!("seq {} {} = {}{}", s.seq, s.probe, s.value, status)
+    format!(
+        "seq {} {} = {}{}",
+        s.seq,
+        escape(&s.probe),
+        escape(&s.value),
+        status
+    )
 }
 
 fn batch(out: &mut String, side: &str, b: &[Shown], at: Option<&Shown>) {
@@ -83,7 +82,7 @@ fn divergence(out: &mut String, p: &ProbeDiff, d: &Divergence) {
         "\n{} — first divergence at value #{}: {}",
         name(p),
         d.index,
-        d.reason
+        escape(&d.reason)
     );
     for (side, r) in [("A", &d.a), ("B", &d.b)] {
         match r {
@@ -108,12 +107,12 @@ pub fn render_text(r: &DiffReport) -> String {
         let _ = writeln!(
             out,
             "{side}: {}  ({} records{}; `{}`)",
-            t.path,
+            escape(&t.path),
             t.records,
             t.incomplete
                 .as_ref()
-                .map_or(String::new(), |w| format!(", INCOMPLETE: {w}")),
-            t.command.join(" ")
+                .map_or(String::new(), |w| format!(", INCOMPLETE: {}", escape(w))),
+            escape(&t.command.join(" "))
         );
     }
     let s = &r.settings;
@@ -134,7 +133,7 @@ pub fn render_text(r: &DiffReport) -> String {
         if s.maps.is_empty() {
             String::new()
         } else {
-            format!(", map {}", s.maps.join(" "))
+            format!(", map {}", escape(&s.maps.join(" ")))
         }
     );
     let rows: Vec<[String; 6]> = r
@@ -179,10 +178,10 @@ pub fn render_text(r: &DiffReport) -> String {
         line(&mut out, row);
     }
     for u in &r.only_in_a {
-        let _ = writeln!(out, "only in A: {} ({} records)", u.probe, u.count);
+        let _ = writeln!(out, "only in A: {} ({} records)", escape(&u.probe), u.count);
     }
     for u in &r.only_in_b {
-        let _ = writeln!(out, "only in B: {} ({} records)", u.probe, u.count);
+        let _ = writeln!(out, "only in B: {} ({} records)", escape(&u.probe), u.count);
     }
     for p in &r.probes {
         if let Some(d) = &p.first {
@@ -190,7 +189,7 @@ pub fn render_text(r: &DiffReport) -> String {
         }
     }
     for w in &r.warnings {
-        let _ = writeln!(out, "warning: {w}");
+        let _ = writeln!(out, "warning: {}", escape(w));
     }
     let differ = r.probes.iter().filter(|p| !p.same).count();
     let unmatched = r.only_in_a.len() + r.only_in_b.len();

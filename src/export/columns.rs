@@ -23,12 +23,11 @@ use parquet::basic::{Compression, Encoding};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
-use crate::log::format::tag;
 use crate::log::meta::RunMeta;
 use crate::log::RecordBlock;
-use crate::model::{ArrayValue, Status, Value};
+use crate::model::{ArrayValue, Kind, Status, Value, ValueTag};
 
-/// Kind names, in dictionary order (the `kind` column).
+/// Kind names, in dictionary order (the `kind` column): [`Kind::ALL`].
 pub const KINDS: [&str; 11] = [
     "absent", "none", "bool", "int", "float", "complex", "str", "bytes", "other", "error", "array",
 ];
@@ -39,8 +38,8 @@ pub const STATUSES: [&str; 6] = ["ok", "unbound", "raised", "error", "incomplete
 /// Role names in dictionary order.
 pub const ROLES: [&str; 2] = ["lhs", "rhs"];
 
-fn kind_index(kind: &str) -> i8 {
-    KINDS.iter().position(|k| *k == kind).unwrap_or(8) as i8
+fn kind_index(kind: Kind) -> i8 {
+    kind.index() as i8
 }
 
 fn dict(key: DataType) -> DataType {
@@ -249,28 +248,28 @@ impl Layout {
         let kind = t
             .iter()
             .map(|&x| match x {
-                tag::ABSENT => 0,
-                tag::NONE => 1,
-                tag::FALSE | tag::TRUE => 2,
-                tag::INT => 3,
-                _ => 4,
+                ValueTag::Absent => kind_index(Kind::Absent),
+                ValueTag::None => kind_index(Kind::None),
+                ValueTag::False | ValueTag::True => kind_index(Kind::Bool),
+                ValueTag::Int => kind_index(Kind::Int),
+                _ => kind_index(Kind::Float),
             })
             .collect();
-        let valid = |want: &dyn Fn(u8) -> bool| {
+        let valid = |want: &dyn Fn(ValueTag) -> bool| {
             NullBuffer::new(BooleanBuffer::collect_bool(n, |i| want(t[i])))
         };
         let words = Buffer::from_vec(b.num.clone());
         let bools = BooleanArray::new(
-            BooleanBuffer::collect_bool(n, |i| t[i] == tag::TRUE),
-            Some(valid(&|x| x == tag::TRUE || x == tag::FALSE)),
+            BooleanBuffer::collect_bool(n, |i| t[i] == ValueTag::True),
+            Some(valid(&|x| x == ValueTag::True || x == ValueTag::False)),
         );
         let ints = Int64Array::new(
             ScalarBuffer::new(words.clone(), 0, n),
-            Some(valid(&|x| x == tag::INT)),
+            Some(valid(&|x| x == ValueTag::Int)),
         );
         let floats = Float64Array::new(
             ScalarBuffer::new(words, 0, n),
-            Some(valid(&|x| x == tag::FLOAT)),
+            Some(valid(&|x| x == ValueTag::Float)),
         );
         let null = |i: usize| {
             if n <= NULL_ROWS {
@@ -292,7 +291,7 @@ impl Layout {
         let mut kind = Vec::with_capacity(n);
         for i in 0..n {
             match b.tag[i] {
-                tag::ABSENT | tag::NONE | tag::FALSE | tag::TRUE | tag::INT | tag::FLOAT => {
+                t if t.is_word() => {
                     let v = b.value(i);
                     kind.push(kind_index(v.kind()));
                     c.row(None, &v);
@@ -555,7 +554,7 @@ pub fn run_footer(
             "probe.python_executable".into(),
             meta.python_executable.clone(),
         ),
-        ("probe.core".into(), meta.core.clone()),
+        ("probe.core".into(), meta.core.to_string()),
         ("probe.start_unix_ns".into(), meta.start_unix_ns.to_string()),
         ("probe.start_utc".into(), utc),
         (
@@ -634,7 +633,7 @@ mod tests {
                 message: String::new(),
             },
         ] {
-            assert_eq!(KINDS[kind_index(v.kind()) as usize], v.kind());
+            assert_eq!(KINDS[kind_index(v.kind()) as usize], v.kind().as_str());
         }
     }
 }

@@ -2,13 +2,16 @@
 //! Lines (SPEC §9), one row per record in seq order.
 //!
 //! The data's path: the log is memory-mapped ([`LogReader`]), its RECORDS
-//! frames are decoded into columnar [`RecordBlock`]s in parallel (rayon),
-//! placeholders are joined with their completions, and each block becomes
-//! one Arrow `RecordBatch` (built straight from the block's columns, see
-//! [`columns`]) or one chunk of text ([`text`]). A single writer thread
-//! appends the chunks in seq order to a temporary file next to the output,
-//! which is renamed over the output only when everything was written — a
-//! failed export never leaves a half-written file under the requested name.
+//! frames are decoded into columnar [`RecordBlock`]s in parallel by the
+//! reading layer's walk ([`crate::log::walk::Walk::par_units`]: bounds,
+//! memory budget, placeholders joined with their completions), and each
+//! block becomes one Arrow `RecordBatch` (built straight from the block's
+//! columns, see [`columns`]) or one chunk of text ([`text`]). A single
+//! writer thread appends the chunks in seq order to a temporary file next
+//! to the output ([`crate::output::PendingFile`]), which is renamed over
+//! the output only when everything was written — a failed export never
+//! leaves a half-written file under the requested name, and never writes
+//! through a symlink.
 //!
 //! The column set and the JSON Lines schema are documented in
 //! `docs/EXPORT.md` and `docs/JSONL.md`.
@@ -23,10 +26,10 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
 
-use rayon::prelude::*;
-
-use crate::log::format::FrameKind;
-use crate::log::{LogError, LogReader, RecordBlock};
+use crate::log::limits::Work;
+use crate::log::{LogError, LogReader, Selection};
+use crate::output::{OutputError, PendingFile};
+use crate::text::escape;
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +122,7 @@ pub struct ExportSummary {
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     /// The log could not be opened or read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {}: {}", escape(&.path.display().to_string()), escape(&.source.to_string()))]
     Log {
         /// The log.
         path: PathBuf,
@@ -127,7 +130,7 @@ pub enum ExportError {
         source: LogError,
     },
     /// The log is incomplete or damaged and `--allow-incomplete` was not given.
-    #[error("{path} is incomplete: {why}; use --allow-incomplete to export the {records} readable records")]
+    #[error("{} is incomplete: {}; use --allow-incomplete to export the {records} readable records", escape(&.path.display().to_string()), escape(.why))]
     Incomplete {
         /// The log.
         path: PathBuf,
@@ -136,22 +139,12 @@ pub enum ExportError {
         /// Records that could be read.
         records: u64,
     },
-    /// The output exists and `--force` was not given.
-    #[error("{path} already exists; refusing to overwrite it (use --force)")]
-    OutputExists {
-        /// The output.
-        path: PathBuf,
-    },
-    /// Creating, writing or renaming the output failed.
-    #[error("cannot write {path}: {error}")]
-    Io {
-        /// The output.
-        path: PathBuf,
-        /// The operating system's error.
-        error: std::io::Error,
-    },
+    /// Creating, writing or renaming the output failed, or it exists and
+    /// `--force` was not given.
+    #[error(transparent)]
+    Output(#[from] OutputError),
     /// A `--probe` selector matched none of the log's probes.
-    #[error("--probe {selector:?} matches no probe of {path}; its probes are: {available}")]
+    #[error("--probe {:?} matches no probe of {}; its probes are: {}", escape(.selector), escape(&.path.display().to_string()), escape(.available))]
     NoSuchProbe {
         /// The selector.
         selector: String,
@@ -161,7 +154,7 @@ pub enum ExportError {
         available: String,
     },
     /// The Arrow or Parquet library refused the data (a bug, reported as such).
-    #[error("encoding {format} for {path}: {detail}")]
+    #[error("encoding {format} for {}: {}", escape(&.path.display().to_string()), escape(.detail))]
     Encode {
         /// Output format.
         format: &'static str,
@@ -174,32 +167,13 @@ pub enum ExportError {
 
 /// The probe selection: `None` for all, else one flag per probe id.
 fn select(r: &LogReader, selectors: &[String]) -> Result<Option<Vec<bool>>, ExportError> {
-    if selectors.is_empty() {
-        return Ok(None);
-    }
-    let probes = &r.meta().probes;
-    let mut keep = vec![false; probes.len()];
-    for s in selectors {
-        let mut any = false;
-        for (k, p) in keep.iter_mut().zip(probes) {
-            if p.matches(s) {
-                *k = true;
-                any = true;
-            }
-        }
-        if !any {
-            return Err(ExportError::NoSuchProbe {
-                selector: s.clone(),
-                path: r.path().to_path_buf(),
-                available: probes
-                    .iter()
-                    .map(|p| p.label())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-        }
-    }
-    Ok(Some(keep))
+    let sel =
+        Selection::new(&r.meta().probes, selectors).map_err(|e| ExportError::NoSuchProbe {
+            selector: e.selector,
+            path: r.path().to_path_buf(),
+            available: e.available,
+        })?;
+    Ok((!sel.is_all()).then(|| sel.flags().to_vec()))
 }
 
 /// A run of frames turned into output: Arrow batches, encoded Parquet
@@ -253,117 +227,30 @@ impl Sink {
     }
 }
 
-/// A temporary output file that is removed unless [`TempOut::keep`] renames it.
-struct TempOut {
-    tmp: PathBuf,
-    kept: bool,
-}
-
-impl Drop for TempOut {
-    fn drop(&mut self) {
-        if !self.kept {
-            let _ = std::fs::remove_file(&self.tmp);
-        }
-    }
-}
-
-impl TempOut {
-    fn create(output: &Path) -> Result<(TempOut, File), ExportError> {
-        let io = |error| ExportError::Io {
-            path: output.to_path_buf(),
-            error,
-        };
-        let name = output
-            .file_name()
-            .ok_or_else(|| {
-                io(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    "not a file name",
-                ))
-            })?
-            .to_string_lossy()
-            .into_owned();
-        let dir = output.parent().filter(|p| !p.as_os_str().is_empty());
-        let tmp_name = format!(".{name}.{}.partial", std::process::id());
-        let tmp = match dir {
-            Some(d) => d.join(tmp_name),
-            None => PathBuf::from(tmp_name),
-        };
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(io)?;
-        Ok((TempOut { tmp, kept: false }, file))
-    }
-
-    fn keep(mut self, output: &Path, force: bool) -> Result<(), ExportError> {
-        if !force && output.exists() {
-            return Err(ExportError::OutputExists {
-                path: output.to_path_buf(),
-            });
-        }
-        std::fs::rename(&self.tmp, output).map_err(|error| ExportError::Io {
-            path: output.to_path_buf(),
-            error,
-        })?;
-        self.kept = true;
-        Ok(())
-    }
-}
-
 /// Frames per Parquet row group (65,536 records each: ~1 M rows).
 const ROW_GROUP_FRAMES: usize = 16;
 
-/// What one unit of frames produced.
-struct UnitOut {
-    chunk: Option<(Chunk, u64)>,
-    skipped: Vec<String>,
-}
-
 /// Everything the parallel encoders share.
 struct Encoder<'a> {
-    reader: &'a LogReader,
-    completions: std::collections::HashMap<u64, (crate::model::Status, crate::model::Value)>,
     format: Format,
     layout: columns::Layout,
     roles: Vec<&'static str>,
     keep: Option<Vec<bool>>,
-    allow_incomplete: bool,
-    row_groups: Option<parquet::arrow::arrow_writer::ArrowRowGroupWriterFactory>,
+    row_groups: Option<&'a parquet::arrow::arrow_writer::ArrowRowGroupWriterFactory>,
 }
 
 impl Encoder<'_> {
-    /// Decode and encode one run of frames.
+    /// Encode one unit of decoded blocks: its chunk and row count.
     fn unit(
         &self,
-        codec: &mut crate::log::block::BlockCodec,
         index: usize,
-        frames: &[crate::log::FrameInfo],
-    ) -> Result<UnitOut, Result<LogError, String>> {
-        let mut skipped = Vec::new();
+        blocks: crate::log::walk::Unit,
+    ) -> Result<Option<(Chunk, u64)>, String> {
         let mut rows = 0u64;
         let mut batches = Vec::new();
         let mut text = Vec::new();
-        let n_probes = self.layout.labels().len();
         let keep = self.keep.as_deref();
-        for f in frames {
-            let block = self.reader.decode_block(f, codec).and_then(|mut b| {
-                b.join_completions(&self.completions);
-                check_probe_ids(&b, n_probes, f.offset)?;
-                Ok(b)
-            });
-            let block = match block {
-                Ok(b) => b,
-                Err(e) if self.allow_incomplete => {
-                    skipped.push(format!(
-                        "skipped a frame of {}: {e}",
-                        self.reader.path().display()
-                    ));
-                    continue;
-                }
-                Err(e) => return Err(Ok(e)),
-            };
+        for (_, block) in blocks {
             let n = match keep {
                 None => block.len() as u64,
                 Some(k) => block
@@ -378,9 +265,7 @@ impl Encoder<'_> {
             rows += n;
             let labels = self.layout.labels();
             match self.format {
-                Format::Parquet | Format::Arrow => {
-                    batches.push(self.layout.batch(block, keep).map_err(Err)?)
-                }
+                Format::Parquet | Format::Arrow => batches.push(self.layout.batch(block, keep)?),
                 Format::Csv => text.extend(text::csv_block(&block, labels, &self.roles, keep)),
                 // Written by perfetto::write before any unit is encoded.
                 Format::Jsonl | Format::Perfetto => {
@@ -389,14 +274,11 @@ impl Encoder<'_> {
             }
         }
         if rows == 0 {
-            return Ok(UnitOut {
-                chunk: None,
-                skipped,
-            });
+            return Ok(None);
         }
-        let chunk = match (self.format, &self.row_groups) {
+        let chunk = match (self.format, self.row_groups) {
             (Format::Parquet, Some(factory)) => {
-                let pq = |e: parquet::errors::ParquetError| Err(e.to_string());
+                let pq = |e: parquet::errors::ParquetError| e.to_string();
                 let mut writers = factory.create_column_writers(index).map_err(pq)?;
                 let schema = self.layout.schema();
                 for b in &batches {
@@ -406,7 +288,7 @@ impl Encoder<'_> {
                             parquet::arrow::arrow_writer::compute_leaves(field, col).map_err(pq)?
                         {
                             w.next()
-                                .ok_or_else(|| Err("fewer column writers than leaves".to_string()))?
+                                .ok_or_else(|| "fewer column writers than leaves".to_string())?
                                 .write(&leaf)
                                 .map_err(pq)?;
                         }
@@ -423,10 +305,7 @@ impl Encoder<'_> {
             (Format::Arrow | Format::Parquet, _) => Chunk::Batches(batches),
             _ => Chunk::Text(text),
         };
-        Ok(UnitOut {
-            chunk: Some((chunk, rows)),
-            skipped,
-        })
+        Ok(Some((chunk, rows)))
     }
 }
 
@@ -449,33 +328,41 @@ pub fn export(
                 records: reader.readable_records(),
             });
         }
-        warnings.push(format!("{} is incomplete: {why}", opts.input.display()));
     }
+    reader
+        .check_work(match opts.format {
+            Format::Parquet => Work::ExportParquet,
+            Format::Arrow | Format::Csv => Work::ExportWide,
+            Format::Jsonl => Work::ExportJsonl,
+            Format::Perfetto => Work::ExportParquet,
+        })
+        .map_err(|source| ExportError::Log {
+            path: opts.input.clone(),
+            source,
+        })?;
     let keep = select(&reader, &opts.probes)?;
     let same_file = match (opts.input.canonicalize(), opts.output.canonicalize()) {
         (Ok(i), Ok(o)) => i == o,
         _ => false,
     };
     if same_file {
-        return Err(ExportError::Io {
+        return Err(ExportError::Output(OutputError::Io {
             path: opts.output.clone(),
             error: std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
                 "it is the log being exported",
             ),
-        });
-    }
-    if !opts.force && opts.output.exists() {
-        return Err(ExportError::OutputExists {
-            path: opts.output.clone(),
-        });
+        }));
     }
     if opts.wide {
-        let (tmp, file) = TempOut::create(&opts.output)?;
-        let io_err = |error: std::io::Error| ExportError::Io {
-            path: opts.output.clone(),
-            error,
+        let mut out = PendingFile::create(&opts.output, opts.force)?;
+        let io_err = |error: std::io::Error| {
+            ExportError::Output(OutputError::Io {
+                path: opts.output.clone(),
+                error,
+            })
         };
+        let file = out.file().try_clone().map_err(io_err)?;
         let mut w = BufWriter::with_capacity(1 << 20, file);
         let s = wide::write(&reader, keep.as_deref(), opts.format, &mut w).map_err(|detail| {
             ExportError::Encode {
@@ -487,11 +374,11 @@ pub fn export(
         let file = w.into_inner().map_err(|e| io_err(e.into_error()))?;
         let bytes = file.metadata().map_err(io_err)?.len();
         drop(file);
-        tmp.keep(&opts.output, opts.force)?;
+        out.commit()?;
         if !s.skipped.is_empty() {
             warnings.push(format!(
                 "not scalar numbers, so no column: {}",
-                s.skipped.join(", ")
+                escape(&s.skipped.join(", "))
             ));
         }
         return Ok(ExportSummary {
@@ -502,21 +389,24 @@ pub fn export(
         });
     }
     if opts.format == Format::Perfetto {
-        let (tmp, file) = TempOut::create(&opts.output)?;
-        let io_err = |error: std::io::Error| ExportError::Io {
-            path: opts.output.clone(),
-            error,
+        let mut out = PendingFile::create(&opts.output, opts.force)?;
+        let io_err = |error: std::io::Error| {
+            ExportError::Output(OutputError::Io {
+                path: opts.output.clone(),
+                error,
+            })
         };
+        let file = out.file().try_clone().map_err(io_err)?;
         let mut w = BufWriter::with_capacity(1 << 20, file);
         let s = perfetto::write(&reader, keep.as_deref(), &mut w).map_err(io_err)?;
         let file = w.into_inner().map_err(|e| io_err(e.into_error()))?;
         let bytes = file.metadata().map_err(io_err)?.len();
         drop(file);
-        tmp.keep(&opts.output, opts.force)?;
+        out.commit()?;
         if !s.skipped.is_empty() {
             warnings.push(format!(
                 "not numeric, so not counter tracks: {}",
-                s.skipped.join(", ")
+                escape(&s.skipped.join(", "))
             ));
         }
         return Ok(ExportSummary {
@@ -527,16 +417,22 @@ pub fn export(
         });
     }
     let layout = columns::Layout::new(reader.meta(), opts.format == Format::Parquet);
-    let (tmp, file) = TempOut::create(&opts.output)?;
+    let mut out = PendingFile::create(&opts.output, opts.force)?;
+    let file = out.file().try_clone().map_err(|error| OutputError::Io {
+        path: opts.output.clone(),
+        error,
+    })?;
     let out_path = opts.output.clone();
     let encode_err = |format: &'static str, detail: String| ExportError::Encode {
         format,
         path: out_path.clone(),
         detail,
     };
-    let io_err = |error: std::io::Error| ExportError::Io {
-        path: out_path.clone(),
-        error,
+    let io_err = |error: std::io::Error| {
+        ExportError::Output(OutputError::Io {
+            path: out_path.clone(),
+            error,
+        })
     };
     let buf = BufWriter::with_capacity(1 << 20, file);
     let mut row_groups = None;
@@ -571,16 +467,8 @@ pub fn export(
     };
     let format = opts.format;
     let total = reader.readable_records();
-    let frames: Vec<_> = reader
-        .frames()
-        .iter()
-        .filter(|f| f.intact && f.header.kind == FrameKind::Records)
-        .copied()
-        .collect();
     let n_probes = reader.meta().probes.len();
     let enc = Encoder {
-        reader: &reader,
-        completions: reader.completions(),
         format,
         roles: reader
             .meta()
@@ -590,23 +478,21 @@ pub fn export(
             .collect(),
         layout,
         keep,
-        allow_incomplete: opts.allow_incomplete,
-        row_groups,
+        row_groups: row_groups.as_ref(),
     };
     let per_unit = if format == Format::Parquet {
         ROW_GROUP_FRAMES
     } else {
         1
     };
-    let units: Vec<&[crate::log::FrameInfo]> = frames.chunks(per_unit).collect();
-    let threads = rayon::current_num_threads().max(1);
-    let window = if format == Format::Parquet {
-        threads
-    } else {
-        threads * 2
-    };
+    let frame_records: Vec<Vec<u64>> = reader
+        .plan()
+        .accepted()
+        .chunks(per_unit)
+        .map(|u| u.iter().map(|f| f.records()).collect())
+        .collect();
 
-    // The writer thread owns the sink; this thread and rayon's pool decode
+    // The writer thread owns the sink; the reading layer's workers decode
     // and encode units in order and hand them over.
     let (tx, rx) = sync_channel::<Chunk>(2);
     let writer = std::thread::spawn(move || -> Result<Sink, (&'static str, String)> {
@@ -618,51 +504,50 @@ pub fn export(
     });
 
     let mut produced: Result<(), ExportError> = Ok(());
-    let (mut done, mut rows) = (0u64, 0u64);
-    'units: for (w, win) in units.chunks(window).enumerate() {
-        let outs: Vec<_> = win
-            .par_iter()
-            .enumerate()
-            .map_init(crate::log::block::BlockCodec::new, |codec, (k, unit)| {
-                enc.unit(codec, w * window + k, unit)
-            })
-            .collect();
-        for (out, unit) in outs.into_iter().zip(win) {
-            done += unit
-                .iter()
-                .map(|f| f.header.seq_end.saturating_sub(f.header.seq_start))
-                .sum::<u64>();
-            match out {
-                Ok(u) => {
-                    warnings.extend(u.skipped);
-                    if let Some((chunk, n)) = u.chunk {
+    let (mut done, mut rows, mut unit) = (0u64, 0u64, 0usize);
+    let walked = reader.walk(!opts.allow_incomplete).and_then(|mut walk| {
+        walk.par_units(
+            per_unit,
+            |index, blocks| enc.unit(index, blocks),
+            |out| {
+                done += frame_records.get(unit).map_or(0, |u| u.iter().sum::<u64>());
+                unit += 1;
+                match out {
+                    Ok(Some((chunk, n))) => {
                         rows += n;
                         if tx.send(chunk).is_err() {
                             // The writer stopped; its error is reported below.
-                            break 'units;
+                            return std::ops::ControlFlow::Break(());
                         }
                     }
+                    Ok(None) => {}
+                    Err(detail) => {
+                        produced = Err(encode_err(format.name(), detail));
+                        return std::ops::ControlFlow::Break(());
+                    }
                 }
-                Err(Ok(source)) => {
-                    produced = Err(ExportError::Log {
-                        path: opts.input.clone(),
-                        source,
-                    });
-                    break 'units;
-                }
-                Err(Err(detail)) => {
-                    produced = Err(encode_err(format.name(), detail));
-                    break 'units;
-                }
-            }
-            progress(done, total);
-        }
-    }
+                progress(done, total);
+                std::ops::ControlFlow::Continue(())
+            },
+        )?;
+        Ok(walk.finish())
+    });
     drop(tx);
     let written = writer
         .join()
         .map_err(|_| encode_err(format.name(), "the writer thread panicked".into()))?;
+    let report = walked.map_err(|source| ExportError::Log {
+        path: opts.input.clone(),
+        source,
+    })?;
     produced?;
+    if !report.is_clean() {
+        warnings.push(format!(
+            "{} is incomplete: {}",
+            escape(&opts.input.display().to_string()),
+            report.messages().join("; ")
+        ));
+    }
     let file = written
         .and_then(Sink::finish)
         .map_err(|(what, detail)| match what {
@@ -675,7 +560,7 @@ pub fn export(
     let file = file.into_inner().map_err(|e| io_err(e.into_error()))?;
     let bytes = file.metadata().map_err(io_err)?.len();
     drop(file);
-    tmp.keep(&opts.output, opts.force)?;
+    out.commit()?;
     Ok(ExportSummary {
         rows,
         probes: enc
@@ -685,16 +570,4 @@ pub fn export(
         bytes,
         warnings,
     })
-}
-
-/// A record naming a probe outside the table cannot be labelled; a log
-/// that holds one is damaged (its checksums held, so the writer was wrong).
-fn check_probe_ids(b: &RecordBlock, n_probes: usize, offset: u64) -> Result<(), LogError> {
-    match b.probe.iter().copied().max() {
-        Some(m) if m as usize >= n_probes => Err(LogError::Undecodable {
-            offset,
-            detail: format!("a record names probe {m}, the probe table has {n_probes} entries"),
-        }),
-        _ => Ok(()),
-    }
 }

@@ -121,7 +121,8 @@ pub fn write(
     let wanted: Vec<bool> = (0..n)
         .map(|p| keep.is_none_or(|k| k.get(p).copied().unwrap_or(false)))
         .collect();
-    let hist = crate::history::buffer::build(reader, &wanted);
+    let hist = crate::history::buffer::build(reader, &wanted)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     let kinds: Vec<KindCounts> = hist
         .buffers
         .iter()

@@ -7,7 +7,6 @@
 use std::borrow::Cow;
 use std::io::Write;
 
-use crate::log::format::tag;
 use crate::log::RecordBlock;
 use crate::model::{ArrayValue, Dtype, Value};
 
@@ -15,10 +14,8 @@ use super::columns::COLUMNS;
 
 /// The value of record `i`, borrowed when it lives in the block's `other`.
 fn value_of(b: &RecordBlock, i: usize) -> Cow<'_, Value> {
-    if b.tag[i] >= tag::COMPLEX {
-        if let Some(v) = b.other.get(b.num[i] as usize) {
-            return Cow::Borrowed(v);
-        }
+    if let Some(v) = b.side(i) {
+        return Cow::Borrowed(v);
     }
     Cow::Owned(b.value(i))
 }

@@ -51,7 +51,7 @@ pub fn write<W: Write + Send>(
     let wanted: Vec<bool> = (0..n)
         .map(|p| keep.is_none_or(|k| k.get(p).copied().unwrap_or(false)))
         .collect();
-    let hist = buffer::build(reader, &wanted);
+    let hist = buffer::build(reader, &wanted).map_err(|e| e.to_string())?;
     let orders = crate::view::batch_orders(reader, &hist);
     let mut sum = WideSummary::default();
     let mut cols: Vec<Col> = Vec::new();

@@ -10,21 +10,25 @@
 //! value holds NaN in `val`, so a plot breaks its line there instead of
 //! drawing a zero.
 //!
-//! [`build`] decodes the log's blocks in parallel (rayon), splits each block
-//! into per-probe parts, and appends the parts in seq order. Everything that
-//! keeps the history from being the log's complete, ordered record — damaged
-//! frames, seq gaps, out-of-order or duplicated frames, placeholders never
-//! completed, a missing end marker — is listed in [`BuildReport::issues`].
+//! [`build`] reads the log through the reading layer's parallel walk
+//! ([`crate::log::walk::Walk::par_units`]): blocks are decoded and split
+//! into per-probe parts on worker threads, and the parts appended in seq
+//! order, every byte of history charged to the reader's memory budget
+//! first. Everything that keeps the history from being the log's complete,
+//! ordered record — damaged frames, seq gaps, out-of-order or repeated
+//! frames, placeholders never completed, a missing end marker — is in the
+//! walk's [`ReadReport`].
 
-use std::collections::HashMap;
+use std::ops::ControlFlow;
 
 use rayon::prelude::*;
 
-use crate::log::block::{BlockCodec, RecordBlock};
-use crate::log::format::{tag, FrameKind};
-use crate::log::meta::ProbeInfo;
-use crate::log::reader::{FrameInfo, LogReader};
-use crate::model::{Status, Value};
+use crate::log::block::{value_heap, RecordBlock};
+use crate::log::limits::Budget;
+use crate::log::reader::LogReader;
+use crate::log::walk::ReadReport;
+use crate::log::LogError;
+use crate::model::{ProbeInfo, Status, Value, ValueTag};
 
 /// What kind of values a history holds, counted per record.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -185,6 +189,7 @@ impl ProbeDataBuffer {
         &self.marks[..n]
     }
 
+    #[cfg(test)]
     fn reserve_exact(&mut self, n: usize) {
         self.seq.reserve_exact(n);
         self.ts.reserve_exact(n);
@@ -211,31 +216,6 @@ impl ProbeDataBuffer {
         self.marks.append(&mut side.marks);
         self.other.append(&mut side.other);
         self.kinds.add(&side.kinds);
-    }
-
-    /// Restore seq order after out-of-order frames (reported by [`build`]).
-    fn sort_by_seq(&mut self) {
-        let n = self.seq.len();
-        let mut perm: Vec<usize> = (0..n).collect();
-        perm.sort_by_key(|&i| self.seq[i]);
-        let mut inv = vec![0u64; n];
-        for (new, &old) in perm.iter().enumerate() {
-            inv[old] = new as u64;
-        }
-        self.seq = perm.iter().map(|&i| self.seq[i]).collect();
-        self.ts = perm.iter().map(|&i| self.ts[i]).collect();
-        self.val = perm.iter().map(|&i| self.val[i]).collect();
-        if !self.imag.is_empty() {
-            self.imag = perm.iter().map(|&i| self.imag[i]).collect();
-        }
-        for m in &mut self.marks {
-            m.0 = inv[m.0 as usize];
-        }
-        self.marks.sort_by_key(|m| m.0);
-        for o in &mut self.other {
-            o.0 = inv[o.0 as usize];
-        }
-        self.other.sort_by_key(|o| o.0);
     }
 
     fn shrink(&mut self) {
@@ -371,44 +351,34 @@ struct Slot<'a> {
     side: Side,
 }
 
-/// Fill the slots (index = probe id) from one block; returns
-/// (placeholders never completed, records naming an unknown probe).
-fn fill_block(
-    b: &RecordBlock,
-    slots: &mut [Option<Slot<'_>>],
-    completions: &HashMap<u64, (Status, Value)>,
-) -> (u64, u64) {
-    let mut unresolved = 0;
-    let mut bad_probe = 0;
+/// Fill the slots (index = probe id) from one block (placeholders joined
+/// by the walk).
+fn fill_block(b: &RecordBlock, slots: &mut [Option<Slot<'_>>]) {
     for i in 0..b.len() {
         let Some(Some(slot)) = slots.get_mut(b.probe[i] as usize) else {
-            if b.probe[i] as usize >= slots.len() {
-                bad_probe += 1;
-            }
             continue;
         };
         let k = slot.k;
         slot.k += 1;
-        let seq = b.seq_start + i as u64;
-        slot.seq[k] = seq;
+        slot.seq[k] = b.seq_start + i as u64;
         slot.ts[k] = b.ts[i];
         let status = b.status[i];
         // Fast path: plain ints, floats and bools, no heap value.
         if status == Status::Ok {
             let fast = match b.tag[i] {
-                tag::INT => {
+                ValueTag::Int => {
                     slot.side.kinds.int += 1;
                     Some(b.num[i] as i64 as f64)
                 }
-                tag::FLOAT => {
+                ValueTag::Float => {
                     slot.side.kinds.float += 1;
                     Some(f64::from_bits(b.num[i]))
                 }
-                tag::FALSE => {
+                ValueTag::False => {
                     slot.side.kinds.bool += 1;
                     Some(0.0)
                 }
-                tag::TRUE => {
+                ValueTag::True => {
                     slot.side.kinds.bool += 1;
                     Some(1.0)
                 }
@@ -419,20 +389,8 @@ fn fill_block(
                 continue;
             }
         }
-        let (status, value) = if status == Status::Pending {
-            match completions.get(&seq) {
-                Some((s, v)) => (*s, v.clone()),
-                None => {
-                    unresolved += 1;
-                    (Status::Pending, Value::Absent)
-                }
-            }
-        } else {
-            (status, b.value(i))
-        };
-        slot.val[k] = slot.side.classify(k as u64, status, value);
+        slot.val[k] = slot.side.classify(k as u64, status, b.value(i));
     }
-    (unresolved, bad_probe)
 }
 
 /// Every probe's history plus what kept it from being complete.
@@ -442,123 +400,177 @@ pub struct Histories {
     pub probes: Vec<ProbeInfo>,
     /// One buffer per probe of the table, in table order.
     pub buffers: Vec<ProbeDataBuffer>,
-    /// Damage, gaps and ordering problems, each a full sentence naming where.
-    pub report: BuildReport,
+    /// Damage, gaps and ordering problems, each naming where.
+    pub report: ReadReport,
 }
 
-/// What [`build`] found besides the records.
-#[derive(Debug, Default, Clone, serde::Serialize)]
-pub struct BuildReport {
-    /// Records read.
-    pub records: u64,
-    /// True when the log has an end marker.
-    pub has_end: bool,
-    /// Problems, each naming where (offset or seq range).
-    pub issues: Vec<String>,
+/// What a history holds per record in its dense columns.
+const BYTES_PER_RECORD: u64 = 24;
+
+/// Grow a column by `add` elements (filled with `fill`), charging the
+/// budget for the growth: exactly when a size was reserved up front, else
+/// by doubling, as a `Vec` does.
+fn grow<T: Copy>(
+    budget: &Budget,
+    col: &mut Vec<T>,
+    add: usize,
+    fill: T,
+    what: &dyn Fn() -> String,
+) -> Result<(), LogError> {
+    budget.grow(col, add, what)?;
+    col.resize(col.len() + add, fill);
+    Ok(())
 }
 
-impl BuildReport {
-    /// True when the history is the complete, ordered, undamaged record.
-    pub fn is_clean(&self) -> bool {
-        self.has_end && self.issues.is_empty()
+/// Heap bytes a side table's values hold (their slots are charged as the
+/// tables grow).
+fn side_heap(side: &Side) -> u64 {
+    side.other
+        .iter()
+        .map(|(_, v)| value_heap(v) as u64)
+        .sum::<u64>()
+}
+
+/// Append a window of decoded blocks (with their per-probe counts) to the
+/// histories: grow, carve, fill in parallel, then join the side tables.
+fn fill_window(
+    blocks: &[(RecordBlock, Vec<usize>)],
+    buffers: &mut [ProbeDataBuffer],
+    imag: &mut [Vec<(u64, f64)>],
+    wanted: &[bool],
+    budget: &Budget,
+    labels: &[String],
+) -> Result<(), LogError> {
+    let n = buffers.len();
+    let mut bases: Vec<Vec<u64>> = vec![vec![0; n]; blocks.len()];
+    let mut slots: Vec<Vec<Option<Slot<'_>>>> = (0..blocks.len())
+        .map(|_| (0..n).map(|_| None).collect())
+        .collect();
+    for (p, buf) in buffers.iter_mut().enumerate() {
+        if !wanted[p] {
+            continue;
+        }
+        let add: usize = blocks.iter().map(|(_, c)| c[p]).sum();
+        if add == 0 {
+            continue;
+        }
+        let what = || format!("the history of {}", labels[p]);
+        let old = buf.seq.len();
+        grow(budget, &mut buf.seq, add, 0, &what)?;
+        grow(budget, &mut buf.ts, add, 0, &what)?;
+        grow(budget, &mut buf.val, add, f64::NAN, &what)?;
+        let (mut seq, mut ts, mut val) =
+            (&mut buf.seq[old..], &mut buf.ts[old..], &mut buf.val[old..]);
+        let mut at = old as u64;
+        for (bi, (_, counts)) in blocks.iter().enumerate() {
+            let c = counts[p];
+            bases[bi][p] = at;
+            at += c as u64;
+            if c == 0 {
+                continue;
+            }
+            let (s0, s1) = std::mem::take(&mut seq).split_at_mut(c);
+            let (t0, t1) = std::mem::take(&mut ts).split_at_mut(c);
+            let (v0, v1) = std::mem::take(&mut val).split_at_mut(c);
+            (seq, ts, val) = (s1, t1, v1);
+            slots[bi][p] = Some(Slot {
+                seq: s0,
+                ts: t0,
+                val: v0,
+                k: 0,
+                side: Side::default(),
+            });
+        }
     }
-}
-
-fn plural(n: u64) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
+    let filled: Vec<Vec<Option<Side>>> = blocks
+        .par_iter()
+        .zip(slots.into_par_iter())
+        .map(|((b, _), mut slots)| {
+            fill_block(b, &mut slots);
+            slots.into_iter().map(|s| s.map(|s| s.side)).collect()
+        })
+        .collect();
+    for (bi, sides) in filled.into_iter().enumerate() {
+        for (p, side) in sides.into_iter().enumerate() {
+            let Some(side) = side else { continue };
+            let what = || format!("the history of {}", labels[p]);
+            budget.charge(side_heap(&side), &what)?;
+            let base = bases[bi][p];
+            let buf = &mut buffers[p];
+            budget.grow(&mut buf.marks, side.marks.len(), &what)?;
+            budget.grow(&mut buf.other, side.other.len(), &what)?;
+            budget.grow(&mut imag[p], side.imag.len(), &what)?;
+            buf.marks
+                .extend(side.marks.into_iter().map(|(i, s)| (i + base, s)));
+            buf.other
+                .extend(side.other.into_iter().map(|(i, v)| (i + base, v)));
+            imag[p].extend(side.imag.into_iter().map(|(i, v)| (i + base, v)));
+            buf.kinds.add(&side.kinds);
+        }
     }
+    Ok(())
 }
 
 /// Rebuild the histories of the probes for which `wanted[id]` is true (all
-/// others stay empty) from an opened log. Never fails: damage is reported
-/// in the result and everything intact is kept.
+/// others stay empty) from an opened log. Damage is reported in the
+/// result and everything intact is kept; it fails only when the histories
+/// do not fit the memory budget (the error says which and how much).
 ///
-/// Blocks are decoded a few per worker at a time; each block's records are
-/// counted per probe, every history grows by its share, and the blocks
-/// then fill their own slices of the columns in parallel.
-pub fn build(reader: &LogReader, wanted: &[bool]) -> Histories {
+/// Blocks are decoded and split by probe in parallel, a few per worker at
+/// a time; the parts are appended in seq order.
+pub fn build(reader: &LogReader, wanted: &[bool]) -> Result<Histories, LogError> {
     let probes = reader.meta().probes.clone();
+    let labels = crate::model::short_labels(&probes);
     let n = probes.len();
     let mut wanted = wanted.to_vec();
     wanted.resize(n, false);
-    let mut report = BuildReport {
-        has_end: reader.end().is_some(),
-        ..Default::default()
-    };
-    for e in reader.issues() {
-        report.issues.push(e.to_string());
-    }
-    let completions = reader.completions();
+    let budget = reader.budget().clone();
     let mut buffers: Vec<ProbeDataBuffer> = vec![ProbeDataBuffer::default(); n];
 
-    // Which frames to read, from their (checksummed) headers alone: a frame
-    // repeating records already read is skipped, one arriving after later
-    // records is taken and the history sorted back into seq order; both
-    // are reported.
-    let mut accepted: Vec<FrameInfo> = Vec::new();
-    let mut seen: Vec<(u64, u64)> = Vec::new();
-    let mut needs_sort = false;
-    let mut expected = 0u64;
-    for f in reader.frames() {
-        let h = &f.header;
-        if !f.intact || h.kind != FrameKind::Records || h.seq_end == h.seq_start {
-            continue;
-        }
-        if h.seq_start < expected {
-            if seen.iter().any(|&(a, b)| h.seq_start < b && a < h.seq_end) {
-                report.issues.push(format!(
-                    "frame at offset {} holds records {}..{} that were already read; ignored",
-                    f.offset,
-                    h.seq_start,
-                    h.seq_end - 1
-                ));
-                continue;
-            }
-            report.issues.push(format!(
-                "frame at offset {} holds records {}..{} out of order (after record {}); \
-                 put back in seq order",
-                f.offset,
-                h.seq_start,
-                h.seq_end - 1,
-                expected - 1
-            ));
-            needs_sort = true;
-        }
-        add_range(&mut seen, h.seq_start, h.seq_end);
-        expected = expected.max(h.seq_end);
-        accepted.push(*f);
-    }
-
     // Reserve the exact size up front where it is known, so that the
-    // columns never grow by doubling (24 bytes per record, not up to 48).
+    // columns never grow by doubling (24 bytes per record, not up to 48) —
+    // but never more than the frames can hold: the end marker's counts are
+    // only a claim.
+    // The frames hold at most this many records in all; the end marker's
+    // per-probe counts are reserved only up to it, in total.
+    let mut readable = reader.plan().records();
+    let mut reserve = |buf: &mut ProbeDataBuffer, c: u64, label: &str| -> Result<(), LogError> {
+        let c = c.min(readable);
+        readable -= c;
+        let c = usize::try_from(c).unwrap_or(usize::MAX);
+        let what = || format!("the history of {label}");
+        // `Budget::reserve` charges what a column grows by; `append` then
+        // charges only growth beyond this reservation.
+        budget.reserve(&mut buf.seq, c, &what)?;
+        budget.reserve(&mut buf.ts, c, &what)?;
+        budget.reserve(&mut buf.val, c, &what)?;
+        advise_huge(&buf.seq);
+        advise_huge(&buf.ts);
+        advise_huge(&buf.val);
+        Ok(())
+    };
     if let Some(end) = reader.end() {
         for (p, &c) in end.per_probe.iter().enumerate().take(n) {
             if wanted[p] {
-                buffers[p].reserve_exact(usize::try_from(c).unwrap_or(0).min(1 << 34));
+                reserve(&mut buffers[p], c, &labels[p])?;
             }
         }
     } else if n == 1 && wanted[0] {
-        let total: u64 = accepted
-            .iter()
-            .map(|f| f.header.seq_end - f.header.seq_start)
-            .sum();
-        buffers[0].reserve_exact(usize::try_from(total).unwrap_or(0));
+        reserve(&mut buffers[0], u64::MAX, &labels[0])?;
     }
 
-    let chunk = rayon::current_num_threads().max(1) * 2;
-    let mut read: Vec<(u64, u64)> = Vec::new();
+    let mut walk = reader.walk(false)?;
     let mut imag: Vec<Vec<(u64, f64)>> = vec![Vec::new(); n];
-    let mut unresolved = 0u64;
-    let mut bad_probe = 0u64;
-    for group in accepted.chunks(chunk) {
-        type Decoded = Result<(RecordBlock, Vec<usize>), String>;
-        let decoded: Vec<(FrameInfo, Decoded)> = group
-            .par_iter()
-            .map(|f| {
-                let r = reader.decode_block(f, &mut BlockCodec::new()).map(|b| {
+    let mut failed: Option<LogError> = None;
+    // Blocks are decoded and counted per probe on the workers; each window
+    // of them then grows every history by its records, carves the new
+    // space into one slice per block, and the blocks fill their slices in
+    // parallel.
+    walk.par_windows(
+        1,
+        |_, unit| {
+            unit.into_iter()
+                .map(|(_, b)| {
                     let mut counts = vec![0usize; n];
                     for &p in &b.probe {
                         if let Some(c) = counts.get_mut(p as usize) {
@@ -566,192 +578,59 @@ pub fn build(reader: &LogReader, wanted: &[bool]) -> Histories {
                         }
                     }
                     (b, counts)
-                });
-                (*f, r.map_err(|e| e.to_string()))
-            })
-            .collect();
-        let mut blocks: Vec<(RecordBlock, Vec<usize>)> = Vec::with_capacity(decoded.len());
-        for (f, d) in decoded {
-            match d {
-                Ok(x) => {
-                    report.records += f.header.seq_end - f.header.seq_start;
-                    add_range(&mut read, f.header.seq_start, f.header.seq_end);
-                    blocks.push(x);
+                })
+                .collect::<Vec<_>>()
+        },
+        |window| {
+            let blocks: Vec<(RecordBlock, Vec<usize>)> = window.into_iter().flatten().collect();
+            match fill_window(&blocks, &mut buffers, &mut imag, &wanted, &budget, &labels) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => {
+                    failed = Some(e);
+                    ControlFlow::Break(())
                 }
-                Err(e) => report.issues.push(e),
             }
-        }
-        // Grow each history by this group's records and carve the new
-        // space into one slice per block.
-        let mut bases: Vec<Vec<u64>> = vec![vec![0; n]; blocks.len()];
-        let mut slots: Vec<Vec<Option<Slot<'_>>>> = (0..blocks.len())
-            .map(|_| (0..n).map(|_| None).collect())
-            .collect();
-        for (p, buf) in buffers.iter_mut().enumerate() {
-            if !wanted[p] {
-                continue;
-            }
-            let old = buf.seq.len();
-            let add: usize = blocks.iter().map(|(_, c)| c[p]).sum();
-            buf.seq.resize(old + add, 0);
-            buf.ts.resize(old + add, 0);
-            buf.val.resize(old + add, f64::NAN);
-            let (mut seq, mut ts, mut val) =
-                (&mut buf.seq[old..], &mut buf.ts[old..], &mut buf.val[old..]);
-            let mut at = old as u64;
-            for (bi, (_, counts)) in blocks.iter().enumerate() {
-                let c = counts[p];
-                bases[bi][p] = at;
-                at += c as u64;
-                if c == 0 {
-                    continue;
-                }
-                let (s0, s1) = std::mem::take(&mut seq).split_at_mut(c);
-                let (t0, t1) = std::mem::take(&mut ts).split_at_mut(c);
-                let (v0, v1) = std::mem::take(&mut val).split_at_mut(c);
-                (seq, ts, val) = (s1, t1, v1);
-                slots[bi][p] = Some(Slot {
-                    seq: s0,
-                    ts: t0,
-                    val: v0,
-                    k: 0,
-                    side: Side::default(),
-                });
-            }
-        }
-        let filled: Vec<(Vec<Option<Side>>, u64, u64)> = blocks
-            .par_iter()
-            .zip(slots.into_par_iter())
-            .map(|((b, _), mut slots)| {
-                let (u, bp) = fill_block(b, &mut slots, &completions);
-                (
-                    slots.into_iter().map(|s| s.map(|s| s.side)).collect(),
-                    u,
-                    bp,
-                )
-            })
-            .collect();
-        for (bi, (sides, u, bp)) in filled.into_iter().enumerate() {
-            unresolved += u;
-            bad_probe += bp;
-            for (p, side) in sides.into_iter().enumerate() {
-                let Some(side) = side else { continue };
-                let base = bases[bi][p];
-                let buf = &mut buffers[p];
-                buf.marks
-                    .extend(side.marks.into_iter().map(|(i, s)| (i + base, s)));
-                buf.other
-                    .extend(side.other.into_iter().map(|(i, v)| (i + base, v)));
-                imag[p].extend(side.imag.into_iter().map(|(i, v)| (i + base, v)));
-                buf.kinds.add(&side.kinds);
-            }
-        }
+        },
+    )?;
+    if let Some(e) = failed {
+        return Err(e);
     }
-    for (buf, im) in buffers.iter_mut().zip(imag) {
+    for (p, (buf, im)) in buffers.iter_mut().zip(imag).enumerate() {
         if !im.is_empty() {
-            buf.imag = vec![f64::NAN; buf.seq.len()];
+            let what = || format!("the imaginary parts of {}", labels[p]);
+            budget.charge(buf.seq.len() as u64 * 8, &what)?;
+            let mut col = Vec::new();
+            col.try_reserve_exact(buf.seq.len())
+                .map_err(|_| over(&what, buf.seq.len()))?;
+            col.resize(buf.seq.len(), f64::NAN);
             for (i, v) in im {
-                buf.imag[i as usize] = v;
+                if let Some(x) = col.get_mut(i as usize) {
+                    *x = v;
+                }
             }
+            buf.imag = col;
         }
     }
-
-    let total = reader
-        .end()
-        .map_or(expected, |e| e.total_records.max(expected));
-    for (a, b) in holes(&read, total) {
-        report.issues.push(format!(
-            "records {}..{} missing ({} record{} not in any readable frame)",
-            a,
-            b - 1,
-            b - a,
-            plural(b - a)
-        ));
-    }
-    if unresolved > 0 {
-        report.issues.push(format!(
-            "{unresolved} placeholder{} never completed (shown as gaps)",
-            plural(unresolved)
-        ));
-    }
-    if bad_probe > 0 {
-        report.issues.push(format!(
-            "{bad_probe} record{} name a probe missing from the probe table; ignored",
-            plural(bad_probe)
-        ));
-    }
-    if !report.has_end {
-        report.issues.push(format!(
-            "log incomplete: no end marker (program killed or recorder died); \
-             {} records readable",
-            report.records
-        ));
-    }
-    buffers.par_iter_mut().for_each(|b| {
-        if needs_sort {
-            b.sort_by_seq();
-        }
-        b.shrink();
-    });
-    Histories {
+    let report = walk.finish();
+    buffers.par_iter_mut().for_each(|b| b.shrink());
+    Ok(Histories {
         probes,
         buffers,
         report,
-    }
+    })
 }
 
-/// Insert `[a, b)` into a sorted list of disjoint ranges, merging neighbours.
-fn add_range(ranges: &mut Vec<(u64, u64)>, a: u64, b: u64) {
-    if let Some(last) = ranges.last_mut() {
-        if last.1 == a {
-            last.1 = b;
-            return;
-        }
+fn over(what: &dyn Fn() -> String, n: usize) -> LogError {
+    LogError::OverBudget {
+        what: what(),
+        needed: n as u64 * BYTES_PER_RECORD,
+        budget: 0,
     }
-    let i = ranges.partition_point(|r| r.0 < a);
-    ranges.insert(i, (a, b));
-    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
-    for &(x, y) in ranges.iter() {
-        match merged.last_mut() {
-            Some(m) if m.1 >= x => m.1 = m.1.max(y),
-            _ => merged.push((x, y)),
-        }
-    }
-    *ranges = merged;
-}
-
-/// The gaps of `ranges` within `[0, total)`.
-fn holes(ranges: &[(u64, u64)], total: u64) -> Vec<(u64, u64)> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    for &(a, b) in ranges {
-        if a > at {
-            out.push((at, a));
-        }
-        at = at.max(b);
-    }
-    if total > at {
-        out.push((at, total));
-    }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ranges_merge_and_holes_are_found() {
-        let mut r = Vec::new();
-        add_range(&mut r, 0, 10);
-        add_range(&mut r, 20, 30);
-        add_range(&mut r, 10, 15);
-        assert_eq!(r, vec![(0, 15), (20, 30)]);
-        assert_eq!(holes(&r, 40), vec![(15, 20), (30, 40)]);
-        add_range(&mut r, 15, 20);
-        assert_eq!(r, vec![(0, 30)]);
-        assert!(holes(&r, 30).is_empty());
-    }
 
     #[test]
     fn real_scalar_records_cost_24_bytes() {
@@ -794,26 +673,5 @@ mod tests {
         assert_eq!(b.kinds().complex, 1);
         assert_eq!(b.kinds().text, 1);
         assert_eq!(b.kinds().missing, 1);
-    }
-
-    #[test]
-    fn sort_by_seq_keeps_side_tables_attached() {
-        let mut b = ProbeDataBuffer::default();
-        b.push_record(5, 50, Status::Unbound, Value::Absent);
-        b.push_record(1, 10, Status::Ok, Value::Int(1));
-        b.push_record(
-            3,
-            30,
-            Status::Ok,
-            Value::Str {
-                text: "s".into(),
-                truncated: false,
-            },
-        );
-        b.sort_by_seq();
-        assert_eq!(b.seqs(), &[1, 3, 5]);
-        assert_eq!(b.timestamps(), &[10, 30, 50]);
-        assert_eq!(b.marks(), &[(2, Status::Unbound)]);
-        assert_eq!(b.others()[0].0, 1);
     }
 }

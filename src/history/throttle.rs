@@ -49,6 +49,10 @@ pub struct RedrawThrottler {
     latest_ts: u64,
     tick: u64,
     frames: Vec<Frame>,
+    /// Frames emitted (kept or not).
+    emitted: usize,
+    /// Keep at most this many frames (the rest are only counted).
+    keep: usize,
 }
 
 impl RedrawThrottler {
@@ -63,6 +67,8 @@ impl RedrawThrottler {
             latest_ts: 0,
             tick: 0,
             frames: Vec::new(),
+            emitted: 0,
+            keep: usize::MAX,
         }
     }
 
@@ -105,6 +111,10 @@ impl RedrawThrottler {
             .collect();
         self.dirty.iter_mut().for_each(|d| *d = false);
         self.any_dirty = false;
+        self.emitted += 1;
+        if self.frames.len() >= self.keep {
+            return;
+        }
         self.frames.push(Frame {
             index: self.frames.len(),
             tick: self.tick,
@@ -118,7 +128,7 @@ impl RedrawThrottler {
     /// The schedule: every frame, the last marked final. With no records at
     /// all it is one (empty) final frame.
     pub fn finish(mut self) -> Vec<Frame> {
-        if self.any_dirty || self.frames.is_empty() {
+        if self.any_dirty || self.emitted == 0 {
             self.emit();
         }
         if let Some(last) = self.frames.last_mut() {
@@ -130,7 +140,23 @@ impl RedrawThrottler {
     /// The schedule for the histories of `buffers` (index = probe id),
     /// merged in seq order.
     pub fn schedule(fps: u32, buffers: &[ProbeDataBuffer]) -> Vec<Frame> {
+        Self::run(RedrawThrottler::new(fps, buffers.len()), buffers).finish()
+    }
+
+    /// How many frames [`RedrawThrottler::schedule`] would give, without
+    /// holding them (each frame holds a count per probe: a replay checks
+    /// how many there are, and what they cost, before it builds them).
+    pub fn count(fps: u32, buffers: &[ProbeDataBuffer]) -> usize {
         let mut t = RedrawThrottler::new(fps, buffers.len());
+        t.keep = 0;
+        let mut t = Self::run(t, buffers);
+        if t.any_dirty || t.emitted == 0 {
+            t.emit();
+        }
+        t.emitted
+    }
+
+    fn run(mut t: RedrawThrottler, buffers: &[ProbeDataBuffer]) -> RedrawThrottler {
         let live: Vec<usize> = (0..buffers.len())
             .filter(|&p| !buffers[p].is_empty())
             .collect();
@@ -138,7 +164,7 @@ impl RedrawThrottler {
             for &ts in buffers[p].timestamps() {
                 t.push(p as u32, ts);
             }
-            return t.finish();
+            return t;
         }
         let mut at = vec![0usize; buffers.len()];
         let mut heap: BinaryHeap<Reverse<(u64, usize)>> = live
@@ -154,7 +180,7 @@ impl RedrawThrottler {
                 heap.push(Reverse((next, p)));
             }
         }
-        t.finish()
+        t
     }
 }
 

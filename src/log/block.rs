@@ -10,9 +10,12 @@
 //! column is coded as it is.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use crate::log::format::{put_varint, tag, unzigzag, zigzag, Cursor, MAX_VALUE_DEPTH};
-use crate::model::{ArrayValue, CaptureRecord, Dtype, Status, Value};
+use crate::log::format::{put_varint, unzigzag, zigzag, Cursor, MAX_VALUE_DEPTH};
+use crate::log::limits::{Budget, Charge};
+use crate::log::LogError;
+use crate::model::{ArrayValue, CaptureRecord, Dtype, Kind, Status, Value, ValueTag};
 
 /// A completion entry: the final status and value of a placeholder written
 /// in an earlier frame.
@@ -42,8 +45,8 @@ pub struct RecordBlock {
     pub order: Vec<u16>,
     /// Statuses (`Pending` marks a placeholder).
     pub status: Vec<Status>,
-    /// Value tags ([`crate::log::format::tag`]).
-    pub tag: Vec<u8>,
+    /// Value tags.
+    pub tag: Vec<ValueTag>,
     /// Per record: the int (as `u64`) for `INT`, the bits for `FLOAT`,
     /// an index into `other` for complex and misc tags, else 0.
     pub num: Vec<u64>,
@@ -57,6 +60,9 @@ pub struct RecordBlock {
     pub unknown_tags: u64,
     /// Approximate bytes held by `other` and `completions` (writer's flush trigger).
     pub(crate) heavy_bytes: usize,
+    /// What a decoded block holds, charged to the reader's memory budget
+    /// (given back when the block is dropped).
+    pub(crate) charge: Charge,
 }
 
 /// Display name used for values of a tag this reader does not know.
@@ -83,24 +89,15 @@ fn approx_size(v: &Value) -> usize {
     }
 }
 
+/// Heap bytes a value holds beyond its own size (text, data, shape): what
+/// readers charge to the memory budget for it.
+pub fn value_heap(v: &Value) -> usize {
+    approx_size(v) - 16
+}
+
 /// The tag a value is stored under.
-pub fn value_tag(v: &Value) -> u8 {
-    match v {
-        Value::Absent => tag::ABSENT,
-        Value::None => tag::NONE,
-        Value::Bool(false) => tag::FALSE,
-        Value::Bool(true) => tag::TRUE,
-        Value::Int(_) => tag::INT,
-        Value::Float(_) => tag::FLOAT,
-        Value::Complex(..) => tag::COMPLEX,
-        Value::BigInt(_) => tag::BIGINT,
-        Value::Str { .. } => tag::STR,
-        Value::Bytes { .. } => tag::BYTES,
-        Value::Sub { .. } => tag::SUB,
-        Value::Other { .. } => tag::OTHER,
-        Value::Error { .. } => tag::ERROR,
-        Value::Array(_) => tag::ARRAY,
-    }
+pub fn value_tag(v: &Value) -> ValueTag {
+    ValueTag::of(v)
 }
 
 impl RecordBlock {
@@ -130,13 +127,13 @@ impl RecordBlock {
     /// The int value of record `i`, if it is a plain int.
     #[inline]
     pub fn int(&self, i: usize) -> Option<i64> {
-        (self.tag[i] == tag::INT).then(|| self.num[i] as i64)
+        (self.tag[i] == ValueTag::Int).then(|| self.num[i] as i64)
     }
 
     /// The float value of record `i`, if it is a plain float.
     #[inline]
     pub fn float(&self, i: usize) -> Option<f64> {
-        (self.tag[i] == tag::FLOAT).then(|| f64::from_bits(self.num[i]))
+        (self.tag[i] == ValueTag::Float).then(|| f64::from_bits(self.num[i]))
     }
 
     /// The value of record `i` as an `f64` when it is a real number, without
@@ -144,44 +141,44 @@ impl RecordBlock {
     #[inline]
     pub fn as_f64(&self, i: usize) -> Option<f64> {
         match self.tag[i] {
-            tag::INT => Some(self.num[i] as i64 as f64),
-            tag::FLOAT => Some(f64::from_bits(self.num[i])),
-            tag::FALSE => Some(0.0),
-            tag::TRUE => Some(1.0),
-            t if t >= tag::COMPLEX => self.other.get(self.num[i] as usize)?.as_f64(),
-            _ => None,
+            ValueTag::Int => Some(self.num[i] as i64 as f64),
+            ValueTag::Float => Some(f64::from_bits(self.num[i])),
+            ValueTag::False => Some(0.0),
+            ValueTag::True => Some(1.0),
+            ValueTag::Absent | ValueTag::None => None,
+            _ => self.side(i)?.as_f64(),
         }
     }
 
-    /// Kind name of record `i`'s value (see [`Value::kind`]).
-    pub fn kind(&self, i: usize) -> &'static str {
-        match self.tag[i] {
-            tag::ABSENT => "absent",
-            tag::NONE => "none",
-            tag::FALSE | tag::TRUE => "bool",
-            tag::INT => "int",
-            tag::FLOAT => "float",
-            _ => self
-                .other
-                .get(self.num[i] as usize)
-                .map_or("other", Value::kind),
+    /// Record `i`'s value when it lives in the side table `other` (every
+    /// tag but the word-sized ones).
+    #[inline]
+    pub fn side(&self, i: usize) -> Option<&Value> {
+        if self.tag[i].is_word() {
+            None
+        } else {
+            self.other.get(self.num[i] as usize)
+        }
+    }
+
+    /// Kind of record `i`'s value (see [`Value::kind`]).
+    pub fn kind(&self, i: usize) -> Kind {
+        match self.tag[i].kind() {
+            Some(k) if self.tag[i].is_word() => k,
+            k => self.side(i).map_or(k.unwrap_or(Kind::Other), Value::kind),
         }
     }
 
     /// The value of record `i` (allocates only for non-scalar values).
     pub fn value(&self, i: usize) -> Value {
         match self.tag[i] {
-            tag::ABSENT => Value::Absent,
-            tag::NONE => Value::None,
-            tag::FALSE => Value::Bool(false),
-            tag::TRUE => Value::Bool(true),
-            tag::INT => Value::Int(self.num[i] as i64),
-            tag::FLOAT => Value::Float(f64::from_bits(self.num[i])),
-            _ => self
-                .other
-                .get(self.num[i] as usize)
-                .cloned()
-                .unwrap_or(Value::Absent),
+            ValueTag::Absent => Value::Absent,
+            ValueTag::None => Value::None,
+            ValueTag::False => Value::Bool(false),
+            ValueTag::True => Value::Bool(true),
+            ValueTag::Int => Value::Int(self.num[i] as i64),
+            ValueTag::Float => Value::Float(f64::from_bits(self.num[i])),
+            _ => self.side(i).cloned().unwrap_or(Value::Absent),
         }
     }
 
@@ -198,14 +195,14 @@ impl RecordBlock {
         }
     }
 
-    fn store_value(&mut self, v: &Value) -> (u8, u64) {
+    fn store_value(&mut self, v: &Value) -> (ValueTag, u64) {
         match v {
-            Value::Absent => (tag::ABSENT, 0),
-            Value::None => (tag::NONE, 0),
-            Value::Bool(false) => (tag::FALSE, 0),
-            Value::Bool(true) => (tag::TRUE, 0),
-            Value::Int(i) => (tag::INT, *i as u64),
-            Value::Float(f) => (tag::FLOAT, f.to_bits()),
+            Value::Absent => (ValueTag::Absent, 0),
+            Value::None => (ValueTag::None, 0),
+            Value::Bool(false) => (ValueTag::False, 0),
+            Value::Bool(true) => (ValueTag::True, 0),
+            Value::Int(i) => (ValueTag::Int, *i as u64),
+            Value::Float(f) => (ValueTag::Float, f.to_bits()),
             other => {
                 let idx = self.other.len() as u64;
                 self.heavy_bytes += approx_size(other);
@@ -223,7 +220,7 @@ impl RecordBlock {
     }
 
     #[inline]
-    fn push_row(&mut self, r: &CaptureRecord, tag: u8, num: u64) {
+    fn push_row(&mut self, r: &CaptureRecord, tag: ValueTag, num: u64) {
         self.ts.push(r.ts_ns);
         self.thread.push(r.thread);
         self.probe.push(r.probe);
@@ -428,6 +425,7 @@ where
 /// Read a column of `n` values into `out`.
 fn get_column(c: &mut Cursor<'_>, n: usize, out: &mut Vec<u64>) -> Result<(), String> {
     out.clear();
+    try_reserve(out, n)?;
     let at = c.pos();
     match c.u8()? {
         COL_CONST => {
@@ -526,7 +524,7 @@ pub(crate) fn put_inline(out: &mut Vec<u8>, v: &Value, depth: u32) -> Result<(),
         ));
     }
     let t = value_tag(v);
-    out.push(t);
+    out.push(t.byte());
     match v {
         Value::Absent | Value::None | Value::Bool(_) => {}
         Value::Int(i) => put_varint(out, zigzag(*i)),
@@ -559,7 +557,7 @@ fn get_f64(c: &mut Cursor<'_>) -> Result<f64, String> {
 
 /// Decode the content of a misc-tag value. `Ok(None)` for a tag this reader
 /// does not know.
-fn get_misc_content(t: u8, content: &[u8], depth: u32) -> Result<Option<Value>, String> {
+fn get_misc_content(t: ValueTag, content: &[u8], depth: u32) -> Result<Option<Value>, String> {
     let mut c = Cursor::new(content);
     let flags = |c: &mut Cursor<'_>| -> Result<bool, String> {
         match c.u8()? {
@@ -569,22 +567,22 @@ fn get_misc_content(t: u8, content: &[u8], depth: u32) -> Result<Option<Value>, 
         }
     };
     let v = match t {
-        tag::BIGINT => Value::BigInt(utf8(content, "big int")?),
-        tag::STR => {
+        ValueTag::BigInt => Value::BigInt(utf8(content, "big int")?),
+        ValueTag::Str => {
             let truncated = flags(&mut c)?;
             Value::Str {
                 text: utf8(&content[1..], "str")?,
                 truncated,
             }
         }
-        tag::BYTES => {
+        ValueTag::Bytes => {
             let truncated = flags(&mut c)?;
             Value::Bytes {
                 data: content[1..].to_vec(),
                 truncated,
             }
         }
-        tag::SUB => {
+        ValueTag::Sub => {
             let type_name = c.lp_str()?.to_string();
             let base = get_inline(&mut c, depth + 1)?;
             if c.remaining() != 0 {
@@ -595,7 +593,7 @@ fn get_misc_content(t: u8, content: &[u8], depth: u32) -> Result<Option<Value>, 
                 base: Box::new(base),
             }
         }
-        tag::OTHER => {
+        ValueTag::Other => {
             let truncated = flags(&mut c)?;
             let type_name = c.lp_str()?.to_string();
             let repr = utf8(&content[c.pos()..], "repr")?;
@@ -605,12 +603,12 @@ fn get_misc_content(t: u8, content: &[u8], depth: u32) -> Result<Option<Value>, 
                 truncated,
             }
         }
-        tag::ERROR => {
+        ValueTag::Error => {
             let exc_type = c.lp_str()?.to_string();
             let message = utf8(&content[c.pos()..], "error message")?;
             Value::Error { exc_type, message }
         }
-        tag::ARRAY => Value::Array(get_array(&mut c, flags)?),
+        ValueTag::Array => Value::Array(get_array(&mut c, flags)?),
         _ => return Ok(None),
     };
     Ok(Some(v))
@@ -656,20 +654,71 @@ pub(crate) fn get_inline(c: &mut Cursor<'_>, depth: u32) -> Result<Value, String
             "value nested deeper than {MAX_VALUE_DEPTH} subclass levels"
         ));
     }
-    let t = c.u8()?;
+    let b = c.u8()?;
+    let t = ValueTag::from_u8(b);
     Ok(match t {
-        tag::ABSENT => Value::Absent,
-        tag::NONE => Value::None,
-        tag::FALSE => Value::Bool(false),
-        tag::TRUE => Value::Bool(true),
-        tag::INT => Value::Int(unzigzag(c.varint()?)),
-        tag::FLOAT => Value::Float(get_f64(c)?),
-        tag::COMPLEX => Value::Complex(get_f64(c)?, get_f64(c)?),
+        ValueTag::Absent => Value::Absent,
+        ValueTag::None => Value::None,
+        ValueTag::False => Value::Bool(false),
+        ValueTag::True => Value::Bool(true),
+        ValueTag::Int => Value::Int(unzigzag(c.varint()?)),
+        ValueTag::Float => Value::Float(get_f64(c)?),
+        ValueTag::Complex => Value::Complex(get_f64(c)?, get_f64(c)?),
         _ => {
             let content = c.lp_bytes()?;
-            get_misc_content(t, content, depth)?.unwrap_or_else(|| unknown_tag_value(t))
+            get_misc_content(t, content, depth)?.unwrap_or_else(|| unknown_tag_value(b))
         }
     })
+}
+
+/// Bytes a decoded block holds per record in its columns (ts, thread,
+/// probe, order, status, tag, num).
+pub const BLOCK_BYTES_PER_RECORD: u64 = 8 + 8 + 4 + 2 + 1 + 1 + 8;
+
+/// What the frame header says about a block, and what the reader may
+/// spend on it: checked while the block is decoded, so that every bound is
+/// enforced here, once, for every reader.
+#[derive(Clone, Copy)]
+pub struct DecodeCtx<'a> {
+    /// Seq of the first record (from the frame header).
+    pub seq_start: u64,
+    /// Records the frame header says the block holds (at most
+    /// [`crate::log::format::MAX_BLOCK_RECORDS`]; the reader checks).
+    pub records: usize,
+    /// Completion entries the frame header says the block holds.
+    pub completions: u64,
+    /// Probes in the log's probe table: a record naming another is damage.
+    pub probes: usize,
+    /// The memory account the block is charged to (`None`: not charged).
+    pub budget: Option<&'a Arc<Budget>>,
+}
+
+/// Why a block did not decode.
+#[derive(Debug)]
+pub enum DecodeError {
+    /// The payload breaks the layout (the message says where).
+    Format(String),
+    /// Holding the block would overdraw the memory budget.
+    Budget(LogError),
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecodeError::Format(s) => f.write_str(s),
+            DecodeError::Budget(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<String> for DecodeError {
+    fn from(s: String) -> Self {
+        DecodeError::Format(s)
+    }
+}
+
+fn size_of_value(v: &Value) -> u64 {
+    (std::mem::size_of::<Value>() + approx_size(v)) as u64
 }
 
 impl BlockCodec {
@@ -692,7 +741,7 @@ impl BlockCodec {
         put_column(out, b.probe.iter().map(|&p| u64::from(p)), true);
         put_column(out, b.order.iter().map(|&o| u64::from(o)), true);
         put_column(out, b.status.iter().map(|&s| s as u64), true);
-        put_column(out, b.tag.iter().map(|&t| u64::from(t)), true);
+        put_column(out, b.tag.iter().map(|&t| u64::from(t.byte())), true);
 
         self.prev_int.reset();
         self.prev_float.reset();
@@ -704,17 +753,17 @@ impl BlockCodec {
         for i in 0..n {
             let p = b.probe[i];
             match b.tag[i] {
-                tag::INT => {
+                ValueTag::Int => {
                     let prev = self.prev_int.slot(p);
                     self.ints.push(b.num[i].wrapping_sub(*prev));
                     *prev = b.num[i];
                 }
-                tag::FLOAT => {
+                ValueTag::Float => {
                     let prev = self.prev_float.slot(p);
                     self.floats.push(b.num[i] ^ *prev);
                     *prev = b.num[i];
                 }
-                t if t >= tag::COMPLEX => {
+                t if !t.is_word() => {
                     let v = b
                         .other
                         .get(b.num[i] as usize)
@@ -747,23 +796,42 @@ impl BlockCodec {
         Ok(())
     }
 
-    /// Decode a block payload. `seq_start`/`n` come from the (checksummed)
-    /// frame header; `n` must be at most
-    /// [`crate::log::format::MAX_BLOCK_RECORDS`] (the caller checks).
-    pub fn decode(&mut self, raw: &[u8], seq_start: u64, n: usize) -> Result<RecordBlock, String> {
-        let mut c = Cursor::new(raw);
+    /// The header of a block payload: record and completion counts (checked
+    /// against the frame header) and the first timestamp.
+    fn head(c: &mut Cursor<'_>, ctx: &DecodeCtx<'_>) -> Result<u64, String> {
         let count = c.varint()?;
-        if count != n as u64 {
+        if count != ctx.records as u64 {
             return Err(format!(
-                "block holds {count} records, frame header says {n}"
+                "block holds {count} records, frame header says {}",
+                ctx.records
             ));
         }
         let n_comp = c.varint()?;
-        let ts0 = c.varint()?;
-        let mut b = RecordBlock::new(seq_start);
+        if n_comp != ctx.completions {
+            return Err(format!(
+                "block holds {n_comp} completions, frame header says {}",
+                ctx.completions
+            ));
+        }
+        c.varint()
+    }
+
+    /// Decode a block payload (see [`DecodeCtx`] for what is checked).
+    pub fn decode(&mut self, raw: &[u8], ctx: &DecodeCtx<'_>) -> Result<RecordBlock, DecodeError> {
+        let n = ctx.records;
+        let mut c = Cursor::new(raw);
+        let ts0 = Self::head(&mut c, ctx)?;
+        let mut b = RecordBlock::new(ctx.seq_start);
+        if let Some(budget) = ctx.budget {
+            b.charge = Charge::on(budget);
+        }
+        let what = || format!("decoding records {}..", ctx.seq_start);
+        b.charge
+            .add(n as u64 * BLOCK_BYTES_PER_RECORD, &what)
+            .map_err(DecodeError::Budget)?;
 
         get_column(&mut c, n.saturating_sub(1), &mut self.tmp)?;
-        b.ts.reserve_exact(n);
+        try_reserve(&mut b.ts, n)?;
         if n > 0 {
             let mut t = ts0;
             b.ts.push(t);
@@ -776,28 +844,38 @@ impl BlockCodec {
         b.thread = std::mem::take(&mut self.tmp);
         get_column(&mut c, n, &mut self.tmp)?;
         b.probe = narrow(&self.tmp, "probe id")?;
+        if let Some(&max) = b.probe.iter().max() {
+            if max as usize >= ctx.probes {
+                return Err(DecodeError::Format(format!(
+                    "a record names probe {max}, the probe table has {} entries",
+                    ctx.probes
+                )));
+            }
+        }
         get_column(&mut c, n, &mut self.tmp)?;
         b.order = narrow(&self.tmp, "order")?;
         get_column(&mut c, n, &mut self.tmp)?;
         let max = self.tmp.iter().copied().max().unwrap_or(0);
         if u8::try_from(max).ok().and_then(Status::from_u8).is_none() {
-            return Err(format!("unknown status {max}"));
+            return Err(DecodeError::Format(format!("unknown status {max}")));
         }
-        b.status = Vec::with_capacity(n);
+        try_reserve(&mut b.status, n)?;
         b.status.extend(
             self.tmp
                 .iter()
                 .map(|&s| Status::from_u8(s as u8).unwrap_or(Status::Pending)),
         );
         get_column(&mut c, n, &mut self.tmp)?;
-        b.tag = narrow(&self.tmp, "value tag")?;
+        let bytes: Vec<u8> = narrow(&self.tmp, "value tag")?;
+        try_reserve(&mut b.tag, n)?;
+        b.tag.extend(bytes.iter().map(|&t| ValueTag::from_u8(t)));
 
         let (mut n_int, mut n_float) = (0usize, 0usize);
         for &t in &b.tag {
             match t {
-                tag::INT => n_int += 1,
-                tag::FLOAT => n_float += 1,
-                tag::COMPLEX => n_float += 2,
+                ValueTag::Int => n_int += 1,
+                ValueTag::Float => n_float += 1,
+                ValueTag::Complex => n_float += 2,
                 _ => {}
             }
         }
@@ -810,26 +888,26 @@ impl BlockCodec {
         self.prev_float.reset();
         self.prev_re.reset();
         self.prev_im.reset();
-        b.num.reserve_exact(n);
+        try_reserve(&mut b.num, n)?;
         let (mut ii, mut fi) = (0usize, 0usize);
-        for i in 0..n {
+        for (i, &byte) in bytes.iter().enumerate() {
             let p = b.probe[i];
             let t = b.tag[i];
             let num = match t {
-                tag::ABSENT | tag::NONE | tag::FALSE | tag::TRUE => 0,
-                tag::INT => {
+                ValueTag::Absent | ValueTag::None | ValueTag::False | ValueTag::True => 0,
+                ValueTag::Int => {
                     let prev = self.prev_int.slot(p);
                     *prev = prev.wrapping_add(self.ints[ii]);
                     ii += 1;
                     *prev
                 }
-                tag::FLOAT => {
+                ValueTag::Float => {
                     let prev = self.prev_float.slot(p);
                     *prev ^= self.floats[fi];
                     fi += 1;
                     *prev
                 }
-                tag::COMPLEX => {
+                ValueTag::Complex => {
                     let pr = self.prev_re.slot(p);
                     *pr ^= self.floats[fi];
                     let re = f64::from_bits(*pr);
@@ -837,16 +915,23 @@ impl BlockCodec {
                     *pi ^= self.floats[fi + 1];
                     let im = f64::from_bits(*pi);
                     fi += 2;
-                    b.other.push(Value::Complex(re, im));
+                    let v = Value::Complex(re, im);
+                    b.charge
+                        .add(size_of_value(&v), &what)
+                        .map_err(DecodeError::Budget)?;
+                    b.other.push(v);
                     b.other.len() as u64 - 1
                 }
                 _ => {
                     let content = mc.lp_bytes()?;
+                    b.charge
+                        .add((std::mem::size_of::<Value>() + content.len()) as u64, &what)
+                        .map_err(DecodeError::Budget)?;
                     let v = match get_misc_content(t, content, 0)? {
                         Some(v) => v,
                         None => {
                             b.unknown_tags += 1;
-                            unknown_tag_value(t)
+                            unknown_tag_value(byte)
                         }
                     };
                     b.other.push(v);
@@ -856,26 +941,115 @@ impl BlockCodec {
             b.num.push(num);
         }
         if mc.remaining() != 0 {
-            return Err(format!(
+            return Err(DecodeError::Format(format!(
                 "{} unused bytes in the misc-value section",
                 mc.remaining()
-            ));
+            )));
         }
-        for _ in 0..n_comp {
-            let seq = c.varint()?;
-            let s = c.u8()?;
-            let status = Status::from_u8(s).ok_or_else(|| format!("unknown status {s}"))?;
-            let value = get_inline(&mut c, 0)?;
-            b.completions.push(Completion { seq, status, value });
-        }
+        b.completions = get_completions(&mut c, ctx.completions, &mut b.charge, &what)?;
         if c.remaining() != 0 {
-            return Err(format!(
+            return Err(DecodeError::Format(format!(
                 "{} unused bytes at the end of the block",
                 c.remaining()
-            ));
+            )));
         }
         Ok(b)
     }
+
+    /// Only the completion entries of a block payload: the columns are
+    /// skipped, not decoded (readers collect every completion of a log
+    /// before they read its records). The entries are charged to `charge`.
+    pub fn decode_completions(
+        &mut self,
+        raw: &[u8],
+        ctx: &DecodeCtx<'_>,
+        charge: &mut Charge,
+    ) -> Result<Vec<Completion>, DecodeError> {
+        let n = ctx.records;
+        let mut c = Cursor::new(raw);
+        Self::head(&mut c, ctx)?;
+        skip_column(&mut c, n.saturating_sub(1))?;
+        for _ in 0..4 {
+            skip_column(&mut c, n)?;
+        }
+        get_column(&mut c, n, &mut self.tmp)?;
+        let (mut n_int, mut n_float) = (0usize, 0usize);
+        for &t in &self.tmp {
+            match u8::try_from(t).map(ValueTag::from_u8) {
+                Ok(ValueTag::Int) => n_int += 1,
+                Ok(ValueTag::Float) => n_float += 1,
+                Ok(ValueTag::Complex) => n_float += 2,
+                _ => {}
+            }
+        }
+        skip_column(&mut c, n_int)?;
+        skip_column(&mut c, n_float)?;
+        c.lp_bytes()?;
+        let what = || format!("reading the completions of records {}..", ctx.seq_start);
+        let out = get_completions(&mut c, ctx.completions, charge, &what)?;
+        if c.remaining() != 0 {
+            return Err(DecodeError::Format(format!(
+                "{} unused bytes at the end of the block",
+                c.remaining()
+            )));
+        }
+        Ok(out)
+    }
+}
+
+/// `n` completion entries (each at least three bytes, so a lying count
+/// stops at the end of the payload).
+fn get_completions(
+    c: &mut Cursor<'_>,
+    n: u64,
+    charge: &mut Charge,
+    what: &dyn Fn() -> String,
+) -> Result<Vec<Completion>, DecodeError> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let seq = c.varint()?;
+        let s = c.u8()?;
+        let status = Status::from_u8(s).ok_or_else(|| format!("unknown status {s}"))?;
+        let at = c.pos();
+        let value = get_inline(c, 0)?;
+        charge
+            .add(
+                (std::mem::size_of::<Completion>() + (c.pos() - at)) as u64,
+                what,
+            )
+            .map_err(DecodeError::Budget)?;
+        out.push(Completion { seq, status, value });
+    }
+    Ok(out)
+}
+
+/// Skip a column of `n` values without decoding it.
+fn skip_column(c: &mut Cursor<'_>, n: usize) -> Result<(), String> {
+    let at = c.pos();
+    match c.u8()? {
+        COL_CONST => {
+            c.varint()?;
+        }
+        mode @ (COL_BASE_PLANES | COL_PLANES) => {
+            if mode == COL_BASE_PLANES {
+                c.varint()?;
+            }
+            let width = c.u8()?;
+            if !(1..=8).contains(&width) {
+                return Err(format!("column at payload byte {at}: bad width {width}"));
+            }
+            c.bytes(n as u64 * u64::from(width))?;
+        }
+        m => return Err(format!("column at payload byte {at}: unknown mode {m}")),
+    }
+    Ok(())
+}
+
+/// Grow `v` by `n` without aborting when memory runs out (the amount was
+/// charged to the budget already; this catches the allocator saying no).
+fn try_reserve<T>(v: &mut Vec<T>, n: usize) -> Result<(), String> {
+    v.try_reserve_exact(n)
+        .map_err(|_| format!("cannot allocate room for {n} records"))
 }
 
 fn narrow<T: TryFrom<u64> + Default>(v: &[u64], what: &str) -> Result<Vec<T>, String> {
@@ -885,11 +1059,12 @@ fn narrow<T: TryFrom<u64> + Default>(v: &[u64], what: &str) -> Result<Vec<T>, St
     if T::try_from(max).is_err() {
         return Err(format!("{what} {max} out of range"));
     }
+    let mut out = Vec::new();
+    try_reserve(&mut out, v.len())?;
     // `map` (not `filter_map`) keeps the length known, so this vectorises;
     // the default is never used after the range check above.
-    Ok(v.iter()
-        .map(|&x| T::try_from(x).unwrap_or_default())
-        .collect())
+    out.extend(v.iter().map(|&x| T::try_from(x).unwrap_or_default()));
+    Ok(out)
 }
 
 #[cfg(test)]

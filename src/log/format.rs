@@ -207,6 +207,56 @@ pub fn encode_frame_header(h: &FrameHeader) -> [u8; FRAME_HEADER_LEN] {
     b
 }
 
+/// The file header's flags field (bytes 10..12), which is 0 in version 1:
+/// anything else means the header was altered (its checksum was redone).
+pub fn file_header_flags(bytes: &[u8]) -> u16 {
+    if bytes.len() < FILE_HEADER_LEN {
+        return 0;
+    }
+    u16_at(bytes, 10)
+}
+
+/// The rules a checksummed frame header must still follow, beyond what
+/// [`parse_frame_header`] checks: flags (bytes 6..8) and the reserved
+/// field (40..44) are 0 in version 1; META and END frames are stored
+/// uncompressed and hold no completions; a META frame covers no seq; an
+/// END frame's seq start and end are equal (both the total). A header
+/// that breaks one was altered or forged (its checksum recomputed); the
+/// answer says which field, for the report.
+pub fn header_rule_violation(b: &[u8], h: &FrameHeader) -> Option<String> {
+    let flags = u16_at(b, 6);
+    let reserved = u32_at(b, 40);
+    if flags != 0 {
+        return Some(format!("frame flags {flags:#06x} (must be 0 in version 1)"));
+    }
+    if reserved != 0 {
+        return Some(format!(
+            "reserved field {reserved:#010x} (must be 0 in version 1)"
+        ));
+    }
+    match h.kind {
+        FrameKind::Meta | FrameKind::End if h.codec != CODEC_NONE => Some(format!(
+            "{} frame with codec {} (stored uncompressed)",
+            h.kind.name(),
+            h.codec
+        )),
+        FrameKind::Meta | FrameKind::End if h.completions != 0 => Some(format!(
+            "{} frame claims {} completions",
+            h.kind.name(),
+            h.completions
+        )),
+        FrameKind::Meta if h.seq_start != 0 || h.seq_end != 0 => Some(format!(
+            "META frame covers seqs {}..{} (must be 0..0)",
+            h.seq_start, h.seq_end
+        )),
+        FrameKind::End if h.seq_start != h.seq_end => Some(format!(
+            "END frame seq fields {} and {} differ (both hold the total)",
+            h.seq_start, h.seq_end
+        )),
+        _ => None,
+    }
+}
+
 /// Parse the 48 bytes at a frame position. `b` must hold at least
 /// [`FRAME_HEADER_LEN`] bytes.
 pub fn parse_frame_header(b: &[u8]) -> HeaderParse {
@@ -233,45 +283,6 @@ pub fn parse_frame_header(b: &[u8]) -> HeaderParse {
         completions: u32_at(b, 32),
         payload_crc: u32_at(b, 36),
     })
-}
-
-/// Value tags (one byte per record in the tag column, and the first byte of
-/// an inline value). Tags `0..=6` are "column" kinds whose data lives in
-/// fixed columns; tags `>= 7` are "misc" kinds whose content is
-/// length-prefixed, so that a reader can skip a tag it does not know.
-pub mod tag {
-    /// `Value::Absent`.
-    pub const ABSENT: u8 = 0;
-    /// `Value::None`.
-    pub const NONE: u8 = 1;
-    /// `Value::Bool(false)`.
-    pub const FALSE: u8 = 2;
-    /// `Value::Bool(true)`.
-    pub const TRUE: u8 = 3;
-    /// `Value::Int`: per-probe delta in the int column.
-    pub const INT: u8 = 4;
-    /// `Value::Float`: per-probe XOR of bits in the float column.
-    pub const FLOAT: u8 = 5;
-    /// `Value::Complex`: two entries (re, im) in the float column.
-    pub const COMPLEX: u8 = 6;
-    /// First misc tag; every tag from here on is length-prefixed.
-    pub const FIRST_MISC: u8 = 7;
-    /// `Value::BigInt`: decimal text.
-    pub const BIGINT: u8 = 7;
-    /// `Value::Str`: flags byte, UTF-8 text.
-    pub const STR: u8 = 8;
-    /// `Value::Bytes`: flags byte, data.
-    pub const BYTES: u8 = 9;
-    /// `Value::Sub`: type name, inline base value.
-    pub const SUB: u8 = 10;
-    /// `Value::Other`: flags byte, type name, repr.
-    pub const OTHER: u8 = 11;
-    /// `Value::Error`: exception type, message.
-    pub const ERROR: u8 = 12;
-    /// `Value::Array`: flags byte, dtype code, type name, shape, data.
-    /// Added without a version change (new misc tag): readers from before
-    /// arrays report it as an unknown kind and go on.
-    pub const ARRAY: u8 = 13;
 }
 
 /// Append `v` as an unsigned LEB128 varint.

@@ -2,30 +2,24 @@
 //! value kinds and numeric range, completeness and size.
 //!
 //! Works on damaged logs too: it summarises every readable record and lists
-//! the damage found (`issues`); `verify` is the tool that judges.
+//! the damage found (`issues`, from the reading layer's
+//! [`crate::log::walk::ReadReport`]); `verify` is the tool that judges.
+//! The human table names probes by their short, unambiguous labels
+//! (`weighted.py:866:vu_dist@lhs`); `--json` keeps the full spec.
 
 use std::fmt;
 use std::path::Path;
 
 use serde::Serialize;
 
-use crate::log::block::BlockCodec;
-use crate::log::format::{tag, FrameKind};
 use crate::log::meta::ExitInfo;
 use crate::log::reader::LogReader;
 use crate::log::LogError;
-use crate::model::{Status, Value};
+use crate::model::{short_labels, Core, Kind, Status, Value, ValueTag};
+use crate::text::{num, Esc};
 
-/// Kind names in a fixed order (for the per-probe "kinds seen" set).
-const KINDS: [&str; 11] = [
-    "absent", "none", "bool", "int", "float", "complex", "str", "bytes", "other", "error", "array",
-];
-
-fn kind_bit(k: &str) -> u16 {
-    KINDS
-        .iter()
-        .position(|x| *x == k)
-        .map_or(1 << 8, |i| 1 << i)
+fn kind_bit(k: Kind) -> u16 {
+    1 << k.index()
 }
 
 /// Summary of the run (from META and END).
@@ -42,7 +36,7 @@ pub struct RunSummary {
     /// Python executable.
     pub python_executable: String,
     /// Tracer core.
-    pub core: String,
+    pub core: Core,
     /// Start time, ns since the Unix epoch.
     pub start_unix_ns: u64,
     /// Start time as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
@@ -90,8 +84,11 @@ impl StatusCounts {
 pub struct ProbeSummary {
     /// Probe id.
     pub id: u32,
-    /// Canonical spec.
+    /// Canonical spec (full path).
     pub spec: String,
+    /// Short, unambiguous label (what the human table shows).
+    #[serde(skip)]
+    pub label: String,
     /// Records read.
     pub count: u64,
     /// Records per status.
@@ -164,13 +161,15 @@ impl Acc {
     }
 }
 
-/// Open the log at `path` and summarise it.
+/// Open the log at `path` and summarise it. Fails when the log cannot be
+/// read at all, or does not fit the memory budget.
 pub fn info_path(path: &Path) -> Result<InfoReport, LogError> {
-    Ok(info(&LogReader::open(path)?))
+    info(&LogReader::open(path)?)
 }
 
 /// Summarise an opened log.
-pub fn info(r: &LogReader) -> InfoReport {
+pub fn info(r: &LogReader) -> Result<InfoReport, LogError> {
+    r.check_work(crate::log::limits::Work::Info)?;
     let meta = r.meta();
     let mut acc: Vec<Acc> = meta
         .probes
@@ -184,69 +183,59 @@ pub fn info(r: &LogReader) -> InfoReport {
             last: None,
         })
         .collect();
-    let mut issues: Vec<String> = r.issues().iter().map(|e| e.to_string()).collect();
-    let completions = r.completions();
-    let mut records = 0u64;
-    let mut codec = BlockCodec::new();
-    for f in r.frames() {
-        if !f.intact || f.header.kind != FrameKind::Records {
-            continue;
-        }
-        let b = match r.decode_block(f, &mut codec) {
-            Ok(b) => b,
-            Err(e) => {
-                issues.push(e.to_string());
-                continue;
-            }
+    let mut walk = r.walk(false)?;
+    while let Some(next) = walk.next_block() {
+        let b = match next {
+            Ok((_, b)) => b,
+            // Reported by the walk; over budget ends it.
+            Err(e) if e.is_resource() => return Err(e),
+            Err(_) => continue,
         };
-        records += b.len() as u64;
         for i in 0..b.len() {
+            // The decoder checked every probe id against the table.
             let Some(a) = acc.get_mut(b.probe[i] as usize) else {
                 continue;
             };
             a.count += 1;
-            let st = b.status[i];
-            if st == Status::Pending {
-                if let Some((s, v)) = completions.get(&(b.seq_start + i as u64)) {
-                    a.statuses.add(*s);
-                    a.value(v);
-                    continue;
-                }
-            }
-            a.statuses.add(st);
+            a.statuses.add(b.status[i]);
             // Fast path for scalars: no Value is built.
             match b.tag[i] {
-                tag::INT => {
-                    a.kinds |= 1 << 3;
+                ValueTag::Int => {
+                    a.kinds |= kind_bit(Kind::Int);
                     a.num(b.num[i] as i64 as f64);
                 }
-                tag::FLOAT => {
-                    a.kinds |= 1 << 4;
+                ValueTag::Float => {
+                    a.kinds |= kind_bit(Kind::Float);
                     a.num(f64::from_bits(b.num[i]));
                 }
-                t if t < tag::INT => a.kinds |= kind_bit(b.kind(i)),
+                t if t.is_word() => a.kinds |= kind_bit(b.kind(i)),
                 _ => {
-                    if let Some(v) = b.other.get(b.num[i] as usize) {
+                    if let Some(v) = b.side(i) {
                         a.value(v);
                     }
                 }
             }
         }
     }
+    let report = walk.finish();
+    let records = report.records;
+    let issues: Vec<String> = report.messages();
+    let labels = short_labels(&meta.probes);
     let probes = meta
         .probes
         .iter()
         .zip(acc)
-        .map(|(p, a)| ProbeSummary {
+        .zip(labels)
+        .map(|((p, a), label)| ProbeSummary {
             id: p.id,
             spec: p.spec.clone(),
+            label,
             count: a.count,
             statuses: a.statuses,
-            kinds: KINDS
+            kinds: Kind::ALL
                 .iter()
-                .enumerate()
-                .filter(|(i, _)| a.kinds & (1 << i) != 0)
-                .map(|(_, k)| (*k).to_string())
+                .filter(|k| a.kinds & kind_bit(**k) != 0)
+                .map(|k| k.as_str().to_string())
                 .collect(),
             min: (a.min <= a.max).then_some(a.min),
             max: (a.min <= a.max).then_some(a.max),
@@ -256,7 +245,7 @@ pub fn info(r: &LogReader) -> InfoReport {
     let end = r.end();
     let raw_bytes: u64 = r.frames().iter().map(|f| u64::from(f.header.raw_len)).sum();
     let file_bytes = r.file_len();
-    InfoReport {
+    Ok(InfoReport {
         format_version: r.version(),
         run: RunSummary {
             probe_version: meta.probe_version.clone(),
@@ -287,7 +276,7 @@ pub fn info(r: &LogReader) -> InfoReport {
             0.0
         },
         issues,
-    }
+    })
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for ns since the epoch (civil-from-days,
@@ -315,13 +304,7 @@ pub fn utc_string(unix_ns: u64) -> String {
 }
 
 fn fmt_num(x: Option<f64>) -> String {
-    match x {
-        None => "-".to_string(),
-        // Shortest round-trip text for ordinary magnitudes, exponent form
-        // for huge and tiny ones (so columns stay narrow).
-        Some(x) if x == 0.0 || !x.is_finite() || (1e-4..1e15).contains(&x.abs()) => format!("{x}"),
-        Some(x) => format!("{x:e}"),
-    }
+    x.map_or_else(|| "-".to_string(), num)
 }
 
 fn secs(ns: u64) -> String {
@@ -331,12 +314,14 @@ fn secs(ns: u64) -> String {
 impl fmt::Display for InfoReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let r = &self.run;
-        writeln!(f, "command:    {}", r.command.join(" "))?;
-        writeln!(f, "cwd:        {}", r.cwd)?;
+        writeln!(f, "command:    {}", Esc(&r.command.join(" ")))?;
+        writeln!(f, "cwd:        {}", Esc(&r.cwd))?;
         writeln!(
             f,
             "python:     {} ({}), core {}",
-            r.python_version, r.python_executable, r.core
+            Esc(&r.python_version),
+            Esc(&r.python_executable),
+            Esc(r.core.as_str())
         )?;
         writeln!(
             f,
@@ -358,7 +343,7 @@ impl fmt::Display for InfoReport {
                 if let Some(d) = &e.detail {
                     s.push_str(&format!(" ({d})"));
                 }
-                writeln!(f, "exit:       {s}")?;
+                writeln!(f, "exit:       {}", Esc(&s))?;
             }
             None => writeln!(f, "exit:       unknown (no end marker)")?,
         }
@@ -390,7 +375,7 @@ impl fmt::Display for InfoReport {
                 let s = &p.statuses;
                 [
                     p.id.to_string(),
-                    p.spec.clone(),
+                    crate::text::escape(&p.label).into_owned(),
                     p.count.to_string(),
                     s.ok.to_string(),
                     s.unbound.to_string(),
@@ -434,7 +419,7 @@ impl fmt::Display for InfoReport {
             writeln!(f, "{}", line(&cells))?;
         }
         for i in &self.issues {
-            writeln!(f, "damage:     {i}")?;
+            writeln!(f, "damage:     {}", Esc(i))?;
         }
         Ok(())
     }

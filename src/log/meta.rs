@@ -4,126 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Role;
-
-/// One entry of the probe table. A record's `probe` field indexes this table.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ProbeInfo {
-    /// Index in the table (equal to its position).
-    pub id: u32,
-    /// The canonical spec, `path/to/file.py:LINE:NAME@role`.
-    pub spec: String,
-    /// Absolute path of the source file (or the suffix pattern if it did not exist).
-    pub file: String,
-    /// 1-based line number.
-    pub line: u32,
-    /// Variable name or attribute chain.
-    pub name: String,
-    /// Resolved role.
-    pub role: Role,
-}
-
-impl ProbeInfo {
-    /// Short label, `file.py:LINE:NAME@role` with the file's base name only
-    /// (what plots, tables and exports show).
-    pub fn label(&self) -> String {
-        let base = std::path::Path::new(&self.file)
-            .file_name()
-            .and_then(|f| f.to_str())
-            .unwrap_or(&self.file);
-        format!("{base}:{}:{}@{}", self.line, self.name, self.role.as_str())
-    }
-
-    /// Whether a user's selector (`--probe`) picks this probe. A selector is
-    /// `NAME`, `NAME@role`, `FILE:LINE:NAME` or `FILE:LINE:NAME@role`, where
-    /// FILE matches any trailing path components of the probe's file
-    /// (`loop.py`, `src/loop.py`, or the absolute path).
-    pub fn matches(&self, selector: &str) -> bool {
-        let (body, role) = match selector.rsplit_once('@') {
-            Some((b, r)) => (b, Some(r)),
-            None => (selector, None),
-        };
-        if role.is_some_and(|r| r != self.role.as_str()) {
-            return false;
-        }
-        let mut parts = body.rsplitn(3, ':');
-        let name = parts.next().unwrap_or_default();
-        if name != self.name {
-            return false;
-        }
-        match (parts.next(), parts.next()) {
-            (None, _) => true,
-            (Some(line), Some(file)) => {
-                line.parse::<u32>().is_ok_and(|l| l == self.line)
-                    && path_suffix_matches(&self.file, file)
-            }
-            (Some(_), None) => false,
-        }
-    }
-}
-
-/// True when `suffix`'s path components are the trailing components of `path`.
-fn path_suffix_matches(path: &str, suffix: &str) -> bool {
-    let p = std::path::Path::new(path);
-    let s = std::path::Path::new(suffix);
-    if s.is_absolute() {
-        return p == s;
-    }
-    let pc: Vec<_> = p.components().collect();
-    let sc: Vec<_> = s
-        .components()
-        .filter(|c| !matches!(c, std::path::Component::CurDir))
-        .collect();
-    !sc.is_empty() && sc.len() <= pc.len() && pc[pc.len() - sc.len()..] == sc[..]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn probe() -> ProbeInfo {
-        ProbeInfo {
-            id: 0,
-            spec: "/home/u/src/loop.py:4:x@lhs".into(),
-            file: "/home/u/src/loop.py".into(),
-            line: 4,
-            name: "x".into(),
-            role: Role::Lhs,
-        }
-    }
-
-    #[test]
-    fn label_uses_the_file_base_name() {
-        assert_eq!(probe().label(), "loop.py:4:x@lhs");
-    }
-
-    #[test]
-    fn selectors_match_by_name_role_and_path_suffix() {
-        let p = probe();
-        for yes in [
-            "x",
-            "x@lhs",
-            "loop.py:4:x",
-            "src/loop.py:4:x@lhs",
-            "/home/u/src/loop.py:4:x",
-            "./loop.py:4:x",
-        ] {
-            assert!(p.matches(yes), "{yes} should match");
-        }
-        for no in [
-            "y",
-            "x@rhs",
-            "loop.py:5:x",
-            "oop.py:4:x",
-            "other/loop.py:4:x",
-            "4:x",
-            "loop.py:x:x",
-            "",
-        ] {
-            assert!(!p.matches(no), "{no} should not match");
-        }
-    }
-}
+pub use crate::model::ProbeInfo;
+use crate::model::{Core, ExitKind};
 
 /// Everything known about the run before the first capture.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -141,7 +23,7 @@ pub struct RunMeta {
     /// Python executable used.
     pub python_executable: String,
     /// Tracer core: `monitoring` or `settrace`.
-    pub core: String,
+    pub core: Core,
     /// Wall-clock start time, nanoseconds since the Unix epoch.
     pub start_unix_ns: u64,
     /// Maximum bytes kept of a str/bytes/repr value.
@@ -189,8 +71,8 @@ fn is_one(n: &u64) -> bool {
 pub struct ExitInfo {
     /// `exit` (normal or `sys.exit`), `exception` (uncaught), `os_exit`,
     /// `signal` (killed by a signal), `lost` (agent vanished without saying),
-    /// or `aborted` (the recorder was interrupted).
-    pub kind: String,
+    /// or `aborted` (the recorder was interrupted); see [`ExitKind`].
+    pub kind: ExitKind,
     /// Exit status the program returned (128+N for signal N).
     pub code: i32,
     /// Signal number, when killed by a signal.

@@ -1,28 +1,49 @@
-//! [`LogReader`]: memory-maps a `.probe` log, scans its frames, decodes
-//! blocks and yields records in seq order with placeholders joined to their
-//! completions.
+//! [`LogReader`]: opens a `.probe` log, finds its frames, and decodes them —
+//! the one place where the bytes of a log are trusted or not.
 //!
-//! Opening scans every frame header and payload checksum once (cheap: no
-//! decompression), so `frames()`, `issues()` and `end()` are known up front.
-//! Damage does not stop the scan: after a bad header the scanner searches
-//! for the next valid frame header (magic + header checksum) and goes on, so
-//! that everything after a damaged region is still read and reported.
+//! Opening refuses what is not a regular file (a FIFO would block every
+//! read), maps the file, and scans every frame header and payload checksum
+//! once (cheap: no decompression), so that the frames, the damage and the
+//! end marker are known up front:
+//!
+//! - every frame is **accepted** ([`FrameInfo`], with its byte offset) or
+//!   **reported** (a [`LogError`] naming the offset): bad magic, header
+//!   checksum, a header field breaking a rule of the format (reserved
+//!   fields, flags, counts, seq fields), a frame running past the end of
+//!   the file, a payload checksum, a frame claiming more records than its
+//!   size makes plausible ([`crate::log::limits`]);
+//! - damage does not stop the scan: after a bad header it searches for the
+//!   next valid frame header (magic + header checksum) and goes on — only
+//!   through the file's data, never its holes, so a huge sparse file costs
+//!   what its data costs;
+//! - payloads decompress into a buffer of exactly the size the header
+//!   declares (itself bounded, and charged to the memory budget first), and
+//!   a zstd frame that says or produces anything else is refused;
+//! - blocks decode through [`crate::log::block::BlockCodec`], which checks
+//!   every count and length against the bytes present, the probe table and
+//!   the budget.
+//!
+//! What a reader does with the accepted frames — seq coverage, placeholders
+//! joined with their completions, the order blocks come in — is
+//! [`crate::log::walk`]'s job.
 
-use std::collections::HashMap;
 use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use memmap2::Mmap;
 
-use crate::log::block::{BlockCodec, RecordBlock};
+use crate::log::block::{BlockCodec, Completion, DecodeCtx, DecodeError, RecordBlock};
+use crate::log::coverage::Plan;
 use crate::log::format::{
-    decode_file_header, parse_frame_header, FrameHeader, FrameKind, HeaderParse, CODEC_NONE,
-    CODEC_ZSTD, FILE_HEADER_LEN, FRAME_HEADER_LEN, FRAME_MAGIC, MAX_BLOCK_RECORDS, MAX_FRAME_RAW,
+    decode_file_header, file_header_flags, header_rule_violation, parse_frame_header, FrameHeader,
+    FrameKind, HeaderParse, CODEC_NONE, CODEC_ZSTD, FILE_HEADER_LEN, FRAME_HEADER_LEN, FRAME_MAGIC,
+    MAX_BLOCK_RECORDS, MAX_FRAME_RAW,
 };
+use crate::log::limits::{Budget, Charge, Limits};
 use crate::log::meta::{EndInfo, RunMeta};
 use crate::log::LogError;
-use crate::model::{CaptureRecord, Status, Value};
+use crate::model::Core;
 
 /// A frame found by the scan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,10 +62,24 @@ impl FrameInfo {
     pub fn end_offset(&self) -> u64 {
         self.offset + FRAME_HEADER_LEN as u64 + u64::from(self.header.stored_len)
     }
+
+    /// Records the frame covers (RECORDS frames; 0 for the others).
+    pub fn records(&self) -> u64 {
+        if self.header.kind == FrameKind::Records {
+            self.header.seq_end.saturating_sub(self.header.seq_start)
+        } else {
+            0
+        }
+    }
+
+    /// True for an intact RECORDS frame.
+    pub fn is_records(&self) -> bool {
+        self.intact && self.header.kind == FrameKind::Records
+    }
 }
 
-/// Where the bytes come from: a map, or nothing for an empty file (a
-/// zero-length file cannot be mapped).
+/// Where the bytes come from: a map, a vector, or nothing for an empty
+/// file (a zero-length file cannot be mapped).
 enum Bytes {
     Map(Mmap),
     Owned(Vec<u8>),
@@ -61,6 +96,37 @@ impl Bytes {
     }
 }
 
+/// How to read: the limits and the memory account to charge (shared by the
+/// logs one command reads, e.g. both traces of a diff).
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// What a reader may spend.
+    pub limits: Limits,
+    /// The memory account.
+    pub budget: Arc<Budget>,
+}
+
+impl ReadOptions {
+    /// Options from the environment ([`Limits::from_env`]) with a fresh account.
+    pub fn from_env() -> ReadOptions {
+        ReadOptions::new(Limits::from_env())
+    }
+
+    /// Options with `limits` and a fresh account of `limits.memory` bytes.
+    pub fn new(limits: Limits) -> ReadOptions {
+        ReadOptions {
+            budget: Arc::new(Budget::new(limits.memory)),
+            limits,
+        }
+    }
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions::from_env()
+    }
+}
+
 /// A `.probe` log opened for reading.
 pub struct LogReader {
     path: PathBuf,
@@ -72,13 +138,73 @@ pub struct LogReader {
     end: Option<EndInfo>,
     end_offset: Option<u64>,
     data_end: u64,
+    plan: Plan,
+    opts: ReadOptions,
 }
 
-/// Decompress and check a frame payload. `raw_len` is at most
-/// [`MAX_FRAME_RAW`] (checked by the scanner), and the output buffer only
-/// grows as real output is produced, so a lying header cannot make us
-/// allocate more than the data decompresses to.
-fn payload(data: &[u8], f: &FrameInfo) -> Result<Vec<u8>, LogError> {
+/// What the path is, in words, when it is not a regular file.
+fn file_type_name(ft: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_dir() {
+        "a directory"
+    } else if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// The file's data regions (holes excluded), from `SEEK_DATA`/`SEEK_HOLE`:
+/// the resynchronising search skips holes, which read as zeros and so can
+/// hold no frame. One region covering the file where the filesystem does
+/// not say.
+fn data_regions(file: &File, len: u64) -> Vec<(u64, u64)> {
+    use std::os::unix::io::AsRawFd;
+    let fd = file.as_raw_fd();
+    let mut out = Vec::new();
+    let mut at: i64 = 0;
+    let Ok(end) = i64::try_from(len) else {
+        return vec![(0, len)];
+    };
+    while at < end {
+        // SAFETY: lseek on a descriptor we own; it reads no memory.
+        let d = unsafe { libc::lseek(fd, at, libc::SEEK_DATA) };
+        if d < 0 {
+            if out.is_empty() && std::io::Error::last_os_error().raw_os_error() != Some(libc::ENXIO)
+            {
+                return vec![(0, len)]; // not supported here: all data
+            }
+            break; // ENXIO: no data after `at`
+        }
+        // SAFETY: as above.
+        let h = unsafe { libc::lseek(fd, d, libc::SEEK_HOLE) };
+        let h = if h < 0 { end } else { h.min(end) };
+        out.push((d as u64, h as u64));
+        at = h;
+        if out.len() > 1 << 16 {
+            // A file in 65,536 pieces: stop asking, treat the rest as data.
+            out.push((h as u64, len));
+            break;
+        }
+    }
+    out
+}
+
+/// Decompress a frame payload into a buffer of exactly the declared raw
+/// length. `raw_len` was bounded by the scan; the buffer is charged to the
+/// budget before it is allocated and allocated without aborting; a zstd
+/// frame that declares another size, or produces more, is refused.
+fn payload(
+    data: &[u8],
+    f: &FrameInfo,
+    budget: Option<&Arc<Budget>>,
+) -> Result<(Vec<u8>, Charge), LogError> {
     let undecodable = |detail: String| LogError::Undecodable {
         offset: f.offset,
         detail,
@@ -90,62 +216,112 @@ fn payload(data: &[u8], f: &FrameInfo) -> Result<Vec<u8>, LogError> {
             offset: f.offset,
             detail: "frame payload lies beyond the end of the file".into(),
         })?;
-    let raw_len = u64::from(f.header.raw_len);
+    let raw_len = f.header.raw_len as usize;
     if f.header.raw_len > MAX_FRAME_RAW {
         return Err(undecodable(format!("raw length {raw_len} over the limit")));
     }
+    let mut charge = budget.map(Charge::on).unwrap_or_default();
+    let what = || format!("the payload of the frame at offset {}", f.offset);
+    charge.add(raw_len as u64, &what)?;
+    let mut out: Vec<u8> = Vec::new();
+    out.try_reserve_exact(raw_len)
+        .map_err(|_| LogError::OverBudget {
+            what: what(),
+            needed: raw_len as u64,
+            budget: budget.map_or(0, |b| b.limit()),
+        })?;
     match f.header.codec {
-        CODEC_NONE => Ok(stored.to_vec()),
+        CODEC_NONE => {
+            out.extend_from_slice(stored);
+        }
         CODEC_ZSTD => {
-            let mut out = Vec::with_capacity((raw_len as usize).min(stored.len() * 8 + 4096));
-            let dec = zstd::stream::read::Decoder::with_buffer(stored)
-                .map_err(|e| undecodable(format!("zstd: {e}")))?;
-            dec.take(raw_len + 1)
-                .read_to_end(&mut out)
-                .map_err(|e| undecodable(format!("zstd: {e}")))?;
-            if out.len() as u64 != raw_len {
+            match zstd::zstd_safe::get_frame_content_size(stored) {
+                Ok(Some(n)) if n != raw_len as u64 => {
+                    return Err(undecodable(format!(
+                        "zstd frame declares {n} bytes, the header {raw_len}"
+                    )))
+                }
+                Err(_) => return Err(undecodable("not a zstd frame".to_string())),
+                _ => {}
+            }
+            let mut dec =
+                zstd::bulk::Decompressor::new().map_err(|e| undecodable(format!("zstd: {e}")))?;
+            dec.decompress_to_buffer(stored, &mut out).map_err(|e| {
+                undecodable(format!(
+                    "zstd: {e} (the header says the payload is {raw_len} bytes)"
+                ))
+            })?;
+            if out.len() != raw_len {
                 return Err(undecodable(format!(
                     "payload decompresses to {} bytes, header says {raw_len}",
                     out.len()
                 )));
             }
-            Ok(out)
         }
-        c => Err(undecodable(format!("unknown codec {c}"))),
+        c => return Err(undecodable(format!("unknown codec {c}"))),
     }
+    Ok((out, charge))
 }
 
-/// Find the next valid frame header at or after `from`.
-fn resync(data: &[u8], from: usize) -> Option<usize> {
+/// Find the next valid frame header at or after `from`, looking only in
+/// the data regions.
+fn resync(data: &[u8], from: usize, regions: &[(u64, u64)]) -> Option<usize> {
     let last = data.len().checked_sub(FRAME_HEADER_LEN)?;
-    let mut i = from;
-    while i <= last {
-        // Jump to the next candidate first byte quickly.
-        match data[i..=last].iter().position(|&b| b == FRAME_MAGIC[0]) {
-            None => return None,
-            Some(k) => i += k,
+    for &(a, b) in regions {
+        let (a, b) = (a as usize, (b as usize).min(data.len()));
+        if b <= from {
+            continue;
         }
-        if data[i..i + 4] == FRAME_MAGIC {
-            if let HeaderParse::Ok(_) | HeaderParse::UnknownKind(_) = parse_frame_header(&data[i..])
-            {
-                return Some(i);
+        let mut i = a.max(from);
+        // A header may start in this region and run into the next.
+        let stop = b.min(last + 1);
+        while i < stop {
+            match data[i..stop].iter().position(|&x| x == FRAME_MAGIC[0]) {
+                None => break,
+                Some(k) => i += k,
             }
+            if data[i..i + 4] == FRAME_MAGIC {
+                if let HeaderParse::Ok(_) | HeaderParse::UnknownKind(_) =
+                    parse_frame_header(&data[i..])
+                {
+                    return Some(i);
+                }
+            }
+            i += 1;
         }
-        i += 1;
     }
     None
 }
 
 impl LogReader {
-    /// Open and scan a log. Fails (the log is *unreadable*) when the file
-    /// cannot be read, is not a probe log, has a newer version, or its
-    /// META frame is damaged; damage further on is listed in [`issues`](Self::issues).
+    /// Open and scan a log with the limits from the environment. Fails (the
+    /// log is *unreadable*) when the path is not a readable regular file, is
+    /// not a probe log, has a newer version, or its META frame is damaged;
+    /// damage further on is listed in [`issues`](Self::issues).
     pub fn open(path: &Path) -> Result<LogReader, LogError> {
-        let file = File::open(path).map_err(|e| LogError::io("opening", path, e))?;
-        let len = file
+        Self::open_with(path, ReadOptions::from_env())
+    }
+
+    /// [`open`](Self::open) with explicit limits and memory account.
+    pub fn open_with(path: &Path, opts: ReadOptions) -> Result<LogReader, LogError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        // O_NONBLOCK: opening a FIFO must not wait for a writer; the type
+        // check below then refuses it. It changes nothing for regular files.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path)
+            .map_err(|e| LogError::io("opening", path, e))?;
+        let md = file
             .metadata()
-            .map_err(|e| LogError::io("reading metadata of", path, e))?
-            .len();
+            .map_err(|e| LogError::io("reading metadata of", path, e))?;
+        if !md.file_type().is_file() {
+            return Err(LogError::NotAFile {
+                path: path.to_path_buf(),
+                what: file_type_name(&md.file_type()),
+            });
+        }
+        let len = md.len();
         let data = if len == 0 {
             Bytes::Empty
         } else {
@@ -161,16 +337,32 @@ impl LogReader {
             let m = unsafe { Mmap::map(&file) }.map_err(|e| LogError::io("mapping", path, e))?;
             Bytes::Map(m)
         };
-        Self::from_bytes(path.to_path_buf(), data)
+        let regions = data_regions(&file, len);
+        Self::from_bytes(path.to_path_buf(), data, &regions, opts)
     }
 
     /// Read a log held in memory (tests, logs piped in). `label` stands in
     /// for the path in messages.
     pub fn from_vec(label: &Path, data: Vec<u8>) -> Result<LogReader, LogError> {
-        Self::from_bytes(label.to_path_buf(), Bytes::Owned(data))
+        Self::from_vec_with(label, data, ReadOptions::from_env())
     }
 
-    fn from_bytes(path: PathBuf, data: Bytes) -> Result<LogReader, LogError> {
+    /// [`from_vec`](Self::from_vec) with explicit limits.
+    pub fn from_vec_with(
+        label: &Path,
+        data: Vec<u8>,
+        opts: ReadOptions,
+    ) -> Result<LogReader, LogError> {
+        let regions = vec![(0, data.len() as u64)];
+        Self::from_bytes(label.to_path_buf(), Bytes::Owned(data), &regions, opts)
+    }
+
+    fn from_bytes(
+        path: PathBuf,
+        data: Bytes,
+        regions: &[(u64, u64)],
+        opts: ReadOptions,
+    ) -> Result<LogReader, LogError> {
         let bytes = data.as_slice();
         let version = decode_file_header(bytes)?;
         let meta_off = FILE_HEADER_LEN as u64;
@@ -184,7 +376,7 @@ impl LogReader {
                 cwd: String::new(),
                 python_version: String::new(),
                 python_executable: String::new(),
-                core: String::new(),
+                core: Core::Other(String::new()),
                 start_unix_ns: 0,
                 max_value_bytes: 0,
                 max_array_bytes: 0,
@@ -196,8 +388,17 @@ impl LogReader {
             end_offset: None,
             data_end: bytes.len() as u64,
             data: Bytes::Empty,
+            plan: Plan::default(),
+            opts,
         };
-        r.scan(bytes);
+        let flags = file_header_flags(bytes);
+        if flags != 0 {
+            r.issues.push(LogError::BadField {
+                offset: 10,
+                detail: format!("file header flags {flags:#06x} (must be 0 in version 1)"),
+            });
+        }
+        r.scan(bytes, regions);
         // The META frame must be the first frame, right after the header,
         // and intact: without the probe table nothing else means anything.
         let first = r.frames.first().copied();
@@ -209,11 +410,26 @@ impl LogReader {
                         detail: "META frame payload checksum (run metadata unreadable)".into(),
                     });
                 }
-                let raw = payload(bytes, &f)?;
+                let (raw, _charge) = payload(bytes, &f, Some(&r.opts.budget))?;
                 r.meta = serde_json::from_slice(&raw).map_err(|e| LogError::Undecodable {
                     offset: meta_off,
                     detail: format!("META frame JSON: {e}"),
                 })?;
+                if let Some((i, p)) = r
+                    .meta
+                    .probes
+                    .iter()
+                    .enumerate()
+                    .find(|(i, p)| p.id as usize != *i)
+                {
+                    r.issues.push(LogError::BadField {
+                        offset: meta_off,
+                        detail: format!(
+                            "META probe table entry {i} has id {} (ids are positions)",
+                            p.id
+                        ),
+                    });
+                }
             }
             _ => {
                 // Report the first problem at the META position if there is one.
@@ -232,11 +448,12 @@ impl LogReader {
             }
         }
         r.data = data;
+        r.plan = Plan::new(&r.frames, r.end.as_ref().map(|e| e.total_records));
         Ok(r)
     }
 
     /// Scan all frames from after the file header.
-    fn scan(&mut self, data: &[u8]) {
+    fn scan(&mut self, data: &[u8], regions: &[(u64, u64)]) {
         let len = data.len();
         let mut pos = FILE_HEADER_LEN;
         while pos < len {
@@ -261,7 +478,7 @@ impl LogReader {
                     // never finished). Anything valid further on means this
                     // was a damaged region instead.
                     self.data_end = pos as u64;
-                    match resync(data, pos + 1) {
+                    match resync(data, pos + 1, regions) {
                         None => return,
                         Some(next) => {
                             self.issues.push(LogError::Damaged {
@@ -284,7 +501,7 @@ impl LogReader {
                         HeaderParse::UnknownKind(k) => format!("unknown frame kind {k}"),
                         _ => String::new(),
                     };
-                    let next = resync(data, pos + 1);
+                    let next = resync(data, pos + 1, regions);
                     let skipped = match next {
                         Some(n) => format!(
                             "; skipped {} bytes to the next frame at offset {n}",
@@ -326,9 +543,19 @@ impl LogReader {
                 return;
             }
             let off = pos as u64;
+            let rule = header_rule_violation(&data[pos..], &h);
             pos += total as usize;
-            if let Err(detail) = sanity(&h) {
+            if let Err(detail) = sanity(&h, total, &self.opts.limits) {
                 self.issues.push(LogError::Undecodable {
+                    offset: off,
+                    detail,
+                });
+                continue;
+            }
+            if let Some(detail) = rule {
+                // Its checksum holds, so the header was rewritten on
+                // purpose or by a foreign writer: nothing in it is trusted.
+                self.issues.push(LogError::BadField {
                     offset: off,
                     detail,
                 });
@@ -347,12 +574,21 @@ impl LogReader {
                     detail: format!("{} frame payload{}", h.kind.name(), seq_note(&h)),
                 });
             } else if h.kind == FrameKind::End && self.end.is_none() {
-                match payload(data, &info).and_then(|raw| {
+                match payload(data, &info, Some(&self.opts.budget)).and_then(|(raw, _c)| {
                     serde_json::from_slice::<EndInfo>(&raw).map_err(|e| LogError::Undecodable {
                         offset: off,
                         detail: format!("END frame JSON: {e}"),
                     })
                 }) {
+                    Ok(end) if end.total_records != h.seq_start => {
+                        self.issues.push(LogError::BadField {
+                            offset: off,
+                            detail: format!(
+                                "END frame header says {} records, its end marker {}",
+                                h.seq_start, end.total_records
+                            ),
+                        });
+                    }
                     Ok(end) => {
                         self.end = Some(end);
                         self.end_offset = Some(off);
@@ -411,6 +647,44 @@ impl LogReader {
         self.end_offset
     }
 
+    /// Which RECORDS frames readers read, in seq order, and what the frame
+    /// headers alone say is missing or misplaced.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Check that `work` may read this log's records ([`crate::log::limits`]):
+    /// the accepted frames' records against the command's records per byte.
+    pub fn check_work(&self, work: crate::log::limits::Work) -> Result<(), LogError> {
+        let records = self.plan.records();
+        let frame_bytes: u64 = self
+            .plan
+            .accepted()
+            .iter()
+            .map(|f| f.end_offset() - f.offset)
+            .sum();
+        let limit = self.opts.limits.work_records(work, frame_bytes);
+        if records > limit {
+            return Err(LogError::TooDense {
+                records,
+                frame_bytes,
+                what: work.name(),
+                limit,
+            });
+        }
+        Ok(())
+    }
+
+    /// The read options (limits, memory account).
+    pub fn options(&self) -> &ReadOptions {
+        &self.opts
+    }
+
+    /// The memory account this reader charges.
+    pub fn budget(&self) -> &Arc<Budget> {
+        &self.opts.budget
+    }
+
     /// True when the log has an end marker and the scan found no damage.
     /// (Seq-level checks are `verify`'s job.)
     pub fn is_complete(&self) -> bool {
@@ -418,63 +692,61 @@ impl LogReader {
     }
 
     /// Why the log is not complete, in words (`None` when it is): the first
-    /// damage the scan found, a missing end marker, or a gap in the record
-    /// frames' seq ranges (a frame cut out cleanly), or end-marker totals the
-    /// frames do not reach. Commands that refuse incomplete logs say this.
+    /// damage the scan found, a missing end marker, frames out of place, a
+    /// gap in the record frames' seq ranges, end-marker totals the frames do
+    /// not reach, or captures the end marker says were lost. Commands that
+    /// refuse incomplete logs say this.
     pub fn incompleteness(&self) -> Option<String> {
-        if let Some(e) = self.issues().first() {
-            let more = self.issues().len() - 1;
-            return Some(if more > 0 {
-                format!("{e} (and {more} more problems)")
-            } else {
-                e.to_string()
-            });
+        let mut problems: Vec<String> = self.issues.iter().map(|e| e.to_string()).collect();
+        if self.end.is_none() {
+            problems
+                .push("it has no end marker (the run or the recorder did not finish)".to_string());
         }
-        let Some(end) = self.end() else {
-            return Some(
-                "it has no end marker (the run or the recorder did not finish)".to_string(),
-            );
-        };
-        // Whole frames can be missing without damage to see (a frame cut out
-        // cleanly): the record frames must cover 0..total without a gap.
-        let mut next = 0u64;
-        for f in self.frames() {
-            if f.header.kind == FrameKind::Records && f.header.seq_end > f.header.seq_start {
-                if f.header.seq_start != next {
-                    return Some(format!(
-                        "records {next}..{} are missing (the frame at offset {} starts at record {})",
-                        f.header.seq_start.saturating_sub(1),
-                        f.offset,
-                        f.header.seq_start
-                    ));
-                }
-                next = f.header.seq_end;
-            }
+        problems.extend(self.plan.problems().iter().map(|p| p.message.clone()));
+        // Whole frames can be missing without damage to see (a frame cut
+        // out cleanly): the frames must cover 0..total without a gap.
+        let tail = self.end_offset.unwrap_or(self.data_end);
+        problems.extend(
+            self.plan
+                .coverage()
+                .gaps(
+                    self.end.as_ref().map(|e| e.total_records),
+                    self.plan.meta_end(),
+                    tail,
+                )
+                .iter()
+                .map(|g| g.problem().message),
+        );
+        if let Some(lost) = self
+            .end
+            .as_ref()
+            .and_then(crate::log::coverage::lost_captures)
+        {
+            problems.push(lost);
         }
-        if next != end.total_records {
-            return Some(format!(
-                "its end marker counts {} records, its frames hold {next}",
-                end.total_records
-            ));
-        }
-        None
+        let first = problems.first()?.clone();
+        let more = problems.len() - 1;
+        Some(if more > 0 {
+            format!(
+                "{first} (and {more} more problem{})",
+                if more == 1 { "" } else { "s" }
+            )
+        } else {
+            first
+        })
     }
 
     /// Records the intact RECORDS frames hold (from their headers).
     pub fn readable_records(&self) -> u64 {
-        self.frames()
-            .iter()
-            .filter(|f| f.intact && f.header.kind == FrameKind::Records)
-            .map(|f| f.header.seq_end.saturating_sub(f.header.seq_start))
-            .sum()
+        self.plan.records()
     }
 
-    /// Decode the block of a RECORDS frame.
-    pub fn decode_block(
-        &self,
-        f: &FrameInfo,
-        codec: &mut BlockCodec,
-    ) -> Result<RecordBlock, LogError> {
+    /// Decompress a frame's payload (charged to the budget while held).
+    pub fn payload(&self, f: &FrameInfo) -> Result<(Vec<u8>, Charge), LogError> {
+        payload(self.data.as_slice(), f, Some(&self.opts.budget))
+    }
+
+    fn decode_ctx(&self, f: &FrameInfo) -> Result<DecodeCtx<'_>, LogError> {
         if !f.intact {
             return Err(LogError::Checksum {
                 offset: f.offset,
@@ -487,65 +759,61 @@ impl LogReader {
                 detail: format!("{} frame is not a record block", f.header.kind.name()),
             });
         }
-        if let Err(detail) = sanity(&f.header) {
+        // The scan checked the bounds; a FrameInfo made elsewhere may not be.
+        if let Err(detail) = sanity(&f.header, f.end_offset() - f.offset, &self.opts.limits) {
             return Err(LogError::Undecodable {
                 offset: f.offset,
                 detail,
             });
         }
-        let raw = payload(self.data.as_slice(), f)?;
-        // sanity() bounds this by MAX_BLOCK_RECORDS.
-        let n = (f.header.seq_end - f.header.seq_start) as usize;
-        codec
-            .decode(&raw, f.header.seq_start, n)
-            .map_err(|detail| LogError::Undecodable {
+        Ok(DecodeCtx {
+            seq_start: f.header.seq_start,
+            // sanity() bounds this by MAX_BLOCK_RECORDS.
+            records: (f.header.seq_end - f.header.seq_start) as usize,
+            completions: u64::from(f.header.completions),
+            probes: self.meta.probes.len(),
+            budget: Some(&self.opts.budget),
+        })
+    }
+
+    fn decode_err(f: &FrameInfo, e: DecodeError) -> LogError {
+        match e {
+            DecodeError::Format(detail) => LogError::Undecodable {
                 offset: f.offset,
                 detail,
-            })
-    }
-
-    /// The intact RECORDS frames with their decoded blocks (or the error
-    /// that kept one from decoding), in file (= seq) order.
-    pub fn blocks(&self) -> Blocks<'_> {
-        Blocks {
-            reader: self,
-            idx: 0,
-            codec: BlockCodec::new(),
+            },
+            DecodeError::Budget(e) => e,
         }
     }
 
-    /// All completion entries of the log, by seq (the first one wins if a
-    /// seq is completed twice; `verify` reports that). Only frames whose
-    /// header says they hold completions are decoded.
-    pub fn completions(&self) -> HashMap<u64, (Status, Value)> {
-        let mut map = HashMap::new();
-        let mut codec = BlockCodec::new();
-        for f in &self.frames {
-            if f.intact && f.header.kind == FrameKind::Records && f.header.completions > 0 {
-                if let Ok(b) = self.decode_block(f, &mut codec) {
-                    for c in b.completions {
-                        map.entry(c.seq).or_insert((c.status, c.value));
-                    }
-                }
-            }
-        }
-        map
+    /// Decode the block of a RECORDS frame (placeholders not joined; see
+    /// [`crate::log::walk`] for that).
+    pub fn decode_block(
+        &self,
+        f: &FrameInfo,
+        codec: &mut BlockCodec,
+    ) -> Result<RecordBlock, LogError> {
+        let ctx = self.decode_ctx(f)?;
+        let (raw, _charge) = self.payload(f)?;
+        codec.decode(&raw, &ctx).map_err(|e| Self::decode_err(f, e))
     }
 
-    /// Every readable record in seq order, placeholders joined with their
-    /// completions. A frame that cannot be decoded yields one `Err` (with
-    /// its offset) and reading goes on with the next frame.
-    pub fn records(&self) -> Records<'_> {
-        Records {
-            blocks: self.blocks(),
-            completions: self.completions(),
-            block: None,
-            i: 0,
-        }
+    /// Only the completion entries of a RECORDS frame, charged to `charge`.
+    pub fn decode_completions(
+        &self,
+        f: &FrameInfo,
+        codec: &mut BlockCodec,
+        charge: &mut Charge,
+    ) -> Result<Vec<Completion>, LogError> {
+        let ctx = self.decode_ctx(f)?;
+        let (raw, _charge) = self.payload(f)?;
+        codec
+            .decode_completions(&raw, &ctx, charge)
+            .map_err(|e| Self::decode_err(f, e))
     }
 }
 
-fn seq_note(h: &FrameHeader) -> String {
+pub(crate) fn seq_note(h: &FrameHeader) -> String {
     if h.kind == FrameKind::Records && h.seq_end > h.seq_start {
         format!(" (records {}..{})", h.seq_start, h.seq_end - 1)
     } else {
@@ -554,8 +822,9 @@ fn seq_note(h: &FrameHeader) -> String {
 }
 
 /// Checks on header fields that the checksum cannot vouch for (a buggy or
-/// hostile writer). Bounds everything a decoder would allocate.
-fn sanity(h: &FrameHeader) -> Result<(), String> {
+/// hostile writer). Bounds everything a decoder would allocate or iterate:
+/// the raw size, and the records a frame of `frame_bytes` may claim.
+fn sanity(h: &FrameHeader, frame_bytes: u64, limits: &Limits) -> Result<(), String> {
     if h.codec != CODEC_NONE && h.codec != CODEC_ZSTD {
         return Err(format!("unknown codec {}", h.codec));
     }
@@ -574,68 +843,20 @@ fn sanity(h: &FrameHeader) -> Result<(), String> {
             h.seq_start, h.seq_end
         ));
     }
-    if h.kind == FrameKind::Records && h.seq_end - h.seq_start > MAX_BLOCK_RECORDS {
-        return Err(format!(
-            "{} records in one frame, over the limit of {MAX_BLOCK_RECORDS}",
-            h.seq_end - h.seq_start
-        ));
+    if h.kind == FrameKind::Records {
+        let n = h.seq_end - h.seq_start;
+        if n > MAX_BLOCK_RECORDS {
+            return Err(format!(
+                "{n} records in one frame, over the limit of {MAX_BLOCK_RECORDS}"
+            ));
+        }
+        if n > limits.max_records(frame_bytes) {
+            return Err(format!(
+                "{n} records claimed by a frame of {frame_bytes} bytes: more than {} per byte, \
+                 which no probe writer produces (PROBE_MAX_RECORDS_PER_BYTE raises the limit)",
+                limits.frame_records_per_byte
+            ));
+        }
     }
     Ok(())
-}
-
-/// Iterator over decoded blocks; see [`LogReader::blocks`].
-pub struct Blocks<'a> {
-    reader: &'a LogReader,
-    idx: usize,
-    codec: BlockCodec,
-}
-
-impl<'a> Iterator for Blocks<'a> {
-    type Item = (FrameInfo, Result<RecordBlock, LogError>);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        while let Some(f) = self.reader.frames.get(self.idx) {
-            self.idx += 1;
-            if f.intact && f.header.kind == FrameKind::Records {
-                return Some((*f, self.reader.decode_block(f, &mut self.codec)));
-            }
-        }
-        None
-    }
-}
-
-/// Iterator over records; see [`LogReader::records`].
-pub struct Records<'a> {
-    blocks: Blocks<'a>,
-    completions: HashMap<u64, (Status, Value)>,
-    block: Option<RecordBlock>,
-    i: usize,
-}
-
-impl<'a> Iterator for Records<'a> {
-    type Item = Result<CaptureRecord, LogError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(b) = &self.block {
-                if self.i < b.len() {
-                    let mut r = b.record(self.i);
-                    self.i += 1;
-                    if r.status == Status::Pending {
-                        if let Some((s, v)) = self.completions.get(&r.seq) {
-                            r.status = *s;
-                            r.value = v.clone();
-                        }
-                    }
-                    return Some(Ok(r));
-                }
-            }
-            self.block = None;
-            self.i = 0;
-            match self.blocks.next()? {
-                (_, Ok(b)) => self.block = Some(b),
-                (_, Err(e)) => return Some(Err(e)),
-            }
-        }
-    }
 }

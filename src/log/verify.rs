@@ -25,28 +25,22 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::log::block::BlockCodec;
-use crate::log::format::FrameKind;
+use crate::log::coverage::{lost_captures, Problem};
+use crate::log::error::ViolationKind;
+use crate::log::format::{FrameKind, FILE_HEADER_LEN};
+use crate::log::limits::Work;
 use crate::log::meta::EndInfo;
 use crate::log::reader::LogReader;
+use crate::log::walk::incomplete_message;
 use crate::log::LogError;
 use crate::model::Status;
+use crate::text::Esc;
 
 /// At most this many violations are listed; the rest are only counted.
 pub const MAX_LISTED: usize = 200;
 
 /// One broken guarantee, with its location.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Violation {
-    /// Stable machine-readable kind, e.g. `checksum_mismatch`, `missing_records`.
-    pub kind: String,
-    /// Human-readable description (names the offset).
-    pub message: String,
-    /// Byte offset in the file the violation is about.
-    pub offset: u64,
-    /// Seq concerned, when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub seq: Option<u64>,
-}
+pub type Violation = Problem;
 
 /// The outcome of verifying one log.
 #[derive(Debug, Clone, Serialize)]
@@ -89,7 +83,8 @@ pub struct VerifyReport {
 }
 
 impl VerifyReport {
-    fn unreadable(bytes: u64, e: &LogError) -> Self {
+    /// The report of a log that cannot be read (or checked) at all.
+    pub fn unreadable(bytes: u64, e: &LogError) -> Self {
         VerifyReport {
             ok: false,
             complete: false,
@@ -127,14 +122,13 @@ struct Collector {
 }
 
 impl Collector {
-    fn add(&mut self, kind: &str, offset: u64, seq: Option<u64>, message: String) {
+    fn add(&mut self, kind: ViolationKind, offset: u64, seq: Option<u64>, message: String) {
+        self.push(Problem::new(kind, offset, seq, message));
+    }
+
+    fn push(&mut self, p: Problem) {
         if self.list.len() < MAX_LISTED {
-            self.list.push(Violation {
-                kind: kind.to_string(),
-                message,
-                offset,
-                seq,
-            });
+            self.list.push(p);
         } else {
             self.omitted += 1;
         }
@@ -146,7 +140,9 @@ pub fn verify_path(path: &Path) -> VerifyReport {
     match LogReader::open(path) {
         Ok(r) => verify(&r),
         Err(e) => {
-            let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            let bytes = std::fs::symlink_metadata(path)
+                .map(|m| m.len())
+                .unwrap_or(0);
             VerifyReport::unreadable(bytes, &e)
         }
     }
@@ -158,111 +154,114 @@ struct Placeholder {
     completed: bool,
 }
 
-/// Verify an opened log.
+/// Bytes a placeholder entry costs in the map (key, value, overhead).
+const PLACEHOLDER_BYTES: u64 = 48;
+
+/// Verify an opened log: one pass over the frames the reading layer
+/// accepted (in seq order), with raw blocks — placeholders and completions
+/// are what this checks, so nothing is joined.
 pub fn verify(r: &LogReader) -> VerifyReport {
+    match check(r) {
+        Ok(rep) => rep,
+        // Only a resource (the memory budget) stops the check: the log
+        // may be fine, but it was not verified.
+        Err(e) => VerifyReport::unreadable(r.file_len(), &e),
+    }
+}
+
+fn check(r: &LogReader) -> Result<VerifyReport, LogError> {
+    r.check_work(Work::Verify)?;
     let mut v = Collector {
         list: Vec::new(),
         omitted: 0,
     };
     for e in r.issues() {
-        v.add(e.kind(), e.offset().unwrap_or(0), None, e.to_string());
+        v.push(Problem::from(e));
     }
-    let n_probes = r.meta().probes.len();
-    let mut per_probe = vec![0u64; n_probes];
-    let mut placeholders: HashMap<u64, Placeholder> = HashMap::new();
-    let (mut n_placeholders, mut n_completions, mut unknown) = (0u64, 0u64, 0u64);
-    let mut records = 0u64;
-    let mut expected = 0u64; // next seq we expect to read
-    let mut last_good_end = r.frames().first().map_or(16, |f| f.end_offset());
-    // (ts, thread, order) of the previous record, None after a gap.
-    let mut prev: Option<(u64, u64, u16)> = None;
+    for p in r.plan().problems() {
+        v.push(p.clone());
+    }
+    // Frame order rules the plan does not cover.
     let mut seen_end = false;
-    let mut codec = BlockCodec::new();
-
     for f in r.frames() {
-        let h = &f.header;
-        match h.kind {
-            FrameKind::Meta => {
-                if f.offset != 16 {
-                    v.add(
-                        "extra_meta",
-                        f.offset,
-                        None,
-                        format!("second META frame at offset {}", f.offset),
-                    );
-                }
-                continue;
-            }
+        match f.header.kind {
+            FrameKind::Meta if f.offset != FILE_HEADER_LEN as u64 => v.add(
+                ViolationKind::ExtraMeta,
+                f.offset,
+                None,
+                format!("second META frame at offset {}", f.offset),
+            ),
             FrameKind::End => {
                 if seen_end {
                     v.add(
-                        "extra_end",
+                        ViolationKind::ExtraEnd,
                         f.offset,
                         None,
                         format!("second END frame at offset {}", f.offset),
                     );
                 }
                 seen_end = true;
-                continue;
             }
-            FrameKind::Optional(_) => continue,
-            FrameKind::Records => {}
-        }
-        if seen_end {
-            v.add(
-                "after_end",
+            FrameKind::Records if seen_end => v.add(
+                ViolationKind::AfterEnd,
                 f.offset,
-                Some(h.seq_start),
+                Some(f.header.seq_start),
                 format!("record frame at offset {} after the end marker", f.offset),
-            );
+            ),
+            _ => {}
         }
-        if !f.intact {
-            continue; // reported by the scan
-        }
+    }
+
+    let n_probes = r.meta().probes.len();
+    let mut per_probe = vec![0u64; n_probes];
+    let mut placeholders: HashMap<u64, Placeholder> = HashMap::new();
+    let budget = r.budget();
+    let mut held = 0u64;
+    let (mut n_placeholders, mut n_completions, mut unknown) = (0u64, 0u64, 0u64);
+    let mut records = 0u64;
+    let mut coverage = r.plan().coverage();
+    // (ts, thread, order) of the previous record, None after a gap.
+    let mut prev: Option<(u64, u64, u16)> = None;
+    let mut prev_end = 0u64;
+    let mut codec = BlockCodec::new();
+
+    for f in r.plan().accepted() {
         let b = match r.decode_block(f, &mut codec) {
             Ok(b) => b,
+            Err(e) if e.is_resource() => return Err(e),
             Err(e) => {
-                v.add(e.kind(), f.offset, Some(h.seq_start), e.to_string());
+                v.add(e.kind(), f.offset, Some(f.header.seq_start), e.to_string());
+                coverage.unclaim(f);
+                prev = None;
                 continue;
             }
         };
         unknown += b.unknown_tags;
-        let mut skip = 0usize;
-        if b.seq_start > expected {
-            missing_records(&mut v, expected, b.seq_start - 1, last_good_end, f.offset);
+        if b.seq_start != prev_end {
             prev = None;
-        } else if b.seq_start < expected && !b.is_empty() {
-            let dup_end = b.seq_end().min(expected);
-            v.add(
-                "duplicate_records",
-                f.offset,
-                Some(b.seq_start),
-                format!(
-                    "records {}..{} at offset {} were already read",
-                    b.seq_start,
-                    dup_end - 1,
-                    f.offset
-                ),
-            );
-            skip = (dup_end - b.seq_start) as usize;
         }
-        for i in skip..b.len() {
+        prev_end = b.seq_end();
+        for i in 0..b.len() {
             let seq = b.seq_start + i as u64;
-            let p = b.probe[i] as usize;
-            match per_probe.get_mut(p) {
-                Some(c) => *c += 1,
-                None => v.add(
-                    "bad_probe",
-                    f.offset,
-                    Some(seq),
-                    format!(
-                        "record seq {seq} at offset {} names probe {p}; the probe table has {n_probes}",
-                        f.offset
-                    ),
-                ),
+            // The decoder checked every probe id against the table.
+            if let Some(c) = per_probe.get_mut(b.probe[i] as usize) {
+                *c += 1;
             }
             if b.status[i] == Status::Pending {
                 n_placeholders += 1;
+                held += PLACEHOLDER_BYTES;
+                let what = || "the placeholders verify tracks".to_string();
+                budget.charge(PLACEHOLDER_BYTES, &what)?;
+                if placeholders.len() == placeholders.capacity() {
+                    // Grown without aborting (its entries are charged above).
+                    placeholders
+                        .try_reserve(placeholders.len().max(1024))
+                        .map_err(|_| LogError::OverBudget {
+                            what: what(),
+                            needed: held * 2,
+                            budget: budget.limit(),
+                        })?;
+                }
                 placeholders.insert(
                     seq,
                     Placeholder {
@@ -275,7 +274,7 @@ pub fn verify(r: &LogReader) -> VerifyReport {
             if let Some((pts, pth, pord)) = prev {
                 if ts < pts {
                     v.add(
-                        "timestamp_decreases",
+                        ViolationKind::TimestampDecreases,
                         f.offset,
                         Some(seq),
                         format!(
@@ -287,7 +286,7 @@ pub fn verify(r: &LogReader) -> VerifyReport {
                 if ord != 0 {
                     if u32::from(ord) != u32::from(pord) + 1 {
                         v.add(
-                            "batch_order",
+                            ViolationKind::BatchOrder,
                             f.offset,
                             Some(seq),
                             format!(
@@ -298,7 +297,7 @@ pub fn verify(r: &LogReader) -> VerifyReport {
                     }
                     if ts != pts || th != pth {
                         v.add(
-                            "batch_mismatch",
+                            ViolationKind::BatchMismatch,
                             f.offset,
                             Some(seq),
                             format!(
@@ -316,7 +315,7 @@ pub fn verify(r: &LogReader) -> VerifyReport {
                 }
             } else if ord != 0 && seq == 0 {
                 v.add(
-                    "batch_order",
+                    ViolationKind::BatchOrder,
                     f.offset,
                     Some(seq),
                     format!(
@@ -327,66 +326,37 @@ pub fn verify(r: &LogReader) -> VerifyReport {
             }
             prev = Some((ts, th, ord));
         }
-        records += (b.len() - skip) as u64;
-        for c in &b.completions {
-            n_completions += 1;
-            let seq = c.seq;
-            if c.status == Status::Pending {
-                v.add(
-                    "bad_completion",
-                    f.offset,
-                    Some(seq),
-                    format!(
-                        "completion for seq {seq} at offset {} has status pending",
-                        f.offset
-                    ),
-                );
-            }
-            match placeholders.get_mut(&seq) {
-                Some(ph) if seq < b.seq_start => {
-                    if ph.completed {
-                        v.add(
-                            "double_completion",
-                            f.offset,
-                            Some(seq),
-                            format!(
-                                "placeholder seq {seq} completed a second time at offset {}",
-                                f.offset
-                            ),
-                        );
-                    }
-                    ph.completed = true;
-                }
-                _ => v.add(
-                    "bad_completion",
-                    f.offset,
-                    Some(seq),
-                    format!(
-                        "completion at offset {} for seq {seq}, which is not a placeholder of an earlier frame",
-                        f.offset
-                    ),
-                ),
-            }
+        records += b.len() as u64;
+        check_completions(&mut v, &mut placeholders, &b, f.offset, &mut n_completions);
+    }
+    // Frames holding only completions (no records) are not in the plan's
+    // accepted list; their completions count too.
+    for f in r
+        .plan()
+        .with_completions()
+        .iter()
+        .filter(|f| f.records() == 0)
+    {
+        match r.decode_block(f, &mut codec) {
+            Ok(b) => check_completions(&mut v, &mut placeholders, &b, f.offset, &mut n_completions),
+            Err(e) if e.is_resource() => return Err(e),
+            Err(e) => v.add(e.kind(), f.offset, None, e.to_string()),
         }
-        expected = expected.max(b.seq_end());
-        last_good_end = f.end_offset();
     }
 
     let end = r.end().cloned();
     let end_off = r.end_offset().unwrap_or(r.data_end());
+    for g in coverage.gaps(
+        end.as_ref().map(|e| e.total_records),
+        r.plan().meta_end(),
+        end_off,
+    ) {
+        v.push(g.problem());
+    }
     if let Some(end) = &end {
-        if expected < end.total_records {
-            missing_records(
-                &mut v,
-                expected,
-                end.total_records - 1,
-                last_good_end,
-                end_off,
-            );
-        }
-        if end.total_records != records || expected != end.total_records {
+        if end.total_records != records {
             v.add(
-                "end_totals",
+                ViolationKind::EndTotals,
                 end_off,
                 None,
                 format!(
@@ -398,7 +368,7 @@ pub fn verify(r: &LogReader) -> VerifyReport {
         if end.per_probe != per_probe {
             let detail = describe_counts(&end.per_probe, &per_probe);
             v.add(
-                "end_per_probe",
+                ViolationKind::EndPerProbe,
                 end_off,
                 None,
                 format!("end marker at offset {end_off}: per-probe counts differ: {detail}"),
@@ -406,7 +376,7 @@ pub fn verify(r: &LogReader) -> VerifyReport {
         }
         if end.placeholders != n_placeholders {
             v.add(
-                "end_totals",
+                ViolationKind::EndTotals,
                 end_off,
                 None,
                 format!(
@@ -415,22 +385,17 @@ pub fn verify(r: &LogReader) -> VerifyReport {
                 ),
             );
         }
-        if end.lost_records > 0 {
+        if let Some(lost) = lost_captures(end) {
             v.add(
-                "records_lost",
+                ViolationKind::RecordsLost,
                 end_off,
                 Some(end.total_records),
-                format!(
-                    "end marker at offset {end_off}: {} records after seq {} reached the recorder but were not written ({})",
-                    end.lost_records,
-                    end.total_records.saturating_sub(1),
-                    end.exit.detail.as_deref().unwrap_or("writer failure")
-                ),
+                format!("end marker at offset {end_off}: {lost}"),
             );
         }
         if end.completions != n_completions {
             v.add(
-                "end_totals",
+                ViolationKind::EndTotals,
                 end_off,
                 None,
                 format!(
@@ -448,26 +413,25 @@ pub fn verify(r: &LogReader) -> VerifyReport {
     open.sort_unstable();
     for (seq, off) in open {
         v.add(
-            "placeholder_not_completed",
+            ViolationKind::PlaceholderNotCompleted,
             off,
             Some(seq),
             format!("placeholder seq {seq} (frame at offset {off}) never completed"),
         );
     }
+    drop(placeholders);
+    budget.release(held);
     if end.is_none() {
         v.add(
-            "incomplete",
+            ViolationKind::Incomplete,
             r.data_end(),
             None,
-            format!(
-                "incomplete: no end marker (program killed or recorder died); {records} records readable up to offset {}",
-                r.data_end()
-            ),
+            incomplete_message(records, r.data_end()),
         );
     }
     v.list.sort_by_key(|x| x.offset);
 
-    VerifyReport {
+    Ok(VerifyReport {
         ok: v.list.is_empty() && v.omitted == 0,
         complete: end.is_some(),
         format_version: Some(r.version()),
@@ -483,6 +447,50 @@ pub fn verify(r: &LogReader) -> VerifyReport {
         violations_omitted: v.omitted,
         unreadable: None,
         unreadable_offset: None,
+    })
+}
+
+/// A block's completion entries: each must complete a placeholder of an
+/// earlier frame, once, with a final status.
+fn check_completions(
+    v: &mut Collector,
+    placeholders: &mut HashMap<u64, Placeholder>,
+    b: &crate::log::RecordBlock,
+    offset: u64,
+    n_completions: &mut u64,
+) {
+    for c in &b.completions {
+        *n_completions += 1;
+        let seq = c.seq;
+        if c.status == Status::Pending {
+            v.add(
+                ViolationKind::BadCompletion,
+                offset,
+                Some(seq),
+                format!("completion for seq {seq} at offset {offset} has status pending"),
+            );
+        }
+        match placeholders.get_mut(&seq) {
+            Some(ph) if seq < b.seq_start && ph.offset < offset => {
+                if ph.completed {
+                    v.add(
+                        ViolationKind::DoubleCompletion,
+                        offset,
+                        Some(seq),
+                        format!("placeholder seq {seq} completed a second time at offset {offset}"),
+                    );
+                }
+                ph.completed = true;
+            }
+            _ => v.add(
+                ViolationKind::BadCompletion,
+                offset,
+                Some(seq),
+                format!(
+                    "completion at offset {offset} for seq {seq}, which is not a placeholder of an earlier frame"
+                ),
+            ),
+        }
     }
 }
 
@@ -516,7 +524,7 @@ fn describe_counts(said: &[u64], read: &[u64]) -> String {
 impl fmt::Display for VerifyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(e) = &self.unreadable {
-            writeln!(f, "unreadable: {e}")?;
+            writeln!(f, "unreadable: {}", Esc(e))?;
             return writeln!(f, "verdict: UNREADABLE (exit 2)");
         }
         writeln!(
@@ -540,7 +548,9 @@ impl fmt::Display for VerifyReport {
             Some(e) => writeln!(
                 f,
                 "end marker: present ({} records; program: {}, exit code {})",
-                e.total_records, e.exit.kind, e.exit.code
+                e.total_records,
+                Esc(e.exit.kind.as_str()),
+                e.exit.code
             )?,
             None => writeln!(f, "end marker: missing")?,
         }
@@ -557,7 +567,7 @@ impl fmt::Display for VerifyReport {
         let n = self.violations.len() as u64 + self.violations_omitted;
         writeln!(f, "{n} violation{}:", plural(n))?;
         for x in &self.violations {
-            writeln!(f, "  [{}] {}", x.kind, x.message)?;
+            writeln!(f, "  [{}] {}", x.kind, Esc(&x.message))?;
         }
         if self.violations_omitted > 0 {
             writeln!(f, "  ... and {} more", self.violations_omitted)?;
@@ -573,15 +583,4 @@ impl fmt::Display for VerifyReport {
             self.exit_code()
         )
     }
-}
-
-/// Records `first..=last` are absent: the frames that held them, between
-/// byte offsets `from` and `to`, are gone or unreadable.
-fn missing_records(v: &mut Collector, first: u64, last: u64, from: u64, to: u64) {
-    v.add(
-        "missing_records",
-        from,
-        Some(first),
-        format!("records {first}..{last} missing between offsets {from} and {to}"),
-    );
 }

@@ -489,7 +489,7 @@ fn handle_message(
                     .unwrap_or_default(),
                 python_version: hello.python_version.clone(),
                 python_executable: hello.python_executable.clone(),
-                core: hello.core.clone(),
+                core: hello.core.as_str().into(),
                 start_unix_ns,
                 max_value_bytes: opts.max_value_bytes,
                 max_array_bytes: opts.max_array_bytes,
@@ -595,7 +595,7 @@ fn exit_info(
     (
         code,
         ExitInfo {
-            kind,
+            kind: kind.into(),
             code,
             signal,
             exception: end.and_then(|e| e.exception.clone()),

@@ -340,9 +340,94 @@ pub fn polylines_sorted(
     acc.finish()
 }
 
+/// The parts of a polyline inside the rectangle `(x0, y0, x1, y1)`
+/// (Liang–Barsky on each segment): a line never leaves its plotting area,
+/// whatever its points. Lone points inside are kept as one-point parts.
+pub fn clip_polyline(run: &[Point], (x0, y0, x1, y1): (f64, f64, f64, f64)) -> Vec<Vec<Point>> {
+    let inside = |p: Point| p.0 >= x0 && p.0 <= x1 && p.1 >= y0 && p.1 <= y1;
+    if run.iter().all(|&p| inside(p)) {
+        return if run.is_empty() {
+            Vec::new()
+        } else {
+            vec![run.to_vec()]
+        };
+    }
+    let mut out: Vec<Vec<Point>> = Vec::new();
+    let mut cur: Vec<Point> = Vec::new();
+    if run.len() == 1 {
+        return Vec::new();
+    }
+    for w in run.windows(2) {
+        let (p, q) = (w[0], w[1]);
+        let (dx, dy) = (q.0 - p.0, q.1 - p.1);
+        let (mut t0, mut t1) = (0.0f64, 1.0f64);
+        let mut visible = true;
+        for (pk, qk) in [
+            (-dx, p.0 - x0),
+            (dx, x1 - p.0),
+            (-dy, p.1 - y0),
+            (dy, y1 - p.1),
+        ] {
+            if pk == 0.0 {
+                if qk < 0.0 {
+                    visible = false;
+                    break;
+                }
+            } else {
+                let r = qk / pk;
+                if pk < 0.0 {
+                    t0 = t0.max(r);
+                } else {
+                    t1 = t1.min(r);
+                }
+            }
+        }
+        if !visible || t0 > t1 || !t0.is_finite() || !t1.is_finite() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            continue;
+        }
+        let a = (p.0 + t0 * dx, p.1 + t0 * dy);
+        let b = (p.0 + t1 * dx, p.1 + t1 * dy);
+        if cur.last() != Some(&a) {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            cur.push(a);
+        }
+        cur.push(b);
+        if t1 < 1.0 {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clipping_keeps_lines_inside_the_rectangle() {
+        let r = (0.0, 0.0, 10.0, 10.0);
+        let inside = vec![(1.0, 1.0), (5.0, 9.0)];
+        assert_eq!(clip_polyline(&inside, r), vec![inside.clone()]);
+        let out = clip_polyline(&[(5.0, 5.0), (5.0, 1e300), (6.0, 5.0)], r);
+        for part in &out {
+            for p in part {
+                assert!(
+                    p.0 >= 0.0 && p.0 <= 10.0 && p.1 >= 0.0 && p.1 <= 10.0,
+                    "{p:?}"
+                );
+            }
+        }
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert!(clip_polyline(&[(20.0, 20.0), (30.0, 30.0)], r).is_empty());
+    }
 
     #[test]
     fn one_column_keeps_first_min_max_last_in_order() {

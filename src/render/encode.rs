@@ -188,6 +188,12 @@ impl<W: std::io::Write> GifWriter<W> {
         };
         self.enc.write_frame(&f).map_err(de)
     }
+
+    /// Write the GIF trailer and flush the output.
+    pub fn finish(self) -> Result<(), DrawError> {
+        let mut w = self.enc.into_inner().map_err(de)?;
+        w.flush().map_err(de)
+    }
 }
 
 #[cfg(test)]

@@ -16,15 +16,23 @@
 //! triangle on the x axis; they are never drawn as zeros. Lines through
 //! large histories are decimated with [`crate::render::decimate`], which
 //! draws exactly the pixels drawing every point would.
+//!
+//! The chart helpers here ([`line_chart`], [`draw_series`]) are shared with
+//! `diff --plot` ([`crate::render::diff`]): one renderer, one decimation.
+//! Whatever the data, the work is bounded by the output's pixels and the
+//! values actually present (never by a shape or count a log claims),
+//! ranges come from [`Axis`] (finite, never degenerate), and every line is
+//! clipped to its plotting area.
 
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::history::buffer::ProbeDataBuffer;
-use crate::log::meta::ProbeInfo;
-use crate::model::{ArrayValue, Status, Value};
-use crate::render::decimate::{polylines, polylines_sorted, BlockIndex, Point};
+use crate::model::{ArrayValue, ProbeInfo, Status, Value};
+use crate::render::axis::{finite_bounds, Axis};
+pub use crate::render::axis::{fmt_num, thousands};
+use crate::render::decimate::{clip_polyline, polylines, polylines_sorted, BlockIndex, Point};
 use crate::render::font::{ensure_registered, FAMILY};
 
 /// A drawing failed (a backend error; the message names it).
@@ -186,6 +194,8 @@ pub enum ArrayView {
 pub struct PanelData<'a> {
     /// The probe.
     pub info: &'a ProbeInfo,
+    /// Its short, unambiguous label (`loop.py:4:x@lhs`).
+    pub label: &'a str,
     /// Its complete history.
     pub buf: &'a ProbeDataBuffer,
     /// Records shown (a prefix of the history).
@@ -296,7 +306,7 @@ fn title<DB: DrawingBackend>(
         thousands(p.count as u64),
         if p.count == 1 { "" } else { "s" }
     );
-    let label = p.info.label();
+    let label = crate::text::escape(&short_text(p.label, 400)).into_owned();
     let full = format!("{label}  ·  {}  ·  {count}", p.info.role.as_str());
     let fits = |s: &str| {
         area.estimate_text_size(s, font)
@@ -309,14 +319,33 @@ fn title<DB: DrawingBackend>(
     if fits(&short) {
         return short;
     }
+    // The fewest leading characters to cut (binary search: each try
+    // measures the whole string).
     let chars: Vec<char> = label.chars().collect();
-    for cut in 1..chars.len() {
-        let s = format!("…{} · {count}", chars[cut..].iter().collect::<String>());
-        if fits(&s) {
-            return s;
+    let with_cut = |cut: usize| format!("…{} · {count}", chars[cut..].iter().collect::<String>());
+    let (mut lo, mut hi) = (1usize, chars.len());
+    if !fits(&with_cut(hi)) {
+        return count;
+    }
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if fits(&with_cut(mid)) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
         }
     }
-    count
+    with_cut(lo)
+}
+
+/// At most `n` characters of `s` (an ellipsis marks a cut): text from a
+/// log can be megabytes long, and measuring or formatting it all would
+/// cost time no picture needs.
+pub fn short_text(s: &str, n: usize) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(n) {
+        None => std::borrow::Cow::Borrowed(s),
+        Some((at, _)) => std::borrow::Cow::Owned(format!("{}…", &s[..at])),
+    }
 }
 
 fn draw_panel<DB: DrawingBackend>(
@@ -383,8 +412,9 @@ fn fit_text<DB: DrawingBackend>(
         area.estimate_text_size(s, font)
             .map_or(true, |(w, _)| w <= width)
     };
-    if fits(s) {
-        return s.to_string();
+    let s = short_text(s, 1000);
+    if fits(&s) {
+        return s.into_owned();
     }
     let chars: Vec<char> = s.chars().collect();
     let (mut lo, mut hi) = (0usize, chars.len());
@@ -403,29 +433,183 @@ fn fit_text<DB: DrawingBackend>(
 /// Finite min/max of the real (and imaginary) values among the first
 /// `count` records.
 pub fn value_range(buf: &ProbeDataBuffer, count: usize) -> Option<(f64, f64)> {
-    let mut lo = f64::INFINITY;
-    let mut hi = f64::NEG_INFINITY;
-    for col in [buf.values(), buf.imag()] {
-        for &v in &col[..count.min(col.len())] {
-            if v.is_finite() {
-                lo = lo.min(v);
-                hi = hi.max(v);
+    finite_bounds([buf.values(), buf.imag()].map(|c| &c[..count.min(c.len())]))
+}
+
+/// A chart of plotted-unit axes.
+pub(crate) type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// How a line chart's axes are labelled.
+pub(crate) struct ChartSpec<'s> {
+    /// X axis (plotted units).
+    pub x: Axis,
+    /// Y axis (plotted units).
+    pub y: Axis,
+    /// X axis description.
+    pub x_desc: &'s str,
+    /// Y axis description.
+    pub y_desc: &'s str,
+    /// X values are whole numbers (capture indices): no tick between two.
+    pub x_integer: bool,
+    /// Number of y ticks.
+    pub y_ticks: usize,
+    /// A y tick label other than the axis value (bool panels).
+    pub y_label: Option<&'s dyn Fn(f64) -> String>,
+}
+
+/// A line chart on `area` with its mesh drawn: the layout every numeric
+/// panel shares (replay's lines, steps, waveforms; diff's series and
+/// differences).
+pub(crate) fn line_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    spec: &ChartSpec<'_>,
+    t: &Theme,
+) -> Result<Chart<'a, DB>, DrawError> {
+    let mut chart = ChartBuilder::on(area)
+        .margin_right(8)
+        .x_label_area_size(34)
+        .y_label_area_size(58)
+        .build_cartesian_2d(spec.x.lo..spec.x.hi, spec.y.lo..spec.y.hi)
+        .map_err(de)?;
+    let label = (FAMILY, 12).into_font().color(&t.fg);
+    let (x, y) = (spec.x, spec.y);
+    let x_integer = spec.x_integer;
+    let xfmt = move |v: &f64| {
+        // Tick positions carry float residue (-1.1e-17 for 0): snap first.
+        let snapped = v.round();
+        let v = if (v - snapped).abs() <= (x.hi - x.lo).abs() * 1e-9 {
+            snapped
+        } else {
+            *v
+        };
+        if x_integer && (v * x.scale).fract() != 0.0 {
+            String::new()
+        } else {
+            x.label(v)
+        }
+    };
+    let yfmt = |v: &f64| match spec.y_label {
+        Some(f) => f(*v),
+        None => y.label(*v),
+    };
+    chart
+        .configure_mesh()
+        .x_desc(spec.x_desc)
+        .y_desc(spec.y_desc)
+        .x_labels(6)
+        .y_labels(spec.y_ticks)
+        .x_label_formatter(&xfmt)
+        .y_label_formatter(&yfmt)
+        .label_style(label.clone())
+        .axis_desc_style(label)
+        .axis_style(t.frame)
+        .bold_line_style(t.grid)
+        .light_line_style(t.bg)
+        .draw()
+        .map_err(de)?;
+    Ok(chart)
+}
+
+/// The pixel rectangle (x0, y0, x1, y1) of a chart's plotting area.
+pub(crate) fn plot_rect<DB: DrawingBackend>(chart: &Chart<'_, DB>) -> (i32, i32, i32, i32) {
+    let (xr, yr) = chart.plotting_area().get_pixel_range();
+    (xr.start, yr.start, xr.end, yr.end)
+}
+
+/// A series to draw: values at x positions, NaN or infinite = gap.
+pub(crate) struct Series<'s> {
+    /// The values (data units).
+    pub ys: &'s [f64],
+    /// X position of value `i` (plotted x units).
+    pub x: &'s dyn Fn(usize) -> f64,
+    /// X never decreases with `i` (enables the fast column search).
+    pub x_sorted: bool,
+    /// Block summaries of `ys` (or of a longer history it is a prefix of).
+    pub index: Option<&'s BlockIndex>,
+    /// Line colour.
+    pub color: RGBColor,
+    /// Line width in pixels.
+    pub width: u32,
+    /// Reduce to the pixels (exact M4); off only to prove it exact.
+    pub decimate: bool,
+    /// Draw the series as a step line (bools).
+    pub step: bool,
+}
+
+/// Draw a series as polylines: decimated to the chart's pixel columns
+/// (exact M4), scaled to the y axis, clipped to the plotting area. Lone
+/// points become dots. Returns the points drawn.
+pub(crate) fn draw_series<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    x_axis: &Axis,
+    y_axis: &Axis,
+    s: &Series<'_>,
+) -> Result<usize, DrawError> {
+    let spec = chart.as_coord_spec().clone();
+    let px = x_pixel(&spec);
+    let lines = if s.step {
+        polylines(step_points(s.ys, s.x), &px, s.decimate)
+    } else if s.decimate && s.x_sorted {
+        polylines_sorted(s.ys, s.x, &px, s.index)
+    } else {
+        polylines(
+            s.ys.iter().enumerate().map(|(i, &v)| ((s.x)(i), v)),
+            &px,
+            s.decimate,
+        )
+    };
+    let st = ShapeStyle::from(s.color).stroke_width(s.width);
+    let (px0, py0, px1, py1) = plot_rect(chart);
+    // A line wider than a pixel spills half its width past its points: clip
+    // that much inside the plotting area.
+    let half = f64::from(s.width / 2);
+    let (dx, dy) = (
+        (x_axis.hi - x_axis.lo) / f64::from((px1 - px0).max(1)) * half,
+        (y_axis.hi - y_axis.lo) / f64::from((py1 - py0).max(1)) * half,
+    );
+    let rect = (
+        x_axis.lo + dx,
+        y_axis.lo + dy,
+        x_axis.hi - dx,
+        y_axis.hi - dy,
+    );
+    let mut drawn = 0;
+    for run in lines.runs {
+        let run: Vec<Point> = run
+            .into_iter()
+            .map(|(x, y)| (x, y_axis.to_plot(y)))
+            .collect();
+        for part in clip_polyline(&run, rect) {
+            drawn += part.len();
+            if part.len() == 1 {
+                // A dot, as wide as fits: never over the plotting area's edge.
+                let (x, y) = spec.translate(&part[0]);
+                let r = [2, x - px0, px1 - x, y - py0, py1 - y]
+                    .into_iter()
+                    .min()
+                    .unwrap_or(0)
+                    .max(0);
+                let dot = Circle::new(part[0], r as u32, s.color.filled());
+                chart.draw_series(std::iter::once(dot)).map_err(de)?;
+            } else if s.width > 1 {
+                // A wide polyline is drawn with mitred joins, and where a
+                // line turns back on itself (every decimated column does)
+                // a miter is a spike running far out of the chart: wide
+                // lines go segment by segment.
+                chart
+                    .draw_series(
+                        part.windows(2)
+                            .map(|w| PathElement::new(vec![w[0], w[1]], st)),
+                    )
+                    .map_err(de)?;
+            } else {
+                chart
+                    .draw_series(std::iter::once(PathElement::new(part, st)))
+                    .map_err(de)?;
             }
         }
     }
-    (lo <= hi).then_some((lo, hi))
-}
-
-/// Widen a degenerate or unknown range, and pad it so lines do not sit on
-/// the frame.
-fn pad_range(r: Option<(f64, f64)>) -> (f64, f64) {
-    let (lo, hi) = r.unwrap_or((0.0, 1.0));
-    if hi - lo <= f64::EPSILON * lo.abs().max(hi.abs()).max(1.0) {
-        let d = if lo == 0.0 { 1.0 } else { lo.abs() * 0.1 };
-        return (lo - d, hi + d);
-    }
-    let pad = (hi - lo) * 0.05;
-    (lo - pad, hi + pad)
+    Ok(drawn)
 }
 
 fn x_of(buf: &ProbeDataBuffer, axis: XAxis, i: usize) -> f64 {
@@ -444,81 +628,48 @@ fn draw_scalar<DB: DrawingBackend>(
     let buf = p.buf;
     let n = p.count.min(buf.len());
     let axis = style.x_axis;
-    let (x0, x1) = {
-        let a = x_of(buf, axis, 0);
-        let b = x_of(buf, axis, n - 1);
-        if b > a {
-            (a, b)
-        } else {
-            match axis {
-                XAxis::Index => (a - 0.5, a + 0.5),
-                XAxis::Time => (a - 1e-3, a + 1e-3),
-            }
-        }
-    };
+    let (a, b) = (x_of(buf, axis, 0), x_of(buf, axis, n - 1));
     let sparse_guess = n <= 64;
-    let (x0, x1) = if sparse_guess {
+    let x = match axis {
+        XAxis::Index if b <= a => Axis::fixed(a - 0.5, a + 0.5),
         // Few points: keep the first and last off the frame.
-        let pad = (x1 - x0) * 0.03;
-        (x0 - pad, x1 + pad)
-    } else {
-        (x0, x1)
+        _ => Axis::new(
+            Some((a.min(b), a.max(b))),
+            if sparse_guess { 0.03 } else { 0.0 },
+        ),
     };
     let step = p.kind == PanelKind::Step;
-    let (y0, y1) = if step {
-        (-0.15, 1.15)
+    let y = if step {
+        Axis::fixed(-0.15, 1.15)
     } else {
-        pad_range(p.y_range.or_else(|| value_range(buf, n)))
+        Axis::new(p.y_range.or_else(|| value_range(buf, n)), 0.05)
     };
-    let mut chart = ChartBuilder::on(area)
-        .margin_right(8)
-        .x_label_area_size(34)
-        .y_label_area_size(58)
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(de)?;
-    let label = (FAMILY, 12).into_font().color(&t.fg);
-    // Capture indices are whole numbers: no label between two of them.
-    let xfmt = |v: &f64| {
-        if axis == XAxis::Index && v.fract() != 0.0 {
+    let bool_label = |v: f64| {
+        if v == 0.0 {
+            "False".to_string()
+        } else if v == 1.0 {
+            "True".to_string()
+        } else {
             String::new()
-        } else {
-            fmt_num(*v)
         }
     };
-    let yfmt = |v: &f64| {
-        if step {
-            if *v == 0.0 {
-                "False".into()
-            } else if *v == 1.0 {
-                "True".into()
-            } else {
-                String::new()
-            }
-        } else {
-            fmt_num(*v)
-        }
-    };
-    chart
-        .configure_mesh()
-        .x_desc(match axis {
-            XAxis::Index => "capture index",
-            XAxis::Time => "time (s)",
-        })
-        .y_desc(p.info.name.as_str())
-        .x_labels(6)
-        .y_labels(if step { 3 } else { 6 })
-        .x_label_formatter(&xfmt)
-        .y_label_formatter(&yfmt)
-        .label_style(label.clone())
-        .axis_desc_style(label)
-        .axis_style(t.frame)
-        .bold_line_style(t.grid)
-        .light_line_style(t.bg)
-        .draw()
-        .map_err(de)?;
+    let mut chart = line_chart(
+        area,
+        &ChartSpec {
+            x,
+            y,
+            x_desc: match axis {
+                XAxis::Index => "capture index",
+                XAxis::Time => "time (s)",
+            },
+            y_desc: &crate::text::escape(&short_text(&p.info.name, 60)),
+            x_integer: axis == XAxis::Index,
+            y_ticks: if step { 3 } else { 6 },
+            y_label: step.then_some(&bool_label as &dyn Fn(f64) -> String),
+        },
+        t,
+    )?;
 
-    let spec = chart.as_coord_spec().clone();
-    let px = x_pixel(&spec);
     let (plot_w, _) = chart.plotting_area().dim_in_pixel();
     // Few points: thicker lines and a dot per point. Each point then has a
     // pixel column of its own, so decimation changes nothing either way.
@@ -526,12 +677,12 @@ fn draw_scalar<DB: DrawingBackend>(
     let width = if sparse { 2 } else { 1 };
     let vals = &buf.values()[..n];
     let im: &[f64] = if p.kind == PanelKind::Complex && !buf.imag().is_empty() {
-        &buf.imag()[..n]
+        &buf.imag()[..n.min(buf.imag().len())]
     } else {
         &[]
     };
-    // The series are walked lazily (twice when sparse), never collected:
-    // a 10-million-point history must not cost another copy of itself.
+    // The series are walked lazily, never collected: a 10-million-point
+    // history must not cost another copy of itself.
     let columns: Vec<(&[f64], RGBColor, Option<&BlockIndex>)> = if im.is_empty() {
         vec![(vals, t.line, p.index[0])]
     } else {
@@ -543,33 +694,23 @@ fn draw_scalar<DB: DrawingBackend>(
         XAxis::Index => true,
         XAxis::Time => buf.timestamps()[..n].windows(2).all(|w| w[0] <= w[1]),
     };
+    let x_at = |i: usize| x.to_plot(x_of(buf, axis, i));
     for (col, color, index) in columns {
-        let decimate = style.decimate && !sparse;
-        let lines = if step {
-            polylines(step_points(buf, axis, col), &px, decimate)
-        } else if decimate && x_sorted {
-            polylines_sorted(col, |i| x_of(buf, axis, i), &px, index)
-        } else {
-            polylines(
-                col.iter()
-                    .enumerate()
-                    .map(|(i, &v)| (x_of(buf, axis, i), v)),
-                &px,
-                decimate,
-            )
-        };
-        let st = ShapeStyle::from(color).stroke_width(width);
-        for run in lines.runs {
-            if run.len() == 1 {
-                chart
-                    .draw_series(std::iter::once(Circle::new(run[0], 2, color.filled())))
-                    .map_err(de)?;
-            } else {
-                chart
-                    .draw_series(std::iter::once(PathElement::new(run, st)))
-                    .map_err(de)?;
-            }
-        }
+        draw_series(
+            &mut chart,
+            &x,
+            &y,
+            &Series {
+                ys: col,
+                x: &x_at,
+                x_sorted,
+                index,
+                color,
+                width,
+                decimate: style.decimate && !sparse,
+                step,
+            },
+        )?;
         // A dot per capture only while dots stay apart (≥ 10 px).
         if n <= (plot_w as usize / 10).max(1) && !step {
             chart
@@ -577,7 +718,7 @@ fn draw_scalar<DB: DrawingBackend>(
                     col.iter()
                         .enumerate()
                         .filter(|(_, v)| v.is_finite())
-                        .map(|(i, &v)| Circle::new((x_of(buf, axis, i), v), 2, color.filled())),
+                        .map(|(i, &v)| Circle::new((x_at(i), y.to_plot(v)), 2, color.filled())),
                 )
                 .map_err(de)?;
         }
@@ -600,19 +741,20 @@ fn draw_scalar<DB: DrawingBackend>(
         pa.draw(&Text::new("— imag", (x, 20), font.color(&t.line2)))
             .map_err(de)?;
     }
-    draw_marks(&mut chart, p, style, y0, &px)
+    let spec = chart.as_coord_spec().clone();
+    let px = x_pixel(&spec);
+    draw_marks(&mut chart, p, style, y.lo, &|i| x_at(i), &px)
 }
 
 /// The step polyline of a bool series: horizontal at the old value, then
 /// vertical to the new one; a gap (NaN) wherever the value is missing.
 fn step_points<'a>(
-    buf: &'a ProbeDataBuffer,
-    axis: XAxis,
     vals: &'a [f64],
+    x: &'a dyn Fn(usize) -> f64,
 ) -> impl Iterator<Item = Point> + 'a {
     let mut prev: Option<f64> = None;
     vals.iter().enumerate().flat_map(move |(i, &v)| {
-        let x = x_of(buf, axis, i);
+        let x = x(i);
         let pts: [Option<Point>; 2] = if !v.is_finite() {
             prev = None;
             [Some((x, f64::NAN)), None]
@@ -627,7 +769,9 @@ fn step_points<'a>(
 
 /// The chart's own mapping of x values to pixel columns (the x half of its
 /// `translate`), so decimation bins are exactly the drawn pixel columns.
-fn x_pixel(spec: &Cartesian2d<RangedCoordf64, RangedCoordf64>) -> impl Fn(f64) -> i32 + '_ {
+pub(crate) fn x_pixel(
+    spec: &Cartesian2d<RangedCoordf64, RangedCoordf64>,
+) -> impl Fn(f64) -> i32 + '_ {
     let r = spec.get_x_axis_pixel_range();
     let xs = spec.x_spec();
     move |x: f64| xs.map(&x, (r.start, r.end))
@@ -636,10 +780,11 @@ fn x_pixel(spec: &Cartesian2d<RangedCoordf64, RangedCoordf64>) -> impl Fn(f64) -
 /// Triangles on the x axis where a capture has no value (and where one
 /// raised), one per pixel column, plus a legend with the counts.
 fn draw_marks<DB: DrawingBackend>(
-    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    chart: &mut Chart<'_, DB>,
     p: &PanelData<'_>,
     style: &PlotStyle,
     y0: f64,
+    x_at: &dyn Fn(usize) -> f64,
     px: &dyn Fn(f64) -> i32,
 ) -> Result<(), DrawError> {
     let t = &style.theme;
@@ -661,7 +806,7 @@ fn draw_marks<DB: DrawingBackend>(
             Some(c) => c.1 += 1,
             None => counts.push((s, 1)),
         }
-        let x = x_of(p.buf, style.x_axis, i as usize);
+        let x = x_at(i as usize);
         let (slot, color) = if s == Status::Raised {
             (1, t.raised)
         } else {
@@ -735,43 +880,30 @@ fn draw_waveform<DB: DrawingBackend>(
     let Some(&(latest_i, latest)) = arrays.last() else {
         return note(area, "no array yet", style);
     };
+    // Only the elements a log really holds (never its claimed shape).
     let series: Vec<Vec<f64>> = arrays.iter().map(|(_, a)| a.to_f64_vec()).collect();
     let n = series.iter().map(Vec::len).max().unwrap_or(0);
-    let mut lo = f64::INFINITY;
-    let mut hi = f64::NEG_INFINITY;
-    for v in series.iter().flatten().filter(|v| v.is_finite()) {
-        lo = lo.min(*v);
-        hi = hi.max(*v);
-    }
-    let (y0, y1) = pad_range((lo <= hi).then_some((lo, hi)));
-    let x1 = (n.max(2) - 1) as f64;
-    let mut chart = ChartBuilder::on(area)
-        .margin_right(8)
-        .x_label_area_size(34)
-        .y_label_area_size(58)
-        .build_cartesian_2d(0.0..x1, y0..y1)
-        .map_err(de)?;
-    let label = (FAMILY, 12).into_font().color(&t.fg);
-    let f = |v: &f64| fmt_num(*v);
-    chart
-        .configure_mesh()
-        .x_desc(format!(
-            "element index — latest: record #{latest_i}, {}",
-            array_desc(latest)
-        ))
-        .y_desc(p.info.name.as_str())
-        .x_label_formatter(&f)
-        .y_label_formatter(&f)
-        .label_style(label.clone())
-        .axis_desc_style(label)
-        .axis_style(t.frame)
-        .bold_line_style(t.grid)
-        .light_line_style(t.bg)
-        .draw()
-        .map_err(de)?;
-    let spec = chart.as_coord_spec().clone();
-    let px = x_pixel(&spec);
+    let x = Axis::fixed(0.0, (n.max(2) - 1) as f64);
+    let y = Axis::new(finite_bounds(series.iter().map(Vec::as_slice)), 0.05);
+    let x_desc = format!(
+        "element index — latest: record #{latest_i}, {}",
+        array_desc(latest)
+    );
+    let mut chart = line_chart(
+        area,
+        &ChartSpec {
+            x,
+            y,
+            x_desc: &x_desc,
+            y_desc: &crate::text::escape(&short_text(&p.info.name, 60)),
+            x_integer: true,
+            y_ticks: 6,
+            y_label: None,
+        },
+        t,
+    )?;
     let k = series.len();
+    let x_at = |i: usize| i as f64;
     for (j, s) in series.iter().enumerate() {
         // Older arrays fade out; the latest is drawn last and opaque.
         let age = k - 1 - j;
@@ -780,33 +912,28 @@ fn draw_waveform<DB: DrawingBackend>(
         } else {
             blend(t.line, t.bg, 0.25 + 0.2 * (3 - age.min(3)) as f64)
         };
-        let lines = if style.decimate {
-            polylines_sorted(s, |i| i as f64, &px, None)
-        } else {
-            polylines(
-                s.iter().enumerate().map(|(i, &v)| (i as f64, v)),
-                &px,
-                false,
-            )
-        };
-        for run in lines.runs {
-            if run.len() == 1 {
-                chart
-                    .draw_series(std::iter::once(Circle::new(run[0], 2, color.filled())))
-                    .map_err(de)?;
-            } else {
-                chart
-                    .draw_series(std::iter::once(PathElement::new(run, color)))
-                    .map_err(de)?;
-            }
-        }
+        draw_series(
+            &mut chart,
+            &x,
+            &y,
+            &Series {
+                ys: s,
+                x: &x_at,
+                x_sorted: true,
+                index: None,
+                color,
+                width: 1,
+                decimate: style.decimate,
+                step: false,
+            },
+        )?;
     }
     Ok(())
 }
 
 /// `a` mixed towards `b` so that `w` of `a` remains (opaque, so overdraw is
 /// deterministic).
-fn blend(a: RGBColor, b: RGBColor, w: f64) -> RGBColor {
+pub(crate) fn blend(a: RGBColor, b: RGBColor, w: f64) -> RGBColor {
     let m = |x: u8, y: u8| (f64::from(x) * w + f64::from(y) * (1.0 - w)).round() as u8;
     RGBColor(m(a.0, b.0), m(a.1, b.1), m(a.2, b.2))
 }
@@ -834,7 +961,9 @@ fn draw_constellation<DB: DrawingBackend>(
             m = m.max(re.abs()).max(im.abs());
         }
     }
-    let m = if m > 0.0 { m * 1.1 } else { 1.0 };
+    // A square, symmetric range; scaled near the top of f64.
+    let ax = Axis::new(Some((-m, m)), 0.05);
+    let m = ax.hi.max(-ax.lo);
     // Square plot area, centred, so that circles look like circles.
     let (w, h) = area.dim_in_pixel();
     let side = w.min(h);
@@ -846,7 +975,7 @@ fn draw_constellation<DB: DrawingBackend>(
         .build_cartesian_2d(-m..m, -m..m)
         .map_err(de)?;
     let label = (FAMILY, 12).into_font().color(&t.fg);
-    let f = |v: &f64| fmt_num(*v);
+    let f = |v: &f64| ax.label(*v);
     chart
         .configure_mesh()
         .x_desc(format!(
@@ -880,8 +1009,8 @@ fn draw_constellation<DB: DrawingBackend>(
         let dots: Vec<Point> = s
             .iter()
             .filter(|(re, im)| re.is_finite() && im.is_finite())
-            .filter(|&&pt| seen.insert(spec.translate(&pt)))
-            .copied()
+            .map(|&(re, im)| (ax.to_plot(re), ax.to_plot(im)))
+            .filter(|&pt| seen.insert(spec.translate(&pt)))
             .collect();
         let r = if dots.len() > 2000 { 1 } else { 2 };
         chart
@@ -923,22 +1052,17 @@ fn draw_heatmap<DB: DrawingBackend>(
     style: &PlotStyle,
 ) -> Result<(), DrawError> {
     let t = &style.theme;
-    let rows = a.shape.first().copied().unwrap_or(0) as usize;
-    let cols = a.shape.get(1).copied().unwrap_or(0) as usize;
+    // The decoder refuses shapes whose product passes 63 bits, but a
+    // shape may still claim far more cells than the data holds: only the
+    // kept elements are read, and only pixels are iterated.
+    let rows = a.shape.first().copied().unwrap_or(0);
+    let cols = a.shape.get(1).copied().unwrap_or(0);
     if rows == 0 || cols == 0 {
         return note(area, &format!("empty array {}", array_desc(a)), style);
     }
     let vals = a.to_f64_vec();
-    let mut lo = f64::INFINITY;
-    let mut hi = f64::NEG_INFINITY;
-    for v in vals.iter().filter(|v| v.is_finite()) {
-        lo = lo.min(*v);
-        hi = hi.max(*v);
-    }
-    if lo > hi {
-        (lo, hi) = (0.0, 1.0);
-    }
-    let span = if hi > lo { hi - lo } else { 1.0 };
+    let (lo, hi) = finite_bounds([vals.as_slice()]).unwrap_or((0.0, 1.0));
+    let bar_axis = Axis::new(Some((lo, hi)), 0.0);
     let (w, _) = area.dim_in_pixel();
     let (main, bar) = area.split_horizontally(w.saturating_sub(78));
     let mut chart = ChartBuilder::on(&main)
@@ -961,13 +1085,19 @@ fn draw_heatmap<DB: DrawingBackend>(
         .draw()
         .map_err(de)?;
     let (pw, ph) = chart.plotting_area().dim_in_pixel();
-    let cell = |r: usize, c: usize| -> Option<f64> { vals.get(r * cols + c).copied() };
+    let cell = |r: u64, c: u64| -> Option<f64> {
+        let k = r.checked_mul(cols)?.checked_add(c)?;
+        vals.get(usize::try_from(k).ok()?).copied()
+    };
+    // Colours from the bar's own (finite, non-degenerate) range.
+    let (blo, bhi) = (bar_axis.lo * bar_axis.scale, bar_axis.hi * bar_axis.scale);
     let color_of = |v: Option<f64>| match v {
-        Some(v) if v.is_finite() => colormap((v - lo) / span),
+        Some(v) if v.is_finite() => colormap(v / (bhi - blo) - blo / (bhi - blo)),
         // Missing (truncated) or NaN cells stay background.
         _ => t.bg,
     };
-    if rows * cols <= (pw as usize) * (ph as usize) {
+    let pixels = u64::from(pw) * u64::from(ph);
+    if rows.saturating_mul(cols) <= pixels {
         chart
             .draw_series((0..rows).flat_map(|r| {
                 (0..cols).map(move |c| {
@@ -982,9 +1112,9 @@ fn draw_heatmap<DB: DrawingBackend>(
         // More cells than pixels: each pixel shows the cell at its centre.
         let pa = chart.plotting_area().strip_coord_spec();
         for y in 0..ph {
-            let r = ((f64::from(y) + 0.5) / f64::from(ph) * rows as f64) as usize;
+            let r = ((f64::from(y) + 0.5) / f64::from(ph) * rows as f64) as u64;
             for x in 0..pw {
-                let c = ((f64::from(x) + 0.5) / f64::from(pw) * cols as f64) as usize;
+                let c = ((f64::from(x) + 0.5) / f64::from(pw) * cols as f64) as u64;
                 pa.draw_pixel(
                     (x as i32, y as i32),
                     &color_of(cell(r.min(rows - 1), c.min(cols - 1))),
@@ -998,22 +1128,24 @@ fn draw_heatmap<DB: DrawingBackend>(
         .margin_left(8)
         .x_label_area_size(34)
         .y_label_area_size(44)
-        .build_cartesian_2d(0.0..1.0, lo..(if hi > lo { hi } else { lo + 1.0 }))
+        .build_cartesian_2d(0.0..1.0, bar_axis.lo..bar_axis.hi)
         .map_err(de)?;
+    let bf = |v: &f64| bar_axis.label(*v);
     cb.configure_mesh()
         .disable_mesh()
         .disable_x_axis()
         .y_labels(5)
-        .y_label_formatter(&f)
+        .y_label_formatter(&bf)
         .label_style(label)
         .axis_style(t.frame)
         .draw()
         .map_err(de)?;
     let (_, bh) = cb.plotting_area().dim_in_pixel();
     let steps = bh.max(2) as usize;
+    let span = bar_axis.hi - bar_axis.lo;
     cb.draw_series((0..steps).map(|i| {
-        let a0 = lo + span * i as f64 / steps as f64;
-        let a1 = lo + span * (i + 1) as f64 / steps as f64;
+        let a0 = bar_axis.lo + span * i as f64 / steps as f64;
+        let a1 = bar_axis.lo + span * (i + 1) as f64 / steps as f64;
         Rectangle::new(
             [(0.0, a0), (1.0, a1)],
             colormap(i as f64 / (steps - 1) as f64).filled(),
@@ -1030,22 +1162,40 @@ pub fn show_value(v: &Value) -> String {
         Value::None => "None".into(),
         Value::Bool(b) => if *b { "True" } else { "False" }.into(),
         Value::Int(i) => i.to_string(),
-        Value::BigInt(s) => s.clone(),
+        Value::BigInt(s) => short_text(s, 200).into_owned(),
         Value::Float(f) => format!("{f:?}"),
         Value::Complex(r, i) => format!("({r:?}{:+?}j)", i),
         Value::Str { text, truncated } => {
-            format!("{text:?}{}", if *truncated { "…" } else { "" })
+            format!(
+                "{:?}{}",
+                short_text(text, 200),
+                if *truncated { "…" } else { "" }
+            )
         }
         Value::Bytes { data, truncated } => format!(
             "b{:?}{}",
-            String::from_utf8_lossy(data),
-            if *truncated { "…" } else { "" }
+            String::from_utf8_lossy(&data[..data.len().min(200)]),
+            if *truncated || data.len() > 200 {
+                "…"
+            } else {
+                ""
+            }
         ),
-        Value::Sub { type_name, base } => format!("{type_name}({})", show_value(base)),
+        Value::Sub { type_name, base } => {
+            format!("{}({})", short_text(type_name, 60), show_value(base))
+        }
         Value::Other {
             repr, truncated, ..
-        } => format!("{repr}{}", if *truncated { "…" } else { "" }),
-        Value::Error { exc_type, message } => format!("<{exc_type}: {message}>"),
+        } => format!(
+            "{}{}",
+            short_text(repr, 200),
+            if *truncated { "…" } else { "" }
+        ),
+        Value::Error { exc_type, message } => format!(
+            "<{}: {}>",
+            short_text(exc_type, 60),
+            short_text(message, 200)
+        ),
         Value::Array(a) => {
             let shown: Vec<String> = (0..a.len().min(8))
                 .map(|i| {
@@ -1085,21 +1235,28 @@ fn draw_text<DB: DrawingBackend>(
     let font = (FAMILY, 13).into_font();
     for (row, i) in (first..n).enumerate() {
         let status = p.buf.status_at(i as u64);
-        let v = p.buf.other_at(i as u64).cloned().unwrap_or_else(|| {
-            let x = p.buf.values()[i];
-            if !p.buf.imag().is_empty() && p.buf.imag()[i].is_finite() {
-                Value::Complex(x, p.buf.imag()[i])
-            } else if x.is_nan() {
-                Value::Absent
-            } else {
-                Value::Float(x)
+        // Borrowed, never cloned: a side value can be a huge array.
+        let scalar;
+        let v = match p.buf.other_at(i as u64) {
+            Some(v) => v,
+            None => {
+                let x = p.buf.values()[i];
+                scalar = if p.buf.imag().get(i).is_some_and(|v| v.is_finite()) {
+                    Value::Complex(x, p.buf.imag()[i])
+                } else if x.is_nan() {
+                    Value::Absent
+                } else {
+                    Value::Float(x)
+                };
+                &scalar
             }
-        });
-        let mut s = format!("#{i}  {}", show_value(&v));
+        };
+        let shown = crate::text::escape(&show_value(v)).into_owned();
+        let mut s = format!("#{i}  {shown}");
         let color = if status == Status::Ok {
             t.fg
         } else {
-            s = format!("#{i}  [{}] {}", status.as_str(), show_value(&v));
+            s = format!("#{i}  [{}] {shown}", status.as_str());
             t.bad
         };
         let style_ = font.clone().color(&color);
@@ -1110,69 +1267,9 @@ fn draw_text<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Axis labels: up to six significant digits, no trailing zeros,
-/// exponent form for very large or very small magnitudes.
-pub fn fmt_num(v: f64) -> String {
-    if !v.is_finite() {
-        return format!("{v}");
-    }
-    if v == 0.0 {
-        return "0".into();
-    }
-    let a = v.abs();
-    if (1e4..1e10).contains(&a) && v.fract() == 0.0 {
-        // Whole numbers (capture indices, counters) with separators.
-        let t = thousands(a as u64);
-        return if v < 0.0 { format!("-{t}") } else { t };
-    }
-    if !(1e-3..1e6).contains(&a) {
-        // 1.50e6 → 1.5e6, 2.00e6 → 2e6
-        let s = format!("{v:.2e}");
-        return match s.split_once('e') {
-            Some((m, e)) if m.contains('.') => {
-                format!("{}e{e}", m.trim_end_matches('0').trim_end_matches('.'))
-            }
-            _ => s,
-        };
-    }
-    let digits = 6 - (a.log10().floor() as i32 + 1);
-    let s = format!("{:.*}", digits.max(0) as usize, v);
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
-}
-
-/// `1234567` as `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers_print_short() {
-        assert_eq!(fmt_num(9.0), "9");
-        assert_eq!(fmt_num(7.199999999), "7.2");
-        assert_eq!(fmt_num(-0.5), "-0.5");
-        assert_eq!(fmt_num(1234567.5), "1.23e6");
-        assert_eq!(fmt_num(2e6), "2,000,000");
-        assert_eq!(fmt_num(-40000.0), "-40,000");
-        assert_eq!(fmt_num(2.5e12), "2.5e12");
-        assert_eq!(fmt_num(1.5e-4), "1.5e-4");
-        assert_eq!(fmt_num(0.0), "0");
-    }
 
     #[test]
     fn grid_prefers_wide_panels() {

@@ -3,23 +3,35 @@
 //!
 //! The data's path: the mmap'd log → [`crate::history::buffer::build`] (one
 //! [`crate::history::buffer::ProbeDataBuffer`] per chosen probe, blocks decoded in
-//! parallel) → [`crate::history::throttle::RedrawThrottler`] (which frames a display at
-//! `--fps` would have drawn, and how many records of each probe each one
-//! shows) → [`crate::render`] (each frame drawn in parallel, written as PNG
-//! or SVG files, or one animated GIF) plus a manifest, `frames.json`.
+//! parallel through the reading layer) → [`crate::history::throttle::RedrawThrottler`]
+//! (which frames a display at `--fps` would have drawn, and how many records
+//! of each probe each one shows) → [`crate::render`] (each frame drawn in
+//! parallel, written as PNG or SVG files, or one animated GIF) plus a
+//! manifest, `frames.json`. Every file goes through [`crate::output`]:
+//! written beside its target and renamed into place, never through a
+//! symlink, never over an existing output without `--force` (a directory
+//! that holds only an earlier replay's outputs is refreshed).
 
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::history::buffer::{self, BuildReport, Histories};
+use crate::history::buffer::{self, Histories};
 use crate::history::throttle::{Frame, RedrawThrottler};
-use crate::log::{LogError, LogReader};
+use crate::log::walk::ReadReport;
+use crate::log::{LogError, LogReader, Selection};
+use crate::output::{check_target, write_file, OutputError, PendingFile};
 use crate::render::decimate::BlockIndex;
 use crate::render::encode::{encode_png, render_rgb, render_svg, GifPalette, GifWriter};
 use crate::render::plot::{DrawError, FrameData, PanelData, PanelKind, PlotStyle, Theme, XAxis};
+use crate::text::escape;
+
+/// A replay that would write more frames than this says so and asks for
+/// an explicit choice (`--final-only`, a lower `--fps`, or `--all-frames`).
+pub const MAX_FRAMES_UNASKED: usize = 500;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -75,6 +87,10 @@ pub struct ReplayOptions {
     pub format: Option<Format>,
     /// Render only the final frame.
     pub final_only: bool,
+    /// Render every frame even when there are more than [`MAX_FRAMES_UNASKED`].
+    pub all_frames: bool,
+    /// Replace existing outputs (files, or a directory holding other files).
+    pub force: bool,
     /// Image size in pixels.
     pub size: (u32, u32),
     /// `--probe` selectors (empty: every probe).
@@ -90,10 +106,10 @@ pub struct ReplayOptions {
 /// Why a replay did not render.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
-    /// The log cannot be read at all.
+    /// The log cannot be read at all (or not within the memory budget).
     // The cause is part of the message, not a `#[source]`, so that a
     // caller printing the whole chain does not print it twice.
-    #[error("cannot read {path}: {error}")]
+    #[error("cannot read {}: {}", escape(&.path.display().to_string()), escape(&.error.to_string()))]
     Unreadable {
         /// The log.
         path: PathBuf,
@@ -103,14 +119,9 @@ pub enum ReplayError {
     /// The options do not make sense for this log.
     #[error("{0}")]
     Usage(String),
-    /// Writing an output failed.
-    #[error("cannot write {path}: {error}")]
-    Output {
-        /// The file or directory.
-        path: PathBuf,
-        /// Why.
-        error: std::io::Error,
-    },
+    /// Writing an output failed, or an output exists.
+    #[error(transparent)]
+    Output(#[from] OutputError),
     /// Drawing a frame failed.
     #[error("frame {frame}: {error}")]
     Draw {
@@ -130,8 +141,8 @@ pub struct ReplayOutcome {
     pub files: Vec<PathBuf>,
     /// The manifest.
     pub manifest: PathBuf,
-    /// What the history rebuild found (damage, gaps).
-    pub report: BuildReport,
+    /// What reading the log found (damage, gaps).
+    pub report: ReadReport,
 }
 
 /// Where outputs go.
@@ -184,9 +195,11 @@ struct Manifest<'a> {
 }
 
 fn output_err(path: &Path) -> impl FnOnce(std::io::Error) -> ReplayError + '_ {
-    move |error| ReplayError::Output {
-        path: path.to_path_buf(),
-        error,
+    move |error| {
+        ReplayError::Output(OutputError::Io {
+            path: path.to_path_buf(),
+            error,
+        })
     }
 }
 
@@ -207,11 +220,11 @@ fn plan(opts: &ReplayOptions) -> Result<(Format, Target), ReplayError> {
     };
     let target = match (&opts.output, out_ext) {
         (Some(p), Some(_)) => {
-            if format != Format::Gif && !opts.final_only {
+            // One PNG or SVG file holds one frame: the final one.
+            if format != Format::Gif && opts.all_frames {
                 return Err(ReplayError::Usage(format!(
-                    "-o {} names one {} file, but a replay writes one frame per refresh tick: \
-                     give a directory, or add --final-only",
-                    p.display(),
+                    "-o {} names one {} file, which holds one frame; for --all-frames give a directory",
+                    escape(&p.display().to_string()),
                     format.ext()
                 )));
             }
@@ -294,6 +307,63 @@ fn fmt_time(ns: u64) -> String {
     format!("{:.3} s", ns as f64 * 1e-9)
 }
 
+/// True for the names a replay writes into its directory.
+fn is_replay_output(name: &str) -> bool {
+    let frame = name
+        .strip_prefix("frame-")
+        .and_then(|r| r.strip_suffix(".png").or_else(|| r.strip_suffix(".svg")));
+    frame.is_some_and(|d| d.len() >= 6 && d.bytes().all(|b| b.is_ascii_digit()))
+        || matches!(
+            name,
+            "frames.json" | "final.png" | "final.svg" | "replay.gif"
+        )
+}
+
+/// A replay directory may be written into when it is new, or holds only
+/// an earlier replay's outputs (regular files); anything else there — other
+/// files, symlinks, the directory itself a symlink — needs `--force`.
+fn check_replay_dir(dir: &Path, force: bool) -> Result<(), ReplayError> {
+    let md = match fs::symlink_metadata(dir) {
+        Err(_) => return Ok(()),
+        Ok(md) => md,
+    };
+    if force {
+        return Ok(());
+    }
+    let shown = || escape(&dir.display().to_string()).into_owned();
+    if md.file_type().is_symlink() {
+        return Err(ReplayError::Usage(format!(
+            "{} is a symlink; refusing to write a replay through it (use --force)",
+            shown()
+        )));
+    }
+    if !md.is_dir() {
+        return Err(ReplayError::Output(OutputError::Exists {
+            path: dir.to_path_buf(),
+        }));
+    }
+    let mut foreign = Vec::new();
+    for e in fs::read_dir(dir).map_err(output_err(dir))?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let regular = e.file_type().is_ok_and(|t| t.is_file());
+        if !(regular && is_replay_output(&name)) {
+            foreign.push(escape(&name).into_owned());
+        }
+    }
+    if !foreign.is_empty() {
+        foreign.sort();
+        let more = foreign.len().saturating_sub(3);
+        foreign.truncate(3);
+        return Err(ReplayError::Usage(format!(
+            "{} holds files that are not an earlier replay's ({}{}); refusing to write into it (use --force, or another -o)",
+            shown(),
+            foreign.join(", "),
+            if more > 0 { format!(" and {more} more") } else { String::new() }
+        )));
+    }
+    Ok(())
+}
+
 /// Remove `frame-NNNNNN.ext` files (ours) left by an earlier replay into
 /// the same directory, so the directory holds exactly this replay's frames.
 fn remove_stale_frames(dir: &Path, ext: &str) -> Result<(), ReplayError> {
@@ -304,10 +374,9 @@ fn remove_stale_frames(dir: &Path, ext: &str) -> Result<(), ReplayError> {
     for e in rd.flatten() {
         let name = e.file_name();
         let name = name.to_string_lossy();
-        let ours = name
-            .strip_prefix("frame-")
-            .and_then(|r| r.strip_suffix(&format!(".{ext}")))
-            .is_some_and(|d| d.len() >= 6 && d.bytes().all(|b| b.is_ascii_digit()));
+        let ours = name.starts_with("frame-")
+            && name.ends_with(&format!(".{ext}"))
+            && is_replay_output(&name);
         if ours {
             fs::remove_file(e.path()).map_err(output_err(&e.path()))?;
         }
@@ -315,30 +384,24 @@ fn remove_stale_frames(dir: &Path, ext: &str) -> Result<(), ReplayError> {
     Ok(())
 }
 
-/// Tune the C allocator for a replay (glibc only; a no-op elsewhere).
-/// Decoding allocates and frees a few MB per block, hundreds of times;
-/// by default glibc hands such blocks back to the kernel on every free, so
-/// each one is faulted in again page by page. Keeping freed memory for
-/// reuse cut a 10 M-record `--final-only` replay from 93,000 page faults
-/// to 9,000 and its CPU time by about a third. Process-wide, so the CLI
-/// calls it before a replay, not the library on its own.
-pub fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // SAFETY: mallopt only changes two glibc malloc parameters (both
-        // valid values); it takes malloc's own lock and is called before
-        // the replay starts its worker threads.
-        unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
-            libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
-        }
-    }
+/// What a replay is about to write, said before it starts (so a user can
+/// stop a replay much larger than expected).
+#[derive(Debug, Clone)]
+pub struct ReplayPlan {
+    /// Frames to render.
+    pub frames: usize,
+    /// Format.
+    pub format: Format,
+    /// The file or directory written.
+    pub target: PathBuf,
 }
 
-/// Run a replay. `progress(done, total)` is called as frames finish (from
+/// Run a replay. `start` hears what it will write before the first frame
+/// is drawn; `progress(done, total)` is called as frames finish (from
 /// worker threads).
 pub fn replay(
     opts: &ReplayOptions,
+    start: &dyn Fn(&ReplayPlan),
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<ReplayOutcome, ReplayError> {
     let (format, target) = plan(opts)?;
@@ -348,61 +411,106 @@ pub fn replay(
             "--size {w}x{h}: width and height must be 16..=20000 pixels"
         )));
     }
+    // One PNG or SVG file holds the final frame.
+    let final_only = opts.final_only || matches!(target, Target::File(_)) && format != Format::Gif;
     let reader = LogReader::open(&opts.log).map_err(|error| ReplayError::Unreadable {
         path: opts.log.clone(),
         error,
     })?;
-    let table = &reader.meta().probes;
-    let mut wanted = vec![opts.probes.is_empty(); table.len()];
-    for sel in &opts.probes {
-        let mut hit = false;
-        for (i, p) in table.iter().enumerate() {
-            if p.matches(sel) {
-                wanted[i] = true;
-                hit = true;
-            }
-        }
-        if !hit {
-            let known: Vec<String> = table.iter().map(|p| p.label()).collect();
-            return Err(ReplayError::Usage(format!(
-                "--probe {sel:?} matches no probe of {} (probes: {})",
-                opts.log.display(),
-                if known.is_empty() {
-                    "none".to_string()
-                } else {
-                    known.join(", ")
-                }
-            )));
-        }
-    }
-    let selected: Vec<usize> = (0..table.len()).filter(|&i| wanted[i]).collect();
+    reader
+        .check_work(crate::log::limits::Work::Draw)
+        .map_err(|error| ReplayError::Unreadable {
+            path: opts.log.clone(),
+            error,
+        })?;
+    let selection = Selection::new(&reader.meta().probes, &opts.probes).map_err(|e| {
+        ReplayError::Usage(format!(
+            "{} ({})",
+            escape(&e.to_string()),
+            escape(&opts.log.display().to_string())
+        ))
+    })?;
+    let selected = selection.ids();
 
-    // Prepare the output before the long work, so an unwritable -o fails fast.
+    // Check the outputs before the long work, so an unwritable or existing
+    // -o fails fast.
     let (dir, manifest_path) = match &target {
         Target::File(f) => {
-            let dir = f
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."))
-                .to_path_buf();
+            let dir = crate::output::parent_dir(f).to_path_buf();
             let stem = f
                 .file_stem()
                 .map_or_else(|| "replay".into(), |s| s.to_string_lossy().into_owned());
             let m = dir.join(format!("{stem}.frames.json"));
+            check_target(f, opts.force)?;
+            check_target(&m, opts.force)?;
             (dir, m)
         }
-        Target::Dir(d) => (d.clone(), d.join("frames.json")),
+        Target::Dir(d) => {
+            check_replay_dir(d, opts.force)?;
+            (d.clone(), d.join("frames.json"))
+        }
     };
     fs::create_dir_all(&dir).map_err(output_err(&dir))?;
-    fs::write(&manifest_path, b"{}\n").map_err(output_err(&manifest_path))?;
+    // A file created and dropped: the directory is writable.
+    drop(
+        tempfile::Builder::new()
+            .prefix(".probe-replay.")
+            .tempfile_in(&dir)
+            .map_err(output_err(&dir))?,
+    );
 
-    let hist = buffer::build(&reader, &wanted);
-    let frames: Vec<Frame> = if opts.final_only {
+    let hist =
+        buffer::build(&reader, selection.flags()).map_err(|error| ReplayError::Unreadable {
+            path: opts.log.clone(),
+            error,
+        })?;
+    // How many frames, before any is built: each holds a count per probe.
+    let n_frames = if final_only {
+        1
+    } else {
+        RedrawThrottler::count(opts.fps, &hist.buffers)
+    };
+    if n_frames > MAX_FRAMES_UNASKED && !opts.all_frames {
+        let secs = hist
+            .buffers
+            .iter()
+            .filter_map(|b| b.timestamps().last())
+            .max()
+            .map_or(0.0, |&t| t as f64 * 1e-9);
+        return Err(ReplayError::Usage(format!(
+            "this replay would write {} frames ({} per second over {secs:.1} s of recording); \
+             add --final-only for the final frame alone, a lower --fps for fewer frames, \
+             or --all-frames to write them all",
+            crate::render::plot::thousands(n_frames as u64),
+            opts.fps
+        )));
+    }
+    // Per frame: its counts, its value ranges, its manifest entry.
+    let frame_bytes =
+        3 * (hist.buffers.len() * 8 + selected.len() * 24 + std::mem::size_of::<Frame>()) as u64;
+    reader
+        .budget()
+        .charge(n_frames as u64 * frame_bytes, &|| {
+            format!("the schedule of {n_frames} frames")
+        })
+        .map_err(|error| ReplayError::Unreadable {
+            path: opts.log.clone(),
+            error,
+        })?;
+    let frames: Vec<Frame> = if final_only {
         vec![final_frame(&hist, &selected)]
     } else {
         // Probes not selected were not built: their buffers are empty.
         RedrawThrottler::schedule(opts.fps, &hist.buffers)
     };
+    start(&ReplayPlan {
+        frames: frames.len(),
+        format,
+        target: match &target {
+            Target::File(f) => f.clone(),
+            Target::Dir(d) => d.clone(),
+        },
+    });
     let kinds: Vec<PanelKind> = selected
         .iter()
         .map(|&p| PanelKind::of(&hist.buffers[p]))
@@ -435,12 +543,14 @@ pub fn replay(
         || opts.log.display().to_string(),
         |s| s.to_string_lossy().into_owned(),
     );
+    let log_name = escape(&log_name).into_owned();
+    let labels = crate::model::short_labels(&hist.probes);
     let warning = (!hist.report.is_clean()).then(|| {
         if hist.report.has_end {
             format!(
                 "log damaged: {} problem{} (see stderr)",
-                hist.report.issues.len(),
-                if hist.report.issues.len() == 1 {
+                hist.report.problems.len(),
+                if hist.report.problems.len() == 1 {
                     ""
                 } else {
                     "s"
@@ -453,7 +563,7 @@ pub fn replay(
     let n = frames.len();
     let frame_data = |i: usize| -> FrameData<'_> {
         let f = &frames[i];
-        let header = if opts.final_only {
+        let header = if final_only {
             format!("{log_name}  ·  final frame  ·  t = {}", fmt_time(f.time_ns))
         } else {
             format!(
@@ -470,6 +580,7 @@ pub fn replay(
                 .enumerate()
                 .map(|(k, &p)| PanelData {
                     info: &hist.probes[p],
+                    label: &labels[p],
                     buf: &hist.buffers[p],
                     count: f.counts[p] as usize,
                     kind: kinds[k],
@@ -487,17 +598,20 @@ pub fn replay(
             vec![name; n]
         }
         (Target::Dir(_), Format::Gif) => vec!["replay.gif".to_string(); n],
-        (Target::Dir(_), fmt) if opts.final_only => vec![format!("final.{}", fmt.ext()); n],
+        (Target::Dir(_), fmt) if final_only => vec![format!("final.{}", fmt.ext()); n],
         (Target::Dir(_), fmt) => (0..n)
             .map(|i| format!("frame-{i:06}.{}", fmt.ext()))
             .collect(),
     };
-    if matches!(target, Target::Dir(_)) && format != Format::Gif && !opts.final_only {
+    if matches!(target, Target::Dir(_)) && format != Format::Gif && !final_only {
         // Both formats: the directory then holds this replay's frames only,
         // as its frames.json says.
         remove_stale_frames(&dir, "png")?;
         remove_stale_frames(&dir, "svg")?;
     }
+    // Into a replay directory, our own earlier files are replaced; a
+    // single-file target was checked above and is replaced only by force.
+    let replace = opts.force || matches!(target, Target::Dir(_));
     let done = std::sync::atomic::AtomicU64::new(0);
     let tick = || {
         let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -519,7 +633,7 @@ pub fn replay(
                         .into_bytes()
                 };
                 let path = dir.join(&file_names[i]);
-                fs::write(&path, bytes).map_err(output_err(&path))?;
+                write_file(&path, &bytes, replace)?;
                 tick();
                 Ok::<(), ReplayError>(())
             })?;
@@ -532,50 +646,58 @@ pub fn replay(
         }
         Format::Gif => {
             let path = dir.join(&file_names[0]);
-            let file = fs::File::create(&path).map_err(output_err(&path))?;
+            let mut out = PendingFile::create(&path, replace)?;
             let palette = GifPalette::new(&style.theme);
-            let mut gw = GifWriter::new(std::io::BufWriter::new(file), (w, h), &palette)
-                .map_err(|error| ReplayError::Draw { frame: 0, error })?;
-            // Draw a batch of frames in parallel, then append them in order:
-            // parallel drawing with a bounded number of frames in memory.
-            let batch = rayon::current_num_threads().max(1) * 4;
-            let delays = gif_delays(&frames);
-            for start in (0..n).step_by(batch) {
-                let end = (start + batch).min(n);
-                let idx: Vec<Result<Vec<u8>, ReplayError>> = (start..end)
-                    .into_par_iter()
-                    .map(|i| {
-                        let rgb = render_rgb(&frame_data(i), &style, (w, h))
-                            .map_err(|error| ReplayError::Draw { frame: i, error })?;
-                        Ok(palette.map(&rgb))
-                    })
-                    .collect();
-                for (k, r) in idx.into_iter().enumerate() {
-                    gw.frame(&r?, delays[start + k])
-                        .map_err(|error| ReplayError::Draw {
-                            frame: start + k,
-                            error,
-                        })?;
-                    tick();
+            {
+                let file = out.file().try_clone().map_err(output_err(&path))?;
+                let mut gw = GifWriter::new(std::io::BufWriter::new(file), (w, h), &palette)
+                    .map_err(|error| ReplayError::Draw { frame: 0, error })?;
+                // Draw a batch of frames in parallel, then append them in
+                // order: parallel drawing with a bounded number of frames
+                // in memory.
+                let batch = rayon::current_num_threads().max(1) * 4;
+                let delays = gif_delays(&frames);
+                for start in (0..n).step_by(batch) {
+                    let end = (start + batch).min(n);
+                    let idx: Vec<Result<Vec<u8>, ReplayError>> = (start..end)
+                        .into_par_iter()
+                        .map(|i| {
+                            let rgb = render_rgb(&frame_data(i), &style, (w, h))
+                                .map_err(|error| ReplayError::Draw { frame: i, error })?;
+                            Ok(palette.map(&rgb))
+                        })
+                        .collect();
+                    for (k, r) in idx.into_iter().enumerate() {
+                        gw.frame(&r?, delays[start + k])
+                            .map_err(|error| ReplayError::Draw {
+                                frame: start + k,
+                                error,
+                            })?;
+                        tick();
+                    }
                 }
+                gw.finish()
+                    .map_err(|error| ReplayError::Draw { frame: n, error })?;
             }
-            drop(gw);
+            out.file().flush().map_err(output_err(&path))?;
+            out.commit()?;
             files.push(path);
         }
     }
 
+    let problems = hist.report.messages();
     let manifest = Manifest {
         log: opts.log.display().to_string(),
         format,
         fps: opts.fps,
-        final_only: opts.final_only,
+        final_only,
         size: [w, h],
         x_axis: match opts.x_axis {
             XAxis::Index => "index",
             XAxis::Time => "time",
         },
         complete: hist.report.is_clean(),
-        issues: &hist.report.issues,
+        issues: &problems,
         probes: selected
             .iter()
             .zip(&kinds)
@@ -606,11 +728,13 @@ pub fn replay(
             })
             .collect(),
     };
-    let json = serde_json::to_string_pretty(&manifest).map_err(|e| ReplayError::Output {
-        path: manifest_path.clone(),
-        error: std::io::Error::other(e),
+    let json = serde_json::to_string_pretty(&manifest).map_err(|e| {
+        ReplayError::Output(OutputError::Io {
+            path: manifest_path.clone(),
+            error: std::io::Error::other(e),
+        })
     })?;
-    fs::write(&manifest_path, json + "\n").map_err(output_err(&manifest_path))?;
+    write_file(&manifest_path, (json + "\n").as_bytes(), replace)?;
     Ok(ReplayOutcome {
         frames: n,
         files,
@@ -681,6 +805,8 @@ mod tests {
             output: None,
             format: None,
             final_only: false,
+            all_frames: false,
+            force: false,
             size: (640, 360),
             probes: vec![],
             x_axis: XAxis::Index,
@@ -693,10 +819,17 @@ mod tests {
         o.output = Some(PathBuf::from("anim.GIF"));
         assert_eq!(plan(&o).expect("plan").0, Format::Gif);
         o.output = Some(PathBuf::from("one.svg"));
+        assert_eq!(
+            plan(&o).expect("plan").0,
+            Format::Svg,
+            "one file: the final frame"
+        );
+        o.all_frames = true;
         assert!(
             matches!(plan(&o), Err(ReplayError::Usage(_))),
-            "several frames, one file"
+            "all frames, one file"
         );
+        o.all_frames = false;
         o.final_only = true;
         assert_eq!(plan(&o).expect("plan").0, Format::Svg);
         o.format = Some(Format::Png);

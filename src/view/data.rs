@@ -232,7 +232,7 @@ pub fn run_header(log_name: &str, meta: &RunMeta, fps: u32, x: &'static str) -> 
         probe_version: meta.probe_version.clone(),
         command: meta.command.clone(),
         python: meta.python_version.clone(),
-        core: meta.core.clone(),
+        core: meta.core.to_string(),
         start_unix_ns: meta.start_unix_ns,
         probes: probe_headers(&meta.probes, &meta.unique_labels()),
         fps,

@@ -73,6 +73,8 @@ struct Follower<'a> {
     ended: bool,
     issues: Vec<String>,
     codec: BlockCodec,
+    /// Probes in the META frame's table (the decoder checks ids against it).
+    probes: usize,
 }
 
 fn read_at(file: &File, off: u64, len: usize) -> std::io::Result<Vec<u8>> {
@@ -159,18 +161,29 @@ impl Follower<'_> {
                         path: self.path.clone(),
                         detail: format!("META frame JSON: {e}"),
                     })?;
+                self.probes = meta.probes.len();
                 self.store.start(&meta);
                 self.started = true;
             }
             FrameKind::Records if self.started => {
                 let n = h.seq_end.saturating_sub(h.seq_start);
-                if n > MAX_BLOCK_RECORDS {
+                // The reading layer's bounds: records per frame and per
+                // byte of frame (src/log/limits.rs).
+                let plausible = crate::log::Limits::from_env().max_records(total);
+                if n > MAX_BLOCK_RECORDS || n > plausible {
                     self.issues.push(format!(
                         "frame at offset {off}: {n} records, over the limit"
                     ));
                     return Ok(Step::Frame);
                 }
-                match self.codec.decode(&raw, h.seq_start, n as usize) {
+                let ctx = crate::log::block::DecodeCtx {
+                    seq_start: h.seq_start,
+                    records: n as usize,
+                    completions: u64::from(h.completions),
+                    probes: self.probes,
+                    budget: None,
+                };
+                match self.codec.decode(&raw, &ctx) {
                     Ok(b) => {
                         let recs: Vec<_> = (0..b.len()).map(|i| b.record(i)).collect();
                         self.store.push(&recs);
@@ -268,6 +281,7 @@ pub fn follow(
         ended: false,
         issues: Vec::new(),
         codec: BlockCodec::new(),
+        probes: 0,
     };
     let mut bad_since: Option<(u64, Instant, u64)> = None;
     while !f.ended && !stop.load(Ordering::SeqCst) {

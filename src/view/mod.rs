@@ -24,10 +24,8 @@ pub mod page;
 
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
-
-use crate::history::buffer::{self, BuildReport, Histories, ProbeDataBuffer};
-use crate::log::block::BlockCodec;
+use crate::history::buffer::{self, Histories, ProbeDataBuffer};
+use crate::log::walk::ReadReport;
 use crate::log::{LogError, LogReader};
 use crate::render::plot::PanelKind;
 use data::{BodyWriter, Chunk, SeriesView, StateHeader, ValueLimits};
@@ -82,7 +80,7 @@ pub struct ViewOutcome {
     /// Its size in bytes.
     pub bytes: u64,
     /// What the history rebuild found.
-    pub report: BuildReport,
+    pub report: ReadReport,
     /// Bucket size of the M4 reduction, when the budget needed one.
     pub reduced: Option<u64>,
     /// Notes on what the budget left out.
@@ -104,24 +102,27 @@ pub fn default_output(log: &Path) -> PathBuf {
 /// (records sharing a trigger with others) need a look-up.
 pub fn batch_orders(reader: &LogReader, hist: &Histories) -> Vec<Vec<u16>> {
     let n = hist.buffers.len();
-    let frames: Vec<_> = reader
-        .frames()
-        .iter()
-        .filter(|f| f.intact && f.header.kind == crate::log::FrameKind::Records)
-        .copied()
-        .collect();
-    let nonzero: Vec<Vec<(u32, u64, u16)>> = frames
-        .par_iter()
-        .map_init(BlockCodec::new, |codec, f| {
-            let Ok(b) = reader.decode_block(f, codec) else {
-                return Vec::new();
-            };
-            (0..b.len())
-                .filter(|&i| b.order[i] != 0)
-                .map(|i| (b.probe[i], b.seq_start + i as u64, b.order[i]))
-                .collect()
-        })
-        .collect();
+    // Through the reading layer: the frames the histories were built from,
+    // decoded in parallel (a frame that fails was reported by the build).
+    let mut nonzero: Vec<Vec<(u32, u64, u16)>> = Vec::new();
+    if let Ok(mut walk) = reader.walk(false) {
+        let _ = walk.par_units(
+            1,
+            |_, unit| {
+                unit.iter()
+                    .flat_map(|(_, b)| {
+                        (0..b.len())
+                            .filter(|&i| b.order[i] != 0)
+                            .map(|i| (b.probe[i], b.seq_start + i as u64, b.order[i]))
+                    })
+                    .collect::<Vec<_>>()
+            },
+            |v| {
+                nonzero.push(v);
+                std::ops::ControlFlow::Continue(())
+            },
+        );
+    }
     let mut out: Vec<Vec<u16>> = hist
         .buffers
         .iter()
@@ -146,13 +147,13 @@ pub fn batch_orders(reader: &LogReader, hist: &Histories) -> Vec<Vec<u16>> {
 }
 
 /// The state header of a finished build.
-pub fn state_of(reader: &LogReader, report: &BuildReport, live: bool) -> StateHeader {
+pub fn state_of(reader: &LogReader, report: &ReadReport, live: bool) -> StateHeader {
     StateHeader {
         records: report.records,
         live,
         complete: report.is_clean(),
         has_end: report.has_end,
-        issues: report.issues.clone(),
+        issues: report.messages(),
         ended: reader.end().map(data::ended_json),
         duration_ns: reader.end().map(|e| e.duration_ns),
     }
@@ -253,7 +254,14 @@ pub fn write_report(opts: &ViewOptions) -> Result<ViewOutcome, ViewError> {
         error,
     })?;
     let wanted = vec![true; reader.meta().probes.len()];
-    let hist = buffer::build(&reader, &wanted);
+    let unreadable = |error| ViewError::Unreadable {
+        path: opts.log.clone(),
+        error,
+    };
+    reader
+        .check_work(crate::log::limits::Work::Draw)
+        .map_err(unreadable)?;
+    let hist = buffer::build(&reader, &wanted).map_err(unreadable)?;
     let orders = batch_orders(&reader, &hist);
     let log_name = opts.log.file_name().map_or_else(
         || opts.log.display().to_string(),

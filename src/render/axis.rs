@@ -1,0 +1,208 @@
+//! Axis ranges and tick labels every chart uses — safe for any data.
+//!
+//! Plotting libraries compute tick positions by stepping through the axis
+//! range in floating point. A range whose span is infinite (data from
+//! −1.7e308 to 1.7e308), not finite, or tiny against its magnitude (a few
+//! ulps at 1e308) makes that stepping loop forever or overflow. So no chart
+//! is built from raw data bounds: [`Axis::new`] turns any bounds into a
+//! range that is finite, at least a billionth of its magnitude wide, and
+//! padded, with a power-of-ten `scale` by which values are divided when
+//! their magnitude is near the top of `f64` (labels multiply it back).
+//! Values that are not finite never set a range: they are gaps.
+
+/// A chart axis: the range in plotted units and the factor from plotted
+/// units back to data units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Axis {
+    /// Lower end, in plotted units (data / `scale`).
+    pub lo: f64,
+    /// Upper end, in plotted units.
+    pub hi: f64,
+    /// Data value = plotted value × `scale` (1 except near `f64::MAX`).
+    pub scale: f64,
+}
+
+/// Magnitudes at or above this are plotted scaled (so padding, spans and
+/// tick steps never overflow).
+const SCALE_ABOVE: f64 = 1e150;
+
+impl Axis {
+    /// The axis for finite data bounds `lo..=hi` (`None`: no finite data),
+    /// padded by `pad` of the span on each side.
+    pub fn new(bounds: Option<(f64, f64)>, pad: f64) -> Axis {
+        let (lo, hi) = match bounds {
+            Some((a, b)) if a.is_finite() && b.is_finite() && a <= b => (a, b),
+            _ => (0.0, 1.0),
+        };
+        let mag = lo.abs().max(hi.abs());
+        let scale = if mag >= SCALE_ABOVE {
+            10f64.powi(mag.log10().floor() as i32)
+        } else {
+            1.0
+        };
+        let (lo, hi) = (lo / scale, hi / scale);
+        let mag = lo.abs().max(hi.abs());
+        // Tiny spans (a constant, or a few ulps apart) are widened around
+        // their middle, so a tick step is always many ulps.
+        let min_span = (mag * 1e-9).max(1e-300);
+        let (lo, hi) = if hi - lo < min_span {
+            let mid = lo / 2.0 + hi / 2.0;
+            let d = if mag == 0.0 {
+                1.0
+            } else {
+                (mag * 0.1).max(1e-100)
+            };
+            (mid - d, mid + d)
+        } else {
+            let p = (hi - lo) * pad;
+            (lo - p, hi + p)
+        };
+        Axis { lo, hi, scale }
+    }
+
+    /// The axis of a fixed range (e.g. a bool's −0.15..1.15).
+    pub fn fixed(lo: f64, hi: f64) -> Axis {
+        Axis { lo, hi, scale: 1.0 }
+    }
+
+    /// A data value in plotted units.
+    #[inline]
+    pub fn to_plot(&self, v: f64) -> f64 {
+        v / self.scale
+    }
+
+    /// The label of a tick at plotted value `v`: the data value, written
+    /// short, and exactly `0` for the rounding residue of a tick at zero.
+    pub fn label(&self, v: f64) -> String {
+        // Compared in plotted units: the span in data units may overflow.
+        if v.abs() <= (self.hi - self.lo).abs() * 1e-9 {
+            return "0".into();
+        }
+        fmt_num(v * self.scale)
+    }
+}
+
+/// Finite min/max of some columns' first `count` values.
+pub fn finite_bounds<'a>(cols: impl IntoIterator<Item = &'a [f64]>) -> Option<(f64, f64)> {
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    for col in cols {
+        for &v in col {
+            if v.is_finite() {
+                lo = lo.min(v);
+                hi = hi.max(v);
+            }
+        }
+    }
+    (lo <= hi).then_some((lo, hi))
+}
+
+/// Axis labels: up to six significant digits, no trailing zeros,
+/// exponent form for very large or very small magnitudes.
+pub fn fmt_num(v: f64) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let a = v.abs();
+    if (1e4..1e10).contains(&a) && v.fract() == 0.0 {
+        // Whole numbers (capture indices, counters) with separators.
+        let t = thousands(a as u64);
+        return if v < 0.0 { format!("-{t}") } else { t };
+    }
+    if !(1e-3..1e6).contains(&a) {
+        // 1.50e6 → 1.5e6, 2.00e6 → 2e6
+        let s = format!("{v:.2e}");
+        return match s.split_once('e') {
+            Some((m, e)) if m.contains('.') => {
+                format!("{}e{e}", m.trim_end_matches('0').trim_end_matches('.'))
+            }
+            _ => s,
+        };
+    }
+    let digits = 6 - (a.log10().floor() as i32 + 1);
+    let s = format!("{:.*}", digits.max(0) as usize, v);
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sane(a: &Axis) {
+        assert!(a.lo.is_finite() && a.hi.is_finite() && a.hi > a.lo, "{a:?}");
+        let span = a.hi - a.lo;
+        assert!(span.is_finite());
+        assert!(span >= a.lo.abs().max(a.hi.abs()) * 1e-10, "{a:?}");
+    }
+
+    #[test]
+    fn any_bounds_give_a_finite_wide_enough_axis() {
+        let m = f64::MAX;
+        for b in [
+            None,
+            Some((0.0, 0.0)),
+            Some((5.0, 5.0)),
+            Some((-m, m)),
+            Some((m, m)),
+            Some((-m, -m)),
+            Some((1e308, f64::from_bits(1e308f64.to_bits() + 3))),
+            Some((f64::MIN_POSITIVE, f64::MIN_POSITIVE * 2.0)),
+            Some((-1e-320, 1e-320)),
+            Some((f64::NAN, 1.0)),
+            Some((1.0, f64::INFINITY)),
+            Some((3.0, 1.0)),
+        ] {
+            let a = Axis::new(b, 0.05);
+            sane(&a);
+            if let Some((lo, hi)) = b.filter(|(l, h)| l.is_finite() && h.is_finite() && l <= h) {
+                assert!(
+                    a.to_plot(lo) >= a.lo && a.to_plot(hi) <= a.hi,
+                    "{b:?} {a:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_tick_at_zero_reads_zero() {
+        let a = Axis::new(Some((-1.0, 1.0)), 0.0);
+        assert_eq!(a.label(-1.11e-16), "0");
+        assert_eq!(a.label(0.5), "0.5");
+        let big = Axis::new(Some((-f64::MAX, f64::MAX)), 0.0);
+        assert!(big.scale > 1.0);
+        assert_eq!(big.label(1.0), fmt_num(big.scale));
+    }
+
+    #[test]
+    fn numbers_print_short() {
+        assert_eq!(fmt_num(9.0), "9");
+        assert_eq!(fmt_num(7.199999999), "7.2");
+        assert_eq!(fmt_num(-0.5), "-0.5");
+        assert_eq!(fmt_num(1234567.5), "1.23e6");
+        assert_eq!(fmt_num(2e6), "2,000,000");
+        assert_eq!(fmt_num(-40000.0), "-40,000");
+        assert_eq!(fmt_num(2.5e12), "2.5e12");
+        assert_eq!(fmt_num(1.5e-4), "1.5e-4");
+        assert_eq!(fmt_num(0.0), "0");
+    }
+}
