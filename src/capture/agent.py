@@ -931,6 +931,9 @@ class Capture:
         self.line_starts_needed = False  # the settrace core filters line events by them
         self.range_headers = {}  # file -> lines of `for … in range(…)` headers
         self.warnings = []
+        # Set once the run is sealed (or in a forked child): nothing is
+        # captured or sent any more (see close()).
+        self.closed = False
 
     def internal_error(self, e):
         if len(self.warnings) < 20:
@@ -938,6 +941,8 @@ class Capture:
 
     # -- code discovery -----------------------------------------------------
     def plan_for(self, code):
+        if self.closed:
+            return None
         entry = self.plans.get(id(code))
         if entry is not None and entry[0] is code:
             return entry[1]
@@ -1236,6 +1241,12 @@ class Capture:
 
     def _flush(self):
         chunk = self.chunk
+        if self.closed:
+            # After the seal (daemon threads during interpreter shutdown) or
+            # in a forked child: END was the last message; nothing follows it.
+            del chunk[:]
+            del self.completions[:]
+            return
         n_inflight = len(self.inflight)
         for frame, pl in list(self.pending.items()):
             if type(pl) is tuple:
@@ -1283,6 +1294,19 @@ class Capture:
                     self.completions.append((item[idx][1], v))
         self.pending.clear()
         self._flush()
+
+    def close(self):
+        """No capture from now on, in any thread, with no cost on the hot
+        paths: the cores find no plan for any code and nothing pending, and
+        a chunk that still fills up (a callback under way in another thread)
+        is dropped at its flush instead of being sent after END."""
+        self.closed = True
+        self.deadline[0] = 1 << 62
+        self.probed.clear()
+        self.simple_lines.clear()
+        self.pending.clear()
+        self.unfound.clear()
+        self.plans.clear()
 
 
 def _at_yield(co_code, lasti, yield_ops):
@@ -1650,9 +1674,20 @@ class MonitoringCore:
             self.cap.internal_error(e)
 
     def uninstall(self):
+        # set_events(tool, 0) clears only the global events, and before 3.14
+        # free_tool_id leaves callbacks and per-code events in place: without
+        # this, code that already had local events (in daemon threads after
+        # the seal, or in a forked child) would go on calling the callbacks.
+        mon, tool = self.mon, self.tool
         try:
-            self.mon.set_events(self.tool, 0)
-            self.mon.free_tool_id(self.tool)
+            mon.set_events(tool, 0)
+            E = mon.events
+            for ev in (E.PY_START, E.LINE, E.INSTRUCTION, E.PY_RETURN, E.PY_YIELD, E.RAISE, E.PY_UNWIND):
+                mon.register_callback(tool, ev, None)
+            for code, plan in list(self.cap.plans.values()):
+                if plan is not None:
+                    mon.set_local_events(tool, code, 0)
+            mon.free_tool_id(tool)
         except Exception:  # noqa: BLE001
             pass
 
@@ -1758,6 +1793,8 @@ class SettraceCore:
                         if not (exc is StopIteration or exc is StopAsyncIteration):
                             cap.complete_frame(frame, raised=True)
             except Exception as e:  # noqa: BLE001 - never raise into the program
+                if cap.closed:
+                    return None  # sealed, or a forked child: stop tracing this frame
                 cap.internal_error(e)
             return local
 
@@ -1861,24 +1898,45 @@ class Runner:
         if self.sealed or self.cap is None:
             return
         self.sealed = True
+        cap = self.cap
+        # Other threads (daemon threads still running at exit, or the rest
+        # of the program when a thread calls os._exit) may be capturing or
+        # in the middle of sending a chunk: the last chunk, the warnings and
+        # END go out under the lock, so that no message interleaves with
+        # theirs, and after them nothing is sent (close()). A thread stuck
+        # with the lock for 10 s gets no END rather than a corrupt stream.
+        held = False
+        if cap.threaded:
+            held = cap.lock.acquire(timeout=10)
+            if not held:
+                self.wire.fd = -1
         try:
-            self.core.uninstall()
-        except Exception:  # noqa: BLE001
-            pass
-        self.cap.finish()
-        for w in self.cap.warnings:
-            self.wire.send_json(MSG_WARN, {"message": w})
-        self.wire.send_json(MSG_END, dict(self.exit, batches_sent=self.cap.sent))
+            try:
+                self.core.uninstall()
+            except Exception:  # noqa: BLE001
+                pass
+            cap.finish()
+            cap.close()
+            for w in cap.warnings:
+                self.wire.send_json(MSG_WARN, {"message": w})
+            self.wire.send_json(MSG_END, dict(self.exit, batches_sent=cap.sent))
+        finally:
+            if held:
+                cap.lock.release()
 
     def forked(self):
-        """In a forked child: stop tracing and let go of the pipe."""
+        """In a forked child: stop tracing and let go of the pipe. The lock
+        may have been held by a thread that does not exist here: the child
+        gets a fresh one, and nothing in it captures any more."""
         try:
             fd, self.wire.fd = self.wire.fd, -1
             self.sealed = True
+            self.cap.lock = _thread.allocate_lock()
             self.core.uninstall()
-            self.cap.pending.clear()
+            self.cap.close()
             del self.cap.chunk[:]
             del self.cap.completions[:]
+            del self.cap.inflight[:]
             os.close(fd)
         except Exception:  # noqa: BLE001 - the child must go on unharmed
             pass
