@@ -79,6 +79,9 @@ class ProbeError(Exception):
 class Wire:
     def __init__(self, fd):
         self.fd = fd
+        self.ident = None
+        self.on_gone = None   # called once if the recorder is gone (EPIPE)
+        self.dead = False     # the recorder is gone: nothing is sent any more
         try:
             st = os.fstat(fd)
             self.ident = (st.st_dev, st.st_ino)
@@ -87,18 +90,67 @@ class Wire:
 
     def usable(self):
         """Whether fd is still our pipe: a program that closes descriptors
-        (a daemon, say) may have reused the number for a file of its own."""
+        (a daemon, say) may have closed it, or reused the number for a file
+        of its own. Then the pipe is opened again (see reopen)."""
         if self.fd < 0:
-            return False
+            return not self.dead and self.reopen()
         try:
             st = os.fstat(self.fd)
         except OSError:
             self.fd = -1
-            return False
+            return self.reopen()
         if (st.st_dev, st.st_ino) != self.ident:
-            self.fd = -1
-            return False
+            self.fd = -1  # the number is the program's now: never close it
+            return self.reopen()
         return True
+
+    def reopen(self):
+        """The program closed our descriptor, but the recorder (our parent)
+        still holds the pipe's read end: open the same pipe again through
+        /proc, on a high descriptor number the program does not expect to
+        get from open() (PROBE-AGENT-PORT: one function, Linux only)."""
+        if self.ident is None or self.dead or getattr(self, "_reopening", False):
+            return False
+        self._reopening = True
+        want = "pipe:[%d]" % self.ident[1]
+        d = "/proc/%d/fd" % os.getppid()
+        try:
+            for name in os.listdir(d):
+                path = d + "/" + name
+                try:
+                    if os.readlink(path) != want:
+                        continue
+                    # Non-blocking open: a pipe with no reader left gives
+                    # ENXIO instead of waiting forever.
+                    fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+                except OSError:
+                    continue
+                try:
+                    os.set_blocking(fd, True)  # back-pressure, as before
+                    fd = _high_fd(fd)
+                    st = os.fstat(fd)
+                    if (st.st_dev, st.st_ino) == self.ident:
+                        self.fd = fd
+                        return True
+                    os.close(fd)
+                except OSError:
+                    pass
+        except OSError:
+            pass
+        finally:
+            self._reopening = False
+        return False
+
+    def gone(self):
+        """The recorder is gone (the pipe has no reader): say so once."""
+        self.fd = -1
+        if not self.dead:
+            self.dead = True
+            if self.on_gone is not None:
+                try:
+                    self.on_gone()
+                except Exception:  # noqa: BLE001 - never raise into the program
+                    pass
 
     def send(self, kind, payload):
         # A Ctrl-C turns into KeyboardInterrupt between any two bytecodes,
@@ -117,13 +169,23 @@ class Wire:
                     view = memoryview(len(payload).to_bytes(4, "little") + bytes((kind,)) + payload)
                 while view:
                     try:
-                        n = os.write(self.fd, view)
+                        n = _write(self.fd, view)
                     except InterruptedError:
                         continue
-                    except OSError:
-                        self.fd = -1  # recorder gone (EPIPE) or descriptor closed
+                    except BrokenPipeError:
+                        self.gone()
                         view = view[:0]
                         break
+                    except OSError:
+                        # The descriptor was closed under us (by another
+                        # thread of the program): the rest of the message
+                        # goes through the pipe opened again, so the stream
+                        # stays whole.
+                        self.fd = -1
+                        if not self.reopen():
+                            view = view[:0]
+                            break
+                        continue
                     view = view[n:]
                 break
             except BaseException as e:  # noqa: BLE001 - re-raised below
@@ -133,6 +195,42 @@ class Wire:
 
     def send_json(self, kind, obj):
         self.send(kind, _to_json(obj).encode())
+
+
+def _write(fd, data):
+    """os.write that never kills the program by SIGPIPE: Python ignores
+    SIGPIPE, but a program may have restored its default action; then the
+    signal a write to a pipe without reader raises is blocked in this thread
+    for the write and taken back, so only EPIPE remains."""
+    import _signal  # imported by every interpreter at start-up
+    if _signal.getsignal(_signal.SIGPIPE) == _signal.SIG_IGN:
+        return os.write(fd, data)
+    mask = {_signal.SIGPIPE}
+    old = _signal.pthread_sigmask(_signal.SIG_BLOCK, mask)
+    try:
+        return os.write(fd, data)
+    except BrokenPipeError:
+        _signal.sigtimedwait(mask, 0)
+        raise
+    finally:
+        if _signal.SIGPIPE not in old:
+            _signal.pthread_sigmask(_signal.SIG_UNBLOCK, mask)
+
+
+def _high_fd(fd):
+    """A duplicate of fd numbered 100 or more (close-on-exec), fd closed;
+    fd itself if that is not possible."""
+    had = "fcntl" in sys.modules
+    try:
+        import fcntl
+        high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100)
+    except Exception:  # noqa: BLE001
+        return fd
+    finally:
+        if not had:
+            sys.modules.pop("fcntl", None)
+    os.close(fd)
+    return high
 
 
 _JSON_ESC = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -1893,6 +1991,46 @@ class Runner:
         self.exit = {"kind": "exit", "code": 0}
         self.cap = None
         self.sealed = False
+        self.children = 0   # child processes started untraced (see _watch_children)
+        self.forks = 0      # of which forks seen by the at-fork hook
+        wire.on_gone = self.recorder_gone
+
+    def recorder_gone(self):
+        """The recorder died: say so once on the program's stderr, stop
+        tracing, and let the program go on (PROBE-AGENT-PORT)."""
+        try:
+            os.write(2, b"probe: the recorder is gone; recording stopped, the program goes on untraced\n")
+        except OSError:
+            pass
+        self.sealed = True
+        if self.cap is not None:
+            try:
+                self.core.uninstall()
+            except Exception:  # noqa: BLE001
+                pass
+            self.cap.close()
+
+    def forked_parent(self):
+        self.forks += 1
+        self.children += 1
+
+    def before_exec(self, what):
+        """os.exec* is about to replace the program: send what is captured
+        and an END saying so, since nothing runs after a successful exec.
+        If the exec fails, the program goes on and a later END replaces
+        this one (PROBE-AGENT-PORT)."""
+        if self.sealed or self.cap is None:
+            return
+        cap = self.cap
+        held = cap.lock.acquire(timeout=10) if cap.threaded else False
+        try:
+            cap._flush()
+            self.wire.send_json(MSG_END, {"kind": "exec", "code": 0, "exec": str(what),
+                                          "untraced_children": self.children + 1,
+                                          "batches_sent": cap.sent})
+        finally:
+            if held:
+                cap.lock.release()
 
     def seal(self):
         if self.sealed or self.cap is None:
@@ -1919,7 +2057,8 @@ class Runner:
             cap.close()
             for w in cap.warnings:
                 self.wire.send_json(MSG_WARN, {"message": w})
-            self.wire.send_json(MSG_END, dict(self.exit, batches_sent=cap.sent))
+            self.wire.send_json(MSG_END, dict(self.exit, batches_sent=cap.sent,
+                                              untraced_children=self.children))
         finally:
             if held:
                 cap.lock.release()
@@ -1930,6 +2069,9 @@ class Runner:
         gets a fresh one, and nothing in it captures any more."""
         try:
             fd, self.wire.fd = self.wire.fd, -1
+            # Never open the parent's pipe again from here (Wire.reopen).
+            self.wire.dead = True
+            self.wire.ident = None
             self.sealed = True
             self.cap.lock = _thread.allocate_lock()
             self.core.uninstall()
@@ -1983,9 +2125,10 @@ class Runner:
         atexit.register(self.seal)
         # A forked child (multiprocessing's default on Linux) must not write
         # into the parent's stream: it would duplicate sequence numbers.
-        os.register_at_fork(after_in_child=self.forked)
+        os.register_at_fork(after_in_child=self.forked, after_in_parent=self.forked_parent)
         _hook_threads(cap, core)
         _wrap_os_exit(self)
+        _watch_children(self)
         core.install()
         if code is not None:
             core.prepare(code)
@@ -2112,6 +2255,117 @@ def _wrap_os_exit(runner):
     _exit.__wrapped__ = real
     _exit.__doc__ = real.__doc__
     os._exit = _exit
+
+
+# --------------------------------------------------------------------------
+# Children: not traced yet, but counted (PROBE-AGENT-PORT: this section)
+# --------------------------------------------------------------------------
+
+def _watch_children(runner):
+    """Counts the child processes the program starts, which run untraced:
+    forks (the at-fork hook: os.fork, multiprocessing's fork, os.spawn*,
+    pty), os.posix_spawn/posix_spawnp, os.system, os.exec* (the program
+    replaced: its captures are sent first, see Runner.before_exec), and
+    subprocess and multiprocessing's spawn/forkserver, which start children
+    through _posixsubprocess.fork_exec: that function is wrapped in its
+    module and in subprocess as soon as they are imported (a sys.meta_path
+    entry that finds nothing itself notices their import and goes away
+    once both are seen)."""
+    def counted(real):
+        def call(*args, **kwargs):
+            forks = runner.forks
+            r = real(*args, **kwargs)
+            if runner.forks == forks:  # a preexec_fn made the at-fork hook count it
+                runner.children += 1
+            return r
+        call.__wrapped__ = real
+        call._probe_counted = True
+        for a in ("__name__", "__qualname__", "__doc__"):
+            try:
+                setattr(call, a, getattr(real, a))
+            except (AttributeError, TypeError):
+                pass
+        return call
+
+    for name in ("posix_spawn", "posix_spawnp", "system"):
+        real = getattr(os, name, None)
+        if real is not None:
+            setattr(os, name, counted(real))
+
+    for name in ("execv", "execve"):
+        real = getattr(os, name, None)
+        if real is None:
+            continue
+
+        def make(real):
+            def call(path, *args, **kwargs):
+                try:
+                    runner.before_exec(os.fsdecode(path) if not isinstance(path, int) else path)
+                except Exception:  # noqa: BLE001 - never raise into the program
+                    pass
+                return real(path, *args, **kwargs)
+            call.__wrapped__ = real
+            call.__name__ = real.__name__
+            call.__doc__ = real.__doc__
+            return call
+        setattr(os, name, make(real))
+
+    def hook_spawners():
+        ps = sys.modules.get("_posixsubprocess")
+        fe = getattr(ps, "fork_exec", None)
+        if fe is not None and not getattr(fe, "_probe_counted", False):
+            ps.fork_exec = counted(fe)
+        sp = sys.modules.get("subprocess")
+        fe = getattr(sp, "_fork_exec", None)
+        if fe is not None and not getattr(fe, "_probe_counted", False):
+            sp._fork_exec = counted(fe)
+        return ps is not None and sp is not None
+
+    watched = ("subprocess", "_posixsubprocess")
+
+    class _SpawnWatch:
+        """Finds nothing; notices the import of the modules that start
+        children and wraps their spawning function once they are loaded."""
+        def find_spec(self, name, path=None, target=None):
+            if name not in watched:
+                return None
+            try:
+                at = sys.meta_path.index(self) + 1
+            except ValueError:
+                return None
+            spec = None
+            for finder in sys.meta_path[at:]:
+                find = getattr(finder, "find_spec", None)
+                if find is not None:
+                    spec = find(name, path, target)
+                    if spec is not None:
+                        break
+            loader = getattr(spec, "loader", None)
+            real = getattr(loader, "exec_module", None)
+            if real is None:
+                return None  # the usual machinery finds it, or reports it
+
+            def exec_module(module):
+                try:
+                    real(module)
+                finally:
+                    try:
+                        del loader.exec_module
+                    except AttributeError:
+                        pass
+                    if hook_spawners():
+                        try:
+                            sys.meta_path.remove(self)
+                        except ValueError:
+                            pass
+            try:
+                loader.exec_module = exec_module  # this module's loader only
+            except (AttributeError, TypeError):
+                return None
+            return spec
+
+    if not hook_spawners():
+        sys.meta_path.insert(0, _SpawnWatch())
 
 
 def list_probes(path, line):

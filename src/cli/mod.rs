@@ -17,6 +17,7 @@ pub mod info;
 pub mod probes;
 pub mod record;
 pub mod replay;
+pub mod status_line;
 pub mod verify;
 
 #[derive(Parser)]
@@ -106,7 +107,17 @@ pub enum Cmd {
 
 /// Runs the command line and returns the process exit status.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            if let Some(hint) = record_without_dashes(&e, &args) {
+                eprintln!("probe: error: {hint}");
+                return ExitCode::from(2);
+            }
+            e.exit()
+        }
+    };
     let result = match cli.command {
         Cmd::Record(args) => record::run(args),
         Cmd::Verify(args) => verify::run(args),
@@ -123,6 +134,32 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `probe record -p SPEC python prog.py` (the program not after `--`):
+/// clap's bare "unexpected argument" becomes the fix.
+fn record_without_dashes(e: &clap::Error, args: &[String]) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if args.first().map(String::as_str) != Some("record")
+        || args.iter().any(|a| a == "--")
+        || e.kind() != ErrorKind::UnknownArgument
+    {
+        return None;
+    }
+    let stray = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(s)) => s.clone(),
+        _ => return None,
+    };
+    if stray.starts_with('-') {
+        return None; // an unknown option of `record` itself, not a program
+    }
+    // The program is the stray word and everything after it.
+    let at = args.iter().position(|a| *a == stray)?;
+    let before = args[..at].join(" ");
+    let program = args[at..].join(" ");
+    Some(format!(
+        "unexpected `{stray}`: put the program after `--`: probe {before} -- {program}"
+    ))
 }
 
 pub(crate) fn emit(text: &str) -> Result<()> {

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::ValueEnum;
 
-use super::{human_bytes, progress_bar};
-use crate::record::{self, RecordError, RecordOptions, RecordOutcome};
+use super::human_bytes;
+use super::status_line::StatusLine;
+use crate::record::{self, Observer, RecordError, RecordOptions, RecordOutcome};
 use crate::render::plot::thousands;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -55,8 +56,14 @@ pub struct RecordArgs {
     /// under one byte per record.
     #[arg(long, default_value_t = 1000, value_name = "NS", value_parser = clap::value_parser!(u64).range(1..))]
     timestamp_resolution: u64,
-    /// The program: `python script.py ARGS`, `python -m module ARGS`, or
-    /// `script.py ARGS` (run with $PROBE_PYTHON, else python3).
+    /// After passing SIGTERM, SIGINT, SIGHUP or SIGQUIT on to the program,
+    /// how long it has to end before probe says so; the same signal again
+    /// after that kills the program (SIGKILL).
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    grace: u64,
+    /// The program: `python script.py ARGS`, `python -m module ARGS`,
+    /// `script.py ARGS` (run with $PROBE_PYTHON, else python3), or a script
+    /// whose #! line names Python (run with that interpreter).
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<String>,
 }
@@ -105,21 +112,14 @@ pub fn run(args: RecordArgs) -> Result<u8> {
         ts_resolution_ns: args.timestamp_resolution,
         command: args.command.clone(),
         default_python: record::default_python(),
+        grace: std::time::Duration::from_secs(args.grace),
     };
-    let bar = progress_bar(args.quiet, None, "{spinner} probe: {elapsed} {msg}");
-    let started = std::time::Instant::now();
-    let mut progress = |records: u64, bytes: u64| {
-        let secs = started.elapsed().as_secs_f64().max(1e-9);
-        bar.set_message(format!(
-            "{} records, {}/s, log {}",
-            thousands(records),
-            thousands((records as f64 / secs) as u64),
-            human_bytes(bytes)
-        ));
-        bar.tick();
+    let mut live = Live {
+        line: StatusLine::new(args.quiet),
+        started: std::time::Instant::now(),
     };
-    let outcome = record::record(&opts, &mut progress);
-    bar.finish_and_clear();
+    let outcome = record::record(&opts, &mut live);
+    live.line.finish();
     match outcome {
         Ok(o) => {
             print_summary(&output, &o, args.quiet);
@@ -134,12 +134,53 @@ pub fn run(args: RecordArgs) -> Result<u8> {
     }
 }
 
+/// The live line's contents.
+struct Live {
+    line: StatusLine,
+    started: std::time::Instant,
+}
+
+impl Observer for Live {
+    fn progress(&mut self, records: u64, log_bytes: u64) {
+        let secs = self.started.elapsed().as_secs_f64().max(1e-9);
+        self.line.update(&format!(
+            "{}, {}/s, log {}",
+            count(records, "record", "records"),
+            thousands((records as f64 / secs) as u64),
+            human_bytes(log_bytes)
+        ));
+    }
+
+    fn resized(&mut self) {
+        self.line.resized();
+    }
+}
+
+/// `1 record`, `1,234 records`.
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
 fn print_summary(output: &Path, o: &RecordOutcome, quiet: bool) {
-    if let Some(note) = &o.core_note {
-        eprintln!("probe: warning: {note}");
+    // The fallback to the settrace core on 3.11 is a note about speed, not
+    // a problem: -q silences it. Every other warning is always shown.
+    if let (Some(note), false) = (&o.core_note, quiet) {
+        eprintln!("probe: note: {note}");
     }
     for w in &o.warnings {
         eprintln!("probe: warning: {w}");
+    }
+    if let Some(why) = &o.incomplete {
+        eprintln!("probe: warning: {why}");
+    }
+    if o.end.untraced_children > 0 {
+        eprintln!(
+            "probe: warning: {} ran untraced (children are not traced yet): their captures are not in the log",
+            match o.end.untraced_children {
+                1 => "1 child process".to_string(),
+                n => format!("{} child processes", thousands(n)),
+            }
+        );
     }
     if quiet {
         return;
@@ -162,9 +203,9 @@ fn print_summary(output: &Path, o: &RecordOutcome, quiet: bool) {
         String::new()
     };
     eprintln!(
-        "probe: wrote {} — {} records in {:.2}s, {}{}",
+        "probe: wrote {} — {} in {:.2}s, {}{}",
         output.display(),
-        thousands(n),
+        count(n, "record", "records"),
         o.elapsed.as_secs_f64(),
         human_bytes(o.file_bytes),
         density
@@ -181,8 +222,15 @@ fn print_summary(output: &Path, o: &RecordOutcome, quiet: bool) {
             o.end.exit.code
         ),
         "os_exit" => format!("called os._exit({})", o.end.exit.code),
+        "exec" => format!(
+            "replaced itself with another program (os.exec*), which ended with status {}",
+            o.end.exit.code
+        ),
+        "signal" if o.end.exit.killed_by_recorder => format!(
+            "was killed by probe (SIGKILL) after outliving the grace period (status {})",
+            o.end.exit.code
+        ),
         "signal" => format!("was killed by signal {}", o.end.exit.signal.unwrap_or(0)),
-        "aborted" => "was left running: recording aborted".to_string(),
         _ => format!(
             "ended without a word from the agent (status {})",
             o.end.exit.code

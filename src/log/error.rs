@@ -30,6 +30,16 @@ pub enum LogError {
         path: PathBuf,
     },
 
+    /// The output path cannot take a log (a directory, a missing directory,
+    /// not a regular file, no room): found before anything is recorded.
+    #[error("cannot write the log to {path}: {reason}")]
+    BadOutput {
+        /// The output path as given.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// Reserving disk blocks for the log failed because the disk is full.
     #[error("disk full while growing {path} to {len} bytes")]
     DiskFull {
@@ -119,6 +129,7 @@ impl LogError {
         match self {
             LogError::Io { .. } => "io",
             LogError::OutputExists { .. } => "output_exists",
+            LogError::BadOutput { .. } => "bad_output",
             LogError::DiskFull { .. } => "disk_full",
             LogError::BadMagic { .. } => "bad_magic",
             LogError::UnsupportedVersion { .. } => "unsupported_version",
