@@ -594,6 +594,24 @@ def parse_spec(text):
     return file, lineno, name, role
 
 
+def _find_source(file, roots):
+    """The source file a spec (or `probe probes`) names, or None: a path that
+    exists, else the first `root/FILE` that does (`pkg/mod.py` names a
+    module of an installed package as well as one beside the script).
+    `record` and `probe probes` both resolve files here (PROBE-AGENT-PORT)."""
+    if os.path.exists(file):
+        return file
+    if os.path.isabs(file):
+        return None
+    for root in roots:
+        if not root:
+            continue
+        cand = os.path.join(root, file)
+        if os.path.isfile(cand):
+            return cand
+    return None
+
+
 class Resolver:
     def __init__(self, specs, roots=()):
         self.models = {}
@@ -605,18 +623,7 @@ class Resolver:
         self._resolve(specs)
 
     def find(self, file):
-        """The source file a spec names, or None: a path that exists, else
-        the first `root/FILE` that does (`pkg/mod.py` names a module of an
-        installed package as well as one beside the script)."""
-        if os.path.exists(file):
-            return file
-        if os.path.isabs(file):
-            return None
-        for root in self.roots:
-            cand = os.path.join(root, file)
-            if os.path.isfile(cand):
-                return cand
-        return None
+        return _find_source(file, self.roots)
 
     def model(self, path):
         fm = self.models.get(path)
@@ -2373,8 +2380,16 @@ def list_probes(path, line):
     gets by default, from the same FileModel that validates `record`'s specs.
     Returns a JSON-ready dict; errors come back as {"error": message}."""
     try:
-        if not os.path.isfile(path):
-            raise ProbeError(f"{path}: no such file" if not os.path.exists(path) else f"{path}: not a file")
+        # As `record` finds a spec's FILE: a path, else under the current
+        # directory or on this interpreter's sys.path (sys.path[0] is the
+        # current directory under -c), so `pkg/mod.py` names an installed
+        # package's module here too (PROBE-AGENT-PORT).
+        found = _find_source(path, [os.getcwd()] + sys.path[1:])
+        if found is None:
+            raise ProbeError(f"{path}: no such file (looked in {os.getcwd()} and on {sys.executable}'s sys.path)")
+        if not os.path.isfile(found):
+            raise ProbeError(f"{path}: not a file")
+        path = found
         fm = FileModel(os.path.realpath(path))
         if line > fm.nlines:
             raise ProbeError(f"{path} has only {fm.nlines} lines (asked for line {line})")
@@ -2404,7 +2419,8 @@ def list_probes(path, line):
             entry["note"] = ("blank line" if not text else "comment" if text.startswith("#")
                              else "no names can be probed on this line")
         out.append(entry)
-    return {"file": os.path.realpath(path), "python": sys.version.split()[0], "lines": out}
+    return {"file": os.path.realpath(path), "python": sys.version.split()[0],
+            "python_executable": sys.executable, "lines": out}
 
 
 def _agent_main():

@@ -3,7 +3,7 @@
 //! the interpreter the program will use, since the syntax tree and scopes
 //! depend on the Python version.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde::{Deserialize, Serialize};
@@ -48,6 +48,9 @@ pub struct ProbeListing {
     pub file: String,
     /// Version of the Python whose parser and scoping were used.
     pub python: String,
+    /// That interpreter's executable (`sys.executable`).
+    #[serde(default)]
+    pub python_executable: String,
     /// Lines with at least one name (all lines) or the line asked for.
     pub lines: Vec<ProbeableLine>,
 }
@@ -86,13 +89,14 @@ enum Reply {
 }
 
 /// Lists what can be probed in `file` (every line with a name, or just
-/// `line`), resolved by `python`.
+/// `line`), resolved by `python`. `file` is found as `record` finds a
+/// spec's FILE: a path, else under the current directory or on the
+/// interpreter's `sys.path` (an installed package's `pkg/mod.py`).
 pub fn list_probes(
     python: &str,
     file: &Path,
     line: Option<u32>,
 ) -> Result<ProbeListing, ListingError> {
-    let file: PathBuf = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
     let out = Command::new(python)
         .arg("-c")
         .arg(BOOTSTRAP)
@@ -101,7 +105,7 @@ pub fn list_probes(
         // The bootstrap reports an unsupported Python on this descriptor.
         .arg("1")
         .arg("--list-probes")
-        .arg(&file)
+        .arg(file)
         .arg(line.unwrap_or(0).to_string())
         .output()
         .map_err(|cause| ListingError::Spawn {

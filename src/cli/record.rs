@@ -130,6 +130,11 @@ pub fn run(args: RecordArgs) -> Result<u8> {
             eprintln!("probe: nothing was run");
             Ok(2)
         }
+        Err(e) if e.before_run() => {
+            eprintln!("probe: error: {e}");
+            eprintln!("probe: nothing was run");
+            Ok(2)
+        }
         Err(e) => Err(anyhow::Error::new(e).context(format!("recording to {}", output.display()))),
     }
 }

@@ -239,6 +239,11 @@ pub struct EndInfo {
     /// bound there). Non-zero means the log is not the whole run.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub lost_records: u64,
+    /// Captures whose record is in the log but whose value is not: their
+    /// completion was cut off with the program's last message, or could not
+    /// be written after the writer failed. Their records say `incomplete`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lost_values: u64,
     /// Child processes the program started that ran untraced: forks
     /// (`os.fork`, `multiprocessing` workers), `subprocess` runs,
     /// `os.system`, `os.posix_spawn`, and a program that `os.exec*`

@@ -302,6 +302,8 @@ pub struct LogWriter {
     failed: Option<Failure>,
     /// Captures known lost before they reached the writer (see [`LogWriter::count_lost`]).
     lost_elsewhere: u64,
+    /// Values known lost (see [`LogWriter::count_lost_values`]).
+    lost_values: u64,
     /// For the end marker: children the program ran untraced.
     untraced_children: u64,
 }
@@ -365,6 +367,7 @@ impl LogWriter {
             raw_bytes: 0,
             failed: None,
             lost_elsewhere: 0,
+            lost_values: 0,
             untraced_children: 0,
         };
         let json = serde_json::to_vec(meta)
@@ -492,6 +495,12 @@ impl LogWriter {
         self.lost_elsewhere = self.lost_elsewhere.saturating_add(n);
     }
 
+    /// Counts `n` captures whose values never reached the writer (their
+    /// completions were cut off): the end marker's `lost_values`.
+    pub fn count_lost_values(&mut self, n: u64) {
+        self.lost_values = self.lost_values.saturating_add(n);
+    }
+
     /// Sets the end marker's count of child processes that ran untraced.
     pub fn set_untraced_children(&mut self, n: u64) {
         self.untraced_children = n;
@@ -506,13 +515,15 @@ impl LogWriter {
                 "completion of seq {seq} with status pending"
             )));
         }
+        if let Some(e) = self.failed_error() {
+            // The placeholder stays outstanding: `finish` completes it
+            // `incomplete` and counts its value as lost.
+            return Err(e);
+        }
         if !self.outstanding.remove(&seq) {
             return Err(LogError::Invalid(format!(
                 "completion for seq {seq}, which is not a pending placeholder"
             )));
-        }
-        if let Some(e) = self.failed_error() {
-            return Err(e);
         }
         if seq >= self.block.seq_start {
             self.block
@@ -538,6 +549,12 @@ impl LogWriter {
         match self.write_block() {
             Ok(()) => Ok(()),
             Err(e) => {
+                // The block's completions of placeholders in earlier frames
+                // never reached the file: those placeholders are open again
+                // (`finish` completes them `incomplete`).
+                for c in &self.block.completions {
+                    self.outstanding.insert(c.seq);
+                }
                 self.failed = Some(match &e {
                     LogError::DiskFull { len, .. } => Failure::DiskFull(*len),
                     other => Failure::Other(other.to_string()),
@@ -721,6 +738,10 @@ impl LogWriter {
             // An error here is recorded in `self.failed` and handled below.
             let _ = self.flush_frame();
         }
+        if self.failed.is_some() {
+            let n = self.seal_dangling_placeholders();
+            self.lost_values = self.lost_values.saturating_add(n);
+        }
         if let Some(f) = &self.failed {
             let lost = self.next_seq - self.written;
             lost_records = lost;
@@ -745,6 +766,7 @@ impl LogWriter {
             exit,
             duration_ns,
             lost_records: lost_records.saturating_add(self.lost_elsewhere),
+            lost_values: self.lost_values,
             untraced_children: self.untraced_children,
         };
         let json = serde_json::to_vec(&end)
@@ -761,6 +783,58 @@ impl LogWriter {
         )?;
         self.close(true)?;
         Ok(end)
+    }
+
+    /// After a failure: placeholders already in frames whose completions can
+    /// no longer be written the usual way are completed `incomplete` in one
+    /// small frame from the reserve (if it fits with room left for END), so
+    /// that the log holds no dangling placeholder. Their values are lost:
+    /// returns how many, for the end marker's `lost_values`.
+    fn seal_dangling_placeholders(&mut self) -> u64 {
+        let mut dangling: Vec<u64> = self
+            .outstanding
+            .iter()
+            .copied()
+            .filter(|&s| s < self.written)
+            .collect();
+        if dangling.is_empty() {
+            return 0;
+        }
+        dangling.sort_unstable();
+        let mut block = RecordBlock::new(self.written);
+        for &seq in &dangling {
+            block.push_completion(seq, Status::Incomplete, &Value::Absent);
+        }
+        let mut raw = Vec::new();
+        if self.codec.encode(&block, &mut raw).is_err() {
+            return 0;
+        }
+        let Ok(comp) = zstd::bulk::compress(&raw, ZSTD_LEVEL) else {
+            return 0;
+        };
+        let end_room = 4096 + 24 * self.per_probe.len() as u64;
+        let need = (FRAME_HEADER_LEN + comp.len()) as u64;
+        if self.map.is_none() || self.pos + need + end_room > self.cap {
+            return 0;
+        }
+        let written = self.write_frame(
+            FrameKind::Records,
+            CODEC_ZSTD,
+            &comp,
+            raw.len(),
+            self.written,
+            self.written,
+            dangling.len() as u32,
+            true,
+        );
+        if written.is_err() {
+            return 0;
+        }
+        self.completions += dangling.len() as u64;
+        for seq in &dangling {
+            self.outstanding.remove(seq);
+        }
+        dangling.len() as u64
     }
 
     /// Unmap, trim to the true length and optionally fsync.

@@ -223,7 +223,7 @@ pub fn record(
     if opts.probes.is_empty() {
         return Err(RecordError::NoProbes);
     }
-    let pc = command::parse(&opts.command, &opts.default_python)?;
+    let pc = command::resolve(&opts.command, &opts.default_python)?;
     // The output is checked, created and given its first disk space before
     // anything runs: a bad path must not cost the user the run.
     let prepared =
@@ -273,6 +273,20 @@ pub fn record(
     let outcome = run.finish(status, start);
     drop(signals);
     outcome
+}
+
+impl RecordError {
+    /// Whether the error came before the program was started (nothing ran).
+    pub fn before_run(&self) -> bool {
+        matches!(
+            self,
+            RecordError::Command(_)
+                | RecordError::NoProbes
+                | RecordError::OutputExists(_)
+                | RecordError::Spawn { .. }
+                | RecordError::Log(LogError::BadOutput { .. })
+        )
+    }
 }
 
 /// Signals passed on to the program, and what came of them.
@@ -484,12 +498,13 @@ impl Run<'_> {
         match got {
             Ok(t) => {
                 writer.count_lost(t.lost_captures_at_least);
+                writer.count_lost_values(t.lost_completions);
                 let kept = match t.announced_batches {
                     Some(n) => format!("{} of its {n} batches", t.kept_batches),
                     None => plural(t.kept_batches, "batch", "batches"),
                 };
                 let mut lost = Vec::new();
-                let cut = t.lost_captures_at_least - t.lost_completions;
+                let cut = t.lost_captures_at_least;
                 if cut > 0 {
                     lost.push(format!(
                         "the batches cut off (at least {})",

@@ -389,9 +389,7 @@ impl ChunkDecoder {
             kept_captures: self.next_seq - before,
             kept_completions,
             lost_completions,
-            lost_captures_at_least: lost_batches
-                .saturating_mul(smallest)
-                .saturating_add(lost_completions),
+            lost_captures_at_least: lost_batches.saturating_mul(smallest),
         })
     }
 
@@ -501,9 +499,8 @@ pub struct TornChunk {
     pub kept_completions: u64,
     /// Completions announced but cut off: those captures' values are lost.
     pub lost_completions: u64,
-    /// A lower bound of the captures lost with the rest: every batch cut off
-    /// holds at least the smallest site's number of captures, and every
-    /// completion cut off loses one capture's value.
+    /// A lower bound of the captures lost with the batches cut off: each
+    /// holds at least the smallest site's number of captures.
     pub lost_captures_at_least: u64,
 }
 
