@@ -35,7 +35,8 @@ pub struct RecordArgs {
     /// Overwrite the output if it exists.
     #[arg(long)]
     force: bool,
-    /// No progress line and no summary (warnings are still printed).
+    /// No live line, no summary and no note about the 3.11 core (warnings
+    /// are still printed).
     #[arg(short, long)]
     quiet: bool,
     /// Which tracer core to use.
@@ -215,9 +216,24 @@ fn print_summary(output: &Path, o: &RecordOutcome, quiet: bool) {
         human_bytes(o.file_bytes),
         density
     );
-    let width = o.probes.iter().map(|p| p.spec.len()).max().unwrap_or(0);
-    for (p, c) in o.probes.iter().zip(&o.end.per_probe) {
+    // One line per probe, up to 20 (`probe info` lists them all).
+    const SHOWN: usize = 20;
+    let width = o
+        .probes
+        .iter()
+        .take(SHOWN)
+        .map(|p| p.spec.len())
+        .max()
+        .unwrap_or(0);
+    for (p, c) in o.probes.iter().zip(&o.end.per_probe).take(SHOWN) {
         eprintln!("  {:<width$}  {:>12}", p.spec, thousands(*c));
+    }
+    if o.probes.len() > SHOWN {
+        eprintln!(
+            "  … and {} more probes (probe info {} lists them all)",
+            thousands((o.probes.len() - SHOWN) as u64),
+            output.display()
+        );
     }
     let ended = match o.end.exit.kind.as_str() {
         "exit" => format!("exited with status {}", o.end.exit.code),

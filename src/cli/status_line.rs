@@ -17,9 +17,12 @@ use std::time::{Duration, Instant};
 
 use crate::record::format_duration;
 
-/// The live line; inert when disabled.
+/// The live line; inert when disabled. The terminal is touched only once
+/// there is something to show (a run refused at its start leaves it as it
+/// was).
 pub struct StatusLine {
     enabled: bool,
+    set_up: bool,
     rows: u16,
     cols: u16,
     started: Instant,
@@ -56,21 +59,25 @@ impl StatusLine {
             None
         };
         let (rows, cols) = size.unwrap_or((0, 0));
-        let line = StatusLine {
+        StatusLine {
             enabled: size.is_some(),
+            set_up: false,
             rows,
             cols,
             started: Instant::now(),
             last_draw: None,
             text: String::new(),
-        };
-        if line.enabled {
+        }
+    }
+
+    fn set_up(&mut self) {
+        if !self.set_up {
+            self.set_up = true;
             // A newline first, so that a cursor on the last row moves off
             // the row the line takes; then the region, whose setting homes
             // the cursor: put it back, one row up.
-            put(&format!("\n\x1b7\x1b[1;{}r\x1b8\x1b[1A", rows - 1));
+            put(&format!("\n\x1b7\x1b[1;{}r\x1b8\x1b[1A", self.rows - 1));
         }
-        line
     }
 
     /// Shows `msg` after the elapsed time, at most 4 times a second.
@@ -89,6 +96,7 @@ impl StatusLine {
     }
 
     fn draw(&mut self) {
+        self.set_up();
         self.last_draw = Some(Instant::now());
         let text: String = self
             .text
@@ -100,7 +108,7 @@ impl StatusLine {
 
     /// The terminal changed size: move the region and the line.
     pub fn resized(&mut self) {
-        if !self.enabled {
+        if !self.enabled || !self.set_up {
             return;
         }
         match winsize().filter(|&(r, c)| r >= 3 && c >= 20) {
@@ -125,6 +133,9 @@ impl StatusLine {
             return;
         }
         self.enabled = false;
+        if !self.set_up {
+            return;
+        }
         put(&format!("\x1b7\x1b[r\x1b[{};1H\x1b[2K\x1b8", self.rows));
     }
 }

@@ -726,11 +726,24 @@ impl Run<'_> {
         let file_bytes = std::fs::metadata(&self.opts.output)
             .map(|m| m.len())
             .unwrap_or(0);
-        for (p, &count) in s.probes.iter().zip(&end.per_probe) {
-            if count == 0 {
-                self.warnings
-                    .push(format!("probe {} never triggered (0 records)", p.spec));
-            }
+        // Named one by one up to 10; thousands of probes must not flood the
+        // terminal.
+        let silent: Vec<&ProbeInfo> = s
+            .probes
+            .iter()
+            .zip(&end.per_probe)
+            .filter(|(_, &c)| c == 0)
+            .map(|(p, _)| p)
+            .collect();
+        for p in silent.iter().take(10) {
+            self.warnings
+                .push(format!("probe {} never triggered (0 records)", p.spec));
+        }
+        if silent.len() > 10 {
+            self.warnings.push(format!(
+                "{} more probes never triggered (probe info lists every probe's count)",
+                silent.len() - 10
+            ));
         }
         Ok(RecordOutcome {
             exit_code,
@@ -837,4 +850,27 @@ pub fn read_probe_file(path: &Path) -> Result<Vec<String>, io::Error> {
         .filter(|l| !l.is_empty())
         .map(String::from)
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_duration_format_with_no_jump_at_a_minute() {
+        let f = |s| format_duration(Duration::from_secs(s));
+        assert_eq!(f(0), "0s");
+        assert_eq!(f(59), "59s");
+        assert_eq!(f(60), "1m00s");
+        assert_eq!(f(89), "1m29s");
+        assert_eq!(f(120), "2m00s");
+        assert_eq!(f(3723), "1h02m03s");
+    }
+
+    #[test]
+    fn counts_are_singular_for_one() {
+        assert_eq!(plural(1, "record", "records"), "1 record");
+        assert_eq!(plural(0, "record", "records"), "0 records");
+        assert_eq!(plural(2, "batch", "batches"), "2 batches");
+    }
 }
