@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Array capture benchmark: whole-process traced ÷ untraced time, in one run.
 
-    python3 scripts/bench_arrays.py [--repeat N] [--pythons 3.11,3.12,3.13]
+    python3 scripts/bench_arrays.py [--repeat N] [--pythons 3.11,3.12,3.13,3.14,3.15]
 
 For each Python (the .ci/venvs/3.X interpreters, which have NumPy; run
 .ci/run once or create them) and each fixture below, runs the program
@@ -47,7 +47,7 @@ def timed(cmd):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", "-n", type=int, default=5)
-    ap.add_argument("--pythons", default="3.11,3.12,3.13")
+    ap.add_argument("--pythons", default="3.11,3.12,3.13,3.14,3.15")
     args = ap.parse_args()
     probe = os.environ.get("PROBE_BIN", os.path.join(ROOT, "target", "profiling", "probe"))
     rows = []

@@ -5,7 +5,7 @@ Normally run through scripts/bench-record.sh (which builds the profiling binary,
 the release code with debug info, first).  Standard library only; runs under
 any python3 >= 3.8.
 
-What it measures, for each available interpreter (3.11, 3.12, 3.13) and core
+What it measures, for each available interpreter (3.11 to 3.15) and core
 (3.11: settrace; 3.12+: monitoring, plus settrace with --all-cores):
 
 1. Tight loop (fixtures/bench/loop_function.py and loop_module.py): 1,000,000
@@ -101,6 +101,12 @@ def find_pythons(wanted, overrides, pyenv_root):
                 cands.append((int(m.group(1)), exe))
         if cands:
             out.append((minor, max(cands)[1], None))
+            continue
+        # 3.14 / 3.15: where scripts/install-python.py puts them.
+        inst = os.path.join(os.environ.get("PROBE_PYTHON_ROOT", "/opt/probe-python"), minor, "usr", "bin",
+                            "python" + minor)
+        if os.access(inst, os.X_OK):
+            out.append((minor, inst, None))
             continue
         import shutil
 
@@ -540,7 +546,7 @@ def render(meta, results, missing, problems, n):
     w("probe record benchmark  (%s)" % meta["date"])
     w("binary  : %s  (built %s)" % (meta["binary"], meta["binary_mtime"]))
     w("git     : %s%s" % (meta["git_head"], "  dirty: " + ", ".join(meta["git_dirty"]) if meta["git_dirty"] else ""))
-    w("agent.py: sha256 %s (working tree at start; binary embeds what was built)" % meta["agent_sha256"][:16])
+    w("agent (src/capture/agent/): sha256 %s (working tree at start; binary embeds what was built)" % meta["agent_sha256"][:16])
     w("host    : %s, %d cores, loadavg at start %s / end %s" % (
         meta["host"], meta["cpus"], meta["loadavg_start"], meta.get("loadavg_end", "?")))
     w("method  : whole-process wall time, untraced and traced interleaved, best of %d; "
@@ -690,8 +696,8 @@ def main(argv=None):
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     ap.add_argument("--all-cores", action="store_true",
                     help="also benchmark the settrace core on 3.12+")
-    ap.add_argument("--pythons", default="3.11,3.12,3.13", metavar="LIST",
-                    help="minor versions to benchmark (default 3.11,3.12,3.13)")
+    ap.add_argument("--pythons", default="3.11,3.12,3.13,3.14,3.15", metavar="LIST",
+                    help="minor versions to benchmark (default 3.11,3.12,3.13,3.14,3.15)")
     ap.add_argument("--python", action="append", default=[], metavar="MINOR=PATH",
                     help="interpreter for a minor version, e.g. 3.12=/usr/bin/python3.12")
     ap.add_argument("--pyenv-root", default=os.path.join(
@@ -734,10 +740,13 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, on_term)
 
     started = time.time()
-    agent = os.path.join(ROOT, "src", "capture", "agent.py")
+    agent_dir = os.path.join(ROOT, "src", "capture", "agent")
     try:
-        with open(agent, "rb") as f:
-            agent_sha = hashlib.sha256(f.read()).hexdigest()
+        h = hashlib.sha256()
+        for name in sorted(os.listdir(agent_dir)):
+            with open(os.path.join(agent_dir, name), "rb") as f:
+                h.update(name.encode() + b"\0" + f.read())
+        agent_sha = h.hexdigest()
     except OSError:
         agent_sha = "?"
     meta = {

@@ -17,4 +17,5 @@ pub mod model;
 pub mod record;
 pub mod render;
 pub mod replay;
+pub mod view;
 pub mod wire;

@@ -218,6 +218,7 @@ corpus!(
     generator_send,
     async_await,
     loops,
+    for_targets,
     one_line,
     recursion,
     closures,

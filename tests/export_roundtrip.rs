@@ -14,7 +14,7 @@ mod log_common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{assert_ok, find_python, fixture, line_of, probe_bin, record, records};
+use common::{assert_ok, cores, fixture, line_of, probe_bin, pythons, record, records, show};
 use probe::log::{LogReader, LogWriter};
 use probe::model::{ArrayValue, CaptureRecord, Dtype, Status, Value};
 use serde_json::{json, Value as J};
@@ -217,37 +217,60 @@ fn series_probes(f: &Path) -> Vec<String> {
 /// subnormals, 64-bit and big ints, complex, str with quotes and newline,
 /// empty str, bytes, None, bools, an IntEnum, a failing repr, a raised
 /// assignment, an unbound name, lists and NumPy arrays) reads back exactly
-/// in every consumer.
+/// in every consumer — recorded by every supported Python (its default
+/// core), whose traces must also agree record for record.
 #[test]
 fn recorded_program_reads_back_exactly_in_every_consumer() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let py = find_python("3.12").expect("Python 3.12 (the tests need it)");
     let f = fixture("series.py");
-    let (out, log) = record(
-        dir.path(),
-        &py,
-        "monitoring",
-        &series_probes(&f),
-        &[f.to_str().expect("utf-8 path")],
-    );
-    assert_ok(&out, "recording series.py");
-    // The trace must really hold the kinds this test is about.
-    let kinds: std::collections::BTreeSet<&str> =
-        records(&log).iter().map(|r| r.value.kind()).collect();
-    for k in [
-        "float", "int", "complex", "str", "bytes", "none", "bool", "error", "absent", "array",
-    ] {
-        assert!(
-            kinds.contains(k),
-            "recorded trace has no {k} value: {kinds:?}"
+    let mut first: Option<(String, Vec<String>)> = None;
+    for (version, py) in pythons() {
+        let core = cores(version)[0];
+        let what = format!("series.py on Python {version} ({core})");
+        let (out, log) = record(
+            dir.path(),
+            &py,
+            core,
+            &series_probes(&f),
+            &[f.to_str().expect("utf-8 path")],
         );
-    }
-    let report = check_with_consumers(&log, dir.path());
-    for c in CONSUMERS {
-        assert!(
-            report.contains(&format!("ok   {c}")),
-            "{c} not checked:\n{report}"
-        );
+        assert_ok(&out, &what);
+        let recs = records(&log);
+        // The trace must really hold the kinds this test is about.
+        let kinds: std::collections::BTreeSet<&str> = recs.iter().map(|r| r.value.kind()).collect();
+        for k in [
+            "float", "int", "complex", "str", "bytes", "none", "bool", "error", "absent", "array",
+        ] {
+            assert!(
+                kinds.contains(k),
+                "{what}: recorded trace has no {k} value: {kinds:?}"
+            );
+        }
+        let shape: Vec<String> = recs
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}:{}:{}:{}",
+                    r.probe,
+                    r.order,
+                    r.status.as_str(),
+                    show(&r.value)
+                )
+            })
+            .collect();
+        match &first {
+            None => first = Some((what.clone(), shape)),
+            Some((w0, s0)) => assert_eq!(s0, &shape, "{what} disagrees with {w0}"),
+        }
+        let sub = dir.path().join(version);
+        std::fs::create_dir(&sub).expect("mkdir");
+        let report = check_with_consumers(&log, &sub);
+        for c in CONSUMERS {
+            assert!(
+                report.contains(&format!("ok   {c}")),
+                "{what}: {c} not checked:\n{report}"
+            );
+        }
     }
 }
 

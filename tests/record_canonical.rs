@@ -314,10 +314,13 @@ fn one_line_loops_trigger_per_evaluation_and_per_iteration() {
     let file = fixture("oneline_while.py");
     let specs = vec![spec(&file, "w", "i@rhs"), spec(&file, "f", "j")];
     across_runs("oneline_while.py", &specs, &[], |what, _, recs| {
+        // `while i < 3: i += 1`: the test reads i N+1 times, and the body
+        // (`i += 1` reads i too) N times; a probe triggers in every
+        // statement of its line that holds its name (docs/SEMANTICS.md).
         assert_eq!(
             values(&of_probe(recs, 0)),
-            ["0", "1", "2", "3"],
-            "{what}: while test N+1 times"
+            ["0", "0", "1", "1", "2", "2", "3"],
+            "{what}: while test N+1 times, each body read between"
         );
         assert_eq!(
             values(&of_probe(recs, 1)),

@@ -24,6 +24,7 @@ fn start_recording(
     tag: &str,
     out: &std::path::Path,
     ready: &str,
+    python: &std::path::Path,
 ) -> (std::process::Child, i32) {
     use std::os::unix::process::CommandExt;
     let f = fixture(fixture_name);
@@ -37,7 +38,7 @@ fn start_recording(
             &spec(&f, tag, tag),
             "--",
         ])
-        .arg(python())
+        .arg(python)
         .arg(&f)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -113,10 +114,15 @@ fn program_sees_the_same_argv_name_path_and_modules_as_without_probe() {
 
 #[test]
 fn dash_m_runs_a_module_like_python_does() {
+    for (version, py) in pythons() {
+        dash_m_case(version, &py);
+    }
+}
+
+fn dash_m_case(version: &str, py: &std::path::Path) {
     let dir = tempfile::tempdir().unwrap();
     let root = fixture("");
-    let py = python();
-    let plain = Command::new(&py)
+    let plain = Command::new(py)
         .current_dir(&root)
         .args(["-m", "pkg.main", "a"])
         .output()
@@ -134,20 +140,30 @@ fn dash_m_runs_a_module_like_python_does() {
             ),
         ])
         .arg("--")
-        .arg(&py)
+        .arg(py)
         .args(["-m", "pkg.main", "a"])
         .output()
         .unwrap();
-    assert_ok(&traced, "-m");
-    assert_eq!(plain.stdout, traced.stdout);
+    assert_ok(&traced, &format!("-m on Python {version}"));
+    assert_eq!(
+        String::from_utf8_lossy(&plain.stdout),
+        String::from_utf8_lossy(&traced.stdout),
+        "-m on Python {version}"
+    );
     assert_eq!(values(&records(&log)), ["6"]);
 }
 
 #[test]
 fn exit_status_is_the_programs() {
+    for (version, py) in pythons() {
+        exit_status_case(version, &py);
+    }
+}
+
+fn exit_status_case(version: &str, py: &std::path::Path) {
     let file = fixture("behaviour.py");
     let dir = tempfile::tempdir().unwrap();
-    let py = python();
+    let py = py.to_path_buf();
     let p = spec(&file, "total", "total");
     let (o, log) = record(
         dir.path(),
@@ -156,7 +172,7 @@ fn exit_status_is_the_programs() {
         std::slice::from_ref(&p),
         &[file.to_str().unwrap(), "exit3"],
     );
-    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(o.status.code(), Some(3), "Python {version}");
     let r = LogReader::open(&log).unwrap();
     assert_eq!(r.end().expect("end marker").exit.code, 3);
 
@@ -167,9 +183,12 @@ fn exit_status_is_the_programs() {
         std::slice::from_ref(&p),
         &[file.to_str().unwrap(), "crash"],
     );
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(1), "Python {version}");
     let err = stderr(&o);
-    assert!(err.contains("RuntimeError: boom from the program"), "{err}");
+    assert!(
+        err.contains("RuntimeError: boom from the program"),
+        "Python {version}: {err}"
+    );
     assert!(
         !err.contains("<probe-agent>") && !err.contains("<string>"),
         "agent frames leak into the traceback:\n{err}"
@@ -187,7 +206,7 @@ fn exit_status_is_the_programs() {
         std::slice::from_ref(&p),
         &[file.to_str().unwrap(), "sigterm"],
     );
-    assert_eq!(o.status.code(), Some(128 + 15));
+    assert_eq!(o.status.code(), Some(128 + 15), "Python {version}");
     let r = LogReader::open(&log).unwrap();
     let end = r.end().expect("end marker after a signal");
     assert_eq!(
@@ -203,7 +222,7 @@ fn exit_status_is_the_programs() {
         &[p],
         &[file.to_str().unwrap(), "os_exit"],
     );
-    assert_eq!(o.status.code(), Some(7));
+    assert_eq!(o.status.code(), Some(7), "Python {version}");
     let r = LogReader::open(&log).unwrap();
     let end = r.end().expect("end marker after os._exit");
     assert_eq!(end.exit.kind, "os_exit");
@@ -291,6 +310,124 @@ fn missing_or_old_interpreters_are_clear_errors() {
     }
 }
 
+/// A stand-in interpreter: the real newest Python, made to report what
+/// `sitecustomize` says (a version number, a free-threaded build) before
+/// probe's bootstrap looks.
+fn fake_python(dir: &std::path::Path, name: &str, sitecustomize: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let site = dir.join(format!("{name}-site"));
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("sitecustomize.py"), sitecustomize).unwrap();
+    let exe = dir.join(name);
+    std::fs::write(
+        &exe,
+        format!(
+            "#!/bin/sh\nPYTHONPATH='{}' exec '{}' \"$@\"\n",
+            site.display(),
+            python().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    exe
+}
+
+const AS_3_16: &str = "import sys\nsys.version_info = (3, 16, 0, 'final', 0)\n";
+const FREE_THREADED: &str = "import sys\nsys.abiflags = 't'\n";
+
+#[test]
+fn a_python_newer_than_the_tested_range_is_refused_unless_allowed() {
+    let file = fixture("behaviour.py");
+    let dir = tempfile::tempdir().unwrap();
+    let py = fake_python(dir.path(), "python3.16", AS_3_16);
+    let out = dir.path().join("new.probe");
+    let sp = spec(&file, "total", "total");
+    let base = [
+        "record",
+        "-o",
+        out.to_str().unwrap(),
+        "-p",
+        &sp,
+        "--",
+        py.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ];
+    let o = run(&base);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("Python 3.16.0")
+            && err.contains("newer than the versions probe supports (Python 3.11 to 3.15)")
+            && err.contains("--allow-untested-python"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was run"), "{err}");
+    assert!(o.stdout.is_empty(), "the program ran: {:?}", o.stdout);
+    assert!(!out.exists(), "a log was written");
+
+    // Allowed: it records, says it is untested, and the log is right.
+    let mut allowed = vec!["record", "--allow-untested-python"];
+    allowed.extend_from_slice(&base[1..]);
+    let o = run(&allowed);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(
+            "warning: Python 3.16.0 is newer than the versions probe is tested on (3.11 to 3.15): \
+             recorded because of --allow-untested-python"
+        ),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("argv"));
+    assert_eq!(values(&records(&out)), ["0", "1", "3", "6", "10"]);
+    let meta = LogReader::open(&out).unwrap().meta().clone();
+    assert_eq!(meta.python_version, "3.16.0");
+}
+
+#[test]
+fn a_free_threaded_python_is_refused_even_when_untested_versions_are_allowed() {
+    let file = fixture("behaviour.py");
+    let dir = tempfile::tempdir().unwrap();
+    let py = fake_python(dir.path(), "python3.15t", FREE_THREADED);
+    let out = dir.path().join("ft.probe");
+    let sp = spec(&file, "total", "total");
+    for extra in [None, Some("--allow-untested-python")] {
+        let mut args = vec!["record"];
+        args.extend(extra);
+        args.extend([
+            "-o",
+            out.to_str().unwrap(),
+            "-p",
+            &sp,
+            "--",
+            py.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ]);
+        let o = run(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(
+            err.contains("is a free-threaded build")
+                && err.contains("does not support free-threaded Python")
+                // names the interpreter (the one the stand-in runs)
+                && err.contains(python().to_str().unwrap()),
+            "{extra:?}: {err}"
+        );
+        assert!(o.stdout.is_empty(), "{extra:?}: the program ran");
+        assert!(!out.exists(), "{extra:?}: a log was written");
+    }
+    // `probe probes` only parses the file: it still answers.
+    let o = run(&[
+        "probes",
+        file.to_str().unwrap(),
+        "--python",
+        py.to_str().unwrap(),
+        "--line",
+        &line_of(&file, "total").to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
 #[test]
 fn existing_output_needs_force() {
     let f = fixture("behaviour.py");
@@ -324,7 +461,7 @@ fn existing_output_needs_force() {
 fn sigkill_leaves_an_incomplete_log_that_keeps_what_arrived() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("killed.probe");
-    let (mut child, group) = start_recording("forever.py", "x", &out, "running");
+    let (mut child, group) = start_recording("forever.py", "x", &out, "running", &python());
     std::thread::sleep(Duration::from_millis(300));
     // Kill the recorder itself with SIGKILL: nothing gets to seal the log.
     // SAFETY: plain FFI call with a pid we own.
@@ -358,11 +495,18 @@ fn sigkill_leaves_an_incomplete_log_that_keeps_what_arrived() {
 
 #[test]
 fn program_killed_by_sigkill_gets_an_end_marker_saying_so() {
+    for (version, py) in pythons() {
+        program_killed_case(version, &py);
+    }
+}
+
+fn program_killed_case(version: &str, py: &std::path::Path) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("victim.probe");
-    let (mut child, group) = start_recording("forever.py", "x", &out, "running");
+    let (mut child, group) = start_recording("forever.py", "x", &out, "running", py);
     std::thread::sleep(Duration::from_millis(200));
-    // The recorder's only child is the Python program.
+    // The recorder's children: the Python program, and the probe-witness
+    // that tells group-wide signals apart (src/record/signals.rs).
     let pids = Command::new("pgrep")
         .arg("-P")
         .arg(child.id().to_string())
@@ -371,14 +515,22 @@ fn program_killed_by_sigkill_gets_an_end_marker_saying_so() {
     let pids: Vec<i32> = String::from_utf8_lossy(&pids.stdout)
         .split_whitespace()
         .filter_map(|p| p.parse().ok())
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm"))
+                .map_or(true, |c| c.trim() != "probe-witness")
+        })
         .collect();
-    assert_eq!(pids.len(), 1, "expected one child of the recorder");
+    assert_eq!(
+        pids.len(),
+        1,
+        "Python {version}: expected one program child of the recorder"
+    );
     // SAFETY: plain FFI call on the program's pid.
     unsafe { libc::kill(pids[0], libc::SIGKILL) };
     let status = child.wait().unwrap();
     // SAFETY: plain FFI call on the group we created (nothing should be left).
     unsafe { libc::kill(-group, libc::SIGKILL) };
-    assert_eq!(status.code(), Some(128 + 9));
+    assert_eq!(status.code(), Some(128 + 9), "Python {version}");
     let r = LogReader::open(&out).unwrap();
     let end = r.end().expect("recorder seals the log");
     assert_eq!(
@@ -391,9 +543,15 @@ fn program_killed_by_sigkill_gets_an_end_marker_saying_so() {
 
 #[test]
 fn ctrl_c_reaches_the_program_and_the_log_is_sealed() {
+    for (version, py) in pythons() {
+        ctrl_c_case(version, &py);
+    }
+}
+
+fn ctrl_c_case(version: &str, py: &std::path::Path) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("int.probe");
-    let (child, group) = start_recording("interrupt.py", "n", &out, "ready");
+    let (child, group) = start_recording("interrupt.py", "n", &out, "ready", py);
     std::thread::sleep(Duration::from_millis(200));
     // The terminal sends SIGINT to the whole foreground group.
     // SAFETY: plain FFI call on our child's process group.
@@ -402,8 +560,8 @@ fn ctrl_c_reaches_the_program_and_the_log_is_sealed() {
     let out_all = child.wait_with_output().unwrap();
     assert!(t.elapsed() < Duration::from_secs(10));
     let err = String::from_utf8_lossy(&out_all.stderr);
-    assert_eq!(out_all.status.code(), Some(130), "{err}");
-    assert!(err.contains("KeyboardInterrupt"), "{err}");
+    assert_eq!(out_all.status.code(), Some(130), "Python {version}: {err}");
+    assert!(err.contains("KeyboardInterrupt"), "Python {version}: {err}");
     let r = LogReader::open(&out).unwrap();
     let end = r.end().expect("sealed after Ctrl-C");
     assert_eq!(end.exit.exception.as_deref(), Some("KeyboardInterrupt"));
@@ -763,7 +921,7 @@ fn malformed_specs_never_crash_the_agent() {
 fn sigint_to_the_recorder_alone_reaches_the_program_once_and_the_log_is_sealed() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("int-alone.probe");
-    let (mut child, group) = start_recording("forever.py", "x", &out, "running");
+    let (mut child, group) = start_recording("forever.py", "x", &out, "running", &python());
     // Two SIGINTs to the recorder alone (not its process group): the first
     // is passed on to the program; the second, within the grace period, is
     // not passed on again.

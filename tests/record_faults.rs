@@ -318,7 +318,7 @@ fn a_program_killed_mid_message_gives_its_status_and_a_warning_not_an_error() {
     assert!(end.total_records >= 3, "{end:?}");
 }
 
-/// The recorder's only child (the Python program).
+/// The recorder's program child (not its probe-witness).
 fn only_child(recorder: u32) -> i32 {
     for _ in 0..100 {
         let o = Command::new("pgrep")
@@ -329,6 +329,10 @@ fn only_child(recorder: u32) -> i32 {
         let pids: Vec<i32> = text(&o.stdout)
             .split_whitespace()
             .filter_map(|p| p.parse().ok())
+            .filter(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/comm"))
+                    .map_or(true, |c| c.trim() != "probe-witness")
+            })
             .collect();
         if pids.len() == 1 {
             return pids[0];

@@ -1003,7 +1003,14 @@ fn stdlib_functions_rhs_probes_match_the_reference_tracer() {
 }
 
 fn stdlib(rhs_only: bool) {
-    let pys = pythons();
+    // This older, line-event reference models 3.11-3.13's line events; on
+    // 3.14+ (which report one more line event per turn of some loops) the
+    // instruction-level reference of tests/differential.rs checks the same
+    // stdlib functions, all probes at once.
+    let pys: Vec<_> = pythons()
+        .into_iter()
+        .filter(|(v, _)| ["3.11", "3.12", "3.13"].contains(v))
+        .collect();
     let dir = tempfile::tempdir().expect("tempdir");
     let mut failures = Vec::new();
     let mut known = Vec::new();

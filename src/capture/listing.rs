@@ -3,13 +3,14 @@
 //! the interpreter the program will use, since the syntax tree and scopes
 //! depend on the Python version.
 
+use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::capture::{agent_key, AGENT_SOURCE, BOOTSTRAP};
+use crate::capture::{self as agent, VersionPolicy, BOOTSTRAP};
 
 /// One name on a line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +54,10 @@ pub struct ProbeListing {
     pub python_executable: String,
     /// Lines with at least one name (all lines) or the line asked for.
     pub lines: Vec<ProbeableLine>,
+    /// With `--plan`: the capture plan of every code object that probing
+    /// every listed name would touch, as text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plans: Vec<String>,
 }
 
 /// Why a listing could not be produced.
@@ -89,24 +94,32 @@ enum Reply {
 }
 
 /// Lists what can be probed in `file` (every line with a name, or just
-/// `line`), resolved by `python`. `file` is found as `record` finds a
-/// spec's FILE: a path, else under the current directory or on the
-/// interpreter's `sys.path` (an installed package's `pkg/mod.py`).
+/// `line`), resolved by `python`.
 pub fn list_probes(
     python: &str,
     file: &Path,
     line: Option<u32>,
+    plan: bool,
 ) -> Result<ProbeListing, ListingError> {
+    let config = vec![
+        ("mode", "list".to_string()),
+        ("file", file.display().to_string()),
+        ("line", line.unwrap_or(0).to_string()),
+        ("plan", if plan { "1" } else { "0" }.to_string()),
+        // Listing only parses the file: any Python 3.11+ will do.
+        ("policy", VersionPolicy::Any.word().to_string()),
+    ];
+    let bundle = agent::bundle(&config, &[], &[]).map_err(|cause| ListingError::Spawn {
+        python: python.to_string(),
+        cause,
+    })?;
     let out = Command::new(python)
         .arg("-c")
         .arg(BOOTSTRAP)
-        .arg(AGENT_SOURCE)
-        .arg(agent_key())
+        .arg(bundle.fd.as_raw_fd().to_string())
+        .arg(bundle.boot_len.to_string())
         // The bootstrap reports an unsupported Python on this descriptor.
         .arg("1")
-        .arg("--list-probes")
-        .arg(file)
-        .arg(line.unwrap_or(0).to_string())
         .output()
         .map_err(|cause| ListingError::Spawn {
             python: python.to_string(),

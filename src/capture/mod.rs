@@ -1,56 +1,247 @@
-//! Capture: the in-process tracer core and the records it produces.
+//! Capture: the in-process agent, and how it is handed to the interpreter.
 //!
-//! The tracer core is pure Python (`agent.py`), shipped inside the binary and
-//! run inside the user's own interpreter. What it captures is described by
-//! [`crate::model`].
+//! The agent is Python (`agent/*.py`), one module per concern as coverage.py
+//! splits its tracer: `resolve` (probe specs → occurrences), `plan` (the
+//! capture plan: SPEC §2 as data), `values` (snapshots of values),
+//! `manager` (seq reservation, deferred captures, flushing), the two cores
+//! that execute plans (`sysmon`: sys.monitoring, `pytracer`: sys.settrace),
+//! `core` (which core and why), `runner` (running the program as python
+//! would), `listing` (`probe probes`), `wire` (the stream to the recorder).
+//!
+//! It reaches the interpreter without touching the file system: the
+//! recorder writes a *bundle* (boot code, configuration, module sources and
+//! — when this interpreter compiled them before — their cached code, whose
+//! content hash [`cache`] checked) into an in-memory file the interpreter
+//! inherits, and runs `python -c BOOTSTRAP FD LEN WIRE_FD program…`. The
+//! bootstrap is short, so `ps` and the program's own `sys.orig_argv` stay
+//! readable, and the probe specs never meet an argument-length limit.
 
+pub mod cache;
 pub mod listing;
 
-/// Source of the in-process agent, passed as the first program argument.
-pub const AGENT_SOURCE: &str = include_str!("agent.py");
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{self, Seek, SeekFrom, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
 
-/// The `-c` program: valid Python 2 and 3, it refuses interpreters older than
-/// 3.11 over the pipe (a FATAL message) before compiling the agent, so an old
-/// Python reports "not supported" instead of a SyntaxError in our code.
-///
-/// Compiling the agent takes ~35 ms, more than the rest of its start-up, so
-/// the code object is cached with `marshal` under `$XDG_CACHE_HOME/probe`
-/// (else `~/.cache/probe`), keyed by the agent's checksum and the
-/// interpreter's cache tag; any problem with the cache falls back to
-/// compiling. argv on entry: `['-c', AGENT_SOURCE, key, fd, …]`.
-pub const BOOTSTRAP: &str = r#"import sys
-if sys.version_info < (3, 11):
-    import os, struct
-    m = ('{"message": "Python %d.%d is not supported: probe needs Python 3.11 or newer (%s)"}' % (sys.version_info[0], sys.version_info[1], sys.executable)).encode('ascii', 'replace')
-    os.write(int(sys.argv[3]), struct.pack('<IB', len(m), 4) + m)
-    sys.exit(2)
-def _probe_agent_code(src, key):
-    import os, marshal
-    home = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.environ.get('HOME') or '/nonexistent', '.cache')
-    path = os.path.join(home, 'probe', 'agent-%s-%s.bin' % (key, sys.implementation.cache_tag))
-    try:
-        with open(path, 'rb') as f:
-            return marshal.loads(f.read())
-    except Exception:
-        pass
-    code = compile(src, '<probe-agent>', 'exec', dont_inherit=True)
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = '%s.%d.tmp' % (path, os.getpid())
-        with open(tmp, 'wb') as f:
-            f.write(marshal.dumps(code))
-        os.replace(tmp, path)
-    except Exception:
-        pass
-    return code
-exec(_probe_agent_code(sys.argv.pop(1), sys.argv.pop(1)))
-"#;
+use sha2::{Digest, Sha256};
 
-/// Cache key of the agent's compiled code: changes whenever its source does.
+/// The agent's modules, in load order (a module imports only earlier ones).
+pub const AGENT_MODULES: &[(&str, &str)] = &[
+    ("values", include_str!("agent/values.py")),
+    ("wire", include_str!("agent/wire.py")),
+    ("resolve", include_str!("agent/resolve.py")),
+    ("frames", include_str!("agent/frames.py")),
+    ("plan", include_str!("agent/plan.py")),
+    ("manager", include_str!("agent/manager.py")),
+    ("sysmon", include_str!("agent/sysmon.py")),
+    ("pytracer", include_str!("agent/pytracer.py")),
+    ("core", include_str!("agent/core.py")),
+    ("children", include_str!("agent/children.py")),
+    ("runner", include_str!("agent/runner.py")),
+    ("listing", include_str!("agent/listing.py")),
+    ("main", include_str!("agent/main.py")),
+];
+
+/// The newest Python minor version probe is tested on; newer ones are
+/// refused unless `record --allow-untested-python` (3.11 to 3.15).
+pub const NEWEST_TESTED_PYTHON: (u32, u32) = (3, 15);
+
+/// The oldest Python probe runs on.
+pub const OLDEST_PYTHON: (u32, u32) = (3, 11);
+
+/// How the agent treats a Python newer than [`NEWEST_TESTED_PYTHON`] or a
+/// free-threaded build (the bundle's `policy` setting; see `boot.py`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionPolicy {
+    /// Refuse a newer Python (FATAL): `record`'s default.
+    Strict,
+    /// Run, with a warning that it is untested (`--allow-untested-python`).
+    Allow,
+    /// Run silently: `probe probes` only parses the file.
+    Any,
+}
+
+impl VersionPolicy {
+    /// The setting's value.
+    pub fn word(self) -> &'static str {
+        match self {
+            VersionPolicy::Strict => "strict",
+            VersionPolicy::Allow => "allow",
+            VersionPolicy::Any => "any",
+        }
+    }
+}
+
+/// Stage two of the start-up (version check, module loading): the first
+/// bytes of the bundle. Valid Python 2 too, so an old interpreter refuses
+/// with a message instead of a SyntaxError.
+pub const BOOT_SOURCE: &str = include_str!("agent/boot.py");
+
+/// The `-c` program: reads the boot code from the bundle and runs it.
+/// argv: `['-c', BUNDLE_FD, BOOT_LEN, WIRE_FD, program…]`.
+pub const BOOTSTRAP: &str = "import os,sys;f=os.fdopen(int(sys.argv[1]),'rb');exec(compile(f.read(int(sys.argv[2])),'<probe-boot>','exec'))";
+
+/// SHA-256 of everything the agent is made of: names the cached code.
+pub fn agent_hash() -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(BOOT_SOURCE.as_bytes());
+    for (name, src) in AGENT_MODULES {
+        h.update((name.len() as u64).to_le_bytes());
+        h.update(name.as_bytes());
+        h.update((src.len() as u64).to_le_bytes());
+        h.update(src.as_bytes());
+    }
+    h.finalize().into()
+}
+
+/// Short hex form of [`agent_hash`], for file names.
 pub fn agent_key() -> String {
-    format!(
-        "{}-{:08x}",
-        env!("CARGO_PKG_VERSION"),
-        crc32c::crc32c(AGENT_SOURCE.as_bytes())
-    )
+    agent_hash()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// One setting for the agent (`key`, `value`): lines of the bundle's config.
+/// Neither part may hold a newline or a tab.
+pub type ConfigEntry = (&'static str, String);
+
+/// A bundle ready to be inherited by the interpreter.
+#[derive(Debug)]
+pub struct Bundle {
+    /// The in-memory file (not close-on-exec: the interpreter inherits it).
+    pub fd: OwnedFd,
+    /// Length of the boot code at its start (the bootstrap's second argument).
+    pub boot_len: usize,
+}
+
+fn section(out: &mut Vec<u8>, name: &str, data: &[u8]) -> io::Result<()> {
+    let n = u8::try_from(name.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "bundle section name too long"))?;
+    let size = u32::try_from(data.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "bundle section too large"))?;
+    out.push(n);
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(&size.to_le_bytes());
+    out.extend_from_slice(data);
+    Ok(())
+}
+
+/// Builds the bundle: boot code, `config` (plus `probes`, one `probe` line
+/// each), the module sources, and every cached compilation `cached` holds
+/// (key → marshal data; the interpreter picks its own key).
+pub fn bundle(
+    config: &[ConfigEntry],
+    probes: &[String],
+    cached: &[(String, Vec<u8>)],
+) -> io::Result<Bundle> {
+    let mut text = String::new();
+    for (k, v) in config
+        .iter()
+        .map(|(k, v)| (*k, v.as_str()))
+        .chain(probes.iter().map(|p| ("probe", p.as_str())))
+    {
+        if v.contains(['\n', '\t', '\r']) || k.contains(['\n', '\t']) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{k} {v:?} holds a newline or tab"),
+            ));
+        }
+        text.push_str(k);
+        text.push('\t');
+        text.push_str(v);
+        text.push('\n');
+    }
+    let mut out = Vec::with_capacity(256 * 1024);
+    out.extend_from_slice(BOOT_SOURCE.as_bytes());
+    let boot_len = out.len();
+    section(&mut out, "config", text.as_bytes())?;
+    let order: Vec<&str> = AGENT_MODULES.iter().map(|(n, _)| *n).collect();
+    section(&mut out, "order", order.join("\n").as_bytes())?;
+    for (name, src) in AGENT_MODULES {
+        section(&mut out, &format!("src:{name}"), src.as_bytes())?;
+    }
+    for (key, data) in cached {
+        section(&mut out, &format!("cache:{key}"), data)?;
+    }
+    let mut file = memfd("probe-agent")?;
+    file.write_all(&out)?;
+    file.seek(SeekFrom::Start(0))?;
+    Ok(Bundle {
+        fd: OwnedFd::from(file),
+        boot_len,
+    })
+}
+
+/// An anonymous in-memory file, inheritable across exec.
+fn memfd(name: &str) -> io::Result<File> {
+    let cname = CString::new(name).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    // SAFETY: memfd_create takes a NUL-terminated name and flags; no
+    // MFD_CLOEXEC, so the descriptor survives the exec of the interpreter.
+    let fd = unsafe { libc::memfd_create(cname.as_ptr(), 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: memfd_create returned a new descriptor that nothing else owns.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn bundle_holds_boot_code_then_named_sections() {
+        let b = bundle(
+            &[("mode", "record".into())],
+            &["a.py:3:x@lhs".to_string()],
+            &[("k1".into(), vec![1, 2, 3])],
+        )
+        .unwrap();
+        let mut f = File::from(b.fd);
+        let mut all = Vec::new();
+        f.read_to_end(&mut all).unwrap();
+        assert_eq!(&all[..b.boot_len], BOOT_SOURCE.as_bytes());
+        let mut i = b.boot_len;
+        let mut names = Vec::new();
+        while i < all.len() {
+            let n = all[i] as usize;
+            let name = String::from_utf8(all[i + 1..i + 1 + n].to_vec()).unwrap();
+            i += 1 + n;
+            let size = u32::from_le_bytes(all[i..i + 4].try_into().unwrap()) as usize;
+            i += 4;
+            if name == "config" {
+                assert_eq!(&all[i..i + size], b"mode\trecord\nprobe\ta.py:3:x@lhs\n");
+            }
+            if name == "cache:k1" {
+                assert_eq!(&all[i..i + size], &[1, 2, 3]);
+            }
+            names.push(name);
+            i += size;
+        }
+        assert_eq!(i, all.len());
+        assert_eq!(names[0], "config");
+        assert_eq!(names[1], "order");
+        assert!(names.contains(&"src:plan".to_string()));
+        assert!(names.contains(&"cache:k1".to_string()));
+    }
+
+    /// boot.py's literal version bounds are the constants'.
+    #[test]
+    fn boot_version_bounds_match_the_constants() {
+        let (om, on) = OLDEST_PYTHON;
+        let (nm, nn) = NEWEST_TESTED_PYTHON;
+        assert!(BOOT_SOURCE.contains(&format!("sys.version_info < ({om}, {on})")));
+        assert!(BOOT_SOURCE.contains(&format!("sys.version_info[:2] > ({nm}, {nn})")));
+        assert!(BOOT_SOURCE.contains(&format!("Python {om}.{on} to {nm}.{nn}")));
+        assert!(BOOT_SOURCE.contains(&format!("({om}.{on} to {nm}.{nn})")));
+    }
+
+    #[test]
+    fn a_spec_with_a_newline_cannot_smuggle_config_lines() {
+        let e = bundle(&[], &["a.py:1:x\ncore\tsettrace".to_string()], &[]).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    }
 }

@@ -47,6 +47,14 @@ pub struct DiffArgs {
     /// Also draw both series of each differing probe (PNG or SVG).
     #[arg(long, value_name = "OUT.png|OUT.svg")]
     plot: Option<PathBuf>,
+    /// Also write the comparison as JUnit XML: one test case per probe pair,
+    /// the first divergence as the failure message (CI test reports).
+    #[arg(long, value_name = "FILE.xml")]
+    junit: Option<PathBuf>,
+    /// Also write a Markdown table of the comparison (a CI job summary, e.g.
+    /// `--summary-md "$GITHUB_STEP_SUMMARY"`; appended to when it exists).
+    #[arg(long, value_name = "FILE.md")]
+    summary_md: Option<PathBuf>,
 }
 
 fn parse_map(s: &str) -> Result<(String, String), String> {
@@ -91,6 +99,24 @@ pub fn run(args: DiffArgs) -> Result<u8> {
                 eprintln!("probe: error: {e}");
                 return Ok(2);
             }
+        }
+    }
+    if let Some(f) = &args.junit {
+        if let Err(e) = std::fs::write(f, diff::ci::junit(&report)) {
+            eprintln!("probe: error: cannot write {}: {e}", f.display());
+            return Ok(2);
+        }
+    }
+    if let Some(f) = &args.summary_md {
+        use std::io::Write;
+        let r = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(f)
+            .and_then(|mut o| o.write_all(diff::ci::summary_md(&report).as_bytes()));
+        if let Err(e) = r {
+            eprintln!("probe: error: cannot write {}: {e}", f.display());
+            return Ok(2);
         }
     }
     if args.json {

@@ -13,10 +13,12 @@ pub struct ExportArgs {
     /// The trace to export.
     log: PathBuf,
     /// Output file; its extension picks the format (.parquet, .arrow,
-    /// .csv, .jsonl) unless --format is given.
+    /// .csv, .jsonl, .perfetto-trace) unless --format is given.
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
-    /// Output format: parquet, arrow (Arrow IPC file), csv or jsonl.
+    /// Output format: parquet, arrow (Arrow IPC file), csv, jsonl, or
+    /// perfetto (a Perfetto protobuf trace: numeric probes as counter tracks;
+    /// .perfetto-trace or .pftrace).
     #[arg(long, value_name = "FORMAT")]
     format: Option<String>,
     /// Export only these probes (NAME, NAME@role, FILE:LINE:NAME[@role]). Repeatable.
@@ -25,6 +27,11 @@ pub struct ExportArgs {
     /// Overwrite the output if it exists.
     #[arg(long)]
     force: bool,
+    /// One row per batch (the records of one trigger), one column per scalar
+    /// probe (complex: LABEL.re, LABEL.im), for tools like PlotJuggler;
+    /// parquet, arrow or csv.
+    #[arg(long)]
+    wide: bool,
     /// Export the readable records of an incomplete or damaged log (with a
     /// warning) instead of refusing it.
     #[arg(long)]
@@ -62,6 +69,7 @@ pub fn run(args: ExportArgs) -> Result<u8> {
         probes: args.probes,
         force: args.force,
         allow_incomplete: args.allow_incomplete,
+        wide: args.wide,
     };
     let bar = progress_bar(
         args.quiet,

@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub mod diff;
+pub mod docs;
 pub mod export;
 pub mod info;
 pub mod probes;
@@ -19,9 +20,19 @@ pub mod record;
 pub mod replay;
 pub mod status_line;
 pub mod verify;
+pub mod view;
+
+/// `--version`: the package version and the commit it was built from
+/// (`unknown commit` when built outside a git checkout; see build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("PROBE_GIT_COMMIT"),
+    ")"
+);
 
 #[derive(Parser)]
-#[command(name = "probe", version, about, long_about = None)]
+#[command(name = "probe", version = VERSION, about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Cmd,
@@ -103,10 +114,40 @@ pub enum Cmd {
         after_help = "Examples:\n  probe export run.probe -o run.parquet\n  probe export run.probe -o x.arrow --probe x@lhs --probe loop.py:7:y\n  probe export run.probe -o records.txt --format jsonl --force"
     )]
     Export(export::ExportArgs),
+    /// Write an interactive HTML report of a log (one offline file), or serve
+    /// the live page of a log being written (--follow).
+    ///
+    /// A panel per probe chosen by value kind (line, step, complex, array
+    /// waveform/constellation/heatmap with a slider over captures, text), all
+    /// on one x axis (capture order or time) that zooms and pans together with
+    /// exact per-pixel min/max decimation of the visible range; hover shows
+    /// seq, value, status and batch; a banner when the log is incomplete or
+    /// damaged; a summary table.
+    ///
+    /// Exit status: 0 written from a complete log; 1 written, but the log is
+    /// damaged or incomplete (the report shows what is intact); 2 nothing
+    /// written (unreadable log, existing report without --force, bad option).
+    #[command(
+        after_help = "Examples:\n  probe view run.probe                 (writes run.html beside it)\n  probe view run.probe -o report.html --force --x time\n  probe view --follow run.probe        (a log still being written: a live page)"
+    )]
+    View(view::ViewArgs),
     /// Summarise a log: run, probes, counts, statistics, completeness.
     ///
     /// Exit status: 0, or 2 if the log cannot be read at all.
     Info(info::InfoArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    ///
+    /// bash: `source <(probe completions bash)` (or save it under
+    /// ~/.local/share/bash-completion/completions/probe); zsh: save as `_probe`
+    /// in a directory of $fpath; fish: save as
+    /// ~/.config/fish/completions/probe.fish.
+    Completions(docs::CompletionsArgs),
+    /// Print the manual page (roff) generated from these definitions, or
+    /// write one page per command with --dir.
+    #[command(
+        after_help = "Examples:\n  probe man | man -l -\n  probe man --dir ~/.local/share/man/man1"
+    )]
+    Man(docs::ManArgs),
 }
 
 /// Runs the command line and returns the process exit status.
@@ -130,6 +171,9 @@ pub fn main() -> ExitCode {
         Cmd::Replay(args) => replay::run(args),
         Cmd::Diff(args) => diff::run(args),
         Cmd::Export(args) => export::run(args),
+        Cmd::View(args) => view::run(args),
+        Cmd::Completions(args) => docs::completions(args),
+        Cmd::Man(args) => docs::man(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

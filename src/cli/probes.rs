@@ -26,6 +26,10 @@ pub struct ProbesArgs {
     /// Print the listing as JSON.
     #[arg(long)]
     json: bool,
+    /// Also show the capture plan that probing every listed name would
+    /// execute: per bytecode offset, what is completed, bound and fired.
+    #[arg(long)]
+    plan: bool,
 }
 
 /// Runs `probe probes`.
@@ -35,10 +39,11 @@ pub fn run(args: ProbesArgs) -> Result<u8> {
         line,
         python,
         json,
+        plan,
     } = args;
     let file = file.as_path();
     let python = python.unwrap_or_else(record::default_python);
-    let listing = list_probes(&python, file, line)
+    let listing = list_probes(&python, file, line, plan)
         .with_context(|| format!("listing the probeable names of {}", file.display()))?;
     if json {
         return emit(&with_newline(serde_json::to_string_pretty(&listing)?)).map(|_| 0);
@@ -78,6 +83,11 @@ pub fn run(args: ProbesArgs) -> Result<u8> {
             };
             out.push_str(&format!("{:>7}{spec:<width$}  in {}{also}\n", "", n.scope));
         }
+    }
+    for p in &listing.plans {
+        out.push('\n');
+        out.push_str(p);
+        out.push('\n');
     }
     emit(&out).map(|_| 0)
 }

@@ -39,6 +39,14 @@ pub struct RecordArgs {
     /// are still printed).
     #[arg(short, long)]
     quiet: bool,
+    /// Serve the live viewer while the program runs: the page of
+    /// `probe view`, on 127.0.0.1 (URL with an access token printed on
+    /// stderr), refreshed as captures arrive, left on its final state.
+    #[arg(long)]
+    view: bool,
+    /// Port for --view (default: any free port).
+    #[arg(long, value_name = "PORT", requires = "view")]
+    view_port: Option<u16>,
     /// Which tracer core to use.
     #[arg(long, value_enum, default_value = "auto")]
     core: Core,
@@ -62,6 +70,14 @@ pub struct RecordArgs {
     /// after that kills the program (SIGKILL).
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     grace: u64,
+    /// Record with a Python newer than the tested range (3.11 to 3.15),
+    /// with a warning, instead of refusing it.
+    #[arg(long)]
+    allow_untested_python: bool,
+    /// Print the capture plan of every probed code object on the program's
+    /// stderr as it is built (what is done at which bytecode offset).
+    #[arg(long)]
+    debug_plan: bool,
     /// The program: `python script.py ARGS`, `python -m module ARGS`,
     /// `script.py ARGS` (run with $PROBE_PYTHON, else python3), or a script
     /// whose #! line names Python (run with that interpreter).
@@ -114,12 +130,18 @@ pub fn run(args: RecordArgs) -> Result<u8> {
         command: args.command.clone(),
         default_python: record::default_python(),
         grace: std::time::Duration::from_secs(args.grace),
+        debug_plan: args.debug_plan,
+        allow_untested_python: args.allow_untested_python,
     };
     let mut live = Live {
         line: StatusLine::new(args.quiet),
         started: std::time::Instant::now(),
     };
-    let outcome = record::record(&opts, &mut live);
+    let outcome = if args.view {
+        super::view::record_with_view(&opts, &mut live, args.view_port.unwrap_or(0))?
+    } else {
+        record::record(&opts, &mut live)
+    };
     live.line.finish();
     match outcome {
         Ok(o) => {

@@ -14,6 +14,7 @@
 //! pass, the block holding it is decoded again in each trace to show the
 //! other records of the same trigger.
 
+pub mod ci;
 pub mod compare;
 pub mod matching;
 pub mod plot;

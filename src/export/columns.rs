@@ -14,7 +14,7 @@ use std::sync::Arc;
 use arrow::array::{
     new_null_array, Array, ArrayRef, BinaryBuilder, BooleanArray, BooleanBuilder, DictionaryArray,
     Float64Array, Float64Builder, Int32Array, Int64Array, Int64Builder, Int8Array, ListBuilder,
-    StringArray, StringBuilder, UInt16Array, UInt64Array, UInt64Builder,
+    StringArray, StringBuilder,
 };
 use arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, Field, Int32Type, Int8Type, Schema, SchemaRef};
@@ -58,7 +58,7 @@ pub const COLUMNS: [&str; 23] = [
     "probe",
     "role",
     "batch",
-    "order",
+    "batch_order",
     "thread",
     "status",
     "kind",
@@ -73,14 +73,15 @@ pub const COLUMNS: [&str; 23] = [
     "truncated",
     "dtype",
     "shape",
-    "array",
-    "array_imag",
-    "array_int",
+    "array_f64",
+    "array_f64_imag",
+    "array_i64",
 ];
 
 /// The export's schema and the dictionaries shared by every batch (the
 /// Arrow IPC file format needs the same dictionary in every batch).
 pub struct Layout {
+    plain_strings: bool,
     schema: SchemaRef,
     labels: Vec<String>,
     probe_dict: ArrayRef,
@@ -97,19 +98,30 @@ pub struct Layout {
 const NULL_ROWS: usize = crate::log::writer::BLOCK_RECORDS;
 
 impl Layout {
-    /// The layout for a log's probe table.
-    pub fn new(meta: &RunMeta) -> Layout {
+    /// The layout for a log's probe table; `plain_strings` for Parquet.
+    pub fn new(meta: &RunMeta, plain_strings: bool) -> Layout {
         let labels = meta.unique_labels();
+        // Strings: plain Utf8 for Parquet (dictionary encoding stays a
+        // storage detail of its pages, so pandas' `.str` works on them),
+        // dictionaries for Arrow IPC. Integers signed: Spark reads UINT64 as
+        // a decimal and Delta has no unsigned types.
+        let text = |key: DataType| {
+            if plain_strings {
+                DataType::Utf8
+            } else {
+                dict(key)
+            }
+        };
         let fields = vec![
-            Field::new("seq", DataType::UInt64, false),
-            Field::new("ts_ns", DataType::UInt64, false),
-            Field::new("probe", dict(DataType::Int32), false),
-            Field::new("role", dict(DataType::Int8), false),
-            Field::new("batch", DataType::UInt64, false),
-            Field::new("order", DataType::UInt16, false),
-            Field::new("thread", DataType::UInt64, false),
-            Field::new("status", dict(DataType::Int8), false),
-            Field::new("kind", dict(DataType::Int8), false),
+            Field::new("seq", DataType::Int64, false),
+            Field::new("ts_ns", DataType::Int64, false),
+            Field::new("probe", text(DataType::Int32), false),
+            Field::new("role", text(DataType::Int8), false),
+            Field::new("batch", DataType::Int64, false),
+            Field::new("batch_order", DataType::Int32, false),
+            Field::new("thread", DataType::Int64, false),
+            Field::new("status", text(DataType::Int8), false),
+            Field::new("kind", text(DataType::Int8), false),
             Field::new("type_name", DataType::Utf8, true),
             Field::new("bool", DataType::Boolean, true),
             Field::new("int", DataType::Int64, true),
@@ -120,16 +132,17 @@ impl Layout {
             Field::new("bytes", DataType::Binary, true),
             Field::new("truncated", DataType::Boolean, true),
             Field::new("dtype", DataType::Utf8, true),
-            Field::new("shape", list(DataType::UInt64), true),
-            Field::new("array", list(DataType::Float64), true),
-            Field::new("array_imag", list(DataType::Float64), true),
-            Field::new("array_int", list(DataType::Int64), true),
+            Field::new("shape", list(DataType::Int64), true),
+            Field::new("array_f64", list(DataType::Float64), true),
+            Field::new("array_f64_imag", list(DataType::Float64), true),
+            Field::new("array_i64", list(DataType::Int64), true),
         ];
         let nulls = fields
             .iter()
             .map(|f| new_null_array(f.data_type(), NULL_ROWS))
             .collect();
         Layout {
+            plain_strings,
             nulls,
             schema: Arc::new(Schema::new(fields)),
             probe_dict: Arc::new(StringArray::from_iter_values(labels.iter())),
@@ -168,15 +181,15 @@ impl Layout {
         let n = block.len();
         let seq_start = block.seq_start;
         let mut cols: Vec<ArrayRef> = Vec::with_capacity(COLUMNS.len());
-        cols.push(Arc::new(UInt64Array::from_iter_values(
-            seq_start..seq_start + n as u64,
+        cols.push(Arc::new(Int64Array::from_iter_values(
+            (seq_start..seq_start + n as u64).map(|s| s as i64),
         )));
-        let batch_col = UInt64Array::from_iter_values(
+        let batch_col = Int64Array::from_iter_values(
             block
                 .order
                 .iter()
                 .enumerate()
-                .map(|(i, &o)| (seq_start + i as u64).saturating_sub(u64::from(o))),
+                .map(|(i, &o)| (seq_start + i as u64).saturating_sub(u64::from(o)) as i64),
         );
         let probe_keys = Int32Array::from_iter_values(block.probe.iter().map(|&p| p as i32));
         let role_keys: Vec<i8> = block
@@ -185,7 +198,7 @@ impl Layout {
             .map(|&p| self.role_of.get(p as usize).copied().unwrap_or(0))
             .collect();
         let status_keys: Vec<i8> = block.status.iter().map(|&s| s as u8 as i8).collect();
-        let order = UInt16Array::from(block.order.clone());
+        let order = Int32Array::from_iter_values(block.order.iter().map(|&o| i32::from(o)));
         let probe_mask = keep.map(|k| {
             BooleanArray::from_iter(
                 block
@@ -199,9 +212,8 @@ impl Layout {
         } else {
             self.mixed_values(&block)?
         };
-        cols.push(Arc::new(UInt64Array::new(
-            ScalarBuffer::from(block.ts),
-            None,
+        cols.push(Arc::new(Int64Array::from_iter_values(
+            block.ts.iter().map(|&t| t as i64),
         )));
         cols.push(Arc::new(
             DictionaryArray::<Int32Type>::try_new(probe_keys, self.probe_dict.clone())
@@ -210,13 +222,19 @@ impl Layout {
         cols.push(self.dict8(role_keys, &self.role_dict)?);
         cols.push(Arc::new(batch_col));
         cols.push(Arc::new(order));
-        cols.push(Arc::new(UInt64Array::new(
-            ScalarBuffer::from(block.thread),
-            None,
+        // Thread ids are the interpreter's `threading.get_ident()`, below 2^63.
+        cols.push(Arc::new(Int64Array::from_iter_values(
+            block.thread.iter().map(|&t| t as i64),
         )));
         cols.push(self.dict8(status_keys, &self.status_dict)?);
         cols.push(self.dict8(values.kind, &self.kind_dict)?);
         cols.extend(values.columns);
+        if self.plain_strings {
+            for i in [2, 3, 7, 8] {
+                cols[i] =
+                    arrow::compute::cast(&cols[i], &DataType::Utf8).map_err(|e| e.to_string())?;
+            }
+        }
         let batch = RecordBatch::try_new(self.schema.clone(), cols).map_err(|e| e.to_string())?;
         match probe_mask {
             None => Ok(batch),
@@ -314,7 +332,7 @@ struct Builders {
     bytes: BinaryBuilder,
     truncated: BooleanBuilder,
     dtype: StringBuilder,
-    shape: ListBuilder<UInt64Builder>,
+    shape: ListBuilder<Int64Builder>,
     array: ListBuilder<Float64Builder>,
     array_imag: ListBuilder<Float64Builder>,
     array_int: ListBuilder<Int64Builder>,
@@ -333,7 +351,7 @@ impl Builders {
             bytes: BinaryBuilder::with_capacity(n, 0),
             truncated: BooleanBuilder::with_capacity(n),
             dtype: StringBuilder::with_capacity(n, 0),
-            shape: ListBuilder::new(UInt64Builder::new()),
+            shape: ListBuilder::new(Int64Builder::new()),
             array: ListBuilder::new(Float64Builder::new()),
             array_imag: ListBuilder::new(Float64Builder::new()),
             array_int: ListBuilder::new(Int64Builder::new()),
@@ -407,7 +425,10 @@ impl Builders {
             }
             Some(a) => {
                 self.dtype.append_value(a.dtype.name());
-                self.shape.values().append_slice(&a.shape);
+                for &d in &a.shape {
+                    // Dimensions are sizes of real arrays: far below 2^63.
+                    self.shape.values().append_value(d as i64);
+                }
                 self.shape.append(true);
                 let int_like = !(a.dtype.is_float() || a.dtype.is_complex());
                 if int_like {
@@ -462,7 +483,7 @@ impl Builders {
 /// still get them as dictionaries, from the Arrow schema stored in the
 /// file); delta encoding for the monotonic columns; no statistics (they
 /// cost more than half the export time, and traces are read whole).
-pub fn parquet_properties() -> WriterProperties {
+pub fn parquet_properties(footer: Vec<(String, String)>) -> WriterProperties {
     let mut b = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_dictionary_enabled(false)
@@ -470,18 +491,97 @@ pub fn parquet_properties() -> WriterProperties {
         // rows (65,536 was slower again).
         .set_write_batch_size(8192)
         .set_statistics_enabled(EnabledStatistics::None)
-        .set_created_by(format!("probe {}", env!("CARGO_PKG_VERSION")));
+        .set_created_by(format!("probe {}", env!("CARGO_PKG_VERSION")))
+        .set_key_value_metadata(Some(
+            footer
+                .into_iter()
+                .map(|(k, v)| parquet::file::metadata::KeyValue::new(k, v))
+                .collect(),
+        ));
     for c in ["probe", "type_name", "dtype"] {
         b = b.set_column_dictionary_enabled(ColumnPath::from(c), true);
     }
     for c in ["seq", "ts_ns", "batch"] {
         // Delta-packed monotonic columns are a few bits per row already;
-        // snappy finds nothing more in them.
+        // snappy finds nothing more in them. Their row-group statistics
+        // (min/max) let engines skip row groups by seq, time or batch.
         b = b
             .set_column_encoding(ColumnPath::from(c), Encoding::DELTA_BINARY_PACKED)
-            .set_column_compression(ColumnPath::from(c), Compression::UNCOMPRESSED);
+            .set_column_compression(ColumnPath::from(c), Compression::UNCOMPRESSED)
+            .set_column_statistics_enabled(ColumnPath::from(c), EnabledStatistics::Chunk);
     }
     b.build()
+}
+
+/// The run's metadata for the Parquet key-value footer: `probe.command`
+/// (JSON list), `probe.python`, `probe.python_executable`, `probe.core`,
+/// `probe.start_unix_ns`, `probe.start_utc`, `probe.exit` (the end marker's
+/// JSON, `null` without one), `probe.duration_ns`, `probe.version` (that
+/// wrote the log), `probe.exported_by`, `probe.probes` (JSON list of specs).
+pub fn run_footer(
+    meta: &RunMeta,
+    end: Option<&crate::log::meta::EndInfo>,
+) -> Vec<(String, String)> {
+    let secs = (meta.start_unix_ns / 1_000_000_000) as i64;
+    let utc = {
+        // Civil date from days since the epoch (Howard Hinnant's algorithm).
+        let days = secs.div_euclid(86_400);
+        let sod = secs.rem_euclid(86_400);
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = yoe + era * 400 + i64::from(m <= 2);
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+            sod / 3600,
+            sod % 3600 / 60,
+            sod % 60,
+            meta.start_unix_ns % 1_000_000_000 / 1_000_000
+        )
+    };
+    let json = |v: serde_json::Value| v.to_string();
+    vec![
+        (
+            "probe.command".into(),
+            json(serde_json::json!(meta.command)),
+        ),
+        ("probe.python".into(), meta.python_version.clone()),
+        (
+            "probe.python_executable".into(),
+            meta.python_executable.clone(),
+        ),
+        ("probe.core".into(), meta.core.clone()),
+        ("probe.start_unix_ns".into(), meta.start_unix_ns.to_string()),
+        ("probe.start_utc".into(), utc),
+        (
+            "probe.exit".into(),
+            json(end.map_or(serde_json::Value::Null, |e| {
+                serde_json::to_value(&e.exit).unwrap_or(serde_json::Value::Null)
+            })),
+        ),
+        (
+            "probe.duration_ns".into(),
+            end.map_or_else(String::new, |e| e.duration_ns.to_string()),
+        ),
+        ("probe.version".into(), meta.probe_version.clone()),
+        (
+            "probe.exported_by".into(),
+            format!("probe {}", env!("CARGO_PKG_VERSION")),
+        ),
+        (
+            "probe.probes".into(),
+            json(serde_json::json!(meta
+                .probes
+                .iter()
+                .map(|p| p.spec.clone())
+                .collect::<Vec<_>>())),
+        ),
+    ]
 }
 
 /// `Status` → its dictionary key (checked against [`STATUSES`] in tests).

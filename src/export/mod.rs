@@ -14,7 +14,9 @@
 //! `docs/EXPORT.md` and `docs/JSONL.md`.
 
 pub mod columns;
+pub mod perfetto;
 pub mod text;
+pub mod wide;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -37,15 +39,18 @@ pub enum Format {
     Csv,
     /// JSON Lines: one JSON object per record (`docs/JSONL.md`).
     Jsonl,
+    /// Perfetto protobuf trace: numeric probes as counter tracks.
+    Perfetto,
 }
 
 impl Format {
     /// Every format with its name (as given to `--format`).
-    pub const ALL: [(Format, &'static str); 4] = [
+    pub const ALL: [(Format, &'static str); 5] = [
         (Format::Parquet, "parquet"),
         (Format::Arrow, "arrow"),
         (Format::Csv, "csv"),
         (Format::Jsonl, "jsonl"),
+        (Format::Perfetto, "perfetto"),
     ];
 
     /// The format named `name` (`parquet`, `arrow`, `csv`, `jsonl`; also
@@ -56,6 +61,7 @@ impl Format {
             "arrow" | "ipc" | "feather" => Some(Format::Arrow),
             "csv" => Some(Format::Csv),
             "jsonl" | "ndjson" => Some(Format::Jsonl),
+            "perfetto" | "perfetto-trace" | "pftrace" => Some(Format::Perfetto),
             _ => None,
         }
     }
@@ -92,6 +98,8 @@ pub struct ExportOptions {
     /// Export the readable records of an incomplete or damaged log instead
     /// of refusing it.
     pub allow_incomplete: bool,
+    /// One row per batch, one column per scalar probe ([`wide`]).
+    pub wide: bool,
 }
 
 /// What an export wrote.
@@ -374,7 +382,10 @@ impl Encoder<'_> {
                     batches.push(self.layout.batch(block, keep).map_err(Err)?)
                 }
                 Format::Csv => text.extend(text::csv_block(&block, labels, &self.roles, keep)),
-                Format::Jsonl => text.extend(text::jsonl_block(&block, labels, &self.roles, keep)),
+                // Written by perfetto::write before any unit is encoded.
+                Format::Jsonl | Format::Perfetto => {
+                    text.extend(text::jsonl_block(&block, labels, &self.roles, keep))
+                }
             }
         }
         if rows == 0 {
@@ -459,7 +470,63 @@ pub fn export(
             path: opts.output.clone(),
         });
     }
-    let layout = columns::Layout::new(reader.meta());
+    if opts.wide {
+        let (tmp, file) = TempOut::create(&opts.output)?;
+        let io_err = |error: std::io::Error| ExportError::Io {
+            path: opts.output.clone(),
+            error,
+        };
+        let mut w = BufWriter::with_capacity(1 << 20, file);
+        let s = wide::write(&reader, keep.as_deref(), opts.format, &mut w).map_err(|detail| {
+            ExportError::Encode {
+                format: opts.format.name(),
+                path: opts.output.clone(),
+                detail,
+            }
+        })?;
+        let file = w.into_inner().map_err(|e| io_err(e.into_error()))?;
+        let bytes = file.metadata().map_err(io_err)?.len();
+        drop(file);
+        tmp.keep(&opts.output, opts.force)?;
+        if !s.skipped.is_empty() {
+            warnings.push(format!(
+                "not scalar numbers, so no column: {}",
+                s.skipped.join(", ")
+            ));
+        }
+        return Ok(ExportSummary {
+            rows: s.rows,
+            probes: s.columns,
+            bytes,
+            warnings,
+        });
+    }
+    if opts.format == Format::Perfetto {
+        let (tmp, file) = TempOut::create(&opts.output)?;
+        let io_err = |error: std::io::Error| ExportError::Io {
+            path: opts.output.clone(),
+            error,
+        };
+        let mut w = BufWriter::with_capacity(1 << 20, file);
+        let s = perfetto::write(&reader, keep.as_deref(), &mut w).map_err(io_err)?;
+        let file = w.into_inner().map_err(|e| io_err(e.into_error()))?;
+        let bytes = file.metadata().map_err(io_err)?.len();
+        drop(file);
+        tmp.keep(&opts.output, opts.force)?;
+        if !s.skipped.is_empty() {
+            warnings.push(format!(
+                "not numeric, so not counter tracks: {}",
+                s.skipped.join(", ")
+            ));
+        }
+        return Ok(ExportSummary {
+            rows: s.values,
+            probes: s.tracks,
+            bytes,
+            warnings,
+        });
+    }
+    let layout = columns::Layout::new(reader.meta(), opts.format == Format::Parquet);
     let (tmp, file) = TempOut::create(&opts.output)?;
     let out_path = opts.output.clone();
     let encode_err = |format: &'static str, detail: String| ExportError::Encode {
@@ -481,7 +548,10 @@ pub fn export(
             let w = parquet::arrow::ArrowWriter::try_new(
                 buf,
                 layout.schema(),
-                Some(columns::parquet_properties()),
+                Some(columns::parquet_properties(columns::run_footer(
+                    reader.meta(),
+                    reader.end(),
+                ))),
             )
             .and_then(|w| w.into_serialized_writer())
             .map_err(|e| encode_err("parquet", e.to_string()))?;
@@ -497,7 +567,7 @@ pub fn export(
             b.write_all(text::csv_header().as_bytes()).map_err(io_err)?;
             Sink::Text(b)
         }
-        Format::Jsonl => Sink::Text(buf),
+        Format::Jsonl | Format::Perfetto => Sink::Text(buf),
     };
     let format = opts.format;
     let total = reader.readable_records();

@@ -27,15 +27,17 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
 
-use crate::capture::{agent_key, AGENT_SOURCE, BOOTSTRAP};
+use crate::capture::cache::{self, AgentCache};
+use crate::capture::{self as agent, agent_key, Bundle, VersionPolicy, BOOTSTRAP};
 use crate::log::meta::{EndInfo, ExitInfo, ProbeInfo, RunMeta};
 use crate::log::writer::PreparedLog;
 use crate::log::{LogError, LogWriter};
+use crate::model::{CaptureRecord, Status, Value};
 use crate::wire::{
     self, AgentEnd, Capture, ChunkDecoder, Fill, Hello, MessageReader, TextMessage, WireError,
 };
 use command::{CommandError, PythonCommand};
-use signals::{Signals, StopSignal};
+use signals::{GroupWitness, Signals, StopSignal};
 
 /// How to record.
 #[derive(Debug, Clone)]
@@ -61,6 +63,11 @@ pub struct RecordOptions {
     /// After passing a stop signal on, how long the program has to end
     /// before the recorder says so and a second signal kills it.
     pub grace: Duration,
+    /// Print each code object's capture plan on the program's stderr.
+    pub debug_plan: bool,
+    /// Record with a Python newer than the tested range (3.11 to 3.15),
+    /// with a warning, instead of refusing it.
+    pub allow_untested_python: bool,
 }
 
 /// What a finished recording reports.
@@ -168,15 +175,14 @@ fn make_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((r, w))
 }
 
-fn spawn(pc: &PythonCommand, wfd: RawFd, config: &[String]) -> Result<Child, RecordError> {
+fn spawn(pc: &PythonCommand, wfd: RawFd, bundle: &Bundle) -> Result<Child, RecordError> {
     let mut cmd = Command::new(&pc.python);
     cmd.args(&pc.interpreter_args)
         .arg("-c")
         .arg(BOOTSTRAP)
-        .arg(AGENT_SOURCE)
-        .arg(agent_key())
+        .arg(bundle.fd.as_raw_fd().to_string())
+        .arg(bundle.boot_len.to_string())
         .arg(wfd.to_string())
-        .args(config)
         .args(&pc.target);
     // SAFETY: pre_exec runs in the forked child before exec; fcntl is
     // async-signal-safe and only clears close-on-exec on the pipe's write end
@@ -215,10 +221,35 @@ impl<F: FnMut(u64, u64)> Observer for F {
     }
 }
 
-/// Runs the recording to its end.
-pub fn record(
+/// What [`record`] reports progress to.
+pub type Progress<'a> = &'a mut dyn Observer;
+
+/// An observer of a recording as it happens: `record --view` feeds the live
+/// viewer ([`crate::view::live`]) with it. Called on the recorder's thread
+/// with every capture as it is written, in seq order; `flush` after each
+/// batch of captures from the agent (every 25 ms while the program runs).
+pub trait RecordTap: Send {
+    /// The log was created with this metadata (the agent said hello).
+    fn started(&mut self, meta: &RunMeta);
+    /// A record, as appended to the log (a placeholder has status `Pending`).
+    fn record(&mut self, rec: &CaptureRecord);
+    /// A placeholder written earlier completed.
+    fn completed(&mut self, seq: u64, status: Status, value: &Value);
+    /// A batch of captures ended.
+    fn flush(&mut self);
+}
+
+/// [`record_with_tap`] without a tap.
+pub fn record(opts: &RecordOptions, observer: Progress<'_>) -> Result<RecordOutcome, RecordError> {
+    record_with_tap(opts, observer, None)
+}
+
+/// Runs the program and records it to its end (SPEC §4), telling `tap`
+/// about every capture.
+pub fn record_with_tap(
     opts: &RecordOptions,
-    observer: &mut dyn Observer,
+    observer: Progress<'_>,
+    tap: Option<&mut dyn RecordTap>,
 ) -> Result<RecordOutcome, RecordError> {
     if opts.probes.is_empty() {
         return Err(RecordError::NoProbes);
@@ -231,13 +262,33 @@ pub fn record(
             LogError::OutputExists { path } => RecordError::OutputExists(path),
             e => RecordError::Log(e),
         })?;
-    let mut config = vec![
-        opts.core.clone(),
-        opts.max_value_bytes.to_string(),
-        opts.max_array_bytes.to_string(),
-        opts.probes.len().to_string(),
+    let config = vec![
+        ("mode", "record".to_string()),
+        ("core", opts.core.clone()),
+        ("max_value_bytes", opts.max_value_bytes.to_string()),
+        ("max_array_bytes", opts.max_array_bytes.to_string()),
+        (
+            "debug_plan",
+            if opts.debug_plan { "1" } else { "0" }.to_string(),
+        ),
+        (
+            "policy",
+            if opts.allow_untested_python {
+                VersionPolicy::Allow
+            } else {
+                VersionPolicy::Strict
+            }
+            .word()
+            .to_string(),
+        ),
     ];
-    config.extend(opts.probes.iter().cloned());
+    let cache = cache::default_dir().and_then(|d| AgentCache::open(&d, &agent_key()));
+    let cached = cache.as_ref().map(|c| c.load_all()).unwrap_or_default();
+    let bundle =
+        agent::bundle(&config, &opts.probes, &cached).map_err(|cause| RecordError::Io {
+            what: "preparing the agent for the interpreter".into(),
+            cause,
+        })?;
     let start = Instant::now();
     let start_unix_ns = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -247,12 +298,14 @@ pub fn record(
         what: "installing signal handlers".into(),
         cause,
     })?;
+    let witness = GroupWitness::spawn();
     let (rfd, wfd) = make_pipe().map_err(|cause| RecordError::Io {
         what: "creating the agent pipe".into(),
         cause,
     })?;
-    let child = spawn(&pc, wfd.as_raw_fd(), &config)?;
+    let child = spawn(&pc, wfd.as_raw_fd(), &bundle)?;
     drop(wfd);
+    drop(bundle);
     let pipe = File::from(rfd);
     let mut run = Run {
         opts,
@@ -266,6 +319,9 @@ pub fn record(
         failure: None,
         stop: StopState::default(),
         child_pid: child.id() as libc::pid_t,
+        cache,
+        tap,
+        witness,
     };
     let status = run.drive(child, pipe, &signals, observer)?;
     // The handlers stay until the log is sealed: a late signal (a second
@@ -292,7 +348,12 @@ impl RecordError {
 /// Signals passed on to the program, and what came of them.
 #[derive(Default)]
 struct StopState {
-    /// The first stop signal, when it came, and whether it was passed on.
+    /// The first stop signal the recorder received (for the end marker).
+    received: Option<libc::c_int>,
+    /// The first stop signal passed on, and when: the grace period runs
+    /// from then. (A signal sent to the whole group reached the program
+    /// directly: the recorder is a bystander, and the program may well
+    /// handle it and go on, as interactive programs do with Ctrl-C.)
     first: Option<(libc::c_int, Instant)>,
     /// Signals passed on so far (each once).
     forwarded: Vec<libc::c_int>,
@@ -302,8 +363,15 @@ struct StopState {
     killed: bool,
 }
 
-struct Run<'a> {
+struct Run<'a, 't> {
     opts: &'a RecordOptions,
+    /// Where the agent's compiled code is kept between runs.
+    cache: Option<AgentCache>,
+    /// Told about every capture (`record --view`).
+    tap: Option<&'t mut (dyn RecordTap + 't)>,
+    /// Tells a signal sent to the whole process group from one sent to the
+    /// recorder alone.
+    witness: Option<GroupWitness>,
     pc: &'a PythonCommand,
     start_unix_ns: u64,
     prepared: Option<PreparedLog>,
@@ -317,7 +385,7 @@ struct Run<'a> {
     child_pid: libc::pid_t,
 }
 
-impl Run<'_> {
+impl Run<'_, '_> {
     /// Drains the pipe into the log until the program has ended; returns
     /// its wait status.
     fn drive(
@@ -485,16 +553,30 @@ impl Run<'_> {
         }
         let writer = &mut s.writer;
         let write_error = &mut s.write_error;
+        let mut tap = self.tap.as_deref_mut();
         let got = s.decoder.decode_torn(u.payload, |c| {
             let r = match c {
-                Capture::Record(rec) => writer.append_owned(rec),
-                Capture::Completion { seq, status, value } => writer.complete(seq, status, &value),
+                Capture::Record(rec) => {
+                    if let Some(t) = tap.as_deref_mut() {
+                        t.record(&rec);
+                    }
+                    writer.append_owned(rec)
+                }
+                Capture::Completion { seq, status, value } => {
+                    if let Some(t) = tap.as_deref_mut() {
+                        t.completed(seq, status, &value);
+                    }
+                    writer.complete(seq, status, &value)
+                }
             };
             if let Err(e) = r {
                 note_write_error(write_error, e);
             }
             Ok(())
         });
+        if let Some(t) = tap {
+            t.flush();
+        }
         match got {
             Ok(t) => {
                 writer.count_lost(t.lost_captures_at_least);
@@ -533,6 +615,16 @@ impl Run<'_> {
 
     fn handle_message(&mut self, index: u64, m: wire::RawMessage) -> Result<(), RecordError> {
         match m.kind {
+            wire::MSG_CACHE => {
+                // The agent compiled itself: keep the code for the next run
+                // (best effort; the next run checks its hash before use).
+                if let (Some(c), Some(nul)) = (&self.cache, m.payload.iter().position(|&b| b == 0))
+                {
+                    if let Ok(key) = std::str::from_utf8(&m.payload[..nul]) {
+                        let _ = c.store(key, &m.payload[nul + 1..]);
+                    }
+                }
+            }
             wire::MSG_HELLO => {
                 let hello: Hello = wire::parse_json(index, &m.payload)?;
                 let Some(prepared) = self.prepared.take() else {
@@ -564,6 +656,9 @@ impl Run<'_> {
                     ts_resolution_ns: opts.ts_resolution_ns,
                 };
                 let writer = LogWriter::start(prepared, &meta)?;
+                if let Some(t) = self.tap.as_deref_mut() {
+                    t.started(&meta);
+                }
                 self.session = Some(Session {
                     decoder: ChunkDecoder::new(&hello, opts.ts_resolution_ns),
                     hello,
@@ -579,10 +674,19 @@ impl Run<'_> {
                 })?;
                 let writer = &mut s.writer;
                 let write_error = &mut s.write_error;
+                let mut tap = self.tap.as_deref_mut();
                 s.decoder.decode(&m.payload, |c| {
                     let r = match c {
-                        Capture::Record(rec) => writer.append_owned(rec),
+                        Capture::Record(rec) => {
+                            if let Some(t) = tap.as_deref_mut() {
+                                t.record(&rec);
+                            }
+                            writer.append_owned(rec)
+                        }
                         Capture::Completion { seq, status, value } => {
+                            if let Some(t) = tap.as_deref_mut() {
+                                t.completed(seq, status, &value);
+                            }
                             writer.complete(seq, status, &value)
                         }
                     };
@@ -594,6 +698,9 @@ impl Run<'_> {
                     }
                     Ok(())
                 })?;
+                if let Some(t) = tap {
+                    t.flush();
+                }
             }
             wire::MSG_END => {
                 // The last END counts: an exec that failed is followed by
@@ -614,12 +721,20 @@ impl Run<'_> {
     }
 
     /// A stop signal to the recorder: the first of each kind is passed on to
-    /// the program (unless the terminal sent the program its own copy);
-    /// repeats within the grace period are not (a signal sent both to the
-    /// recorder and to its process group, as `timeout` does, arrives twice);
-    /// one after the grace period ran out kills the program.
+    /// the program — unless it was sent to the whole process group (the
+    /// terminal, `kill -- -PGID`, a CI runner), which gave the program its
+    /// own copy; repeats within the grace period are not (`timeout` signals
+    /// the recorder and then its group); one after the grace period ran out
+    /// kills the program.
     fn on_stop_signal(&mut self, s: StopSignal) {
         let now = Instant::now();
+        let mut group_wide = s.from_terminal;
+        if let Some(w) = &self.witness {
+            if w.saw(s.signal) {
+                group_wide = true;
+                w.forget();
+            }
+        }
         let st = &mut self.stop;
         if st.killed {
             return;
@@ -636,11 +751,14 @@ impl Run<'_> {
             unsafe { libc::kill(self.child_pid, libc::SIGKILL) };
             return;
         }
+        if st.received.is_none() {
+            st.received = Some(s.signal);
+        }
+        if group_wide || st.forwarded.contains(&s.signal) {
+            return;
+        }
         if st.first.is_none() {
             st.first = Some((s.signal, now));
-        }
-        if s.from_terminal || st.forwarded.contains(&s.signal) {
-            return;
         }
         st.forwarded.push(s.signal);
         eprintln!(
@@ -691,7 +809,7 @@ impl Run<'_> {
             ));
         }
         let (exit_code, mut exit) = exit_info(status, self.agent_end.as_ref());
-        if let Some((sig, _)) = self.stop.first {
+        if let Some(sig) = self.stop.received {
             exit.recorder_signal = Some(sig);
             exit.killed_by_recorder = self.stop.killed;
         }

@@ -2,8 +2,10 @@
 //!
 //! Why marshal: `marshal.dumps` turns a whole chunk of captures into bytes in
 //! one C call, which is the cheapest thing the pure-Python tracer can do per
-//! record. The format is stable within a marshal version (4 on Python
-//! 3.11–3.13, 5 on 3.14 adds slices, which we never send). Everything here
+//! record. The format is stable within a marshal version, and the agent
+//! pins version 4 (`marshal.dumps(obj, 4)`) on every Python: 3.11–3.13
+//! default to 4, 3.14 to 5 (adds slices), 3.15 to 6
+//! (`tests/wire_marshal_versions.rs` checks each interpreter). Everything here
 //! treats the input as untrusted: lengths are checked against the remaining
 //! bytes before anything is allocated, nesting depth is bounded, and every
 //! failure is an error with the byte offset.

@@ -30,6 +30,8 @@ pub const MSG_END: u8 = 3;
 pub const MSG_FATAL: u8 = 4;
 /// A warning to print at the end.
 pub const MSG_WARN: u8 = 5;
+/// The agent's compiled code, `interpreter key \0 marshal data`, for the cache.
+pub const MSG_CACHE: u8 = 6;
 
 /// Largest message accepted; a chunk is flushed every 25 ms, so anything
 /// near this is garbage, not data.

@@ -8,10 +8,13 @@ use probe::log::LogReader;
 use probe::model::{CaptureRecord, Status, Value};
 
 /// The Python versions probe supports; every one must be found.
-pub const REQUIRED: &[&str] = &["3.11", "3.12", "3.13"];
+pub const REQUIRED: &[&str] = &["3.11", "3.12", "3.13", "3.14", "3.15"];
 
 /// Finds the interpreter for `version` ("3.12"): `$PROBE_TEST_PYTHON_3_12`,
-/// then `/root/.pyenv/versions/3.12.*/bin/python`, then `python3.12` on PATH.
+/// then the venv `.ci/run` made (`.ci/venvs/3.12`), then
+/// `/root/.pyenv/versions/3.12.*/bin/python`, then what
+/// `scripts/install-python.py` installed (`$PROBE_PYTHON_ROOT`, default
+/// `/opt/probe-python`, `/3.14/usr/bin/python3.14`), then `python3.12` on PATH.
 pub fn find_python(version: &str) -> Option<PathBuf> {
     let var = format!("PROBE_TEST_PYTHON_{}", version.replace('.', "_"));
     if let Ok(p) = std::env::var(&var) {
@@ -40,6 +43,13 @@ pub fn find_python(version: &str) -> Option<PathBuf> {
             return Some(p);
         }
     }
+    let installed = Path::new(
+        &std::env::var("PROBE_PYTHON_ROOT").unwrap_or_else(|_| "/opt/probe-python".into()),
+    )
+    .join(format!("{version}/usr/bin/python{version}"));
+    if installed.exists() {
+        return Some(installed);
+    }
     let name = format!("python{version}");
     std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
@@ -61,7 +71,8 @@ pub fn pythons() -> Vec<(&'static str, PathBuf)> {
     assert!(
         missing.is_empty(),
         "required Python interpreter(s) not found: {missing:?}. Install them under \
-         /root/.pyenv/versions/ or point PROBE_TEST_PYTHON_3_XX at them; these tests never skip."
+         /root/.pyenv/versions/ (3.11-3.13), run scripts/install-python.py 3.14|3.15 (or \
+         .ci/run), or point PROBE_TEST_PYTHON_3_XX at them; these tests never skip."
     );
     out
 }

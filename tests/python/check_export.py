@@ -16,9 +16,11 @@ import math
 import struct
 import sys
 
-COLUMNS = ["seq", "ts_ns", "probe", "role", "batch", "order", "thread", "status",
+# Names that need no quoting in SQL engines (DuckDB reserves `order` and
+# `array`): `batch_order`, `array_f64`, `array_f64_imag`, `array_i64`.
+COLUMNS = ["seq", "ts_ns", "probe", "role", "batch", "batch_order", "thread", "status",
            "kind", "type_name", "bool", "int", "float", "real", "imag", "text",
-           "bytes", "truncated", "dtype", "shape", "array", "array_imag", "array_int"]
+           "bytes", "truncated", "dtype", "shape", "array_f64", "array_f64_imag", "array_i64"]
 
 
 def fbits(x):
@@ -35,8 +37,9 @@ def fbits(x):
 def expected_canon(e):
     """Canonical row from the test's encoding."""
     v = e["value"]
-    c = {k: e.get(k) for k in ["seq", "ts_ns", "probe", "role", "batch", "order",
+    c = {k: e.get(k) for k in ["seq", "ts_ns", "probe", "role", "batch",
                                "thread", "status", "kind", "type_name"]}
+    c["batch_order"] = e.get("order")
     c.update({k: None for k in COLUMNS[10:]})
     kind = v["kind"]
     if kind == "bool":
@@ -59,11 +62,11 @@ def expected_canon(e):
         c["dtype"] = v["dtype"]
         c["shape"] = [int(d) for d in v["shape"]]
         if "ints" in v:
-            c["array_int"] = [None if x is None else int(x) for x in v["ints"]]
+            c["array_i64"] = [None if x is None else int(x) for x in v["ints"]]
         else:
-            c["array"] = v["re"]
+            c["array_f64"] = v["re"]
             if "im" in v:
-                c["array_imag"] = v["im"]
+                c["array_f64_imag"] = v["im"]
     if "truncated" in v:
         c["truncated"] = v["truncated"]
     return c
@@ -90,15 +93,15 @@ def reader_canon(r):
     c = dict(r)
     for k in ("float", "real", "imag"):
         c[k] = fbits(r[k])
-    for k in ("array", "array_imag"):
+    for k in ("array_f64", "array_f64_imag"):
         c[k] = None if r[k] is None else [fbits(x) for x in r[k]]
     if r["bytes"] is not None:
         c["bytes"] = bytes(r["bytes"]).hex()
     if r["shape"] is not None:
         c["shape"] = [int(d) for d in r["shape"]]
-    if r["array_int"] is not None:
-        c["array_int"] = [None if x is None else int(x) for x in r["array_int"]]
-    for k in ("seq", "ts_ns", "batch", "order", "thread", "int"):
+    if r["array_i64"] is not None:
+        c["array_i64"] = [None if x is None else int(x) for x in r["array_i64"]]
+    for k in ("seq", "ts_ns", "batch", "batch_order", "thread", "int"):
         if c[k] is not None:
             c[k] = int(c[k])
     return c
@@ -106,8 +109,9 @@ def reader_canon(r):
 
 def jsonl_canon(line):
     j = json.loads(line)
-    c = {k: j[k] for k in ["seq", "ts_ns", "probe", "role", "batch", "order",
+    c = {k: j[k] for k in ["seq", "ts_ns", "probe", "role", "batch",
                            "thread", "status", "kind", "type_name"]}
+    c["batch_order"] = j["order"]
     c.update({k: None for k in COLUMNS[10:]})
     v, kind = j["value"], j["kind"]
 
@@ -134,12 +138,12 @@ def jsonl_canon(line):
         c["dtype"], c["shape"] = v["dtype"], v["shape"]
         data = v["data"]
         if v["dtype"].startswith("complex"):
-            c["array"] = [jf(x[0]) for x in data]
-            c["array_imag"] = [jf(x[1]) for x in data]
+            c["array_f64"] = [jf(x[0]) for x in data]
+            c["array_f64_imag"] = [jf(x[1]) for x in data]
         elif v["dtype"].startswith("float"):
-            c["array"] = [jf(x) for x in data]
+            c["array_f64"] = [jf(x) for x in data]
         else:
-            c["array_int"] = [int(x) if -2**63 <= int(x) < 2**63 else None for x in data]
+            c["array_i64"] = [int(x) if -2**63 <= int(x) < 2**63 else None for x in data]
     c["truncated"] = j["truncated"]
     return c
 
@@ -149,7 +153,7 @@ def csv_canon(r):
         return None if s == "" else f(s)
 
     c = {k: (r[k] if r[k] != "" else None) for k in COLUMNS}
-    for k in ("seq", "ts_ns", "batch", "order", "thread", "int"):
+    for k in ("seq", "ts_ns", "batch", "batch_order", "thread", "int"):
         c[k] = num(r[k])
     c["bool"] = None if r["bool"] == "" else r["bool"] == "true"
     c["truncated"] = None if r["truncated"] == "" else r["truncated"] == "true"
@@ -161,11 +165,11 @@ def csv_canon(r):
         c["text"] = r["text"]
     if r["kind"] == "bytes":
         c["bytes"] = r["bytes"]
-    for k in ("array", "array_imag"):
+    for k in ("array_f64", "array_f64_imag"):
         if r[k] != "":
             c[k] = [fbits(float(x)) for x in json.loads(r[k])]
-    if r["array_int"] != "":
-        c["array_int"] = json.loads(r["array_int"])
+    if r["array_i64"] != "":
+        c["array_i64"] = json.loads(r["array_i64"])
     if r["shape"] != "":
         c["shape"] = json.loads(r["shape"])
     return c
@@ -213,18 +217,51 @@ def main(argv):
     import pyarrow.ipc as ipc
     import pyarrow.parquet as pq
 
-    def arrow_checks(table_name, pa_table_fn):
-        def dictionaries():
+    def arrow_checks(table_name, pa_table_fn, plain_strings):
+        def types():
             t = pa_table_fn()
-            probe_type = t.schema.field("probe").type
-            if not pa.types.is_dictionary(probe_type):
-                raise TypeError(f"probe column is {probe_type}, not dictionary-encoded")
+            for col in ("probe", "role", "status", "kind"):
+                ty = t.schema.field(col).type
+                # Parquet: plain strings in the schema (dictionary-encoded in
+                # the file's pages only), so pandas' .str works; Arrow IPC:
+                # dictionaries (categoricals).
+                ok = pa.types.is_string(ty) if plain_strings else pa.types.is_dictionary(ty)
+                if not ok:
+                    raise TypeError(f"{col} column is {ty}")
+            for col in ("seq", "ts_ns", "batch", "thread"):
+                if t.schema.field(col).type != pa.int64():
+                    raise TypeError(f"{col} is {t.schema.field(col).type}, not int64 (Spark, Delta)")
             return [reader_canon(r) for r in t.to_pylist()]
-        attempt(f"pyarrow  {table_name}", dictionaries, expected)
+        attempt(f"pyarrow  {table_name}", types, expected)
 
     if "--parquet" in opts:
         p = opts["--parquet"]
-        arrow_checks("parquet", lambda: pq.read_table(p))
+        arrow_checks("parquet", lambda: pq.read_table(p), True)
+        def footer():
+            md = pq.ParquetFile(p).metadata
+            kv = {k.decode(): v.decode() for k, v in (md.metadata or {}).items()}
+            for key in ("probe.command", "probe.python", "probe.core", "probe.start_utc", "probe.exit"):
+                if key not in kv:
+                    raise KeyError(f"{key} missing from the key-value footer: {sorted(kv)}")
+            json.loads(kv["probe.command"])
+            cols = [md.schema.column(i).name for i in range(md.num_columns)]
+            for name in ("seq", "ts_ns", "batch"):
+                st = md.row_group(0).column(cols.index(name)).statistics
+                if st is None or not st.has_min_max:
+                    raise ValueError(f"no statistics on {name}")
+            st = md.row_group(0).column(cols.index("seq")).statistics
+            if st.min != expected[0]["seq"]:
+                raise ValueError(f"seq statistics min {st.min}")
+            # pandas with the pyarrow backend: the .str accessor on probe.
+            df = pd.read_parquet(p, dtype_backend="pyarrow")
+            n = int(df.probe.str.endswith("@lhs").sum())
+            want = sum(1 for e in expected if e["probe"].endswith("@lhs"))
+            if n != want:
+                raise ValueError(f"df.probe.str.endswith('@lhs'): {n} rows, expected {want}")
+            # Every name is usable unquoted in SQL.
+            duckdb.sql(f"SELECT {', '.join(COLUMNS)} FROM read_parquet('{p}')").fetchall()
+            return expected
+        attempt("parquet  footer, statistics, .str, unquoted SQL", footer, expected)
         attempt("pandas   parquet", lambda: [reader_canon(r) for r in
                 pd.read_parquet(p, dtype_backend="pyarrow").to_dict("records")], expected)
         def pandas_default():
@@ -243,7 +280,7 @@ def main(argv):
 
     if "--arrow" in opts:
         a = opts["--arrow"]
-        arrow_checks("arrow", lambda: ipc.open_file(a).read_all())
+        arrow_checks("arrow", lambda: ipc.open_file(a).read_all(), False)
         attempt("pandas   arrow", lambda: [reader_canon(r) for r in
                 pd.read_feather(a, dtype_backend="pyarrow").to_dict("records")], expected)
         attempt("polars   arrow", lambda: [reader_canon(r) for r in pl.read_ipc(a).to_dicts()], expected)

@@ -1,0 +1,122 @@
+# probe agent boot: stage two of the start-up, run by the `-c` bootstrap
+#     import os,sys;f=os.fdopen(int(sys.argv[1]),'rb');exec(f.read(int(sys.argv[2])))
+# with argv = ['-c', BUNDLE_FD, BOOT_LEN, WIRE_FD, program...]. The bundle
+# (an in-memory file the recorder made; docs/WIRE.md) holds this source,
+# then sections [u8 name length][name][u32 LE data length][data]:
+#   config        the recorder's settings, lines "key<TAB>value"
+#   order         the agent's module names, in load order, one a line
+#   src:NAME      each module's source
+#   cache:KEY     the modules compiled by this interpreter before, as
+#                 marshal({name: code}); KEY = cache_tag-hexversion. The
+#                 recorder checked its content hash before putting it here.
+# Nothing here is read from the file system.
+#
+# This file must stay valid Python 2 as well: an old interpreter must get
+# to the version check and refuse with a message, not a SyntaxError.
+
+import sys
+import os
+
+
+def _probe_boot(f):
+    wire_fd = int(sys.argv[3])
+
+    def send(kind, payload):
+        head = bytearray(5)
+        n = len(payload)
+        for i in range(4):
+            head[i] = (n >> (8 * i)) & 255
+        head[4] = kind
+        data = bytes(head) + payload
+        while data:
+            data = data[os.write(wire_fd, data):]
+
+    def say(kind, text):
+        # A FATAL (4) or WARN (5) message: JSON {"message": text}.
+        text = text.replace('\\', '\\\\').replace('"', '\\"')
+        send(kind, ('{"message": "%s"}' % text).encode('ascii', 'replace'))
+        if kind == 4:
+            sys.exit(2)
+
+    if sys.version_info < (3, 11):
+        say(4, 'Python %d.%d is not supported: probe needs Python 3.11 or newer (%s)'
+            % (sys.version_info[0], sys.version_info[1], sys.executable))
+    mods_before = set(sys.modules)
+    if sys.version_info >= (3, 13):
+        # 3.13's `-c` imports linecache (to show the command's source in
+        # tracebacks); `python script.py` does not, so neither may we.
+        mods_before.discard('linecache')
+    import marshal
+    data = f.read()
+    f.close()
+    sections = {}
+    i = 0
+    while i < len(data):
+        n = data[i]
+        name = data[i + 1:i + 1 + n].decode()
+        i += 1 + n
+        size = int.from_bytes(data[i:i + 4], 'little')
+        i += 4
+        sections[name] = data[i:i + size]
+        i += size
+    del sys.argv[1:4]
+    # The versions probe is tested on, and what to do with others: `strict`
+    # (record's default) refuses newer ones, `allow` (--allow-untested-python)
+    # warns, `any` (probe probes, which only parses) accepts all 3.11+. A
+    # free-threaded build is refused but by `any`: the tracer's sequence
+    # order relies on the GIL serialising its callbacks.
+    policy = 'strict'
+    for line in sections['config'].decode().split('\n'):
+        if line.startswith('policy\t'):
+            policy = line[7:]
+    version = '%d.%d.%d' % tuple(sys.version_info[:3])
+    if policy != 'any' and 't' in getattr(sys, 'abiflags', ''):
+        say(4, 'Python %s is a free-threaded build (%s): probe does not support free-threaded Python, '
+            'whose tracer callbacks run in parallel and could record captures out of order; run a '
+            'standard build of Python %d.%d' % (version, sys.executable, sys.version_info[0], sys.version_info[1]))
+    if sys.version_info[:2] > (3, 15) and policy != 'any':
+        if policy != 'allow':
+            say(4, 'Python %s (%s) is newer than the versions probe supports (Python 3.11 to 3.15); '
+                '--allow-untested-python records with it anyway, untested' % (version, sys.executable))
+        say(5, 'Python %s is newer than the versions probe is tested on (3.11 to 3.15): recorded because '
+            'of --allow-untested-python; check the records' % version)
+    order = sections['order'].decode().split()
+    key = '%s-%x' % (sys.implementation.cache_tag, sys.hexversion)
+    codes = None
+    blob = sections.get('cache:' + key)
+    if blob is not None:
+        try:
+            codes = marshal.loads(blob)
+            if type(codes) is not dict or sorted(codes) != sorted(order):
+                codes = None
+        except Exception:
+            codes = None
+    if codes is None:
+        codes = {}
+        for name in order:
+            codes[name] = compile(sections['src:' + name], '<probe-agent/%s>' % name, 'exec', dont_inherit=True)
+        # Compiling costs ~35 ms: hand the code to the recorder to cache
+        # (not in `probe probes`' list mode, whose "wire" is stdout).
+        if b'mode\tlist\n' not in sections['config']:
+            try:
+                send(6, key.encode() + b'\0' + marshal.dumps(codes))
+            except OSError:
+                pass
+    pkg = type(sys)('probe_agent')
+    pkg.__path__ = []
+    pkg.__package__ = 'probe_agent'
+    sys.modules['probe_agent'] = pkg
+    for name in order:
+        m = type(sys)('probe_agent.' + name)
+        m.__package__ = 'probe_agent'
+        m.__file__ = '<probe-agent/%s>' % name
+        sys.modules[m.__name__] = m
+        setattr(pkg, name, m)
+        exec(codes[name], m.__dict__)
+    return sys.modules['probe_agent.main'].main(wire_fd, sections['config'].decode(), mods_before)
+
+
+_probe_rc = _probe_boot(f)
+del f
+if _probe_rc is not None:
+    raise SystemExit(_probe_rc)

@@ -1,0 +1,43 @@
+# probe agent: entry point, called by boot.py once every module is loaded.
+#
+# The recorder's configuration comes through the bundle (see boot.py), as
+# lines `key<TAB>value` (`probe` repeated, one spec each); the program to
+# run is what is left of sys.argv.
+
+import os
+import sys
+
+from .listing import list_probes
+from .runner import Runner
+from .wire import Wire, to_json
+
+
+def parse_config(text):
+    cfg = {"probes": []}
+    for line in text.split("\n"):
+        if not line:
+            continue
+        key, _, value = line.partition("\t")
+        if key == "probe":
+            cfg["probes"].append(value)
+        else:
+            cfg[key] = value
+    return cfg
+
+
+def main(wire_fd, config_text, mods_before):
+    cfg = parse_config(config_text)
+    if cfg.get("mode") == "list":
+        roots = [os.getcwd()]
+        res = list_probes(cfg.get("file", ""), int(cfg.get("line", "0")), roots, cfg.get("plan") == "1")
+        sys.stdout.write(to_json(res) + "\n")
+        return 0
+    try:
+        os.set_inheritable(wire_fd, False)
+    except OSError:
+        pass
+    cfg["max_value_bytes"] = int(cfg.get("max_value_bytes", "4096"))
+    cfg["max_array_bytes"] = int(cfg.get("max_array_bytes", str(1 << 20)))
+    cfg["debug_plan"] = cfg.get("debug_plan") == "1"
+    runner = Runner(Wire(wire_fd), cfg, sys.argv[1:], mods_before)
+    return runner.main()

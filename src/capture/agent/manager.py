@@ -1,0 +1,355 @@
+# probe agent: the capture manager — seq reservation, deferred captures,
+# flushing to the wire. Shared by every Python core; the cores call it with
+# the plan's actions (plan.Action) and never decide semantics themselves.
+#
+# Records are appended to `chunk` in trigger order (an atomic list append
+# under the GIL), so a record's position in the stream *is* its sequence
+# number; the recorder counts. A deferred (LHS) capture is a slot in its
+# item filled in later; if the chunk is flushed first, the slot goes out as
+# a placeholder (T_PENDING, token) and the value follows as a completion.
+#
+# A frame's pending captures are, in `pending[frame]`, either a tuple
+# (item, probe, unit) — the tight loop's single LHS local, cheapest to
+# build — or a list of entries [item, index, probe, unit, level(, raised)].
+
+import sys
+import time
+import _thread
+
+from . import frames as _frames
+from . import plan as _plan
+from .values import (PEND, UNBOUND, RAISED_UNBOUND, INCOMPLETE, T_RAISED, T_PENDING, Values, error_value)
+from .wire import MSG_CHUNK
+import marshal
+
+_PY = sys.version_info[:2]
+STMT, BIND = _plan.STMT, _plan.BIND
+# marshal version pinned on the wire: the recorder's decoder knows version
+# 4; newer Pythons default to newer versions (3.15: 6).
+MARSHAL_VERSION = 4
+
+
+class _NoLock:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+NO_LOCK = _NoLock()
+
+
+def as_list(pl):
+    """Pending captures of a frame as a list of entries."""
+    if type(pl) is tuple:
+        return [[pl[0], 2, pl[1], pl[2], STMT]]
+    return pl
+
+
+class CaptureManager:
+    def __init__(self, wire, sites, values):
+        self.wire = wire
+        self.sites = sites
+        self.values = values
+        self.snapshot = values.snapshot
+        self.max_bytes = values.max_bytes
+        self.pending = {}        # frame -> tuple | list of entries
+        self.armed = {}          # frame -> set of loop ids armed at their binding (guarded binds)
+        self.chunk = []          # never rebound: the cores cache its append
+        self.completions = []    # never rebound either
+        self.next_token = 0
+        self.flush_interval = 25_000_000  # ns
+        self.deadline = [time.monotonic_ns() + self.flush_interval]
+        self.threaded = False
+        self.mt = [False]        # threads exist (mirrors `threaded` for closures)
+        self.lock = _thread.allocate_lock()
+        self.inflight = []       # pending lists taken out while their values are read
+        self.sent = 0
+        self.warnings = []
+        # 3.13 (only: 3.12 and 3.14+ raise GeneratorExit in the frame) may
+        # close a suspended generator without any event in its frame: keep
+        # the value `raised` would read at each suspension.
+        self.silent_close = _PY == (3, 13)
+        self.careful = _frames.CarefulReader() if _frames.NEEDED else None
+        # Set once the run is sealed (or the recorder is gone, or in a
+        # forked child): nothing is captured or sent any more (see close()).
+        self.closed = False
+
+    def internal_error(self, e):
+        if len(self.warnings) < 20:
+            self.warnings.append(f"internal error in the tracer (the program was not affected): {e!r}")
+
+    def after_fork_in_child(self):
+        """A forked child starts with a fresh lock (the parent's may have been
+        held by another thread at the fork) and no state of the parent's."""
+        self.lock = _thread.allocate_lock()
+        self.pending.clear()
+        self.armed.clear()
+        del self.inflight[:]
+        del self.chunk[:]
+        del self.completions[:]
+
+    # -- reading values ---------------------------------------------------
+    def read(self, frame, probe):
+        """The probe's current value in frame, snapshotted, or a status tag."""
+        base = probe.base
+        try:
+            kind = probe.kind
+            if kind != "global" and self.careful is not None and _frames.needs_care(frame.f_code):
+                got = self.careful.lookup(frame, base)
+                if got is not None:
+                    found, v = got
+                    if not found:
+                        if kind == "local":
+                            return UNBOUND
+                        g = frame.f_globals
+                        v = g[base] if base in g else frame.f_builtins[base]
+                    return self._attrs(v, probe)
+            if kind == "local":
+                v = frame.f_locals[base]
+            elif kind == "global":
+                g = frame.f_globals
+                v = g[base] if base in g else frame.f_builtins[base]
+            else:
+                loc = frame.f_locals
+                if base in loc:
+                    v = loc[base]
+                elif base in frame.f_globals:
+                    v = frame.f_globals[base]
+                else:
+                    v = frame.f_builtins[base]
+        except KeyError:
+            return UNBOUND
+        except BaseException as e:  # noqa: BLE001
+            return error_value(e, self.max_bytes)
+        return self._attrs(v, probe)
+
+    def _attrs(self, v, probe):
+        if len(probe.parts) > 1:
+            try:
+                for attr in probe.parts[1:]:
+                    v = getattr(v, attr)
+            except BaseException as e:  # noqa: BLE001 - a property may raise anything
+                return error_value(e, self.max_bytes)
+        return self.snapshot(v)
+
+    def _final(self, frame, entry, raised):
+        v = self.read(frame, entry[2])
+        if raised:
+            v = RAISED_UNBOUND if v is UNBOUND else (T_RAISED, v)
+        return v
+
+    def _settle(self, entry, v):
+        item, idx = entry[0], entry[1]
+        if item[idx] is PEND:
+            item[idx] = v
+        else:
+            self.completions.append((item[idx][1], v))
+
+    # -- executing plan actions -------------------------------------------
+    def run(self, frame, a):
+        """Executes one plan.Action in `frame` (the general path)."""
+        if a.complete and (self.threaded or not a.quiet) and frame in self.pending:
+            self.complete(frame, a.complete)
+        if a.arm:
+            s = self.armed.get(frame)
+            if s is None:
+                s = self.armed[frame] = set()
+            s.update(a.arm)
+        for site, guard, now in a.binds:
+            if guard >= 0:
+                s = self.armed.get(frame)
+                if not s or guard not in s:
+                    continue
+                s.discard(guard)
+            self.trigger(frame, site, a.unit, BIND, now)
+        if a.fire is not None:
+            self.trigger(frame, a.fire, a.unit, STMT, False)
+
+    def trigger(self, frame, site, unit, level, now):
+        """A trigger of `site`: one batch. RHS probes are read now; LHS probes
+        reserve their slot and complete later (at once when `now`)."""
+        if self.threaded:
+            # Reserving seq (the append) and taking the timestamp must be one
+            # step, or two threads could leave timestamps decreasing along seq.
+            with self.lock:
+                ts = time.monotonic_ns()
+                item = [~site.id, ts, _thread.get_ident()]
+                self._fill(frame, site, item, unit, level, now)
+                self.chunk.append(item)
+        else:
+            ts = time.monotonic_ns()
+            item = [site.id, ts]
+            self._fill(frame, site, item, unit, level, now)
+            self.chunk.append(item)
+        if ts > self.deadline[0]:
+            self.flush()
+
+    def _fill(self, frame, site, item, unit, level, now):
+        read = self.read
+        for p in site.rhs:
+            item.append(read(frame, p))
+        if site.lhs:
+            if now:
+                for p in site.lhs:
+                    item.append(read(frame, p))
+                return
+            pl = self.pending.get(frame)
+            if pl is None:
+                pl = self.pending[frame] = []
+            elif type(pl) is tuple:
+                pl = self.pending[frame] = as_list(pl)
+            for p in site.lhs:
+                pl.append([item, len(item), p, unit, level])
+                item.append(PEND)
+
+    # -- completing -------------------------------------------------------
+    def _take(self, frame, level=STMT):
+        """Takes a frame's pending captures (of `level`: STMT = all) out of
+        `pending`. With threads, a flush in another thread must still see
+        them (it turns unfinished slots into placeholders), so they wait in
+        `inflight` meanwhile."""
+        with self.lock if self.threaded else NO_LOCK:
+            pl = self.pending.pop(frame, None)
+            if not pl:
+                return None
+            pl = as_list(pl)
+            if level == BIND:
+                keep = [e for e in pl if e[4] != BIND]
+                pl = [e for e in pl if e[4] == BIND]
+                if keep:
+                    self.pending[frame] = keep
+                if not pl:
+                    return None
+            self.inflight.append(pl)
+            return pl
+
+    def _release(self, pl):
+        for i, other in enumerate(self.inflight):
+            if other is pl:
+                del self.inflight[i]
+                return
+
+    def complete(self, frame, level=STMT, raised=False):
+        """Completes the frame's pending captures (of `level`)."""
+        pl = self._take(frame, level)
+        if not pl:
+            return
+        # Reading may run the program's code (repr, properties): no lock held.
+        vals = [self._final(frame, e, raised) for e in pl]
+        with self.lock if self.threaded else NO_LOCK:
+            for e, v in zip(pl, vals):
+                self._settle(e, v)
+            self._release(pl)
+
+    def exception(self, frame):
+        """An exception event in `frame` (rule 4): everything pending is `raised`."""
+        self.complete(frame, STMT, True)
+
+    def frame_done(self, frame, raised=False):
+        """The frame returns (or unwinds): complete everything, forget it."""
+        self.armed.pop(frame, None)
+        if frame in self.pending:
+            self.complete(frame, STMT, raised)
+
+    def suspend(self, frame, unit):
+        """A generator/coroutine frame suspends in `unit` (rule 3): pending
+        captures of other units complete; those of the suspending unit wait
+        for the frame's next event after it resumes."""
+        pl = self._take(frame)
+        if not pl:
+            return
+        keep = [e for e in pl if e[3] == unit]
+        done = [e for e in pl if e[3] != unit]
+        vals = [self._final(frame, e, False) for e in done]
+        if self.silent_close:
+            for e in keep:
+                # Python 3.13 closes a generator suspended outside any handler
+                # without raising GeneratorExit in it; keep what `raised` would read.
+                v = self.read(frame, e[2])
+                e[5:] = [RAISED_UNBOUND if v is UNBOUND else (T_RAISED, v)]
+        with self.lock if self.threaded else NO_LOCK:
+            for e, v in zip(done, vals):
+                self._settle(e, v)
+            if keep:
+                self.pending[frame] = keep
+            self._release(pl)
+
+    # -- to the recorder --------------------------------------------------
+    def flush(self):
+        if self.threaded:
+            with self.lock:
+                self._flush()
+        else:
+            self._flush()
+
+    def _flush(self):
+        chunk = self.chunk
+        if self.closed:
+            # After the seal (daemon threads during interpreter shutdown) or
+            # in a forked child: END was the last message; nothing follows it.
+            del chunk[:]
+            del self.completions[:]
+            return
+        n_inflight = len(self.inflight)
+        for frame, pl in list(self.pending.items()):
+            if type(pl) is tuple:
+                pl = self.pending[frame] = as_list(pl)
+            self.inflight.append(pl)
+        for pl in self.inflight:
+            for entry in pl:
+                item, idx = entry[0], entry[1]
+                if item[idx] is PEND:
+                    item[idx] = (T_PENDING, self.next_token)
+                    self.next_token += 1
+        del self.inflight[n_inflight:]
+        comps = self.completions
+        self.deadline[0] = time.monotonic_ns() + self.flush_interval
+        if chunk or comps:
+            self.sent += len(chunk)
+            # Dumped in place, not copied: a copy would double every item's
+            # refcount and make marshal track each one for back-references.
+            data = marshal.dumps((chunk, comps), MARSHAL_VERSION)
+            del chunk[:]
+            del comps[:]
+            self.wire.send(MSG_CHUNK, data)
+
+    def finish(self):
+        """End of run: every capture still pending becomes `incomplete` —
+        or `raised`, for a generator the interpreter closed silently."""
+        for frame, pl in list(self.pending.items()):
+            pl = as_list(pl)
+            closed = False
+            # Only 3.13 closes a generator without an exception event in
+            # its frame, and there clear() refuses a suspended frame; before
+            # 3.13, clear() would close the program's own generator
+            # (running its finally blocks) — never call it elsewhere.
+            if self.silent_close and any(len(e) > 5 for e in pl):
+                try:
+                    frame.clear()  # refused while the generator is still suspended
+                    closed = True
+                except RuntimeError:
+                    pass
+            for e in pl:
+                v = e[5] if closed and len(e) > 5 else INCOMPLETE
+                self._settle(e, v)
+        self.pending.clear()
+        self._flush()
+
+    def close(self, planner):
+        """No capture from now on, in any thread, with no cost on the hot
+        paths: the cores find no plan for any code (planner.plan_for is
+        shadowed, its tables emptied in place) and nothing pending, and a
+        chunk that still fills up (a callback under way in another thread)
+        is dropped at its flush instead of being sent after END."""
+        self.closed = True
+        self.deadline[0] = 1 << 62
+        self.pending.clear()
+        self.armed.clear()
+        if planner is not None:
+            planner.plan_for = lambda code: None
+            planner.probed.clear()
+            planner.fast_at.clear()
+            planner.plans.clear()
+            planner.unfound.clear()

@@ -1,0 +1,166 @@
+# probe agent: the sys.settrace core (Python 3.11, or --core settrace) — an
+# executor of capture plans.
+#
+# The global trace function returns a local one only for code objects that
+# hold probes. In a code object whose every action offset begins a line
+# (plan.CodePlan.line_mode) the local trace listens to line events, which
+# the interpreter emits at each such offset on every execution; otherwise it
+# turns line events off and listens to opcode events. Events at offsets the
+# plan has no action for are ignored.
+
+import sys
+import time
+
+import opcode as _opcode
+
+from . import plan as _plan
+from .values import PEND, UNBOUND, PLAIN_TYPES, HUGE
+
+_PY = sys.version_info[:2]
+_RESUME = _opcode.opmap.get("RESUME", -1)
+_CO_GEN = 0x20 | 0x80 | 0x200  # GENERATOR | COROUTINE | ASYNC_GENERATOR
+
+
+def at_yield(co_code, lasti, yield_ops):
+    """The offset of the YIELD_VALUE a settrace 'return' event suspends at,
+    or -1 for a real return (3.13 reports the RESUME right after it)."""
+    op = co_code[lasti]
+    if op in yield_ops:
+        return lasti
+    if op == _RESUME and lasti >= 2 and co_code[lasti - 2] in yield_ops:
+        return lasti - 2
+    return -1
+
+
+class SettraceCore:
+    name = "settrace"
+
+    def __init__(self, mgr, planner):
+        self.mgr = mgr
+        self.planner = planner
+        self.yield_ops = {_opcode.opmap[n] for n in ("YIELD_VALUE",) if n in _opcode.opmap}
+
+    def install(self):
+        mgr = self.mgr
+        planner = self.planner
+        plans = planner.plans
+        probed = planner.probed
+        pending = mgr.pending
+        yield_ops = self.yield_ops
+        pc = time.monotonic_ns
+        chunk_append = mgr.chunk.append
+        comp_append = mgr.completions.append
+        deadline = mgr.deadline
+        snapshot = mgr.snapshot
+        run = mgr.run
+        PEND_ = PEND
+        UNBOUND_ = UNBOUND
+        plain = PLAIN_TYPES
+        mt = mgr.mt
+        rearm = _PY >= (3, 12)
+        stop_types = (StopIteration, StopAsyncIteration)
+        fast_at = planner.fast_at
+
+        def local(frame, event, arg):
+            try:
+                if event == "line" or event == "opcode":
+                    lasti = frame.f_lasti
+                    fast = fast_at.get(lasti)
+                    if fast is not None and fast[0] is frame.f_code and not mt[0]:
+                        pl = pending.pop(frame, None)
+                        if pl is not None:
+                            if type(pl) is tuple:
+                                probe = pl[1]
+                                try:
+                                    v = frame.f_locals[probe.base]
+                                except KeyError:
+                                    v = UNBOUND_ if probe.fast else mgr.read(frame, probe)
+                                else:
+                                    if type(v) is int:
+                                        if not -HUGE < v < HUGE:
+                                            v = snapshot(v)  # only its leading digits
+                                    elif type(v) not in plain:
+                                        v = snapshot(v)
+                                item = pl[0]
+                                if item[2] is PEND_:
+                                    item[2] = v
+                                else:
+                                    comp_append((item[2][1], v))
+                            else:
+                                pending[frame] = pl
+                                mgr.complete(frame)
+                        ts = pc()
+                        item = [fast[1], ts, PEND_]
+                        chunk_append(item)
+                        pending[frame] = (item, fast[2], fast[3])
+                        if ts > deadline[0]:
+                            mgr.flush()
+                        return local
+                    a = probed[id(frame.f_code)].actions.get(lasti)
+                    if a is None:
+                        return local
+                    if a.quiet and not mt[0] and a.fire is None and not a.binds and not a.arm:
+                        return local
+                    run(frame, a)
+                elif event == "return":
+                    if frame in pending or frame in mgr.armed:
+                        code = frame.f_code
+                        y = at_yield(code.co_code, frame.f_lasti, yield_ops) if code.co_flags & _CO_GEN else -1
+                        if y >= 0:
+                            if frame in pending:
+                                mgr.suspend(frame, probed[id(code)].yield_unit.get(y))
+                        else:
+                            mgr.frame_done(frame)
+                elif event == "exception":
+                    if frame in pending:
+                        if isinstance(arg[1], stop_types) or (arg[1] is None and issubclass(arg[0], stop_types)):
+                            if frame.f_lasti in probed[id(frame.f_code)].stop_offsets:
+                                return local  # the interpreter's own StopIteration (rule 4)
+                        mgr.exception(frame)
+            except Exception as e:  # noqa: BLE001 - never raise into the program
+                if mgr.closed:
+                    return None  # sealed, or a forked child: stop tracing this frame
+                mgr.internal_error(e)
+            return local
+
+        def global_trace(frame, event, arg):
+            try:
+                code = frame.f_code
+                entry = plans.get(id(code))
+                if entry is not None and entry[0] is code:
+                    plan = entry[1]
+                else:
+                    plan = planner.plan_for(code)
+                if plan is None:
+                    return None
+                if not plan.line_mode:
+                    frame.f_trace_lines = False
+                    frame.f_trace_opcodes = True
+                    if rearm:
+                        # 3.12/3.13 ignore f_trace_opcodes set during the call
+                        # event until the trace function is installed again.
+                        frame.f_trace = local
+                        sys.settrace(global_trace)
+                return local
+            except Exception as e:  # noqa: BLE001 - never raise into the program
+                mgr.internal_error(e)
+                return None
+
+        self.global_trace = global_trace
+        sys.settrace(global_trace)
+
+    def prepare(self, code):
+        self.planner.plan_for(code)
+
+    def on_new_thread(self):
+        sys.settrace(self.global_trace)
+
+    def on_threads(self):
+        pass
+
+    def uninstall(self):
+        if sys.gettrace() is not self.global_trace:
+            self.mgr.warnings.append(
+                "the program replaced the trace function (sys.settrace) while it ran; captures after "
+                "that point are missing (on Python 3.12+ the sys.monitoring core coexists with other tools)")
+        sys.settrace(None)

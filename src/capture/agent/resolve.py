@@ -1,0 +1,606 @@
+# probe agent: resolving probe specs against the source (SPEC §1).
+#
+# A spec FILE:LINE:NAME[@role] names an occurrence of NAME on LINE. This
+# module parses the file (`_ast` + `symtable`, before the program runs),
+# finds every name occurrence with what it belongs to — the statement part
+# ("unit") it is evaluated in, the frame that owns the name, a `for` or
+# comprehension binding — and turns specs into probes. What a probe's
+# occurrence *does* at run time (when it triggers, when it completes) is
+# decided by the capture plan (plan.py) from what is recorded here.
+
+import os
+import sys
+# The C node classes: the `ast` module itself imports `re` and `enum`, about
+# 18 ms of start-up; parsing goes through compile(..., PyCF_ONLY_AST).
+import _ast as ast
+import symtable
+
+_PY = sys.version_info[:2]
+
+COMP_TYPES = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+# Comprehensions compiled into the enclosing frame (PEP 709, 3.12+).
+INLINED_COMPS = (ast.ListComp, ast.SetComp, ast.DictComp) if _PY >= (3, 12) else ()
+_DEF_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_MATCH_TYPES = tuple(getattr(ast, n) for n in ("MatchAs", "MatchStar", "MatchMapping") if hasattr(ast, n))
+_TRY_TYPES = tuple(getattr(ast, n) for n in ("Try", "TryStar") if hasattr(ast, n))
+
+
+class ProbeError(Exception):
+    """A spec that does not fit the source; reported before the program runs."""
+
+
+def parse_source(source, path):
+    return compile(source, path, "exec", 0x400, dont_inherit=True)  # PyCF_ONLY_AST
+
+
+def iter_child_nodes(node):
+    for name in node._fields:
+        v = getattr(node, name, None)
+        if isinstance(v, ast.AST):
+            yield v
+        elif isinstance(v, list):
+            for item in v:
+                if isinstance(item, ast.AST):
+                    yield item
+
+
+def walk_nodes(node):
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        todo.extend(iter_child_nodes(n))
+        yield n
+
+
+def span(node):
+    return (node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)
+
+
+def dotted(node):
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def target_names(node):
+    """Names a binding target binds (`a, (b, *c)` → a, b, c)."""
+    out = set()
+    for n in walk_nodes(node):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+            out.add(n.id)
+    return out
+
+
+class Occurrence:
+    """One occurrence of a name (or attribute chain) in the source.
+
+    unit:  (id(node), part) of the statement part it is evaluated in, within
+           the code scope of `scope` (see plan.ScopeModel).
+    scope: the scope node whose frame owns the name here: the function,
+           lambda, module or class body — or the comprehension, for names a
+           comprehension binds.
+    bind:  for a binding that is a trigger of its own — a `for` target (the
+           For node), a name a comprehension binds (the generator whose
+           target binds it), `except … as n` (the handler), a `case`
+           capture (the match_case) — what binds it. The occurrence then
+           triggers once per binding, right after it.
+    bound: the occurrence binds the name; reads: it reads it (both for
+           `x += 1`).
+    """
+    __slots__ = ("name", "line", "col", "bound", "reads", "node", "stmt", "unit", "scope", "bind", "in_for_iter")
+
+    def __init__(self, name, line, col, bound, node, reads=None):
+        self.name = name
+        self.line = line
+        self.col = col
+        self.bound = bound
+        self.reads = (not bound) if reads is None else reads
+        self.node = node
+        self.stmt = None
+        self.unit = None
+        self.scope = None
+        self.bind = None
+        self.in_for_iter = False
+
+
+class FileModel:
+    """A parsed source file: every name occurrence, what it belongs to, and
+    the scopes (function, lambda, class, module, comprehension nodes)."""
+
+    def __init__(self, path):
+        self.path = path
+        try:
+            with open(path, "rb") as fh:
+                raw = fh.read()
+        except OSError as e:
+            raise ProbeError(f"{path}: cannot read: {e.strerror}")
+        try:
+            self.source = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            import io
+            import tokenize
+            try:
+                enc, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+                self.source = raw.decode(enc)
+            except (SyntaxError, UnicodeDecodeError, LookupError):
+                raise ProbeError(f"{path}: not a Python source file (cannot decode it as text)")
+        try:
+            self.tree = parse_source(self.source, path)
+        except SyntaxError as e:
+            raise ProbeError(f"{path} is not a Python source file: line {e.lineno}: {e.msg}; cannot place probes in it")
+        except ValueError as e:
+            raise ProbeError(f"{path}: not a Python source file ({e})")
+        self.nlines = len(self.source.splitlines())
+        try:
+            self.symtab = symtable.symtable(self.source, path, "exec")
+        except SyntaxError:
+            self.symtab = None
+        self.occ_by_line = {}
+        # scope node -> the scope whose frame runs it (itself, or for a
+        # comprehension inlined by 3.12+, the enclosing frame's scope).
+        self.code_scope = {}
+        self.parent_scope = {}
+        self._body(self.tree.body, self.tree)
+        self.code_scope[self.tree] = self.tree
+
+    # -- walking ------------------------------------------------------------
+    def _add(self, occ, stmt, unit, scope, bind=None):
+        occ.stmt = stmt
+        occ.unit = unit
+        occ.scope = scope
+        occ.bind = bind
+        self.occ_by_line.setdefault(occ.line, []).append(occ)
+        return occ
+
+    def _body(self, stmts, scope):
+        for st in stmts:
+            self._stmt(st, scope)
+
+    def _stmt(self, st, scope):
+        t = type(st)
+        sid = id(st)
+        if t in (ast.For, ast.AsyncFor):
+            for occ in self._expr(st.target, st, (sid, "target"), scope):
+                if occ.scope is scope:
+                    occ.bind = st
+            for occ in self._expr(st.iter, st, (sid, "iter"), scope):
+                occ.in_for_iter = True
+            self._body(st.body, scope)
+            self._body(st.orelse, scope)
+        elif t is ast.While or t is ast.If:
+            self._expr(st.test, st, (sid, "test"), scope)
+            self._body(st.body, scope)
+            self._body(st.orelse, scope)
+        elif t in (ast.With, ast.AsyncWith):
+            for item in st.items:
+                self._expr(item.context_expr, st, (sid, "items"), scope)
+                if item.optional_vars is not None:
+                    self._expr(item.optional_vars, st, (sid, "items"), scope)
+            self._body(st.body, scope)
+        elif t in _TRY_TYPES:
+            self._body(st.body, scope)
+            for h in st.handlers:
+                hid = (id(h), "handler")
+                if h.type is not None:
+                    self._expr(h.type, st, hid, scope)
+                if h.name:
+                    self._add(Occurrence(h.name, h.lineno, h.col_offset, True, h), st, hid, scope, h)
+                self._body(h.body, scope)
+            self._body(st.orelse, scope)
+            self._body(st.finalbody, scope)
+        elif hasattr(ast, "Match") and t is ast.Match:
+            self._expr(st.subject, st, (sid, "subject"), scope)
+            for c in st.cases:
+                cid = (id(c), "case")
+                for occ in self._expr(c.pattern, st, cid, scope):
+                    if occ.bound and isinstance(occ.node, _MATCH_TYPES):
+                        occ.bind = c  # a capture: bound once the case matched
+                if c.guard is not None:
+                    # The guard is evaluated after the captures are bound.
+                    self._expr(c.guard, st, (id(c), "guard"), scope)
+                self._body(c.body, scope)
+        elif t in _DEF_TYPES:
+            unit = (sid, "stmt")
+            # The name is bound in the enclosing scope, on the def line.
+            self._add(Occurrence(st.name, st.lineno, st.col_offset, True, st), st, unit, scope)
+            for d in st.decorator_list:
+                self._expr(d, st, unit, scope)
+            if t is ast.ClassDef:
+                for b in st.bases + [k.value for k in st.keywords]:
+                    self._expr(b, st, unit, scope)
+            else:
+                a = st.args
+                for d in a.defaults + [d for d in a.kw_defaults if d is not None]:
+                    self._expr(d, st, unit, scope)
+                for arg in a.posonlyargs + a.args + a.kwonlyargs + [x for x in (a.vararg, a.kwarg) if x]:
+                    if arg.annotation is not None:
+                        self._expr(arg.annotation, st, unit, scope)
+                if st.returns is not None:
+                    self._expr(st.returns, st, unit, scope)
+            self.parent_scope[st] = scope
+            self.code_scope[st] = st
+            self._body(st.body, st)
+        else:
+            unit = (sid, "stmt")
+            if t is ast.AugAssign:
+                # `x += 1` reads and binds x: one occurrence, both.
+                for occ in self._expr(st.target, st, unit, scope):
+                    if occ.node is st.target:
+                        occ.reads = True
+                self._expr(st.value, st, unit, scope)
+            else:
+                for child in iter_child_nodes(st):
+                    self._expr(child, st, unit, scope)
+
+    def _expr(self, node, stmt, unit, scope, comps=()):
+        """Walks an expression; returns the occurrences it added. `comps`:
+        the comprehensions we are inside, innermost last, each as
+        (comp node, generator in whose context we are, names it binds)."""
+        added = []
+        todo = [(node, comps)]
+        while todo:
+            n, cs = todo.pop()
+            if isinstance(n, ast.Name):
+                bound = isinstance(n.ctx, (ast.Store, ast.Del))
+                added.append(self._name(Occurrence(n.id, n.lineno, n.col_offset, bound, n), stmt, unit, scope, cs))
+                continue
+            if isinstance(n, ast.Attribute):
+                chain = dotted(n)
+                if chain is not None:
+                    bound = isinstance(n.ctx, (ast.Store, ast.Del))
+                    added.append(self._name(Occurrence(chain, n.end_lineno, n.col_offset, bound, n),
+                                            stmt, unit, scope, cs))
+                    if isinstance(n.ctx, ast.Store):
+                        # The object part of an attribute store (`self` in
+                        # `self.x = 1`) is read.
+                        todo.append((n.value, cs))
+                        continue
+            if isinstance(n, ast.alias):
+                name = n.asname or n.name.split(".")[0]
+                if name != "*":  # `from m import *` binds no name a probe can spell
+                    added.append(self._add(Occurrence(name, n.lineno, n.col_offset, True, n), stmt, unit, scope))
+                continue
+            if _MATCH_TYPES and isinstance(n, _MATCH_TYPES):
+                nm = getattr(n, "name", None) or getattr(n, "rest", None)
+                if nm:
+                    # Where the name itself is: `P as nm` and `{…, **nm}` end with it.
+                    if getattr(n, "rest", None) == nm:
+                        line, col = n.end_lineno, n.end_col_offset - 1 - len(nm)
+                    elif getattr(n, "pattern", None) is not None:
+                        line, col = n.end_lineno, n.end_col_offset - len(nm)
+                    else:
+                        line, col = n.lineno, n.col_offset + (1 if isinstance(n, ast.MatchStar) else 0)
+                    added.append(self._name(Occurrence(nm, line, col, True, n), stmt, unit, scope, cs))
+            if isinstance(n, ast.Lambda):
+                a = n.args
+                for d in a.defaults + [d for d in a.kw_defaults if d is not None]:
+                    todo.append((d, cs))
+                self.parent_scope[n] = scope
+                self.code_scope[n] = n
+                # The body runs in the lambda's own frame, once per call: the
+                # names the lambda binds (its parameters, its walrus targets)
+                # belong to it; every other name to the enclosing statement,
+                # as for a comprehension.
+                params = {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs + [v for v in (a.vararg, a.kwarg) if v]}
+                params |= {w.target.id for w in walk_nodes(n.body) if isinstance(w, ast.NamedExpr)
+                           and isinstance(w.target, ast.Name)}
+                todo.append((n.body, cs + ((n, None, params),)))
+                continue
+            if isinstance(n, COMP_TYPES):
+                gens = n.generators
+                # The first iterable is evaluated outside, in the enclosing context.
+                todo.append((gens[0].iter, cs))
+                self.parent_scope[n] = scope
+                self.code_scope[n] = self.code_scope.get(scope, scope) if isinstance(n, INLINED_COMPS) else n
+                # name -> the generator whose target binds it (the last one
+                # if several do): its binding is the name's trigger.
+                bound = {}
+                for g in gens:
+                    for nm in target_names(g.target):
+                        bound[nm] = g
+                ctx = cs + ((n, None, bound),)
+                for i, g in enumerate(gens):
+                    for occ in self._expr(g.target, stmt, unit, scope, cs + ((n, None, {x: g for x in bound}),)):
+                        added.append(occ)
+                    if i > 0:
+                        todo.append((g.iter, ctx))
+                    for cond in g.ifs:
+                        todo.append((cond, ctx))
+                last = ctx
+                if isinstance(n, ast.DictComp):
+                    todo.append((n.key, last))
+                    todo.append((n.value, last))
+                else:
+                    todo.append((n.elt, last))
+                continue
+            todo.extend((c, cs) for c in iter_child_nodes(n))
+        return added
+
+    def _name(self, occ, stmt, unit, scope, comps):
+        base = occ.name.split(".")[0]
+        for node, _, bound in reversed(comps):
+            if base in bound:
+                if isinstance(node, ast.Lambda):
+                    # Bound by the lambda: its own frame, at each call.
+                    return self._add(occ, stmt, (id(node), "body"), node)
+                # A name the comprehension binds: its frame is the
+                # comprehension's; it triggers per binding of its generator.
+                return self._add(occ, stmt, unit, node, bound[base])
+        return self._add(occ, stmt, unit, scope)
+
+    def names_on_line(self, line):
+        seen = []
+        for o in sorted(self.occ_by_line.get(line, ()), key=lambda o: o.col):
+            if o.name not in seen:
+                seen.append(o.name)
+        return seen
+
+    def table_of(self, scope):
+        """The symbol table of `scope` (memoised: a file with thousands of
+        probes asks for the same few scopes again and again)."""
+        cache = self.__dict__.setdefault("_tables", {})
+        t = cache.get(id(scope), cache)
+        if t is cache:
+            t = cache[id(scope)] = _find_table(self.symtab, scope)
+        return t
+
+    def frame_scope(self, scope):
+        """The scope node whose code object runs `scope`'s code."""
+        return self.code_scope.get(scope, scope)
+
+
+def scope_key(scope):
+    """(co_name, co_firstlineno) of the code object that runs `scope`."""
+    if isinstance(scope, ast.Module):
+        return ("<module>", None)
+    if isinstance(scope, _DEF_TYPES):
+        first = scope.decorator_list[0].lineno if scope.decorator_list else scope.lineno
+        return (scope.name, first)
+    if isinstance(scope, ast.Lambda):
+        return ("<lambda>", scope.lineno)
+    names = {ast.ListComp: "<listcomp>", ast.SetComp: "<setcomp>", ast.DictComp: "<dictcomp>",
+             ast.GeneratorExp: "<genexpr>"}
+    return (names[type(scope)], scope.lineno)
+
+
+def scope_label(scope):
+    return scope_key(scope)[0]
+
+
+class Probe:
+    """A resolved spec: what the probe table lists. `occs` are the
+    occurrences it triggers at: those of its role on its line (binding ones
+    for LHS, reading ones for RHS, any when the role has none there)."""
+    __slots__ = ("id", "spec", "file", "line", "name", "role", "occs")
+
+    def label(self):
+        return f"{self.file}:{self.line}:{self.name}@{self.role}"
+
+
+class Tap:
+    """One occurrence of a probe where it triggers, with how to read it in
+    that frame. A probe whose name occurs in two statements of its line
+    (`a = x; b = x`) has two taps and triggers in each."""
+    __slots__ = ("id", "probe", "name", "role", "line", "col", "kind", "parts", "base", "fast", "namespace_frame")
+
+    def __init__(self, probe, occ, fm):
+        self.id = probe.id
+        self.probe = probe
+        self.name = probe.name
+        self.role = probe.role
+        self.line = occ.line
+        self.col = occ.col
+        self.parts = probe.name.split(".")
+        self.base = self.parts[0]
+        self.kind = read_kind(fm, occ, occ.scope)
+        self.fast = self.kind == "local" and len(self.parts) == 1
+        # Read in a module or class body's frame (see frames.py).
+        self.namespace_frame = isinstance(fm.frame_scope(occ.scope), (ast.Module, ast.ClassDef))
+
+    def label(self):
+        return self.probe.label()
+
+
+def read_kind(fm, occ, scope):
+    """How a name is read in the frame of `scope`: 'local' (f_locals of a
+    function frame: fast locals, cells, free variables), 'global' (globals,
+    then builtins) or 'name' (module and class bodies: locals, globals,
+    builtins, as LOAD_NAME does)."""
+    base = occ.name.split(".")[0]
+    if isinstance(scope, (ast.Module, ast.ClassDef)):
+        if isinstance(scope, ast.ClassDef) and fm.symtab is not None:
+            t = fm.table_of(scope)
+            if t is not None:
+                try:
+                    s = t.lookup(base)
+                    if s.is_global() and s.is_declared_global():
+                        return "global"
+                except KeyError:
+                    pass
+        return "name"
+    if isinstance(scope, COMP_TYPES):
+        # A name a comprehension binds is a local of its frame (3.11), or a
+        # hidden fast local of the enclosing frame where it is inlined.
+        return "local"
+    if fm.symtab is None:
+        return "local"
+    t = fm.table_of(scope)
+    if t is None:
+        return "local"
+    try:
+        s = t.lookup(base)
+    except KeyError:
+        return "global"
+    if s.is_global() or (not s.is_local() and not s.is_free()):
+        return "global"
+    return "local"
+
+
+def _find_table(root, scope):
+    want_line = scope.lineno
+    if isinstance(scope, _DEF_TYPES):
+        want_name = scope.name
+    elif isinstance(scope, ast.Lambda):
+        want_name = "lambda"
+    else:
+        want_name = None
+    stack = [root]
+    while stack:
+        t = stack.pop()
+        if t.get_lineno() == want_line and t.get_type() != "module":
+            n = t.get_name()
+            if want_name is None or n == want_name:
+                if want_name is not None or n in ("listcomp", "setcomp", "dictcomp", "genexpr"):
+                    return t
+        stack.extend(t.get_children())
+    return None
+
+
+def parse_spec(text):
+    s = text.strip()
+    role = None
+    if "@" in s:
+        s, _, r = s.rpartition("@")
+        if r not in ("lhs", "rhs"):
+            raise ProbeError(f"probe {text!r}: role must be @lhs or @rhs, not @{r}")
+        role = r
+    parts = s.rsplit(":", 2)
+    if len(parts) != 3 or not parts[0] or not parts[2]:
+        raise ProbeError(f"probe {text!r}: expected FILE:LINE:NAME[@lhs|@rhs]")
+    file, line, name = parts
+    try:
+        lineno = int(line)
+    except ValueError:
+        raise ProbeError(f"probe {text!r}: line {line!r} is not a number")
+    if lineno < 1:
+        raise ProbeError(f"probe {text!r}: line numbers start at 1")
+    if not all(p.isidentifier() for p in name.split(".")):
+        raise ProbeError(f"probe {text!r}: {name!r} is not a name or attribute chain")
+    return file, lineno, name, role
+
+
+class Resolver:
+    """Probe specs → probes, with the file models they were resolved in.
+
+    `roots`: where a FILE that is not a path from the current directory is
+    looked for, as the program will import it: the script's directory (or
+    the current one for -m), then the interpreter's sys.path."""
+
+    def __init__(self, specs, roots=()):
+        self.models = {}
+        self.probes = []
+        self.roots = [r for r in roots if r]
+        self._resolve(specs)
+
+    def find(self, file):
+        """The source file a spec names, or None: a path that exists, else
+        the first `root/FILE` that does (`pkg/mod.py` names a module of an
+        installed package as well as one beside the script)."""
+        if os.path.exists(file):
+            return file
+        if os.path.isabs(file):
+            return None
+        for root in self.roots:
+            cand = os.path.join(root, file)
+            if os.path.isfile(cand):
+                return cand
+        return None
+
+    def model(self, path):
+        fm = self.models.get(path)
+        if fm is None:
+            fm = self.models[path] = FileModel(path)
+        return fm
+
+    def _resolve(self, specs):
+        merged = set()
+        paths = {}  # FILE as written -> real path (thousands of specs name a few files)
+        for text in specs:
+            file, line, name, role = parse_spec(text)
+            path = paths.get(file)
+            if path is None:
+                found = self.find(file)
+                if found is None:
+                    raise ProbeError(
+                        f"probe {text!r}: no such file {file!r} (looked in {os.getcwd()}, beside the script "
+                        f"and on the interpreter's sys.path)")
+                if not os.path.isfile(found):
+                    raise ProbeError(f"probe {text!r}: {found} is not a file")
+                path = paths[file] = os.path.realpath(found)
+            fm = self.model(path)
+            if line > fm.nlines:
+                raise ProbeError(f"probe {text!r}: {file} has only {fm.nlines} lines")
+            # In source order: batches are in column order (SPEC §2 rule 6).
+            occs = sorted((o for o in fm.occ_by_line.get(line, ()) if o.name == name), key=lambda o: (o.line, o.col))
+            if not occs:
+                names = fm.names_on_line(line)
+                src = fm.source.splitlines()[line - 1].strip()
+                if not src or src.startswith("#"):
+                    what = "is blank" if not src else "is a comment"
+                    raise ProbeError(f"probe {text!r}: {file}:{line} {what}; nothing can be probed there")
+                where = _only_in_text(fm.source, line, name)
+                raise ProbeError(
+                    f"probe {text!r}: {name!r} does not occur on {file}:{line} ({src!r})"
+                    + (f" except inside a {where}, which is not a variable" if where else "") + "; "
+                    + (f"names there: {', '.join(names)}" if names else "no names can be probed on that line"))
+            if role is None:
+                role = "lhs" if any(o.bound for o in occs) else "rhs"
+            chosen = [o for o in occs if (o.bound if role == "lhs" else o.reads)] or occs
+            key = (path, line, name, role)
+            if key in merged:
+                continue  # duplicate specs are merged
+            merged.add(key)
+            p = Probe()
+            p.id = len(self.probes)
+            p.spec = f"{path}:{line}:{name}@{role}"
+            p.file, p.line, p.name, p.role, p.occs = path, line, name, role, chosen
+            self.probes.append(p)
+
+
+def _only_in_text(source, line, name):
+    """'string' or 'comment' when NAME (its first part) appears on LINE only
+    inside a string literal or a comment; None otherwise. Error path only."""
+    import io
+    import tokenize
+    word = name.split(".")[0]
+    found = None
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.start[0] > line:
+                break
+            if tok.end[0] < line:
+                continue
+            if tok.type == tokenize.NAME and tok.string == word:
+                return None
+            kind = ("comment" if tok.type == tokenize.COMMENT
+                    else "string" if tok.type == tokenize.STRING or tok.type == getattr(tokenize, "FSTRING_MIDDLE", -1)
+                    else None)
+            if kind and _has_word(tok.string, word):
+                found = found or kind
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    return found
+
+
+def _has_word(text, word):
+    i = text.find(word)
+    while i >= 0:
+        before = text[i - 1] if i else " "
+        after = text[i + len(word)] if i + len(word) < len(text) else " "
+        if not (before.isalnum() or before == "_") and not (after.isalnum() or after == "_"):
+            return True
+        i = text.find(word, i + 1)
+    return False
+
+
+def module_binds(table, name):
+    """Whether the module assigns `name` (so `range` may not be the builtin)."""
+    try:
+        return table.lookup(name).is_assigned() or table.lookup(name).is_imported()
+    except KeyError:
+        return False

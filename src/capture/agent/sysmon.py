@@ -1,0 +1,227 @@
+# probe agent: the sys.monitoring core (Python 3.12+) — an executor of
+# capture plans.
+#
+# INSTRUCTION events are enabled only on code objects that hold probes
+# (planned before the program runs; PY_START finds probed code in modules
+# imported later and is switched off once all is found). Every instruction
+# offset without an action in the plan returns DISABLE on its first event,
+# so afterwards the interpreter calls us exactly where the plan acts. A
+# quiet completion (plan.Action.quiet) is disabled too while one thread
+# runs, and enabled again (restart_events) when a thread starts.
+
+import sys
+import time
+
+from . import plan as _plan
+from .resolve import ProbeError
+from .values import PEND, UNBOUND, PLAIN_TYPES, HUGE
+
+STMT = _plan.STMT
+
+
+class MonitoringCore:
+    name = "monitoring"
+
+    def __init__(self, mgr, planner):
+        self.mgr = mgr
+        self.planner = planner
+        mon = sys.monitoring
+        self.mon = mon
+        self.tool = None
+        for tid in (4, 3, 2, 1, 0, 5):
+            if mon.get_tool(tid) is None:
+                mon.use_tool_id(tid, "probe")
+                self.tool = tid
+                break
+        if self.tool is None:
+            raise ProbeError("every sys.monitoring tool id is taken by other tools; try --core settrace")
+
+    def install(self):
+        mon, E, mgr, tool = self.mon, self.mon.events, self.mgr, self.tool
+        planner = self.planner
+        DISABLE = mon.DISABLE
+        getframe = sys._getframe
+        probed = planner.probed
+        mt = mgr.mt
+        pending = mgr.pending
+        set_local = mon.set_local_events
+        local_events = E.INSTRUCTION | E.PY_RETURN | E.PY_YIELD
+        pc = time.monotonic_ns
+        chunk_append = mgr.chunk.append
+        comp_append = mgr.completions.append
+        deadline = mgr.deadline
+        snapshot = mgr.snapshot
+        run = mgr.run
+        PEND_ = PEND
+        UNBOUND_ = UNBOUND
+        plain = PLAIN_TYPES
+        stop_types = (StopIteration, StopAsyncIteration)
+
+        def setup(code):
+            plan = planner.plan_for(code)
+            if plan is not None:
+                set_local(tool, code, local_events)
+            return plan
+
+        self.setup = setup
+
+        def on_start(code, offset):
+            try:
+                setup(code)
+                if not planner.unfound:
+                    self.maybe_stop_looking()
+            except Exception as e:  # noqa: BLE001 - never raise into the program
+                mgr.internal_error(e)
+            return DISABLE
+
+        fast_at = planner.fast_at
+
+        def on_instr(code, offset):
+            try:
+                fast = fast_at.get(offset)
+                if fast is not None and fast[0] is code and not mt[0]:
+                    # The tight loop, kept to the fewest operations: one LHS
+                    # local; complete the frame's pending capture, reserve.
+                    frame = getframe(1)
+                    pl = pending.pop(frame, None)
+                    if pl is not None:
+                        if type(pl) is tuple:
+                            probe = pl[1]
+                            try:
+                                v = frame.f_locals[probe.base]
+                            except KeyError:
+                                # A local is unbound; a module/class name may still be a global.
+                                v = UNBOUND_ if probe.fast else mgr.read(frame, probe)
+                            else:
+                                if type(v) is int:
+                                    if not -HUGE < v < HUGE:
+                                        v = snapshot(v)  # only its leading digits
+                                elif type(v) not in plain:
+                                    v = snapshot(v)
+                            item = pl[0]
+                            if item[2] is PEND_:
+                                item[2] = v
+                            else:
+                                comp_append((item[2][1], v))
+                        else:
+                            pending[frame] = pl
+                            mgr.complete(frame)
+                    ts = pc()
+                    item = [fast[1], ts, PEND_]
+                    chunk_append(item)
+                    pending[frame] = (item, fast[2], fast[3])
+                    if ts > deadline[0]:
+                        mgr.flush()
+                    return None
+                plan = probed.get(id(code))
+                if plan is None:
+                    return DISABLE
+                a = plan.actions.get(offset)
+                if a is None:
+                    return DISABLE
+                if a.quiet and not mt[0] and a.fire is None and not a.binds and not a.arm:
+                    return DISABLE
+                run(getframe(1), a)
+                return None
+            except Exception as e:  # noqa: BLE001 - never raise into the program
+                mgr.internal_error(e)
+                return None
+
+        def on_return(code, offset, retval):
+            try:
+                if id(code) in probed:
+                    frame = getframe(1)
+                    if frame in pending or frame in mgr.armed:
+                        mgr.frame_done(frame)
+            except Exception as e:  # noqa: BLE001 - never raise into the program
+                mgr.internal_error(e)
+
+        def on_yield(code, offset, retval):
+            try:
+                if pending:
+                    plan = probed.get(id(code))
+                    if plan is not None:
+                        frame = getframe(1)
+                        if frame in pending:
+                            mgr.suspend(frame, plan.yield_unit.get(offset))
+            except Exception as e:  # noqa: BLE001 - never raise into the program
+                mgr.internal_error(e)
+
+        def on_raise(code, offset, exc):
+            try:
+                if pending:
+                    frame = getframe(1)
+                    if frame in pending:
+                        if isinstance(exc, stop_types):
+                            plan = probed.get(id(code))
+                            if plan is not None and offset in plan.stop_offsets:
+                                return  # the interpreter's own StopIteration (rule 4)
+                        mgr.exception(frame)
+            except Exception as e:  # noqa: BLE001 - never raise into the program
+                mgr.internal_error(e)
+
+        def on_unwind(code, offset, exc):
+            try:
+                if pending or mgr.armed:
+                    frame = getframe(1)
+                    if frame in pending or frame in mgr.armed:
+                        mgr.frame_done(frame, raised=True)
+            except Exception as e:  # noqa: BLE001 - never raise into the program
+                mgr.internal_error(e)
+
+        reg = mon.register_callback
+        reg(tool, E.PY_START, on_start)
+        reg(tool, E.INSTRUCTION, on_instr)
+        reg(tool, E.PY_RETURN, on_return)
+        reg(tool, E.PY_YIELD, on_yield)
+        reg(tool, E.RAISE, on_raise)
+        reg(tool, E.PY_THROW, on_raise)
+        reg(tool, E.PY_UNWIND, on_unwind)
+        self.global_events = E.PY_START | E.RAISE | E.PY_THROW | E.PY_UNWIND
+        mon.set_events(tool, self.global_events)
+
+    def prepare(self, code):
+        # The program's own code objects are all known before it runs: plan
+        # them now, so that PY_START (which costs every call a little even
+        # where it is disabled) is needed only for probes in other modules.
+        todo = [code]
+        while todo:
+            c = todo.pop()
+            self.setup(c)
+            todo.extend(k for k in c.co_consts if type(k) is type(c))
+        self.maybe_stop_looking()
+
+    def maybe_stop_looking(self):
+        E = self.mon.events
+        if not self.planner.unfound and self.global_events & E.PY_START:
+            self.global_events &= ~E.PY_START
+            self.mon.set_events(self.tool, self.global_events)
+
+    def on_new_thread(self):
+        pass
+
+    def on_threads(self):
+        # Quiet completions disabled while one thread ran must run again:
+        # another thread may now change a value before the next event point.
+        try:
+            sys.monitoring.restart_events()
+        except Exception as e:  # noqa: BLE001
+            self.mgr.internal_error(e)
+
+    def uninstall(self):
+        # set_events(tool, 0) clears only the global events, and before 3.14
+        # free_tool_id leaves callbacks and per-code events in place: without
+        # this, code that already had local events (in daemon threads after
+        # the seal, or in a forked child) would go on calling the callbacks.
+        mon, tool = self.mon, self.tool
+        try:
+            mon.set_events(tool, 0)
+            E = mon.events
+            for ev in (E.PY_START, E.INSTRUCTION, E.PY_RETURN, E.PY_YIELD, E.RAISE, E.PY_THROW, E.PY_UNWIND):
+                mon.register_callback(tool, ev, None)
+            for code, plan in list(self.planner.plans.values()):
+                if plan is not None:
+                    mon.set_local_events(tool, code, 0)
+            mon.free_tool_id(tool)
+        except Exception:  # noqa: BLE001
+            pass

@@ -1,0 +1,302 @@
+# probe agent: values (SPEC §3).
+#
+# What a capture stores: plain int/float/complex/str/bytes/bool/None go on
+# the wire as they are; everything else becomes a tuple tagged by its first
+# element (the T_* constants), so no user tuple ever reaches the wire
+# untagged. The recorder decodes these in src/wire/mod.rs; docs/WIRE.md is
+# the contract.
+#
+# Every conversion here is bounded before it is done: a huge int is not
+# turned into text in full, a huge list is not repr'd in full.
+
+import sys
+from array import array as _array  # imported now: never at capture time (SPEC §2 rule 11)
+
+T_UNBOUND = 1      # (1,)
+T_RAISED = 2       # (2,) unbound, or (2, value)
+T_ERROR = 3        # (3, exc_type, message)
+T_INCOMPLETE = 4   # (4,)
+T_PENDING = 5      # (5, token)
+T_TRUNC = 6        # (6, str_or_bytes)   truncated text
+T_SUB = 7          # (7, type_name, base_value)
+T_OTHER = 8        # (8, type_name, repr, truncated)
+T_ARRAY = 9        # (9, dtype, shape, data, truncated, type_name)  C order, little-endian
+
+UNBOUND = (T_UNBOUND,)
+INCOMPLETE = (T_INCOMPLETE,)
+RAISED_UNBOUND = (T_RAISED,)
+PEND = (T_PENDING, -1)  # placeholder object, identity-compared
+
+# Immutable values stored as they are (str/bytes may need truncating; an
+# int only below HUGE in magnitude).
+PLAIN_TYPES = frozenset((float, bool, complex, type(None)))
+_NUM_TYPES = frozenset((int, float, complex))
+
+# An int of more bits than this goes to the recorder as a number (the
+# recorder writes its exact decimal text); beyond it only its leading digits
+# are kept, as a truncated repr. 4,300 decimal digits is CPython's own
+# default limit for int <-> str conversion (sys.int_info.default_max_str_digits).
+_EXACT_INT_BITS = 14_000
+HUGE = 1 << _EXACT_INT_BITS
+# Beyond this many bits even the leading digits are not worth their cost
+# (a division of the whole number): only the size is told.
+_DIGITS_INT_BITS = 1 << 24
+_LOG10_2 = 0.30102999566398120
+
+# Containers whose repr probe builds itself, stopping at the byte limit,
+# instead of letting repr() walk (and allocate) the whole thing.
+_BOUNDED_REPR = (list, tuple, dict, set, frozenset)
+
+
+def type_name(t):
+    try:
+        mod = t.__module__
+        q = t.__qualname__
+        return q if mod in ("builtins", None) else f"{mod}.{q}"
+    except BaseException:  # noqa: BLE001
+        return "?"
+
+
+def cut_text(s, limit):
+    """(s, False) when its UTF-8 form fits in `limit` bytes, else (the
+    longest prefix that does, cut at a character boundary, True) — the
+    limit is in bytes, as --max-value-bytes says. Encodes at most `limit`
+    characters, never the whole of a huge string."""
+    n = len(s)
+    if n * 4 <= limit:
+        return s, False
+    b = (s if n <= limit else s[:limit]).encode("utf-8", "surrogatepass")
+    if len(b) <= limit:
+        # All of it fits, or (n > limit) the first `limit` characters do.
+        return (s, False) if n <= limit else (s[:limit], True)
+    cut = limit
+    while cut > 0 and (b[cut] & 0xC0) == 0x80:
+        cut -= 1  # not in the middle of a character
+    return b[:cut].decode("utf-8", "surrogatepass"), True
+
+
+def safe_str(e, limit):
+    try:
+        s = str(e)
+        if type(s) is not str:
+            s = ""
+    except BaseException:  # noqa: BLE001
+        s = ""
+    return cut_text(s, limit)[0]
+
+
+def error_value(e, limit):
+    return (T_ERROR, type_name(type(e)), safe_str(e, limit))
+
+
+def big_int(v, limit):
+    """An int beyond 64 bits: itself (exact text made by the recorder) when
+    its text is short enough, else (T_OTHER, 'int', leading digits, True)."""
+    bits = v.bit_length()
+    if bits <= _EXACT_INT_BITS:
+        return v
+    neg = v < 0
+    ndigits = int(bits * _LOG10_2) + 1  # exact or one too many
+    keep = max(1, min(limit - 1, 4000))
+    if bits > _DIGITS_INT_BITS:
+        text = f"<int of {bits} bits, about {ndigits} decimal digits>"
+        return (T_OTHER, "int", cut_text(text, limit)[0], True)
+    a = -v if neg else v
+    # The leading `keep` digits: one division by a power of ten, never the
+    # quadratic conversion of the whole number (and no int_max_str_digits).
+    # (`ndigits` may be one too many: then one digit fewer is kept.)
+    lead = a // 10 ** (ndigits - keep)
+    text = ("-" if neg else "") + str(lead)
+    return (T_OTHER, "int", cut_text(text, limit)[0], True)
+
+
+class Values:
+    """Snapshots of program values under the record's limits."""
+
+    def __init__(self, max_bytes, max_array_bytes):
+        self.max_bytes = max_bytes
+        self.max_array_bytes = max_array_bytes
+
+    def snapshot(self, v):
+        t = type(v)
+        if t is int:
+            if -0x8000000000000000 <= v <= 0xFFFFFFFFFFFFFFFF:
+                return v
+            return big_int(v, self.max_bytes)
+        if t is float or t is bool or v is None or t is complex:
+            return v
+        if t is str:
+            if len(v) * 4 <= self.max_bytes:
+                return v
+            text, cut = cut_text(v, self.max_bytes)
+            return (T_TRUNC, text) if cut else v
+        if t is bytes:
+            if len(v) > self.max_bytes:
+                return (T_TRUNC, v[: self.max_bytes])
+            return v
+        try:
+            if t is list or t is tuple:
+                a = _seq_array(v, t, self.max_array_bytes)
+                if a is not None:
+                    return a
+            else:
+                # Never import NumPy: if the program has not, v is not NumPy's.
+                np = sys.modules.get("numpy")
+                if np is not None:
+                    if isinstance(v, np.ndarray) and not t.__module__.startswith("numpy.ma"):
+                        # (A masked array's data alone would hide its mask:
+                        # it is stored by repr.)
+                        a = _ndarray(v, t, self.max_array_bytes)
+                        if a is not None:
+                            return a
+                    elif isinstance(v, np.generic) and not isinstance(v, (float, complex)):
+                        # int64, float32, bool_ …: stored as their Python
+                        # value with the NumPy type name (float64 and
+                        # complex128 are float/complex subclasses already).
+                        base = v.item()
+                        if type(base) in PLAIN_TYPES or type(base) is int:
+                            return (T_SUB, t.__name__, self.snapshot(base))
+            for base in (bool, int, float, complex, str, bytes):
+                if isinstance(v, base):
+                    return (T_SUB, t.__qualname__, self.snapshot(base(v)))
+            if t in _BOUNDED_REPR:
+                r, trunc = bounded_repr(v, self.max_bytes)
+            else:
+                r = repr(v)
+                if type(r) is not str:
+                    r = str(r)
+                r, trunc = cut_text(r, self.max_bytes)
+            return (T_OTHER, type_name(t), r, trunc)
+        except BaseException as e:  # noqa: BLE001 - user code (repr) may raise anything
+            return error_value(e, self.max_bytes)
+
+
+class _Full(Exception):
+    pass
+
+
+def bounded_repr(v, limit):
+    """repr(v) of a builtin container, cut at `limit` characters without
+    building the rest: (text, truncated). Elements that are not builtin
+    containers use their own repr (each cut at the remaining budget)."""
+    out = []
+    size = [0]
+
+    def put(s):
+        room = limit - size[0]
+        if len(s) > room:
+            out.append(s[:room])
+            size[0] = limit
+            raise _Full
+        out.append(s)
+        size[0] += len(s)
+
+    def walk(x, depth):
+        t = type(x)
+        if depth > 50 or t not in _BOUNDED_REPR:
+            s = repr(x) if t is not int or x.bit_length() <= _EXACT_INT_BITS else f"<int of {x.bit_length()} bits>"
+            put(s if type(s) is str else str(s))
+            return
+        if t is dict:
+            put("{")
+            first = True
+            for k, val in x.items():
+                if not first:
+                    put(", ")
+                first = False
+                walk(k, depth + 1)
+                put(": ")
+                walk(val, depth + 1)
+            put("}")
+            return
+        if t is list:
+            open_, close = "[", "]"
+        elif t is tuple:
+            open_, close = "(", ",)" if len(x) == 1 else ")"
+        elif not x:
+            put("set()" if t is set else "frozenset()")
+            return
+        else:
+            open_, close = ("{", "}") if t is set else ("frozenset({", "})")
+        put(open_)
+        first = True
+        for item in x:
+            if not first:
+                put(", ")
+            first = False
+            walk(item, depth + 1)
+        put(close)
+
+    try:
+        walk(v, 0)
+    except _Full:
+        return cut_text("".join(out), limit)[0], True
+    text, cut = cut_text("".join(out), limit)
+    return text, cut
+
+
+# NumPy dtype (kind, itemsize) -> the name the recorder knows. Other dtypes
+# (object, str, datetime, longdouble, structured) are stored by repr.
+_NP_DTYPES = {
+    ("b", 1): "bool", ("i", 1): "int8", ("i", 2): "int16", ("i", 4): "int32", ("i", 8): "int64",
+    ("u", 1): "uint8", ("u", 2): "uint16", ("u", 4): "uint32", ("u", 8): "uint64",
+    ("f", 2): "float16", ("f", 4): "float32", ("f", 8): "float64",
+    ("c", 8): "complex64", ("c", 16): "complex128",
+}
+_BIG_ENDIAN = sys.byteorder == "big"
+
+
+def _ndarray(v, t, limit):
+    """A NumPy array as (T_ARRAY, …), or None for a dtype kept by repr.
+    Copies the data now (snapshot: later in-place writes do not show)."""
+    dt = v.dtype
+    name = _NP_DTYPES.get((dt.kind, dt.itemsize))
+    if name is None:
+        return None
+    n = v.size
+    shape = v.shape
+    keep = limit // dt.itemsize
+    trunc = n > keep
+    if trunc:
+        # `flat[:k]` copies only the kept prefix (C order), even for views.
+        v = v.flat[:keep]
+    if dt.byteorder == ">" or (dt.byteorder == "=" and _BIG_ENDIAN):
+        v = v.astype(dt.newbyteorder("<"))
+    return (T_ARRAY, name, shape, v.tobytes(), trunc, t.__name__)
+
+
+def _seq_array(v, t, limit):
+    """A list/tuple of numbers as (T_ARRAY, …) per SPEC §3, or None when it
+    is not one (nested, mixed bools and numbers, other element types, ints
+    beyond 64 bits)."""
+    n = len(v)
+    if n == 0:
+        return (T_ARRAY, "float64", (0,), b"", False, t.__name__)
+    types = set(map(type, v))
+    if types == {bool}:
+        size, name = 1, "bool"
+    elif bool in types or not types <= _NUM_TYPES:
+        return None
+    elif complex in types:
+        size, name = 16, "complex128"
+    elif float in types:
+        size, name = 8, "float64"
+    else:
+        size, name = 8, "int64"
+    keep = limit // size
+    trunc = n > keep
+    items = v[:keep] if trunc else v
+    try:
+        if name == "bool":
+            data = bytes(items)
+        else:
+            if name == "complex128":
+                a = _array("d", [p for c in items for p in (c.real, c.imag)])
+            else:
+                a = _array("q" if name == "int64" else "d", items)
+            if _BIG_ENDIAN:
+                a.byteswap()
+            data = a.tobytes()
+    except OverflowError:
+        return None  # an int beyond 64 bits (or beyond float range)
+    return (T_ARRAY, name, (n,), data, trunc, t.__name__)

@@ -1,0 +1,235 @@
+//! The compiled-agent cache: code the interpreter compiled from the agent's
+//! sources once, kept so that later runs skip the ~35 ms of compiling.
+//!
+//! Nothing read from it runs unchecked. The directory
+//! (`$XDG_CACHE_HOME/probe`, else `~/.cache/probe`) is created private to
+//! the user (0700); one owned by someone else, or that others can write, is
+//! not used (ours is made private again and emptied). Each file is opened
+//! without following links, must be a regular file of ours that others
+//! cannot write, and carries the SHA-256 of its payload, checked before the
+//! payload is handed to the interpreter; a file that fails any check is
+//! deleted and rebuilt by the next run. Writes go to a temporary file in the
+//! directory, renamed into place.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+const MAGIC: &[u8; 12] = b"PROBECACHE1\n";
+/// Larger files are not ours (the agent's code is ~0.3 MB).
+const MAX_FILE: u64 = 16 << 20;
+/// At most this many compilations (one per interpreter version) are offered.
+const MAX_ENTRIES: usize = 16;
+
+/// The cache directory of this user and agent version, if usable.
+#[derive(Debug)]
+pub struct AgentCache {
+    dir: PathBuf,
+    prefix: String,
+}
+
+/// Where the cache lives: `$XDG_CACHE_HOME/probe`, else `~/.cache/probe`.
+pub fn default_dir() -> Option<PathBuf> {
+    let base = match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        Some(x) => PathBuf::from(x),
+        None => PathBuf::from(std::env::var_os("HOME").filter(|v| !v.is_empty())?).join(".cache"),
+    };
+    Some(base.join("probe"))
+}
+
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+impl AgentCache {
+    /// Opens (creating it private) the cache in `dir` for agent `key`;
+    /// None when the directory cannot be made safe to use.
+    pub fn open(dir: &Path, key: &str) -> Option<AgentCache> {
+        if let Some(parent) = dir.parent() {
+            let _ = fs::create_dir_all(parent);
+        }
+        match fs::DirBuilder::new().mode(0o700).create(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(_) => return None,
+        }
+        let meta = fs::symlink_metadata(dir).ok()?;
+        if !meta.is_dir() || meta.uid() != euid() {
+            return None; // a link, a file, or someone else's directory
+        }
+        if meta.mode() & 0o077 != 0 {
+            // Others could have put files here: make it ours alone, forget them.
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).ok()?;
+            if let Ok(rd) = fs::read_dir(dir) {
+                for e in rd.flatten() {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
+        Some(AgentCache {
+            dir: dir.to_path_buf(),
+            prefix: format!("agent-{key}-"),
+        })
+    }
+
+    fn path_of(&self, pykey: &str) -> Option<PathBuf> {
+        let ok = !pykey.is_empty()
+            && pykey.len() <= 64
+            && pykey
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+        ok.then(|| self.dir.join(format!("{}{pykey}.bin", self.prefix)))
+    }
+
+    /// Every cached compilation of this agent that passes the checks, as
+    /// (interpreter key, payload). Files that fail them are deleted.
+    pub fn load_all(&self) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        let Ok(rd) = fs::read_dir(&self.dir) else {
+            return out;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let Some(pykey) = name
+                .strip_prefix(&self.prefix)
+                .and_then(|r| r.strip_suffix(".bin"))
+            else {
+                continue;
+            };
+            if out.len() >= MAX_ENTRIES {
+                break;
+            }
+            match read_checked(&e.path()) {
+                Ok(payload) => out.push((pykey.to_string(), payload)),
+                Err(_) => {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
+        out
+    }
+
+    /// Stores `payload` for interpreter key `pykey` (atomically).
+    pub fn store(&self, pykey: &str, payload: &[u8]) -> io::Result<()> {
+        let path = self
+            .path_of(pykey)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "bad interpreter key"))?;
+        if payload.len() as u64 > MAX_FILE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "payload too large",
+            ));
+        }
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .permissions(fs::Permissions::from_mode(0o600))
+            .tempfile_in(&self.dir)?;
+        tmp.write_all(MAGIC)?;
+        tmp.write_all(&Sha256::digest(payload))?;
+        tmp.write_all(payload)?;
+        tmp.persist(&path).map_err(|e| e.error)?;
+        Ok(())
+    }
+}
+
+/// The payload of a cache file, if it is a regular file of ours that others
+/// cannot write, and its hash matches.
+fn read_checked(path: &Path) -> io::Result<Vec<u8>> {
+    let bad = |why: &str| io::Error::new(io::ErrorKind::InvalidData, why.to_string());
+    let mut f: File = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() || meta.uid() != euid() || meta.mode() & 0o022 != 0 {
+        return Err(bad("not a private regular file of ours"));
+    }
+    if meta.len() > MAX_FILE || meta.len() < (MAGIC.len() + 32) as u64 {
+        return Err(bad("size out of range"));
+    }
+    let mut all = Vec::with_capacity(meta.len() as usize);
+    f.read_to_end(&mut all)?;
+    let (head, rest) = all.split_at(MAGIC.len());
+    if head != MAGIC {
+        return Err(bad("bad magic"));
+    }
+    let (hash, payload) = rest.split_at(32);
+    if Sha256::digest(payload).as_slice() != hash {
+        return Err(bad("hash mismatch"));
+    }
+    Ok(payload.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_payload_comes_back_and_a_tampered_one_is_deleted() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("probe");
+        let c = AgentCache::open(&dir, "abc").unwrap();
+        assert_eq!(
+            fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        c.store("cpython-312-30c01f0", b"code bytes").unwrap();
+        assert_eq!(
+            c.load_all(),
+            vec![("cpython-312-30c01f0".to_string(), b"code bytes".to_vec())]
+        );
+        // Replace the payload but keep the old hash: refused and deleted.
+        let p = c.path_of("cpython-312-30c01f0").unwrap();
+        let mut bytes = fs::read(&p).unwrap();
+        let n = bytes.len();
+        bytes[n - 1] ^= 1;
+        fs::write(&p, &bytes).unwrap();
+        assert!(c.load_all().is_empty());
+        assert!(!p.exists());
+    }
+
+    #[test]
+    fn a_symlinked_or_shared_entry_is_never_used() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("probe");
+        let c = AgentCache::open(&dir, "abc").unwrap();
+        c.store("k1", b"payload").unwrap();
+        let real = c.path_of("k1").unwrap();
+        let link = c.path_of("k2").unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let got = c.load_all();
+        assert_eq!(got, vec![("k1".to_string(), b"payload".to_vec())]);
+        // Group-writable: refused.
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(c.load_all().is_empty());
+    }
+
+    #[test]
+    fn a_directory_others_can_write_is_made_private_and_emptied() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("probe");
+        fs::create_dir(&dir).unwrap();
+        fs::write(dir.join("agent-abc-k1.bin"), b"planted").unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+        let c = AgentCache::open(&dir, "abc").unwrap();
+        assert_eq!(
+            fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        assert!(c.load_all().is_empty());
+        assert!(!dir.join("agent-abc-k1.bin").exists());
+    }
+
+    #[test]
+    fn interpreter_keys_cannot_name_other_paths() {
+        let d = tempfile::tempdir().unwrap();
+        let c = AgentCache::open(&d.path().join("p"), "abc").unwrap();
+        assert!(c.store("../evil", b"x").is_err());
+        assert!(c.store("", b"x").is_err());
+    }
+}

@@ -1,0 +1,211 @@
+//! The agent stays out of the program's way (SPEC §2 rule 11 and issue
+//! 15/16): its source never appears on the command line, a Ctrl-C landing
+//! inside the tracer shows none of its frames, nothing read from the cache
+//! runs unchecked, and a huge value is never converted whole.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+fn program_with(spec_tag: &str, file: &str) -> (std::path::PathBuf, String) {
+    let f = fixture(file);
+    let s = spec(&f, spec_tag, spec_tag);
+    (f, s)
+}
+
+#[test]
+fn the_command_line_holds_a_short_bootstrap_not_the_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (f, _) = program_with("big", "argv_and_bigint.py");
+    for (v, py) in pythons() {
+        let (out, _) = record(
+            dir.path(),
+            &py,
+            "settrace",
+            &[spec(&f, "small", "small")],
+            &[f.to_str().unwrap()],
+        );
+        assert_ok(&out, &format!("argv on {v}"));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let first = stdout.lines().next().unwrap_or("");
+        assert!(
+            first.len() < 400,
+            "Python {v}: sys.orig_argv is {} characters long: {first}",
+            first.len()
+        );
+        assert!(first.contains("argv_and_bigint.py"), "{v}: {first}");
+        assert!(
+            !first.contains("def ") && !first.contains("import marshal"),
+            "{v}: agent source on the command line: {first}"
+        );
+    }
+}
+
+#[test]
+fn a_huge_int_keeps_its_leading_digits_and_a_small_big_one_stays_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture("argv_and_bigint.py");
+    for (v, py) in pythons() {
+        for core in cores(v) {
+            let what = format!("big ints on {v} ({core})");
+            let (out, log) = record(
+                dir.path(),
+                &py,
+                core,
+                &[spec(&f, "big", "big"), spec(&f, "small", "small")],
+                &[f.to_str().unwrap()],
+            );
+            assert_ok(&out, &what);
+            let recs = records(&log);
+            assert_eq!(recs.len(), 2, "{what}");
+            match &recs[0].value {
+                probe::model::Value::Other {
+                    type_name,
+                    repr,
+                    truncated,
+                } => {
+                    assert_eq!(type_name, "int", "{what}");
+                    assert!(*truncated, "{what}: flagged truncated");
+                    assert!(repr.starts_with("1000000000"), "{what}: {repr:.40}");
+                    assert!(repr.len() <= 4096, "{what}: {} bytes", repr.len());
+                }
+                other => {
+                    let shown = show(other);
+                    panic!(
+                        "{what}: 10**200000 recorded as {} ({} characters)",
+                        &shown[..shown.len().min(60)],
+                        shown.len()
+                    )
+                }
+            }
+            assert_eq!(show(&recs[1].value), "-1180591620717411303424", "{what}");
+        }
+    }
+}
+
+/// Records with the compiled-agent cache in `cache`, returning stdout.
+fn record_with_cache(
+    dir: &std::path::Path,
+    cache: &std::path::Path,
+    py: &std::path::Path,
+) -> std::process::Output {
+    let f = fixture("argv_and_bigint.py");
+    let out = dir.join("c.probe");
+    Command::new(probe_bin())
+        .env("XDG_CACHE_HOME", cache)
+        .args(["record", "-q", "--force", "-o"])
+        .arg(&out)
+        .arg("-p")
+        .arg(spec(&f, "small", "small"))
+        .arg("--")
+        .arg(py)
+        .arg(&f)
+        .output()
+        .expect("probe runs")
+}
+
+#[test]
+fn a_tampered_cache_entry_is_deleted_and_rebuilt_never_run() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let (v, py) = pythons().pop().unwrap();
+    let out = record_with_cache(dir.path(), &cache, &py);
+    assert_ok(&out, "first run");
+    let pdir = cache.join("probe");
+    assert_eq!(
+        std::fs::metadata(&pdir).unwrap().permissions().mode() & 0o777,
+        0o700,
+        "the cache directory is private"
+    );
+    let entries: Vec<_> = std::fs::read_dir(&pdir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(
+        entries.len(),
+        1,
+        "one compiled agent for Python {v}: {entries:?}"
+    );
+    // Replace the payload with code that would leave a mark, keeping the
+    // header (magic and the old hash): it must be refused, not run.
+    let marker = dir.path().join("ran");
+    let evil = Command::new(&py)
+        .arg("-c")
+        .arg(format!(
+            "import marshal,sys;c=compile(\"open({:?},'w').write('x')\",'e','exec');sys.stdout.buffer.write(marshal.dumps({{n: c for n in ['values']}}))",
+            marker.display().to_string()
+        ))
+        .output()
+        .unwrap()
+        .stdout;
+    let mut bytes = std::fs::read(&entries[0]).unwrap();
+    bytes.truncate(12 + 32);
+    bytes.extend_from_slice(&evil);
+    std::fs::write(&entries[0], &bytes).unwrap();
+    let out = record_with_cache(dir.path(), &cache, &py);
+    assert_ok(&out, "run with a tampered cache");
+    assert!(!marker.exists(), "code from a tampered cache file ran");
+    let again = std::fs::read(&entries[0]).expect("rebuilt");
+    assert_ne!(again, bytes, "the tampered file was replaced");
+    // A cache directory others can write is made private and emptied.
+    std::fs::set_permissions(&pdir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = record_with_cache(dir.path(), &cache, &py);
+    assert_ok(&out, "run with a shared cache directory");
+    assert_eq!(
+        std::fs::metadata(&pdir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+}
+
+#[test]
+fn ctrl_c_inside_the_tracer_shows_only_the_programs_frames() {
+    use std::os::unix::process::CommandExt;
+    let f = fixture("busy_interrupt.py");
+    let dir = tempfile::tempdir().unwrap();
+    for (v, py) in pythons() {
+        for core in cores(v) {
+            // A few runs: the interrupt lands at a different point each time,
+            // often inside the tracer's callback.
+            for attempt in 0..3 {
+                let out = dir.path().join(format!("i-{v}-{core}-{attempt}.probe"));
+                let mut child = Command::new(probe_bin())
+                    .args(["record", "-q", "--core", core, "-o"])
+                    .arg(&out)
+                    .arg("-p")
+                    .arg(spec(&f, "n", "n"))
+                    .arg("--")
+                    .arg(&py)
+                    .arg(&f)
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .process_group(0)
+                    .spawn()
+                    .unwrap();
+                let group = child.id() as i32;
+                let mut line = String::new();
+                BufReader::new(child.stdout.take().unwrap())
+                    .read_line(&mut line)
+                    .unwrap();
+                assert_eq!(line.trim(), "ready");
+                std::thread::sleep(Duration::from_millis(150 + 70 * attempt));
+                // SAFETY: plain FFI call on our child's process group.
+                unsafe { libc::kill(-group, libc::SIGINT) };
+                let o = child.wait_with_output().unwrap();
+                let err = String::from_utf8_lossy(&o.stderr);
+                assert_eq!(o.status.code(), Some(130), "{v} {core}: {err}");
+                assert!(err.contains("KeyboardInterrupt"), "{v} {core}: {err}");
+                for l in err.lines().filter(|l| l.trim_start().starts_with("File ")) {
+                    assert!(
+                        l.contains("busy_interrupt.py"),
+                        "{v} {core}: a frame that is not the program's in its traceback: {l}\n{err}"
+                    );
+                }
+            }
+        }
+    }
+}

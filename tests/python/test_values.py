@@ -1,0 +1,96 @@
+"""Unit tests of the agent's value snapshots (src/capture/agent/values.py):
+every conversion is bounded before it is done.
+
+Run by tests/plan_units.rs with every supported interpreter.
+"""
+
+import os
+import sys
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "src", "capture"))
+
+from agent import values as V  # noqa: E402
+
+
+class CutText(unittest.TestCase):
+    def test_the_limit_is_in_utf8_bytes_and_cuts_between_characters(self):
+        self.assertEqual(V.cut_text("abc", 3), ("abc", False))
+        self.assertEqual(V.cut_text("abcd", 3), ("abc", True))
+        self.assertEqual(V.cut_text("é" * 4, 8), ("é" * 4, False))
+        self.assertEqual(V.cut_text("é" * 4, 7), ("é" * 3, True))  # never half a character
+        self.assertEqual(V.cut_text("€€€", 7), ("€€", True))
+        self.assertEqual(V.cut_text("", 0), ("", False))
+
+    def test_lone_surrogates_survive(self):
+        s = "a\udcff" * 3
+        text, cut = V.cut_text(s, 4)
+        self.assertTrue(cut)
+        self.assertTrue(s.startswith(text))
+
+    def test_a_huge_string_keeps_its_head(self):
+        s = "x" * 50_000_000 + "é"
+        self.assertEqual(V.cut_text(s, 4096), ("x" * 4096, True))
+
+
+class BigInts(unittest.TestCase):
+    def test_ints_up_to_the_bound_go_whole(self):
+        v = 3 ** 5000
+        self.assertIs(V.big_int(v, 4096), v)
+
+    def test_beyond_the_bound_only_leading_digits_flagged(self):
+        v = 7 * 10 ** 100_000 + 1
+        tag, type_name, text, cut = V.big_int(v, 4096)
+        self.assertEqual((tag, type_name, cut), (V.T_OTHER, "int", True))
+        self.assertTrue(text.startswith("7000"), text[:10])
+        self.assertLessEqual(len(text.encode()), 4096)
+        neg = V.big_int(-v, 100)
+        self.assertTrue(neg[2].startswith("-7000"))
+        self.assertLessEqual(len(neg[2]), 100)
+
+    def test_the_leading_digits_are_exact(self):
+        v = 10 ** 20_003 - 877  # 999…9123
+        text = V.big_int(v, 50)[2]
+        self.assertEqual(text, "9" * len(text))
+        v = 1234567890 * (10 ** 20_000 - 1) // (10 ** 10 - 1)  # 1234567890 repeated
+        text = V.big_int(v, 30)[2]
+        self.assertTrue(("1234567890" * 4).startswith(text), text)
+
+    def test_an_enormous_int_is_described_not_divided(self):
+        v = 1 << (1 << 25)
+        tag, type_name, text, cut = V.big_int(v, 4096)
+        self.assertIn("bits", text)
+        self.assertTrue(cut)
+
+
+class Snapshots(unittest.TestCase):
+    def setUp(self):
+        self.v = V.Values(64, 1 << 20)
+
+    def test_a_huge_list_repr_is_cut_without_building_it_all(self):
+        big = [[i, str(i)] for i in range(300_000)]
+        tag, type_name, text, cut = self.v.snapshot(big)
+        self.assertEqual((tag, type_name, cut), (V.T_OTHER, "list", True))
+        self.assertEqual(text, repr(big)[:64])
+
+    def test_container_reprs_match_python_when_they_fit(self):
+        for x in ([1, "a", None], (1,), (), {"k": [1.5]}, {1, 2}, set(), frozenset({3})):
+            got = V.bounded_repr(x, 1000)
+            self.assertEqual(got, (repr(x), False), x)
+
+    def test_a_repr_that_raises_is_an_error_value(self):
+        class Bad:
+            def __repr__(self):
+                raise RuntimeError("no")
+        self.assertEqual(self.v.snapshot(Bad())[:2], (V.T_ERROR, "RuntimeError"))
+
+    def test_number_lists_are_arrays(self):
+        self.assertEqual(self.v.snapshot([1, 2])[1:3], ("int64", (2,)))
+        self.assertEqual(self.v.snapshot([1, 2.5])[1], "float64")
+        self.assertEqual(self.v.snapshot([True, 1])[0], V.T_OTHER)
+        self.assertEqual(self.v.snapshot([2 ** 70])[0], V.T_OTHER)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=1)
