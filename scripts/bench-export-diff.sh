@@ -19,9 +19,9 @@ REPEAT="${2:-3}"
 N=$(( N / 2 * 2 ))
 NUDGE=$(( N / 4 ))
 
-cargo build --release --quiet --bin probe --example bench_log
-PROBE="$PWD/target/release/probe"
-GEN="$PWD/target/release/examples/bench_log"
+cargo build --profile profiling --quiet --bin probe --example bench_log
+PROBE="$PWD/target/profiling/probe"
+GEN="$PWD/target/profiling/examples/bench_log"
 DIR="${BENCH_DIR:-$(mktemp -d)}"; mkdir -p "$DIR"
 [ -n "${BENCH_DIR:-}" ] || trap 'rm -rf "$DIR"' EXIT
 

@@ -3,7 +3,8 @@
 #
 #   scripts/bench-record.sh [--repeat N] [--json FILE] [--all-cores] [--no-build] ...
 #
-# Builds the release binary (cargo build --release; a no-op when up to date)
+# Builds the profiling binary (cargo build --profile profiling: the release
+# code with debug info, in target/profiling/; a no-op when up to date)
 # unless --no-build is given or $PROBE_BIN points at another binary, then runs
 # scripts/bench_record.py with the system python3 (stdlib only). The table goes
 # to stdout, progress to stderr. See `scripts/bench-record.sh --help`.
@@ -11,7 +12,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [[ -n "${PYTHON3:-}" ]]; then py3="$PYTHON3"; elif [[ -x /usr/bin/python3 ]]; then py3=/usr/bin/python3; else py3=python3; fi
-bin="${PROBE_BIN:-$root/target/release/probe}"
+bin="${PROBE_BIN:-$root/target/profiling/probe}"
 
 build=1
 for a in "$@"; do
@@ -29,9 +30,9 @@ fi
 
 if [[ $build -eq 1 ]]; then
     if command -v cargo >/dev/null 2>&1; then
-        echo "bench-record: cargo build --release" >&2
-        if ! (cd "$root" && cargo build --release --quiet); then
-            echo "bench-record: cargo build --release failed; fix the build or rerun with" \
+        echo "bench-record: cargo build --profile profiling" >&2
+        if ! (cd "$root" && cargo build --profile profiling --quiet --bin probe); then
+            echo "bench-record: cargo build --profile profiling failed; fix the build or rerun with" \
                  "--no-build to benchmark the existing $bin" >&2
             exit 2
         fi

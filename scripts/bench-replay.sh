@@ -9,7 +9,7 @@
 #
 # Whole-process wall time (start-up, mmap, decode, draw, PNG encode and
 # write included), best of N (default 3); user+sys CPU time beside it, since
-# wall time on a shared 2-core machine is noisy. Builds the release binary
+# wall time on a shared 2-core machine is noisy. Builds the profiling binary
 # and the replay_synth example first. Prints a table on stdout; exits 1 if a
 # replay fails or shows the wrong number of records. Never asserts a time.
 set -euo pipefail
@@ -37,10 +37,10 @@ if [[ -z "$py" ]]; then
     [[ -z "$py" ]] && py="$(command -v python3.12 || command -v python3)"
 fi
 
-echo "bench-replay: cargo build --release (binary and replay_synth example)" >&2
-(cd "$root" && cargo build --release --quiet --bin probe --example replay_synth)
-bin="$root/target/release/probe"
-synth="$root/target/release/examples/replay_synth"
+echo "bench-replay: cargo build --profile profiling (binary and replay_synth example)" >&2
+(cd "$root" && cargo build --profile profiling --quiet --bin probe --example replay_synth)
+bin="$root/target/profiling/probe"
+synth="$root/target/profiling/examples/replay_synth"
 
 if [[ -n "$keep" ]]; then
     work="$keep"; mkdir -p "$work"

@@ -12,7 +12,8 @@ stored in full (`probe verify` and `probe info --json` on the last log).
   fixtures/bench/array_loop.py  1,024-sample float64 array, 10,000 iterations
   fixtures/bench/fir.py         64-tap FIR, 2,000 blocks of 1,024 (SPEC §10: <= 1.3x)
 
-Stdlib only; build first (cargo build --release) or set PROBE_BIN.
+Stdlib only; build first (cargo build --profile profiling: release code with
+debug info, in target/profiling/) or set PROBE_BIN.
 """
 import argparse
 import json
@@ -48,7 +49,7 @@ def main():
     ap.add_argument("--repeat", "-n", type=int, default=5)
     ap.add_argument("--pythons", default="3.11,3.12,3.13,3.14,3.15")
     args = ap.parse_args()
-    probe = os.environ.get("PROBE_BIN", os.path.join(ROOT, "target", "release", "probe"))
+    probe = os.environ.get("PROBE_BIN", os.path.join(ROOT, "target", "profiling", "probe"))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for minor in args.pythons.split(","):

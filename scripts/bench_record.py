@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Benchmark `probe record` against the SPEC §10 performance targets.
 
-Normally run through scripts/bench-record.sh (which builds the release binary
-first).  Standard library only; runs under any python3 >= 3.8.
+Normally run through scripts/bench-record.sh (which builds the profiling binary,
+the release code with debug info, first).  Standard library only; runs under
+any python3 >= 3.8.
 
 What it measures, for each available interpreter (3.11 to 3.15) and core
 (3.11: settrace; 3.12+: monitoring, plus settrace with --all-cores):
@@ -703,8 +704,8 @@ def main(argv=None):
         os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv")), "versions"),
         help="where to look for X.Y.Z/bin/python (default $PYENV_ROOT/versions)")
     ap.add_argument("--probe-bin", default=os.environ.get(
-        "PROBE_BIN", os.path.join(ROOT, "target", "release", "probe")),
-        help="probe binary (default $PROBE_BIN or target/release/probe)")
+        "PROBE_BIN", os.path.join(ROOT, "target", "profiling", "probe")),
+        help="probe binary (default $PROBE_BIN or target/profiling/probe)")
     ap.add_argument("--no-build", action="store_true",
                     help="(handled by bench-record.sh) do not run cargo build first")
     args = ap.parse_args(argv)
@@ -714,7 +715,7 @@ def main(argv=None):
     binary = os.path.abspath(args.probe_bin)
     if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
         print("bench: probe binary not found or not executable: %s\n"
-              "bench: build it with `cargo build --release` (scripts/bench-record.sh does this)"
+              "bench: build it with `cargo build --profile profiling` (scripts/bench-record.sh does this)"
               " or pass --probe-bin PATH" % binary, file=sys.stderr)
         return 2
     if not sys.platform.startswith("linux"):

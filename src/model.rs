@@ -866,6 +866,15 @@ text_enum! {
         Lost = "lost",
         /// The recorder was interrupted before the program ended.
         Aborted = "aborted",
+        /// It replaced itself with another program (`os.exec*`): what ran
+        /// afterwards was not traced.
+        Exec = "exec",
+    }
+}
+
+impl Default for ExitKind {
+    fn default() -> Self {
+        ExitKind::Exit
     }
 }
 

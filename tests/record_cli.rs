@@ -271,8 +271,13 @@ fn bad_specs_are_refused_before_the_program_runs() {
 fn missing_or_old_interpreters_are_clear_errors() {
     let f = fixture("behaviour.py");
     let spec = spec(&f, "total", "total");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.probe");
+    let out = out.to_str().unwrap();
     let o = run(&[
         "record",
+        "-o",
+        out,
         "-p",
         &spec,
         "--",
@@ -288,6 +293,8 @@ fn missing_or_old_interpreters_are_clear_errors() {
     if let Some(old) = find_python("3.10") {
         let o = run(&[
             "record",
+            "-o",
+            out,
             "-p",
             &spec,
             "--",
@@ -498,7 +505,8 @@ fn program_killed_case(version: &str, py: &std::path::Path) {
     let out = dir.path().join("victim.probe");
     let (mut child, group) = start_recording("forever.py", "x", &out, "running", py);
     std::thread::sleep(Duration::from_millis(200));
-    // The recorder's only child is the Python program.
+    // The recorder's children: the Python program, and the probe-witness
+    // that tells group-wide signals apart (src/record/signals.rs).
     let pids = Command::new("pgrep")
         .arg("-P")
         .arg(child.id().to_string())
@@ -507,11 +515,15 @@ fn program_killed_case(version: &str, py: &std::path::Path) {
     let pids: Vec<i32> = String::from_utf8_lossy(&pids.stdout)
         .split_whitespace()
         .filter_map(|p| p.parse().ok())
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm"))
+                .map_or(true, |c| c.trim() != "probe-witness")
+        })
         .collect();
     assert_eq!(
         pids.len(),
         1,
-        "Python {version}: expected one child of the recorder"
+        "Python {version}: expected one program child of the recorder"
     );
     // SAFETY: plain FFI call on the program's pid.
     unsafe { libc::kill(pids[0], libc::SIGKILL) };
@@ -769,11 +781,15 @@ fn explicit_core_that_cannot_be_honoured_is_an_error_and_fallback_is_a_warning()
     let (_, py311) = pythons().into_iter().find(|(v, _)| *v == "3.11").unwrap();
     let file = fixture("behaviour.py");
     let spec = spec(&file, "total", "total");
+    let dir = tempfile::tempdir().unwrap();
+    let refused = dir.path().join("refused.probe");
     let o = run(&[
         "record",
         "-q",
         "--core",
         "monitoring",
+        "-o",
+        refused.to_str().unwrap(),
         "-p",
         &spec,
         "--",
@@ -787,7 +803,7 @@ fn explicit_core_that_cannot_be_honoured_is_an_error_and_fallback_is_a_warning()
         stderr(&o)
     );
     assert!(o.stdout.is_empty());
-    let dir = tempfile::tempdir().unwrap();
+    assert!(!refused.exists(), "a refused run leaves no log behind");
     let out = dir.path().join("auto.probe");
     let o = run(&[
         "record",
@@ -801,12 +817,30 @@ fn explicit_core_that_cannot_be_honoured_is_an_error_and_fallback_is_a_warning()
         file.to_str().unwrap(),
     ]);
     assert_ok(&o, "auto on 3.11");
+    // The fallback is a note about speed, not a problem: -q silences it.
     assert!(
-        stderr(&o).contains("warning: Python 3.11"),
-        "{}",
+        !stderr(&o).contains("Python 3.11"),
+        "-q must silence the core note: {}",
         stderr(&o)
     );
     assert_eq!(LogReader::open(&out).unwrap().meta().core, "settrace");
+    let o = run(&[
+        "record",
+        "--force",
+        "-o",
+        out.to_str().unwrap(),
+        "-p",
+        &spec,
+        "--",
+        py311.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert_ok(&o, "auto on 3.11, not quiet");
+    assert!(
+        stderr(&o).contains("note: Python 3.11.") && stderr(&o).contains("sys.settrace"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -858,8 +892,20 @@ fn malformed_specs_never_crash_the_agent() {
         "/dev/null:1:x".into(),
         format!("{}:1:x", fixture("").display()),
     ];
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("weird.probe");
     for s in weird {
-        let o = run(&["record", "-q", "-p", &s, "--", py.to_str().unwrap(), f]);
+        let o = run(&[
+            "record",
+            "-q",
+            "-o",
+            out.to_str().unwrap(),
+            "-p",
+            &s,
+            "--",
+            py.to_str().unwrap(),
+            f,
+        ]);
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{s:?}: {err}");
         assert!(
@@ -872,23 +918,37 @@ fn malformed_specs_never_crash_the_agent() {
 }
 
 #[test]
-fn second_ctrl_c_aborts_the_recorder_and_still_seals_the_log() {
+fn sigint_to_the_recorder_alone_reaches_the_program_once_and_the_log_is_sealed() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("abort.probe");
+    let out = dir.path().join("int-alone.probe");
     let (mut child, group) = start_recording("forever.py", "x", &out, "running", &python());
-    // Two Ctrl-C to the recorder alone (the program does not get these).
+    // Two SIGINTs to the recorder alone (not its process group): the first
+    // is passed on to the program; the second, within the grace period, is
+    // not passed on again.
     for _ in 0..2 {
         // SAFETY: plain FFI call on our child.
         unsafe { libc::kill(group, libc::SIGINT) };
         std::thread::sleep(Duration::from_millis(150));
     }
     let status = child.wait().unwrap();
-    // SAFETY: plain FFI call on the group we created (ends the program).
+    let left = Command::new("pgrep")
+        .arg("-g")
+        .arg(group.to_string())
+        .output()
+        .unwrap();
+    // SAFETY: plain FFI call on the group we created (ends anything left).
     unsafe { libc::kill(-group, libc::SIGKILL) };
+    assert!(
+        left.stdout.is_empty(),
+        "the program was left running: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
     assert_eq!(status.code(), Some(130));
     let r = LogReader::open(&out).unwrap();
-    let end = r.end().expect("an aborted recording is still sealed");
-    assert_eq!(end.exit.kind, "aborted");
+    let end = r.end().expect("sealed after the forwarded SIGINT");
+    assert_eq!(end.exit.exception.as_deref(), Some("KeyboardInterrupt"));
+    assert_eq!(end.exit.recorder_signal, Some(libc::SIGINT));
+    assert!(!end.exit.killed_by_recorder);
     assert!(end.total_records > 0);
     assert_eq!(verify::verify(&r).exit_code(), 0);
 }

@@ -49,6 +49,9 @@ pub struct ProbeListing {
     pub file: String,
     /// Version of the Python whose parser and scoping were used.
     pub python: String,
+    /// That interpreter's executable (`sys.executable`).
+    #[serde(default)]
+    pub python_executable: String,
     /// Lines with at least one name (all lines) or the line asked for.
     pub lines: Vec<ProbeableLine>,
     /// With `--plan`: the capture plan of every code object that probing

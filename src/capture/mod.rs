@@ -37,6 +37,7 @@ pub const AGENT_MODULES: &[(&str, &str)] = &[
     ("sysmon", include_str!("agent/sysmon.py")),
     ("pytracer", include_str!("agent/pytracer.py")),
     ("core", include_str!("agent/core.py")),
+    ("children", include_str!("agent/children.py")),
     ("runner", include_str!("agent/runner.py")),
     ("listing", include_str!("agent/listing.py")),
     ("main", include_str!("agent/main.py")),

@@ -18,6 +18,7 @@ pub mod info;
 pub mod probes;
 pub mod record;
 pub mod replay;
+pub mod status_line;
 pub mod verify;
 pub mod view;
 
@@ -43,7 +44,11 @@ pub enum Cmd {
     ///
     /// Exits with the program's own exit status (128+N if a signal N killed
     /// it), or 2 if the recording could not start (bad probe spec, missing
-    /// interpreter, existing output without --force).
+    /// interpreter, not a Python program, bad output path, existing output
+    /// without --force — all found before the program runs) or the program
+    /// ended on its own but the log could not hold the whole run (disk full).
+    /// SIGTERM, SIGINT, SIGHUP and SIGQUIT sent to probe are passed on to the
+    /// program; the log is sealed when it ends (see --grace).
     #[command(
         after_help = "Examples:\n  probe record -p loop.py:3:x -- python3 loop.py\n  probe record -p pkg/mod.py:10:self.gain@rhs -o run.probe -- python3 -m pkg.mod --fast\n  probe record --probes probes.txt -- script.py arg1   (uses $PROBE_PYTHON or python3)"
     )]
@@ -168,7 +173,17 @@ fn tune_allocator() {
 
 /// Runs the command line and returns the process exit status.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            if let Some(hint) = record_without_dashes(&e, &args) {
+                eprintln!("probe: error: {hint}");
+                return ExitCode::from(2);
+            }
+            e.exit()
+        }
+    };
     if !matches!(cli.command, Cmd::Record(_) | Cmd::Probes(_)) {
         tune_allocator();
     }
@@ -191,6 +206,32 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `probe record -p SPEC python prog.py` (the program not after `--`):
+/// clap's bare "unexpected argument" becomes the fix.
+fn record_without_dashes(e: &clap::Error, args: &[String]) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if args.first().map(String::as_str) != Some("record")
+        || args.iter().any(|a| a == "--")
+        || e.kind() != ErrorKind::UnknownArgument
+    {
+        return None;
+    }
+    let stray = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(s)) => s.clone(),
+        _ => return None,
+    };
+    if stray.starts_with('-') {
+        return None; // an unknown option of `record` itself, not a program
+    }
+    // The program is the stray word and everything after it.
+    let at = args.iter().position(|a| *a == stray)?;
+    let before = args[..at].join(" ");
+    let program = args[at..].join(" ");
+    Some(format!(
+        "unexpected `{stray}`: put the program after `--`: probe {before} -- {program}"
+    ))
 }
 
 pub(crate) fn emit(text: &str) -> Result<()> {

@@ -11,13 +11,16 @@ use crate::record;
 /// Arguments of `probe probes`.
 #[derive(clap::Args)]
 pub struct ProbesArgs {
-    /// The Python source file.
+    /// The Python source file: a path, or a path under the current
+    /// directory or the interpreter's sys.path (`pkg/mod.py` of an
+    /// installed package), as `record -p` finds it.
     file: PathBuf,
     /// Only this line (a blank or comment line says so).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     line: Option<u32>,
-    /// Interpreter whose parser and scoping rules are used (default:
-    /// $PROBE_PYTHON, else python3).
+    /// Interpreter whose parser, scoping rules and sys.path are used
+    /// (default: the one `record -- script.py` uses: $PROBE_PYTHON, else
+    /// python3).
     #[arg(long, value_name = "PYTHON")]
     python: Option<String>,
     /// Print the listing as JSON.
@@ -45,7 +48,16 @@ pub fn run(args: ProbesArgs) -> Result<u8> {
     if json {
         return emit(&with_newline(serde_json::to_string_pretty(&listing)?)).map(|_| 0);
     }
-    let mut out = format!("{} (resolved by Python {})\n", listing.file, listing.python);
+    let mut out = format!(
+        "{} (resolved by Python {}{})\n",
+        listing.file,
+        listing.python,
+        if listing.python_executable.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", listing.python_executable)
+        }
+    );
     let width = listing
         .lines
         .iter()
@@ -56,7 +68,11 @@ pub fn run(args: ProbesArgs) -> Result<u8> {
     for l in &listing.lines {
         out.push_str(&format!("{:>5}  {}\n", l.line, l.source));
         if let Some(note) = &l.note {
-            out.push_str(&format!("{:>7}{note}: nothing can be probed here\n", ""));
+            if note.contains("probed") {
+                out.push_str(&format!("{:>7}{note}\n", ""));
+            } else {
+                out.push_str(&format!("{:>7}{note}: nothing can be probed here\n", ""));
+            }
         }
         for n in &l.names {
             let spec = format!("{}@{}", n.name, n.default_role);

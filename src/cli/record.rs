@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::ValueEnum;
 
-use super::{human_bytes, progress_bar};
-use crate::record::{self, RecordError, RecordOptions, RecordOutcome};
+use super::human_bytes;
+use super::status_line::StatusLine;
+use crate::record::{self, Observer, RecordError, RecordOptions, RecordOutcome};
 use crate::render::plot::thousands;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -34,7 +35,8 @@ pub struct RecordArgs {
     /// Overwrite the output if it exists.
     #[arg(long)]
     force: bool,
-    /// No progress line and no summary (warnings are still printed).
+    /// No live line, no summary and no note about the 3.11 core (warnings
+    /// are still printed).
     #[arg(short, long)]
     quiet: bool,
     /// Serve the live viewer while the program runs: the page of
@@ -63,6 +65,11 @@ pub struct RecordArgs {
     /// under one byte per record.
     #[arg(long, default_value_t = 1000, value_name = "NS", value_parser = clap::value_parser!(u64).range(1..))]
     timestamp_resolution: u64,
+    /// After passing SIGTERM, SIGINT, SIGHUP or SIGQUIT on to the program,
+    /// how long it has to end before probe says so; the same signal again
+    /// after that kills the program (SIGKILL).
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    grace: u64,
     /// Record with a Python newer than the tested range (3.11 to 3.15),
     /// with a warning, instead of refusing it.
     #[arg(long)]
@@ -71,8 +78,9 @@ pub struct RecordArgs {
     /// stderr as it is built (what is done at which bytecode offset).
     #[arg(long)]
     debug_plan: bool,
-    /// The program: `python script.py ARGS`, `python -m module ARGS`, or
-    /// `script.py ARGS` (run with $PROBE_PYTHON, else python3).
+    /// The program: `python script.py ARGS`, `python -m module ARGS`,
+    /// `script.py ARGS` (run with $PROBE_PYTHON, else python3), or a script
+    /// whose #! line names Python (run with that interpreter).
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<String>,
 }
@@ -121,27 +129,20 @@ pub fn run(args: RecordArgs) -> Result<u8> {
         ts_resolution_ns: args.timestamp_resolution,
         command: args.command.clone(),
         default_python: record::default_python(),
+        grace: std::time::Duration::from_secs(args.grace),
         debug_plan: args.debug_plan,
         allow_untested_python: args.allow_untested_python,
     };
-    let bar = progress_bar(args.quiet, None, "{spinner} probe: {elapsed} {msg}");
-    let started = std::time::Instant::now();
-    let mut progress = |records: u64, bytes: u64| {
-        let secs = started.elapsed().as_secs_f64().max(1e-9);
-        bar.set_message(format!(
-            "{} records, {}/s, log {}",
-            thousands(records),
-            thousands((records as f64 / secs) as u64),
-            human_bytes(bytes)
-        ));
-        bar.tick();
+    let mut live = Live {
+        line: StatusLine::new(args.quiet),
+        started: std::time::Instant::now(),
     };
     let outcome = if args.view {
-        super::view::record_with_view(&opts, &mut progress, args.view_port.unwrap_or(0))?
+        super::view::record_with_view(&opts, &mut live, args.view_port.unwrap_or(0))?
     } else {
-        record::record(&opts, &mut progress)
+        record::record(&opts, &mut live)
     };
-    bar.finish_and_clear();
+    live.line.finish();
     match outcome {
         Ok(o) => {
             print_summary(&output, &o, args.quiet);
@@ -152,16 +153,62 @@ pub fn run(args: RecordArgs) -> Result<u8> {
             eprintln!("probe: nothing was run");
             Ok(2)
         }
+        Err(e) if e.before_run() => {
+            eprintln!("probe: error: {e}");
+            eprintln!("probe: nothing was run");
+            Ok(2)
+        }
         Err(e) => Err(anyhow::Error::new(e).context(format!("recording to {}", output.display()))),
     }
 }
 
+/// The live line's contents.
+struct Live {
+    line: StatusLine,
+    started: std::time::Instant,
+}
+
+impl Observer for Live {
+    fn progress(&mut self, records: u64, log_bytes: u64) {
+        let secs = self.started.elapsed().as_secs_f64().max(1e-9);
+        self.line.update(&format!(
+            "{}, {}/s, log {}",
+            count(records, "record", "records"),
+            thousands((records as f64 / secs) as u64),
+            human_bytes(log_bytes)
+        ));
+    }
+
+    fn resized(&mut self) {
+        self.line.resized();
+    }
+}
+
+/// `1 record`, `1,234 records`.
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
 fn print_summary(output: &Path, o: &RecordOutcome, quiet: bool) {
-    if let Some(note) = &o.core_note {
-        eprintln!("probe: warning: {note}");
+    // The fallback to the settrace core on 3.11 is a note about speed, not
+    // a problem: -q silences it. Every other warning is always shown.
+    if let (Some(note), false) = (&o.core_note, quiet) {
+        eprintln!("probe: note: {note}");
     }
     for w in &o.warnings {
         eprintln!("probe: warning: {w}");
+    }
+    if let Some(why) = &o.incomplete {
+        eprintln!("probe: warning: {why}");
+    }
+    if o.end.untraced_children > 0 {
+        eprintln!(
+            "probe: warning: {} ran untraced (children are not traced yet): their captures are not in the log",
+            match o.end.untraced_children {
+                1 => "1 child process".to_string(),
+                n => format!("{} child processes", thousands(n)),
+            }
+        );
     }
     if quiet {
         return;
@@ -184,16 +231,31 @@ fn print_summary(output: &Path, o: &RecordOutcome, quiet: bool) {
         String::new()
     };
     eprintln!(
-        "probe: wrote {} — {} records in {:.2}s, {}{}",
+        "probe: wrote {} — {} in {:.2}s, {}{}",
         output.display(),
-        thousands(n),
+        count(n, "record", "records"),
         o.elapsed.as_secs_f64(),
         human_bytes(o.file_bytes),
         density
     );
-    let width = o.probes.iter().map(|p| p.spec.len()).max().unwrap_or(0);
-    for (p, c) in o.probes.iter().zip(&o.end.per_probe) {
+    // One line per probe, up to 20 (`probe info` lists them all).
+    const SHOWN: usize = 20;
+    let width = o
+        .probes
+        .iter()
+        .take(SHOWN)
+        .map(|p| p.spec.len())
+        .max()
+        .unwrap_or(0);
+    for (p, c) in o.probes.iter().zip(&o.end.per_probe).take(SHOWN) {
         eprintln!("  {:<width$}  {:>12}", p.spec, thousands(*c));
+    }
+    if o.probes.len() > SHOWN {
+        eprintln!(
+            "  … and {} more probes (probe info {} lists them all)",
+            thousands((o.probes.len() - SHOWN) as u64),
+            output.display()
+        );
     }
     let ended = match o.end.exit.kind.as_str() {
         "exit" => format!("exited with status {}", o.end.exit.code),
@@ -203,8 +265,15 @@ fn print_summary(output: &Path, o: &RecordOutcome, quiet: bool) {
             o.end.exit.code
         ),
         "os_exit" => format!("called os._exit({})", o.end.exit.code),
+        "exec" => format!(
+            "replaced itself with another program (os.exec*), which ended with status {}",
+            o.end.exit.code
+        ),
+        "signal" if o.end.exit.killed_by_recorder => format!(
+            "was killed by probe (SIGKILL) after outliving the grace period (status {})",
+            o.end.exit.code
+        ),
         "signal" => format!("was killed by signal {}", o.end.exit.signal.unwrap_or(0)),
-        "aborted" => "was left running: recording aborted".to_string(),
         _ => format!(
             "ended without a word from the agent (status {})",
             o.end.exit.code

@@ -30,6 +30,16 @@ pub enum LogError {
         path: PathBuf,
     },
 
+    /// The output path cannot take a log (a directory, a missing directory,
+    /// not a regular file, no room): found before anything is recorded.
+    #[error("cannot write the log to {path}: {reason}")]
+    BadOutput {
+        /// The output path as given.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// Reserving disk blocks for the log failed because the disk is full.
     #[error("disk full while growing {path} to {len} bytes")]
     DiskFull {
@@ -181,6 +191,8 @@ pub enum ViolationKind {
     Io,
     /// An output exists (writer side).
     OutputExists,
+    /// The output path cannot take a log (writer side).
+    BadOutput,
     /// The disk filled (writer side).
     DiskFull,
     /// Not a probe log.
@@ -248,6 +260,7 @@ impl ViolationKind {
         match self {
             ViolationKind::Io => "io",
             ViolationKind::OutputExists => "output_exists",
+            ViolationKind::BadOutput => "bad_output",
             ViolationKind::DiskFull => "disk_full",
             ViolationKind::BadMagic => "bad_magic",
             ViolationKind::UnsupportedVersion => "unsupported_version",
@@ -319,6 +332,7 @@ impl LogError {
         match self {
             LogError::Io { .. } => ViolationKind::Io,
             LogError::OutputExists { .. } => ViolationKind::OutputExists,
+            LogError::BadOutput { .. } => ViolationKind::BadOutput,
             LogError::DiskFull { .. } => ViolationKind::DiskFull,
             LogError::BadMagic { .. } => ViolationKind::BadMagic,
             LogError::UnsupportedVersion { .. } => ViolationKind::UnsupportedVersion,

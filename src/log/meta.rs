@@ -67,7 +67,7 @@ fn is_one(n: &u64) -> bool {
 }
 
 /// How the traced program ended.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExitInfo {
     /// `exit` (normal or `sys.exit`), `exception` (uncaught), `os_exit`,
     /// `signal` (killed by a signal), `lost` (agent vanished without saying),
@@ -84,6 +84,20 @@ pub struct ExitInfo {
     /// Extra human-readable detail (e.g. a recorder error).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// A stop signal (SIGTERM, SIGINT, SIGHUP, SIGQUIT) that `probe record`
+    /// itself received while the program ran: passed on to the program
+    /// (unless the terminal had sent it to the program already), which then
+    /// ended as `kind`, `code` and `signal` say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorder_signal: Option<i32>,
+    /// The program outlived the grace period after `recorder_signal`, and a
+    /// second signal made the recorder kill it (SIGKILL).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub killed_by_recorder: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// The end marker: closes a complete log.
@@ -101,10 +115,23 @@ pub struct EndInfo {
     pub exit: ExitInfo,
     /// Duration of the run in nanoseconds.
     pub duration_ns: u64,
-    /// Captures that reached the recorder but could not be written (a full
-    /// disk, say). Non-zero means the log is not the whole run.
+    /// Captures the recorder knows were made but are not in the log: they
+    /// arrived after the writer failed (a full disk), or in the part of a
+    /// message cut off when the program died while sending it (a lower
+    /// bound there). Non-zero means the log is not the whole run.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub lost_records: u64,
+    /// Captures whose record is in the log but whose value is not: their
+    /// completion was cut off with the program's last message, or could not
+    /// be written after the writer failed. Their records say `incomplete`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lost_values: u64,
+    /// Child processes the program started that ran untraced: forks
+    /// (`os.fork`, `multiprocessing` workers), `subprocess` runs,
+    /// `os.system`, `os.posix_spawn`, and a program that `os.exec*`
+    /// replaced it with (children are not traced yet).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub untraced_children: u64,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -210,6 +210,10 @@ impl LogError {
                 error: std::io::Error::new(error.kind(), error.to_string()),
             },
             LogError::OutputExists { path } => LogError::OutputExists { path: path.clone() },
+            LogError::BadOutput { path, reason } => LogError::BadOutput {
+                path: path.clone(),
+                reason: reason.clone(),
+            },
             LogError::DiskFull { path, len } => LogError::DiskFull {
                 path: path.clone(),
                 len: *len,

@@ -5,7 +5,18 @@
 //! so a full disk shows up as [`LogError::DiskFull`] from `append`/`flush`
 //! instead of a SIGBUS when a page of the map is first touched. A reserve
 //! at the end of the mapped area is never used by record frames, so the END
-//! frame can still be written after a grow failed.
+//! frame can still be written after a grow failed. On a nearly full disk a
+//! chunk that does not fit shrinks to half of the space still free (never
+//! below what the next frame needs), so every frame that fits is kept and
+//! the rest of the disk is left to the program.
+//!
+//! The output is created before the program runs ([`PreparedLog`]): a bad
+//! path, an existing file without `--force`, or a disk without room for
+//! the header, the metadata and the END reserve is an error before anything
+//! is recorded. With `--force` the log is written under a temporary name
+//! beside the target and renamed over it once the run has started, so a
+//! run refused at its start leaves the old log untouched, and a symlink at
+//! the target is replaced, never followed.
 //!
 //! Crash tolerance: a frame's payload and header bytes 4.. are written
 //! before its 4 magic bytes, so a writer killed in the middle of a frame
@@ -67,6 +78,194 @@ pub struct LogStats {
     pub raw_bytes: u64,
 }
 
+/// An output file created and checked before the program starts; turned
+/// into a [`LogWriter`] by [`LogWriter::start`] once the metadata is known.
+/// Dropped unused (the run was refused), it removes the file it created.
+#[derive(Debug)]
+pub struct PreparedLog {
+    /// The path the log will have.
+    target: PathBuf,
+    /// Where it is written: `target`, or a temporary name beside it (`--force`).
+    path: PathBuf,
+    file: Option<File>,
+    /// Bytes reserved so far (the file's length).
+    cap: u64,
+    /// `path` is temporary and is renamed over `target` at the start.
+    replace: bool,
+}
+
+/// Bytes the log needs at the very least besides its records: the file
+/// header, the META frame (estimated from the number of probes) and the END
+/// reserve. Reserved when the output is prepared.
+fn minimum_bytes(n_probes: usize) -> u64 {
+    let n = n_probes as u64;
+    let meta = FRAME_HEADER_LEN as u64 + 4096 + 512 * n;
+    round_up(FILE_HEADER_LEN as u64 + meta + end_reserve(n_probes), PAGE)
+}
+
+/// Bytes kept at the end of the map for the END frame: fixed fields plus
+/// up to 21 bytes of JSON per probe count.
+fn end_reserve(n_probes: usize) -> u64 {
+    round_up(64 * 1024 + 24 * n_probes as u64, PAGE)
+}
+
+/// Bytes free for an unprivileged writer on the filesystem holding `file`.
+fn free_bytes(file: &File) -> Option<u64> {
+    // SAFETY: fstatvfs fills the zeroed struct for a descriptor we own.
+    unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        if libc::fstatvfs(file.as_raw_fd(), &mut st) != 0 {
+            return None;
+        }
+        Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+    }
+}
+
+/// Reserves disk blocks for `[from, to)` of `file` (posix_fallocate).
+/// `Ok(false)`: the disk is full; the file's length is left at `from`.
+fn reserve(file: &File, path: &Path, from: u64, to: u64) -> Result<bool, LogError> {
+    if to <= from {
+        return Ok(true);
+    }
+    let (Ok(off), Ok(len)) = (
+        libc::off_t::try_from(from),
+        libc::off_t::try_from(to - from),
+    ) else {
+        return Ok(false);
+    };
+    // SAFETY: plain syscall on a file descriptor we own and keep open for
+    // the call's duration; no memory is passed.
+    let r = unsafe { libc::posix_fallocate(file.as_raw_fd(), off, len) };
+    match r {
+        0 => Ok(true),
+        libc::ENOSPC | libc::EDQUOT | libc::EFBIG => {
+            // A failed allocation may have extended the file part of the
+            // way (an emulated fallocate writes zeros): back to where it was.
+            let _ = file.set_len(from);
+            Ok(false)
+        }
+        libc::EOPNOTSUPP | libc::EINVAL => {
+            // The filesystem cannot reserve blocks (glibc normally
+            // emulates this; other libcs may not): fall back to a plain
+            // size change. A full disk may then still surface as SIGBUS,
+            // which we cannot prevent on such filesystems.
+            file.set_len(to)
+                .map_err(|e| LogError::io("growing", path, e))?;
+            Ok(true)
+        }
+        e => Err(LogError::io(
+            "reserving disk space for",
+            path,
+            std::io::Error::from_raw_os_error(e),
+        )),
+    }
+}
+
+impl PreparedLog {
+    /// Checks `target` and creates the file that will hold the log, with
+    /// room reserved for the header, the metadata of `n_probes` probes and
+    /// the END frame. Refuses a directory (even with `force`), a missing
+    /// directory, anything but a regular file or a symlink at `target`, an
+    /// existing `target` without `force`, and a disk without that room.
+    pub fn create(target: &Path, force: bool, n_probes: usize) -> Result<PreparedLog, LogError> {
+        let bad = |reason: String| LogError::BadOutput {
+            path: target.to_path_buf(),
+            reason,
+        };
+        let name = target
+            .file_name()
+            .ok_or_else(|| bad("it names no file".into()))?;
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        match std::fs::metadata(&dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(bad(format!("{} is not a directory", dir.display()))),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                return Err(bad(format!("directory {} does not exist", dir.display())))
+            }
+            Err(e) => {
+                return Err(bad(format!(
+                    "cannot reach directory {}: {e}",
+                    dir.display()
+                )))
+            }
+        }
+        let existing = std::fs::symlink_metadata(target).ok();
+        if let Some(m) = &existing {
+            let ft = m.file_type();
+            if ft.is_dir() {
+                return Err(bad("it is a directory".into()));
+            }
+            if !force {
+                return Err(LogError::OutputExists {
+                    path: target.to_path_buf(),
+                });
+            }
+            if !ft.is_file() && !ft.is_symlink() {
+                return Err(bad("it exists and is not a regular file".into()));
+            }
+        }
+        // Without --force the name itself is taken at once (O_EXCL, which
+        // never follows a symlink); with it, a temporary name beside it.
+        let replace = existing.is_some();
+        let path = if replace {
+            let mut tmp = std::ffi::OsString::from(".");
+            tmp.push(name);
+            tmp.push(format!(".{}.tmp", std::process::id()));
+            dir.join(tmp)
+        } else {
+            target.to_path_buf()
+        };
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| match e.kind() {
+                ErrorKind::AlreadyExists if !replace => LogError::OutputExists {
+                    path: target.to_path_buf(),
+                },
+                _ => bad(format!("cannot create {}: {e}", path.display())),
+            })?;
+        let mut p = PreparedLog {
+            target: target.to_path_buf(),
+            path,
+            file: Some(file),
+            cap: 0,
+            replace,
+        };
+        let want = minimum_bytes(n_probes);
+        let file = p
+            .file
+            .as_ref()
+            .ok_or_else(|| bad("internal: no file".into()))?;
+        if !reserve(file, &p.path, 0, want)? {
+            let free = free_bytes(file).unwrap_or(0);
+            return Err(bad(format!(
+                "not enough free space: the log needs {want} bytes to start, {free} bytes are free on that filesystem"
+            )));
+        }
+        p.cap = want;
+        Ok(p)
+    }
+
+    /// The path the log will have.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+}
+
+impl Drop for PreparedLog {
+    /// Never started: the file created for the log goes away again.
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
 /// Appends records to a new `.probe` log. See the module docs.
 pub struct LogWriter {
     path: PathBuf,
@@ -101,6 +300,12 @@ pub struct LogWriter {
     raw_bytes: u64,
     /// Set after a write failed: the writer accepts nothing more but `finish`.
     failed: Option<Failure>,
+    /// Captures known lost before they reached the writer (see [`LogWriter::count_lost`]).
+    lost_elsewhere: u64,
+    /// Values known lost (see [`LogWriter::count_lost_values`]).
+    lost_values: u64,
+    /// For the end marker: children the program ran untraced.
+    untraced_children: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -115,34 +320,34 @@ fn round_up(v: u64, to: u64) -> u64 {
 
 impl LogWriter {
     /// Create the log at `path` and write its file header and META frame.
-    /// Refuses an existing file unless `force`.
+    /// Refuses an existing file unless `force` (see [`PreparedLog::create`]).
     pub fn create(path: &Path, force: bool, meta: &RunMeta) -> Result<LogWriter, LogError> {
-        let mut opts = OpenOptions::new();
-        opts.read(true).write(true);
-        if force {
-            opts.create(true).truncate(true);
-        } else {
-            opts.create_new(true);
-        }
-        let file = opts.open(path).map_err(|e| {
-            if e.kind() == ErrorKind::AlreadyExists {
-                LogError::OutputExists {
-                    path: path.to_path_buf(),
-                }
-            } else {
-                LogError::io("creating", path, e)
-            }
-        })?;
+        LogWriter::start(PreparedLog::create(path, force, meta.probes.len())?, meta)
+    }
+
+    /// Write the file header and META frame into a prepared output; under
+    /// `--force`, the log then replaces the old file (or link) at its target.
+    pub fn start(mut prepared: PreparedLog, meta: &RunMeta) -> Result<LogWriter, LogError> {
+        let Some(file) = prepared.file.take() else {
+            return Err(LogError::Invalid(
+                "the prepared output was already used".into(),
+            ));
+        };
+        let target = prepared.target.clone();
+        let path = prepared.path.clone();
+        let cleanup = |e: LogError| {
+            let _ = std::fs::remove_file(&path);
+            e
+        };
         let zstd = zstd::bulk::Compressor::new(ZSTD_LEVEL)
-            .map_err(|e| LogError::io("starting zstd for", path, e))?;
+            .map_err(|e| cleanup(LogError::io("starting zstd for", &target, e)))?;
         let n_probes = meta.probes.len();
-        // END is small JSON: fixed fields plus up to 21 bytes per probe count.
-        let reserve = round_up(64 * 1024 + 24 * n_probes as u64, PAGE);
+        let reserve = end_reserve(n_probes);
         let mut w = LogWriter {
-            path: path.to_path_buf(),
+            path: target.clone(),
             file,
             map: None,
-            cap: 0,
+            cap: prepared.cap,
             pos: 0,
             chunk: FIRST_CHUNK,
             reserve,
@@ -161,23 +366,44 @@ impl LogWriter {
             frames: 0,
             raw_bytes: 0,
             failed: None,
+            lost_elsewhere: 0,
+            lost_values: 0,
+            untraced_children: 0,
         };
         let json = serde_json::to_vec(meta)
-            .map_err(|e| LogError::Invalid(format!("cannot serialise run metadata: {e}")))?;
-        w.ensure(FILE_HEADER_LEN as u64, false)?;
-        w.put(0, &encode_file_header());
-        w.pos = FILE_HEADER_LEN as u64;
-        w.raw.clear();
-        w.write_frame(
-            FrameKind::Meta,
-            CODEC_NONE,
-            &json,
-            json.len(),
-            0,
-            0,
-            0,
-            false,
-        )?;
+            .map_err(|e| LogError::Invalid(format!("cannot serialise run metadata: {e}")));
+        let written = json.and_then(|json| {
+            w.ensure(FILE_HEADER_LEN as u64, false)?;
+            w.put(0, &encode_file_header());
+            w.pos = FILE_HEADER_LEN as u64;
+            w.raw.clear();
+            w.write_frame(
+                FrameKind::Meta,
+                CODEC_NONE,
+                &json,
+                json.len(),
+                0,
+                0,
+                0,
+                false,
+            )
+        });
+        if let Err(e) = written {
+            w.map = None;
+            return Err(cleanup(e));
+        }
+        if prepared.replace {
+            // The run has started: the new log takes the target's name (a
+            // symlink there is replaced, not followed).
+            std::fs::rename(&path, &target).map_err(|e| {
+                w.map = None;
+                cleanup(LogError::io(
+                    "renaming the new log into place at",
+                    &target,
+                    e,
+                ))
+            })?;
+        }
         Ok(w)
     }
 
@@ -262,6 +488,24 @@ impl LogWriter {
         Ok(())
     }
 
+    /// Counts `n` captures that were made but never reached the writer (a
+    /// message cut off when the program died): the end marker's
+    /// `lost_records` includes them.
+    pub fn count_lost(&mut self, n: u64) {
+        self.lost_elsewhere = self.lost_elsewhere.saturating_add(n);
+    }
+
+    /// Counts `n` captures whose values never reached the writer (their
+    /// completions were cut off): the end marker's `lost_values`.
+    pub fn count_lost_values(&mut self, n: u64) {
+        self.lost_values = self.lost_values.saturating_add(n);
+    }
+
+    /// Sets the end marker's count of child processes that ran untraced.
+    pub fn set_untraced_children(&mut self, n: u64) {
+        self.untraced_children = n;
+    }
+
     /// Complete the placeholder `seq`. If it is still in the unwritten
     /// block it is patched in place; otherwise a completion entry goes into
     /// the next frame.
@@ -271,13 +515,15 @@ impl LogWriter {
                 "completion of seq {seq} with status pending"
             )));
         }
+        if let Some(e) = self.failed_error() {
+            // The placeholder stays outstanding: `finish` completes it
+            // `incomplete` and counts its value as lost.
+            return Err(e);
+        }
         if !self.outstanding.remove(&seq) {
             return Err(LogError::Invalid(format!(
                 "completion for seq {seq}, which is not a pending placeholder"
             )));
-        }
-        if let Some(e) = self.failed_error() {
-            return Err(e);
         }
         if seq >= self.block.seq_start {
             self.block
@@ -303,6 +549,12 @@ impl LogWriter {
         match self.write_block() {
             Ok(()) => Ok(()),
             Err(e) => {
+                // The block's completions of placeholders in earlier frames
+                // never reached the file: those placeholders are open again
+                // (`finish` completes them `incomplete`).
+                for c in &self.block.completions {
+                    self.outstanding.insert(c.seq);
+                }
                 self.failed = Some(match &e {
                     LogError::DiskFull { len, .. } => Failure::DiskFull(*len),
                     other => Failure::Other(other.to_string()),
@@ -367,23 +619,31 @@ impl LogWriter {
     }
 
     /// Make room for `need` more bytes at `pos`. Record frames may not use
-    /// the reserve; the END frame may.
+    /// the reserve; the END frame may. The file grows by the next chunk; on
+    /// a disk without room for it, by half of what is free, or at least by
+    /// what `need` takes (see the module docs).
     fn ensure(&mut self, need: u64, use_reserve: bool) -> Result<(), LogError> {
-        let limit = if use_reserve {
-            self.cap
-        } else {
-            self.cap.saturating_sub(self.reserve)
-        };
+        let keep = if use_reserve { 0 } else { self.reserve };
+        let limit = self.cap.saturating_sub(keep);
         if self.map.is_some() && self.pos + need <= limit {
             return Ok(());
         }
-        let new_cap = round_up(
-            (self.cap + self.chunk).max(self.pos + need + self.reserve),
-            PAGE,
-        );
-        self.grow(new_cap)?;
-        self.chunk = (self.chunk * 2).min(MAX_CHUNK);
-        Ok(())
+        let minimum = round_up(self.pos + need + keep, PAGE).max(self.cap);
+        let wanted = round_up((self.cap + self.chunk).max(minimum), PAGE);
+        match self.grow(wanted) {
+            Ok(()) => {
+                self.chunk = (self.chunk * 2).min(MAX_CHUNK);
+                return Ok(());
+            }
+            Err(LogError::DiskFull { .. }) if wanted > minimum => {}
+            Err(e) => return Err(e),
+        }
+        let half_free = free_bytes(&self.file).unwrap_or(0) / 2 / PAGE * PAGE;
+        let smaller = (self.cap + half_free).clamp(minimum, wanted);
+        if smaller < wanted && smaller > minimum && self.grow(smaller).is_ok() {
+            return Ok(());
+        }
+        self.grow(minimum)
     }
 
     fn grow(&mut self, new_cap: u64) -> Result<(), LogError> {
@@ -391,36 +651,8 @@ impl LogWriter {
             path: self.path.clone(),
             len: new_cap,
         };
-        if new_cap > self.cap {
-            let (Ok(off), Ok(len)) = (
-                libc::off_t::try_from(self.cap),
-                libc::off_t::try_from(new_cap - self.cap),
-            ) else {
-                return Err(disk_full());
-            };
-            // SAFETY: plain syscall on a file descriptor we own and keep
-            // open for the call's duration; no memory is passed.
-            let r = unsafe { libc::posix_fallocate(self.file.as_raw_fd(), off, len) };
-            match r {
-                0 => {}
-                libc::ENOSPC | libc::EDQUOT | libc::EFBIG => return Err(disk_full()),
-                libc::EOPNOTSUPP | libc::EINVAL => {
-                    // The filesystem cannot reserve blocks (glibc normally
-                    // emulates this; other libcs may not): fall back to a
-                    // plain size change. A full disk may then still surface
-                    // as SIGBUS, which we cannot prevent on such filesystems.
-                    self.file
-                        .set_len(new_cap)
-                        .map_err(|e| LogError::io("growing", &self.path, e))?;
-                }
-                e => {
-                    return Err(LogError::io(
-                        "reserving disk space for",
-                        &self.path,
-                        std::io::Error::from_raw_os_error(e),
-                    ))
-                }
-            }
+        if new_cap > self.cap && !reserve(&self.file, &self.path, self.cap, new_cap)? {
+            return Err(disk_full());
         }
         // Unmap before mapping again: at most one map exists at a time.
         self.map = None;
@@ -506,6 +738,10 @@ impl LogWriter {
             // An error here is recorded in `self.failed` and handled below.
             let _ = self.flush_frame();
         }
+        if self.failed.is_some() {
+            let n = self.seal_dangling_placeholders();
+            self.lost_values = self.lost_values.saturating_add(n);
+        }
         if let Some(f) = &self.failed {
             let lost = self.next_seq - self.written;
             lost_records = lost;
@@ -529,7 +765,9 @@ impl LogWriter {
             completions: self.completions,
             exit,
             duration_ns,
-            lost_records,
+            lost_records: lost_records.saturating_add(self.lost_elsewhere),
+            lost_values: self.lost_values,
+            untraced_children: self.untraced_children,
         };
         let json = serde_json::to_vec(&end)
             .map_err(|e| LogError::Invalid(format!("cannot serialise end marker: {e}")))?;
@@ -545,6 +783,58 @@ impl LogWriter {
         )?;
         self.close(true)?;
         Ok(end)
+    }
+
+    /// After a failure: placeholders already in frames whose completions can
+    /// no longer be written the usual way are completed `incomplete` in one
+    /// small frame from the reserve (if it fits with room left for END), so
+    /// that the log holds no dangling placeholder. Their values are lost:
+    /// returns how many, for the end marker's `lost_values`.
+    fn seal_dangling_placeholders(&mut self) -> u64 {
+        let mut dangling: Vec<u64> = self
+            .outstanding
+            .iter()
+            .copied()
+            .filter(|&s| s < self.written)
+            .collect();
+        if dangling.is_empty() {
+            return 0;
+        }
+        dangling.sort_unstable();
+        let mut block = RecordBlock::new(self.written);
+        for &seq in &dangling {
+            block.push_completion(seq, Status::Incomplete, &Value::Absent);
+        }
+        let mut raw = Vec::new();
+        if self.codec.encode(&block, &mut raw).is_err() {
+            return 0;
+        }
+        let Ok(comp) = zstd::bulk::compress(&raw, ZSTD_LEVEL) else {
+            return 0;
+        };
+        let end_room = 4096 + 24 * self.per_probe.len() as u64;
+        let need = (FRAME_HEADER_LEN + comp.len()) as u64;
+        if self.map.is_none() || self.pos + need + end_room > self.cap {
+            return 0;
+        }
+        let written = self.write_frame(
+            FrameKind::Records,
+            CODEC_ZSTD,
+            &comp,
+            raw.len(),
+            self.written,
+            self.written,
+            dangling.len() as u32,
+            true,
+        );
+        if written.is_err() {
+            return 0;
+        }
+        self.completions += dangling.len() as u64;
+        for seq in &dangling {
+            self.outstanding.remove(seq);
+        }
+        dangling.len() as u64
     }
 
     /// Unmap, trim to the true length and optionally fsync.

@@ -1,8 +1,17 @@
 //! Understanding the command after `--`: which interpreter, which of its
 //! options, and what to run (a script or `-m module`), so that the agent can
 //! be slipped in between the interpreter's options and the program.
+//!
+//! The first word is a Python script (`prog.py`, or a file whose `#!` line
+//! names Python, run with that interpreter), or an interpreter (named
+//! `python…`/`pypy…`, or — when its name says nothing — a program that
+//! answers `-c 'import sys'` as Python does). Anything else (`ls`) is
+//! refused before the run with a message that says so.
 
-use std::path::Path;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
@@ -32,6 +41,14 @@ pub enum CommandError {
     /// An option that needs an argument at the end of the line.
     #[error("interpreter option `{0}` needs an argument")]
     MissingArgument(String),
+    /// The first word is neither a Python interpreter nor a Python script.
+    #[error("`{word}` is not a Python interpreter or script ({why}); put the interpreter first: probe record -p SPEC -- python3 script.py")]
+    NotPython {
+        /// The word after `--`.
+        word: String,
+        /// What was checked.
+        why: String,
+    },
 }
 
 /// Interpreter options that take the next argument.
@@ -56,6 +73,150 @@ fn is_executable(p: &Path) -> bool {
     std::fs::metadata(p)
         .map(|m| m.permissions().mode() & 0o111 != 0)
         .unwrap_or(false)
+}
+
+/// What the first word after `--` is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum FirstWord {
+    /// A script to run with the default interpreter.
+    Script,
+    /// A script whose `#!` line names this interpreter (and its options).
+    Shebang(Vec<String>),
+    /// An interpreter.
+    Interpreter,
+    /// Not Python, and why we think so.
+    NotPython(String),
+}
+
+/// Finds `word` as the shell would: as a path if it has a `/`, else on `$PATH`.
+fn locate(word: &str) -> Option<PathBuf> {
+    if word.contains('/') {
+        let p = PathBuf::from(word);
+        return p.exists().then_some(p);
+    }
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths)
+        .map(|d| d.join(word))
+        .find(|p| p.is_file() && is_executable(p))
+}
+
+/// The interpreter words of a `#!` line that names Python (`#!/usr/bin/env
+/// python3 -u` → `["python3", "-u"]`), or `None`.
+fn python_shebang(path: &Path) -> Option<Vec<String>> {
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
+    let line = head[..n].split(|&b| b == b'\n').next()?;
+    let line = std::str::from_utf8(line.strip_prefix(b"#!")?).ok()?;
+    let mut words: Vec<String> = line.split_whitespace().map(String::from).collect();
+    if words
+        .first()
+        .is_some_and(|w| Path::new(w).file_name().is_some_and(|n| n == "env"))
+    {
+        words.remove(0);
+        while words.first().is_some_and(|w| w.starts_with('-')) {
+            words.remove(0); // env's own options (-S)
+        }
+    }
+    let interp = words.first()?;
+    let name = Path::new(interp).file_name()?.to_str()?;
+    (name.starts_with("python") || name.starts_with("pypy")).then_some(words)
+}
+
+/// Whether `program -c ...` answers as a Python interpreter (within 10 s).
+fn answers_as_python(program: &Path) -> bool {
+    let Ok(mut child) = Command::new(program)
+        .arg("-c")
+        .arg("import sys; sys.stdout.write('probe-python %d' % sys.hexversion)")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+    else {
+        return false;
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+        }
+    }
+    let mut out = String::new();
+    if let Some(mut so) = child.stdout.take() {
+        let _ = so.read_to_string(&mut out);
+    }
+    out.starts_with("probe-python ")
+}
+
+/// Classifies the first word after `--` (see the module docs).
+fn classify(word: &str) -> FirstWord {
+    if looks_like_script(word) {
+        return FirstWord::Script;
+    }
+    let name = Path::new(word)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(word);
+    if name.starts_with("python") || name.starts_with("pypy") {
+        return FirstWord::Interpreter;
+    }
+    let Some(path) = locate(word) else {
+        // Not found: spawning it says so ("not found").
+        return FirstWord::Interpreter;
+    };
+    if path.is_dir() {
+        return FirstWord::NotPython("it is a directory".into());
+    }
+    if let Some(words) = python_shebang(&path) {
+        return FirstWord::Shebang(words);
+    }
+    // A link to an interpreter (a venv's `bin/py` → python3.12).
+    if let Some(real) = path
+        .canonicalize()
+        .ok()
+        .as_deref()
+        .and_then(Path::file_name)
+    {
+        let real = real.to_string_lossy();
+        if real.starts_with("python") || real.starts_with("pypy") {
+            return FirstWord::Interpreter;
+        }
+    }
+    if answers_as_python(&path) {
+        return FirstWord::Interpreter;
+    }
+    FirstWord::NotPython(format!(
+        "{} is not named python, is not a .py file, has no #! line naming Python, \
+         and does not answer `-c 'import sys'` as Python does",
+        path.display()
+    ))
+}
+
+/// Parses the words after `--` and checks what the first one is (see the
+/// module docs). `default_python` is used for `-- script.py`.
+pub fn resolve(words: &[String], default_python: &str) -> Result<PythonCommand, CommandError> {
+    let first = words.first().ok_or(CommandError::Empty)?;
+    match classify(first) {
+        FirstWord::Script | FirstWord::Interpreter => parse(words, default_python),
+        FirstWord::Shebang(interp) => {
+            let mut interp = interp.into_iter();
+            let python = interp.next().unwrap_or_else(|| default_python.to_string());
+            Ok(PythonCommand {
+                python,
+                interpreter_args: interp.collect(),
+                target: words.to_vec(),
+            })
+        }
+        FirstWord::NotPython(why) => Err(CommandError::NotPython {
+            word: first.clone(),
+            why,
+        }),
+    }
 }
 
 /// Parses the words after `--`. `default_python` is used for `-- script.py`.
@@ -155,6 +316,35 @@ mod tests {
         let c = parse(&w("prog.py --n 3"), "/usr/bin/python3.12").unwrap();
         assert_eq!(c.python, "/usr/bin/python3.12");
         assert_eq!(c.target, w("prog.py --n 3"));
+    }
+
+    #[test]
+    fn programs_that_are_not_python_are_refused_with_the_reason() {
+        let err = resolve(&w("ls -l"), "python3").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("`ls` is not a Python interpreter or script"),
+            "{text}"
+        );
+        assert!(text.contains("python3 script.py"), "{text}");
+        assert!(matches!(
+            resolve(&w("/tmp"), "python3"),
+            Err(CommandError::NotPython { .. })
+        ));
+    }
+
+    #[test]
+    fn a_script_with_a_python_shebang_runs_with_that_interpreter() {
+        let dir = tempfile::tempdir().unwrap();
+        let tool = dir.path().join("tool");
+        std::fs::write(&tool, "#!/usr/bin/env -S python3 -u\nprint(1)\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let t = tool.to_str().unwrap().to_string();
+        let c = resolve(&[t.clone(), "a".into()], "python3.99").unwrap();
+        assert_eq!(c.python, "python3");
+        assert_eq!(c.interpreter_args, w("-u"));
+        assert_eq!(c.target, vec![t, "a".to_string()]);
     }
 
     #[test]

@@ -5,16 +5,24 @@
 //! order (which is the agent's reservation order), and hands them to the
 //! [`LogWriter`] in sequence order. Placeholders and completions pass
 //! through untouched, so the log's physical order is sequence order.
+//!
+//! The recorder's loop waits on the pipe and on its own signals. It ends
+//! when the program has ended (its wait status is known) and the pipe is
+//! drained — not at the pipe's end of stream, since an agent whose
+//! descriptor the program closed opens the pipe again. Stop signals sent
+//! to the recorder are passed on to the program ([`signals`]); the recorder
+//! itself never dies of them while the program runs, so the log is always
+//! sealed and the program never orphaned.
 
 pub mod command;
+pub mod signals;
 
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
@@ -22,12 +30,14 @@ use thiserror::Error;
 use crate::capture::cache::{self, AgentCache};
 use crate::capture::{self as agent, agent_key, Bundle, VersionPolicy, BOOTSTRAP};
 use crate::log::meta::{EndInfo, ExitInfo, ProbeInfo, RunMeta};
-use crate::log::{LogError, LogReader, LogWriter};
+use crate::log::writer::PreparedLog;
+use crate::log::{LogError, LogWriter};
 use crate::model::{CaptureRecord, Status, Value};
 use crate::wire::{
-    self, AgentEnd, Capture, ChunkDecoder, Hello, MessageReader, TextMessage, WireError,
+    self, AgentEnd, Capture, ChunkDecoder, Fill, Hello, MessageReader, TextMessage, WireError,
 };
 use command::{CommandError, PythonCommand};
+use signals::{GroupWitness, Signals, StopSignal};
 
 /// How to record.
 #[derive(Debug, Clone)]
@@ -50,6 +60,9 @@ pub struct RecordOptions {
     pub command: Vec<String>,
     /// Interpreter for `-- script.py` (from `$PROBE_PYTHON`, else `python3`).
     pub default_python: String,
+    /// After passing a stop signal on, how long the program has to end
+    /// before the recorder says so and a second signal kills it.
+    pub grace: Duration,
     /// Print each code object's capture plan on the program's stderr.
     pub debug_plan: bool,
     /// Record with a Python newer than the tested range (3.11 to 3.15),
@@ -80,6 +93,10 @@ pub struct RecordOutcome {
     pub warnings: Vec<String>,
     /// Wall time.
     pub elapsed: Duration,
+    /// The log does not hold the whole run (a full disk, a damaged
+    /// stream) — reported here rather than as an error because a signal
+    /// killed the program, whose status `exit_code` keeps.
+    pub incomplete: Option<String>,
 }
 
 /// Why recording failed.
@@ -122,29 +139,13 @@ pub enum RecordError {
         lost: u64,
         written: u64,
     },
+    /// The log does not hold the whole run because the agent's stream was
+    /// damaged; what it holds is sealed and readable.
+    #[error("{cause}; the log is sealed with the {written} records received before it")]
+    Damaged { cause: WireError, written: u64 },
     /// Other I/O (pipe, poll).
     #[error("{what}: {cause}")]
     Io { what: String, cause: io::Error },
-}
-
-static SIGINTS: AtomicUsize = AtomicUsize::new(0);
-
-extern "C" fn on_sigint(_: libc::c_int) {
-    SIGINTS.fetch_add(1, Ordering::SeqCst);
-}
-
-/// The first Ctrl-C belongs to the program (it is in our process group and
-/// gets it from the terminal); we keep recording. A second one aborts us.
-fn install_sigint_handler() {
-    // SAFETY: the handler only touches an atomic, which is async-signal-safe;
-    // no SA_RESTART so that a blocking poll returns EINTR and we see the flag.
-    unsafe {
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = on_sigint as *const () as usize;
-        libc::sigemptyset(&mut sa.sa_mask);
-        sa.sa_flags = 0;
-        libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut());
-    }
 }
 
 fn make_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -161,6 +162,16 @@ fn make_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     // one chunk of captures is megabytes. Best effort: a smaller pipe works.
     // SAFETY: fcntl on a descriptor we own; F_SETPIPE_SZ takes an int size.
     unsafe { libc::fcntl(w.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20) };
+    // The read end never blocks: the loop polls, and after the end of the
+    // stream a read must not wait for an agent that opens the pipe again.
+    // SAFETY: fcntl on a descriptor we own.
+    let flags = unsafe { libc::fcntl(r.as_raw_fd(), libc::F_GETFL) };
+    // SAFETY: as above.
+    if flags < 0
+        || unsafe { libc::fcntl(r.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0
+    {
+        return Err(io::Error::last_os_error());
+    }
     Ok((r, w))
 }
 
@@ -196,10 +207,23 @@ fn spawn(pc: &PythonCommand, wfd: RawFd, bundle: &Bundle) -> Result<Child, Recor
     })
 }
 
-/// Progress callback: (records so far, log bytes so far).
-pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
+/// What the caller sees while the program runs.
+pub trait Observer {
+    /// Records so far and log bytes so far (about every 100 ms).
+    fn progress(&mut self, records: u64, log_bytes: u64);
+    /// The terminal was resized.
+    fn resized(&mut self) {}
+}
 
-/// Runs the recording to its end.
+impl<F: FnMut(u64, u64)> Observer for F {
+    fn progress(&mut self, records: u64, log_bytes: u64) {
+        self(records, log_bytes)
+    }
+}
+
+/// What [`record`] reports progress to.
+pub type Progress<'a> = &'a mut dyn Observer;
+
 /// An observer of a recording as it happens: `record --view` feeds the live
 /// viewer ([`crate::view::live`]) with it. Called on the recorder's thread
 /// with every capture as it is written, in seq order; `flush` after each
@@ -216,23 +240,28 @@ pub trait RecordTap: Send {
 }
 
 /// [`record_with_tap`] without a tap.
-pub fn record(opts: &RecordOptions, progress: Progress<'_>) -> Result<RecordOutcome, RecordError> {
-    record_with_tap(opts, progress, None)
+pub fn record(opts: &RecordOptions, observer: Progress<'_>) -> Result<RecordOutcome, RecordError> {
+    record_with_tap(opts, observer, None)
 }
 
-/// Run the program and record it (SPEC §4), telling `tap` about every capture.
+/// Runs the program and records it to its end (SPEC §4), telling `tap`
+/// about every capture.
 pub fn record_with_tap(
     opts: &RecordOptions,
-    progress: Progress<'_>,
-    mut tap: Option<&mut dyn RecordTap>,
+    observer: Progress<'_>,
+    tap: Option<&mut dyn RecordTap>,
 ) -> Result<RecordOutcome, RecordError> {
     if opts.probes.is_empty() {
         return Err(RecordError::NoProbes);
     }
-    let pc = command::parse(&opts.command, &opts.default_python)?;
-    if opts.output.exists() && !opts.force {
-        return Err(RecordError::OutputExists(opts.output.clone()));
-    }
+    let pc = command::resolve(&opts.command, &opts.default_python)?;
+    // The output is checked, created and given its first disk space before
+    // anything runs: a bad path must not cost the user the run.
+    let prepared =
+        PreparedLog::create(&opts.output, opts.force, opts.probes.len()).map_err(|e| match e {
+            LogError::OutputExists { path } => RecordError::OutputExists(path),
+            e => RecordError::Log(e),
+        })?;
     let config = vec![
         ("mode", "record".to_string()),
         ("core", opts.core.clone()),
@@ -265,173 +294,589 @@ pub fn record_with_tap(
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
-    install_sigint_handler();
+    let signals = Signals::install().map_err(|cause| RecordError::Io {
+        what: "installing signal handlers".into(),
+        cause,
+    })?;
+    let witness = GroupWitness::spawn();
     let (rfd, wfd) = make_pipe().map_err(|cause| RecordError::Io {
         what: "creating the agent pipe".into(),
         cause,
     })?;
-    let mut child = spawn(&pc, wfd.as_raw_fd(), &bundle)?;
+    let child = spawn(&pc, wfd.as_raw_fd(), &bundle)?;
     drop(wfd);
     drop(bundle);
     let pipe = File::from(rfd);
-    let poll_fd = pipe.as_raw_fd();
-    let mut reader = MessageReader::new(pipe);
+    let mut run = Run {
+        opts,
+        pc: &pc,
+        start_unix_ns,
+        prepared: Some(prepared),
+        session: None,
+        agent_end: None,
+        warnings: Vec::new(),
+        refused: None,
+        failure: None,
+        stop: StopState::default(),
+        child_pid: child.id() as libc::pid_t,
+        cache,
+        tap,
+        witness,
+    };
+    let status = run.drive(child, pipe, &signals, observer)?;
+    // The handlers stay until the log is sealed: a late signal (a second
+    // one from `timeout`, say) must not kill the recorder mid-seal.
+    let outcome = run.finish(status, start);
+    drop(signals);
+    outcome
+}
 
-    let mut session: Option<Session> = None;
-    let mut agent_end: Option<AgentEnd> = None;
-    let mut warnings = Vec::new();
-    let mut refused: Option<String> = None;
-    let mut failure: Option<RecordError> = None;
-    let mut aborted = false;
-    let mut last_flush = Instant::now();
+impl RecordError {
+    /// Whether the error came before the program was started (nothing ran).
+    pub fn before_run(&self) -> bool {
+        matches!(
+            self,
+            RecordError::Command(_)
+                | RecordError::NoProbes
+                | RecordError::OutputExists(_)
+                | RecordError::Spawn { .. }
+                | RecordError::Log(LogError::BadOutput { .. })
+        )
+    }
+}
 
-    loop {
-        if SIGINTS.load(Ordering::SeqCst) >= 2 {
-            aborted = true;
-            break;
-        }
-        let mut pfd = libc::pollfd {
-            fd: poll_fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: pfd is one valid pollfd; the timeout bounds the wait.
-        let rc = unsafe { libc::poll(&mut pfd, 1, 100) };
-        if rc < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
+/// Signals passed on to the program, and what came of them.
+#[derive(Default)]
+struct StopState {
+    /// The first stop signal the recorder received (for the end marker).
+    received: Option<libc::c_int>,
+    /// The first stop signal passed on, and when: the grace period runs
+    /// from then. (A signal sent to the whole group reached the program
+    /// directly: the recorder is a bystander, and the program may well
+    /// handle it and go on, as interactive programs do with Ctrl-C.)
+    first: Option<(libc::c_int, Instant)>,
+    /// Signals passed on so far (each once).
+    forwarded: Vec<libc::c_int>,
+    /// The grace period ran out and the recorder said so.
+    warned: bool,
+    /// The recorder killed the program.
+    killed: bool,
+}
+
+struct Run<'a, 't> {
+    opts: &'a RecordOptions,
+    /// Where the agent's compiled code is kept between runs.
+    cache: Option<AgentCache>,
+    /// Told about every capture (`record --view`).
+    tap: Option<&'t mut (dyn RecordTap + 't)>,
+    /// Tells a signal sent to the whole process group from one sent to the
+    /// recorder alone.
+    witness: Option<GroupWitness>,
+    pc: &'a PythonCommand,
+    start_unix_ns: u64,
+    prepared: Option<PreparedLog>,
+    session: Option<Session>,
+    agent_end: Option<AgentEnd>,
+    warnings: Vec<String>,
+    refused: Option<String>,
+    /// The stream is damaged: decoding stopped, the pipe is still drained.
+    failure: Option<RecordError>,
+    stop: StopState,
+    child_pid: libc::pid_t,
+}
+
+impl Run<'_, '_> {
+    /// Drains the pipe into the log until the program has ended; returns
+    /// its wait status.
+    fn drive(
+        &mut self,
+        mut child: Child,
+        pipe: File,
+        signals: &Signals,
+        observer: &mut dyn Observer,
+    ) -> Result<ExitStatus, RecordError> {
+        let poll_fd = pipe.as_raw_fd();
+        let mut reader = MessageReader::new(pipe);
+        // false after the end of stream: no writer holds the pipe (for now).
+        let mut pipe_open = true;
+        let mut last_flush = Instant::now();
+        loop {
+            for s in signals.take_stops() {
+                self.on_stop_signal(s);
             }
-            failure = Some(RecordError::Io {
-                what: "waiting for the agent".into(),
-                cause: e,
-            });
-            break;
-        }
-        if rc > 0 && failure.is_some() {
-            // The stream is damaged: stop decoding, but keep draining the
-            // pipe so that the program is never blocked on a full pipe.
-            match reader.discard_available() {
-                Ok(true) => continue,
-                _ => break,
+            if signals.take_resize() {
+                observer.resized();
             }
-        }
-        if rc > 0 {
-            let msgs = match reader.read_available() {
-                Ok(Some(m)) => m,
-                Ok(None) => break,
-                Err(e) => {
-                    failure = Some(e.into());
-                    continue;
+            self.check_grace();
+            let waited = child.try_wait().map_err(|cause| RecordError::Io {
+                what: "waiting for the program".into(),
+                cause,
+            })?;
+            if let Some(status) = waited {
+                // Everything the program wrote is in the pipe now; what
+                // comes later is from a descendant that kept the
+                // descriptor, which never writes into the stream.
+                for _ in 0..4096 {
+                    if !matches!(self.read_some(&mut reader)?, Fill::Data(_)) {
+                        break;
+                    }
                 }
-            };
-            let base = reader.index() - msgs.len() as u64;
-            for (k, m) in msgs.into_iter().enumerate() {
-                let index = base + k as u64;
-                if let Err(e) = handle_message(
-                    index,
-                    m,
-                    opts,
-                    &pc,
-                    start_unix_ns,
-                    &mut session,
-                    &mut agent_end,
-                    &mut warnings,
-                    &mut refused,
-                    cache.as_ref(),
-                    &mut tap,
-                ) {
-                    failure = Some(e);
-                    break;
+                self.torn(&reader);
+                return Ok(status);
+            }
+            let mut fds = [
+                libc::pollfd {
+                    fd: signals.fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: poll_fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            // With no writer, the pipe polls as "hung up" at once: leave it
+            // out and look at it again every 20 ms (the program's end wakes
+            // the loop through SIGCHLD).
+            let (n, timeout) = if pipe_open { (2, 100) } else { (1, 20) };
+            // SAFETY: fds holds n valid pollfds; the timeout bounds the wait.
+            let rc = unsafe { libc::poll(fds.as_mut_ptr(), n as libc::nfds_t, timeout) };
+            if rc < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(RecordError::Io {
+                        what: "waiting for the agent".into(),
+                        cause: e,
+                    });
                 }
             }
-        }
-        if last_flush.elapsed() >= Duration::from_millis(100) {
-            last_flush = Instant::now();
-            if let Some(s) = session.as_mut() {
-                if let Err(e) = s.writer.flush_frame() {
-                    note_write_error(&mut s.write_error, e);
+            if fds[0].revents != 0 {
+                signals.clear_wakeups();
+            }
+            if !pipe_open || fds[1].revents != 0 {
+                // At most 16 reads (4 MiB) before looking at signals and the clock again.
+                for _ in 0..16 {
+                    match self.read_some(&mut reader)? {
+                        Fill::Data(_) => pipe_open = true,
+                        Fill::WouldBlock => {
+                            pipe_open = true;
+                            break;
+                        }
+                        Fill::Eof => {
+                            pipe_open = false;
+                            break;
+                        }
+                    }
                 }
-                let st = s.writer.stats();
-                progress(st.records, st.file_bytes);
+            }
+            if last_flush.elapsed() >= Duration::from_millis(100) {
+                last_flush = Instant::now();
+                if let Some(s) = self.session.as_mut() {
+                    if let Err(e) = s.writer.flush_frame() {
+                        note_write_error(&mut s.write_error, e);
+                    }
+                    let st = s.writer.stats();
+                    observer.progress(st.records, st.file_bytes);
+                }
             }
         }
     }
 
-    // The program decides when it ends; we only wait for it (unless aborted).
-    let status = if aborted {
-        None
-    } else {
-        match child.wait() {
-            Ok(s) => Some(s),
-            Err(cause) => {
+    /// One read of the pipe, and the messages it completes.
+    fn read_some(&mut self, reader: &mut MessageReader<File>) -> Result<Fill, RecordError> {
+        let fill = match reader.fill() {
+            Ok(f) => f,
+            Err(e) => {
                 return Err(RecordError::Io {
-                    what: "waiting for the program".into(),
-                    cause,
+                    what: "reading the agent's pipe".into(),
+                    cause: match e {
+                        WireError::Io(io) => io,
+                        other => io::Error::other(other.to_string()),
+                    },
                 })
             }
+        };
+        if self.failure.is_some() {
+            // The stream is damaged: stop decoding, but keep draining the
+            // pipe so that the program is never blocked on a full pipe.
+            reader.discard();
+            return Ok(fill);
         }
-    };
-    if let Some(msg) = refused {
-        return Err(RecordError::Refused(msg));
+        let msgs = match reader.take_messages() {
+            Ok(m) => m,
+            Err(e) => {
+                self.failure = Some(e.into());
+                reader.discard();
+                return Ok(fill);
+            }
+        };
+        let base = reader.index() - msgs.len() as u64;
+        for (k, m) in msgs.into_iter().enumerate() {
+            if let Err(e) = self.handle_message(base + k as u64, m) {
+                self.failure = Some(e);
+                reader.discard();
+                break;
+            }
+        }
+        Ok(fill)
     }
-    let Some(s) = session else {
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        let status = status
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "interrupted".into());
-        return Err(RecordError::AgentDidNotStart {
-            python: pc.python.clone(),
-            status,
-        });
-    };
 
-    let orphans = s.decoder.orphan_completions();
-    if orphans > 0 {
-        warnings.push(format!(
-            "{orphans} completion(s) arrived for captures whose chunk the agent lost (a signal cut it off)"
-        ));
-    }
-    let (exit_code, mut exit) = exit_info(status, agent_end.as_ref(), aborted);
-    if let Some(e) = &failure {
-        exit.detail = Some(format!("recorder error: {e}"));
-    }
-    let end = s.writer.finish(exit, start.elapsed().as_nanos() as u64)?;
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    if let Some(e) = s.write_error {
-        return Err(RecordError::Incomplete {
-            cause: e,
-            lost: end.lost_records,
-            written: end.total_records,
+    /// A message the stream ended inside (the program died while sending
+    /// it): its whole batches are kept, and a warning says what was lost.
+    fn torn(&mut self, reader: &MessageReader<File>) {
+        if self.failure.is_some() {
+            return;
+        }
+        let Some(u) = reader.unfinished() else {
+            return;
+        };
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        let what = format!(
+            "the program ended while sending message {} ({} of its {} bytes arrived)",
+            u.index,
+            u.received,
+            u.announced
+                .map(|n| (n + 5).to_string())
+                .unwrap_or_else(|| "unknown".into()),
+        );
+        if u.kind != Some(wire::MSG_CHUNK) {
+            let lost = if u.kind.is_none() {
+                "; whatever it held is lost"
+            } else {
+                "; it held no captures"
+            };
+            self.warnings.push(format!("{what}{lost}"));
+            return;
+        }
+        let writer = &mut s.writer;
+        let write_error = &mut s.write_error;
+        let mut tap = self.tap.as_deref_mut();
+        let got = s.decoder.decode_torn(u.payload, |c| {
+            let r = match c {
+                Capture::Record(rec) => {
+                    if let Some(t) = tap.as_deref_mut() {
+                        t.record(&rec);
+                    }
+                    writer.append_owned(rec)
+                }
+                Capture::Completion { seq, status, value } => {
+                    if let Some(t) = tap.as_deref_mut() {
+                        t.completed(seq, status, &value);
+                    }
+                    writer.complete(seq, status, &value)
+                }
+            };
+            if let Err(e) = r {
+                note_write_error(write_error, e);
+            }
+            Ok(())
         });
-    }
-    let raw_bytes = LogReader::open(&opts.output)
-        .map(|r| r.frames().iter().map(|f| u64::from(f.header.raw_len)).sum())
-        .unwrap_or(0);
-    let file_bytes = std::fs::metadata(&opts.output)
-        .map(|m| m.len())
-        .unwrap_or(0);
-    for (p, &count) in s.probes.iter().zip(&end.per_probe) {
-        if count == 0 {
-            warnings.push(format!("probe {} never triggered (0 records)", p.spec));
+        if let Some(t) = tap {
+            t.flush();
+        }
+        match got {
+            Ok(t) => {
+                writer.count_lost(t.lost_captures_at_least);
+                writer.count_lost_values(t.lost_completions);
+                let kept = match t.announced_batches {
+                    Some(n) => format!("{} of its {n} batches", t.kept_batches),
+                    None => plural(t.kept_batches, "batch", "batches"),
+                };
+                let mut lost = Vec::new();
+                let cut = t.lost_captures_at_least;
+                if cut > 0 {
+                    lost.push(format!(
+                        "the batches cut off (at least {})",
+                        plural(cut, "capture", "captures")
+                    ));
+                }
+                if t.lost_completions > 0 {
+                    lost.push(format!(
+                        "the values of {} made earlier (recorded as incomplete)",
+                        plural(t.lost_completions, "capture", "captures")
+                    ));
+                }
+                let lost = if lost.is_empty() {
+                    "nothing else was lost".to_string()
+                } else {
+                    format!("lost: {}", lost.join(" and "))
+                };
+                self.warnings.push(format!(
+                    "{what}: {kept} ({}) arrived whole and are in the log; {lost}",
+                    plural(t.kept_captures, "capture", "captures"),
+                ));
+            }
+            Err(e) => self.warnings.push(format!("{what}: {e}")),
         }
     }
-    Ok(RecordOutcome {
-        exit_code: if aborted { 130 } else { exit_code },
-        end,
-        probes: s.probes,
-        python_version: s.hello.python_version,
-        core: s.hello.core,
-        core_note: s.hello.core_note,
-        file_bytes,
-        raw_bytes,
-        warnings,
-        elapsed: start.elapsed(),
-    })
+
+    fn handle_message(&mut self, index: u64, m: wire::RawMessage) -> Result<(), RecordError> {
+        match m.kind {
+            wire::MSG_CACHE => {
+                // The agent compiled itself: keep the code for the next run
+                // (best effort; the next run checks its hash before use).
+                if let (Some(c), Some(nul)) = (&self.cache, m.payload.iter().position(|&b| b == 0))
+                {
+                    if let Ok(key) = std::str::from_utf8(&m.payload[..nul]) {
+                        let _ = c.store(key, &m.payload[nul + 1..]);
+                    }
+                }
+            }
+            wire::MSG_HELLO => {
+                let hello: Hello = wire::parse_json(index, &m.payload)?;
+                let Some(prepared) = self.prepared.take() else {
+                    return Err(WireError::Chunk {
+                        index,
+                        what: "a second hello".into(),
+                    }
+                    .into());
+                };
+                let probes = hello.probes.clone();
+                let pc = self.pc;
+                let mut command = vec![pc.python.clone()];
+                command.extend(pc.interpreter_args.iter().cloned());
+                command.extend(pc.target.iter().cloned());
+                let opts = self.opts;
+                let meta = RunMeta {
+                    probe_version: env!("CARGO_PKG_VERSION").to_string(),
+                    probes: probes.clone(),
+                    command,
+                    cwd: std::env::current_dir()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                    python_version: hello.python_version.clone(),
+                    python_executable: hello.python_executable.clone(),
+                    core: hello.core.as_str().into(),
+                    start_unix_ns: self.start_unix_ns,
+                    max_value_bytes: opts.max_value_bytes,
+                    max_array_bytes: opts.max_array_bytes,
+                    ts_resolution_ns: opts.ts_resolution_ns,
+                };
+                let writer = LogWriter::start(prepared, &meta)?;
+                if let Some(t) = self.tap.as_deref_mut() {
+                    t.started(&meta);
+                }
+                self.session = Some(Session {
+                    decoder: ChunkDecoder::new(&hello, opts.ts_resolution_ns),
+                    hello,
+                    probes,
+                    writer,
+                    write_error: None,
+                });
+            }
+            wire::MSG_CHUNK => {
+                let s = self.session.as_mut().ok_or(WireError::Chunk {
+                    index,
+                    what: "captures arrived before the agent's hello".into(),
+                })?;
+                let writer = &mut s.writer;
+                let write_error = &mut s.write_error;
+                let mut tap = self.tap.as_deref_mut();
+                s.decoder.decode(&m.payload, |c| {
+                    let r = match c {
+                        Capture::Record(rec) => {
+                            if let Some(t) = tap.as_deref_mut() {
+                                t.record(&rec);
+                            }
+                            writer.append_owned(rec)
+                        }
+                        Capture::Completion { seq, status, value } => {
+                            if let Some(t) = tap.as_deref_mut() {
+                                t.completed(seq, status, &value);
+                            }
+                            writer.complete(seq, status, &value)
+                        }
+                    };
+                    // A writer failure (a full disk) must not stop the program:
+                    // keep draining the pipe, let the writer count what is lost,
+                    // and report it when the run is over.
+                    if let Err(e) = r {
+                        note_write_error(write_error, e);
+                    }
+                    Ok(())
+                })?;
+                if let Some(t) = tap {
+                    t.flush();
+                }
+            }
+            wire::MSG_END => {
+                // The last END counts: an exec that failed is followed by
+                // more captures and a later END.
+                self.agent_end = Some(wire::parse_json(index, &m.payload)?);
+            }
+            wire::MSG_FATAL => {
+                let t: TextMessage = wire::parse_json(index, &m.payload)?;
+                self.refused = Some(t.message);
+            }
+            wire::MSG_WARN => {
+                let t: TextMessage = wire::parse_json(index, &m.payload)?;
+                self.warnings.push(t.message);
+            }
+            kind => return Err(WireError::UnknownType { index, kind }.into()),
+        }
+        Ok(())
+    }
+
+    /// A stop signal to the recorder: the first of each kind is passed on to
+    /// the program — unless it was sent to the whole process group (the
+    /// terminal, `kill -- -PGID`, a CI runner), which gave the program its
+    /// own copy; repeats within the grace period are not (`timeout` signals
+    /// the recorder and then its group); one after the grace period ran out
+    /// kills the program.
+    fn on_stop_signal(&mut self, s: StopSignal) {
+        let now = Instant::now();
+        let mut group_wide = s.from_terminal;
+        if let Some(w) = &self.witness {
+            if w.saw(s.signal) {
+                group_wide = true;
+                w.forget();
+            }
+        }
+        let st = &mut self.stop;
+        if st.killed {
+            return;
+        }
+        if st.warned {
+            st.killed = true;
+            eprintln!(
+                "probe: {} again: killing the program (pid {}, SIGKILL)",
+                signals::name(s.signal),
+                self.child_pid
+            );
+            // SAFETY: plain FFI call; the pid is our child's, not yet reaped
+            // (the loop reaps it only after handling signals).
+            unsafe { libc::kill(self.child_pid, libc::SIGKILL) };
+            return;
+        }
+        if st.received.is_none() {
+            st.received = Some(s.signal);
+        }
+        if group_wide || st.forwarded.contains(&s.signal) {
+            return;
+        }
+        if st.first.is_none() {
+            st.first = Some((s.signal, now));
+        }
+        st.forwarded.push(s.signal);
+        eprintln!(
+            "probe: {} received; passed on to the program (pid {}); the log is sealed when it ends",
+            signals::name(s.signal),
+            self.child_pid
+        );
+        // SAFETY: as above.
+        unsafe { libc::kill(self.child_pid, s.signal) };
+    }
+
+    fn check_grace(&mut self) {
+        let grace = self.opts.grace;
+        let st = &mut self.stop;
+        if let (Some((sig, at)), false) = (st.first, st.warned) {
+            if at.elapsed() >= grace {
+                st.warned = true;
+                eprintln!(
+                    "probe: the program (pid {}) is still running {} after {}; send {} again (or press Ctrl-C) to kill it",
+                    self.child_pid,
+                    format_duration(grace),
+                    signals::name(sig),
+                    signals::name(sig)
+                );
+            }
+        }
+    }
+
+    /// Seals the log and says how the run went.
+    fn finish(mut self, status: ExitStatus, start: Instant) -> Result<RecordOutcome, RecordError> {
+        if let Some(msg) = self.refused.take() {
+            return Err(RecordError::Refused(msg));
+        }
+        let Some(mut s) = self.session.take() else {
+            if let Some(e) = self.failure.take() {
+                return Err(e);
+            }
+            return Err(RecordError::AgentDidNotStart {
+                python: self.pc.python.clone(),
+                status: status.to_string(),
+            });
+        };
+        let orphans = s.decoder.orphan_completions();
+        if orphans > 0 {
+            self.warnings.push(format!(
+                "{} arrived for captures whose chunk the agent lost (a signal cut it off)",
+                plural(orphans, "completion", "completions")
+            ));
+        }
+        let (exit_code, mut exit) = exit_info(status, self.agent_end.as_ref());
+        if let Some(sig) = self.stop.received {
+            exit.recorder_signal = Some(sig);
+            exit.killed_by_recorder = self.stop.killed;
+        }
+        if let Some(e) = &self.failure {
+            exit.detail = Some(format!("recorder error: {e}"));
+        }
+        let untraced = self.agent_end.as_ref().map_or(0, |e| e.untraced_children);
+        s.writer.set_untraced_children(untraced);
+        let stats = s.writer.stats();
+        let end = s.writer.finish(exit, start.elapsed().as_nanos() as u64)?;
+        let killed = status.signal().is_some();
+        let incomplete = match (self.failure.take(), s.write_error.take()) {
+            (Some(RecordError::Wire(cause)), _) => Some(RecordError::Damaged {
+                cause,
+                written: end.total_records,
+            }),
+            (Some(e), _) => Some(e),
+            (None, Some(cause)) => Some(RecordError::Incomplete {
+                cause,
+                lost: end.lost_records,
+                written: end.total_records,
+            }),
+            (None, None) => None,
+        };
+        // The program's status wins when a signal killed it (a CI timeout
+        // keeps its meaning); a log short of the whole run is an error when
+        // the program ended on its own.
+        let incomplete = match incomplete {
+            Some(e) if !killed => return Err(e),
+            other => other.map(|e| e.to_string()),
+        };
+        let file_bytes = std::fs::metadata(&self.opts.output)
+            .map(|m| m.len())
+            .unwrap_or(0);
+        // Named one by one up to 10; thousands of probes must not flood the
+        // terminal.
+        let silent: Vec<&ProbeInfo> = s
+            .probes
+            .iter()
+            .zip(&end.per_probe)
+            .filter(|(_, &c)| c == 0)
+            .map(|(p, _)| p)
+            .collect();
+        for p in silent.iter().take(10) {
+            self.warnings
+                .push(format!("probe {} never triggered (0 records)", p.spec));
+        }
+        if silent.len() > 10 {
+            self.warnings.push(format!(
+                "{} more probes never triggered (probe info lists every probe's count)",
+                silent.len() - 10
+            ));
+        }
+        Ok(RecordOutcome {
+            exit_code,
+            end,
+            probes: s.probes,
+            python_version: s.hello.python_version,
+            core: s.hello.core,
+            core_note: s.hello.core_note,
+            file_bytes,
+            raw_bytes: stats.raw_bytes,
+            warnings: self.warnings,
+            elapsed: start.elapsed(),
+            incomplete,
+        })
+    }
 }
 
 struct Session {
@@ -450,147 +895,48 @@ fn note_write_error(slot: &mut Option<LogError>, e: LogError) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn handle_message(
-    index: u64,
-    m: wire::RawMessage,
-    opts: &RecordOptions,
-    pc: &PythonCommand,
-    start_unix_ns: u64,
-    session: &mut Option<Session>,
-    agent_end: &mut Option<AgentEnd>,
-    warnings: &mut Vec<String>,
-    refused: &mut Option<String>,
-    cache: Option<&AgentCache>,
-    tap: &mut Option<&mut dyn RecordTap>,
-) -> Result<(), RecordError> {
-    match m.kind {
-        wire::MSG_CACHE => {
-            // The agent compiled itself: keep the code for the next run
-            // (best effort; the next run checks its hash before use).
-            if let (Some(c), Some(nul)) = (cache, m.payload.iter().position(|&b| b == 0)) {
-                if let Ok(key) = std::str::from_utf8(&m.payload[..nul]) {
-                    let _ = c.store(key, &m.payload[nul + 1..]);
-                }
-            }
-        }
-        wire::MSG_HELLO => {
-            let hello: Hello = wire::parse_json(index, &m.payload)?;
-            let probes = hello.probes.clone();
-            let mut command = vec![pc.python.clone()];
-            command.extend(pc.interpreter_args.iter().cloned());
-            command.extend(pc.target.iter().cloned());
-            let meta = RunMeta {
-                probe_version: env!("CARGO_PKG_VERSION").to_string(),
-                probes: probes.clone(),
-                command,
-                cwd: std::env::current_dir()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
-                python_version: hello.python_version.clone(),
-                python_executable: hello.python_executable.clone(),
-                core: hello.core.as_str().into(),
-                start_unix_ns,
-                max_value_bytes: opts.max_value_bytes,
-                max_array_bytes: opts.max_array_bytes,
-                ts_resolution_ns: opts.ts_resolution_ns,
-            };
-            let writer = LogWriter::create(&opts.output, opts.force, &meta)?;
-            if let Some(t) = tap.as_deref_mut() {
-                t.started(&meta);
-            }
-            *session = Some(Session {
-                decoder: ChunkDecoder::new(&hello, opts.ts_resolution_ns),
-                hello,
-                probes,
-                writer,
-                write_error: None,
-            });
-        }
-        wire::MSG_CHUNK => {
-            let s = session.as_mut().ok_or(WireError::Chunk {
-                index,
-                what: "captures arrived before the agent's hello".into(),
-            })?;
-            let writer = &mut s.writer;
-            let write_error = &mut s.write_error;
-            let mut tap = tap.as_deref_mut();
-            s.decoder.decode(&m.payload, |c| {
-                let r = match c {
-                    Capture::Record(rec) => {
-                        if let Some(t) = tap.as_deref_mut() {
-                            t.record(&rec);
-                        }
-                        writer.append_owned(rec)
-                    }
-                    Capture::Completion { seq, status, value } => {
-                        if let Some(t) = tap.as_deref_mut() {
-                            t.completed(seq, status, &value);
-                        }
-                        writer.complete(seq, status, &value)
-                    }
-                };
-                // A writer failure (a full disk) must not stop the program:
-                // keep draining the pipe, let the writer count what is lost,
-                // and report it when the run is over.
-                if let Err(e) = r {
-                    note_write_error(write_error, e);
-                }
-                Ok(())
-            })?;
-            if let Some(t) = tap {
-                t.flush();
-            }
-        }
-        wire::MSG_END => {
-            *agent_end = Some(wire::parse_json(index, &m.payload)?);
-        }
-        wire::MSG_FATAL => {
-            let t: TextMessage = wire::parse_json(index, &m.payload)?;
-            *refused = Some(t.message);
-        }
-        wire::MSG_WARN => {
-            let t: TextMessage = wire::parse_json(index, &m.payload)?;
-            warnings.push(t.message);
-        }
-        kind => return Err(WireError::UnknownType { index, kind }.into()),
+/// `1 record`, `2 records`.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
     }
-    Ok(())
+}
+
+/// One way to write a duration everywhere: `12s`, `1m29s`, `2m00s`, `1h02m03s`.
+pub fn format_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, s / 60 % 60, s % 60) {
+        (0, 0, sec) => format!("{sec}s"),
+        (0, m, sec) => format!("{m}m{sec:02}s"),
+        (h, m, sec) => format!("{h}h{m:02}m{sec:02}s"),
+    }
 }
 
 /// Combines the wait status with what the agent said about the ending.
-fn exit_info(
-    status: Option<std::process::ExitStatus>,
-    end: Option<&AgentEnd>,
-    aborted: bool,
-) -> (i32, ExitInfo) {
-    if aborted {
-        return (
-            130,
-            ExitInfo {
-                kind: "aborted".into(),
-                code: 130,
-                signal: None,
-                exception: None,
-                detail: Some(
-                    "recorder interrupted by a second Ctrl-C; the program may still be running"
-                        .into(),
-                ),
-            },
-        );
-    }
-    let (code, signal) = match status {
-        Some(s) => match (s.code(), s.signal()) {
-            (Some(c), _) => (c, None),
-            (None, Some(sig)) => (128 + sig, Some(sig)),
-            _ => (1, None),
-        },
-        None => (1, None),
+fn exit_info(status: ExitStatus, end: Option<&AgentEnd>) -> (i32, ExitInfo) {
+    let (code, signal) = match (status.code(), status.signal()) {
+        (Some(c), _) => (c, None),
+        (None, Some(sig)) => (128 + sig, Some(sig)),
+        _ => (1, None),
     };
     let kind = match (end, signal) {
         (Some(e), _) => e.kind.clone(),
         (None, Some(_)) => "signal".into(),
         (None, None) => "lost".into(),
+    };
+    let detail = match (kind.as_str(), end) {
+        ("exec", Some(e)) => Some(format!(
+            "the program replaced itself with {} (os.exec*); what ran from then on was not traced",
+            e.exec.as_deref().unwrap_or("another program")
+        )),
+        ("lost", _) => Some(
+            "the agent's stream ended without saying how the program ended (it closed probe's pipe, \
+             or its interpreter ended without running exit handlers); captures after that point are missing"
+                .into(),
+        ),
+        _ => None,
     };
     (
         code,
@@ -599,7 +945,8 @@ fn exit_info(
             code,
             signal,
             exception: end.and_then(|e| e.exception.clone()),
-            detail: None,
+            detail,
+            ..ExitInfo::default()
         },
     )
 }
@@ -621,4 +968,27 @@ pub fn read_probe_file(path: &Path) -> Result<Vec<String>, io::Error> {
         .filter(|l| !l.is_empty())
         .map(String::from)
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_duration_format_with_no_jump_at_a_minute() {
+        let f = |s| format_duration(Duration::from_secs(s));
+        assert_eq!(f(0), "0s");
+        assert_eq!(f(59), "59s");
+        assert_eq!(f(60), "1m00s");
+        assert_eq!(f(89), "1m29s");
+        assert_eq!(f(120), "2m00s");
+        assert_eq!(f(3723), "1h02m03s");
+    }
+
+    #[test]
+    fn counts_are_singular_for_one() {
+        assert_eq!(plural(1, "record", "records"), "1 record");
+        assert_eq!(plural(0, "record", "records"), "0 records");
+        assert_eq!(plural(2, "batch", "batches"), "2 batches");
+    }
 }

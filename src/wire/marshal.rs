@@ -77,6 +77,83 @@ pub fn decode(data: &[u8]) -> Result<MObj, MarshalError> {
     Ok(obj)
 }
 
+/// What a chunk payload `(items, completions)` cut off by its sender's
+/// death still holds: how many items and completions its lists announced,
+/// and every one that arrived whole, in order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChunkPrefix {
+    /// Items the first list's header announced (`None` if the cut came before it).
+    pub announced: Option<usize>,
+    /// The items decoded whole before the cut.
+    pub items: Vec<MObj>,
+    /// Completions the second list announced (`None` if the cut came before it).
+    pub completions_announced: Option<usize>,
+    /// The completions decoded whole before the cut.
+    pub completions: Vec<MObj>,
+}
+
+/// Decodes the whole items and completions at the front of a truncated
+/// chunk payload. A prefix of a marshal stream decodes exactly as the
+/// stream would up to the first incomplete object (back-references only
+/// point backwards), so nothing here differs from what the sender meant;
+/// decoding stops at the first object that does not decode.
+pub fn decode_chunk_prefix(data: &[u8]) -> ChunkPrefix {
+    let mut d = Decoder {
+        data,
+        pos: 0,
+        refs: Vec::new(),
+    };
+    let mut out = ChunkPrefix::default();
+    // The outer 2-tuple's header (small or long form).
+    let Ok(code) = d.u8() else { return out };
+    if code & FLAG_REF != 0 {
+        d.refs.push(None);
+    }
+    let two = match code & !FLAG_REF {
+        b')' => d.u8().map(usize::from),
+        b'(' => d.i32().map(|n| usize::try_from(n).unwrap_or(0)),
+        _ => return out,
+    };
+    if two != Ok(2) {
+        return out;
+    }
+    // Each list's count is checked against nothing here (the data is cut
+    // short), so it is only ever reported, never allocated.
+    let Some(n) = list_header(&mut d) else {
+        return out;
+    };
+    out.announced = Some(n);
+    for _ in 0..n {
+        match d.object(1) {
+            Ok(o) => out.items.push(o),
+            Err(_) => return out,
+        }
+    }
+    let Some(n) = list_header(&mut d) else {
+        return out;
+    };
+    out.completions_announced = Some(n);
+    for _ in 0..n {
+        match d.object(1) {
+            Ok(o) => out.completions.push(o),
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+/// A list's header (type byte, count); its ref slot reserved as CPython does.
+fn list_header(d: &mut Decoder<'_>) -> Option<usize> {
+    let code = d.u8().ok()?;
+    if code & !FLAG_REF != b'[' {
+        return None;
+    }
+    if code & FLAG_REF != 0 {
+        d.refs.push(None);
+    }
+    usize::try_from(d.i32().ok()?).ok()
+}
+
 struct Decoder<'a> {
     data: &'a [u8],
     pos: usize,
@@ -323,6 +400,38 @@ mod tests {
     }
 
     #[test]
+    fn a_cut_chunk_yields_its_whole_items_and_the_announced_count() {
+        // marshal.dumps(([[0, 1000, 7], [0, 1001, 8]], [])) in CPython 3.12.
+        let full: &[u8] = &[
+            41, 2, 91, 2, 0, 0, 0, 91, 3, 0, 0, 0, 233, 0, 0, 0, 0, 233, 232, 3, 0, 0, 233, 7, 0,
+            0, 0, 91, 3, 0, 0, 0, 114, 0, 0, 0, 0, 233, 233, 3, 0, 0, 233, 8, 0, 0, 0, 91, 0, 0, 0,
+            0,
+        ];
+        let whole = decode(full).expect("the full payload decodes");
+        let MObj::Tuple(parts) = whole else {
+            panic!("not a tuple")
+        };
+        let MObj::List(items) = &parts[0] else {
+            panic!("not a list")
+        };
+        assert_eq!(items.len(), 2);
+        let mut seen = Vec::new();
+        for end in 0..full.len() {
+            let p = decode_chunk_prefix(&full[..end]);
+            assert!(p.items.len() <= 2);
+            assert_eq!(p.items[..], items[..p.items.len()], "cut at {end}");
+            if end >= 7 {
+                assert_eq!(p.announced, Some(2), "cut at {end}");
+            }
+            seen.push(p.items.len());
+        }
+        assert!(seen.contains(&1), "some cut keeps exactly the first item");
+        let whole = decode_chunk_prefix(full);
+        assert_eq!(whole.items.len(), 2);
+        assert_eq!(whole.completions_announced, Some(0));
+    }
+
+    #[test]
     fn no_panic_on_any_prefix_or_garbage() {
         let good: &[u8] = &[
             0xa9, 2, 0xdb, 1, 0, 0, 0, 0xe9, 0, 0, 0, 0, b'r', 1, 0, 0, 0,
@@ -338,6 +447,7 @@ mod tests {
                 v.push((x >> 16) as u8);
             }
             let _ = decode(&v);
+            let _ = decode_chunk_prefix(&v);
         }
     }
 }

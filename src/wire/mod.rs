@@ -74,6 +74,34 @@ pub struct RawMessage {
     pub payload: Vec<u8>,
 }
 
+/// What one read of the pipe gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fill {
+    /// Bytes arrived (`n`).
+    Data(usize),
+    /// No writer holds the pipe any more (for now: an agent whose
+    /// descriptor the program closed may open it again).
+    Eof,
+    /// A non-blocking pipe had nothing to read.
+    WouldBlock,
+}
+
+/// A message the stream ended inside: its sender died (or the stream was
+/// cut) after sending only part of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unfinished<'a> {
+    /// Its index in the stream.
+    pub index: u64,
+    /// Its type, if its 5-byte header arrived.
+    pub kind: Option<u8>,
+    /// Payload bytes its header announced, if it arrived.
+    pub announced: Option<usize>,
+    /// Bytes of it (header included) that arrived.
+    pub received: usize,
+    /// The payload bytes that did arrive.
+    pub payload: &'a [u8],
+}
+
 /// Reads framed messages from the agent's pipe.
 pub struct MessageReader<R> {
     inner: R,
@@ -91,28 +119,38 @@ impl<R: Read> MessageReader<R> {
         }
     }
 
-    /// Reads whatever is available now (one `read` call) and returns the
-    /// complete messages it finished. `Ok(None)` means end of stream.
-    pub fn read_available(&mut self) -> Result<Option<Vec<RawMessage>>, WireError> {
-        let mut tmp = [0u8; 1 << 16];
-        let n = loop {
+    /// Reads once (up to 256 KiB) into the buffer.
+    pub fn fill(&mut self) -> Result<Fill, WireError> {
+        let mut tmp = [0u8; 1 << 18];
+        loop {
             match self.inner.read(&mut tmp) {
-                Ok(n) => break n,
+                Ok(0) => return Ok(Fill::Eof),
+                Ok(n) => {
+                    self.buf.extend_from_slice(&tmp[..n]);
+                    return Ok(Fill::Data(n));
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    return Ok(Fill::WouldBlock)
+                }
                 Err(e) => return Err(e.into()),
             }
-        };
-        if n == 0 {
-            if !self.buf.is_empty() {
-                return Err(WireError::Truncated { index: self.index });
-            }
-            return Ok(None);
         }
-        self.buf.extend_from_slice(&tmp[..n]);
-        self.split()
     }
 
-    fn split(&mut self) -> Result<Option<Vec<RawMessage>>, WireError> {
+    /// Reads whatever is available now (one `read` call) and returns the
+    /// complete messages it finished. `Ok(None)` means end of stream; a
+    /// message left unfinished there is [`WireError::Truncated`].
+    pub fn read_available(&mut self) -> Result<Option<Vec<RawMessage>>, WireError> {
+        match self.fill()? {
+            Fill::Eof if !self.buf.is_empty() => Err(WireError::Truncated { index: self.index }),
+            Fill::Eof => Ok(None),
+            Fill::Data(_) | Fill::WouldBlock => self.take_messages().map(Some),
+        }
+    }
+
+    /// The complete messages in the buffer, in order; a partial one stays.
+    pub fn take_messages(&mut self) -> Result<Vec<RawMessage>, WireError> {
         let mut out = Vec::new();
         let mut start = 0;
         loop {
@@ -138,21 +176,43 @@ impl<R: Read> MessageReader<R> {
             start += 5 + len;
         }
         self.buf.drain(..start);
-        Ok(Some(out))
+        Ok(out)
+    }
+
+    /// The message the buffer ends inside, if any (meaningful once the
+    /// stream has ended for good).
+    pub fn unfinished(&self) -> Option<Unfinished<'_>> {
+        if self.buf.is_empty() {
+            return None;
+        }
+        let b = &self.buf;
+        let (kind, announced, payload) = if b.len() >= 5 {
+            let len = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+            (Some(b[4]), Some(len), &b[5..])
+        } else {
+            (None, None, &b[..0])
+        };
+        Some(Unfinished {
+            index: self.index,
+            kind,
+            announced,
+            received: b.len(),
+            payload,
+        })
+    }
+
+    /// Drops what is buffered (after the stream was found damaged).
+    pub fn discard(&mut self) {
+        self.buf.clear();
     }
 
     /// Reads and drops whatever is available (after the stream was found
     /// damaged). `Ok(false)` at end of stream.
     pub fn discard_available(&mut self) -> Result<bool, WireError> {
         self.buf.clear();
-        let mut tmp = [0u8; 1 << 16];
-        loop {
-            match self.inner.read(&mut tmp) {
-                Ok(n) => return Ok(n > 0),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
+        let r = self.fill();
+        self.buf.clear();
+        Ok(!matches!(r?, Fill::Eof))
     }
 
     /// Index of the next message (for error messages).
@@ -186,13 +246,23 @@ pub struct Hello {
 /// The agent's last message.
 #[derive(Debug, Clone, Deserialize)]
 pub struct AgentEnd {
-    /// `exit`, `exception` or `os_exit`.
+    /// `exit`, `exception`, `os_exit`, or `exec` (the program replaced
+    /// itself with `os.exec*`; sent just before the exec, and followed by
+    /// more messages if the exec failed).
     pub kind: String,
     /// Exit status the program asked for.
     pub code: i64,
     /// Exception type, if the program ended by one.
     #[serde(default)]
     pub exception: Option<String>,
+    /// Child processes the program started that ran untraced (forks,
+    /// `subprocess`, `multiprocessing` workers, `os.system`,
+    /// `os.posix_spawn`, and the program an `os.exec*` replaced it with).
+    #[serde(default)]
+    pub untraced_children: u64,
+    /// For `exec`: what the program executed.
+    #[serde(default)]
+    pub exec: Option<String>,
 }
 
 /// A text message (FATAL or WARN).
@@ -270,7 +340,7 @@ impl ChunkDecoder {
     pub fn decode(
         &mut self,
         payload: &[u8],
-        mut out: impl FnMut(Capture) -> Result<(), WireError>,
+        out: impl FnMut(Capture) -> Result<(), WireError>,
     ) -> Result<(), WireError> {
         let index = self.chunks;
         self.chunks += 1;
@@ -287,6 +357,52 @@ impl ChunkDecoder {
             }
             _ => return Err(bad("expected a (items, completions) tuple".into())),
         };
+        self.apply(index, items, comps, out)
+    }
+
+    /// Decodes what a CHUNK cut off by its sender's death still holds: every
+    /// batch that arrived whole goes to `out`, in order, as it would have;
+    /// the rest (and every completion: they come last) is lost. Says how
+    /// much was kept and at least how much was lost.
+    pub fn decode_torn(
+        &mut self,
+        prefix: &[u8],
+        out: impl FnMut(Capture) -> Result<(), WireError>,
+    ) -> Result<TornChunk, WireError> {
+        let index = self.chunks;
+        self.chunks += 1;
+        let got = marshal::decode_chunk_prefix(prefix);
+        let kept_batches = got.items.len() as u64;
+        let kept_completions = got.completions.len() as u64;
+        let before = self.next_seq;
+        self.apply(index, got.items, got.completions, out)?;
+        let announced = got.announced.map(|n| n as u64);
+        let smallest = self.sites.iter().map(Vec::len).min().unwrap_or(1).max(1) as u64;
+        // Batches cut off: at least one when the item list's header is lost.
+        let lost_batches = announced.map_or(1, |n| n.saturating_sub(kept_batches));
+        // Completions cut off: their captures' values are lost (the records
+        // stay, `incomplete`).
+        let lost_completions = got
+            .completions_announced
+            .map_or(0, |n| (n as u64).saturating_sub(kept_completions));
+        Ok(TornChunk {
+            announced_batches: announced,
+            kept_batches,
+            kept_captures: self.next_seq - before,
+            kept_completions,
+            lost_completions,
+            lost_captures_at_least: lost_batches.saturating_mul(smallest),
+        })
+    }
+
+    fn apply(
+        &mut self,
+        index: u64,
+        items: Vec<MObj>,
+        comps: Vec<MObj>,
+        mut out: impl FnMut(Capture) -> Result<(), WireError>,
+    ) -> Result<(), WireError> {
+        let bad = |what: String| WireError::Chunk { index, what };
         for item in items {
             let MObj::List(fields) = item else {
                 return Err(bad("an item is not a list".into()));
@@ -370,6 +486,24 @@ impl ChunkDecoder {
         }
         Ok(())
     }
+}
+
+/// What [`ChunkDecoder::decode_torn`] salvaged from a cut-off chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TornChunk {
+    /// Batches the chunk announced (`None` if it was cut before saying).
+    pub announced_batches: Option<u64>,
+    /// Batches that arrived whole and are kept.
+    pub kept_batches: u64,
+    /// Captures in those batches.
+    pub kept_captures: u64,
+    /// Completions (values of earlier placeholders) that arrived whole.
+    pub kept_completions: u64,
+    /// Completions announced but cut off: those captures' values are lost.
+    pub lost_completions: u64,
+    /// A lower bound of the captures lost with the batches cut off: each
+    /// holds at least the smallest site's number of captures.
+    pub lost_captures_at_least: u64,
 }
 
 enum Converted {
@@ -621,6 +755,46 @@ mod tests {
             }]
         );
         assert_eq!(d.orphan_completions(), 0);
+    }
+
+    #[test]
+    fn a_torn_chunk_keeps_its_whole_batches_and_bounds_what_was_lost() {
+        // marshal.dumps(([[0, 1000, 7], [0, 1001, 8]], [])), cut inside the second item.
+        let full: &[u8] = &[
+            41, 2, 91, 2, 0, 0, 0, 91, 3, 0, 0, 0, 233, 0, 0, 0, 0, 233, 232, 3, 0, 0, 233, 7, 0,
+            0, 0, 91, 3, 0, 0, 0, 114, 0, 0, 0, 0, 233, 233, 3, 0, 0, 233, 8, 0, 0, 0, 91, 0, 0, 0,
+            0,
+        ];
+        let mut d = ChunkDecoder::new(&hello(), 1);
+        let mut kept = Vec::new();
+        let t = d
+            .decode_torn(&full[..40], |c| {
+                kept.push(c);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(
+            t,
+            TornChunk {
+                announced_batches: Some(2),
+                kept_batches: 1,
+                kept_captures: 1,
+                kept_completions: 0,
+                lost_completions: 0,
+                lost_captures_at_least: 1,
+            }
+        );
+        assert!(matches!(
+            &kept[..],
+            [Capture::Record(CaptureRecord {
+                seq: 0,
+                value: Value::Int(7),
+                ..
+            })]
+        ));
+        // Cut before the items list: nothing kept, at least one capture lost.
+        let t = d.decode_torn(&full[..3], |_| Ok(())).unwrap();
+        assert_eq!((t.kept_batches, t.lost_captures_at_least), (0, 1));
     }
 
     #[test]

@@ -726,6 +726,7 @@ pub fn seed_logs(dir: &Path) -> Vec<Vec<u8>> {
         signal: None,
         exception: None,
         detail: None,
+        ..Default::default()
     };
     let mut rng = Rng(11);
     for (k, (n, probes, frame_every)) in [

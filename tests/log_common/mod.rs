@@ -57,6 +57,7 @@ pub fn exit_ok() -> ExitInfo {
         signal: None,
         exception: None,
         detail: None,
+        ..Default::default()
     }
 }
 

@@ -43,6 +43,7 @@ pub fn exit_ok() -> ExitInfo {
         signal: None,
         exception: None,
         detail: None,
+        ..Default::default()
     }
 }
 

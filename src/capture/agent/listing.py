@@ -64,7 +64,8 @@ def list_probes(path, line, roots=(), with_plan=False):
             entry["note"] = ("blank line" if not text else "comment" if text.startswith("#")
                              else "no names can be probed on this line")
         out.append(entry)
-    result = {"file": real, "python": sys.version.split()[0], "lines": out}
+    result = {"file": real, "python": sys.version.split()[0], "python_executable": sys.executable,
+              "lines": out}
     if with_plan:
         result["plans"] = plans_for(real, fm.source, specs)
     return result

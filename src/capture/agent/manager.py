@@ -75,6 +75,9 @@ class CaptureManager:
         # on 3.11/3.12); `prepare_frames` switches it to the memory reader.
         self.frames = _frames.FrameReader()
         self.getlocal = self.frames.get
+        # Set once the run is sealed (or the recorder is gone, or in a
+        # forked child): nothing is captured or sent any more (see close()).
+        self.closed = False
 
     def prepare_frames(self, frame):
         """Checks the frame layout on a live frame and, where needed, reads
@@ -284,6 +287,12 @@ class CaptureManager:
 
     def _flush(self):
         chunk = self.chunk
+        if self.closed:
+            # After the seal (daemon threads during interpreter shutdown) or
+            # in a forked child: END was the last message; nothing follows it.
+            del chunk[:]
+            del self.completions[:]
+            return
         n_inflight = len(self.inflight)
         for frame, pl in list(self.pending.items()):
             if type(pl) is tuple:
@@ -328,3 +337,20 @@ class CaptureManager:
                 self._settle(e, v)
         self.pending.clear()
         self._flush()
+
+    def close(self, planner):
+        """No capture from now on, in any thread, with no cost on the hot
+        paths: the cores find no plan for any code (planner.plan_for is
+        shadowed, its tables emptied in place) and nothing pending, and a
+        chunk that still fills up (a callback under way in another thread)
+        is dropped at its flush instead of being sent after END."""
+        self.closed = True
+        self.deadline[0] = 1 << 62
+        self.pending.clear()
+        self.armed.clear()
+        if planner is not None:
+            planner.plan_for = lambda code: None
+            planner.probed.clear()
+            planner.fast_at.clear()
+            planner.plans.clear()
+            planner.unfound.clear()

@@ -119,6 +119,8 @@ class SettraceCore:
                                 return local  # the interpreter's own StopIteration (rule 4)
                         mgr.exception(frame)
             except Exception as e:  # noqa: BLE001 - never raise into the program
+                if mgr.closed:
+                    return None  # sealed, or a forked child: stop tracing this frame
                 mgr.internal_error(e)
             return local
 

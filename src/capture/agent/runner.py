@@ -14,6 +14,7 @@ import sys
 import time
 import _thread
 
+from . import children as _children
 from . import core as _core
 from . import plan as _plan
 from .manager import CaptureManager
@@ -102,19 +103,75 @@ class Runner:
         self.planner = None
         self.sealed = False
         self.core_note = None
+        self.children = 0   # child processes started untraced (see children.py)
+        self.forks = 0      # of which forks seen by the at-fork hook
+        wire.on_gone = self.recorder_gone
 
     def seal(self):
         if self.sealed or self.mgr is None:
             return
         self.sealed = True
+        mgr = self.mgr
+        # Other threads (daemon threads still running at exit, or the rest
+        # of the program when a thread calls os._exit) may be capturing or
+        # in the middle of sending a chunk: the last chunk, the warnings and
+        # END go out under the lock, so that no message interleaves with
+        # theirs, and after them nothing is sent (close()). A thread stuck
+        # with the lock for 10 s gets no END rather than a corrupt stream.
+        held = False
+        if mgr.threaded:
+            held = mgr.lock.acquire(True, 10)
+            if not held:
+                self.wire.fd = -1
+                self.wire.dead = True
         try:
-            self.core.uninstall()
-        except Exception:  # noqa: BLE001
+            try:
+                self.core.uninstall()
+            except Exception:  # noqa: BLE001
+                pass
+            mgr.finish()
+            mgr.close(self.planner)
+            for w in self.planner.warnings + mgr.warnings:
+                self.wire.send_json(MSG_WARN, {"message": w})
+            self.wire.send_json(MSG_END, dict(self.exit, batches_sent=mgr.sent,
+                                              untraced_children=self.children))
+        finally:
+            if held:
+                mgr.lock.release()
+
+    def recorder_gone(self):
+        """The recorder died: say so once on the program's stderr, stop
+        tracing, and let the program go on."""
+        try:
+            os.write(2, b"probe: the recorder is gone; recording stopped, the program goes on untraced\n")
+        except OSError:
             pass
-        self.mgr.finish()
-        for w in self.planner.warnings + self.mgr.warnings:
-            self.wire.send_json(MSG_WARN, {"message": w})
-        self.wire.send_json(MSG_END, dict(self.exit, batches_sent=self.mgr.sent))
+        self.sealed = True
+        if self.mgr is not None:
+            try:
+                if self.core is not None:
+                    self.core.uninstall()
+            except Exception:  # noqa: BLE001
+                pass
+            self.mgr.close(self.planner)
+
+    def before_exec(self, what):
+        """os.exec* is about to replace the program: send what is captured
+        and an END saying so, since nothing runs after a successful exec.
+        If the exec fails, the program goes on and a later END replaces
+        this one."""
+        if self.sealed or self.mgr is None:
+            return
+        mgr = self.mgr
+        held = mgr.lock.acquire(True, 10) if mgr.threaded else False
+        try:
+            mgr._flush()
+            self.wire.send_json(MSG_END, {"kind": "exec", "code": 0, "exec": str(what),
+                                          "untraced_children": self.children + 1,
+                                          "batches_sent": mgr.sent})
+        finally:
+            if held:
+                mgr.lock.release()
 
     def _before_fork(self):
         # The manager's lock must not be held by another thread while the
@@ -128,6 +185,9 @@ class Runner:
                 self._fork_locked = False
 
     def _after_fork_parent(self):
+        # A child that runs untraced.
+        self.forks += 1
+        self.children += 1
         if self.mgr is not None and getattr(self, "_fork_locked", False):
             self._fork_locked = False
             try:
@@ -140,11 +200,16 @@ class Runner:
         try:
             self._fork_locked = False
             fd, self.wire.fd = self.wire.fd, -1
+            # Never open the parent's pipe again from here (Wire.reopen).
+            self.wire.dead = True
+            self.wire.ident = None
             self.sealed = True
             if self.mgr is not None:
                 self.mgr.after_fork_in_child()
             if self.core is not None:
                 self.core.uninstall()
+            if self.mgr is not None:
+                self.mgr.close(self.planner)
             if fd >= 0:
                 os.close(fd)
         except Exception:  # noqa: BLE001 - the child must go on unharmed
@@ -216,6 +281,7 @@ class Runner:
                             after_in_child=self.forked)
         hook_threads(mgr, core)
         wrap_os_exit(self)
+        _children.watch(self)
         core.install()
         if code is not None:
             core.prepare(code)

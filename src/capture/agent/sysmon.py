@@ -210,8 +210,19 @@ class MonitoringCore:
             self.mgr.internal_error(e)
 
     def uninstall(self):
+        # set_events(tool, 0) clears only the global events, and before 3.14
+        # free_tool_id leaves callbacks and per-code events in place: without
+        # this, code that already had local events (in daemon threads after
+        # the seal, or in a forked child) would go on calling the callbacks.
+        mon, tool = self.mon, self.tool
         try:
-            self.mon.set_events(self.tool, 0)
-            self.mon.free_tool_id(self.tool)
+            mon.set_events(tool, 0)
+            E = mon.events
+            for ev in (E.PY_START, E.INSTRUCTION, E.PY_RETURN, E.PY_YIELD, E.RAISE, E.PY_THROW, E.PY_UNWIND):
+                mon.register_callback(tool, ev, None)
+            for code, plan in list(self.planner.plans.values()):
+                if plan is not None:
+                    mon.set_local_events(tool, code, 0)
+            mon.free_tool_id(tool)
         except Exception:  # noqa: BLE001
             pass

@@ -14,6 +14,7 @@
 # the contract.
 
 import os
+import sys
 
 MSG_HELLO, MSG_CHUNK, MSG_END, MSG_FATAL, MSG_WARN, MSG_CACHE = 1, 2, 3, 4, 5, 6
 
@@ -21,6 +22,9 @@ MSG_HELLO, MSG_CHUNK, MSG_END, MSG_FATAL, MSG_WARN, MSG_CACHE = 1, 2, 3, 4, 5, 6
 class Wire:
     def __init__(self, fd):
         self.fd = fd
+        self.ident = None
+        self.on_gone = None   # called once if the recorder is gone (EPIPE)
+        self.dead = False     # the recorder is gone: nothing is sent any more
         try:
             st = os.fstat(fd)
             self.ident = (st.st_dev, st.st_ino)
@@ -29,18 +33,67 @@ class Wire:
 
     def usable(self):
         """Whether fd is still our pipe: a program that closes descriptors
-        (a daemon, say) may have reused the number for a file of its own."""
+        (a daemon, say) may have closed it, or reused the number for a file
+        of its own. Then the pipe is opened again (see reopen)."""
         if self.fd < 0:
-            return False
+            return not self.dead and self.reopen()
         try:
             st = os.fstat(self.fd)
         except OSError:
             self.fd = -1
-            return False
+            return self.reopen()
         if (st.st_dev, st.st_ino) != self.ident:
-            self.fd = -1
-            return False
+            self.fd = -1  # the number is the program's now: never close it
+            return self.reopen()
         return True
+
+    def reopen(self):
+        """The program closed our descriptor, but the recorder (our parent)
+        still holds the pipe's read end: open the same pipe again through
+        /proc, on a high descriptor number the program does not expect to
+        get from open() (Linux only)."""
+        if self.ident is None or self.dead or getattr(self, "_reopening", False):
+            return False
+        self._reopening = True
+        want = "pipe:[%d]" % self.ident[1]
+        d = "/proc/%d/fd" % os.getppid()
+        try:
+            for name in os.listdir(d):
+                path = d + "/" + name
+                try:
+                    if os.readlink(path) != want:
+                        continue
+                    # Non-blocking open: a pipe with no reader left gives
+                    # ENXIO instead of waiting forever.
+                    fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+                except OSError:
+                    continue
+                try:
+                    os.set_blocking(fd, True)  # back-pressure, as before
+                    fd = _high_fd(fd)
+                    st = os.fstat(fd)
+                    if (st.st_dev, st.st_ino) == self.ident:
+                        self.fd = fd
+                        return True
+                    os.close(fd)
+                except OSError:
+                    pass
+        except OSError:
+            pass
+        finally:
+            self._reopening = False
+        return False
+
+    def gone(self):
+        """The recorder is gone (the pipe has no reader): say so once."""
+        self.fd = -1
+        if not self.dead:
+            self.dead = True
+            if self.on_gone is not None:
+                try:
+                    self.on_gone()
+                except Exception:  # noqa: BLE001 - never raise into the program
+                    pass
 
     def send(self, kind, payload):
         # A Ctrl-C turns into KeyboardInterrupt between any two bytecodes,
@@ -59,13 +112,23 @@ class Wire:
                     view = memoryview(len(payload).to_bytes(4, "little") + bytes((kind,)) + payload)
                 while view:
                     try:
-                        n = os.write(self.fd, view)
+                        n = _write(self.fd, view)
                     except InterruptedError:
                         continue
-                    except OSError:
-                        self.fd = -1  # recorder gone (EPIPE) or descriptor closed
+                    except BrokenPipeError:
+                        self.gone()
                         view = view[:0]
                         break
+                    except OSError:
+                        # The descriptor was closed under us (by another
+                        # thread of the program): the rest of the message
+                        # goes through the pipe opened again, so the stream
+                        # stays whole.
+                        self.fd = -1
+                        if not self.reopen():
+                            view = view[:0]
+                            break
+                        continue
                     view = view[n:]
                 break
             except BaseException as e:  # noqa: BLE001 - re-raised below
@@ -75,6 +138,42 @@ class Wire:
 
     def send_json(self, kind, obj):
         self.send(kind, to_json(obj).encode())
+
+
+def _write(fd, data):
+    """os.write that never kills the program by SIGPIPE: Python ignores
+    SIGPIPE, but a program may have restored its default action; then the
+    signal a write to a pipe without reader raises is blocked in this thread
+    for the write and taken back, so only EPIPE remains."""
+    import _signal  # imported by every interpreter at start-up
+    if _signal.getsignal(_signal.SIGPIPE) == _signal.SIG_IGN:
+        return os.write(fd, data)
+    mask = {_signal.SIGPIPE}
+    old = _signal.pthread_sigmask(_signal.SIG_BLOCK, mask)
+    try:
+        return os.write(fd, data)
+    except BrokenPipeError:
+        _signal.sigtimedwait(mask, 0)
+        raise
+    finally:
+        if _signal.SIGPIPE not in old:
+            _signal.pthread_sigmask(_signal.SIG_UNBLOCK, mask)
+
+
+def _high_fd(fd):
+    """A duplicate of fd numbered 100 or more (close-on-exec), fd closed;
+    fd itself if that is not possible."""
+    had = "fcntl" in sys.modules
+    try:
+        import fcntl
+        high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100)
+    except Exception:  # noqa: BLE001
+        return fd
+    finally:
+        if not had:
+            sys.modules.pop("fcntl", None)
+    os.close(fd)
+    return high
 
 
 _JSON_ESC = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}

@@ -1,0 +1,115 @@
+# probe agent: child processes — not traced yet, but counted
+#
+# The recorder reports how many child processes ran untraced (END's
+# `untraced_children`, the summary), and os.exec* sends what was captured
+# before the program is replaced (Runner.before_exec).
+
+import os
+import sys
+
+
+def watch(runner):
+    """Counts the child processes the program starts, which run untraced:
+    forks (the at-fork hook: os.fork, multiprocessing's fork, os.spawn*,
+    pty), os.posix_spawn/posix_spawnp, os.system, os.exec* (the program
+    replaced: its captures are sent first, see Runner.before_exec), and
+    subprocess and multiprocessing's spawn/forkserver, which start children
+    through _posixsubprocess.fork_exec: that function is wrapped in its
+    module and in subprocess as soon as they are imported (a sys.meta_path
+    entry that finds nothing itself notices their import and goes away
+    once both are seen)."""
+    def counted(real):
+        def call(*args, **kwargs):
+            forks = runner.forks
+            r = real(*args, **kwargs)
+            if runner.forks == forks:  # a preexec_fn made the at-fork hook count it
+                runner.children += 1
+            return r
+        call.__wrapped__ = real
+        call._probe_counted = True
+        for a in ("__name__", "__qualname__", "__doc__"):
+            try:
+                setattr(call, a, getattr(real, a))
+            except (AttributeError, TypeError):
+                pass
+        return call
+
+    for name in ("posix_spawn", "posix_spawnp", "system"):
+        real = getattr(os, name, None)
+        if real is not None:
+            setattr(os, name, counted(real))
+
+    for name in ("execv", "execve"):
+        real = getattr(os, name, None)
+        if real is None:
+            continue
+
+        def make(real):
+            def call(path, *args, **kwargs):
+                try:
+                    runner.before_exec(os.fsdecode(path) if not isinstance(path, int) else path)
+                except Exception:  # noqa: BLE001 - never raise into the program
+                    pass
+                return real(path, *args, **kwargs)
+            call.__wrapped__ = real
+            call.__name__ = real.__name__
+            call.__doc__ = real.__doc__
+            return call
+        setattr(os, name, make(real))
+
+    def hook_spawners():
+        ps = sys.modules.get("_posixsubprocess")
+        fe = getattr(ps, "fork_exec", None)
+        if fe is not None and not getattr(fe, "_probe_counted", False):
+            ps.fork_exec = counted(fe)
+        sp = sys.modules.get("subprocess")
+        fe = getattr(sp, "_fork_exec", None)
+        if fe is not None and not getattr(fe, "_probe_counted", False):
+            sp._fork_exec = counted(fe)
+        return ps is not None and sp is not None
+
+    watched = ("subprocess", "_posixsubprocess")
+
+    class _SpawnWatch:
+        """Finds nothing; notices the import of the modules that start
+        children and wraps their spawning function once they are loaded."""
+        def find_spec(self, name, path=None, target=None):
+            if name not in watched:
+                return None
+            try:
+                at = sys.meta_path.index(self) + 1
+            except ValueError:
+                return None
+            spec = None
+            for finder in sys.meta_path[at:]:
+                find = getattr(finder, "find_spec", None)
+                if find is not None:
+                    spec = find(name, path, target)
+                    if spec is not None:
+                        break
+            loader = getattr(spec, "loader", None)
+            real = getattr(loader, "exec_module", None)
+            if real is None:
+                return None  # the usual machinery finds it, or reports it
+
+            def exec_module(module):
+                try:
+                    real(module)
+                finally:
+                    try:
+                        del loader.exec_module
+                    except AttributeError:
+                        pass
+                    if hook_spawners():
+                        try:
+                            sys.meta_path.remove(self)
+                        except ValueError:
+                            pass
+            try:
+                loader.exec_module = exec_module  # this module's loader only
+            except (AttributeError, TypeError):
+                return None
+            return spec
+
+    if not hook_spawners():
+        sys.meta_path.insert(0, _SpawnWatch())

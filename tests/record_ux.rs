@@ -1,0 +1,311 @@
+//! `probe record` as a new user meets it (issue 15): a forgotten `--`, a
+//! program that is not Python, a bad output path found before the run,
+//! singular counts, the live line on a terminal, and `probe probes`
+//! finding files as `record` does.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::*;
+use probe::log::LogReader;
+
+fn run(args: &[&str]) -> Output {
+    Command::new(probe_bin())
+        .args(args)
+        .output()
+        .expect("probe runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn python() -> std::path::PathBuf {
+    pythons().last().expect("a python").1.clone()
+}
+
+#[test]
+fn a_forgotten_double_dash_says_where_the_program_goes() {
+    let f = fixture("behaviour.py");
+    let spec = spec(&f, "total", "total");
+    let o = run(&["record", "-p", &spec, "python3", f.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("put the program after `--`")
+            && err.contains(&format!("-- python3 {}", f.display())),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty(), "the program ran");
+}
+
+#[test]
+fn a_program_that_is_not_python_is_refused_before_anything_runs() {
+    let f = fixture("behaviour.py");
+    let spec = spec(&f, "total", "total");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ls.probe");
+    for cmd in [vec!["ls"], vec!["ls", "-l"], vec!["/bin/ls", "x.py"]] {
+        let mut args = vec!["record", "-o", out.to_str().unwrap(), "-p", &spec, "--"];
+        args.extend(&cmd);
+        let o = run(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{cmd:?}: {err}");
+        assert!(
+            err.contains(&format!(
+                "`{}` is not a Python interpreter or script",
+                cmd[0]
+            )),
+            "{cmd:?}: {err}"
+        );
+        assert!(o.stdout.is_empty(), "{cmd:?}: something ran");
+        assert!(!out.exists(), "{cmd:?}: a log was left behind");
+    }
+}
+
+#[test]
+fn a_script_with_a_python_shebang_runs_under_its_interpreter() {
+    let dir = tempfile::tempdir().unwrap();
+    let py = python();
+    let tool = dir.path().join("tool");
+    std::fs::write(
+        &tool,
+        format!(
+            "#!{}\nimport sys\nfor i in range(3):\n    x = i  # P:x\nprint('tool ran', sys.argv[1:])\n",
+            py.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = dir.path().join("tool.probe");
+    let o = run(&[
+        "record",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        "-p",
+        &format!("{}:4:x", tool.display()),
+        "--",
+        tool.to_str().unwrap(),
+        "a",
+    ]);
+    assert_ok(&o, "shebang script");
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "tool ran ['a']");
+    assert_eq!(values(&records(&out)), ["0", "1", "2"]);
+}
+
+#[test]
+fn one_record_is_singular_in_the_summary() {
+    let f = fixture("canonical.py");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("one.probe");
+    let o = run(&[
+        "record",
+        "-o",
+        out.to_str().unwrap(),
+        "-p",
+        &spec(&f, "ret", "x"),
+        "--",
+        python().to_str().unwrap(),
+        f.to_str().unwrap(),
+        "ret",
+    ]);
+    let err = stderr(&o);
+    assert!(err.contains(" — 1 record in "), "{err}");
+    assert!(!err.contains("1 records"), "{err}");
+}
+
+/// Output problems are found before the program runs: a missing directory,
+/// a directory (even with --force), an existing file without --force.
+#[test]
+fn a_bad_output_path_is_refused_before_the_program_runs() {
+    let f = fixture("behaviour.py");
+    let spec = spec(&f, "total", "total");
+    let dir = tempfile::tempdir().unwrap();
+    let existing = dir.path().join("old.probe");
+    std::fs::write(&existing, b"precious").unwrap();
+    let missing = dir.path().join("no/such/dir/x.probe");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["-o", missing.to_str().unwrap()], "does not exist"),
+        (vec!["-o", dir.path().to_str().unwrap()], "is a directory"),
+        (
+            vec!["-o", dir.path().to_str().unwrap(), "--force"],
+            "is a directory",
+        ),
+        (vec!["-o", existing.to_str().unwrap()], "already exists"),
+        (vec!["-o", "/dev/null", "--force"], "not a regular file"),
+    ];
+    for (opts, want) in cases {
+        let mut args = vec!["record"];
+        args.extend(&opts);
+        let py = python();
+        args.extend(["-p", &spec, "--", py.to_str().unwrap(), f.to_str().unwrap()]);
+        let o = run(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{opts:?}: {err}");
+        assert!(err.contains(want), "{opts:?}: expected {want:?} in {err}");
+        assert!(o.stdout.is_empty(), "{opts:?}: the program ran first");
+    }
+    assert_eq!(std::fs::read(&existing).unwrap(), b"precious");
+}
+
+/// With --force, the old log is replaced only once the new run starts (a
+/// refused run keeps it), and a symlink at the output is replaced, never
+/// written through.
+#[test]
+fn force_replaces_the_log_only_when_the_run_starts_and_never_follows_a_link() {
+    let f = fixture("behaviour.py");
+    let good = spec(&f, "total", "total");
+    let py = python();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run.probe");
+    std::fs::write(&out, b"old log").unwrap();
+    let bad = format!("{}:1:nosuch", f.display());
+    let o = run(&[
+        "record",
+        "--force",
+        "-o",
+        out.to_str().unwrap(),
+        "-p",
+        &bad,
+        "--",
+        py.to_str().unwrap(),
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        b"old log",
+        "a refused run replaced the log"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 1, "temporary files left: {leftovers:?}");
+
+    let target = dir.path().join("elsewhere.txt");
+    std::fs::write(&target, b"not a log").unwrap();
+    let link = dir.path().join("link.probe");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let o = run(&[
+        "record",
+        "-q",
+        "--force",
+        "-o",
+        link.to_str().unwrap(),
+        "-p",
+        &good,
+        "--",
+        py.to_str().unwrap(),
+        f.to_str().unwrap(),
+    ]);
+    assert_ok(&o, "--force over a symlink");
+    assert_eq!(
+        std::fs::read(&target).unwrap(),
+        b"not a log",
+        "written through the link"
+    );
+    assert!(!std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(LogReader::open(&link).unwrap().is_complete());
+}
+
+/// `probe probes` finds a file on the interpreter's sys.path as `record -p`
+/// does (here a standard-library module, `json/tool.py`), and says which
+/// interpreter resolved it.
+#[test]
+fn probes_finds_installed_files_on_sys_path_like_record() {
+    let py = python();
+    let o = run(&[
+        "probes",
+        "--python",
+        py.to_str().unwrap(),
+        "json/tool.py",
+        "--line",
+        "1",
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        text.contains("/json/tool.py (resolved by Python 3."),
+        "{text}"
+    );
+    assert!(text.contains(py.to_str().unwrap()), "{text}");
+    let o = run(&["probes", "--python", py.to_str().unwrap(), "no/such/mod.py"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no such file"), "{}", stderr(&o));
+}
+
+/// Strips the live line's escape sequences (set-up, draws, tear-down) from
+/// what a terminal received; returns the rest and the drawn texts.
+fn split_live_line(raw: &str, rows: u16) -> (String, Vec<String>) {
+    // The terminal turns the set-up's "\n" into "\r\n" (onlcr).
+    let setup = format!("\r\n\x1b7\x1b[1;{}r\x1b8\x1b[1A", rows - 1);
+    let draw = format!("\x1b7\x1b[{rows};1H\x1b[2K");
+    let teardown = format!("\x1b7\x1b[r\x1b[{rows};1H\x1b[2K\x1b8");
+    let mut rest = raw.replacen(&setup, "", 1).replace(&teardown, "");
+    let mut drawn = Vec::new();
+    while let Some(at) = rest.find(&draw) {
+        let after = &rest[at + draw.len()..];
+        let end = after
+            .find("\x1b8")
+            .expect("a draw ends by restoring the cursor");
+        drawn.push(after[..end].to_string());
+        rest = format!("{}{}", &rest[..at], &after[end + 2..]);
+    }
+    (rest, drawn)
+}
+
+/// On a terminal (a pty from `script`), the live line is drawn on the last
+/// row outside the program's scrolling region: with its escape sequences
+/// taken out, what the terminal received is exactly the program's output,
+/// every line whole; the elapsed time reads `0s`, `1s` … `1m29s`.
+#[test]
+fn the_live_line_never_mixes_into_the_programs_output_on_a_terminal() {
+    let f = fixture("chatty.py");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("chatty.probe");
+    let py = python();
+    let inner = format!(
+        "stty rows 24 cols 100; exec {} record -o {} -p {} -- {} {}",
+        probe_bin().display(),
+        out.display(),
+        spec(&f, "x", "x"),
+        py.display(),
+        f.display()
+    );
+    let o = Command::new("script")
+        .args(["-q", "-e", "-c", &inner, "/dev/null"])
+        .env("TERM", "xterm")
+        .output()
+        .expect("script (util-linux) runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let raw = String::from_utf8_lossy(&o.stdout).into_owned();
+    let (rest, drawn) = split_live_line(&raw, 24);
+    assert!(!drawn.is_empty(), "no live line was drawn: {raw:?}");
+    for d in &drawn {
+        assert!(d.starts_with("probe: "), "{d:?}");
+        let elapsed = d["probe: ".len()..].split(' ').next().unwrap_or("");
+        let ok = elapsed.ends_with('s')
+            && elapsed[..elapsed.len() - 1]
+                .split('m')
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+        assert!(ok, "elapsed time {elapsed:?} in {d:?}");
+        assert!(d.contains(" records, ") || d.contains(" record, "), "{d:?}");
+    }
+    let program: Vec<&str> = rest
+        .split("\r\n")
+        .filter(|l| l.contains("of the program's own output"))
+        .collect();
+    let want: Vec<String> = (0..150)
+        .map(|i| format!("line {i:03} of the program's own output"))
+        .collect();
+    assert_eq!(program, want, "the program's lines were broken: {rest:?}");
+    assert!(!rest.contains('\x1b'), "escape sequences left: {rest:?}");
+    assert!(rest.contains("probe: wrote "), "{rest:?}");
+}
