@@ -209,3 +209,28 @@ fn ctrl_c_inside_the_tracer_shows_only_the_programs_frames() {
         }
     }
 }
+
+/// The agent counts children by watching the import of `subprocess` and
+/// `_posixsubprocess`: the program must find both imported by the
+/// interpreter's own loaders (on 3.14 and 3.15 `_posixsubprocess` is a
+/// built-in module, loaded by the class every built-in module shares).
+#[test]
+fn watching_subprocess_imports_leaves_the_loaders_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture("imports_spawners.py");
+    for (v, py) in pythons() {
+        for core in cores(v) {
+            let (out, _) = record(
+                dir.path(),
+                &py,
+                core,
+                &[spec(&f, "answer", "answer")],
+                &[f.to_str().unwrap()],
+            );
+            assert_ok(&out, &format!("subprocess imports on {v} ({core})"));
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(stdout.contains("loaders: ok"), "{v} {core}: {stdout}");
+            assert!(stdout.contains("42 True"), "{v} {core}: {stdout}");
+        }
+    }
+}

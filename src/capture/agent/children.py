@@ -70,6 +70,33 @@ def watch(runner):
 
     watched = ("subprocess", "_posixsubprocess")
 
+    class _Watched:
+        """A module's real loader, wrapped for its first execution."""
+        def __init__(self, real, watch):
+            self.real = real
+            self.watch = watch
+
+        def create_module(self, spec):
+            return self.real.create_module(spec)
+
+        def exec_module(self, module):
+            spec = getattr(module, "__spec__", None)
+            try:
+                if spec is not None:
+                    spec.loader = self.real
+                if getattr(module, "__loader__", None) is self:
+                    module.__loader__ = self.real
+            except (AttributeError, TypeError):
+                pass
+            try:
+                self.real.exec_module(module)
+            finally:
+                if hook_spawners():
+                    try:
+                        sys.meta_path.remove(self.watch)
+                    except ValueError:
+                        pass
+
     class _SpawnWatch:
         """Finds nothing; notices the import of the modules that start
         children and wraps their spawning function once they are loaded."""
@@ -88,27 +115,13 @@ def watch(runner):
                     if spec is not None:
                         break
             loader = getattr(spec, "loader", None)
-            real = getattr(loader, "exec_module", None)
-            if real is None:
+            if getattr(loader, "exec_module", None) is None or getattr(loader, "create_module", None) is None:
                 return None  # the usual machinery finds it, or reports it
-
-            def exec_module(module):
-                try:
-                    real(module)
-                finally:
-                    try:
-                        del loader.exec_module
-                    except AttributeError:
-                        pass
-                    if hook_spawners():
-                        try:
-                            sys.meta_path.remove(self)
-                        except ValueError:
-                            pass
-            try:
-                loader.exec_module = exec_module  # this module's loader only
-            except (AttributeError, TypeError):
-                return None
+            # The spec gets a loader of ours for this one import, which
+            # hands the real loader back to the module once it has run. The
+            # real loader itself is never touched: for a built-in module it
+            # is the BuiltinImporter class, shared by every built-in module.
+            spec.loader = _Watched(loader, self)
             return spec
 
     if not hook_spawners():
