@@ -851,8 +851,10 @@ macro_rules! text_enum {
 
 text_enum! {
     /// How the traced program ended (the end marker's `exit.kind`).
+    #[derive(Default)]
     ExitKind {
         /// It exited normally or by `sys.exit`.
+        #[default]
         Exit = "exit",
         /// An uncaught exception ended it.
         Exception = "exception",
@@ -869,12 +871,6 @@ text_enum! {
         /// It replaced itself with another program (`os.exec*`): what ran
         /// afterwards was not traced.
         Exec = "exec",
-    }
-}
-
-impl Default for ExitKind {
-    fn default() -> Self {
-        ExitKind::Exit
     }
 }
 
