@@ -75,6 +75,7 @@ class CaptureManager:
         # on 3.11/3.12); `prepare_frames` switches it to the memory reader.
         self.frames = _frames.FrameReader()
         self.getlocal = self.frames.get
+        self.view = self.frames.view
         # Set once the run is sealed (or the recorder is gone, or in a
         # forked child): nothing is captured or sent any more (see close()).
         self.closed = False
@@ -84,6 +85,7 @@ class CaptureManager:
         locals from frame memory from now on."""
         self.frames.prepare(frame)
         self.getlocal = self.frames.get
+        self.view = self.frames.view
 
     def internal_error(self, e):
         if len(self.warnings) < 20:

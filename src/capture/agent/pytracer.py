@@ -53,6 +53,7 @@ class SettraceCore:
         deadline = mgr.deadline
         snapshot = mgr.snapshot
         getlocal = mgr.getlocal
+        views = mgr.view
         run = mgr.run
         PEND_ = PEND
         UNBOUND_ = UNBOUND
@@ -69,12 +70,19 @@ class SettraceCore:
                     fast = fast_at.get(lasti)
                     if fast is not None and fast[0] is frame.f_code and not mt[0]:
                         pl = pending.pop(frame, None)
+                        view = None
                         if pl is not None:
                             if type(pl) is tuple:
                                 probe = pl[1]
+                                view = pl[3]
                                 try:
-                                    v = getlocal(frame, probe.base)
-                                except KeyError:
+                                    if view is not None:
+                                        v = view.value
+                                    elif views is None:  # f_locals is harmless here (3.13+)
+                                        v = frame.f_locals[probe.base]
+                                    else:
+                                        v = getlocal(frame, probe.base)
+                                except (KeyError, ValueError):  # ValueError: a view's slot is empty
                                     v = UNBOUND_ if probe.fast else mgr.read(frame, probe)
                                 else:
                                     if type(v) is int:
@@ -93,7 +101,12 @@ class SettraceCore:
                         ts = pc()
                         item = [fast[1], ts, PEND_]
                         chunk_append(item)
-                        pending[frame] = (item, fast[2], fast[3])
+                        probe = fast[2]
+                        if view is None or pl[1] is not probe:
+                            # The previous capture's slot view serves again in the same
+                            # frame (the tight loop); else one is taken (3.11/3.12).
+                            view = views(frame, probe.base) if views is not None else None
+                        pending[frame] = (item, probe, fast[3], view)
                         if ts > deadline[0]:
                             mgr.flush()
                         return local

@@ -52,6 +52,7 @@ class MonitoringCore:
         deadline = mgr.deadline
         snapshot = mgr.snapshot
         getlocal = mgr.getlocal
+        views = mgr.view
         run = mgr.run
         PEND_ = PEND
         UNBOUND_ = UNBOUND
@@ -85,12 +86,19 @@ class MonitoringCore:
                     # local; complete the frame's pending capture, reserve.
                     frame = getframe(1)
                     pl = pending.pop(frame, None)
+                    view = None
                     if pl is not None:
                         if type(pl) is tuple:
                             probe = pl[1]
+                            view = pl[3]
                             try:
-                                v = getlocal(frame, probe.base)
-                            except KeyError:
+                                if view is not None:
+                                    v = view.value
+                                elif views is None:  # f_locals is harmless here (3.13+)
+                                    v = frame.f_locals[probe.base]
+                                else:
+                                    v = getlocal(frame, probe.base)
+                            except (KeyError, ValueError):  # ValueError: a view's slot is empty
                                 # A local is unbound; a module/class name may still be a global.
                                 v = UNBOUND_ if probe.fast else mgr.read(frame, probe)
                             else:
@@ -110,7 +118,12 @@ class MonitoringCore:
                     ts = pc()
                     item = [fast[1], ts, PEND_]
                     chunk_append(item)
-                    pending[frame] = (item, fast[2], fast[3])
+                    probe = fast[2]
+                    if view is None or pl[1] is not probe:
+                        # The previous capture's slot view serves again in the same
+                        # frame (the tight loop); else one is taken (3.11/3.12).
+                        view = views(frame, probe.base) if views is not None else None
+                    pending[frame] = (item, probe, fast[3], view)
                     if ts > deadline[0]:
                         mgr.flush()
                     return None
