@@ -566,7 +566,13 @@ fn ctrl_c_case(version: &str, py: &std::path::Path) {
     let end = r.end().expect("sealed after Ctrl-C");
     assert_eq!(end.exit.exception.as_deref(), Some("KeyboardInterrupt"));
     assert!(end.total_records > 0);
-    assert_eq!(verify::verify(&r).exit_code(), 0);
+    let report = verify::verify(&r);
+    assert_eq!(
+        report.exit_code(),
+        0,
+        "Python {version}: {:?}\n{err}",
+        report.violations
+    );
 }
 
 #[test]
@@ -652,7 +658,14 @@ fn never_triggered_probe_is_kept_with_count_zero_and_warned() {
     let o = record_to(&out, &spec(&f, "ret", "x"), &py, &f);
     assert_ok(&o, "never triggered");
     assert!(
-        stderr(&o).contains("never triggered (0 records)"),
+        stderr(&o).contains("probe canonical.py:")
+            && stderr(&o).contains("never triggered (0 records)"),
+        "the warning names the probe by its short label: {}",
+        stderr(&o)
+    );
+    // Human output uses short labels: no absolute path in the summary.
+    assert!(
+        !stderr(&o).contains(&f.display().to_string()),
         "{}",
         stderr(&o)
     );

@@ -76,6 +76,8 @@ class CaptureManager:
         self.frames = _frames.FrameReader()
         self.getlocal = self.frames.get
         self.view = self.frames.view
+        # A Ctrl-C caught while a value was read, to raise again (reraise).
+        self.intr = [False]
         # Set once the run is sealed (or the recorder is gone, or in a
         # forked child): nothing is captured or sent any more (see close()).
         self.closed = False
@@ -103,7 +105,32 @@ class CaptureManager:
 
     # -- reading values ---------------------------------------------------
     def read(self, frame, probe):
-        """The probe's current value in frame, snapshotted, or a status tag."""
+        """The probe's current value in frame, snapshotted, or a status tag.
+        A Ctrl-C landing while the value is read (a repr runs Python code)
+        leaves the capture `incomplete`; the KeyboardInterrupt is raised
+        again once the bookkeeping in hand is done (`reraise`)."""
+        try:
+            return self._read(frame, probe)
+        except KeyboardInterrupt:
+            self.intr[0] = True
+            return INCOMPLETE
+
+    def snap(self, v):
+        """snapshot(v) for the cores' fast paths, with read's Ctrl-C rule."""
+        try:
+            return self.snapshot(v)
+        except KeyboardInterrupt:
+            self.intr[0] = True
+            return INCOMPLETE
+
+    def reraise(self):
+        """Raises the KeyboardInterrupt a read caught, if any: the program's
+        Ctrl-C, delivered at a point where our state is consistent."""
+        if self.intr[0]:
+            self.intr[0] = False
+            raise KeyboardInterrupt
+
+    def _read(self, frame, probe):
         base = probe.base
         try:
             kind = probe.kind
@@ -121,7 +148,7 @@ class CaptureManager:
         except KeyError:
             return UNBOUND
         except KeyboardInterrupt:
-            raise  # Ctrl-C landed in our code: it is the program's, never a value
+            raise  # the program's Ctrl-C, never a value (see read)
         except BaseException as e:  # noqa: BLE001
             return error_value(e, self.max_bytes)
         return self._attrs(v, probe)
@@ -139,7 +166,7 @@ class CaptureManager:
 
     def _final(self, frame, entry, raised):
         v = self.read(frame, entry[2])
-        if raised:
+        if raised and v is not INCOMPLETE:
             v = RAISED_UNBOUND if v is UNBOUND else (T_RAISED, v)
         return v
 
@@ -188,6 +215,8 @@ class CaptureManager:
             self.chunk.append(item)
         if ts > self.deadline[0]:
             self.flush()
+        if self.intr[0]:
+            self.reraise()
 
     def _fill(self, frame, site, item, unit, level, now):
         read = self.read
@@ -245,6 +274,8 @@ class CaptureManager:
             for e, v in zip(pl, vals):
                 self._settle(e, v)
             self._release(pl)
+        if self.intr[0]:
+            self.reraise()
 
     def exception(self, frame):
         """An exception event in `frame` (rule 4): everything pending is `raised`."""
@@ -278,6 +309,8 @@ class CaptureManager:
             if keep:
                 self.pending[frame] = keep
             self._release(pl)
+        if self.intr[0]:
+            self.reraise()
 
     # -- to the recorder --------------------------------------------------
     def flush(self):

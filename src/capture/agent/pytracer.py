@@ -14,7 +14,7 @@ import time
 import opcode as _opcode
 
 from . import plan as _plan
-from .values import PEND, UNBOUND, PLAIN_TYPES, HUGE
+from .values import INCOMPLETE, PEND, UNBOUND, PLAIN_TYPES, HUGE
 
 _PY = sys.version_info[:2]
 _RESUME = _opcode.opmap.get("RESUME", -1)
@@ -41,6 +41,7 @@ class SettraceCore:
         self.yield_ops = {_opcode.opmap[n] for n in ("YIELD_VALUE",) if n in _opcode.opmap}
 
     def install(self):
+        interrupted = self.interrupted = [False]
         mgr = self.mgr
         planner = self.planner
         plans = planner.plans
@@ -51,7 +52,9 @@ class SettraceCore:
         chunk_append = mgr.chunk.append
         comp_append = mgr.completions.append
         deadline = mgr.deadline
-        snapshot = mgr.snapshot
+        snapshot = mgr.snap  # a Ctrl-C in a repr: `incomplete`, raised after (mgr.reraise)
+        intr = mgr.intr
+        INCOMPLETE_ = INCOMPLETE
         getlocal = mgr.getlocal
         views = mgr.view
         run = mgr.run
@@ -84,6 +87,9 @@ class SettraceCore:
                                         v = getlocal(frame, probe.base)
                                 except (KeyError, ValueError):  # ValueError: a view's slot is empty
                                     v = UNBOUND_ if probe.fast else mgr.read(frame, probe)
+                                except KeyboardInterrupt:  # in getlocal: see mgr.read
+                                    v = INCOMPLETE_
+                                    intr[0] = True
                                 else:
                                     if type(v) is int:
                                         if not -HUGE < v < HUGE:
@@ -109,6 +115,8 @@ class SettraceCore:
                         pending[frame] = (item, probe, fast[3], view)
                         if ts > deadline[0]:
                             mgr.flush()
+                        if intr[0]:
+                            mgr.reraise()
                         return local
                     a = probed[id(frame.f_code)].actions.get(lasti)
                     if a is None:
@@ -131,6 +139,9 @@ class SettraceCore:
                             if frame.f_lasti in probed[id(frame.f_code)].stop_offsets:
                                 return local  # the interpreter's own StopIteration (rule 4)
                         mgr.exception(frame)
+            except KeyboardInterrupt:
+                interrupted[0] = True  # Python turns tracing off as it propagates
+                raise
             except Exception as e:  # noqa: BLE001 - never raise into the program
                 if mgr.closed:
                     return None  # sealed, or a forked child: stop tracing this frame
@@ -156,6 +167,9 @@ class SettraceCore:
                         frame.f_trace = local
                         sys.settrace(global_trace)
                 return local
+            except KeyboardInterrupt:
+                interrupted[0] = True  # Python turns tracing off as it propagates
+                raise
             except Exception as e:  # noqa: BLE001 - never raise into the program
                 mgr.internal_error(e)
                 return None
@@ -173,7 +187,11 @@ class SettraceCore:
         pass
 
     def uninstall(self):
-        if sys.gettrace() is not self.global_trace:
+        if sys.gettrace() is None and getattr(self, "interrupted", [False])[0]:
+            self.mgr.warnings.append(
+                "a Ctrl-C (KeyboardInterrupt) landed inside the tracer: Python turns sys.settrace tracing off "
+                "then, so code that ran after it (handlers, finally blocks) was not traced")
+        elif sys.gettrace() is not self.global_trace:
             self.mgr.warnings.append(
                 "the program replaced the trace function (sys.settrace) while it ran; captures after "
                 "that point are missing (on Python 3.12+ the sys.monitoring core coexists with other tools)")

@@ -14,7 +14,7 @@ import time
 
 from . import plan as _plan
 from .resolve import ProbeError
-from .values import PEND, UNBOUND, PLAIN_TYPES, HUGE
+from .values import INCOMPLETE, PEND, UNBOUND, PLAIN_TYPES, HUGE
 
 STMT = _plan.STMT
 
@@ -50,7 +50,9 @@ class MonitoringCore:
         chunk_append = mgr.chunk.append
         comp_append = mgr.completions.append
         deadline = mgr.deadline
-        snapshot = mgr.snapshot
+        snapshot = mgr.snap  # a Ctrl-C in a repr: `incomplete`, raised after (mgr.reraise)
+        intr = mgr.intr
+        INCOMPLETE_ = INCOMPLETE
         getlocal = mgr.getlocal
         views = mgr.view
         run = mgr.run
@@ -101,6 +103,9 @@ class MonitoringCore:
                             except (KeyError, ValueError):  # ValueError: a view's slot is empty
                                 # A local is unbound; a module/class name may still be a global.
                                 v = UNBOUND_ if probe.fast else mgr.read(frame, probe)
+                            except KeyboardInterrupt:  # in getlocal: see mgr.read
+                                v = INCOMPLETE_
+                                intr[0] = True
                             else:
                                 if type(v) is int:
                                     if not -HUGE < v < HUGE:
@@ -126,6 +131,8 @@ class MonitoringCore:
                     pending[frame] = (item, probe, fast[3], view)
                     if ts > deadline[0]:
                         mgr.flush()
+                    if intr[0]:
+                        mgr.reraise()
                     return None
                 plan = probed.get(id(code))
                 if plan is None:
