@@ -828,3 +828,47 @@ fn a_zero_tick_reads_zero() {
         assert!(!doc.contains(residue), "a residue tick label ({residue})");
     }
 }
+
+/// Issue 16: an allocation failure is exit 2 with a message, never an
+/// abort (exit 134) — here under address-space limits small enough that
+/// some allocation of the reader commands fails.
+#[test]
+fn a_refused_allocation_is_exit_2_not_an_abort() {
+    let dir = tempfile::tempdir().unwrap();
+    let values: Vec<Value> = (0..20_000).map(|i| Value::Float(i as f64 * 0.5)).collect();
+    let log = write(dir.path(), "m.probe", &log_of(&values));
+    let mut aborted = Vec::new();
+    let mut refused = 0;
+    for mb in [24u64, 48, 80, 120, 200] {
+        for (k, args) in [
+            vec!["export", s(&log), "-o", "o.parquet", "--force"],
+            vec!["replay", s(&log), "--final-only", "-o", "r.png", "--force"],
+            vec!["info", s(&log)],
+            vec!["verify", s(&log)],
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            let work = dir.path().join(format!("w{mb}-{k}"));
+            std::fs::create_dir_all(&work).unwrap();
+            let bounds = Bounds {
+                memory: mb << 20,
+                ..Bounds::default()
+            };
+            let o = run(&bin(), Cmd::Verify, &args, &work, bounds);
+            if o.signal.is_some() || !matches!(o.code, Some(0..=2)) {
+                aborted.push(format!(
+                    "{args:?} under {mb} MiB: {:?} {:?}\n{}",
+                    o.code, o.signal, o.stderr
+                ));
+            }
+            if o.code == Some(2) && o.stderr.contains("out of memory") {
+                refused += 1;
+            }
+        }
+    }
+    assert!(aborted.is_empty(), "{}", aborted.join("\n"));
+    // The limits are small enough that the handler was needed at least once.
+    assert!(refused > 0, "no run hit the address-space limit");
+}

@@ -171,8 +171,71 @@ fn tune_allocator() {
     }
 }
 
+/// An allocation the system refuses (an address-space limit such as
+/// `ulimit -v`) ends a Rust program with `abort()` after std prints
+/// "memory allocation of N bytes failed" (a stable hook to do otherwise
+/// does not exist). probe's rule is exit status 2 for what it cannot do,
+/// never a crash: the abort becomes exit 2 with a line that says why.
+/// Outputs are written under temporary names and renamed only when whole,
+/// so nothing half-written is left under the name asked for.
+fn exit_2_on_abort() {
+    extern "C" fn on_abort(_: libc::c_int) {
+        const MSG: &[u8] = b"probe: error: out of memory: the system refused an allocation \
+(an address-space limit such as `ulimit -v`?); PROBE_MEMORY_BUDGET bounds what probe holds\n";
+        // SAFETY: write(2) and _exit(2) are async-signal-safe; MSG is static.
+        unsafe {
+            libc::write(2, MSG.as_ptr().cast(), MSG.len());
+            libc::_exit(2);
+        }
+    }
+    // SAFETY: installs a handler that calls only async-signal-safe
+    // functions; the cast is how libc takes a handler function.
+    unsafe {
+        libc::signal(
+            libc::SIGABRT,
+            on_abort as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
+    }
+}
+
+/// Libraries report a refused allocation or thread their own way: arrow
+/// panics ("failed to allocate memory"), rayon panics when it cannot start
+/// its threads under an address-space limit. Those panics are the same
+/// condition as the abort above — out of memory — and end the same way,
+/// exit 2 with a line that says so; every other panic (a bug) keeps the
+/// default report.
+fn exit_2_on_resource_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        const RESOURCE: &[&str] = &[
+            "failed to allocate",
+            "memory allocation of",
+            "ThreadPoolBuildError",
+            "Resource temporarily unavailable",
+            "Cannot allocate memory",
+        ];
+        if RESOURCE.iter().any(|k| msg.contains(k)) {
+            eprintln!(
+                "probe: error: out of memory: {} (an address-space limit such as `ulimit -v`?); \
+                 PROBE_MEMORY_BUDGET bounds what probe holds",
+                crate::text::escape(&msg)
+            );
+            std::process::exit(2);
+        }
+        default(info);
+    }));
+}
+
 /// Runs the command line and returns the process exit status.
 pub fn main() -> ExitCode {
+    exit_2_on_abort();
+    exit_2_on_resource_panics();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -202,7 +265,10 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("probe: error: {e:#}");
+            eprintln!(
+                "probe: error: {}",
+                crate::text::escape_lines(&format!("{e:#}"))
+            );
             ExitCode::from(2)
         }
     }
