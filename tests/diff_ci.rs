@@ -114,6 +114,9 @@ print("junit ok")
     assert!(m.contains("❌ 2 probe(s) differ"), "{m}");
     assert!(m.contains("| ✅ | `demo.py:4:x@lhs` | 20 | 20 |"), "{m}");
     assert!(m.contains("| ❌ | `demo.py:6:z@lhs` | 20 | 21 |"), "{m}");
+    // Numbers as a person reads them (shortest round trip), as in the
+    // terminal report: the largest difference of y is 0.001, not 1.0000e-3.
+    assert!(m.contains("0.001") && !m.contains("e-3"), "{m}");
     // Same traces: every case passes.
     let out = Command::new(env!("CARGO_BIN_EXE_probe"))
         .arg("diff")

@@ -89,5 +89,7 @@ pub fn run(args: ProbesArgs) -> Result<u8> {
         out.push_str(p);
         out.push('\n');
     }
-    emit(&out).map(|_| 0)
+    // File names and source text are the user's bytes: control characters
+    // (an escape sequence in a file name) are shown escaped, never sent raw.
+    emit(&crate::text::escape_lines(&out)).map(|_| 0)
 }

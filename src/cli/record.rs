@@ -1,5 +1,6 @@
 //! `probe record`: run a Python program under the tracer and write its log.
 
+use crate::text::{escape, escape_lines, Esc};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -149,12 +150,12 @@ pub fn run(args: RecordArgs) -> Result<u8> {
             Ok(u8::try_from(o.exit_code.clamp(0, 255)).unwrap_or(1))
         }
         Err(RecordError::Refused(msg)) => {
-            eprintln!("probe: error: {msg}");
+            eprintln!("probe: error: {}", escape_lines(&msg));
             eprintln!("probe: nothing was run");
             Ok(2)
         }
         Err(e) if e.before_run() => {
-            eprintln!("probe: error: {e}");
+            eprintln!("probe: error: {}", escape_lines(&e.to_string()));
             eprintln!("probe: nothing was run");
             Ok(2)
         }
@@ -193,13 +194,13 @@ fn print_summary(output: &Path, o: &RecordOutcome, quiet: bool) {
     // The fallback to the settrace core on 3.11 is a note about speed, not
     // a problem: -q silences it. Every other warning is always shown.
     if let (Some(note), false) = (&o.core_note, quiet) {
-        eprintln!("probe: note: {note}");
+        eprintln!("probe: note: {}", escape_lines(note));
     }
     for w in &o.warnings {
-        eprintln!("probe: warning: {w}");
+        eprintln!("probe: warning: {}", escape_lines(w));
     }
     if let Some(why) = &o.incomplete {
-        eprintln!("probe: warning: {why}");
+        eprintln!("probe: warning: {}", escape_lines(why));
     }
     if o.end.untraced_children > 0 {
         eprintln!(
@@ -232,36 +233,37 @@ fn print_summary(output: &Path, o: &RecordOutcome, quiet: bool) {
     };
     eprintln!(
         "probe: wrote {} — {} in {:.2}s, {}{}",
-        output.display(),
+        Esc(&output.display().to_string()),
         count(n, "record", "records"),
         o.elapsed.as_secs_f64(),
         human_bytes(o.file_bytes),
         density
     );
-    // One line per probe, up to 20 (`probe info` lists them all).
+    // One line per probe, up to 20 (`probe info` lists them all), by the
+    // short label every human output uses (the full spec is in the log).
     const SHOWN: usize = 20;
-    let width = o
-        .probes
+    let labels = crate::model::short_labels(&o.probes);
+    let width = labels
         .iter()
         .take(SHOWN)
-        .map(|p| p.spec.len())
+        .map(|l| escape(l).chars().count())
         .max()
         .unwrap_or(0);
-    for (p, c) in o.probes.iter().zip(&o.end.per_probe).take(SHOWN) {
-        eprintln!("  {:<width$}  {:>12}", p.spec, thousands(*c));
+    for (l, c) in labels.iter().zip(&o.end.per_probe).take(SHOWN) {
+        eprintln!("  {:<width$}  {:>12}", Esc(l), thousands(*c));
     }
     if o.probes.len() > SHOWN {
         eprintln!(
             "  … and {} more probes (probe info {} lists them all)",
             thousands((o.probes.len() - SHOWN) as u64),
-            output.display()
+            Esc(&output.display().to_string())
         );
     }
     let ended = match o.end.exit.kind.as_str() {
         "exit" => format!("exited with status {}", o.end.exit.code),
         "exception" => format!(
             "ended by an uncaught {} (status {})",
-            o.end.exit.exception.as_deref().unwrap_or("exception"),
+            Esc(o.end.exit.exception.as_deref().unwrap_or("exception")),
             o.end.exit.code
         ),
         "os_exit" => format!("called os._exit({})", o.end.exit.code),

@@ -65,7 +65,8 @@ pub fn divergence_line(p: &ProbeDiff, d: &Divergence) -> String {
 }
 
 fn num(x: Option<f64>) -> String {
-    x.map_or_else(|| "—".into(), |v| format!("{v:.4e}"))
+    // As the terminal report writes numbers: shortest round trip (`1.149`).
+    x.map_or_else(|| "—".into(), crate::text::num)
 }
 
 /// The report as JUnit XML.

@@ -846,16 +846,16 @@ impl Run<'_, '_> {
             .unwrap_or(0);
         // Named one by one up to 10; thousands of probes must not flood the
         // terminal.
-        let silent: Vec<&ProbeInfo> = s
-            .probes
+        let labels = crate::model::short_labels(&s.probes);
+        let silent: Vec<&String> = labels
             .iter()
             .zip(&end.per_probe)
             .filter(|(_, &c)| c == 0)
-            .map(|(p, _)| p)
+            .map(|(l, _)| l)
             .collect();
-        for p in silent.iter().take(10) {
+        for l in silent.iter().take(10) {
             self.warnings
-                .push(format!("probe {} never triggered (0 records)", p.spec));
+                .push(format!("probe {l} never triggered (0 records)"));
         }
         if silent.len() > 10 {
             self.warnings.push(format!(
