@@ -71,8 +71,7 @@ class FrameReader:
         except Exception:  # noqa: BLE001
             ok = False
         if ok:
-            self.get = self._make_get(ctypes)
-            self.view = self._make_view(ctypes)
+            self.get, self.view = self._make_readers(ctypes)
         return ok
 
     def _slots(self, code):
@@ -92,7 +91,8 @@ class FrameReader:
         self.slots[id(code)] = (code, names)
         return names
 
-    def _make_get(self, ctypes):
+    def _make_readers(self, ctypes):
+        """(get, view) over frame memory, sharing one layout check."""
         P = ctypes.c_void_p
         O = ctypes.py_object
         code_off, locals_off, plus_off = _LAYOUT[_PY]
@@ -100,13 +100,21 @@ class FrameReader:
         find_slots = self._slots
         cell_type = type((lambda: slots).__closure__[0])
 
-        def get(frame, name):
+        def locate(frame):
+            """(code, interpreter-frame address, {name: slot}) of a frame
+            whose layout is the one checked, else None."""
             code = frame.f_code
             data = P.from_address(id(frame) + _F_FRAME).value
             if not data or P.from_address(data + code_off).value != id(code):
-                return frame.f_locals[name]  # not the layout we know: as before
+                return None
             e = slots.get(id(code))
-            names = e[1] if e is not None and e[0] is code else find_slots(code)
+            return code, data, (e[1] if e is not None and e[0] is code else find_slots(code))
+
+        def get(frame, name):
+            where = locate(frame)
+            if where is None:
+                return frame.f_locals[name]  # not the layout we know: as before
+            code, data, names = where
             slot = names.get(name)
             if slot is not None:
                 try:
@@ -126,27 +134,15 @@ class FrameReader:
             ns = O.from_address(data + locals_off).value if ns_ptr else frame.f_globals
             return ns[name]
 
-        return get
-
-    def _make_view(self, ctypes):
-        P = ctypes.c_void_p
-        O = ctypes.py_object
-        code_off, _, plus_off = _LAYOUT[_PY]
-        slots = self.slots
-        find_slots = self._slots
-
         def view(frame, name):
-            code = frame.f_code
-            if not code.co_flags & _CO_OPTIMIZED:
+            if not frame.f_code.co_flags & _CO_OPTIMIZED:
                 return None
-            data = P.from_address(id(frame) + _F_FRAME).value
-            if not data or P.from_address(data + code_off).value != id(code):
+            where = locate(frame)
+            if where is None:
                 return None
-            e = slots.get(id(code))
-            names = e[1] if e is not None and e[0] is code else find_slots(code)
-            slot = names.get(name)
+            slot = where[2].get(name)
             if slot is None or slot[1]:
                 return None
-            return O.from_address(data + plus_off + 8 * slot[0])
+            return O.from_address(where[1] + plus_off + 8 * slot[0])
 
-        return view
+        return get, view
