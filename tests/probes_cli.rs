@@ -264,3 +264,47 @@ fn record_names_what_is_wrong_with_a_spec() {
         assert!(o.stdout.is_empty(), "{spec}: the program ran");
     }
 }
+
+/// `record -- script.py` runs a script with the interpreter its `#!` line
+/// names; `probe probes script.py` must resolve with the same one (not the
+/// default python3), so that its listing is what would be recorded.
+#[test]
+fn probes_resolves_a_script_with_the_interpreter_its_shebang_names() {
+    let all = pythons();
+    // The default one (PROBE_PYTHON) and a different one in the #! line.
+    let (default_version, default_py) = &all[all.len() - 1];
+    let (shebang_version, shebang_py) = &all[0];
+    assert_ne!(default_version, shebang_version);
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("tool.py");
+    std::fs::write(&script, format!("#!{} -u\nx = 1\n", shebang_py.display())).unwrap();
+    let o = Command::new(probe_bin())
+        .env("PROBE_PYTHON", default_py)
+        .args(["probes", "--json", script.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let j: Json = serde_json::from_slice(&o.stdout).unwrap();
+    let used = j["python"].as_str().unwrap();
+    assert!(
+        used.starts_with(&format!("{shebang_version}.")),
+        "resolved by Python {used}, not by the #! line's {shebang_version}"
+    );
+    // Without a #! line, the default one.
+    std::fs::write(&script, "x = 1\n").unwrap();
+    let o = Command::new(probe_bin())
+        .env("PROBE_PYTHON", default_py)
+        .args(["probes", "--json", script.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let j: Json = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(j["python"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{default_version}.")));
+}

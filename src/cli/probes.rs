@@ -19,8 +19,8 @@ pub struct ProbesArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     line: Option<u32>,
     /// Interpreter whose parser, scoping rules and sys.path are used
-    /// (default: the one `record -- script.py` uses: $PROBE_PYTHON, else
-    /// python3).
+    /// (default: the one `record -- FILE` uses: the interpreter its `#!`
+    /// line names when that is Python, else $PROBE_PYTHON, else python3).
     #[arg(long, value_name = "PYTHON")]
     python: Option<String>,
     /// Print the listing as JSON.
@@ -42,7 +42,10 @@ pub fn run(args: ProbesArgs) -> Result<u8> {
         plan,
     } = args;
     let file = file.as_path();
-    let python = python.unwrap_or_else(record::default_python);
+    // As `record -- FILE` would run it: the interpreter of the file's `#!`
+    // line when that names Python, else the default one.
+    let python = python
+        .unwrap_or_else(|| record::command::script_interpreter(file, &record::default_python()));
     let listing = list_probes(&python, file, line, plan)
         .with_context(|| format!("listing the probeable names of {}", file.display()))?;
     if json {

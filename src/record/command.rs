@@ -26,6 +26,47 @@ pub struct PythonCommand {
     pub target: Vec<String>,
 }
 
+impl PythonCommand {
+    /// Whether the agent can start from `sitecustomize` and python run the
+    /// program itself: the interpreter is a native executable (a wrapper
+    /// script — a pyenv shim, a launcher — may reset the environment, and
+    /// the program would then run untraced) and no flag makes it skip the
+    /// environment (`-E`, `-I`) or `site` (`-S`), alone or in a cluster
+    /// (`-IsS`). Otherwise `record` uses the `-c` bootstrap.
+    pub fn boots_through_site(&self) -> bool {
+        let native = locate(&self.python).is_some_and(|p| {
+            let mut head = [0u8; 4];
+            std::fs::File::open(p)
+                .and_then(|mut f| f.read_exact(&mut head))
+                .is_ok_and(|_| &head == b"\x7fELF")
+        });
+        native && self.imports_site_with_env()
+    }
+
+    /// Whether no interpreter flag skips the environment or `site`.
+    fn imports_site_with_env(&self) -> bool {
+        let mut words = self.interpreter_args.iter();
+        while let Some(w) = words.next() {
+            if WITH_ARG.contains(&w.as_str()) {
+                words.next(); // its value
+                continue;
+            }
+            let Some(flags) = w.strip_prefix('-').filter(|f| !f.starts_with('-')) else {
+                continue;
+            };
+            for c in flags.chars() {
+                match c {
+                    'E' | 'I' | 'S' => return false,
+                    // The rest of the word is this option's value (-Xdev).
+                    'W' | 'X' | 'Q' => break,
+                    _ => {}
+                }
+            }
+        }
+        true
+    }
+}
+
 /// A command line `record` cannot run.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum CommandError {
@@ -120,6 +161,15 @@ fn python_shebang(path: &Path) -> Option<Vec<String>> {
     let interp = words.first()?;
     let name = Path::new(interp).file_name()?.to_str()?;
     (name.starts_with("python") || name.starts_with("pypy")).then_some(words)
+}
+
+/// The interpreter `record -- FILE` runs a script with: the one its `#!`
+/// line names when that is Python, else `default_python`. `probe probes`
+/// resolves with the same one, so a listing matches what is recorded.
+pub fn script_interpreter(path: &Path, default_python: &str) -> String {
+    python_shebang(path)
+        .and_then(|words| words.into_iter().next())
+        .unwrap_or_else(|| default_python.to_string())
 }
 
 /// Whether `program -c ...` answers as a Python interpreter (within 10 s).
@@ -309,6 +359,29 @@ mod tests {
         assert_eq!(c.target, w("-m pkg.mod --flag"));
         let c = parse(&w("python -mpkg x"), "python3").unwrap();
         assert_eq!(c.target, w("-m pkg x"));
+    }
+
+    #[test]
+    fn flags_that_skip_the_environment_or_site_are_seen_in_clusters() {
+        let cmd = |args: &str| PythonCommand {
+            python: "python3".into(),
+            interpreter_args: w(args),
+            target: w("prog.py"),
+        };
+        for yes in [
+            "",
+            "-u",
+            "-X dev",
+            "-X importtime -O",
+            "-W error::E",
+            "-XE",
+            "-Wignore::S",
+        ] {
+            assert!(cmd(yes).imports_site_with_env(), "{yes}");
+        }
+        for no in ["-E", "-I", "-S", "-uI", "-sS", "-X dev -E", "-OIu"] {
+            assert!(!cmd(no).imports_site_with_env(), "{no}");
+        }
     }
 
     #[test]
