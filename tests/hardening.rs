@@ -806,6 +806,92 @@ fn diff_plot_stays_in_its_panels_and_draws_arrays() {
     );
 }
 
+/// Issue 15 item 1: what differs is shown — the first divergence marked
+/// in both charts of a diverging pair, the tolerance band shaded in its
+/// B − A chart — and a pair that never diverges gets no mark, no "first
+/// divergence" in its legend and sane ticks (not ±1e-100) with a band.
+#[test]
+fn diff_plot_marks_the_divergence_and_the_band_only_where_they_are() {
+    use probe::render::diff::{render_rgb, render_svg, size, DiffRow, SeriesPair};
+    use probe::render::plot::Theme;
+    let a: Vec<f64> = (0..400).map(|i| (i as f64 * 0.05).sin()).collect();
+    let mut b = a.clone();
+    for v in &mut b[250..] {
+        *v += 0.2;
+    }
+    let pair = |title: &str, b: Vec<f64>, first: Option<u64>| {
+        DiffRow::Series(SeriesPair {
+            title: title.into(),
+            x_desc: "capture index".into(),
+            a: a.clone(),
+            b,
+            first,
+            atol: 0.05,
+            rtol: 0.0,
+        })
+    };
+    let t = Theme::LIGHT;
+    let rgb_of = |c: plotters::style::RGBColor| (c.0, c.1, c.2);
+    let count_in = |rows: &[DiffRow], color, panel: usize| {
+        let dims = size(rows.len());
+        let (rgb, layout) = render_rgb("test", rows, &t, dims).expect("draw");
+        let r = layout.plots[panel];
+        rgb.chunks_exact(3)
+            .enumerate()
+            .filter(|(k, px)| {
+                let (x, y) = ((*k as u32 % dims.0) as i32, (*k as u32 / dims.0) as i32);
+                (px[0], px[1], px[2]) == color && x > r.0 && x < r.2 && y > r.1 && y < r.3
+            })
+            .count()
+    };
+    let diverging = [pair("diverging", b, Some(250))];
+    // The mark: a vertical line through each chart (at least its height).
+    for panel in [0, 1] {
+        let n = count_in(&diverging, rgb_of(t.bad), panel);
+        assert!(
+            n >= 100,
+            "no first-divergence line in chart {panel} ({n} px)"
+        );
+    }
+    let n = count_in(&diverging, rgb_of(t.raised), 1);
+    assert!(n >= 200, "no tolerance band in the B − A chart ({n} px)");
+
+    let same = [pair("same", a.clone(), None)];
+    assert_eq!(
+        count_in(&same, rgb_of(t.bad), 0),
+        0,
+        "a mark with no divergence"
+    );
+    assert_eq!(
+        count_in(&same, rgb_of(t.bad), 1),
+        0,
+        "a mark with no divergence"
+    );
+    assert!(
+        count_in(&same, rgb_of(t.raised), 1) >= 200,
+        "the band of an identical pair"
+    );
+    let svg = render_svg("test", &same, &t, size(1)).expect("svg");
+    assert!(
+        !svg.contains("first divergence"),
+        "legend names a mark not drawn"
+    );
+    assert!(
+        !svg.contains("e-100") && !svg.contains("e-30"),
+        "degenerate ticks"
+    );
+    // The band's edges are ticks: ±0.05 show on the B − A axis.
+    let labels: Vec<&str> = svg
+        .split("</text>")
+        .filter_map(|t| t.rsplit('>').next())
+        .map(str::trim)
+        .collect();
+    assert!(
+        labels.contains(&"0.05") && labels.contains(&"-0.05"),
+        "band range not on the axis: {labels:?}"
+    );
+}
+
 /// Issue 15 item 15: a waveform tick at zero reads `0`, not `-1.11e-16`
 /// (a sine of amplitude 0.3 over 16 samples gave one).
 #[test]

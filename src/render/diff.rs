@@ -149,11 +149,11 @@ fn draw_pair<DB: DrawingBackend>(
     let body = title_area.map_err(de)?;
     let legend = (FAMILY, 13).into_font();
     let has_band = p.atol > 0.0 || p.rtol > 0.0;
-    let mut entries = vec![
-        ("— A", t.line),
-        ("— B", t.line2),
-        ("| first divergence", t.bad),
-    ];
+    let mut entries = vec![("— A", t.line), ("— B", t.line2)];
+    // Only what is drawn is named: a pair that never diverges has no mark.
+    if p.first.is_some() {
+        entries.push(("| first divergence", t.bad));
+    }
     if has_band {
         entries.push(("— tolerance", t.raised));
     }
@@ -236,9 +236,15 @@ fn draw_pair<DB: DrawingBackend>(
     if has_band {
         // The band widens the range only as far as the differences reach
         // (a band far wider than every difference would flatten them).
+        // Where every difference is zero, the band itself sets the range:
+        // a flat zero well inside ±tolerance is what there is to see.
         let reach = bounds.map_or(0.0, |(lo, hi)| lo.abs().max(hi.abs()));
         let bmax = finite_bounds([band.as_slice()]).map_or(0.0, |b| b.1);
-        let r = bmax.min(reach.max(f64::MIN_POSITIVE) * 2.0);
+        let r = if reach > 0.0 {
+            bmax.min(reach * 2.0)
+        } else {
+            bmax
+        };
         bounds = Some(bounds.map_or((-r, r), |(lo, hi)| (lo.min(-r), hi.max(r))));
     }
     let yd = Axis::new(bounds.or(Some((0.0, 0.0))), 0.05);
