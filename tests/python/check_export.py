@@ -19,7 +19,8 @@ import sys
 # Names that need no quoting in SQL engines (DuckDB reserves `order` and
 # `array`): `batch_order`, `array_f64`, `array_f64_imag`, `array_i64`.
 COLUMNS = ["seq", "ts_ns", "probe", "role", "batch", "batch_order", "thread", "status",
-           "kind", "type_name", "bool", "int", "float", "real", "imag", "text",
+           "kind", "type_name", "bool_value", "int_value", "float_value", "complex_real",
+           "complex_imag", "text",
            "bytes", "truncated", "dtype", "shape", "array_f64", "array_f64_imag", "array_i64"]
 
 
@@ -43,17 +44,17 @@ def expected_canon(e):
     c.update({k: None for k in COLUMNS[10:]})
     kind = v["kind"]
     if kind == "bool":
-        c["bool"] = v["bool"]
+        c["bool_value"] = v["bool"]
     elif kind == "int":
         n = int(v["int"])
         if -2**63 <= n < 2**63:
-            c["int"] = n
+            c["int_value"] = n
         else:
             c["text"] = v["int"]
     elif kind == "float":
-        c["float"] = "nan" if v["nan"] else v["f64"]
+        c["float_value"] = "nan" if v["nan"] else v["f64"]
     elif kind == "complex":
-        c["real"], c["imag"] = ["nan" if n else b for b, n in zip(v["c"], v["cnan"])]
+        c["complex_real"], c["complex_imag"] = ["nan" if n else b for b, n in zip(v["c"], v["cnan"])]
     elif kind in ("str", "other", "error"):
         c["text"] = v["text"]
     elif kind == "bytes":
@@ -91,7 +92,7 @@ def reader_canon(r):
     """Canonical row from a reader's row (a dict of the export's columns)."""
     r = {k: _py(r[k]) for k in COLUMNS}
     c = dict(r)
-    for k in ("float", "real", "imag"):
+    for k in ("float_value", "complex_real", "complex_imag"):
         c[k] = fbits(r[k])
     for k in ("array_f64", "array_f64_imag"):
         c[k] = None if r[k] is None else [fbits(x) for x in r[k]]
@@ -101,7 +102,7 @@ def reader_canon(r):
         c["shape"] = [int(d) for d in r["shape"]]
     if r["array_i64"] is not None:
         c["array_i64"] = [None if x is None else int(x) for x in r["array_i64"]]
-    for k in ("seq", "ts_ns", "batch", "batch_order", "thread", "int"):
+    for k in ("seq", "ts_ns", "batch", "batch_order", "thread", "int_value"):
         if c[k] is not None:
             c[k] = int(c[k])
     return c
@@ -120,16 +121,16 @@ def jsonl_canon(line):
             if isinstance(x, str) else fbits(x)
 
     if kind == "bool":
-        c["bool"] = v
+        c["bool_value"] = v
     elif kind == "int":
         if isinstance(v, str):
             c["text"] = v
         else:
-            c["int"] = v
+            c["int_value"] = v
     elif kind == "float":
-        c["float"] = jf(v)
+        c["float_value"] = jf(v)
     elif kind == "complex":
-        c["real"], c["imag"] = jf(v[0]), jf(v[1])
+        c["complex_real"], c["complex_imag"] = jf(v[0]), jf(v[1])
     elif kind in ("str", "other", "error"):
         c["text"] = v
     elif kind == "bytes":
@@ -153,11 +154,11 @@ def csv_canon(r):
         return None if s == "" else f(s)
 
     c = {k: (r[k] if r[k] != "" else None) for k in COLUMNS}
-    for k in ("seq", "ts_ns", "batch", "batch_order", "thread", "int"):
+    for k in ("seq", "ts_ns", "batch", "batch_order", "thread", "int_value"):
         c[k] = num(r[k])
-    c["bool"] = None if r["bool"] == "" else r["bool"] == "true"
+    c["bool_value"] = None if r["bool_value"] == "" else r["bool_value"] == "true"
     c["truncated"] = None if r["truncated"] == "" else r["truncated"] == "true"
-    for k in ("float", "real", "imag"):
+    for k in ("float_value", "complex_real", "complex_imag"):
         c[k] = None if r[k] == "" else fbits(float(r[k]))
     # CSV cannot tell an empty field from a missing one; the kind says
     # which column a value always fills (docs/EXPORT.md).
