@@ -234,3 +234,51 @@ fn watching_subprocess_imports_leaves_the_loaders_alone() {
         }
     }
 }
+
+/// Issue 15 item 14 (SPEC §2 rule 11): the program's view of its own
+/// stack and start-up is what python gives it — `traceback.print_stack()`,
+/// `inspect.stack()`, warnings' `stacklevel`, `sys.orig_argv`, `__main__`,
+/// `sys.excepthook`, the environment, `sys.path` and open descriptors are
+/// the same with and without probe, on every Python and core.
+#[test]
+fn the_program_sees_its_own_stack_and_start_up_as_without_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture("stack_view.py");
+    for (v, py) in pythons() {
+        let plain = Command::new(&py)
+            .arg(&f)
+            .arg("an-arg")
+            .env_remove("PYTHONPATH")
+            .output()
+            .unwrap();
+        assert_eq!(plain.status.code(), Some(3), "{v}: {plain:?}");
+        for core in cores(v) {
+            let what = format!("Python {v} ({core})");
+            let out = dir.path().join(format!("s-{v}-{core}.probe"));
+            let traced = Command::new(probe_bin())
+                .args(["record", "-q", "--core", core, "-o"])
+                .arg(&out)
+                .arg("-p")
+                .arg(spec(&f, "total", "total"))
+                .arg("--")
+                .arg(&py)
+                .arg(&f)
+                .arg("an-arg")
+                .env_remove("PYTHONPATH")
+                .output()
+                .unwrap();
+            assert_eq!(traced.status.code(), Some(3), "{what}: {traced:?}");
+            assert_eq!(
+                String::from_utf8_lossy(&traced.stdout),
+                String::from_utf8_lossy(&plain.stdout),
+                "{what}: stdout differs"
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&traced.stderr),
+                String::from_utf8_lossy(&plain.stderr),
+                "{what}: stderr differs"
+            );
+            assert_eq!(values(&records(&out)), ["0", "1", "3"], "{what}");
+        }
+    }
+}

@@ -12,9 +12,15 @@
 //! recorder writes a *bundle* (boot code, configuration, module sources and
 //! — when this interpreter compiled them before — their cached code, whose
 //! content hash [`cache`] checked) into an in-memory file the interpreter
-//! inherits, and runs `python -c BOOTSTRAP FD LEN WIRE_FD program…`. The
-//! bootstrap is short, so `ps` and the program's own `sys.orig_argv` stay
-//! readable, and the probe specs never meet an argument-length limit.
+//! inherits. `record` then runs the program exactly as given (`python
+//! [flags] script.py …`) with `PYTHONPATH` naming an in-memory zip whose
+//! `sitecustomize` ([`SITE_STUB`]) starts the agent from the bundle while
+//! `site` is imported: python runs the program itself, with none of our
+//! frames below it, and `ps` and `sys.orig_argv` show the user's command.
+//! Interpreter flags that skip `PYTHONPATH` or `site` (`-E`, `-I`, `-S`),
+//! and `probe probes`, use `python -c BOOTSTRAP FD LEN WIRE_FD program…`
+//! instead, where the agent runs the program (`runner.py`). Either way the
+//! probe specs never meet an argument-length limit.
 
 pub mod cache;
 pub mod listing;
@@ -82,10 +88,83 @@ pub const BOOT_SOURCE: &str = include_str!("agent/boot.py");
 /// argv: `['-c', BUNDLE_FD, BOOT_LEN, WIRE_FD, program…]`.
 pub const BOOTSTRAP: &str = "import os,sys;f=os.fdopen(int(sys.argv[1]),'rb');exec(compile(f.read(int(sys.argv[2])),'<probe-boot>','exec'))";
 
+/// The `sitecustomize` of `site` mode (see `boot.py`): starts the agent
+/// while `site` is imported, so that python runs the program itself.
+pub const SITE_STUB: &str = include_str!("agent/site_stub.py");
+
+/// Environment variable naming the bundle for [`SITE_STUB`]:
+/// `"BUNDLE_FD BOOT_LEN WIRE_FD"`.
+pub const SITE_BOOT_ENV: &str = "PROBE_AGENT_BOOT";
+
+/// Environment variable carrying the program's own `PYTHONPATH` (absent
+/// when it had none), which [`SITE_STUB`] puts back.
+pub const SITE_PYTHONPATH_ENV: &str = "PROBE_AGENT_PYTHONPATH";
+
+/// An in-memory zip archive holding [`SITE_STUB`] as `sitecustomize.py`,
+/// for `PYTHONPATH=/proc/self/fd/N` (zipimport reads it through that path;
+/// nothing is written to the file system).
+pub fn site_zip() -> io::Result<OwnedFd> {
+    let zip = stored_zip("sitecustomize.py", SITE_STUB.as_bytes());
+    let mut file = memfd("probe-site")?;
+    file.write_all(&zip)?;
+    file.seek(SeekFrom::Start(0))?;
+    Ok(OwnedFd::from(file))
+}
+
+/// A zip archive of one uncompressed member (PKWARE APPNOTE 4.3: local
+/// header, data, central directory, end record). Tiny and fixed, so
+/// written here rather than with a zip crate.
+fn stored_zip(name: &str, data: &[u8]) -> Vec<u8> {
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    let crc = crc.sum();
+    let (n, size) = (name.len() as u16, data.len() as u32);
+    // 1980-01-01 00:00 in DOS date/time.
+    let (time, date) = (0u16, (1 << 5) | 1);
+    let mut z = Vec::with_capacity(data.len() + 2 * name.len() + 100);
+    let le16 = |z: &mut Vec<u8>, v: u16| z.extend_from_slice(&v.to_le_bytes());
+    let le32 = |z: &mut Vec<u8>, v: u32| z.extend_from_slice(&v.to_le_bytes());
+    le32(&mut z, 0x0403_4b50);
+    for v in [20, 0, 0, time, date] {
+        le16(&mut z, v);
+    }
+    for v in [crc, size, size] {
+        le32(&mut z, v);
+    }
+    le16(&mut z, n);
+    le16(&mut z, 0);
+    z.extend_from_slice(name.as_bytes());
+    z.extend_from_slice(data);
+    let cd = z.len() as u32;
+    le32(&mut z, 0x0201_4b50);
+    for v in [20, 20, 0, 0, time, date] {
+        le16(&mut z, v);
+    }
+    for v in [crc, size, size] {
+        le32(&mut z, v);
+    }
+    for v in [n, 0, 0, 0, 0] {
+        le16(&mut z, v);
+    }
+    le32(&mut z, 0); // external attributes
+    le32(&mut z, 0); // offset of the local header
+    z.extend_from_slice(name.as_bytes());
+    let cd_size = z.len() as u32 - cd;
+    le32(&mut z, 0x0605_4b50);
+    for v in [0, 0, 1, 1] {
+        le16(&mut z, v);
+    }
+    le32(&mut z, cd_size);
+    le32(&mut z, cd);
+    le16(&mut z, 0);
+    z
+}
+
 /// SHA-256 of everything the agent is made of: names the cached code.
 pub fn agent_hash() -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(BOOT_SOURCE.as_bytes());
+    h.update(SITE_STUB.as_bytes());
     for (name, src) in AGENT_MODULES {
         h.update((name.len() as u64).to_le_bytes());
         h.update(name.as_bytes());

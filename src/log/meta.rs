@@ -78,7 +78,8 @@ pub struct ExitInfo {
     /// Signal number, when killed by a signal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signal: Option<i32>,
-    /// Exception type name for `exception` (and `SystemExit` for `sys.exit`).
+    /// Exception type name for `exception` (and `SystemExit` for `sys.exit`
+    /// when the agent ran the program itself: the `-c` bootstrap).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exception: Option<String>,
     /// Extra human-readable detail (e.g. a recorder error).

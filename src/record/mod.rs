@@ -177,13 +177,47 @@ fn make_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 
 fn spawn(pc: &PythonCommand, wfd: RawFd, bundle: &Bundle) -> Result<Child, RecordError> {
     let mut cmd = Command::new(&pc.python);
-    cmd.args(&pc.interpreter_args)
-        .arg("-c")
-        .arg(BOOTSTRAP)
-        .arg(bundle.fd.as_raw_fd().to_string())
-        .arg(bundle.boot_len.to_string())
-        .arg(wfd.to_string())
-        .args(&pc.target);
+    // `site` mode (see capture/mod.rs): the user's command as given, the
+    // agent started by our sitecustomize. Kept open until the spawn.
+    let site_zip = if pc.boots_through_site() {
+        Some(agent::site_zip().map_err(|cause| RecordError::Io {
+            what: "preparing the agent's sitecustomize".into(),
+            cause,
+        })?)
+    } else {
+        None
+    };
+    match &site_zip {
+        Some(zip) => {
+            let mut path = std::ffi::OsString::from(format!("/proc/self/fd/{}", zip.as_raw_fd()));
+            if let Some(own) = std::env::var_os("PYTHONPATH") {
+                cmd.env(agent::SITE_PYTHONPATH_ENV, &own);
+                if !own.is_empty() {
+                    path.push(":");
+                    path.push(&own);
+                }
+            } else {
+                cmd.env_remove(agent::SITE_PYTHONPATH_ENV);
+            }
+            cmd.env("PYTHONPATH", path)
+                .env(
+                    agent::SITE_BOOT_ENV,
+                    format!("{} {} {wfd}", bundle.fd.as_raw_fd(), bundle.boot_len),
+                )
+                .args(&pc.interpreter_args)
+                .args(&pc.target);
+        }
+        None => {
+            cmd.env_remove(agent::SITE_BOOT_ENV)
+                .args(&pc.interpreter_args)
+                .arg("-c")
+                .arg(BOOTSTRAP)
+                .arg(bundle.fd.as_raw_fd().to_string())
+                .arg(bundle.boot_len.to_string())
+                .arg(wfd.to_string())
+                .args(&pc.target);
+        }
+    }
     // SAFETY: pre_exec runs in the forked child before exec; fcntl is
     // async-signal-safe and only clears close-on-exec on the pipe's write end
     // so that the interpreter inherits it (the agent marks it non-inheritable
@@ -922,6 +956,9 @@ fn exit_info(status: ExitStatus, end: Option<&AgentEnd>) -> (i32, ExitInfo) {
         _ => (1, None),
     };
     let kind = match (end, signal) {
+        // A program python ran itself that printed an exception earlier
+        // (sys.last_exc) but exited 0 did not end by it.
+        (Some(e), None) if e.kind == "exception" && code == 0 => "exit".into(),
         (Some(e), _) => e.kind.clone(),
         (None, Some(_)) => "signal".into(),
         (None, None) => "lost".into(),
@@ -944,7 +981,9 @@ fn exit_info(status: ExitStatus, end: Option<&AgentEnd>) -> (i32, ExitInfo) {
             kind: kind.into(),
             code,
             signal,
-            exception: end.and_then(|e| e.exception.clone()),
+            exception: end
+                .filter(|e| !(e.kind == "exception" && code == 0 && signal.is_none()))
+                .and_then(|e| e.exception.clone()),
             detail,
             ..ExitInfo::default()
         },

@@ -1,8 +1,19 @@
-# probe agent boot: stage two of the start-up, run by the `-c` bootstrap
-#     import os,sys;f=os.fdopen(int(sys.argv[1]),'rb');exec(f.read(int(sys.argv[2])))
-# with argv = ['-c', BUNDLE_FD, BOOT_LEN, WIRE_FD, program...]. The bundle
-# (an in-memory file the recorder made; docs/WIRE.md) holds this source,
-# then sections [u8 name length][name][u32 LE data length][data]:
+# probe agent boot: stage two of the start-up. It reaches the interpreter
+# one of two ways (src/capture/mod.rs):
+#   site  (record's default) the program runs as plain `python [flags]
+#         script.py …` / `-m mod …`; PYTHONPATH names an in-memory zip
+#         holding a `sitecustomize` (SITE_STUB) that reads this code from
+#         the bundle and calls _probe_boot(f, WIRE_FD, 'site') while `site`
+#         is imported, before the program starts. Nothing of ours is then
+#         below the program's frames: tracebacks, traceback.print_stack(),
+#         inspect.stack() and warnings' stacklevel see what python shows.
+#   c     (interpreter flags -E/-I/-S, which skip PYTHONPATH or site, and
+#         `probe probes`) the `-c` bootstrap
+#             import os,sys;f=os.fdopen(int(sys.argv[1]),'rb');exec(...)
+#         with argv = ['-c', BUNDLE_FD, BOOT_LEN, WIRE_FD, program...]; the
+#         agent then runs the program itself (runner.py).
+# The bundle (an in-memory file the recorder made; docs/WIRE.md) holds this
+# source, then sections [u8 name length][name][u32 LE data length][data]:
 #   config        the recorder's settings, lines "key<TAB>value"
 #   order         the agent's module names, in load order, one a line
 #   src:NAME      each module's source
@@ -18,8 +29,7 @@ import sys
 import os
 
 
-def _probe_boot(f):
-    wire_fd = int(sys.argv[3])
+def _probe_boot(f, wire_fd, how):
 
     def send(kind, payload):
         head = bytearray(5)
@@ -36,13 +46,16 @@ def _probe_boot(f):
         text = text.replace('\\', '\\\\').replace('"', '\\"')
         send(kind, ('{"message": "%s"}' % text).encode('ascii', 'replace'))
         if kind == 4:
+            if how == 'site':
+                # Inside `import site`: SystemExit would not end it cleanly.
+                os._exit(2)
             sys.exit(2)
 
     if sys.version_info < (3, 11):
         say(4, 'Python %d.%d is not supported: probe needs Python 3.11 or newer (%s)'
             % (sys.version_info[0], sys.version_info[1], sys.executable))
     mods_before = set(sys.modules)
-    if sys.version_info >= (3, 13):
+    if how == 'c' and sys.version_info >= (3, 13):
         # 3.13's `-c` imports linecache (to show the command's source in
         # tracebacks); `python script.py` does not, so neither may we.
         mods_before.discard('linecache')
@@ -59,7 +72,8 @@ def _probe_boot(f):
         i += 4
         sections[name] = data[i:i + size]
         i += size
-    del sys.argv[1:4]
+    if how == 'c':
+        del sys.argv[1:4]
     # The versions probe is tested on, and what to do with others: `strict`
     # (record's default) refuses newer ones, `allow` (--allow-untested-python)
     # warns, `any` (probe probes, which only parses) accepts all 3.11+. A
@@ -113,10 +127,12 @@ def _probe_boot(f):
         sys.modules[m.__name__] = m
         setattr(pkg, name, m)
         exec(codes[name], m.__dict__)
-    return sys.modules['probe_agent.main'].main(wire_fd, sections['config'].decode(), mods_before)
+    return sys.modules['probe_agent.main'].main(wire_fd, sections['config'].decode(), mods_before, how)
 
 
-_probe_rc = _probe_boot(f)
-del f
-if _probe_rc is not None:
-    raise SystemExit(_probe_rc)
+if __name__ == '__main__':
+    # The `-c` bootstrap (its `f` is the bundle).
+    _probe_rc = _probe_boot(f, int(sys.argv[3]), 'c')
+    del f
+    if _probe_rc is not None:
+        raise SystemExit(_probe_rc)

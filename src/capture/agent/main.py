@@ -25,7 +25,7 @@ def parse_config(text):
     return cfg
 
 
-def main(wire_fd, config_text, mods_before):
+def main(wire_fd, config_text, mods_before, how="c"):
     cfg = parse_config(config_text)
     if cfg.get("mode") == "list":
         roots = [os.getcwd()]
@@ -39,5 +39,8 @@ def main(wire_fd, config_text, mods_before):
     cfg["max_value_bytes"] = int(cfg.get("max_value_bytes", "4096"))
     cfg["max_array_bytes"] = int(cfg.get("max_array_bytes", str(1 << 20)))
     cfg["debug_plan"] = cfg.get("debug_plan") == "1"
-    runner = Runner(Wire(wire_fd), cfg, sys.argv[1:], mods_before)
+    # In `site` mode python runs the program itself after this returns:
+    # sys.argv is already its argv ([script, …] or ['-m', …]).
+    target = list(sys.argv) if how == "site" else sys.argv[1:]
+    runner = Runner(Wire(wire_fd), cfg, target, mods_before, native=how == "site")
     return runner.main()

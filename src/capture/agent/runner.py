@@ -1,9 +1,11 @@
-# probe agent: running the program as `python` would, under a core.
+# probe agent: the program under a core.
 #
-# Resolves the specs, reports them (HELLO), installs the chosen core, runs
-# the script or `-m module` as __main__ (same argv, sys.path[0], __name__,
-# stdio, exit status), and seals the stream (END) however the program ends:
-# normally, by an exception, by sys.exit, by os._exit, or Ctrl-C.
+# Resolves the specs, reports them (HELLO), installs the chosen core, and
+# seals the stream (END) however the program ends: normally, by an
+# exception, by sys.exit, by os._exit, or Ctrl-C. In `site` mode (boot.py)
+# python itself then runs the program, so nothing of ours sits below it;
+# in `c` mode the runner runs the script or `-m module` as __main__ as
+# python would (same argv, sys.path[0], __name__, stdio, exit status).
 #
 # Everything here must stay harmless to the program: no exception escapes a
 # callback, sys.modules is left as it was, tracebacks show no frame of ours.
@@ -62,6 +64,29 @@ def strip_agent_frames(e):
     return None
 
 
+def hide_agent_frames_when_printed():
+    """A KeyboardInterrupt can land inside our callbacks (at any bytecode,
+    the first one included) and leave them with our frames in its
+    traceback. Uncaught, python prints it with sys.excepthook: the default
+    hook is wrapped so that it prints the traceback without them. Both
+    sys.excepthook and sys.__excepthook__ name the wrapper, so a program
+    that compares or restores them sees the default hook as before."""
+    hook = sys.excepthook
+    if hook is not sys.__excepthook__:
+        return  # already the program's (or a tool's) own: left alone
+
+    def excepthook(typ, value, tb):
+        try:
+            strip_agent_frames(value)
+            tb = value.__traceback__
+        except Exception:  # noqa: BLE001
+            pass
+        return hook(typ, value, tb)
+    excepthook.__doc__ = hook.__doc__
+    excepthook.__wrapped__ = hook
+    sys.excepthook = sys.__excepthook__ = excepthook
+
+
 def hook_threads(mgr, core):
     """One global seq across threads: once a thread starts, batches carry
     their thread id and the manager takes its lock."""
@@ -92,7 +117,8 @@ def hook_threads(mgr, core):
 
 
 class Runner:
-    def __init__(self, wire, cfg, target, mods_before):
+    def __init__(self, wire, cfg, target, mods_before, native=False):
+        self.native = native  # python runs the program after main() returns
         self.wire = wire
         self.cfg = cfg
         self.target = target
@@ -111,6 +137,8 @@ class Runner:
         if self.sealed or self.mgr is None:
             return
         self.sealed = True
+        if self.native and self.exit.get("kind") == "exit":
+            self.exit = native_exit()
         mgr = self.mgr
         # Other threads (daemon threads still running at exit, or the rest
         # of the program when a thread calls os._exit) may be capturing or
@@ -268,11 +296,13 @@ class Runner:
         for name in set(sys.modules) - self.mods_before:
             sys.modules.pop(name, None)
         # Set up the program's module and code before tracing starts.
-        try:
-            code, run = self.prepare_target()
-        except SystemExit as e:
-            self.wire.send_json(MSG_FATAL, {"message": str(e.code)})
-            return 2
+        code = run = None
+        if not self.native:
+            try:
+                code, run = self.prepare_target()
+            except SystemExit as e:
+                self.wire.send_json(MSG_FATAL, {"message": str(e.code)})
+                return 2
         self.wire.send_json(MSG_HELLO, hello)
         atexit.register(self.seal)
         # A forked child (multiprocessing's default on Linux) must not write
@@ -285,6 +315,11 @@ class Runner:
         core.install()
         if code is not None:
             core.prepare(code)
+        if run is None:
+            # python runs the program once `site` is done; the core finds
+            # its code as it starts (PY_START / the call event).
+            hide_agent_frames_when_printed()
+            return None
         try:
             run()
         except SystemExit as e:
@@ -375,6 +410,19 @@ def run_as_main(code, argv0_path, spec, pkg_name, filename=None):
         main.__package__ = None
     sys.modules["__main__"] = main
     exec(code, main.__dict__)
+
+
+def native_exit():
+    """How a program python ran itself ended, seen from an exit handler:
+    an uncaught exception is in sys.last_exc (3.12+) / sys.last_value,
+    which python sets before printing it; otherwise it exited (the status
+    itself comes from the process). A stale last exception of a program
+    that printed one and exited 0 is told apart by the recorder."""
+    e = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
+    if isinstance(e, BaseException):
+        code = 130 if isinstance(e, KeyboardInterrupt) else 1
+        return {"kind": "exception", "code": code, "exception": type_name(type(e))}
+    return {"kind": "exit", "code": 0}
 
 
 def _die_by_sigint():

@@ -2,8 +2,10 @@
 # capture plans.
 #
 # INSTRUCTION events are enabled only on code objects that hold probes
-# (planned before the program runs; PY_START finds probed code in modules
-# imported later and is switched off once all is found). Every instruction
+# (PY_START finds probed code as it first starts — the program's own
+# included, since python runs it after the agent started — and is switched
+# off once all is found; `prepare` plans ahead where the runner compiled
+# the program itself). Every instruction
 # offset without an action in the plan returns DISABLE on its first event,
 # so afterwards the interpreter calls us exactly where the plan acts. A
 # quiet completion (plan.Action.quiet) is disabled too while one thread

@@ -1,0 +1,56 @@
+# probe agent: the `sitecustomize` module of `site` mode (see boot.py).
+#
+# The recorder runs the program as plain `python [flags] script.py …` with
+# PYTHONPATH naming an in-memory zip that holds this file, and
+# PROBE_AGENT_BOOT = "BUNDLE_FD BOOT_LEN WIRE_FD". `site` imports us before
+# the program starts: we put the environment and sys.path back as the
+# program would have them, start the agent, then import the real
+# sitecustomize if there is one, as `site` would have.
+# (Python 2 would run this too: the boot code refuses it with a message.)
+
+
+def _probe_site():
+    import os
+    import sys
+    spec = os.environ.pop('PROBE_AGENT_BOOT', None)
+    was = os.environ.pop('PROBE_AGENT_PYTHONPATH', None)
+    if spec is None:
+        return
+    if was is None:
+        os.environ.pop('PYTHONPATH', None)
+    else:
+        os.environ['PYTHONPATH'] = was
+    here = os.path.dirname(__file__)
+    while here in sys.path:
+        sys.path.remove(here)
+    sys.path_importer_cache.pop(here, None)
+    zi = sys.modules.get('zipimport')
+    cache = getattr(zi, '_zip_directory_cache', None)
+    if isinstance(cache, dict):
+        cache.pop(here, None)
+    if here.startswith('/proc/self/fd/'):
+        try:
+            os.close(int(here[len('/proc/self/fd/'):]))  # the zip's descriptor
+        except (ValueError, OSError):
+            pass
+    del sys.modules[__name__]
+    bundle_fd, boot_len, wire_fd = [int(x) for x in spec.split()]
+    f = os.fdopen(bundle_fd, 'rb')
+    g = {'__name__': '__probe_boot__', '__builtins__': __builtins__}
+    exec(compile(f.read(boot_len), '<probe-boot>', 'exec'), g)
+    rc = g['_probe_boot'](f, wire_fd, 'site')
+    if rc is not None:
+        os._exit(rc)
+    # The real one, if any, takes our place in sys.modules. If there is
+    # none, this import fails as it would have without us: `site` ignores
+    # an ImportError named 'sitecustomize', and the import system drops
+    # our module (sys.modules then holds no sitecustomize, as without us).
+    try:
+        import sitecustomize  # noqa: F401
+    except ImportError as e:
+        if getattr(e, 'name', None) != 'sitecustomize':
+            raise
+        raise ImportError('no sitecustomize', name='sitecustomize')
+
+
+_probe_site()
