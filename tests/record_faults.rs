@@ -254,6 +254,29 @@ fn untraced_children_are_counted_in_the_end_marker_and_the_summary() {
                 err.contains(&format!("{n} child processes ran untraced")),
                 "{what}: the summary does not say so: {err}"
             );
+            // info and verify say so too (verify: a note, not a violation).
+            let info = Command::new(probe_bin())
+                .arg("info")
+                .arg(&log)
+                .output()
+                .unwrap();
+            assert!(
+                text(&info.stdout)
+                    .contains(&format!("children:   {n} child processes ran untraced")),
+                "{what}: info does not say so: {}",
+                text(&info.stdout)
+            );
+            let verify = Command::new(probe_bin())
+                .arg("verify")
+                .arg(&log)
+                .output()
+                .unwrap();
+            assert_eq!(verify.status.code(), Some(0), "{what}");
+            assert!(
+                text(&verify.stdout).contains(&format!("{n} child processes ran untraced")),
+                "{what}: verify does not say so: {}",
+                text(&verify.stdout)
+            );
         }
     }
 }

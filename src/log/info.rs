@@ -47,6 +47,9 @@ pub struct RunSummary {
     /// How the program ended, from the end marker.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit: Option<ExitInfo>,
+    /// Child processes the program started that ran untraced (end marker).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub untraced_children: Option<u64>,
 }
 
 /// Count of records per status.
@@ -258,6 +261,7 @@ pub fn info(r: &LogReader) -> Result<InfoReport, LogError> {
             start_utc: utc_string(meta.start_unix_ns),
             duration_ns: end.map(|e| e.duration_ns),
             exit: end.map(|e| e.exit.clone()),
+            untraced_children: end.map(|e| e.untraced_children),
         },
         probes,
         complete: end.is_some(),
@@ -346,6 +350,13 @@ impl fmt::Display for InfoReport {
                 writeln!(f, "exit:       {}", Esc(&s))?;
             }
             None => writeln!(f, "exit:       unknown (no end marker)")?,
+        }
+        if let Some(n @ 1..) = r.untraced_children {
+            writeln!(
+                f,
+                "children:   {n} child process{} ran untraced: their captures are not in the log",
+                if n == 1 { "" } else { "es" }
+            )?;
         }
         writeln!(
             f,

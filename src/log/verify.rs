@@ -554,6 +554,15 @@ impl fmt::Display for VerifyReport {
             )?,
             None => writeln!(f, "end marker: missing")?,
         }
+        if let Some(n @ 1..) = self.end.as_ref().map(|e| e.untraced_children) {
+            // Not a violation of this log's guarantees (nothing it holds is
+            // lost), but what it holds is not the whole run.
+            writeln!(
+                f,
+                "note:       {n} child process{} ran untraced: their captures are not in this log",
+                if n == 1 { "" } else { "es" }
+            )?;
+        }
         if self.unknown_values > 0 {
             writeln!(
                 f,
