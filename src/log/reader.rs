@@ -205,10 +205,6 @@ fn payload(
     f: &FrameInfo,
     budget: Option<&Arc<Budget>>,
 ) -> Result<(Vec<u8>, Charge), LogError> {
-    let undecodable = |detail: String| LogError::Undecodable {
-        offset: f.offset,
-        detail,
-    };
     let start = (f.offset as usize).saturating_add(FRAME_HEADER_LEN);
     let stored = data
         .get(start..start.saturating_add(f.header.stored_len as usize))
@@ -216,12 +212,28 @@ fn payload(
             offset: f.offset,
             detail: "frame payload lies beyond the end of the file".into(),
         })?;
-    let raw_len = f.header.raw_len as usize;
-    if f.header.raw_len > MAX_FRAME_RAW {
+    decompress(stored, &f.header, f.offset, budget)
+}
+
+/// The raw payload of the frame at `offset` whose stored bytes (checksum
+/// already checked) are `stored`: what [`LogReader::payload`] does for a
+/// mapped log, for readers that hold the bytes themselves (`view
+/// --follow`). The same bounds: `raw_len` checked, the buffer charged to
+/// the budget and allocated without aborting, a zstd frame that declares
+/// another size or produces more refused.
+pub fn decompress(
+    stored: &[u8],
+    header: &FrameHeader,
+    offset: u64,
+    budget: Option<&Arc<Budget>>,
+) -> Result<(Vec<u8>, Charge), LogError> {
+    let undecodable = |detail: String| LogError::Undecodable { offset, detail };
+    let raw_len = header.raw_len as usize;
+    if header.raw_len > MAX_FRAME_RAW {
         return Err(undecodable(format!("raw length {raw_len} over the limit")));
     }
     let mut charge = budget.map(Charge::on).unwrap_or_default();
-    let what = || format!("the payload of the frame at offset {}", f.offset);
+    let what = || format!("the payload of the frame at offset {offset}");
     charge.add(raw_len as u64, &what)?;
     let mut out: Vec<u8> = Vec::new();
     out.try_reserve_exact(raw_len)
@@ -230,7 +242,7 @@ fn payload(
             needed: raw_len as u64,
             budget: budget.map_or(0, |b| b.limit()),
         })?;
-    match f.header.codec {
+    match header.codec {
         CODEC_NONE => {
             out.extend_from_slice(stored);
         }
@@ -545,7 +557,7 @@ impl LogReader {
             let off = pos as u64;
             let rule = header_rule_violation(&data[pos..], &h);
             pos += total as usize;
-            if let Err(detail) = sanity(&h, total, &self.opts.limits) {
+            if let Err(detail) = check_header(&h, total, &self.opts.limits) {
                 self.issues.push(LogError::Undecodable {
                     offset: off,
                     detail,
@@ -760,7 +772,7 @@ impl LogReader {
             });
         }
         // The scan checked the bounds; a FrameInfo made elsewhere may not be.
-        if let Err(detail) = sanity(&f.header, f.end_offset() - f.offset, &self.opts.limits) {
+        if let Err(detail) = check_header(&f.header, f.end_offset() - f.offset, &self.opts.limits) {
             return Err(LogError::Undecodable {
                 offset: f.offset,
                 detail,
@@ -768,7 +780,7 @@ impl LogReader {
         }
         Ok(DecodeCtx {
             seq_start: f.header.seq_start,
-            // sanity() bounds this by MAX_BLOCK_RECORDS.
+            // check_header() bounds this by MAX_BLOCK_RECORDS.
             records: (f.header.seq_end - f.header.seq_start) as usize,
             completions: u64::from(f.header.completions),
             probes: self.meta.probes.len(),
@@ -824,7 +836,7 @@ pub(crate) fn seq_note(h: &FrameHeader) -> String {
 /// Checks on header fields that the checksum cannot vouch for (a buggy or
 /// hostile writer). Bounds everything a decoder would allocate or iterate:
 /// the raw size, and the records a frame of `frame_bytes` may claim.
-fn sanity(h: &FrameHeader, frame_bytes: u64, limits: &Limits) -> Result<(), String> {
+pub fn check_header(h: &FrameHeader, frame_bytes: u64, limits: &Limits) -> Result<(), String> {
     if h.codec != CODEC_NONE && h.codec != CODEC_ZSTD {
         return Err(format!("unknown codec {}", h.codec));
     }

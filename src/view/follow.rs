@@ -23,10 +23,12 @@ use std::time::{Duration, Instant};
 
 use crate::log::block::BlockCodec;
 use crate::log::format::{
-    decode_file_header, parse_frame_header, FrameKind, HeaderParse, CODEC_NONE, CODEC_ZSTD,
-    FILE_HEADER_LEN, FRAME_HEADER_LEN, FRAME_MAGIC, MAX_BLOCK_RECORDS, MAX_FRAME_RAW,
+    decode_file_header, parse_frame_header, FrameKind, HeaderParse, FILE_HEADER_LEN,
+    FRAME_HEADER_LEN, FRAME_MAGIC,
 };
 use crate::log::meta::{EndInfo, RunMeta};
+use crate::log::reader::{check_header, decompress};
+use crate::log::ReadOptions;
 
 use super::live::LiveStore;
 
@@ -75,6 +77,8 @@ struct Follower<'a> {
     codec: BlockCodec,
     /// Probes in the META frame's table (the decoder checks ids against it).
     probes: usize,
+    /// The reading layer's limits and memory budget.
+    opts: ReadOptions,
 }
 
 fn read_at(file: &File, off: u64, len: usize) -> std::io::Result<Vec<u8>> {
@@ -121,11 +125,12 @@ impl Follower<'_> {
             HeaderParse::UnknownKind(k) => return Ok(Step::Bad(format!("unknown frame kind {k}"))),
         };
         let total = FRAME_HEADER_LEN as u64 + u64::from(h.stored_len);
-        if h.raw_len > MAX_FRAME_RAW || (h.codec != CODEC_NONE && h.codec != CODEC_ZSTD) {
-            return Ok(Step::Bad(format!(
-                "frame header out of bounds (codec {}, raw length {})",
-                h.codec, h.raw_len
-            )));
+        // The reading layer's checks and bounds (src/log/reader.rs): header
+        // fields the checksum cannot vouch for, records per frame and per
+        // byte, then the payload decompressed within its declared size and
+        // the memory budget.
+        if let Err(detail) = check_header(&h, total, &self.opts.limits) {
+            return Ok(Step::Bad(format!("frame header out of bounds: {detail}")));
         }
         if len < self.offset + total {
             return Ok(Step::Wait);
@@ -145,12 +150,9 @@ impl Follower<'_> {
                 h.kind.name()
             )));
         }
-        let raw = match h.codec {
-            CODEC_ZSTD => match zstd::bulk::decompress(&stored, h.raw_len as usize) {
-                Ok(r) if r.len() == h.raw_len as usize => r,
-                Ok(_) | Err(_) => return Ok(Step::Bad("undecodable zstd payload".into())),
-            },
-            _ => stored,
+        let raw = match decompress(&stored, &h, self.offset, Some(&self.opts.budget)) {
+            Ok((raw, _charge)) => raw,
+            Err(e) => return Ok(Step::Bad(e.to_string())),
         };
         let off = self.offset;
         self.offset += total;
@@ -166,22 +168,15 @@ impl Follower<'_> {
                 self.started = true;
             }
             FrameKind::Records if self.started => {
-                let n = h.seq_end.saturating_sub(h.seq_start);
-                // The reading layer's bounds: records per frame and per
-                // byte of frame (src/log/limits.rs).
-                let plausible = crate::log::Limits::from_env().max_records(total);
-                if n > MAX_BLOCK_RECORDS || n > plausible {
-                    self.issues.push(format!(
-                        "frame at offset {off}: {n} records, over the limit"
-                    ));
-                    return Ok(Step::Frame);
-                }
+                // check_header() bounded this by MAX_BLOCK_RECORDS and the
+                // frame's size.
+                let n = h.seq_end - h.seq_start;
                 let ctx = crate::log::block::DecodeCtx {
                     seq_start: h.seq_start,
                     records: n as usize,
                     completions: u64::from(h.completions),
                     probes: self.probes,
-                    budget: None,
+                    budget: Some(&self.opts.budget),
                 };
                 match self.codec.decode(&raw, &ctx) {
                     Ok(b) => {
@@ -282,6 +277,7 @@ pub fn follow(
         issues: Vec::new(),
         codec: BlockCodec::new(),
         probes: 0,
+        opts: ReadOptions::from_env(),
     };
     let mut bad_since: Option<(u64, Instant, u64)> = None;
     while !f.ended && !stop.load(Ordering::SeqCst) {
