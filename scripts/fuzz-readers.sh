@@ -8,7 +8,7 @@
 #
 #   scripts/fuzz-readers.sh [N] [--per-input K] [--jobs J] [--seed S] [--first I]
 #
-# --per-input 12 runs every command on every input (default 3: verify and
+# --per-input 15 runs every command on every input (default 3: verify and
 # two others, rotating). Prints a summary (inputs by kind, runs by command
 # and exit status, the slowest runs, every failure) and exits 1 on any
 # failure: a run over its limits, an exit status other than 0, 1 or 2, a

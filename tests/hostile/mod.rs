@@ -1004,10 +1004,13 @@ pub enum Cmd {
     ExportArrow,
     ExportCsv,
     ExportJsonl,
+    ExportPerfetto,
+    ExportWide,
+    View,
 }
 
 impl Cmd {
-    pub const ALL: [Cmd; 12] = [
+    pub const ALL: [Cmd; 15] = [
         Cmd::Verify,
         Cmd::VerifyJson,
         Cmd::Info,
@@ -1020,6 +1023,9 @@ impl Cmd {
         Cmd::ExportArrow,
         Cmd::ExportCsv,
         Cmd::ExportJsonl,
+        Cmd::ExportPerfetto,
+        Cmd::ExportWide,
+        Cmd::View,
     ];
 
     pub fn name(self) -> &'static str {
@@ -1036,6 +1042,9 @@ impl Cmd {
             Cmd::ExportArrow => "export arrow",
             Cmd::ExportCsv => "export csv",
             Cmd::ExportJsonl => "export jsonl",
+            Cmd::ExportPerfetto => "export perfetto",
+            Cmd::ExportWide => "export --wide",
+            Cmd::View => "view",
         }
     }
 
@@ -1120,6 +1129,26 @@ impl Cmd {
                 "--allow-incomplete",
                 "-q",
             ]),
+            Cmd::ExportPerfetto => v(&[
+                "export",
+                &l,
+                "-o",
+                &w("x.perfetto-trace"),
+                "--force",
+                "--allow-incomplete",
+                "-q",
+            ]),
+            Cmd::ExportWide => v(&[
+                "export",
+                &l,
+                "-o",
+                &w("wide.parquet"),
+                "--wide",
+                "--force",
+                "--allow-incomplete",
+                "-q",
+            ]),
+            Cmd::View => v(&["view", &l, "-o", &w("v.html"), "--force", "-q"]),
         }
     }
 }
@@ -1347,7 +1376,7 @@ pub struct Campaign {
     pub first: u64,
     /// Seed of the input stream.
     pub seed: u64,
-    /// Commands per input (all of them at 12 or more).
+    /// Commands per input (all of them at 15 or more).
     pub per_input: usize,
     /// Inputs run at once.
     pub jobs: usize,
