@@ -261,5 +261,46 @@ class BytecodeTests(unittest.TestCase):
         self.assertGreater(checked, 10000)
 
 
+class ScalingTests(unittest.TestCase):
+    """Issue 16 item 12: start-up work (resolving the specs, building the
+    sites and the plan) grows linearly with the number of probes. Measured
+    in Python function calls (sys.setprofile), which are deterministic, not
+    in time: 4x the probes must cost well under 16x the calls (quadratic)."""
+
+    @staticmethod
+    def calls_for(tmp, n):
+        # n probes over n/5 functions of 5 lines: per-probe work that walks
+        # every scope (a symbol-table search per probe once did) is O(n^2).
+        lines, specs = [], []
+        for k in range(n):
+            if k % 5 == 0:
+                lines.append(f"def f{k // 5}(i):")
+            lines.append(f"    v{k} = i + {k}")
+            specs.append(f"{len(lines)}:v{k}@lhs")
+        source = "\n".join(lines) + "\n"
+        count = [0]
+
+        def prof(frame, event, arg):
+            if event == "call":
+                count[0] += 1
+        sys.setprofile(prof)
+        try:
+            s = Snippet(tmp, source, specs)
+            plans = [s.planner.plan_for(c) for c in code_objects(s.code)]
+        finally:
+            sys.setprofile(None)
+        return count[0], [p for p in plans if p is not None]
+
+    def test_start_up_work_is_linear_in_the_number_of_probes(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            small, p1 = self.calls_for(tmp, 150)
+            big, p4 = self.calls_for(tmp, 600)
+        self.assertEqual((len(p1), len(p4)), (30, 120), "every function planned")
+        ratio = big / small
+        self.assertLess(ratio, 6.0, f"150 probes: {small} calls, 600 probes: {big} calls "
+                                    f"(x{ratio:.1f}; linear is ~x4, quadratic x16)")
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=1)

@@ -341,13 +341,19 @@ class FileModel:
         return seen
 
     def table_of(self, scope):
-        """The symbol table of `scope` (memoised: a file with thousands of
-        probes asks for the same few scopes again and again)."""
-        cache = self.__dict__.setdefault("_tables", {})
-        t = cache.get(id(scope), cache)
-        if t is cache:
-            t = cache[id(scope)] = _find_table(self.symtab, scope)
-        return t
+        """The symbol table of `scope`. The file's tables are indexed once
+        by (line, name): a file with thousands of probes in hundreds of
+        functions asks for each of them, and a search of the whole tree per
+        scope made start-up quadratic in the number of functions."""
+        index = self.__dict__.get("_table_index")
+        if index is None:
+            index = self._table_index = _index_tables(self.symtab)
+        want_line = scope.lineno
+        if isinstance(scope, _DEF_TYPES):
+            return index.get((want_line, scope.name))
+        if isinstance(scope, ast.Lambda):
+            return index.get((want_line, "lambda"))
+        return index.get((want_line, None))
 
     def frame_scope(self, scope):
         """The scope node whose code object runs `scope`'s code."""
@@ -441,24 +447,23 @@ def read_kind(fm, occ, scope):
     return "local"
 
 
-def _find_table(root, scope):
-    want_line = scope.lineno
-    if isinstance(scope, _DEF_TYPES):
-        want_name = scope.name
-    elif isinstance(scope, ast.Lambda):
-        want_name = "lambda"
-    else:
-        want_name = None
+def _index_tables(root):
+    """{(line, name): table} over the symbol-table tree (and (line, None)
+    for a comprehension's table), the first one a depth-first search from
+    the root meets winning, as a search for one scope would find it."""
+    index = {}
+    if root is None:
+        return index
     stack = [root]
     while stack:
         t = stack.pop()
-        if t.get_lineno() == want_line and t.get_type() != "module":
-            n = t.get_name()
-            if want_name is None or n == want_name:
-                if want_name is not None or n in ("listcomp", "setcomp", "dictcomp", "genexpr"):
-                    return t
+        if t.get_type() != "module":
+            line, n = t.get_lineno(), t.get_name()
+            index.setdefault((line, n), t)
+            if n in ("listcomp", "setcomp", "dictcomp", "genexpr"):
+                index.setdefault((line, None), t)
         stack.extend(t.get_children())
-    return None
+    return index
 
 
 def parse_spec(text):
