@@ -79,6 +79,32 @@ class Snapshots(unittest.TestCase):
             got = V.bounded_repr(x, 1000)
             self.assertEqual(got, (repr(x), False), x)
 
+    def test_stdlib_container_reprs_match_python_when_they_fit(self):
+        import collections as c
+        dd = c.defaultdict(list)
+        dd["a"].append(1)
+        cases = [c.deque(), c.deque([1, "x", (2,)]), c.deque([1, 2], maxlen=3), c.deque(maxlen=0),
+                 dd, c.defaultdict(None), c.defaultdict(int, {1: 2}), c.OrderedDict(),
+                 c.OrderedDict(a=1, b=[2.5]), c.OrderedDict({(1, 2): c.deque([3])}),
+                 [c.deque([{"k": c.OrderedDict(z=None)}])]]
+        for x in cases:
+            self.assertEqual(V.bounded_repr(x, 1000), (repr(x), False), repr(x))
+            tag, name, text, cut = self.v.snapshot(x)
+            self.assertEqual((tag, text), (V.T_OTHER, repr(x)[:64]), repr(x))
+
+    def test_a_huge_int_inside_a_deque_or_ordered_dict_is_not_converted(self):
+        import collections as c
+        huge = 7 << 5_000_000  # ~1.5 M digits: converting it would take seconds
+        for x in (c.deque([huge]), c.OrderedDict(k=huge), c.defaultdict(int, {0: huge})):
+            tag, name, text, cut = V.Values(4096, 1 << 20).snapshot(x)
+            self.assertEqual(tag, V.T_OTHER)
+            self.assertIn("<int of 5000003 bits>", text)
+
+    def test_a_long_deque_is_cut_without_building_its_repr(self):
+        import collections as c
+        d = c.deque(range(1_000_000))
+        self.assertEqual(V.bounded_repr(d, 20), ("deque([0, 1, 2, 3, 4", True))
+
     def test_a_repr_that_raises_is_an_error_value(self):
         class Bad:
             def __repr__(self):

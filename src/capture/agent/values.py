@@ -163,7 +163,7 @@ class Values:
             for base in (bool, int, float, complex, str, bytes):
                 if isinstance(v, base):
                     return (T_SUB, t.__qualname__, self.snapshot(base(v)))
-            if t in _BOUNDED_REPR:
+            if t in _BOUNDED_REPR or t in _stdlib_containers():
                 r, trunc = bounded_repr(v, self.max_bytes)
             else:
                 r = repr(v)
@@ -181,12 +181,31 @@ class _Full(Exception):
     pass
 
 
+_STDLIB = {}
+
+
+def _stdlib_containers():
+    """deque, defaultdict and OrderedDict, when the program's `collections`
+    is loaded (never imported by us): their reprs walk every element like a
+    list's, so a huge int or a long deque inside one is bounded the same
+    way. Counter (sorted by count) and subclasses keep their own repr."""
+    c = sys.modules.get("collections")
+    if c is None:
+        return ()
+    got = _STDLIB.get("types")
+    if got is None:
+        got = _STDLIB["types"] = (c.deque, c.defaultdict, c.OrderedDict)
+    return got
+
+
 def bounded_repr(v, limit):
-    """repr(v) of a builtin container, cut at `limit` characters without
-    building the rest: (text, truncated). Elements that are not builtin
-    containers use their own repr (each cut at the remaining budget)."""
+    """repr(v) of a builtin container (or a deque, defaultdict or
+    OrderedDict), cut at `limit` characters without building the rest:
+    (text, truncated). Elements that are not such containers use their own
+    repr (each cut at the remaining budget)."""
     out = []
     size = [0]
+    stdlib = _stdlib_containers()
 
     def put(s):
         room = limit - size[0]
@@ -197,41 +216,71 @@ def bounded_repr(v, limit):
         out.append(s)
         size[0] += len(s)
 
-    def walk(x, depth):
-        t = type(x)
-        if depth > 50 or t not in _BOUNDED_REPR:
-            s = repr(x) if t is not int or x.bit_length() <= _EXACT_INT_BITS else f"<int of {x.bit_length()} bits>"
-            put(s if type(s) is str else str(s))
-            return
-        if t is dict:
-            put("{")
-            first = True
-            for k, val in x.items():
-                if not first:
-                    put(", ")
-                first = False
-                walk(k, depth + 1)
-                put(": ")
-                walk(val, depth + 1)
-            put("}")
-            return
-        if t is list:
-            open_, close = "[", "]"
-        elif t is tuple:
-            open_, close = "(", ",)" if len(x) == 1 else ")"
-        elif not x:
-            put("set()" if t is set else "frozenset()")
-            return
-        else:
-            open_, close = ("{", "}") if t is set else ("frozenset({", "})")
-        put(open_)
+    def seq(x, depth):
         first = True
         for item in x:
             if not first:
                 put(", ")
             first = False
-            walk(item, depth + 1)
-        put(close)
+            walk(item, depth)
+
+    def mapping(x, depth, pairs):
+        # {k: v, …}, or [(k, v), …] for OrderedDict up to 3.11
+        put("[" if pairs else "{")
+        first = True
+        for k, val in x.items():
+            if not first:
+                put(", ")
+            first = False
+            put("(" if pairs else "")
+            walk(k, depth)
+            put(", " if pairs else ": ")
+            walk(val, depth)
+            put(")" if pairs else "")
+        put("]" if pairs else "}")
+
+    def walk(x, depth):
+        t = type(x)
+        if depth > 50:
+            t = None
+        if t is dict:
+            mapping(x, depth + 1, False)
+        elif t is list:
+            put("[")
+            seq(x, depth + 1)
+            put("]")
+        elif t is tuple:
+            put("(")
+            seq(x, depth + 1)
+            put(",)" if len(x) == 1 else ")")
+        elif t is set or t is frozenset:
+            if not x:
+                put("set()" if t is set else "frozenset()")
+                return
+            put("{" if t is set else "frozenset({")
+            seq(x, depth + 1)
+            put("}" if t is set else "})")
+        elif stdlib and t is stdlib[0]:  # deque([…]) / deque([…], maxlen=N)
+            put("deque([")
+            seq(x, depth + 1)
+            put("])" if x.maxlen is None else f"], maxlen={x.maxlen})")
+        elif stdlib and t is stdlib[1]:  # defaultdict(factory, {…})
+            put("defaultdict(")
+            walk(x.default_factory, depth + 1)
+            put(", ")
+            mapping(x, depth + 1, False)
+            put(")")
+        elif stdlib and t is stdlib[2]:  # OrderedDict({…}) (3.12+) / ([(k, v), …])
+            if not x:
+                put("OrderedDict()")
+                return
+            put("OrderedDict(")
+            mapping(x, depth + 1, sys.version_info < (3, 12))
+            put(")")
+        else:
+            s = repr(x) if type(x) is not int or x.bit_length() <= _EXACT_INT_BITS \
+                else f"<int of {x.bit_length()} bits>"
+            put(s if type(s) is str else str(s))
 
     try:
         walk(v, 0)
