@@ -242,6 +242,7 @@ fn watching_subprocess_imports_leaves_the_loaders_alone() {
 /// the same with and without probe, on every Python and core.
 #[test]
 fn the_program_sees_its_own_stack_and_start_up_as_without_probe() {
+    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let f = fixture("stack_view.py");
     for (v, py) in pythons() {
@@ -280,5 +281,34 @@ fn the_program_sees_its_own_stack_and_start_up_as_without_probe() {
             );
             assert_eq!(values(&records(&out)), ["0", "1", "3"], "{what}");
         }
+        // Through a wrapper script that passes the environment on (as a
+        // pyenv shim does): the same.
+        let wrapper = dir.path().join(format!("python-wrapper-{v}"));
+        std::fs::write(
+            &wrapper,
+            format!("#!/bin/sh\nexec '{}' \"$@\"\n", py.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let out = dir.path().join(format!("w-{v}.probe"));
+        let traced = Command::new(probe_bin())
+            .args(["record", "-q", "-o"])
+            .arg(&out)
+            .arg("-p")
+            .arg(spec(&f, "total", "total"))
+            .arg("--")
+            .arg(&wrapper)
+            .arg(&f)
+            .arg("an-arg")
+            .env_remove("PYTHONPATH")
+            .output()
+            .unwrap();
+        assert_eq!(traced.status.code(), Some(3), "{v} wrapper: {traced:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&traced.stdout),
+            String::from_utf8_lossy(&plain.stdout),
+            "{v}: stdout differs through a wrapper script"
+        );
+        assert_eq!(values(&records(&out)), ["0", "1", "3"], "{v} wrapper");
     }
 }

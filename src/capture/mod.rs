@@ -96,6 +96,14 @@ pub const SITE_STUB: &str = include_str!("agent/site_stub.py");
 /// `"BUNDLE_FD BOOT_LEN WIRE_FD"`.
 pub const SITE_BOOT_ENV: &str = "PROBE_AGENT_BOOT";
 
+/// [`SITE_BOOT_ENV`]'s value that asks the stub only to answer
+/// [`SITE_CHECK_ANSWER`] on stdout and exit (is the environment passed on
+/// by a wrapper script, and `site` imported?).
+pub const SITE_CHECK: &str = "check";
+
+/// What the stub answers to [`SITE_CHECK`].
+pub const SITE_CHECK_ANSWER: &str = "probe-site-ok";
+
 /// Environment variable carrying the program's own `PYTHONPATH` (absent
 /// when it had none), which [`SITE_STUB`] puts back.
 pub const SITE_PYTHONPATH_ENV: &str = "PROBE_AGENT_PYTHONPATH";

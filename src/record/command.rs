@@ -27,24 +27,26 @@ pub struct PythonCommand {
 }
 
 impl PythonCommand {
-    /// Whether the agent can start from `sitecustomize` and python run the
-    /// program itself: the interpreter is a native executable (a wrapper
-    /// script — a pyenv shim, a launcher — may reset the environment, and
-    /// the program would then run untraced) and no flag makes it skip the
-    /// environment (`-E`, `-I`) or `site` (`-S`), alone or in a cluster
-    /// (`-IsS`). Otherwise `record` uses the `-c` bootstrap.
-    pub fn boots_through_site(&self) -> bool {
-        let native = locate(&self.python).is_some_and(|p| {
-            let mut head = [0u8; 4];
-            std::fs::File::open(p)
-                .and_then(|mut f| f.read_exact(&mut head))
-                .is_ok_and(|_| &head == b"\x7fELF")
-        });
-        native && self.imports_site_with_env()
+    /// Whether the agent can start from `sitecustomize` so that python runs
+    /// the program itself: `Some(false)` when a flag makes the interpreter
+    /// skip the environment (`-E`, `-I`) or `site` (`-S`), alone or in a
+    /// cluster (`-IsS`); `Some(true)` for a native executable; `None` for a
+    /// wrapper script (a pyenv shim, a launcher), which may or may not pass
+    /// the environment on — `record` then asks it (see `record::spawn`).
+    pub fn boots_through_site(&self) -> Option<bool> {
+        if !self.imports_site_with_env() {
+            return Some(false);
+        }
+        let path = locate(&self.python)?;
+        let mut head = [0u8; 4];
+        let elf = std::fs::File::open(path)
+            .and_then(|mut f| f.read_exact(&mut head))
+            .is_ok_and(|_| &head == b"\x7fELF");
+        elf.then_some(true)
     }
 
     /// Whether no interpreter flag skips the environment or `site`.
-    fn imports_site_with_env(&self) -> bool {
+    pub fn imports_site_with_env(&self) -> bool {
         let mut words = self.interpreter_args.iter();
         while let Some(w) = words.next() {
             if WITH_ARG.contains(&w.as_str()) {

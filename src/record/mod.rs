@@ -175,37 +175,79 @@ fn make_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((r, w))
 }
 
+/// `PYTHONPATH` naming the sitecustomize zip first (the program's own
+/// value kept for the stub to put back).
+fn site_env<'c>(cmd: &'c mut Command, zip: &OwnedFd) -> &'c mut Command {
+    let mut path = std::ffi::OsString::from(format!("/proc/self/fd/{}", zip.as_raw_fd()));
+    if let Some(own) = std::env::var_os("PYTHONPATH") {
+        cmd.env(agent::SITE_PYTHONPATH_ENV, &own);
+        if !own.is_empty() {
+            path.push(":");
+            path.push(&own);
+        }
+    } else {
+        cmd.env_remove(agent::SITE_PYTHONPATH_ENV);
+    }
+    cmd.env("PYTHONPATH", path)
+}
+
+/// Whether an interpreter that is a wrapper script (a pyenv shim, a
+/// launcher) passes our environment on to a python that imports `site`:
+/// it is run once with the sitecustomize in `check` mode, which only says
+/// so (10 s at most). Otherwise the program would run untraced, so the
+/// `-c` bootstrap is used instead.
+fn wrapper_passes_site(pc: &PythonCommand, zip: &OwnedFd) -> bool {
+    let mut cmd = Command::new(&pc.python);
+    site_env(&mut cmd, zip)
+        .env(agent::SITE_BOOT_ENV, agent::SITE_CHECK)
+        .args(&pc.interpreter_args)
+        .args(["-c", "pass"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let Ok(mut child) = cmd.spawn() else {
+        return false;
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if let Some(mut so) = child.stdout.take() {
+        let _ = std::io::Read::read_to_end(&mut so, &mut out);
+    }
+    out.starts_with(agent::SITE_CHECK_ANSWER.as_bytes())
+}
+
 fn spawn(pc: &PythonCommand, wfd: RawFd, bundle: &Bundle) -> Result<Child, RecordError> {
     let mut cmd = Command::new(&pc.python);
     // `site` mode (see capture/mod.rs): the user's command as given, the
     // agent started by our sitecustomize. Kept open until the spawn.
-    let site_zip = if pc.boots_through_site() {
-        Some(agent::site_zip().map_err(|cause| RecordError::Io {
-            what: "preparing the agent's sitecustomize".into(),
-            cause,
-        })?)
-    } else {
-        None
+    let zip = agent::site_zip().map_err(|cause| RecordError::Io {
+        what: "preparing the agent's sitecustomize".into(),
+        cause,
+    })?;
+    let site = match pc.boots_through_site() {
+        Some(yes) => yes,
+        None => wrapper_passes_site(pc, &zip),
     };
-    match &site_zip {
+    // Inheritable: kept open until the spawn, and only when it is used.
+    let zip = site.then_some(zip);
+    match &zip {
         Some(zip) => {
-            let mut path = std::ffi::OsString::from(format!("/proc/self/fd/{}", zip.as_raw_fd()));
-            if let Some(own) = std::env::var_os("PYTHONPATH") {
-                cmd.env(agent::SITE_PYTHONPATH_ENV, &own);
-                if !own.is_empty() {
-                    path.push(":");
-                    path.push(&own);
-                }
-            } else {
-                cmd.env_remove(agent::SITE_PYTHONPATH_ENV);
-            }
-            cmd.env("PYTHONPATH", path)
-                .env(
-                    agent::SITE_BOOT_ENV,
-                    format!("{} {} {wfd}", bundle.fd.as_raw_fd(), bundle.boot_len),
-                )
-                .args(&pc.interpreter_args)
-                .args(&pc.target);
+            site_env(&mut cmd, zip).env(
+                agent::SITE_BOOT_ENV,
+                format!("{} {} {wfd}", bundle.fd.as_raw_fd(), bundle.boot_len),
+            );
+            cmd.args(&pc.interpreter_args).args(&pc.target);
         }
         None => {
             cmd.env_remove(agent::SITE_BOOT_ENV)

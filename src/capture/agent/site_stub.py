@@ -16,6 +16,10 @@ def _probe_site():
     was = os.environ.pop('PROBE_AGENT_PYTHONPATH', None)
     if spec is None:
         return
+    if spec == 'check':
+        # The recorder asks whether a wrapper passes the environment on.
+        os.write(1, b'probe-site-ok\n')
+        os._exit(0)
     if was is None:
         os.environ.pop('PYTHONPATH', None)
     else:
