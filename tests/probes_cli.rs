@@ -265,22 +265,51 @@ fn record_names_what_is_wrong_with_a_spec() {
     }
 }
 
-/// `record -- script.py` runs a script with the interpreter its `#!` line
-/// names; `probe probes script.py` must resolve with the same one (not the
-/// default python3), so that its listing is what would be recorded.
+/// `record -- tool` runs an executable whose `#!` line names Python with
+/// that interpreter (and a `.py` script with the default one); `probe
+/// probes` must resolve with the same one, so that its listing is what
+/// would be recorded.
 #[test]
-fn probes_resolves_a_script_with_the_interpreter_its_shebang_names() {
+fn probes_resolves_a_file_with_the_interpreter_record_would_run_it_with() {
+    use std::os::unix::fs::PermissionsExt;
     let all = pythons();
     // The default one (PROBE_PYTHON) and a different one in the #! line.
     let (default_version, default_py) = &all[all.len() - 1];
     let (shebang_version, shebang_py) = &all[0];
     assert_ne!(default_version, shebang_version);
     let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("tool.py");
-    std::fs::write(&script, format!("#!{} -u\nx = 1\n", shebang_py.display())).unwrap();
+    let resolved_by = |file: &std::path::Path| -> String {
+        let o = Command::new(probe_bin())
+            .env("PROBE_PYTHON", default_py)
+            .args(["probes", "--json", file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let j: Json = serde_json::from_slice(&o.stdout).unwrap();
+        j["python"].as_str().unwrap().to_string()
+    };
+    let text = format!("#!{} -u\nx = 1\n", shebang_py.display());
+    let tool = dir.path().join("tool");
+    std::fs::write(&tool, &text).unwrap();
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let used = resolved_by(&tool);
+    assert!(
+        used.starts_with(&format!("{shebang_version}.")),
+        "resolved by Python {used}, not by the #! line's {shebang_version}"
+    );
+    // What record runs it with: the same interpreter.
+    let log = dir.path().join("t.probe");
     let o = Command::new(probe_bin())
         .env("PROBE_PYTHON", default_py)
-        .args(["probes", "--json", script.to_str().unwrap()])
+        .args(["record", "-q", "-o", log.to_str().unwrap(), "-p"])
+        .arg(format!("{}:2:x", tool.display()))
+        .arg("--")
+        .arg(&tool)
         .output()
         .unwrap();
     assert_eq!(
@@ -289,22 +318,25 @@ fn probes_resolves_a_script_with_the_interpreter_its_shebang_names() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let j: Json = serde_json::from_slice(&o.stdout).unwrap();
-    let used = j["python"].as_str().unwrap();
-    assert!(
-        used.starts_with(&format!("{shebang_version}.")),
-        "resolved by Python {used}, not by the #! line's {shebang_version}"
-    );
-    // Without a #! line, the default one.
-    std::fs::write(&script, "x = 1\n").unwrap();
-    let o = Command::new(probe_bin())
-        .env("PROBE_PYTHON", default_py)
-        .args(["probes", "--json", script.to_str().unwrap()])
+    let info = Command::new(probe_bin())
+        .args(["info", "--json"])
+        .arg(&log)
         .output()
         .unwrap();
-    let j: Json = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(j["python"]
-        .as_str()
-        .unwrap()
-        .starts_with(&format!("{default_version}.")));
+    let j: Json = serde_json::from_slice(&info.stdout).unwrap();
+    assert!(
+        j["run"]["python_version"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{shebang_version}.")),
+        "record ran {} with {}",
+        tool.display(),
+        j["run"]["python_version"]
+    );
+    // A .py script runs with the default interpreter, #! line or not.
+    let script = dir.path().join("tool.py");
+    std::fs::write(&script, &text).unwrap();
+    assert!(resolved_by(&script).starts_with(&format!("{default_version}.")));
+    std::fs::write(&script, "x = 1\n").unwrap();
+    assert!(resolved_by(&script).starts_with(&format!("{default_version}.")));
 }

@@ -1131,3 +1131,78 @@ fn a_program_that_takes_over_settrace_gets_a_warning() {
     // What was captured before the takeover is kept.
     assert_eq!(values(&records(&out))[..2], ["0", "1"]);
 }
+
+/// A probe in a module found through the program's PYTHONPATH (its first
+/// entry included) resolves as the import does, and records.
+#[test]
+fn a_probe_in_a_module_on_pythonpath_is_found() {
+    let lib = fixture("pythonpath_lib/pp_mod.py");
+    let user = fixture("pythonpath_user.py");
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let libdir = lib.parent().unwrap().to_str().unwrap().to_string();
+    for (v, py) in pythons() {
+        for path in [libdir.clone(), format!("{libdir}:{}", elsewhere.display())] {
+            let out = dir.path().join(format!("pp-{v}.probe"));
+            let o = Command::new(probe_bin())
+                .args(["record", "-q", "--force", "-o"])
+                .arg(&out)
+                .arg("-p")
+                .arg(format!("pp_mod.py:{}:x", line_of(&lib, "x")))
+                .arg("--")
+                .arg(&py)
+                .arg(&user)
+                .env("PYTHONPATH", &path)
+                .output()
+                .unwrap();
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "{v} PYTHONPATH={path}: {}",
+                stderr(&o)
+            );
+            assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "42");
+            assert_eq!(values(&records(&out)), ["42"], "{v} PYTHONPATH={path}");
+        }
+    }
+}
+
+/// How the program ended, in the end marker: an exception only when it
+/// died of one — not when it printed a caught one (as pytest and
+/// code.interact do, setting sys.last_exc) or called sys.excepthook itself
+/// and then exited.
+#[test]
+fn the_end_marker_names_an_exception_only_when_the_program_died_of_it() {
+    let f = fixture("exit_paths.py");
+    let dir = tempfile::tempdir().unwrap();
+    for (v, py) in pythons() {
+        for (mode, code, kind, exception) in [
+            ("stale", 3, "exit", None),
+            ("hook", 2, "exit", None),
+            ("uncaught", 1, "exception", Some("ValueError")),
+        ] {
+            let what = format!("Python {v}, {mode}");
+            let out = dir.path().join(format!("e-{v}-{mode}.probe"));
+            let o = Command::new(probe_bin())
+                .args(["record", "-q", "-o"])
+                .arg(&out)
+                .arg("-p")
+                .arg(spec(&f, "v", "v"))
+                .arg("--")
+                .arg(&py)
+                .arg(&f)
+                .arg(mode)
+                .output()
+                .unwrap();
+            assert_eq!(o.status.code(), Some(code), "{what}: {}", stderr(&o));
+            let end = LogReader::open(&out)
+                .unwrap()
+                .end()
+                .cloned()
+                .expect("end marker");
+            assert_eq!(end.exit.kind.as_str(), kind, "{what}");
+            assert_eq!(end.exit.exception.as_deref(), exception, "{what}");
+        }
+    }
+}

@@ -165,10 +165,15 @@ fn python_shebang(path: &Path) -> Option<Vec<String>> {
     (name.starts_with("python") || name.starts_with("pypy")).then_some(words)
 }
 
-/// The interpreter `record -- FILE` runs a script with: the one its `#!`
-/// line names when that is Python, else `default_python`. `probe probes`
+/// The interpreter `record -- FILE` runs a file with (see [`resolve`]): a
+/// Python script (`.py`) with `default_python`; another file with the
+/// interpreter its `#!` line names when that is Python. `probe probes`
 /// resolves with the same one, so a listing matches what is recorded.
 pub fn script_interpreter(path: &Path, default_python: &str) -> String {
+    let word = path.to_string_lossy();
+    if looks_like_script(&word) {
+        return default_python.to_string();
+    }
     python_shebang(path)
         .and_then(|words| words.into_iter().next())
         .unwrap_or_else(|| default_python.to_string())

@@ -77,13 +77,19 @@ def hide_agent_frames_when_printed():
 
     def excepthook(typ, value, tb):
         try:
+            # Called by python itself (no Python frame below: the program
+            # did not call the hook to print a caught exception).
+            if _thread.get_ident() == main_thread and sys._getframe().f_back is None:
+                _UNCAUGHT.append(value)
             strip_agent_frames(value)
             tb = value.__traceback__
         except Exception:  # noqa: BLE001
             pass
         return hook(typ, value, tb)
+    main_thread = _thread.get_ident()
     excepthook.__doc__ = hook.__doc__
     excepthook.__wrapped__ = hook
+    excepthook._probe_strips = True
     sys.excepthook = sys.__excepthook__ = excepthook
 
 
@@ -248,7 +254,12 @@ class Runner:
         try:
             t = self.target
             first = os.getcwd() if t[:1] == ["-m"] or not t else os.path.dirname(os.path.abspath(t[0]))
-            resolver = Resolver(cfg["probes"], [first] + sys.path[1:])
+            # The sys.path the program will have: its first entry (the
+            # script's directory, or the current one for -m) is ours to
+            # put. Under `-c` python put '' there; in `site` mode python has
+            # not put it yet, and sys.path[0] is the first PYTHONPATH entry.
+            rest = sys.path if self.native else sys.path[1:]
+            resolver = Resolver(cfg["probes"], [first] + rest)
             sites, models = _plan.make_sites(resolver)
             core_name, self.core_note = _core.choose(cfg.get("core", "auto"))
         except ProbeError as e:
@@ -412,13 +423,25 @@ def run_as_main(code, argv0_path, spec, pkg_name, filename=None):
     exec(code, main.__dict__)
 
 
+# The uncaught exception python printed through our excepthook wrapper
+# (see hide_agent_frames_when_printed), if any.
+_UNCAUGHT = []
+
+
 def native_exit():
-    """How a program python ran itself ended, seen from an exit handler:
-    an uncaught exception is in sys.last_exc (3.12+) / sys.last_value,
-    which python sets before printing it; otherwise it exited (the status
-    itself comes from the process). A stale last exception of a program
-    that printed one and exited 0 is told apart by the recorder."""
-    e = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
+    """How a program python ran itself ended, seen from an exit handler
+    (the status itself comes from the process). python hands an uncaught
+    exception to sys.excepthook: while that is our wrapper, what it saw is
+    the answer. A program that installed its own hook leaves only
+    sys.last_exc (3.12+) / sys.last_value, which python sets before
+    printing — but which a program (pytest, code.interact) may also have
+    set earlier; the recorder discounts it when the program exited 0."""
+    if _UNCAUGHT:
+        e = _UNCAUGHT[-1]
+    elif getattr(sys.excepthook, "_probe_strips", False):
+        e = None
+    else:
+        e = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
     if isinstance(e, BaseException):
         code = 130 if isinstance(e, KeyboardInterrupt) else 1
         return {"kind": "exception", "code": code, "exception": type_name(type(e))}
