@@ -185,16 +185,20 @@ _STDLIB = {}
 
 
 def _stdlib_containers():
-    """deque, defaultdict and OrderedDict, when the program's `collections`
-    is loaded (never imported by us): their reprs walk every element like a
+    """deque, defaultdict and OrderedDict, once the program has loaded
+    them (we never import them): their reprs walk every element like a
     list's, so a huge int or a long deque inside one is bounded the same
-    way. Counter (sorted by count) and subclasses keep their own repr."""
-    c = sys.modules.get("collections")
-    if c is None:
-        return ()
+    way. Taken from the C module `_collections`, never from `collections`,
+    which may be half-initialised while the program imports it. Counter
+    (sorted by count) and subclasses keep their own repr."""
     got = _STDLIB.get("types")
     if got is None:
-        got = _STDLIB["types"] = (c.deque, c.defaultdict, c.OrderedDict)
+        c = sys.modules.get("_collections")
+        try:
+            got = (c.deque, c.defaultdict, c.OrderedDict)
+        except AttributeError:
+            return ()
+        _STDLIB["types"] = got
     return got
 
 
