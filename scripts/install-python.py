@@ -221,7 +221,9 @@ def install(version):
                 raise Failure(f"{tool} is missing (Debian package {pkg}); install it as root")
             say(version, f"installing {pkg} (for {tool})")
             subprocess.run(["apt-get", "update", "-qq"], check=True)
-            subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", pkg], check=True,
+            # (waits for another apt-get, e.g. CI's own, instead of failing on dpkg's lock)
+            subprocess.run(["apt-get", "install", "-y", "-qq", "-o", "DPkg::Lock::Timeout=600",
+                            "--no-install-recommends", pkg], check=True,
                            env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"install-python-{version}.") as work:
