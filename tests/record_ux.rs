@@ -96,6 +96,108 @@ fn a_script_with_a_python_shebang_runs_under_its_interpreter() {
     assert_eq!(values(&records(&out)), ["0", "1", "2"]);
 }
 
+/// `-- tool.py` for an executable `.py` whose `#!` names a Python runs with
+/// that Python, as `./tool.py` does in the shell; without the executable bit
+/// it runs with `$PROBE_PYTHON` (what `python3 tool.py` means).
+#[test]
+fn an_executable_py_script_runs_under_its_shebang_not_the_default_python() {
+    use std::os::unix::fs::PermissionsExt;
+    let all = pythons();
+    let (want_version, want) = all.last().expect("a python");
+    let (default_version, default) = all.first().expect("a python");
+    assert_ne!(want_version, default_version, "two Pythons are needed");
+    let dir = tempfile::tempdir().unwrap();
+    let tool = dir.path().join("tool.py");
+    std::fs::write(
+        &tool,
+        format!(
+            "#!{}\nimport sys\nv = '%d.%d' % sys.version_info[:2]\nprint(v)\n",
+            want.display()
+        ),
+    )
+    .unwrap();
+    let ran_with = |name: &str| {
+        let out = dir.path().join(format!("{name}.probe"));
+        let o = Command::new(probe_bin())
+            .current_dir(dir.path())
+            .env("PROBE_PYTHON", default)
+            .args([
+                "record",
+                "-q",
+                "-o",
+                out.to_str().unwrap(),
+                "-p",
+                "tool.py:3:v",
+                "--",
+                "tool.py",
+            ])
+            .output()
+            .expect("probe runs");
+        assert_ok(&o, name);
+        assert_eq!(values(&records(&out)).len(), 1, "{name}");
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    assert_eq!(
+        ran_with("plain"),
+        *default_version,
+        "a non-executable tool.py runs with $PROBE_PYTHON"
+    );
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(
+        ran_with("exec"),
+        *want_version,
+        "an executable tool.py runs with its #! interpreter"
+    );
+}
+
+/// A UTF-8 file that starts with a byte-order mark (as some editors save
+/// it) runs under python, so probe places probes in it too — columns on the
+/// first line counted as python counts them (without the mark).
+#[test]
+fn a_file_with_a_utf8_byte_order_mark_is_probed_like_any_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = dir.path().join("bom.py");
+    std::fs::write(
+        &prog,
+        b"\xef\xbb\xbfx = 1; y = x + 1\nfor i in range(2):\n    x = x * 10\nprint(x, y)\n",
+    )
+    .unwrap();
+    for (version, py) in pythons() {
+        let out = dir.path().join(format!("bom-{version}.probe"));
+        let p = prog.to_str().unwrap();
+        let o = run(&[
+            "record",
+            "-q",
+            "-o",
+            out.to_str().unwrap(),
+            "-p",
+            &format!("{p}:1:y"),
+            "-p",
+            &format!("{p}:3:x"),
+            "--",
+            py.to_str().unwrap(),
+            p,
+        ]);
+        assert_ok(&o, version);
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout).trim(),
+            "100 2",
+            "{version}"
+        );
+        assert_eq!(values(&records(&out)), ["2", "10", "100"], "{version}");
+        let listed = run(&["probes", p, "--python", py.to_str().unwrap()]);
+        assert!(
+            listed.status.success(),
+            "{version}: probes: {}",
+            stderr(&listed)
+        );
+        assert!(
+            String::from_utf8_lossy(&listed.stdout).contains('y'),
+            "{version}"
+        );
+    }
+}
+
 #[test]
 fn one_record_is_singular_in_the_summary() {
     let f = fixture("canonical.py");

@@ -2,8 +2,9 @@
 //! options, and what to run (a script or `-m module`), so that the agent can
 //! be slipped in between the interpreter's options and the program.
 //!
-//! The first word is a Python script (`prog.py`, or a file whose `#!` line
-//! names Python, run with that interpreter), or an interpreter (named
+//! The first word is a Python script (`prog.py`, run with the default
+//! interpreter, or an executable file whose `#!` line names Python, run with
+//! that interpreter as the shell would), or an interpreter (named
 //! `python…`/`pypy…`, or — when its name says nothing — a program that
 //! answers `-c 'import sys'` as Python does). Anything else (`ls`) is
 //! refused before the run with a message that says so.
@@ -97,11 +98,14 @@ pub enum CommandError {
 /// Interpreter options that take the next argument.
 const WITH_ARG: &[&str] = &["-W", "-X", "-Q"];
 
-/// Whether `arg0` names a Python script rather than an interpreter.
+/// Whether `arg0` names a Python script to run with the default
+/// interpreter rather than an interpreter, or a script whose own `#!` line
+/// says how to run it (an executable `tool.py` with `#!/venv/bin/python`
+/// runs with that python, as `./tool.py` does in the shell).
 fn looks_like_script(arg0: &str) -> bool {
     let p = Path::new(arg0);
     if arg0.ends_with(".py") || arg0.ends_with(".pyw") {
-        return true;
+        return !(p.is_file() && is_executable(p) && python_shebang(p).is_some());
     }
     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or(arg0);
     if name.starts_with("python") || name.starts_with("pypy") {
@@ -165,9 +169,9 @@ fn python_shebang(path: &Path) -> Option<Vec<String>> {
     (name.starts_with("python") || name.starts_with("pypy")).then_some(words)
 }
 
-/// The interpreter `record -- FILE` runs a file with (see [`resolve`]): a
-/// Python script (`.py`) with `default_python`; another file with the
-/// interpreter its `#!` line names when that is Python. `probe probes`
+/// The interpreter `record -- FILE` runs a file with (see [`resolve`]): an
+/// executable file whose `#!` line names Python with that interpreter (as
+/// the shell would); any other Python script with `default_python`. `probe probes`
 /// resolves with the same one, so a listing matches what is recorded.
 pub fn script_interpreter(path: &Path, default_python: &str) -> String {
     let word = path.to_string_lossy();
@@ -214,6 +218,13 @@ fn answers_as_python(program: &Path) -> bool {
 fn classify(word: &str) -> FirstWord {
     if looks_like_script(word) {
         return FirstWord::Script;
+    }
+    if word.ends_with(".py") || word.ends_with(".pyw") {
+        // An executable script with a Python #! line (looks_like_script),
+        // found as given even without a `/` (`-- tool.py`), as python would.
+        if let Some(words) = python_shebang(Path::new(word)) {
+            return FirstWord::Shebang(words);
+        }
     }
     let name = Path::new(word)
         .file_name()
@@ -425,6 +436,35 @@ mod tests {
         assert_eq!(c.python, "python3");
         assert_eq!(c.interpreter_args, w("-u"));
         assert_eq!(c.target, vec![t, "a".to_string()]);
+    }
+
+    #[test]
+    fn an_executable_py_script_runs_with_its_shebang_and_a_plain_one_with_the_default() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let tool = dir.path().join("tool.py");
+        std::fs::write(&tool, "#!/opt/venv/bin/python3.13\nprint(1)\n").unwrap();
+        let t = tool.to_str().unwrap().to_string();
+        // Not executable: the shell could not run it; python3 prog.py is meant.
+        assert_eq!(
+            resolve(&[t.clone()], "python3.99").unwrap().python,
+            "python3.99"
+        );
+        assert_eq!(script_interpreter(&tool, "python3.99"), "python3.99");
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let c = resolve(&[t.clone(), "a".into()], "python3.99").unwrap();
+        assert_eq!(c.python, "/opt/venv/bin/python3.13");
+        assert_eq!(c.target, vec![t, "a".to_string()]);
+        assert_eq!(
+            script_interpreter(&tool, "python3.99"),
+            "/opt/venv/bin/python3.13"
+        );
+        // Executable without a Python #! line: still the default interpreter.
+        let plain = dir.path().join("plain.py");
+        std::fs::write(&plain, "print(1)\n").unwrap();
+        std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let p = plain.to_str().unwrap().to_string();
+        assert_eq!(resolve(&[p], "python3.99").unwrap().python, "python3.99");
     }
 
     #[test]
