@@ -129,6 +129,10 @@ class FileModel:
                 self.source = raw.decode(enc)
             except (SyntaxError, UnicodeDecodeError, LookupError):
                 raise ProbeError(f"{path}: not a Python source file (cannot decode it as text)")
+        if self.source.startswith("\ufeff"):
+            # A UTF-8 byte-order mark: python skips it, and so do the
+            # columns of the code it compiles.
+            self.source = self.source[1:]
         try:
             self.tree = parse_source(self.source, path)
         except SyntaxError as e:
