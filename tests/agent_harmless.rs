@@ -312,3 +312,43 @@ fn the_program_sees_its_own_stack_and_start_up_as_without_probe() {
         assert_eq!(values(&records(&out)), ["0", "1", "3"], "{v} wrapper");
     }
 }
+
+/// Where python skips `sitecustomize` (`-E`, `-I`, `-S`) the agent runs the
+/// script itself; `__main__` must still look as python makes it: the same
+/// names in the same order and a source loader whose `get_source` works
+/// (inspect and doctest use it).
+#[test]
+fn under_the_bootstrap_fallback_main_has_pythons_namespace_and_loader() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = dir.path().join("main_view.py");
+    std::fs::write(
+        &prog,
+        "x = 1\nprint(list(globals()))\nprint(type(__loader__).__name__, __loader__.get_source('__main__').splitlines()[0])\n",
+    )
+    .unwrap();
+    for (v, py) in pythons() {
+        for flag in ["-E", "-I", "-S"] {
+            let plain = Command::new(&py).arg(flag).arg(&prog).output().unwrap();
+            assert!(plain.status.success(), "{v} {flag}: {plain:?}");
+            let out = dir.path().join(format!("m-{v}{flag}.probe"));
+            let traced = Command::new(probe_bin())
+                .args(["record", "-q", "-o"])
+                .arg(&out)
+                .arg("-p")
+                .arg(format!("{}:1:x", prog.display()))
+                .arg("--")
+                .arg(&py)
+                .arg(flag)
+                .arg(&prog)
+                .output()
+                .unwrap();
+            assert!(traced.status.success(), "{v} {flag}: {traced:?}");
+            assert_eq!(
+                String::from_utf8_lossy(&traced.stdout),
+                String::from_utf8_lossy(&plain.stdout),
+                "Python {v} {flag}: __main__ differs"
+            );
+            assert_eq!(values(&records(&out)), ["1"], "{v} {flag}");
+        }
+    }
+}

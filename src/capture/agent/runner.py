@@ -401,13 +401,14 @@ class Runner:
 
 def run_as_main(code, argv0_path, spec, pkg_name, filename=None):
     main = type(sys)("__main__")
-    main.__file__ = filename or argv0_path
-    main.__builtins__ = _BUILTINS
-    # The namespace python gives __main__ differs by version: up to 3.13
-    # it starts with __annotations__ = {}, up to 3.14 it has __cached__
-    # (None for a script, the spec's .pyc path for -m); 3.15 has neither.
+    # The namespace python gives __main__ differs by version, in this order
+    # after the module's own five names: up to 3.13 __annotations__ = {},
+    # then __builtins__ and __file__, up to 3.14 __cached__ (None for a
+    # script, the spec's .pyc path for -m); 3.15 has neither.
     if sys.version_info[:2] < (3, 14):
         main.__annotations__ = {}
+    main.__builtins__ = _BUILTINS
+    main.__file__ = filename or argv0_path
     if sys.version_info[:2] < (3, 15):
         main.__cached__ = spec.cached if spec is not None else None
     if spec is not None:
@@ -417,7 +418,10 @@ def run_as_main(code, argv0_path, spec, pkg_name, filename=None):
         main.__file__ = spec.origin
     else:
         main.__spec__ = None
-        main.__loader__ = sys.modules["__main__"].__dict__.get("__loader__")
+        # As python's own script start-up: a source loader for __main__,
+        # so that __loader__.get_source('__main__') works (inspect, doctest).
+        main.__loader__ = sys.modules["_frozen_importlib_external"].SourceFileLoader(
+            "__main__", os.path.abspath(argv0_path))
         main.__package__ = None
     sys.modules["__main__"] = main
     exec(code, main.__dict__)
