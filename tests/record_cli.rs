@@ -1132,6 +1132,29 @@ fn a_program_that_takes_over_settrace_gets_a_warning() {
     assert_eq!(values(&records(&out))[..2], ["0", "1"]);
 }
 
+/// A program that frees probe's sys.monitoring tool id: 3.12/3.13 keep the
+/// callbacks (every capture made, no warning); 3.14+ drops them — the
+/// captures before are kept and `record` says that later ones are missing.
+#[test]
+fn a_program_that_frees_the_monitoring_tool_id_gets_a_warning_where_it_loses_captures() {
+    let f = fixture("monitoring_thief.py");
+    let dir = tempfile::tempdir().unwrap();
+    for (v, py) in pythons().into_iter().filter(|(v, _)| *v != "3.11") {
+        let out = dir.path().join(format!("mthief-{v}.probe"));
+        let o = record_to(&out, &spec(&f, "x", "x"), &py, &f);
+        assert_ok(&o, v);
+        let warned = stderr(&o).contains("freed or reused sys.monitoring tool id");
+        let vals = values(&records(&out));
+        if v == "3.12" || v == "3.13" {
+            assert!(!warned, "{v}: {}", stderr(&o));
+            assert_eq!(vals, ["0", "2", "0", "2", "4"], "{v}");
+        } else {
+            assert!(warned, "{v}: {}", stderr(&o));
+            assert_eq!(vals[..2], ["0", "2"], "{v}");
+        }
+    }
+}
+
 /// A probe in a module found through the program's PYTHONPATH (its first
 /// entry included) resolves as the import does, and records.
 #[test]

@@ -238,6 +238,17 @@ class MonitoringCore:
         # the seal, or in a forked child) would go on calling the callbacks.
         mon, tool = self.mon, self.tool
         try:
+            # The program may have freed our tool id (3.14+ then drops its
+            # callbacks and events; 3.12/3.13 keep them) or cleared its
+            # events: what ran after that was not traced — say so, as the
+            # settrace core does when the program replaces its trace function.
+            if mon.get_events(tool) != self.global_events or mon.get_tool(tool) not in ("probe", None):
+                self.mgr.warnings.append(
+                    f"the program freed or reused sys.monitoring tool id {tool} (probe's) or switched off its "
+                    "events while it ran; captures after that point are missing")
+        except Exception:  # noqa: BLE001
+            pass
+        try:
             mon.set_events(tool, 0)
             E = mon.events
             for ev in (E.PY_START, E.INSTRUCTION, E.PY_RETURN, E.PY_YIELD, E.RAISE, E.PY_THROW, E.PY_UNWIND):
