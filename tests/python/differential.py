@@ -651,7 +651,8 @@ def main(argv):
     for d in opts["drivers"]:
         progs.append(driver(d, env))
     for p in opts["programs"]:
-        threaded = "# threads: yes" in open(p).read(400)
+        with open(p, encoding="latin-1") as fh:  # any source encoding: only ASCII is looked for
+            threaded = "# threads: yes" in fh.read(400)
         progs.append(Program(os.path.relpath(p, ROOT), [p], (lambda path: lambda v: [path])(p),
                              threaded=threaded, same_everywhere=not threaded))
     tasks = []

@@ -1358,7 +1358,11 @@ class Tracer:
         if path is None:
             path = self.paths[f] = os.path.realpath(f) if os.path.exists(f) else f
         cm = None
-        if path in self.probed:
+        # 3.14+ compiles a scope's annotations into an `__annotate__`
+        # function with no syntax scope of its own; the statements they
+        # belong to do not run there (README: lazy annotations), and
+        # probe records nothing in it either.
+        if path in self.probed and code.co_name != "__annotate__":
             cm = self.models[path].code_model(code)
         self.code_models[code] = cm
         return cm
