@@ -447,7 +447,9 @@ mod tests {
         let t = tool.to_str().unwrap().to_string();
         // Not executable: the shell could not run it; python3 prog.py is meant.
         assert_eq!(
-            resolve(&[t.clone()], "python3.99").unwrap().python,
+            resolve(std::slice::from_ref(&t), "python3.99")
+                .unwrap()
+                .python,
             "python3.99"
         );
         assert_eq!(script_interpreter(&tool, "python3.99"), "python3.99");
