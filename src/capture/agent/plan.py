@@ -995,6 +995,10 @@ class Planner:
             sms = self.models.get(real)
         return sms
 
+    def holds_probes(self, filename):
+        """Whether the file a code object was compiled from holds probes."""
+        return bool(self._models_for(filename))
+
     def plan_for(self, code):
         entry = self.plans.get(id(code))
         if entry is not None and entry[0] is code:

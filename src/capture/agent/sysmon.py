@@ -73,8 +73,14 @@ class MonitoringCore:
 
         def on_start(code, offset):
             try:
-                setup(code)
-                if not planner.unfound:
+                if planner.holds_probes(code.co_filename):
+                    # A probed file starts running (its module code, first):
+                    # plan every code object compiled with it now, so that
+                    # PY_START — a Python call at the first start of every
+                    # code object, thousands in `import numpy` — goes off as
+                    # soon as the files that hold probes have started.
+                    self.prepare(code)
+                elif not planner.unfound:
                     self.maybe_stop_looking()
             except Exception as e:  # noqa: BLE001 - never raise into the program
                 mgr.internal_error(e)
