@@ -572,7 +572,9 @@ class CodePlan:
     offset the interpreter reports: f_lasti, or the event's offset), the
     offsets where a StopIteration is the interpreter's own, the unit of
     each yield (suspension), and how the settrace core must listen."""
-    __slots__ = ("code", "scope", "actions", "stop_offsets", "yield_unit", "line_mode", "has_lhs", "sites",
+    __slots__ = ("code", "scope", "actions", "stop_offsets", "async_stop_offsets", "resume_offsets", "yield_unit",
+                 "line_mode",
+                 "has_lhs", "sites",
                  "problems", "loops")
 
     def dump(self):
@@ -599,6 +601,32 @@ def build_plan(code, sm, sites, threads_quiet=True):
     ops = bc.ops
     units = sm.units
     problems = []
+
+    # Compiler glue (as instr_reference.py has it): a RERAISE, and the
+    # clean-up block `COPY; POP_EXCEPT; RERAISE` an exception reaches from
+    # a handler, belong to no statement. 3.11/3.12 position them on the
+    # last statement of a `finally`, which must neither start again at the
+    # clean-up (3.11 recorded it twice) nor stay pending past the re-raise
+    # (the monitoring core called a completed `x = 1` raised): they go to
+    # the enclosing compound statement's region.
+    handler_targets = {t for ex in bc.exc_succ for t in ex}
+
+    def to_region(k):
+        o = owner[k]
+        if o is not None and o >= 0 and units[o].kind != STRUCT:
+            anc = units[o].ancestors
+            owner[k] = anc[-1] if anc else OUTSIDE
+
+    for k in range(n):
+        name = _OPNAME[ops[k]]
+        if name == "RERAISE":
+            to_region(k)
+        elif name == "COPY" and k in handler_targets:
+            to_region(k)
+            j = k + 1
+            while j < n and _OPNAME[ops[j]] in ("POP_EXCEPT", "RERAISE"):
+                to_region(j)
+                j += 1
 
     # -- loops: binding runs and their FOR_ITERs -------------------------
     # A binding run: consecutive instructions positioned in a loop's target
@@ -853,7 +881,18 @@ def build_plan(code, sm, sites, threads_quiet=True):
             if ops[k] != _FOR_ITER and k > 0:
                 stop.update(bc.extent(k - 1))
     plan.stop_offsets = frozenset(stop)
+    # A StopAsyncIteration is the interpreter's own only where an `async
+    # for` ends: raised inside the range whose handler is its END_ASYNC_FOR.
+    # Out of a plain `await` (x = await it.__anext__()) it is an exception
+    # like any other.
+    plan.async_stop_offsets = frozenset(
+        o for k in range(n) if bc.exc_succ[k] and _OPNAME[ops[bc.exc_succ[k][0]]] == "END_ASYNC_FOR"
+        for o in bc.extent(k))
     plan.yield_unit = {o: owner[k] for k in range(n) if ops[k] == _YIELD_VALUE for o in bc.extent(k)}
+    # Where settrace reports an exception thrown into the suspended frame.
+    plan.resume_offsets = frozenset(
+        [o for k in range(n) if ops[k] == _YIELD_VALUE for o in bc.extent(k)]
+        + [bc.offs[k + 1] for k in range(n - 1) if ops[k] == _YIELD_VALUE and _OPNAME[ops[k + 1]] == "RESUME"])
     plan.line_mode = _line_mode(bc, [(k, acts[k]) for k in acts if acts[k].offset in plan.actions], live_out)
     return plan
 
