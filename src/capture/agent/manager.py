@@ -263,13 +263,16 @@ class CaptureManager:
                 del self.inflight[i]
                 return
 
-    def complete(self, frame, level=STMT, raised=False):
-        """Completes the frame's pending captures (of `level`)."""
+    def complete(self, frame, level=STMT, raised=False, thrown=False):
+        """Completes the frame's pending captures (of `level`). `thrown`: an
+        exception thrown into the suspended frame (close(), throw()), which
+        completes a capture waiting at the suspension with the value it had
+        there (suspend)."""
         pl = self._take(frame, level)
         if not pl:
             return
         # Reading may run the program's code (repr, properties): no lock held.
-        vals = [self._final(frame, e, raised) for e in pl]
+        vals = [e[5] if thrown and len(e) > 5 else self._final(frame, e, raised) for e in pl]
         with self.lock if self.threaded else NO_LOCK:
             for e, v in zip(pl, vals):
                 self._settle(e, v)
@@ -277,9 +280,10 @@ class CaptureManager:
         if self.intr[0]:
             self.reraise()
 
-    def exception(self, frame):
-        """An exception event in `frame` (rule 4): everything pending is `raised`."""
-        self.complete(frame, STMT, True)
+    def exception(self, frame, thrown=False):
+        """An exception event in `frame` (rule 4): everything pending is
+        `raised`; `thrown` into the suspended frame: see complete()."""
+        self.complete(frame, STMT, True, thrown)
 
     def frame_done(self, frame, raised=False):
         """The frame returns (or unwinds): complete everything, forget it."""
@@ -297,12 +301,13 @@ class CaptureManager:
         keep = [e for e in pl if e[3] == unit]
         done = [e for e in pl if e[3] != unit]
         vals = [self._final(frame, e, False) for e in done]
-        if self.silent_close:
-            for e in keep:
-                # Python 3.13 closes a generator suspended outside any handler
-                # without raising GeneratorExit in it; keep what `raised` would read.
-                v = self.read(frame, e[2])
-                e[5:] = [RAISED_UNBOUND if v is UNBOUND else (T_RAISED, v)]
+        for e in keep:
+            # What `raised` reads if the frame is closed (or thrown into)
+            # before it runs on: the value at the suspension (the caller may
+            # change the object meanwhile). Python 3.13 even closes a
+            # generator suspended outside any handler without an event in it.
+            v = self.read(frame, e[2])
+            e[5:] = [RAISED_UNBOUND if v is UNBOUND else (T_RAISED, v)]
         with self.lock if self.threaded else NO_LOCK:
             for e, v in zip(done, vals):
                 self._settle(e, v)

@@ -136,9 +136,13 @@ class SettraceCore:
                 elif event == "exception":
                     if frame in pending:
                         if isinstance(arg[1], stop_types) or (arg[1] is None and issubclass(arg[0], stop_types)):
-                            if frame.f_lasti in probed[id(frame.f_code)].stop_offsets:
+                            plan = probed[id(frame.f_code)]
+                            if frame.f_lasti in (plan.stop_offsets if issubclass(arg[0], StopIteration)
+                                                 else plan.async_stop_offsets):
                                 return local  # the interpreter's own StopIteration (rule 4)
-                        mgr.exception(frame)
+                        # Thrown into the suspended frame (close(), throw()):
+                        # reported at its yield (3.11/3.12) or the RESUME after it.
+                        mgr.exception(frame, frame.f_lasti in probed[id(frame.f_code)].resume_offsets)
             except KeyboardInterrupt:
                 interrupted[0] = True  # Python turns tracing off as it propagates
                 raise

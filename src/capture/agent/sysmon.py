@@ -183,9 +183,26 @@ class MonitoringCore:
                     if frame in pending:
                         if isinstance(exc, stop_types):
                             plan = probed.get(id(code))
-                            if plan is not None and offset in plan.stop_offsets:
+                            if plan is not None and offset in (plan.stop_offsets if isinstance(exc, StopIteration)
+                                                               else plan.async_stop_offsets):
                                 return  # the interpreter's own StopIteration (rule 4)
                         mgr.exception(frame)
+            except Exception as e:  # noqa: BLE001 - never raise into the program
+                mgr.internal_error(e)
+
+        def on_throw(code, offset, exc):
+            # An exception thrown into a suspended generator or coroutine
+            # (close(), throw()), as it resumes: rule 4 with the values the
+            # waiting captures had at the suspension (manager.complete).
+            try:
+                if pending:
+                    frame = getframe(1)
+                    if frame in pending:
+                        if isinstance(exc, StopIteration):
+                            plan = probed.get(id(code))
+                            if plan is not None and offset in plan.stop_offsets:
+                                return
+                        mgr.exception(frame, thrown=True)
             except Exception as e:  # noqa: BLE001 - never raise into the program
                 mgr.internal_error(e)
 
@@ -204,7 +221,7 @@ class MonitoringCore:
         reg(tool, E.PY_RETURN, on_return)
         reg(tool, E.PY_YIELD, on_yield)
         reg(tool, E.RAISE, on_raise)
-        reg(tool, E.PY_THROW, on_raise)
+        reg(tool, E.PY_THROW, on_throw)
         reg(tool, E.PY_UNWIND, on_unwind)
         self.global_events = E.PY_START | E.RAISE | E.PY_THROW | E.PY_UNWIND
         mon.set_events(tool, self.global_events)
