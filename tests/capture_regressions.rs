@@ -190,6 +190,27 @@ fn while_try_finally_continue_condition() {
     regression("while_try_finally_continue_condition");
 }
 
+/// Found on real code (click): the last statement of a `finally` that an
+/// exception passes through is recorded once, `ok`.
+#[test]
+fn finally_last_statement_once_ok() {
+    regression("finally_last_statement_once_ok");
+}
+
+/// Found on real code (jinja2): a StopAsyncIteration out of an `await` is
+/// `raised`; the one ending an `async for` is not.
+#[test]
+fn stopasynciteration_out_of_await_is_raised() {
+    regression("stopasynciteration_out_of_await_is_raised");
+}
+
+/// A generator closed after the caller changed what it holds: the waiting
+/// capture is `raised` with its value at the suspension, on every Python.
+#[test]
+fn close_keeps_value_at_suspension() {
+    regression("close_keeps_value_at_suspension");
+}
+
 /// Every program in fixtures/regressions has a test above.
 #[test]
 fn every_regression_program_is_tested() {
@@ -201,6 +222,9 @@ fn every_regression_program_is_tested() {
         "explicit_stopiteration_is_raised",
         "abandoned_genexpr_target_raised",
         "while_try_finally_continue_condition",
+        "finally_last_statement_once_ok",
+        "stopasynciteration_out_of_await_is_raised",
+        "close_keeps_value_at_suspension",
     ];
     let mut missing = Vec::new();
     for e in std::fs::read_dir(corpus_dir()).expect("regressions dir") {
