@@ -240,6 +240,65 @@ fn zoomed_or_not_the_decimated_chart_draws_every_points_pixels() {
     assert_eq!(probe_state(s, "x@")["count"], 200_000);
 }
 
+/// A probe that triggered once has no neighbour to draw a line to: its
+/// value is drawn as a dot (it was an empty panel), and a big value's tick
+/// labels fit the axis.
+#[test]
+fn a_probe_with_one_record_is_drawn_as_a_dot() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prog = dir.path().join("one.py");
+    std::fs::write(
+        &prog,
+        "def main():\n    a = 0.25\n    for i in range(50):\n        big = 10**12 + i * 1000\nmain()\n",
+    )
+    .expect("program");
+    let log = dir.path().join("one.probe");
+    let py = pythons().last().expect("a python").1.clone();
+    let p = prog.to_str().unwrap_or_default();
+    let rec = Command::new(probe_bin())
+        .args(["record", "-q", "-o", log.to_str().unwrap_or_default()])
+        .args(["-p", &format!("{p}:2:a"), "-p", &format!("{p}:4:big"), "--"])
+        .arg(&py)
+        .arg(&prog)
+        .output()
+        .expect("record runs");
+    assert!(rec.status.success(), "{rec:?}");
+    let html = dir.path().join("one.html");
+    let out = view(&[
+        log.to_str().unwrap_or_default(),
+        "-o",
+        html.to_str().unwrap_or_default(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = drive(
+        dir.path(),
+        "one",
+        &file_url(&html),
+        "S.ready",
+        &[
+            "return window.__probeTest.seriesInk(0)",
+            "return window.__probeTest.seriesInk(1)",
+        ],
+        20_000,
+    );
+    let r = &v["results"];
+    assert!(
+        r[0].as_u64().unwrap_or(0) >= 1,
+        "the lone value inks {} pixels in the series colour (an empty panel)",
+        r[0]
+    );
+    assert!(
+        r[1].as_u64().unwrap_or(0) > 100,
+        "the line inks {} pixels",
+        r[1]
+    );
+}
+
 #[test]
 fn a_damaged_log_gets_a_report_with_the_banner() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -554,9 +554,16 @@ function axisStyle(col) {
 function makeChart(c, width) {
   const s = c.s, col = COLORS();
   const stepped = s.panel === 'step';
+  // A lone value has no neighbour to draw a line to: it is shown as a dot
+  // (a probe that triggered once, or one point in view).
+  const lone = (u, si) => {
+    let k = 0;
+    for (const v of u.data[si] || []) if (v != null && !Number.isNaN(v) && ++k > 1) return false;
+    return k === 1;
+  };
   const series = [{}, {
     label: s.imag ? 're' : s.label, stroke: col.line, width: 1.25, spanGaps: false,
-    points: { show: false },
+    points: { show: lone, size: 5, fill: col.line },
     ...(stepped ? { paths: uPlot.paths.stepped({ align: 1 }) } : {}),
   }];
   if (s.imag) series.push({ label: 'im', stroke: col.line2, width: 1.25, spanGaps: false, points: { show: false } });
@@ -578,7 +585,10 @@ function makeChart(c, width) {
     },
     axes: [
       { ...axisStyle(col), values: (u, v) => v.map(t => fmtTick(t, u.scales.x.max - u.scales.x.min)), size: 32 },
-      { ...axisStyle(col), values: (u, v) => stepped ? v.map(t => t === 0 ? 'False' : t === 1 ? 'True' : '') : v.map(t => fmtTick(t, u.scales.y.max - u.scales.y.min)), size: 64, splits: stepped ? () => [0, 1] : undefined },
+      { ...axisStyle(col), values: (u, v) => stepped ? v.map(t => t === 0 ? 'False' : t === 1 ? 'True' : '') : v.map(t => fmtTick(t, u.scales.y.max - u.scales.y.min)),
+        // Wide enough for the longest tick label (1000000040000 was cut to 0040000).
+        size: (u, v) => Math.max(64, 14 + 7 * Math.max(0, ...(v || []).map(t => String(t).length))),
+        splits: stepped ? () => [0, 1] : undefined },
     ],
     series,
     hooks: {
@@ -1012,6 +1022,20 @@ window.__probeTest = {
    * polyline through every point, and through the M4 reduction the chart
    * uses, both at uPlot's pixel positions (x and y rounded as uPlot's path
    * builder rounds them), then compared pixel by pixel. */
+  // Pixels of chart i's canvas in exactly the value series' colour (its
+  // line or dots; grid, axes and marks have other colours).
+  async seriesInk(i) {
+    const u = charts[i].u;
+    await new Promise(r => requestAnimationFrame(() => r()));
+    const one = document.createElement('canvas').getContext('2d');
+    one.fillStyle = COLORS().line;
+    one.fillRect(0, 0, 1, 1);
+    const [r0, g0, b0] = one.getImageData(0, 0, 1, 1).data;
+    const d = u.ctx.getImageData(0, 0, u.ctx.canvas.width, u.ctx.canvas.height).data;
+    let n = 0;
+    for (let j = 0; j < d.length; j += 4) if (d[j] === r0 && d[j + 1] === g0 && d[j + 2] === b0 && d[j + 3] === 255) n++;
+    return n;
+  },
   async exactness(i, width, height) {
     const c = charts[i], s = c.s, xs = s.xs(S.x), r = currentRange();
     const ymin = c.u.scales.y.min, ymax = c.u.scales.y.max;
