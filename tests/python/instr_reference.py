@@ -1358,12 +1358,17 @@ class Tracer:
         if path is None:
             path = self.paths[f] = os.path.realpath(f) if os.path.exists(f) else f
         cm = None
-        # 3.14+ compiles a scope's annotations into an `__annotate__`
-        # function with no syntax scope of its own; the statements they
-        # belong to do not run there (README: lazy annotations), and
-        # probe records nothing in it either.
-        if path in self.probed and code.co_name != "__annotate__":
-            cm = self.models[path].code_model(code)
+        if path in self.probed:
+            try:
+                cm = self.models[path].code_model(code)
+            except LookupError:
+                # 3.14+ compiles a scope's annotations into a generated
+                # `__annotate__` function with no syntax scope of its own;
+                # the statements they belong to do not run there (README:
+                # lazy annotations), and probe records nothing in it either.
+                # (A function the source itself names __annotate__ has one.)
+                if code.co_name != "__annotate__":
+                    raise
         self.code_models[code] = cm
         return cm
 
