@@ -348,13 +348,29 @@ class CaptureManager:
         comps = self.completions
         self.deadline[0] = time.monotonic_ns() + self.flush_interval
         if chunk or comps:
-            self.sent += len(chunk)
             # Dumped in place, not copied: a copy would double every item's
             # refcount and make marshal track each one for back-references.
             data = marshal.dumps((chunk, comps), MARSHAL_VERSION)
-            del chunk[:]
-            del comps[:]
-            self.wire.send(MSG_CHUNK, data)
+            # A Ctrl-C becomes KeyboardInterrupt between any two bytecodes:
+            # the chunk is cleared only once it is sent (send finishes its
+            # message first), and the interrupt is raised after both, so a
+            # chunk is never dropped (nor sent twice) around it.
+            n = len(chunk)
+            exc = None
+            try:
+                self.wire.send(MSG_CHUNK, data)
+            except BaseException as e:  # noqa: BLE001 - re-raised below
+                exc = e
+            while True:
+                try:
+                    del chunk[:]
+                    del comps[:]
+                    self.sent += n
+                    break
+                except BaseException as e:  # noqa: BLE001 - re-raised below
+                    exc = exc or e
+            if exc is not None:
+                raise exc
 
     def finish(self):
         """End of run: every capture still pending becomes `incomplete` —
