@@ -159,7 +159,7 @@ def canon(rec):
 
 
 def show(rec):
-    v = canon_value(rec["kind"], rec["value"])
+    v = canon_record_value(rec)
     if isinstance(v, str) and len(v) > 70:
         v = v[:67] + "..."
     tn = f" {rec['type_name']}" if rec["type_name"] else ""
@@ -376,7 +376,7 @@ def check_program(env, prog, version, cores, ref_mode, workdir):
         if env.show:
             def compact(recs):
                 return "\n".join(f"    {r['seq']} {r['probe'].split(':', 1)[1]} b{r['batch']} o{r['order']} "
-                                 f"{r['status']} {canon_value(r['kind'], r['value'])!r}" for r in recs)
+                                 f"{r['status']} {canon_record_value(r)!r}" for r in recs)
             print(f"--- {prog.name} Python {version} ({core})\n  reference:\n{compact(ref)}\n"
                   f"  probe record:\n{compact(got)}", flush=True)
         problems = []

@@ -1,4 +1,6 @@
 # probe-modules: numpy.polynomial.polynomial numpy.polynomial.polyutils
+# probe-volatile: polynomial.py:prd@lhs polynomial.py:der@lhs polynomial.py:tmp@lhs polynomial.py:v@lhs polyutils.py:tmp@lhs polyutils.py:quo@lhs
+# (np.empty: memory the recorder's own NumPy use may have left differently)
 # NumPy's pure-Python polynomial module: fit, evaluate, differentiate.
 import numpy as np
 from numpy.polynomial import polynomial as P
