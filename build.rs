@@ -1,10 +1,13 @@
-//! Puts the commit the binary was built from into `probe --version`.
+//! Puts the commit the binary was built from into `probe --version`, and
+//! builds the native capture core (`crates/agent`, an extension module the
+//! binary embeds: `src/capture/native.rs`).
 //!
 //! Reads git when the source is a git checkout; a build from a tarball or
 //! an sdist (no `.git`, or no `git`) says `unknown commit` instead of
 //! failing. `PROBE_BUILD_COMMIT` overrides both (packagers building from
 //! an exported tree can pass the commit they built).
 
+use std::path::PathBuf;
 use std::process::Command;
 
 fn git(args: &[&str]) -> Option<String> {
@@ -17,6 +20,7 @@ fn git(args: &[&str]) -> Option<String> {
 }
 
 fn main() {
+    build_native_core();
     println!("cargo:rerun-if-env-changed=PROBE_BUILD_COMMIT");
     let commit = std::env::var("PROBE_BUILD_COMMIT")
         .ok()
@@ -44,4 +48,60 @@ fn main() {
         })
         .unwrap_or_else(|| "unknown commit".to_string());
     println!("cargo:rustc-env=PROBE_GIT_COMMIT={commit}");
+}
+
+/// Builds `crates/agent` (a cdylib: a crate cannot depend on one, so it is
+/// a nested cargo build, in its own target directory under OUT_DIR so that
+/// it never waits on the outer build's lock) and copies the extension to
+/// `$OUT_DIR/_probe_native.so` for `include_bytes!`.
+fn build_native_core() {
+    let manifest_dir =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
+    let agent = manifest_dir.join("crates/agent");
+    for p in ["src", "Cargo.toml"] {
+        println!("cargo:rerun-if-changed={}", agent.join(p).display());
+    }
+    println!(
+        "cargo:rerun-if-changed={}",
+        manifest_dir.join("Cargo.lock").display()
+    );
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let target_dir = out_dir.join("native-core");
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&manifest_dir)
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "probe-native",
+            "--target-dir",
+        ])
+        .arg(&target_dir)
+        // The extension needs no interpreter to build (stable ABI) and
+        // must not link libpython (.cargo/config.toml says the same for
+        // direct builds of the crate).
+        .env("PYO3_NO_PYTHON", "1")
+        .env("PYO3_BUILD_EXTENSION_MODULE", "1");
+    // The outer build's settings for *its* crates (profile overrides,
+    // target-specific flags from maturin) are not the extension's.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CARGO_PROFILE_")
+            || k == "CARGO_ENCODED_RUSTFLAGS"
+            || k == "RUSTFLAGS"
+            || k == "CARGO_BUILD_TARGET"
+        {
+            cmd.env_remove(k);
+        }
+    }
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("running cargo to build crates/agent: {e}"));
+    if !status.success() {
+        panic!("building the native capture core (crates/agent) failed: {status}");
+    }
+    let built = target_dir.join("release/lib_probe_native.so");
+    std::fs::copy(&built, out_dir.join("_probe_native.so"))
+        .unwrap_or_else(|e| panic!("copying {}: {e}", built.display()));
 }

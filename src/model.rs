@@ -877,6 +877,9 @@ text_enum! {
 text_enum! {
     /// The tracer core that ran a recording.
     Core {
+        /// The native core: `sys.monitoring` with its hot path in an
+        /// extension module (Python 3.12+).
+        Native = "native",
         /// The `sys.monitoring` core (Python 3.12+).
         Monitoring = "monitoring",
         /// The `sys.settrace` core.

@@ -1229,3 +1229,101 @@ fn the_end_marker_names_an_exception_only_when_the_program_died_of_it() {
         }
     }
 }
+
+#[test]
+fn native_core_runs_the_hot_path_and_agrees_with_the_python_core() {
+    let f = fixture("native_hot_path.py");
+    let dir = tempfile::tempdir().unwrap();
+    let specs = [
+        spec(&f, "acc", "acc"),
+        spec(&f, "v", "v"),
+        spec(&f, "cb_name", "cb_name"),
+        spec(&f, "gone", "v"),
+    ];
+    for (version, py) in pythons() {
+        if version == "3.11" {
+            continue; // checked below: refused there
+        }
+        let (o, native_log) = record(dir.path(), &py, "native", &specs, &[f.to_str().unwrap()]);
+        assert_ok(&o, version);
+        // The callback sys.monitoring calls is the extension's function,
+        // not a Python closure.
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout).trim(),
+            "probe_native_instruction",
+            "Python {version}"
+        );
+        assert_eq!(
+            LogReader::open(&native_log).unwrap().meta().core,
+            "native",
+            "Python {version}"
+        );
+        let native = records(&native_log);
+        let (o, mon_log) = record(
+            dir.path(),
+            &py,
+            "monitoring",
+            &specs,
+            &[f.to_str().unwrap()],
+        );
+        assert_ok(&o, version);
+        let mon = records(&mon_log);
+        let key =
+            |r: &probe::model::CaptureRecord| (r.seq, r.probe, r.status, format!("{:?}", r.value));
+        // All but the callback's name (probe 2), which names each core's.
+        let same = |recs: &[probe::model::CaptureRecord]| -> Vec<_> {
+            recs.iter().filter(|r| r.probe != 2).map(key).collect()
+        };
+        assert_eq!(
+            same(&native),
+            same(&mon),
+            "Python {version}: the native core must record what the Python core records"
+        );
+        // The loop's values, the thread's among them, and every kind the
+        // hot path hands over.
+        let accs: Vec<String> = native
+            .iter()
+            .filter(|r| r.probe == 0)
+            .map(|r| format!("{:?}", r.value))
+            .collect();
+        let want: Vec<String> = [0, 3, 6, 9, 12, 0, 3, 6, 0, 3]
+            .iter()
+            .map(|n| format!("Int({n})"))
+            .collect();
+        assert_eq!(
+            accs, want,
+            "Python {version}: the loop, the thread's loop, the loop again"
+        );
+        let vs: Vec<String> = values(
+            &native
+                .iter()
+                .filter(|r| r.probe == 1)
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        assert_eq!(vs.len(), 7, "Python {version}: {vs:?}");
+        assert_eq!(vs[0], "1180591620717411303424", "Python {version}");
+    }
+    let (_, py311) = pythons().into_iter().find(|(v, _)| *v == "3.11").unwrap();
+    let out = dir.path().join("refused.probe");
+    let o = run(&[
+        "record",
+        "-q",
+        "--core",
+        "native",
+        "-o",
+        out.to_str().unwrap(),
+        "-p",
+        &specs[0],
+        "--",
+        py311.to_str().unwrap(),
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--core native: the native core needs Python 3.12+"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists(), "a refused run leaves no log behind");
+}

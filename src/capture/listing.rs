@@ -109,7 +109,7 @@ pub fn list_probes(
         // Listing only parses the file: any Python 3.11+ will do.
         ("policy", VersionPolicy::Any.word().to_string()),
     ];
-    let bundle = agent::bundle(&config, &[], &[]).map_err(|cause| ListingError::Spawn {
+    let bundle = agent::bundle(&config, &[], &[], None).map_err(|cause| ListingError::Spawn {
         python: python.to_string(),
         cause,
     })?;

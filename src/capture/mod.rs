@@ -24,6 +24,7 @@
 
 pub mod cache;
 pub mod listing;
+pub mod native;
 
 use std::ffi::CString;
 use std::fs::File;
@@ -41,6 +42,7 @@ pub const AGENT_MODULES: &[(&str, &str)] = &[
     ("plan", include_str!("agent/plan.py")),
     ("manager", include_str!("agent/manager.py")),
     ("sysmon", include_str!("agent/sysmon.py")),
+    ("native", include_str!("agent/native.py")),
     ("pytracer", include_str!("agent/pytracer.py")),
     ("core", include_str!("agent/core.py")),
     ("children", include_str!("agent/children.py")),
@@ -217,11 +219,13 @@ fn section(out: &mut Vec<u8>, name: &str, data: &[u8]) -> io::Result<()> {
 
 /// Builds the bundle: boot code, `config` (plus `probes`, one `probe` line
 /// each), the module sources, and every cached compilation `cached` holds
-/// (key → marshal data; the interpreter picks its own key).
+/// (key → marshal data; the interpreter picks its own key), and the native
+/// core's extension module when the run may use it (`native`).
 pub fn bundle(
     config: &[ConfigEntry],
     probes: &[String],
     cached: &[(String, Vec<u8>)],
+    native: Option<&[u8]>,
 ) -> io::Result<Bundle> {
     let mut text = String::new();
     for (k, v) in config
@@ -251,6 +255,9 @@ pub fn bundle(
     }
     for (key, data) in cached {
         section(&mut out, &format!("cache:{key}"), data)?;
+    }
+    if let Some(image) = native {
+        section(&mut out, "native", image)?;
     }
     let mut file = memfd("probe-agent")?;
     file.write_all(&out)?;
@@ -285,6 +292,7 @@ mod tests {
             &[("mode", "record".into())],
             &["a.py:3:x@lhs".to_string()],
             &[("k1".into(), vec![1, 2, 3])],
+            Some(b"\x7fELF-image"),
         )
         .unwrap();
         let mut f = File::from(b.fd);
@@ -313,6 +321,7 @@ mod tests {
         assert_eq!(names[1], "order");
         assert!(names.contains(&"src:plan".to_string()));
         assert!(names.contains(&"cache:k1".to_string()));
+        assert_eq!(names.last().map(String::as_str), Some("native"));
     }
 
     /// boot.py's literal version bounds are the constants'.
@@ -328,7 +337,7 @@ mod tests {
 
     #[test]
     fn a_spec_with_a_newline_cannot_smuggle_config_lines() {
-        let e = bundle(&[], &["a.py:1:x\ncore\tsettrace".to_string()], &[]).unwrap_err();
+        let e = bundle(&[], &["a.py:1:x\ncore\tsettrace".to_string()], &[], None).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
     }
 }

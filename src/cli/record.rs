@@ -13,8 +13,12 @@ use crate::render::plot::thousands;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Core {
-    /// sys.monitoring on Python 3.12+, sys.settrace before (with a warning).
+    /// The native core on Python 3.12+ (the monitoring core, with a note
+    /// saying why, where it cannot load), sys.settrace on 3.11.
     Auto,
+    /// The native core: sys.monitoring with its hot path in Rust (Python
+    /// 3.12+; an error where it cannot load).
+    Native,
     /// sys.monitoring (Python 3.12+ only; an error elsewhere).
     Monitoring,
     /// sys.settrace (any supported Python; slower on 3.12+).
@@ -121,6 +125,7 @@ pub fn run(args: RecordArgs) -> Result<u8> {
         force: args.force,
         core: match args.core {
             Core::Auto => "auto",
+            Core::Native => "native",
             Core::Monitoring => "monitoring",
             Core::Settrace => "settrace",
         }

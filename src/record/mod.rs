@@ -360,8 +360,10 @@ pub fn record_with_tap(
     ];
     let cache = cache::default_dir().and_then(|d| AgentCache::open(&d, &agent_key()));
     let cached = cache.as_ref().map(|c| c.load_all()).unwrap_or_default();
+    // The native core only where it may run: `--core auto` or `native`.
+    let native = matches!(opts.core.as_str(), "auto" | "native").then_some(agent::native::IMAGE);
     let bundle =
-        agent::bundle(&config, &opts.probes, &cached).map_err(|cause| RecordError::Io {
+        agent::bundle(&config, &opts.probes, &cached, native).map_err(|cause| RecordError::Io {
             what: "preparing the agent for the interpreter".into(),
             cause,
         })?;

@@ -77,12 +77,13 @@ pub fn pythons() -> Vec<(&'static str, PathBuf)> {
     out
 }
 
-/// The cores to run on a Python version: settrace always, monitoring on 3.12+.
+/// The cores to run on a Python version: settrace always, native and
+/// monitoring on 3.12+.
 pub fn cores(version: &str) -> Vec<&'static str> {
     if version == "3.11" {
         vec!["settrace"]
     } else {
-        vec!["monitoring", "settrace"]
+        vec!["native", "monitoring", "settrace"]
     }
 }
 

@@ -85,7 +85,7 @@ def find_python(version):
 
 
 def default_cores(version):
-    return ["settrace"] if version == "3.11" else ["monitoring", "settrace"]
+    return ["settrace"] if version == "3.11" else ["native", "monitoring", "settrace"]
 
 
 # ---------------------------------------------------------------------------

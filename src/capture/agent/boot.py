@@ -127,6 +127,7 @@ def _probe_boot(f, wire_fd, how):
         sys.modules[m.__name__] = m
         setattr(pkg, name, m)
         exec(codes[name], m.__dict__)
+    sys.modules['probe_agent.native'].IMAGE = sections.get('native')
     return sys.modules['probe_agent.main'].main(wire_fd, sections['config'].decode(), mods_before, how)
 
 

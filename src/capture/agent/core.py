@@ -9,6 +9,7 @@ import sys
 from .resolve import ProbeError
 from .pytracer import SettraceCore
 from .sysmon import MonitoringCore
+from . import native as _native
 
 
 def choose(want):
@@ -21,14 +22,26 @@ def choose(want):
         return "monitoring", None
     if want == "settrace":
         return "settrace", None
+    if want == "native":
+        try:
+            _native.load()
+        except _native.Unavailable as e:
+            raise ProbeError(f"--core native: {e}") from None
+        return "native", None
     if has_mon:
         if all(sys.monitoring.get_tool(i) is not None for i in range(6)):
             return "settrace", "every sys.monitoring tool id is taken; fell back to sys.settrace"
-        return "monitoring", None
+        try:
+            _native.load()
+        except _native.Unavailable as e:
+            return "monitoring", f"{e}; using the sys.monitoring core (Python)"
+        return "native", None
     return "settrace", f"Python {sys.version.split()[0]} has no sys.monitoring; using sys.settrace"
 
 
 def make(name, mgr, planner):
+    if name == "native":
+        return _native.NativeCore(mgr, planner)
     if name == "monitoring":
         return MonitoringCore(mgr, planner)
     return SettraceCore(mgr, planner)

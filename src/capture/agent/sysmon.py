@@ -156,6 +156,8 @@ class MonitoringCore:
                 mgr.internal_error(e)
                 return None
 
+        self.on_instr = on_instr  # the native core's general path (native.py)
+
         def on_return(code, offset, retval):
             try:
                 if id(code) in probed:

@@ -1,0 +1,463 @@
+//! probe's native capture core: the `_probe_native` extension module that
+//! `probe record` loads into the traced interpreter (CPython 3.12+).
+//!
+//! It executes the hot path of the capture plan — the plan's `fast` action,
+//! one LHS local captured per statement (`planner.fast_at` in the agent's
+//! `plan.py`) — without running Python code: the sys.monitoring INSTRUCTION
+//! callback is this module's function. Every other event, and every case of
+//! the fast action it does not take itself (a thread running, a local that
+//! is unbound or not a plain value, a frame with several captures waiting),
+//! goes to the Python monitoring core's callback *before anything changed*,
+//! so the semantics stay in one place: the plan and the manager.
+//!
+//! The records it makes are the manager's own (the same `chunk` list and
+//! `pending` table, the same placeholder), so they take their sequence
+//! numbers from the same stream as every other capture.
+//!
+//! Everything here runs with the GIL held (abi3 builds refuse free-threaded
+//! interpreters, and the agent refuses them before loading this).
+
+use core::ffi::{c_char, c_int};
+use core::ptr;
+use std::cell::UnsafeCell;
+
+use pyo3_ffi::*;
+
+extern "C" {
+    // Outside the limited API, but exported by every CPython 3.12+ (the only
+    // versions the agent loads this on). Reads one local (cells and free
+    // variables dereferenced) without materialising `f_locals` and without
+    // side effects; a new reference, or NULL with NameError when unbound.
+    fn PyFrame_GetVar(frame: *mut PyFrameObject, name: *mut PyObject) -> *mut PyObject;
+}
+
+/// The manager's objects the fast path works on (strong references, set
+/// once by `install` and never released: the agent lives as long as the
+/// interpreter).
+struct State {
+    /// The Python core's INSTRUCTION callback: everything but the fast path.
+    general: *mut PyObject,
+    /// `planner.fast_at`: offset -> (code, site id, probe, unit, ...).
+    fast_at: *mut PyObject,
+    /// `mgr.pending`: frame -> pending captures.
+    pending: *mut PyObject,
+    /// `mgr.chunk`: records in trigger order.
+    chunk: *mut PyObject,
+    /// `mgr.completions`: (token, value) for placeholders already sent.
+    completions: *mut PyObject,
+    /// `mgr.mt`: `[threads exist]`.
+    mt: *mut PyObject,
+    /// `mgr.deadline`: `[monotonic ns of the next flush]`.
+    deadline: *mut PyObject,
+    /// `mgr.intr`: `[a Ctrl-C was caught while reading]`.
+    intr: *mut PyObject,
+    flush: *mut PyObject,
+    reraise: *mut PyObject,
+    internal_error: *mut PyObject,
+    /// values.PEND: the identity-compared "not yet known" slot.
+    pend: *mut PyObject,
+    /// Interned "base" (a probe's variable name).
+    base: *mut PyObject,
+    /// Records the fast path made itself, and events it handed over.
+    native: u64,
+    handed: u64,
+}
+
+/// A cell only touched with the GIL held.
+struct GilCell(UnsafeCell<Option<State>>);
+
+// SAFETY: every access happens in a function CPython calls with the GIL held
+// (module functions and monitoring callbacks), which serialises them; the
+// module refuses free-threaded builds (abi3 cannot load there).
+unsafe impl Sync for GilCell {}
+
+static STATE: GilCell = GilCell(UnsafeCell::new(None));
+
+/// # Safety
+/// The GIL must be held, and no other reference to the state may be alive.
+unsafe fn state() -> Option<&'static mut State> {
+    // SAFETY: the caller holds the GIL (see GilCell) and takes only this
+    // reference for the duration of one callback.
+    unsafe { (*STATE.0.get()).as_mut() }
+}
+
+fn monotonic_ns() -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write; CLOCK_MONOTONIC always
+    // exists on Linux (it is time.monotonic_ns's clock, which the Python
+    // paths use for the same stream).
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64
+}
+
+/// Whether `v` is recorded as itself (values.py: PLAIN_TYPES, or an int the
+/// recorder keeps exactly) — what the Python fast path sends unconverted.
+///
+/// # Safety
+/// GIL held, `v` a valid object.
+unsafe fn plain(v: *mut PyObject) -> bool {
+    // SAFETY: `v` is a live object (caller); the type objects are statics.
+    unsafe {
+        let t = Py_TYPE(v);
+        if t == &raw mut PyLong_Type {
+            let mut overflow: c_int = 0;
+            let _ = PyLong_AsLongLongAndOverflow(v, &mut overflow);
+            // Beyond 64 bits: the Python path decides (very large ints are
+            // snapshotted to their leading digits).
+            return overflow == 0;
+        }
+        t == &raw mut PyFloat_Type
+            || t == &raw mut PyBool_Type
+            || t == &raw mut PyComplex_Type
+            || v == Py_None()
+    }
+}
+
+/// Hands the event to the Python core's callback, unchanged.
+///
+/// # Safety
+/// GIL held; `args` holds `nargs` valid objects.
+unsafe fn hand_over(st: &mut State, args: *mut *mut PyObject, nargs: Py_ssize_t) -> *mut PyObject {
+    st.handed += 1;
+    // SAFETY: forwarding the arguments CPython gave us, as given.
+    unsafe { PyObject_Vectorcall(st.general, args, nargs as usize, ptr::null_mut()) }
+}
+
+/// An error in our own bookkeeping (a failed allocation): reported as the
+/// Python core reports its own (`mgr.internal_error`), never raised into
+/// the program — unless it is the program's Ctrl-C or exit, which go on.
+///
+/// # Safety
+/// GIL held, an exception set.
+unsafe fn swallow(st: &State) -> *mut PyObject {
+    // SAFETY: GIL held; the exception is fetched and either restored (a
+    // BaseException that is not an Exception) or passed to internal_error.
+    unsafe {
+        if PyErr_ExceptionMatches(PyExc_Exception) == 0 {
+            return ptr::null_mut();
+        }
+        let exc = PyErr_GetRaisedException();
+        let r = PyObject_CallFunctionObjArgs(st.internal_error, exc, ptr::null_mut::<PyObject>());
+        Py_XDECREF(exc);
+        if r.is_null() {
+            PyErr_Clear();
+        } else {
+            Py_DECREF(r);
+        }
+        Py_NewRef(Py_None())
+    }
+}
+
+/// The INSTRUCTION callback: `(code, offset)`.
+unsafe extern "C" fn on_instr(
+    _slf: *mut PyObject,
+    args: *mut *mut PyObject,
+    nargs: Py_ssize_t,
+) -> *mut PyObject {
+    // SAFETY: CPython calls this with the GIL held and `nargs` valid
+    // arguments; the state is ours for the duration of the call (no Python
+    // code runs before the last use of `st`, except in the calls that end
+    // the function: hand_over, flush, reraise, internal_error — after which
+    // `st` is not touched again).
+    unsafe {
+        let Some(st) = state() else {
+            PyErr_SetString(PyExc_RuntimeError, c"_probe_native: not installed".as_ptr());
+            return ptr::null_mut();
+        };
+        if nargs != 2 {
+            return hand_over(st, args, nargs);
+        }
+        let code = *args;
+        let offset = *args.add(1);
+        // Everything checked before anything changes: whatever the fast
+        // path does not take goes to the Python core as if we were not here.
+        let fast = PyDict_GetItemWithError(st.fast_at, offset);
+        if fast.is_null() {
+            if !PyErr_Occurred().is_null() {
+                PyErr_Clear();
+            }
+            return hand_over(st, args, nargs);
+        }
+        if PyTuple_Size(fast) < 4
+            || PyTuple_GetItem(fast, 0) != code
+            || PyList_GetItem(st.mt, 0) != Py_False()
+        {
+            PyErr_Clear();
+            return hand_over(st, args, nargs);
+        }
+        let frame = PyEval_GetFrame(); // borrowed
+        if frame.is_null() {
+            return hand_over(st, args, nargs);
+        }
+        let frame_obj = frame.cast::<PyObject>();
+        let pl = PyDict_GetItemWithError(st.pending, frame_obj); // borrowed
+        let mut value: *mut PyObject = ptr::null_mut(); // new reference
+        if !pl.is_null() {
+            // One capture waiting (the tight loop's tuple); a list of them
+            // is the general path's.
+            if Py_TYPE(pl) != &raw mut PyTuple_Type || PyTuple_Size(pl) < 2 {
+                return hand_over(st, args, nargs);
+            }
+            let probe = PyTuple_GetItem(pl, 1);
+            let base = PyObject_GetAttr(probe, st.base);
+            if base.is_null() {
+                PyErr_Clear();
+                return hand_over(st, args, nargs);
+            }
+            value = PyFrame_GetVar(frame, base);
+            Py_DECREF(base);
+            if value.is_null() {
+                // Unbound, or not a local (a module frame's global): the
+                // Python core's read decides what it is.
+                PyErr_Clear();
+                return hand_over(st, args, nargs);
+            }
+            if !plain(value) {
+                Py_DECREF(value);
+                return hand_over(st, args, nargs);
+            }
+        } else if !PyErr_Occurred().is_null() {
+            PyErr_Clear();
+            return hand_over(st, args, nargs);
+        }
+        // From here on the event is ours.
+        if !pl.is_null() {
+            let pl = Py_NewRef(pl);
+            let ok = settle(st, pl, value, frame_obj);
+            Py_DECREF(pl);
+            if !ok {
+                return swallow(st);
+            }
+        }
+        let ts = monotonic_ns();
+        let item = PyList_New(3);
+        if item.is_null() {
+            return swallow(st);
+        }
+        let ts_obj = PyLong_FromLongLong(ts);
+        if ts_obj.is_null() {
+            Py_DECREF(item);
+            return swallow(st);
+        }
+        PyList_SetItem(item, 0, Py_NewRef(PyTuple_GetItem(fast, 1)));
+        PyList_SetItem(item, 1, ts_obj);
+        PyList_SetItem(item, 2, Py_NewRef(st.pend));
+        let entry = PyTuple_Pack(
+            4,
+            item,
+            PyTuple_GetItem(fast, 2),
+            PyTuple_GetItem(fast, 3),
+            Py_None(),
+        );
+        if entry.is_null() || PyList_Append(st.chunk, item) != 0 {
+            Py_XDECREF(entry);
+            Py_DECREF(item);
+            return swallow(st);
+        }
+        Py_DECREF(item);
+        let set = PyDict_SetItem(st.pending, frame_obj, entry);
+        Py_DECREF(entry);
+        if set != 0 {
+            return swallow(st);
+        }
+        st.native += 1;
+        let deadline = PyLong_AsLongLong(PyList_GetItem(st.deadline, 0));
+        if deadline == -1 && !PyErr_Occurred().is_null() {
+            PyErr_Clear();
+        } else if ts > deadline {
+            let r = PyObject_CallNoArgs(st.flush);
+            if r.is_null() {
+                return swallow(st);
+            }
+            Py_DECREF(r);
+        }
+        if PyList_GetItem(st.intr, 0) == Py_True() {
+            let r = PyObject_CallNoArgs(st.reraise);
+            if r.is_null() {
+                return ptr::null_mut(); // the program's KeyboardInterrupt
+            }
+            Py_DECREF(r);
+        }
+        Py_NewRef(Py_None())
+    }
+}
+
+/// Completes the frame's one waiting capture (`pl`, a tuple whose item is
+/// `pl[0]`) with `value` (a new reference, consumed) and forgets it —
+/// manager semantics: the item's slot if it is still unsent, else a
+/// completion for the placeholder the flush sent.
+///
+/// # Safety
+/// GIL held; `pl` a live tuple of at least 2 items; `value` a new reference.
+unsafe fn settle(
+    st: &State,
+    pl: *mut PyObject,
+    value: *mut PyObject,
+    frame: *mut PyObject,
+) -> bool {
+    // SAFETY: the objects are live (caller); list/tuple accessors check
+    // their bounds and types and fail with an exception, never crash.
+    unsafe {
+        if PyDict_DelItem(st.pending, frame) != 0 {
+            Py_DECREF(value);
+            return false;
+        }
+        let item = PyTuple_GetItem(pl, 0);
+        let slot = PyList_GetItem(item, 2);
+        if slot.is_null() {
+            Py_DECREF(value);
+            return false;
+        }
+        if slot == st.pend {
+            // Steals `value`.
+            return PyList_SetItem(item, 2, value) == 0;
+        }
+        // The flush sent the slot as (T_PENDING, token).
+        let token = PyTuple_GetItem(slot, 1);
+        if token.is_null() {
+            Py_DECREF(value);
+            return false;
+        }
+        let pair = PyTuple_Pack(2, token, value);
+        Py_DECREF(value);
+        if pair.is_null() {
+            return false;
+        }
+        let r = PyList_Append(st.completions, pair);
+        Py_DECREF(pair);
+        r == 0
+    }
+}
+
+/// `install(general, fast_at, pending, chunk, completions, mt, deadline,
+/// intr, flush, reraise, internal_error, pend)` -> the INSTRUCTION callback.
+unsafe extern "C" fn install(
+    _module: *mut PyObject,
+    args: *mut *mut PyObject,
+    nargs: Py_ssize_t,
+) -> *mut PyObject {
+    // SAFETY: CPython calls this with the GIL held and `nargs` valid
+    // arguments; the references kept are new ones (Py_NewRef).
+    unsafe {
+        if nargs != 12 {
+            PyErr_SetString(PyExc_TypeError, c"install() takes 12 arguments".as_ptr());
+            return ptr::null_mut();
+        }
+        let a = |i: usize| Py_NewRef(*args.add(i));
+        for (i, what) in [(1usize, "fast_at"), (2, "pending")] {
+            if PyDict_Check(*args.add(i)) == 0 {
+                let msg = format!("install(): {what} must be a dict\0");
+                PyErr_SetString(PyExc_TypeError, msg.as_ptr().cast::<c_char>());
+                return ptr::null_mut();
+            }
+        }
+        for (i, what) in [
+            (3usize, "chunk"),
+            (4, "completions"),
+            (5, "mt"),
+            (6, "deadline"),
+            (7, "intr"),
+        ] {
+            if PyList_Check(*args.add(i)) == 0 {
+                let msg = format!("install(): {what} must be a list\0");
+                PyErr_SetString(PyExc_TypeError, msg.as_ptr().cast::<c_char>());
+                return ptr::null_mut();
+            }
+        }
+        let base = PyUnicode_InternFromString(c"base".as_ptr());
+        if base.is_null() {
+            return ptr::null_mut();
+        }
+        let slot = &mut *STATE.0.get();
+        *slot = Some(State {
+            general: a(0),
+            fast_at: a(1),
+            pending: a(2),
+            chunk: a(3),
+            completions: a(4),
+            mt: a(5),
+            deadline: a(6),
+            intr: a(7),
+            flush: a(8),
+            reraise: a(9),
+            internal_error: a(10),
+            pend: a(11),
+            base,
+            native: 0,
+            handed: 0,
+        });
+        PyCFunction_NewEx(&raw mut INSTR_DEF, ptr::null_mut(), ptr::null_mut())
+    }
+}
+
+/// `stats()` -> (records the native path made, events handed over).
+unsafe extern "C" fn stats(
+    _module: *mut PyObject,
+    _args: *mut *mut PyObject,
+    _n: Py_ssize_t,
+) -> *mut PyObject {
+    // SAFETY: GIL held (a module function).
+    unsafe {
+        let (n, h) = state().map_or((0, 0), |s| (s.native, s.handed));
+        let a = PyLong_FromUnsignedLongLong(n);
+        let b = PyLong_FromUnsignedLongLong(h);
+        if a.is_null() || b.is_null() {
+            Py_XDECREF(a);
+            Py_XDECREF(b);
+            return ptr::null_mut();
+        }
+        let t = PyTuple_Pack(2, a, b);
+        Py_DECREF(a);
+        Py_DECREF(b);
+        t
+    }
+}
+
+static mut INSTR_DEF: PyMethodDef = PyMethodDef {
+    ml_name: c"probe_native_instruction".as_ptr(),
+    ml_meth: PyMethodDefPointer {
+        PyCFunctionFast: on_instr,
+    },
+    ml_flags: METH_FASTCALL,
+    ml_doc: c"probe's INSTRUCTION callback (native fast path)".as_ptr(),
+};
+
+static mut METHODS: [PyMethodDef; 3] = [
+    PyMethodDef {
+        ml_name: c"install".as_ptr(),
+        ml_meth: PyMethodDefPointer { PyCFunctionFast: install },
+        ml_flags: METH_FASTCALL,
+        ml_doc: c"install(general, fast_at, pending, chunk, completions, mt, deadline, intr, flush, reraise, internal_error, pend) -> callback".as_ptr(),
+    },
+    PyMethodDef {
+        ml_name: c"stats".as_ptr(),
+        ml_meth: PyMethodDefPointer { PyCFunctionFast: stats },
+        ml_flags: METH_FASTCALL,
+        ml_doc: c"stats() -> (records made natively, events handed to the Python core)".as_ptr(),
+    },
+    PyMethodDef::zeroed(),
+];
+
+static mut MODULE_DEF: PyModuleDef = PyModuleDef {
+    m_base: PyModuleDef_HEAD_INIT,
+    m_name: c"_probe_native".as_ptr(),
+    m_doc: c"probe's native capture core (see crates/agent)".as_ptr(),
+    m_size: 0,
+    m_methods: (&raw mut METHODS).cast(),
+    m_slots: ptr::null_mut(),
+    m_traverse: None,
+    m_clear: None,
+    m_free: None,
+};
+
+/// The module's entry point (single-phase init: one interpreter, one state).
+#[allow(non_snake_case)]
+#[no_mangle]
+pub unsafe extern "C" fn PyInit__probe_native() -> *mut PyObject {
+    // SAFETY: called once by the import machinery with the GIL held;
+    // MODULE_DEF is a static that outlives the module.
+    unsafe { PyModule_Create(&raw mut MODULE_DEF) }
+}

@@ -1,0 +1,80 @@
+# probe agent: the native core — the sys.monitoring core (sysmon.py) with
+# its hot path executed by an extension module written in Rust
+# (crates/agent): the plan's fast action, one LHS local captured per
+# statement, runs without Python code. Everything else — every other
+# action, every other event, and each case of the fast action the extension
+# does not take (threads, an unbound local, a value that needs a snapshot)
+# — is the monitoring core's, handed over before anything changed, so the
+# plan and the manager stay the one place the semantics live.
+#
+# The recorder embeds the extension and puts it in the bundle (section
+# `native`, set here by boot.py); it is loaded from an in-memory file, never
+# from the file system.
+
+import os
+import sys
+
+from .sysmon import MonitoringCore
+from .values import PEND
+
+IMAGE = None  # the extension's bytes (boot.py)
+_module = None
+
+
+class Unavailable(Exception):
+    """Why the native core cannot run here (a one-line reason)."""
+
+
+def load():
+    """The extension module, loaded once; Unavailable says why not."""
+    global _module
+    if _module is not None:
+        return _module
+    if sys.version_info < (3, 12):
+        raise Unavailable(f"the native core needs Python 3.12+ (sys.monitoring); this is Python "
+                          f"{sys.version.split()[0]}")
+    if sys.implementation.name != "cpython":
+        raise Unavailable(f"the native core needs CPython; this is {sys.implementation.name}")
+    if not IMAGE:
+        raise Unavailable("this recorder did not hand over the native core")
+    if not hasattr(os, "memfd_create"):
+        raise Unavailable("no memfd_create here (the native core is loaded from an in-memory file)")
+    # Imported here: the agent's modules leave sys.modules once it runs.
+    from importlib.machinery import ExtensionFileLoader, ModuleSpec
+    try:
+        fd = os.memfd_create("probe-native", os.MFD_CLOEXEC)
+    except OSError as e:
+        raise Unavailable(f"cannot make an in-memory file for the native core: {e}") from None
+    try:
+        view = memoryview(IMAGE)
+        while view:
+            view = view[os.write(fd, view):]
+        path = f"/proc/self/fd/{fd}"
+        loader = ExtensionFileLoader("_probe_native", path)
+        mod = loader.create_module(ModuleSpec("_probe_native", loader, origin=path))
+        loader.exec_module(mod)
+    except Exception as e:  # noqa: BLE001 - ImportError, OSError: a one-line reason
+        raise Unavailable(f"the native core did not load ({type(e).__name__}: {e})") from None
+    finally:
+        os.close(fd)
+    _module = mod
+    return mod
+
+
+class NativeCore(MonitoringCore):
+    name = "native"
+
+    def __init__(self, mgr, planner):
+        self.native = load()
+        super().__init__(mgr, planner)
+
+    def install(self):
+        super().install()
+        mgr = self.mgr
+        cb = self.native.install(self.on_instr, self.planner.fast_at, mgr.pending, mgr.chunk, mgr.completions,
+                                 mgr.mt, mgr.deadline, mgr.intr, mgr.flush, mgr.reraise, mgr.internal_error, PEND)
+        self.mon.register_callback(self.tool, self.mon.events.INSTRUCTION, cb)
+
+    def stats(self):
+        """(records the extension made itself, events it handed over)."""
+        return self.native.stats()
