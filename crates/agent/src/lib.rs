@@ -90,7 +90,7 @@ fn monotonic_ns() -> i64 {
     // exists on Linux (it is time.monotonic_ns's clock, which the Python
     // paths use for the same stream).
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64
+    ts.tv_sec * 1_000_000_000 + ts.tv_nsec
 }
 
 /// Whether `v` is recorded as itself (values.py: PLAIN_TYPES, or an int the
@@ -148,6 +148,23 @@ unsafe fn swallow(st: &State) -> *mut PyObject {
             Py_DECREF(r);
         }
         Py_NewRef(Py_None())
+    }
+}
+
+/// A failure after the frame's waiting capture was completed: it must not
+/// stay in `pending` (it would be completed twice); then as `swallow`.
+///
+/// # Safety
+/// GIL held, an exception set.
+unsafe fn forget(st: &State, frame: *mut PyObject) -> *mut PyObject {
+    // SAFETY: GIL held; the exception in flight is kept across the delete.
+    unsafe {
+        let exc = PyErr_GetRaisedException();
+        if PyDict_DelItem(st.pending, frame) != 0 {
+            PyErr_Clear();
+        }
+        PyErr_SetRaisedException(exc);
+        swallow(st)
     }
 }
 
@@ -226,25 +243,29 @@ unsafe extern "C" fn on_instr(
         // From here on the event is ours.
         if !pl.is_null() {
             let pl = Py_NewRef(pl);
-            let ok = settle(st, pl, value, frame_obj);
+            let ok = settle(st, pl, value);
             Py_DECREF(pl);
             if !ok {
-                return swallow(st);
+                return forget(st, frame_obj);
             }
         }
         let ts = monotonic_ns();
         let item = PyList_New(3);
         if item.is_null() {
-            return swallow(st);
+            return forget(st, frame_obj);
         }
         let ts_obj = PyLong_FromLongLong(ts);
         if ts_obj.is_null() {
             Py_DECREF(item);
-            return swallow(st);
+            return forget(st, frame_obj);
         }
         PyList_SetItem(item, 0, Py_NewRef(PyTuple_GetItem(fast, 1)));
         PyList_SetItem(item, 1, ts_obj);
         PyList_SetItem(item, 2, Py_NewRef(st.pend));
+        // Items hold only numbers and tuples of them (a snapshot the
+        // Python core may put in later included): they cannot be part of a
+        // cycle, and the collector need not walk a million of them.
+        PyObject_GC_UnTrack(item.cast());
         let entry = PyTuple_Pack(
             4,
             item,
@@ -255,13 +276,14 @@ unsafe extern "C" fn on_instr(
         if entry.is_null() || PyList_Append(st.chunk, item) != 0 {
             Py_XDECREF(entry);
             Py_DECREF(item);
-            return swallow(st);
+            return forget(st, frame_obj);
         }
         Py_DECREF(item);
+        // Replaces the entry just completed (see settle).
         let set = PyDict_SetItem(st.pending, frame_obj, entry);
         Py_DECREF(entry);
         if set != 0 {
-            return swallow(st);
+            return forget(st, frame_obj);
         }
         st.native += 1;
         let deadline = PyLong_AsLongLong(PyList_GetItem(st.deadline, 0));
@@ -286,25 +308,18 @@ unsafe extern "C" fn on_instr(
 }
 
 /// Completes the frame's one waiting capture (`pl`, a tuple whose item is
-/// `pl[0]`) with `value` (a new reference, consumed) and forgets it —
-/// manager semantics: the item's slot if it is still unsent, else a
-/// completion for the placeholder the flush sent.
+/// `pl[0]`) with `value` (a new reference, consumed) — manager semantics:
+/// the item's slot if it is still unsent, else a completion for the
+/// placeholder the flush sent. The entry stays in `pending` for the caller
+/// to overwrite: a delete then insert of the same key makes the dict grow
+/// and rebuild itself every few thousand records.
 ///
 /// # Safety
 /// GIL held; `pl` a live tuple of at least 2 items; `value` a new reference.
-unsafe fn settle(
-    st: &State,
-    pl: *mut PyObject,
-    value: *mut PyObject,
-    frame: *mut PyObject,
-) -> bool {
+unsafe fn settle(st: &State, pl: *mut PyObject, value: *mut PyObject) -> bool {
     // SAFETY: the objects are live (caller); list/tuple accessors check
     // their bounds and types and fail with an exception, never crash.
     unsafe {
-        if PyDict_DelItem(st.pending, frame) != 0 {
-            Py_DECREF(value);
-            return false;
-        }
         let item = PyTuple_GetItem(pl, 0);
         let slot = PyList_GetItem(item, 2);
         if slot.is_null() {
@@ -454,6 +469,9 @@ static mut MODULE_DEF: PyModuleDef = PyModuleDef {
 };
 
 /// The module's entry point (single-phase init: one interpreter, one state).
+///
+/// # Safety
+/// Called by CPython's import machinery, with the GIL held, once.
 #[allow(non_snake_case)]
 #[no_mangle]
 pub unsafe extern "C" fn PyInit__probe_native() -> *mut PyObject {
