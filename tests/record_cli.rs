@@ -837,6 +837,13 @@ fn explicit_core_that_cannot_be_honoured_is_an_error_and_fallback_is_a_warning()
         stderr(&o)
     );
     assert_eq!(LogReader::open(&out).unwrap().meta().core, "settrace");
+    // The reason is in the log header too, for `probe info`.
+    let note = LogReader::open(&out).unwrap().meta().core_note.clone();
+    assert!(
+        note.as_deref()
+            .is_some_and(|n| n.contains("has no sys.monitoring")),
+        "{note:?}"
+    );
     let o = run(&[
         "record",
         "--force",

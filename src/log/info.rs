@@ -37,6 +37,9 @@ pub struct RunSummary {
     pub python_executable: String,
     /// Tracer core.
     pub core: Core,
+    /// Why that core (see `RunMeta::core_note`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub core_note: Option<String>,
     /// Start time, ns since the Unix epoch.
     pub start_unix_ns: u64,
     /// Start time as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
@@ -257,6 +260,7 @@ pub fn info(r: &LogReader) -> Result<InfoReport, LogError> {
             python_version: meta.python_version.clone(),
             python_executable: meta.python_executable.clone(),
             core: meta.core.clone(),
+            core_note: meta.core_note.clone(),
             start_unix_ns: meta.start_unix_ns,
             start_utc: utc_string(meta.start_unix_ns),
             duration_ns: end.map(|e| e.duration_ns),
@@ -327,6 +331,9 @@ impl fmt::Display for InfoReport {
             Esc(&r.python_executable),
             Esc(r.core.as_str())
         )?;
+        if let Some(note) = &r.core_note {
+            writeln!(f, "core note:  {}", Esc(note))?;
+        }
         writeln!(
             f,
             "started:    {}{}",

@@ -22,8 +22,13 @@ pub struct RunMeta {
     pub python_version: String,
     /// Python executable used.
     pub python_executable: String,
-    /// Tracer core: `monitoring` or `settrace`.
+    /// Tracer core: `native`, `monitoring` or `settrace`.
     pub core: Core,
+    /// Why that core and not the preferred one (the native core could not
+    /// load, Python 3.11 has no `sys.monitoring`, ...); none when `--core`
+    /// asked for it or the preferred core ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub core_note: Option<String>,
     /// Wall-clock start time, nanoseconds since the Unix epoch.
     pub start_unix_ns: u64,
     /// Maximum bytes kept of a str/bytes/repr value.

@@ -389,6 +389,7 @@ impl LogReader {
                 python_version: String::new(),
                 python_executable: String::new(),
                 core: Core::Other(String::new()),
+                core_note: None,
                 start_unix_ns: 0,
                 max_value_bytes: 0,
                 max_array_bytes: 0,

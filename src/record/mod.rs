@@ -728,6 +728,7 @@ impl Run<'_, '_> {
                     python_version: hello.python_version.clone(),
                     python_executable: hello.python_executable.clone(),
                     core: hello.core.as_str().into(),
+                    core_note: hello.core_note.clone(),
                     start_unix_ns: self.start_unix_ns,
                     max_value_bytes: opts.max_value_bytes,
                     max_array_bytes: opts.max_array_bytes,

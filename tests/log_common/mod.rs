@@ -42,6 +42,7 @@ pub fn meta(n: u32) -> RunMeta {
         python_version: "3.12.1".into(),
         python_executable: "/usr/bin/python3".into(),
         core: "monitoring".into(),
+        core_note: None,
         start_unix_ns: 1_714_564_800_123_000_000,
         max_value_bytes: 256,
         // 0 = not written, so the v1 sample logs stay byte-identical.

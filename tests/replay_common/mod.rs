@@ -29,6 +29,7 @@ pub fn meta_named(names: &[(&str, u32, Role)]) -> RunMeta {
         python_version: "3.12.1".into(),
         python_executable: "/usr/bin/python3".into(),
         core: "monitoring".into(),
+        core_note: None,
         start_unix_ns: 1_714_564_800_000_000_000,
         max_value_bytes: 4096,
         max_array_bytes: 1 << 20,
