@@ -70,15 +70,20 @@ fn build_native_core() {
     let target_dir = out_dir.join("native-core");
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&manifest_dir)
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "probe-native",
-            "--target-dir",
-        ])
-        .arg(&target_dir)
+        .args(["build", "--release", "--manifest-path"])
+        .arg(agent.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir);
+    // In a checkout the agent is a workspace member and builds with the
+    // workspace's lock file; an sdist (maturin drops `[workspace]`) has
+    // none for it, and resolves pyo3-ffi within its Cargo.toml's range.
+    let in_workspace = std::fs::read_to_string(manifest_dir.join("Cargo.toml"))
+        .map(|t| t.contains("[workspace]"))
+        .unwrap_or(false);
+    if in_workspace {
+        cmd.arg("--locked");
+    }
+    cmd
         // The extension needs no interpreter to build (stable ABI) and
         // must not link libpython (.cargo/config.toml says the same for
         // direct builds of the crate).
