@@ -1246,6 +1246,9 @@ fn native_core_runs_the_hot_path_and_agrees_with_the_python_core() {
         spec(&f, "v", "v"),
         spec(&f, "cb_name", "cb_name"),
         spec(&f, "gone", "v"),
+        spec(&f, "row", "row"),
+        spec(&f, "total", "total"),
+        spec(&f, "big", "total"),
     ];
     for (version, py) in pythons() {
         if version == "3.11" {
@@ -1310,6 +1313,23 @@ fn native_core_runs_the_hot_path_and_agrees_with_the_python_core() {
         );
         assert_eq!(vs.len(), 7, "Python {version}: {vs:?}");
         assert_eq!(vs[0], "1180591620717411303424", "Python {version}");
+        // Class body and module level (probes 4, 5, 6): namespaces.
+        let of = |id: u32| {
+            values(
+                &native
+                    .iter()
+                    .filter(|r| r.probe == id)
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(of(4), ["10", "11", "12"], "Python {version}");
+        assert_eq!(of(5), ["0", "7", "14", "21"], "Python {version}");
+        assert_eq!(
+            of(6),
+            ["1208925819614629174706176", "1208925819614629174706177"],
+            "Python {version}"
+        );
     }
     let (_, py311) = pythons().into_iter().find(|(v, _)| *v == "3.11").unwrap();
     let out = dir.path().join("refused.probe");

@@ -39,6 +39,9 @@ struct State {
     general: *mut PyObject,
     /// `planner.fast_at`: offset -> (code, site id, probe, unit, ...).
     fast_at: *mut PyObject,
+    /// `planner.complete_at`: offset -> (code,) of actions that only
+    /// complete every waiting capture.
+    complete_at: *mut PyObject,
     /// `mgr.pending`: frame -> pending captures.
     pending: *mut PyObject,
     /// `mgr.chunk`: records in trigger order.
@@ -61,6 +64,11 @@ struct State {
     /// The probe whose name was read last, and that name (or NULL).
     last_probe: *mut PyObject,
     last_base: *mut PyObject,
+    /// The code object whose kind was read last (see namespace_kind).
+    last_code: *mut PyObject,
+    last_code_namespace: Option<bool>,
+    /// PyEval_GetFrameLocals, on 3.13+.
+    frame_locals: Option<GetFrameLocals>,
     /// Records the fast path made itself, and events it handed over.
     native: u64,
     handed: u64,
@@ -119,6 +127,88 @@ unsafe fn plain(v: *mut PyObject) -> bool {
     }
 }
 
+/// `PyEval_GetFrameLocals` (stable ABI 3.13+): the running frame's
+/// namespace, a new reference — for a module or class body the dict itself.
+type GetFrameLocals = unsafe extern "C" fn() -> *mut PyObject;
+
+/// Looks up `PyEval_GetFrameLocals` where the interpreter has it (3.13+);
+/// linking it would make the module fail to load on 3.12.
+fn find_frame_locals() -> Option<GetFrameLocals> {
+    // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name only reads
+    // the loaded objects' symbol tables; a non-NULL result for this name is
+    // CPython's function of exactly this signature (its documented C API).
+    unsafe {
+        let p = libc::dlsym(libc::RTLD_DEFAULT, c"PyEval_GetFrameLocals".as_ptr());
+        if p.is_null() {
+            None
+        } else {
+            Some(core::mem::transmute::<*mut libc::c_void, GetFrameLocals>(p))
+        }
+    }
+}
+
+/// Whether `code` runs in a namespace (a module or class body: `Some(true)`)
+/// or with fast locals (a function: `Some(false)`); `None` if its flags
+/// cannot be read. The last code object's answer is kept.
+///
+/// # Safety
+/// GIL held, `code` a live object.
+unsafe fn namespace_kind(st: &mut State, code: *mut PyObject) -> Option<bool> {
+    const CO_OPTIMIZED: i64 = 0x1;
+    if code == st.last_code {
+        return st.last_code_namespace;
+    }
+    // SAFETY: GIL held; attribute read on a live object, errors cleared.
+    unsafe {
+        let flags = PyObject_GetAttrString(code, c"co_flags".as_ptr());
+        let kind = if flags.is_null() {
+            PyErr_Clear();
+            None
+        } else {
+            let f = PyLong_AsLongLong(flags);
+            Py_DECREF(flags);
+            if f == -1 && !PyErr_Occurred().is_null() {
+                PyErr_Clear();
+                None
+            } else {
+                Some(f & CO_OPTIMIZED == 0)
+            }
+        };
+        // The code object is kept alive while it is the cached one: a
+        // pointer to a freed one could otherwise be reused by another.
+        Py_XDECREF(st.last_code);
+        st.last_code = Py_NewRef(code);
+        st.last_code_namespace = kind;
+        kind
+    }
+}
+
+/// `f_locals[name]` of the running module or class frame: a new reference,
+/// or NULL (with or without an exception set) when it is not there.
+///
+/// # Safety
+/// GIL held, inside a monitoring callback of that frame.
+unsafe fn namespace_value(get_locals: GetFrameLocals, name: *mut PyObject) -> *mut PyObject {
+    // SAFETY: GIL held; `get_locals` is CPython's PyEval_GetFrameLocals.
+    unsafe {
+        let ns = get_locals();
+        if ns.is_null() {
+            return ptr::null_mut();
+        }
+        // An exact dict only: a mapping or dict subclass (a metaclass's
+        // __prepare__, exec with its own locals) may define __getitem__,
+        // which f_locals[name] would call — the Python core does that.
+        let v = if Py_TYPE(ns) == &raw mut PyDict_Type {
+            PyDict_GetItemWithError(ns, name)
+        } else {
+            ptr::null_mut()
+        };
+        let v = if v.is_null() { v } else { Py_NewRef(v) };
+        Py_DECREF(ns);
+        v
+    }
+}
+
 /// Hands the event to the Python core's callback, unchanged.
 ///
 /// # Safety
@@ -171,6 +261,135 @@ unsafe fn forget(st: &State, frame: *mut PyObject) -> *mut PyObject {
     }
 }
 
+/// The value the frame's one waiting capture (`pl`, the fast action's
+/// tuple) completes with now, as the Python core's fast path reads it: a
+/// new reference to a plain value, or None where the Python core must
+/// decide (a list of captures, an unbound or non-local name, a value that
+/// needs a snapshot) — nothing changed then.
+///
+/// # Safety
+/// GIL held, inside the monitoring callback of `frame` (running `code`);
+/// `pl` a live object.
+unsafe fn read_waiting(
+    st: &mut State,
+    frame: *mut PyFrameObject,
+    code: *mut PyObject,
+    pl: *mut PyObject,
+) -> Option<*mut PyObject> {
+    // SAFETY: GIL held (caller); every call checks its argument's type or
+    // fails with an exception, which is cleared.
+    unsafe {
+        // One capture waiting (the tight loop's tuple); a list of them is
+        // the general path's.
+        if Py_TYPE(pl) != &raw mut PyTuple_Type || PyTuple_Size(pl) < 2 {
+            return None;
+        }
+        let probe = PyTuple_GetItem(pl, 1);
+        // A probe's variable name never changes: the last one is kept (an
+        // attribute lookup is ~150 instructions of a ~4,000 total).
+        if probe != st.last_probe {
+            let base = PyObject_GetAttr(probe, st.base_attr);
+            if base.is_null() {
+                PyErr_Clear();
+                return None;
+            }
+            Py_XDECREF(st.last_probe);
+            Py_XDECREF(st.last_base);
+            st.last_probe = Py_NewRef(probe);
+            st.last_base = base;
+        }
+        let value = match namespace_kind(st, code) {
+            // A function's local (cells and free variables included).
+            Some(false) => PyFrame_GetVar(frame, st.last_base),
+            // A module or class body: its namespace, as f_locals gives it
+            // on 3.13+ (an inlined comprehension's hidden locals included)
+            // — where the API for it exists.
+            Some(true) => match st.frame_locals {
+                Some(get_locals) => namespace_value(get_locals, st.last_base),
+                None => ptr::null_mut(),
+            },
+            None => ptr::null_mut(),
+        };
+        if value.is_null() {
+            // Unbound, not in the namespace (a global, a builtin), or a
+            // frame whose kind we could not tell: the Python core's read
+            // decides what it is.
+            PyErr_Clear();
+            return None;
+        }
+        if !plain(value) {
+            Py_DECREF(value);
+            return None;
+        }
+        Some(value)
+    }
+}
+
+/// An instruction whose action only completes the frame's waiting
+/// captures (`planner.complete_at`: a module-level `for` header, say):
+/// done here when the one waiting capture is the fast action's with a
+/// plain value, else handed over.
+///
+/// # Safety
+/// As `on_instr`, whose arguments these are.
+unsafe fn complete_only(
+    st: &mut State,
+    args: *mut *mut PyObject,
+    nargs: Py_ssize_t,
+    code: *mut PyObject,
+    offset: *mut PyObject,
+) -> *mut PyObject {
+    // SAFETY: as on_instr: GIL held, no Python code runs before `st` is
+    // last used except in the calls that end this function.
+    unsafe {
+        let ca = PyDict_GetItemWithError(st.complete_at, offset);
+        if ca.is_null()
+            || PyTuple_Size(ca) < 1
+            || PyTuple_GetItem(ca, 0) != code
+            || PyList_GetItem(st.mt, 0) != Py_False()
+        {
+            PyErr_Clear();
+            return hand_over(st, args, nargs);
+        }
+        let frame = PyEval_GetFrame(); // borrowed
+        if frame.is_null() {
+            return hand_over(st, args, nargs);
+        }
+        let frame_obj = frame.cast::<PyObject>();
+        let pl = PyDict_GetItemWithError(st.pending, frame_obj); // borrowed
+        if pl.is_null() {
+            if !PyErr_Occurred().is_null() {
+                PyErr_Clear();
+                return hand_over(st, args, nargs);
+            }
+            // Nothing waits: the Python core would do nothing either (and
+            // keep the event, as here).
+            return Py_NewRef(Py_None());
+        }
+        let Some(value) = read_waiting(st, frame, code, pl) else {
+            return hand_over(st, args, nargs);
+        };
+        let pl = Py_NewRef(pl);
+        let ok = settle(st, pl, value);
+        Py_DECREF(pl);
+        if !ok {
+            return forget(st, frame_obj);
+        }
+        if PyDict_DelItem(st.pending, frame_obj) != 0 {
+            return swallow(st);
+        }
+        st.native += 1;
+        if PyList_GetItem(st.intr, 0) == Py_True() {
+            let r = PyObject_CallNoArgs(st.reraise);
+            if r.is_null() {
+                return ptr::null_mut(); // the program's KeyboardInterrupt
+            }
+            Py_DECREF(r);
+        }
+        Py_NewRef(Py_None())
+    }
+}
+
 /// The INSTRUCTION callback: `(code, offset)`.
 unsafe extern "C" fn on_instr(
     _slf: *mut PyObject,
@@ -198,8 +417,9 @@ unsafe extern "C" fn on_instr(
         if fast.is_null() {
             if !PyErr_Occurred().is_null() {
                 PyErr_Clear();
+                return hand_over(st, args, nargs);
             }
-            return hand_over(st, args, nargs);
+            return complete_only(st, args, nargs, code, offset);
         }
         if PyTuple_Size(fast) < 4
             || PyTuple_GetItem(fast, 0) != code
@@ -216,35 +436,9 @@ unsafe extern "C" fn on_instr(
         let pl = PyDict_GetItemWithError(st.pending, frame_obj); // borrowed
         let mut value: *mut PyObject = ptr::null_mut(); // new reference
         if !pl.is_null() {
-            // One capture waiting (the tight loop's tuple); a list of them
-            // is the general path's.
-            if Py_TYPE(pl) != &raw mut PyTuple_Type || PyTuple_Size(pl) < 2 {
-                return hand_over(st, args, nargs);
-            }
-            let probe = PyTuple_GetItem(pl, 1);
-            // A probe's variable name never changes: the last one is kept
-            // (an attribute lookup is ~150 instructions of a ~4,000 total).
-            if probe != st.last_probe {
-                let base = PyObject_GetAttr(probe, st.base_attr);
-                if base.is_null() {
-                    PyErr_Clear();
-                    return hand_over(st, args, nargs);
-                }
-                Py_XDECREF(st.last_probe);
-                Py_XDECREF(st.last_base);
-                st.last_probe = Py_NewRef(probe);
-                st.last_base = base;
-            }
-            value = PyFrame_GetVar(frame, st.last_base);
-            if value.is_null() {
-                // Unbound, or not a local (a module frame's global): the
-                // Python core's read decides what it is.
-                PyErr_Clear();
-                return hand_over(st, args, nargs);
-            }
-            if !plain(value) {
-                Py_DECREF(value);
-                return hand_over(st, args, nargs);
+            match read_waiting(st, frame, code, pl) {
+                Some(v) => value = v,
+                None => return hand_over(st, args, nargs),
             }
         } else if !PyErr_Occurred().is_null() {
             PyErr_Clear();
@@ -358,7 +552,8 @@ unsafe fn settle(st: &State, pl: *mut PyObject, value: *mut PyObject) -> bool {
 }
 
 /// `install(general, fast_at, pending, chunk, completions, mt, deadline,
-/// intr, flush, reraise, internal_error, pend)` -> the INSTRUCTION callback.
+/// intr, flush, reraise, internal_error, pend, complete_at)` -> the
+/// INSTRUCTION callback.
 unsafe extern "C" fn install(
     _module: *mut PyObject,
     args: *mut *mut PyObject,
@@ -367,12 +562,12 @@ unsafe extern "C" fn install(
     // SAFETY: CPython calls this with the GIL held and `nargs` valid
     // arguments; the references kept are new ones (Py_NewRef).
     unsafe {
-        if nargs != 12 {
-            PyErr_SetString(PyExc_TypeError, c"install() takes 12 arguments".as_ptr());
+        if nargs != 13 {
+            PyErr_SetString(PyExc_TypeError, c"install() takes 13 arguments".as_ptr());
             return ptr::null_mut();
         }
         let a = |i: usize| Py_NewRef(*args.add(i));
-        for (i, what) in [(1usize, "fast_at"), (2, "pending")] {
+        for (i, what) in [(1usize, "fast_at"), (2, "pending"), (12, "complete_at")] {
             if PyDict_Check(*args.add(i)) == 0 {
                 let msg = format!("install(): {what} must be a dict\0");
                 PyErr_SetString(PyExc_TypeError, msg.as_ptr().cast::<c_char>());
@@ -410,9 +605,13 @@ unsafe extern "C" fn install(
             reraise: a(9),
             internal_error: a(10),
             pend: a(11),
+            complete_at: a(12),
             base_attr: base,
             last_probe: ptr::null_mut(),
             last_base: ptr::null_mut(),
+            last_code: ptr::null_mut(),
+            last_code_namespace: None,
+            frame_locals: find_frame_locals(),
             native: 0,
             handed: 0,
         });
@@ -457,7 +656,7 @@ static mut METHODS: [PyMethodDef; 3] = [
         ml_name: c"install".as_ptr(),
         ml_meth: PyMethodDefPointer { PyCFunctionFast: install },
         ml_flags: METH_FASTCALL,
-        ml_doc: c"install(general, fast_at, pending, chunk, completions, mt, deadline, intr, flush, reraise, internal_error, pend) -> callback".as_ptr(),
+        ml_doc: c"install(general, fast_at, pending, chunk, completions, mt, deadline, intr, flush, reraise, internal_error, pend, complete_at) -> callback".as_ptr(),
     },
     PyMethodDef {
         ml_name: c"stats".as_ptr(),

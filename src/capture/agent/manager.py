@@ -408,5 +408,6 @@ class CaptureManager:
             planner.plan_for = lambda code: None
             planner.probed.clear()
             planner.fast_at.clear()
+            planner.complete_at.clear()
             planner.plans.clear()
             planner.unfound.clear()

@@ -1,7 +1,8 @@
 # probe agent: the native core — the sys.monitoring core (sysmon.py) with
 # its hot path executed by an extension module written in Rust
 # (crates/agent): the plan's fast action, one LHS local captured per
-# statement, runs without Python code. Everything else — every other
+# statement, and an action that only completes it (a module-level `for`
+# header) — runs without Python code. Everything else — every other
 # action, every other event, and each case of the fast action the extension
 # does not take (threads, an unbound local, a value that needs a snapshot)
 # — is the monitoring core's, handed over before anything changed, so the
@@ -72,7 +73,8 @@ class NativeCore(MonitoringCore):
         super().install()
         mgr = self.mgr
         cb = self.native.install(self.on_instr, self.planner.fast_at, mgr.pending, mgr.chunk, mgr.completions,
-                                 mgr.mt, mgr.deadline, mgr.intr, mgr.flush, mgr.reraise, mgr.internal_error, PEND)
+                                 mgr.mt, mgr.deadline, mgr.intr, mgr.flush, mgr.reraise, mgr.internal_error, PEND,
+                                 self.planner.complete_at)
         self.mon.register_callback(self.tool, self.mon.events.INSTRUCTION, cb)
 
     def stats(self):

@@ -1017,6 +1017,11 @@ class Planner:
         # An offset two code objects share keeps its first; the other takes
         # the general path, which does the same.
         self.fast_at = {}
+        # offset -> (code,) of an action that only completes every pending
+        # capture (not quiet: a quiet one is disabled while one thread
+        # runs); the native core does those itself when the one pending
+        # capture is the fast action's.
+        self.complete_at = {}
         # Scopes whose code object has not been seen yet; the monitoring
         # core stops looking for new code once this is empty.
         self.unfound = {id(sm) for sms in models_by_file.values() for sm in sms if id(sm) in self.sites_of}
@@ -1072,5 +1077,8 @@ class Planner:
             for off, a in plan.actions.items():
                 if a.fast is not None and off not in self.fast_at:
                     self.fast_at[off] = (code, a.fast[0].id, a.fast[1], a.unit)
+                elif (a.complete == STMT and not a.quiet and not a.arm and not a.binds and a.fire is None
+                      and off not in self.complete_at):
+                    self.complete_at[off] = (code,)
         self.plans[id(code)] = (code, plan)
         return plan
