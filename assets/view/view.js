@@ -274,8 +274,11 @@ async function decodeChunk(h, body) {
   for (const p of h.probes) {
     const cols = {};
     for (const c of p.cols) cols[c.name] = await decodeCol(body, c, h.compressed);
-    for (const [, v] of p.values) {
-      if (v.k === 'array') {
+    // An array comes with a new record's value or with a completion (a
+    // patch: the capture was pending when the chunk before was cut).
+    const arrays = p.values.map(([, v]) => v).concat((p.patches || []).map(e => e[4]));
+    for (const v of arrays) {
+      if (v && v.k === 'array') {
         v.reData = v.re ? await decodeCol(body, v.re, h.compressed) : new Float64Array(0);
         v.imData = v.im ? await decodeCol(body, v.im, h.compressed) : null;
       }
