@@ -69,9 +69,6 @@ struct State {
     last_code_namespace: Option<bool>,
     /// PyEval_GetFrameLocals, on 3.13+.
     frame_locals: Option<GetFrameLocals>,
-    /// Records the fast path made itself, and events it handed over.
-    native: u64,
-    handed: u64,
 }
 
 /// A cell only touched with the GIL held.
@@ -214,7 +211,6 @@ unsafe fn namespace_value(get_locals: GetFrameLocals, name: *mut PyObject) -> *m
 /// # Safety
 /// GIL held; `args` holds `nargs` valid objects.
 unsafe fn hand_over(st: &mut State, args: *mut *mut PyObject, nargs: Py_ssize_t) -> *mut PyObject {
-    st.handed += 1;
     // SAFETY: forwarding the arguments CPython gave us, as given.
     unsafe { PyObject_Vectorcall(st.general, args, nargs as usize, ptr::null_mut()) }
 }
@@ -325,6 +321,86 @@ unsafe fn read_waiting(
     }
 }
 
+/// The running frame's waiting capture, as both callbacks see it.
+struct Waiting {
+    /// The frame (borrowed: CPython keeps it while it runs).
+    frame: *mut PyObject,
+    /// Its pending entry (borrowed), or NULL when nothing waits.
+    pl: *mut PyObject,
+    /// The value that entry completes with (a new reference), or NULL.
+    value: *mut PyObject,
+}
+
+/// The running frame, its one waiting capture and the value it completes
+/// with now; None where the Python core must decide (see read_waiting).
+/// Nothing changes here.
+///
+/// # Safety
+/// GIL held, inside the INSTRUCTION callback of a frame running `code`.
+unsafe fn waiting(st: &mut State, code: *mut PyObject) -> Option<Waiting> {
+    // SAFETY: GIL held (caller); a failed lookup's exception is cleared.
+    unsafe {
+        let frame = PyEval_GetFrame(); // borrowed
+        if frame.is_null() {
+            return None;
+        }
+        let frame_obj = frame.cast::<PyObject>();
+        let pl = PyDict_GetItemWithError(st.pending, frame_obj); // borrowed
+        if pl.is_null() {
+            if !PyErr_Occurred().is_null() {
+                PyErr_Clear();
+                return None;
+            }
+            return Some(Waiting {
+                frame: frame_obj,
+                pl,
+                value: ptr::null_mut(),
+            });
+        }
+        let value = read_waiting(st, frame, code, pl)?;
+        Some(Waiting {
+            frame: frame_obj,
+            pl,
+            value,
+        })
+    }
+}
+
+/// Settles `w`'s waiting capture with its value (consumed).
+///
+/// # Safety
+/// GIL held; `w` from `waiting`, with an entry, used once.
+unsafe fn complete_waiting(st: &State, w: &Waiting) -> bool {
+    // SAFETY: GIL held; the borrowed entry gets a reference of its own for
+    // the duration of settle, so it stays alive whatever settle appends.
+    unsafe {
+        let pl = Py_NewRef(w.pl);
+        let ok = settle(st, pl, w.value);
+        Py_DECREF(pl);
+        ok
+    }
+}
+
+/// The end of an event the extension handled: a Ctrl-C caught while the
+/// Python core read a value earlier is raised now (the manager's reraise),
+/// else None.
+///
+/// # Safety
+/// GIL held, at the end of a callback.
+unsafe fn event_done(st: &State) -> *mut PyObject {
+    // SAFETY: GIL held; list access is bounds-checked.
+    unsafe {
+        if PyList_GetItem(st.intr, 0) == Py_True() {
+            let r = PyObject_CallNoArgs(st.reraise);
+            if r.is_null() {
+                return ptr::null_mut(); // the program's KeyboardInterrupt
+            }
+            Py_DECREF(r);
+        }
+        Py_NewRef(Py_None())
+    }
+}
+
 /// An instruction whose action only completes the frame's waiting
 /// captures (`planner.complete_at`: a module-level `for` header, say):
 /// done here when the one waiting capture is the fast action's with a
@@ -351,42 +427,21 @@ unsafe fn complete_only(
             PyErr_Clear();
             return hand_over(st, args, nargs);
         }
-        let frame = PyEval_GetFrame(); // borrowed
-        if frame.is_null() {
+        let Some(w) = waiting(st, code) else {
             return hand_over(st, args, nargs);
-        }
-        let frame_obj = frame.cast::<PyObject>();
-        let pl = PyDict_GetItemWithError(st.pending, frame_obj); // borrowed
-        if pl.is_null() {
-            if !PyErr_Occurred().is_null() {
-                PyErr_Clear();
-                return hand_over(st, args, nargs);
-            }
+        };
+        if w.pl.is_null() {
             // Nothing waits: the Python core would do nothing either (and
             // keep the event, as here).
             return Py_NewRef(Py_None());
         }
-        let Some(value) = read_waiting(st, frame, code, pl) else {
-            return hand_over(st, args, nargs);
-        };
-        let pl = Py_NewRef(pl);
-        let ok = settle(st, pl, value);
-        Py_DECREF(pl);
-        if !ok {
-            return forget(st, frame_obj);
+        if !complete_waiting(st, &w) {
+            return forget(st, w.frame);
         }
-        if PyDict_DelItem(st.pending, frame_obj) != 0 {
+        if PyDict_DelItem(st.pending, w.frame) != 0 {
             return swallow(st);
         }
-        st.native += 1;
-        if PyList_GetItem(st.intr, 0) == Py_True() {
-            let r = PyObject_CallNoArgs(st.reraise);
-            if r.is_null() {
-                return ptr::null_mut(); // the program's KeyboardInterrupt
-            }
-            Py_DECREF(r);
-        }
-        Py_NewRef(Py_None())
+        event_done(st)
     }
 }
 
@@ -428,30 +483,13 @@ unsafe extern "C" fn on_instr(
             PyErr_Clear();
             return hand_over(st, args, nargs);
         }
-        let frame = PyEval_GetFrame(); // borrowed
-        if frame.is_null() {
+        let Some(w) = waiting(st, code) else {
             return hand_over(st, args, nargs);
-        }
-        let frame_obj = frame.cast::<PyObject>();
-        let pl = PyDict_GetItemWithError(st.pending, frame_obj); // borrowed
-        let mut value: *mut PyObject = ptr::null_mut(); // new reference
-        if !pl.is_null() {
-            match read_waiting(st, frame, code, pl) {
-                Some(v) => value = v,
-                None => return hand_over(st, args, nargs),
-            }
-        } else if !PyErr_Occurred().is_null() {
-            PyErr_Clear();
-            return hand_over(st, args, nargs);
-        }
+        };
+        let frame_obj = w.frame;
         // From here on the event is ours.
-        if !pl.is_null() {
-            let pl = Py_NewRef(pl);
-            let ok = settle(st, pl, value);
-            Py_DECREF(pl);
-            if !ok {
-                return forget(st, frame_obj);
-            }
+        if !w.pl.is_null() && !complete_waiting(st, &w) {
+            return forget(st, frame_obj);
         }
         let ts = monotonic_ns();
         let item = PyList_New(3);
@@ -489,7 +527,6 @@ unsafe extern "C" fn on_instr(
         if set != 0 {
             return forget(st, frame_obj);
         }
-        st.native += 1;
         let deadline = PyLong_AsLongLong(PyList_GetItem(st.deadline, 0));
         if deadline == -1 && !PyErr_Occurred().is_null() {
             PyErr_Clear();
@@ -500,14 +537,7 @@ unsafe extern "C" fn on_instr(
             }
             Py_DECREF(r);
         }
-        if PyList_GetItem(st.intr, 0) == Py_True() {
-            let r = PyObject_CallNoArgs(st.reraise);
-            if r.is_null() {
-                return ptr::null_mut(); // the program's KeyboardInterrupt
-            }
-            Py_DECREF(r);
-        }
-        Py_NewRef(Py_None())
+        event_done(st)
     }
 }
 
@@ -612,33 +642,8 @@ unsafe extern "C" fn install(
             last_code: ptr::null_mut(),
             last_code_namespace: None,
             frame_locals: find_frame_locals(),
-            native: 0,
-            handed: 0,
         });
         PyCFunction_NewEx(&raw mut INSTR_DEF, ptr::null_mut(), ptr::null_mut())
-    }
-}
-
-/// `stats()` -> (records the native path made, events handed over).
-unsafe extern "C" fn stats(
-    _module: *mut PyObject,
-    _args: *mut *mut PyObject,
-    _n: Py_ssize_t,
-) -> *mut PyObject {
-    // SAFETY: GIL held (a module function).
-    unsafe {
-        let (n, h) = state().map_or((0, 0), |s| (s.native, s.handed));
-        let a = PyLong_FromUnsignedLongLong(n);
-        let b = PyLong_FromUnsignedLongLong(h);
-        if a.is_null() || b.is_null() {
-            Py_XDECREF(a);
-            Py_XDECREF(b);
-            return ptr::null_mut();
-        }
-        let t = PyTuple_Pack(2, a, b);
-        Py_DECREF(a);
-        Py_DECREF(b);
-        t
     }
 }
 
@@ -651,18 +656,12 @@ static mut INSTR_DEF: PyMethodDef = PyMethodDef {
     ml_doc: c"probe's INSTRUCTION callback (native fast path)".as_ptr(),
 };
 
-static mut METHODS: [PyMethodDef; 3] = [
+static mut METHODS: [PyMethodDef; 2] = [
     PyMethodDef {
         ml_name: c"install".as_ptr(),
         ml_meth: PyMethodDefPointer { PyCFunctionFast: install },
         ml_flags: METH_FASTCALL,
         ml_doc: c"install(general, fast_at, pending, chunk, completions, mt, deadline, intr, flush, reraise, internal_error, pend, complete_at) -> callback".as_ptr(),
-    },
-    PyMethodDef {
-        ml_name: c"stats".as_ptr(),
-        ml_meth: PyMethodDefPointer { PyCFunctionFast: stats },
-        ml_flags: METH_FASTCALL,
-        ml_doc: c"stats() -> (records made natively, events handed to the Python core)".as_ptr(),
     },
     PyMethodDef::zeroed(),
 ];

@@ -76,7 +76,3 @@ class NativeCore(MonitoringCore):
                                  mgr.mt, mgr.deadline, mgr.intr, mgr.flush, mgr.reraise, mgr.internal_error, PEND,
                                  self.planner.complete_at)
         self.mon.register_callback(self.tool, self.mon.events.INSTRUCTION, cb)
-
-    def stats(self):
-        """(records the extension made itself, events it handed over)."""
-        return self.native.stats()
