@@ -3,7 +3,7 @@
 # percentile, median, and friends.
 # gradient() reads `out` (np.empty_like) before filling its last element:
 # that element is whatever the allocator left there, in every run.
-# probe-volatile: _function_base_impl.py:out@rhs function_base.py:out@rhs
+# probe-volatile: _function_base_impl.py:out@lhs _function_base_impl.py:out@rhs function_base.py:out@lhs function_base.py:out@rhs
 import numpy as np
 
 x = np.array([0.0, 1.0, 2.0, 4.0, 7.0])

@@ -1,6 +1,7 @@
 # probe-modules: numpy.polynomial.polynomial numpy.polynomial.polyutils
-# probe-volatile: polynomial.py:prd@lhs polynomial.py:der@lhs polynomial.py:tmp@lhs polynomial.py:v@lhs polyutils.py:tmp@lhs polyutils.py:quo@lhs
-# (np.empty: memory the recorder's own NumPy use may have left differently)
+# probe-volatile: polynomial.py:prd@lhs polynomial.py:prd@rhs polynomial.py:der@lhs polynomial.py:der@rhs polynomial.py:tmp@lhs polynomial.py:tmp@rhs polynomial.py:v@lhs polynomial.py:v@rhs polyutils.py:tmp@lhs polyutils.py:tmp@rhs polyutils.py:quo@lhs polyutils.py:quo@rhs
+# (np.empty: memory the recorder's own NumPy use may have left differently;
+# read back through the name too, e.g. `v[1] = x` after `v = np.empty(...)`)
 # NumPy's pure-Python polynomial module: fit, evaluate, differentiate.
 import numpy as np
 from numpy.polynomial import polynomial as P
