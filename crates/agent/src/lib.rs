@@ -67,9 +67,23 @@ struct State {
     /// The code object whose kind was read last (see namespace_kind).
     last_code: *mut PyObject,
     last_code_namespace: Option<bool>,
+    /// The last code object's fast-local names (a frozenset, owned), where
+    /// it is a namespace code with any, on 3.12 (see frame_memory); NULL
+    /// otherwise.
+    last_code_fast: *mut PyObject,
     /// PyEval_GetFrameLocals, on 3.13+.
     frame_locals: Option<GetFrameLocals>,
+    /// 3.12 with the frame layout the agent checked on a live frame
+    /// (frames.py): a module or class body's namespace is read from the
+    /// interpreter frame, as the Python core's memory reader does.
+    frame_memory: bool,
 }
+
+/// Records in a chunk before it is flushed, whatever its age: at this
+/// core's rate a 25 ms chunk would hold ~50,000 records (~7 MB of Python
+/// objects, and as much again marshalled and in the recorder), which is
+/// most of the tight loop's peak memory.
+const CHUNK_RECORDS: Py_ssize_t = 16_384;
 
 /// A cell only touched with the GIL held.
 struct GilCell(UnsafeCell<Option<State>>);
@@ -146,7 +160,8 @@ fn find_frame_locals() -> Option<GetFrameLocals> {
 
 /// Whether `code` runs in a namespace (a module or class body: `Some(true)`)
 /// or with fast locals (a function: `Some(false)`); `None` if its flags
-/// cannot be read. The last code object's answer is kept.
+/// cannot be read. The last code object's answer is kept, and on 3.12
+/// (frame_memory) a namespace code's fast-local names with it.
 ///
 /// # Safety
 /// GIL held, `code` a live object.
@@ -157,6 +172,8 @@ unsafe fn namespace_kind(st: &mut State, code: *mut PyObject) -> Option<bool> {
     }
     // SAFETY: GIL held; attribute read on a live object, errors cleared.
     unsafe {
+        Py_XDECREF(st.last_code_fast);
+        st.last_code_fast = ptr::null_mut();
         let flags = PyObject_GetAttrString(code, c"co_flags".as_ptr());
         let kind = if flags.is_null() {
             PyErr_Clear();
@@ -173,10 +190,127 @@ unsafe fn namespace_kind(st: &mut State, code: *mut PyObject) -> Option<bool> {
         };
         // The code object is kept alive while it is the cached one: a
         // pointer to a freed one could otherwise be reused by another.
+        let kind = match kind {
+            Some(true) if st.frame_memory => match fast_names(code) {
+                Some(names) => {
+                    st.last_code_fast = names;
+                    kind
+                }
+                None => None,
+            },
+            _ => kind,
+        };
         Py_XDECREF(st.last_code);
         st.last_code = Py_NewRef(code);
         st.last_code_namespace = kind;
         kind
+    }
+}
+
+/// The names of `code`'s fast locals, cells and free variables, as a
+/// frozenset (a new reference), NULL when there are none; None (nothing
+/// set) when they cannot be read. A 3.12 module or class body has them
+/// for an inlined comprehension (PEP 709), whose hidden variables shadow
+/// the namespace while it runs.
+///
+/// # Safety
+/// GIL held, `code` a live object.
+unsafe fn fast_names(code: *mut PyObject) -> Option<*mut PyObject> {
+    // SAFETY: GIL held; each result is checked, errors cleared.
+    unsafe {
+        let mut total: Py_ssize_t = 0;
+        let mut parts = [ptr::null_mut::<PyObject>(); 3];
+        let attrs = [c"co_varnames", c"co_cellvars", c"co_freevars"];
+        for (slot, attr) in parts.iter_mut().zip(attrs) {
+            let t = PyObject_GetAttrString(code, attr.as_ptr());
+            if t.is_null() || PyTuple_Check(t) == 0 {
+                PyErr_Clear();
+                Py_XDECREF(t);
+                for p in parts {
+                    Py_XDECREF(p);
+                }
+                return None;
+            }
+            total += PyTuple_Size(t);
+            *slot = t;
+        }
+        let mut out = Some(ptr::null_mut());
+        if total > 0 {
+            let set = PyFrozenSet_New(ptr::null_mut());
+            let mut ok = !set.is_null();
+            for &t in &parts {
+                for i in 0..PyTuple_Size(t) {
+                    ok = ok && PySet_Add(set, PyTuple_GetItem(t, i)) == 0;
+                }
+            }
+            if ok {
+                out = Some(set);
+            } else {
+                PyErr_Clear();
+                Py_XDECREF(set);
+                out = None;
+            }
+        }
+        for p in parts {
+            Py_DECREF(p);
+        }
+        out
+    }
+}
+
+/// `f_locals[name]` of the running 3.12 module or class frame, read the
+/// way the Python core's memory reader (frames.py) reads it — 3.12's
+/// `f_locals` would copy an inlined comprehension's hidden locals into the
+/// namespace: a new reference, or NULL (no exception) where the Python
+/// core must decide: a fast-local name (a hidden comprehension variable),
+/// a frame that is not the layout checked at start-up, no namespace dict
+/// (then f_globals), a mapping that is not an exact dict, or a name not in
+/// it (a global, a builtin, unbound).
+///
+/// # Safety
+/// GIL held, inside a monitoring callback of `frame`, which runs `code`;
+/// `st.frame_memory` set (3.12, layout checked on a live frame).
+unsafe fn namespace_value_312(
+    st: &State,
+    frame: *mut PyFrameObject,
+    code: *mut PyObject,
+    name: *mut PyObject,
+) -> *mut PyObject {
+    // 3.12's PyFrameObject: object header (16 bytes), f_back, f_frame; its
+    // _PyInterpreterFrame: f_code at 0, f_locals at 40 (frames.py _LAYOUT).
+    const F_FRAME: usize = 24;
+    const F_CODE: usize = 0;
+    const F_LOCALS: usize = 40;
+    // SAFETY: GIL held; the frame object is live and at least F_FRAME + 8
+    // bytes long on 3.12; its interpreter frame is live while it runs (we
+    // are in its callback) and is only dereferenced once its first word is
+    // found to be the running code object, as checked at start-up.
+    unsafe {
+        if !st.last_code_fast.is_null() {
+            match PySet_Contains(st.last_code_fast, name) {
+                0 => {}
+                1 => return ptr::null_mut(),
+                _ => {
+                    PyErr_Clear();
+                    return ptr::null_mut();
+                }
+            }
+        }
+        let data = *frame.cast::<u8>().add(F_FRAME).cast::<*const u8>();
+        if data.is_null() || *data.add(F_CODE).cast::<*mut PyObject>() != code {
+            return ptr::null_mut();
+        }
+        let ns = *data.add(F_LOCALS).cast::<*mut PyObject>();
+        // An exact dict only, as namespace_value.
+        if ns.is_null() || Py_TYPE(ns) != &raw mut PyDict_Type {
+            return ptr::null_mut();
+        }
+        let v = PyDict_GetItemWithError(ns, name);
+        if v.is_null() {
+            PyErr_Clear();
+            return v;
+        }
+        Py_NewRef(v)
     }
 }
 
@@ -302,6 +436,7 @@ unsafe fn read_waiting(
             // — where the API for it exists.
             Some(true) => match st.frame_locals {
                 Some(get_locals) => namespace_value(get_locals, st.last_base),
+                None if st.frame_memory => namespace_value_312(st, frame, code, st.last_base),
                 None => ptr::null_mut(),
             },
             None => ptr::null_mut(),
@@ -530,7 +665,7 @@ unsafe extern "C" fn on_instr(
         let deadline = PyLong_AsLongLong(PyList_GetItem(st.deadline, 0));
         if deadline == -1 && !PyErr_Occurred().is_null() {
             PyErr_Clear();
-        } else if ts > deadline {
+        } else if ts > deadline || PyList_Size(st.chunk) >= CHUNK_RECORDS {
             let r = PyObject_CallNoArgs(st.flush);
             if r.is_null() {
                 return swallow(st);
@@ -582,8 +717,8 @@ unsafe fn settle(st: &State, pl: *mut PyObject, value: *mut PyObject) -> bool {
 }
 
 /// `install(general, fast_at, pending, chunk, completions, mt, deadline,
-/// intr, flush, reraise, internal_error, pend, complete_at)` -> the
-/// INSTRUCTION callback.
+/// intr, flush, reraise, internal_error, pend, complete_at, frame_memory)`
+/// -> the INSTRUCTION callback.
 unsafe extern "C" fn install(
     _module: *mut PyObject,
     args: *mut *mut PyObject,
@@ -592,8 +727,8 @@ unsafe extern "C" fn install(
     // SAFETY: CPython calls this with the GIL held and `nargs` valid
     // arguments; the references kept are new ones (Py_NewRef).
     unsafe {
-        if nargs != 13 {
-            PyErr_SetString(PyExc_TypeError, c"install() takes 13 arguments".as_ptr());
+        if nargs != 14 {
+            PyErr_SetString(PyExc_TypeError, c"install() takes 14 arguments".as_ptr());
             return ptr::null_mut();
         }
         let a = |i: usize| Py_NewRef(*args.add(i));
@@ -641,7 +776,9 @@ unsafe extern "C" fn install(
             last_base: ptr::null_mut(),
             last_code: ptr::null_mut(),
             last_code_namespace: None,
+            last_code_fast: ptr::null_mut(),
             frame_locals: find_frame_locals(),
+            frame_memory: PyObject_IsTrue(*args.add(13)) == 1 && Py_Version >> 16 == 0x030c,
         });
         PyCFunction_NewEx(&raw mut INSTR_DEF, ptr::null_mut(), ptr::null_mut())
     }
@@ -661,7 +798,7 @@ static mut METHODS: [PyMethodDef; 2] = [
         ml_name: c"install".as_ptr(),
         ml_meth: PyMethodDefPointer { PyCFunctionFast: install },
         ml_flags: METH_FASTCALL,
-        ml_doc: c"install(general, fast_at, pending, chunk, completions, mt, deadline, intr, flush, reraise, internal_error, pend, complete_at) -> callback".as_ptr(),
+        ml_doc: c"install(general, fast_at, pending, chunk, completions, mt, deadline, intr, flush, reraise, internal_error, pend, complete_at, frame_memory) -> callback".as_ptr(),
     },
     PyMethodDef::zeroed(),
 ];

@@ -54,6 +54,9 @@ class FrameReader:
         # f_locals is harmless (3.13+).
         self.view = None
         self.slots = {}      # id(code) -> (code, {name: (localsplus index, is_cell)})
+        # Whether the layout was checked on a live frame and locals are read
+        # from frame memory (the native core reads 3.12 namespaces so too).
+        self.memory = False
 
     def prepare(self, frame):
         """Imports ctypes (before the agent undoes its imports: the program
@@ -72,6 +75,7 @@ class FrameReader:
             ok = False
         if ok:
             self.get, self.view = self._make_readers(ctypes)
+        self.memory = ok
         return ok
 
     def _slots(self, code):

@@ -74,5 +74,5 @@ class NativeCore(MonitoringCore):
         mgr = self.mgr
         cb = self.native.install(self.on_instr, self.planner.fast_at, mgr.pending, mgr.chunk, mgr.completions,
                                  mgr.mt, mgr.deadline, mgr.intr, mgr.flush, mgr.reraise, mgr.internal_error, PEND,
-                                 self.planner.complete_at)
+                                 self.planner.complete_at, mgr.frames.memory)
         self.mon.register_callback(self.tool, self.mon.events.INSTRUCTION, cb)
