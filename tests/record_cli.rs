@@ -1354,3 +1354,92 @@ fn native_core_runs_the_hot_path_and_agrees_with_the_python_core() {
     );
     assert!(!out.exists(), "a refused run leaves no log behind");
 }
+
+/// A sandbox that refuses the native core its in-memory file (a seccomp
+/// rule against `memfd_create`, here an `LD_PRELOAD` shim failing it with
+/// EPERM for the extension's file only): `--core auto` records with the
+/// Python monitoring core and warns why (also under -q), on stderr and in
+/// the log header;
+/// `--core native` is an error naming the reason, and leaves no log.
+#[test]
+fn native_core_that_cannot_load_falls_back_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let shim_c = dir.path().join("no_memfd.c");
+    std::fs::write(
+        &shim_c,
+        r#"#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int memfd_create(const char *name, unsigned int flags) {
+    if (strcmp(name, "probe-native") == 0) { errno = EPERM; return -1; }
+    return (int)syscall(SYS_memfd_create, name, flags);
+}
+"#,
+    )
+    .unwrap();
+    let shim = dir.path().join("no_memfd.so");
+    let cc = Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&shim)
+        .arg(&shim_c)
+        .output()
+        .expect("a C compiler (cc) for the sandbox shim");
+    assert!(
+        cc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    let f = fixture("native_hot_path.py");
+    let s = spec(&f, "acc", "acc");
+    for (version, py) in pythons() {
+        if version == "3.11" {
+            continue; // no native core there at all (tested above)
+        }
+        let sandboxed = |core: &str, out: &std::path::Path| {
+            Command::new(probe_bin())
+                .args(["record", "-q", "--core", core, "-o"])
+                .arg(out)
+                .args(["-p", &s, "--"])
+                .arg(&py)
+                .arg(&f)
+                .env("LD_PRELOAD", &shim)
+                .output()
+                .expect("probe runs")
+        };
+        let out = dir.path().join(format!("auto-{version}.probe"));
+        let o = sandboxed("auto", &out);
+        assert_ok(&o, version);
+        let why = "cannot make an in-memory file for the native core";
+        // A warning, not a note about speed: -q does not silence it.
+        assert!(
+            stderr(&o).contains(&format!("probe: warning: {why}"))
+                && stderr(&o).contains("Operation not permitted"),
+            "Python {version}: the fallback must say why: {}",
+            stderr(&o)
+        );
+        let meta = LogReader::open(&out).unwrap().meta().clone();
+        assert_eq!(meta.core, "monitoring", "Python {version}");
+        assert!(
+            meta.core_note.as_deref().is_some_and(|n| n.contains(why)),
+            "Python {version}: {:?}",
+            meta.core_note
+        );
+        // The Python core recorded the run in full.
+        let accs: Vec<String> = records(&out)
+            .iter()
+            .map(|r| format!("{:?}", r.value))
+            .collect();
+        assert_eq!(accs.len(), 10, "Python {version}: {accs:?}");
+        let refused = dir.path().join(format!("native-{version}.probe"));
+        let o = sandboxed("native", &refused);
+        assert_eq!(o.status.code(), Some(2), "Python {version}");
+        assert!(
+            stderr(&o).contains(&format!("--core native: {why}")),
+            "Python {version}: {}",
+            stderr(&o)
+        );
+        assert!(!refused.exists(), "a refused run leaves no log behind");
+    }
+}

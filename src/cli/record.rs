@@ -197,9 +197,12 @@ fn count(n: u64, one: &str, many: &str) -> String {
 
 fn print_summary(output: &Path, o: &RecordOutcome, quiet: bool) {
     // The fallback to the settrace core on 3.11 is a note about speed, not
-    // a problem: -q silences it. Every other warning is always shown.
-    if let (Some(note), false) = (&o.core_note, quiet) {
-        eprintln!("probe: note: {}", escape_lines(note));
+    // a problem: -q silences it. A native core that did not load, and every
+    // other warning, is always shown.
+    match (&o.core_note, o.core_warning, quiet) {
+        (Some(note), true, _) => eprintln!("probe: warning: {}", escape_lines(note)),
+        (Some(note), false, false) => eprintln!("probe: note: {}", escape_lines(note)),
+        _ => {}
     }
     for w in &o.warnings {
         eprintln!("probe: warning: {}", escape_lines(w));

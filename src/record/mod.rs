@@ -85,6 +85,8 @@ pub struct RecordOutcome {
     pub core: String,
     /// Why the core was chosen, when it was a fallback.
     pub core_note: Option<String>,
+    /// Whether that fallback is a warning (see `Hello::core_warning`).
+    pub core_warning: bool,
     /// Bytes in the log file.
     pub file_bytes: u64,
     /// Uncompressed bytes of the record blocks.
@@ -949,6 +951,7 @@ impl Run<'_, '_> {
             python_version: s.hello.python_version,
             core: s.hello.core,
             core_note: s.hello.core_note,
+            core_warning: s.hello.core_warning,
             file_bytes,
             raw_bytes: stats.raw_bytes,
             warnings: self.warnings,

@@ -240,6 +240,10 @@ pub struct Hello {
     /// Why the automatic choice fell back, if it did.
     #[serde(default)]
     pub core_note: Option<String>,
+    /// Whether that fallback is a problem to warn about (the native core
+    /// did not load where it should have), not a note about speed.
+    #[serde(default)]
+    pub core_warning: bool,
     /// The agent's `perf_counter_ns()` at start: timestamps are relative to it.
     pub t0_ns: u64,
     /// Thread ident of the main thread (items carry no ident until threads exist).
@@ -707,6 +711,7 @@ mod tests {
             python_executable: "python3".into(),
             core: "monitoring".into(),
             core_note: None,
+            core_warning: false,
             t0_ns: 1000,
             main_thread: 77,
             probes: Vec::new(),

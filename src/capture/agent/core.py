@@ -13,30 +13,33 @@ from . import native as _native
 
 
 def choose(want):
-    """(core name, note or None) for `--core want` on this interpreter."""
+    """(core name, note or None, whether the note is a warning) for
+    `--core want` on this interpreter. A fallback for speed (3.11 has no
+    sys.monitoring) is a note; a native core that cannot load where it
+    should is a warning."""
     has_mon = hasattr(sys, "monitoring")
     if want == "monitoring":
         if not has_mon:
             raise ProbeError(
                 f"--core monitoring needs Python 3.12+ (sys.monitoring); this is Python {sys.version.split()[0]}")
-        return "monitoring", None
+        return "monitoring", None, False
     if want == "settrace":
-        return "settrace", None
+        return "settrace", None, False
     if want == "native":
         try:
             _native.load()
         except _native.Unavailable as e:
             raise ProbeError(f"--core native: {e}") from None
-        return "native", None
+        return "native", None, False
     if has_mon:
         if all(sys.monitoring.get_tool(i) is not None for i in range(6)):
-            return "settrace", "every sys.monitoring tool id is taken; fell back to sys.settrace"
+            return "settrace", "every sys.monitoring tool id is taken; fell back to sys.settrace", True
         try:
             _native.load()
         except _native.Unavailable as e:
-            return "monitoring", f"{e}; using the sys.monitoring core (Python)"
-        return "native", None
-    return "settrace", f"Python {sys.version.split()[0]} has no sys.monitoring; using sys.settrace"
+            return "monitoring", f"{e}; using the sys.monitoring core (Python)", True
+        return "native", None, False
+    return "settrace", f"Python {sys.version.split()[0]} has no sys.monitoring; using sys.settrace", False
 
 
 def make(name, mgr, planner):

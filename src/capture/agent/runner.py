@@ -135,6 +135,7 @@ class Runner:
         self.planner = None
         self.sealed = False
         self.core_note = None
+        self.core_warning = False
         self.children = 0   # child processes started untraced (see children.py)
         self.forks = 0      # of which forks seen by the at-fork hook
         wire.on_gone = self.recorder_gone
@@ -261,7 +262,7 @@ class Runner:
             rest = sys.path if self.native else sys.path[1:]
             resolver = Resolver(cfg["probes"], [first] + rest)
             sites, models = _plan.make_sites(resolver)
-            core_name, self.core_note = _core.choose(cfg.get("core", "auto"))
+            core_name, self.core_note, self.core_warning = _core.choose(cfg.get("core", "auto"))
         except ProbeError as e:
             self.wire.send_json(MSG_FATAL, {"message": str(e)})
             return 2
@@ -291,6 +292,7 @@ class Runner:
             "python_executable": sys.executable,
             "core": core.name,
             "core_note": self.core_note,
+            "core_warning": self.core_warning,
             "t0_ns": time.monotonic_ns(),
             "main_thread": _thread.get_ident(),
             "probes": [
