@@ -627,7 +627,7 @@ impl Drop for SmallDisk {
     }
 }
 
-/// 3 MiB free, less than the writer's first 8 MiB step: the growth shrinks
+/// 3 MiB free, less than the writer's growth steps reach: the growth shrinks
 /// to what is free, so the header, the metadata and every frame that fits
 /// are kept, and the log is sealed with the count of what was lost.
 #[test]

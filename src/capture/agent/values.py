@@ -10,7 +10,7 @@
 # turned into text in full, a huge list is not repr'd in full.
 
 import sys
-from array import array as _array  # imported now: never at capture time (SPEC §2 rule 11)
+import _struct  # imported now: never at capture time (SPEC §2 rule 11); not array, whose import runs collections
 
 T_UNBOUND = 1      # (1,)
 T_RAISED = 2       # (2,) unbound, or (2, value)
@@ -348,14 +348,10 @@ def _seq_array(v, t, limit):
     try:
         if name == "bool":
             data = bytes(items)
+        elif name == "complex128":
+            data = _struct.pack("<%dd" % (2 * len(items)), *[p for c in items for p in (c.real, c.imag)])
         else:
-            if name == "complex128":
-                a = _array("d", [p for c in items for p in (c.real, c.imag)])
-            else:
-                a = _array("q" if name == "int64" else "d", items)
-            if _BIG_ENDIAN:
-                a.byteswap()
-            data = a.tobytes()
-    except OverflowError:
+            data = _struct.pack("<%d%s" % (len(items), "q" if name == "int64" else "d"), *items)
+    except (OverflowError, _struct.error):
         return None  # an int beyond 64 bits (or beyond float range)
     return (T_ARRAY, name, (n,), data, trunc, t.__name__)
