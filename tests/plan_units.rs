@@ -1,7 +1,9 @@
 //! The agent's own unit tests, run with every supported interpreter:
 //! `tests/python/test_plan.py` (the capture plan: unit ownership, triggers,
-//! completion pruning, the bytecode reader against `dis`) and
-//! `tests/python/test_values.py` (bounded value snapshots).
+//! completion pruning, the bytecode reader against `dis`),
+//! `tests/python/test_values.py` (bounded value snapshots) and
+//! `tests/python/test_symbols.py` (the symbol tables the resolver reads,
+//! against the stdlib `symtable`).
 
 mod common;
 
@@ -36,4 +38,9 @@ fn capture_plan_unit_tests_pass_on_every_python() {
 #[test]
 fn value_snapshot_unit_tests_pass_on_every_python() {
     unit_tests("tests/python/test_values.py");
+}
+
+#[test]
+fn symbol_tables_answer_as_the_stdlib_symtable_on_every_python() {
+    unit_tests("tests/python/test_symbols.py");
 }

@@ -37,6 +37,7 @@ use sha2::{Digest, Sha256};
 pub const AGENT_MODULES: &[(&str, &str)] = &[
     ("values", include_str!("agent/values.py")),
     ("wire", include_str!("agent/wire.py")),
+    ("symbols", include_str!("agent/symbols.py")),
     ("resolve", include_str!("agent/resolve.py")),
     ("frames", include_str!("agent/frames.py")),
     ("plan", include_str!("agent/plan.py")),

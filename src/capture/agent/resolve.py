@@ -1,7 +1,7 @@
 # probe agent: resolving probe specs against the source (SPEC §1).
 #
 # A spec FILE:LINE:NAME[@role] names an occurrence of NAME on LINE. This
-# module parses the file (`_ast` + `symtable`, before the program runs),
+# module parses the file (`_ast` + the symbol tables, before the program runs),
 # finds every name occurrence with what it belongs to — the statement part
 # ("unit") it is evaluated in, the frame that owns the name, a `for` or
 # comprehension binding — and turns specs into probes. What a probe's
@@ -13,7 +13,8 @@ import sys
 # The C node classes: the `ast` module itself imports `re` and `enum`, about
 # 18 ms of start-up; parsing goes through compile(..., PyCF_ONLY_AST).
 import _ast as ast
-import symtable
+
+from . import symbols
 
 _PY = sys.version_info[:2]
 
@@ -141,7 +142,7 @@ class FileModel:
             raise ProbeError(f"{path}: not a Python source file ({e})")
         self.nlines = len(self.source.splitlines())
         try:
-            self.symtab = symtable.symtable(self.source, path, "exec")
+            self.symtab = symbols.symtable(self.source, path, "exec")
         except SyntaxError:
             self.symtab = None
         self.occ_by_line = {}
