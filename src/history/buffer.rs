@@ -313,6 +313,14 @@ impl Side {
                 self.imag.push((pos, im));
                 re
             }
+            // Raised while unbound: kept as a value too, since a raised
+            // capture's NaN could otherwise be a real NaN read when the
+            // exception hit (the view would show `nan` for it).
+            Value::Absent if status == Status::Raised => {
+                self.kinds.missing += 1;
+                self.other.push((pos, Value::Absent));
+                f64::NAN
+            }
             Value::Absent => {
                 self.kinds.missing += 1;
                 f64::NAN
@@ -673,5 +681,20 @@ mod tests {
         assert_eq!(b.kinds().complex, 1);
         assert_eq!(b.kinds().text, 1);
         assert_eq!(b.kinds().missing, 1);
+    }
+
+    #[test]
+    fn raised_while_unbound_is_told_apart_from_a_raised_nan() {
+        let mut b = ProbeDataBuffer::default();
+        b.push_record(0, 1, Status::Raised, Value::Absent);
+        b.push_record(1, 2, Status::Raised, Value::Float(f64::NAN));
+        b.push_record(2, 3, Status::Unbound, Value::Absent);
+        assert!(b.values().iter().all(|v| v.is_nan()));
+        // Both NaN in the column: only the side table says which is which.
+        assert!(matches!(b.other_at(0), Some(Value::Absent)));
+        assert_eq!(b.other_at(1), None, "a NaN read when the exception hit");
+        assert_eq!(b.other_at(2), None, "the status already says unbound");
+        assert_eq!(b.kinds().missing, 2);
+        assert_eq!(b.kinds().float, 1);
     }
 }

@@ -210,10 +210,13 @@ impl LiveStore {
             Value::Complex(r, i) if ok_like => (Some(*r), Some(*i)),
             _ => (None, None),
         };
-        let scalar = matches!(
-            base,
-            Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Complex(..) | Value::Absent
-        );
+        // Raised while unbound goes as a value (`absent`), or the page could
+        // not tell it from a NaN read when the exception hit.
+        let scalar = match base {
+            Value::Absent => p.status != Status::Raised,
+            Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Complex(..) => true,
+            _ => false,
+        };
         let v = if scalar {
             serde_json::Value::Null
         } else {
