@@ -376,7 +376,8 @@ fn arr(xs: &[f64]) -> Value {
 }
 
 /// Arrays compare elementwise under the tolerance; complex by modulus; the
-/// report names the element; --plot writes PNG and SVG.
+/// report names the element; --plot writes PNG and SVG, a complex probe as
+/// its real and its imaginary part.
 #[test]
 fn arrays_and_complex_compare_elementwise_and_plot() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -431,6 +432,17 @@ fn arrays_and_complex_compare_elementwise_and_plot() {
             assert!(
                 svg.contains("<svg") && svg.contains("first divergence"),
                 "svg without the marker"
+            );
+            // z differs only in its imaginary part: a row of real parts
+            // alone would show two identical curves.
+            assert!(
+                svg.contains("z@rhs — first divergence at #1 (2 vs 2 values) — real part")
+                    && svg.contains("— imaginary part"),
+                "a complex probe gets a real and an imaginary row: {}",
+                svg.lines()
+                    .filter(|l| l.contains("divergence"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
             );
         }
     }

@@ -5,8 +5,9 @@
 //!
 //! Rows show probes that differ first (up to [`MAX_PANELS`]); with no
 //! difference, the first matched probes. Numbers are plotted against their
-//! index in the probe's sequence (the index the report's divergence uses),
-//! complex numbers by their real part. A pair of array probes shows the
+//! index in the probe's sequence (the index the report's divergence uses);
+//! a probe holding complex numbers gets two rows, its real part and its
+//! imaginary part (a difference in either shows). A pair of array probes shows the
 //! first differing pair of arrays (or the first pair, when none differs)
 //! over element index. A pair with nothing numeric gets a row saying so.
 //! The traces are read through the reading layer, every series charged to
@@ -53,6 +54,7 @@ pub enum PlotError {
 #[derive(Debug, Clone, Copy, Default)]
 struct Holds {
     numbers: u64,
+    complex: u64,
     arrays: u64,
 }
 
@@ -65,22 +67,52 @@ fn real(b: &RecordBlock, i: usize) -> Option<f64> {
     })
 }
 
+/// Record `i`'s imaginary part: a complex value's, 0 for a real number,
+/// NaN for anything else.
+fn imag(b: &RecordBlock, i: usize) -> f64 {
+    match b.side(i) {
+        Some(Value::Complex(_, im)) => *im,
+        _ if b.as_f64(i).is_some() => 0.0,
+        _ => f64::NAN,
+    }
+}
+
 /// One pass over a trace: what each probe holds, each wanted probe's real
-/// series (charged to the budget), and the value at position `k` of the
-/// probes in `nth`.
+/// series and (complex probes) imaginary series, charged to the budget,
+/// and the value at position `k` of the probes in `nth`.
 struct Pass {
     holds: Vec<Holds>,
     series: Vec<Option<Vec<f64>>>,
+    imag: Vec<Option<Vec<f64>>>,
     nth: Vec<Option<Value>>,
 }
 
-fn pass(r: &LogReader, want_series: &[bool], nth: &[Option<u64>]) -> Result<Pass, LogError> {
+/// Appends `x` to a series held under the memory budget.
+fn push_charged(s: &mut Vec<f64>, x: f64, budget: &crate::log::Budget) -> Result<(), LogError> {
+    if s.len() == s.capacity() {
+        let add = s.capacity().max(1024);
+        budget.reserve(s, add, &|| "the series of diff --plot".to_string())?;
+    }
+    s.push(x);
+    Ok(())
+}
+
+fn pass(
+    r: &LogReader,
+    want_series: &[bool],
+    want_imag: &[bool],
+    nth: &[Option<u64>],
+) -> Result<Pass, LogError> {
     let n = r.meta().probes.len();
+    let wanted = |w: &[bool]| -> Vec<Option<Vec<f64>>> {
+        (0..n)
+            .map(|i| w.get(i).copied().unwrap_or(false).then(Vec::new))
+            .collect()
+    };
     let mut p = Pass {
         holds: vec![Holds::default(); n],
-        series: (0..n)
-            .map(|i| want_series.get(i).copied().unwrap_or(false).then(Vec::new))
-            .collect(),
+        series: wanted(want_series),
+        imag: wanted(want_imag),
         nth: vec![None; n],
     };
     let mut seen = vec![0u64; n];
@@ -100,15 +132,17 @@ fn pass(r: &LogReader, want_series: &[bool], nth: &[Option<u64>]) -> Result<Pass
             let x = real(&b, i);
             if x.is_some_and(f64::is_finite) {
                 h.numbers += 1;
+                if b.kind(i) == Kind::Complex {
+                    h.complex += 1;
+                }
             } else if b.kind(i) == Kind::Array {
                 h.arrays += 1;
             }
             if let Some(s) = &mut p.series[id] {
-                if s.len() == s.capacity() {
-                    let add = s.capacity().max(1024);
-                    budget.reserve(s, add, &|| "the series of diff --plot".to_string())?;
-                }
-                s.push(x.unwrap_or(f64::NAN));
+                push_charged(s, x.unwrap_or(f64::NAN), &budget)?;
+            }
+            if let Some(s) = &mut p.imag[id] {
+                push_charged(s, imag(&b, i), &budget)?;
             }
             if nth.get(id).copied().flatten() == Some(seen[id]) {
                 p.nth[id] = Some(b.value(i));
@@ -230,10 +264,11 @@ pub fn plot(
     fn read_err(p: &Path) -> impl Fn(LogError) -> PlotError + '_ {
         move |e| PlotError::Read(p.display().to_string(), e)
     }
-    let ha = pass(&ra, &[], &[]).map_err(read_err(&opts.a))?.holds;
-    let hb = pass(&rb, &[], &[]).map_err(read_err(&opts.b))?.holds;
+    let ha = pass(&ra, &[], &[], &[]).map_err(read_err(&opts.a))?.holds;
+    let hb = pass(&rb, &[], &[], &[]).map_err(read_err(&opts.b))?.holds;
     enum Choice {
-        Series,
+        /// Numbers; `true`: complex ones among them (two rows).
+        Series(bool),
         Array(u64),
         Nothing,
     }
@@ -243,7 +278,7 @@ pub fn plot(
         .map(|k| {
             let (a, b) = (ha[m.pairs[k].a as usize], hb[m.pairs[k].b as usize]);
             let c = if a.numbers + b.numbers > 0 {
-                Choice::Series
+                Choice::Series(a.complex + b.complex > 0)
             } else if a.arrays + b.arrays > 0 {
                 Choice::Array(report.probes[k].first.as_ref().map_or(0, |d| d.index))
             } else {
@@ -255,52 +290,71 @@ pub fn plot(
     let (na, nb) = (ra.meta().probes.len(), rb.meta().probes.len());
     let mut want_a = vec![false; na];
     let mut want_b = vec![false; nb];
+    let mut imag_a = vec![false; na];
+    let mut imag_b = vec![false; nb];
     let mut nth_a = vec![None; na];
     let mut nth_b = vec![None; nb];
     for (k, c) in &chosen {
         let (a, b) = (m.pairs[*k].a as usize, m.pairs[*k].b as usize);
         match c {
-            Choice::Series => (want_a[a], want_b[b]) = (true, true),
+            Choice::Series(complex) => {
+                (want_a[a], want_b[b]) = (true, true);
+                (imag_a[a], imag_b[b]) = (*complex, *complex);
+            }
             Choice::Array(i) => (nth_a[a], nth_b[b]) = (Some(*i), Some(*i)),
             Choice::Nothing => {}
         }
     }
-    let mut pa = pass(&ra, &want_a, &nth_a).map_err(read_err(&opts.a))?;
-    let mut pb = pass(&rb, &want_b, &nth_b).map_err(read_err(&opts.b))?;
+    let mut pa = pass(&ra, &want_a, &imag_a, &nth_a).map_err(read_err(&opts.a))?;
+    let mut pb = pass(&rb, &want_b, &imag_b, &nth_b).map_err(read_err(&opts.b))?;
     let mut drawn = 0;
-    let rows: Vec<DiffRow> = chosen
-        .iter()
-        .map(|(k, c)| {
-            let p = &report.probes[*k];
-            let (a, b) = (m.pairs[*k].a as usize, m.pairs[*k].b as usize);
-            match c {
-                Choice::Series => {
-                    drawn += 1;
-                    DiffRow::Series(SeriesPair {
-                        title: title(p),
-                        x_desc: "capture index (value # in the probe's sequence)".into(),
-                        a: pa.series[a].take().unwrap_or_default(),
-                        b: pb.series[b].take().unwrap_or_default(),
-                        first: p.first.as_ref().map(|d| d.index),
-                        atol: opts.tol.atol,
-                        rtol: opts.tol.rtol,
-                    })
+    let mut rows: Vec<DiffRow> = Vec::new();
+    for (k, c) in &chosen {
+        let p = &report.probes[*k];
+        let (a, b) = (m.pairs[*k].a as usize, m.pairs[*k].b as usize);
+        let series = |title: String, a: Vec<f64>, b: Vec<f64>| {
+            DiffRow::Series(SeriesPair {
+                title,
+                x_desc: "capture index (value # in the probe's sequence)".into(),
+                a,
+                b,
+                first: p.first.as_ref().map(|d| d.index),
+                atol: opts.tol.atol,
+                rtol: opts.tol.rtol,
+            })
+        };
+        match c {
+            Choice::Series(complex) => {
+                drawn += 1;
+                let (ra, rb) = (
+                    pa.series[a].take().unwrap_or_default(),
+                    pb.series[b].take().unwrap_or_default(),
+                );
+                if *complex {
+                    rows.push(series(format!("{} — real part", title(p)), ra, rb));
+                    rows.push(series(
+                        format!("{} — imaginary part", title(p)),
+                        pa.imag[a].take().unwrap_or_default(),
+                        pb.imag[b].take().unwrap_or_default(),
+                    ));
+                } else {
+                    rows.push(series(title(p), ra, rb));
                 }
-                Choice::Array(i) => {
-                    let row = array_row(p, *i, pa.nth[a].as_ref(), pb.nth[b].as_ref(), opts);
-                    if matches!(row, DiffRow::Series(_)) {
-                        drawn += 1;
-                    }
-                    row
-                }
-                Choice::Nothing => DiffRow::Note {
-                    title: title(p),
-                    why: "no numbers or arrays in either trace (text, None, errors …): nothing to draw"
-                        .to_string(),
-                },
             }
-        })
-        .collect();
+            Choice::Array(i) => {
+                let row = array_row(p, *i, pa.nth[a].as_ref(), pb.nth[b].as_ref(), opts);
+                if matches!(row, DiffRow::Series(_)) {
+                    drawn += 1;
+                }
+                rows.push(row);
+            }
+            Choice::Nothing => rows.push(DiffRow::Note {
+                title: title(p),
+                why: "no numbers or arrays in either trace (text, None, errors …): nothing to draw"
+                    .to_string(),
+            }),
+        }
+    }
     let why = (drawn == 0).then(|| {
         if m.pairs.is_empty() {
             "the traces have no probe in common".to_string()
