@@ -328,6 +328,18 @@ function fmtNum(v) {
   if (a !== 0 && (a < 1e-4 || a >= 1e16)) return v.toExponential(6).replace(/\.?0+e/, 'e');
   return String(v);
 }
+// Tick steps for axes of whole numbers (seq, element index): 1, 2, 5, 10, …
+// — uPlot's default steps include 0.5 and 0.25, which put fractional
+// ticks on a short seq or element range. The decimal set is uPlot's kind,
+// for the time axis and values.
+const INT_INCRS = [], DEC_INCRS = [];
+for (let e = -16; e <= 16; e++) {
+  for (const m of [1, 2, 2.5, 5]) {
+    const step = +(m * 10 ** e).toPrecision(2);
+    DEC_INCRS.push(step);
+    if (e >= 0 && m !== 2.5) INT_INCRS.push(step);
+  }
+}
 function fmtTick(v, span) {
   if (Math.abs(v) < span * 1e-9) v = 0; // -1.1e-16 is 0 on this axis
   return fmtNum(v);
@@ -587,7 +599,8 @@ function makeChart(c, width) {
       y: { auto: false, range: (u, a, b) => [a, b] },
     },
     axes: [
-      { ...axisStyle(col), values: (u, v) => v.map(t => fmtTick(t, u.scales.x.max - u.scales.x.min)), size: 32 },
+      { ...axisStyle(col), values: (u, v) => v.map(t => fmtTick(t, u.scales.x.max - u.scales.x.min)), size: 32,
+        incrs: () => S.x === 'time' ? DEC_INCRS : INT_INCRS },
       { ...axisStyle(col), values: (u, v) => stepped ? v.map(t => t === 0 ? 'False' : t === 1 ? 'True' : '') : v.map(t => fmtTick(t, u.scales.y.max - u.scales.y.min)),
         // Wide enough for the longest tick label (1000000040000 was cut to 0040000).
         size: (u, v) => Math.max(64, 14 + 7 * Math.max(0, ...(v || []).map(t => String(t).length))),
@@ -683,7 +696,7 @@ function drawArray(c) {
       c.u = new uPlot({
         width, height, legend: { show: false }, cursor: { points: { show: false }, y: false },
         scales: { x: { time: false } },
-        axes: [{ ...axisStyle(col), label: 'element', labelSize: 14, size: 44 },
+        axes: [{ ...axisStyle(col), label: 'element', labelSize: 14, size: 44, incrs: INT_INCRS },
                { ...axisStyle(col), size: 64, values: (u, t) => t.map(x => fmtTick(x, u.scales.y.max - u.scales.y.min)) }],
         series: [{}, { stroke: col.line, width: 1.25, points: { show: n <= 64, size: 4 } }],
         hooks: { setCursor: [u => {
