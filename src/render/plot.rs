@@ -1071,10 +1071,21 @@ fn draw_heatmap<DB: DrawingBackend>(
         .build_cartesian_2d(0.0..cols as f64, rows as f64..0.0)
         .map_err(de)?;
     let label = (FAMILY, 12).into_font().color(&t.fg);
-    let f = |v: &f64| fmt_num(*v);
+    // Rows and columns are whole numbers: a small array's axis gets at most
+    // one label per index, and none between two.
+    let f = |v: &f64| {
+        if v.fract() == 0.0 {
+            fmt_num(*v)
+        } else {
+            String::new()
+        }
+    };
+    let labels = |n: u64| usize::try_from(n.saturating_add(1)).unwrap_or(usize::MAX).min(10);
     chart
         .configure_mesh()
         .disable_mesh()
+        .x_labels(labels(cols))
+        .y_labels(labels(rows))
         .x_desc(format!("column — latest: #{index}, {}", array_desc(a)))
         .y_desc("row")
         .x_label_formatter(&f)
