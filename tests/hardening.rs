@@ -715,6 +715,7 @@ fn diff_plot_stays_in_its_panels_and_draws_arrays() {
             first: Some(1),
             atol: 0.5,
             rtol: 1e-3,
+            step: false,
         }),
         DiffRow::Series(SeriesPair {
             title: "extremes".into(),
@@ -724,6 +725,8 @@ fn diff_plot_stays_in_its_panels_and_draws_arrays() {
             first: Some(0),
             atol: 0.0,
             rtol: 0.0,
+            // Steps through extremes, NaN and infinities too.
+            step: true,
         }),
         DiffRow::Series(SeriesPair {
             title: "short".into(),
@@ -733,6 +736,7 @@ fn diff_plot_stays_in_its_panels_and_draws_arrays() {
             first: Some(0),
             atol: 0.0,
             rtol: 0.0,
+            step: false,
         }),
     ];
     let t = Theme::LIGHT;
@@ -828,6 +832,7 @@ fn diff_plot_marks_the_divergence_and_the_band_only_where_they_are() {
             first,
             atol: 0.05,
             rtol: 0.0,
+            step: false,
         })
     };
     let t = Theme::LIGHT;

@@ -7,7 +7,8 @@
 //! difference, the first matched probes. Numbers are plotted against their
 //! index in the probe's sequence (the index the report's divergence uses);
 //! a probe holding complex numbers gets two rows, its real part and its
-//! imaginary part (a difference in either shows). A pair of array probes shows the
+//! imaginary part (a difference in either shows); one holding only bools
+//! is drawn in steps. A pair of array probes shows the
 //! first differing pair of arrays (or the first pair, when none differs)
 //! over element index. A pair with nothing numeric gets a row saying so.
 //! The traces are read through the reading layer, every series charged to
@@ -55,6 +56,7 @@ pub enum PlotError {
 struct Holds {
     numbers: u64,
     complex: u64,
+    bools: u64,
     arrays: u64,
 }
 
@@ -132,8 +134,10 @@ fn pass(
             let x = real(&b, i);
             if x.is_some_and(f64::is_finite) {
                 h.numbers += 1;
-                if b.kind(i) == Kind::Complex {
-                    h.complex += 1;
+                match b.kind(i) {
+                    Kind::Complex => h.complex += 1,
+                    Kind::Bool => h.bools += 1,
+                    _ => {}
                 }
             } else if b.kind(i) == Kind::Array {
                 h.arrays += 1;
@@ -195,6 +199,7 @@ fn array_row(
                 first,
                 atol: opts.tol.atol,
                 rtol: opts.tol.rtol,
+                step: false,
             })
         }
         _ => DiffRow::Note {
@@ -267,8 +272,12 @@ pub fn plot(
     let ha = pass(&ra, &[], &[], &[]).map_err(read_err(&opts.a))?.holds;
     let hb = pass(&rb, &[], &[], &[]).map_err(read_err(&opts.b))?.holds;
     enum Choice {
-        /// Numbers; `true`: complex ones among them (two rows).
-        Series(bool),
+        /// Numbers: complex ones among them (two rows), all of them bools
+        /// (steps).
+        Series {
+            complex: bool,
+            step: bool,
+        },
         Array(u64),
         Nothing,
     }
@@ -278,7 +287,10 @@ pub fn plot(
         .map(|k| {
             let (a, b) = (ha[m.pairs[k].a as usize], hb[m.pairs[k].b as usize]);
             let c = if a.numbers + b.numbers > 0 {
-                Choice::Series(a.complex + b.complex > 0)
+                Choice::Series {
+                    complex: a.complex + b.complex > 0,
+                    step: a.bools == a.numbers && b.bools == b.numbers,
+                }
             } else if a.arrays + b.arrays > 0 {
                 Choice::Array(report.probes[k].first.as_ref().map_or(0, |d| d.index))
             } else {
@@ -297,7 +309,7 @@ pub fn plot(
     for (k, c) in &chosen {
         let (a, b) = (m.pairs[*k].a as usize, m.pairs[*k].b as usize);
         match c {
-            Choice::Series(complex) => {
+            Choice::Series { complex, .. } => {
                 (want_a[a], want_b[b]) = (true, true);
                 (imag_a[a], imag_b[b]) = (*complex, *complex);
             }
@@ -321,10 +333,11 @@ pub fn plot(
                 first: p.first.as_ref().map(|d| d.index),
                 atol: opts.tol.atol,
                 rtol: opts.tol.rtol,
+                step: matches!(c, Choice::Series { step: true, .. }),
             })
         };
         match c {
-            Choice::Series(complex) => {
+            Choice::Series { complex, .. } => {
                 drawn += 1;
                 let (ra, rb) = (
                     pa.series[a].take().unwrap_or_default(),

@@ -49,6 +49,9 @@ pub struct SeriesPair {
     pub atol: f64,
     /// Relative tolerance.
     pub rtol: f64,
+    /// Drawn as steps (booleans: a value holds until the next one), not
+    /// as slopes between values.
+    pub step: bool,
 }
 
 /// Height of one row's two charts.
@@ -216,7 +219,7 @@ fn draw_pair<DB: DrawingBackend>(
                 color,
                 width,
                 decimate: true,
-                step: false,
+                step: p.step,
             },
         )?;
     }
@@ -306,7 +309,7 @@ fn draw_pair<DB: DrawingBackend>(
             color: t.fg,
             width: 1,
             decimate: true,
-            step: false,
+            step: p.step,
         },
     )?;
     if let Some(k) = p.first {

@@ -1080,7 +1080,11 @@ fn draw_heatmap<DB: DrawingBackend>(
             String::new()
         }
     };
-    let labels = |n: u64| usize::try_from(n.saturating_add(1)).unwrap_or(usize::MAX).min(10);
+    let labels = |n: u64| {
+        usize::try_from(n.saturating_add(1))
+            .unwrap_or(usize::MAX)
+            .min(10)
+    };
     chart
         .configure_mesh()
         .disable_mesh()
