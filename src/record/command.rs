@@ -46,6 +46,36 @@ impl PythonCommand {
         elf.then_some(true)
     }
 
+    /// A digest of the interpreter executable's identity (its real path,
+    /// device, inode, size and modification time), for the compiled-agent
+    /// cache's index; `None` for a wrapper script (a pyenv shim dispatches
+    /// to different interpreters) or an executable that cannot be found.
+    pub fn identity(&self) -> Option<String> {
+        use sha2::{Digest, Sha256};
+        use std::os::unix::fs::MetadataExt;
+        let path = std::fs::canonicalize(locate(&self.python)?).ok()?;
+        let mut f = std::fs::File::open(&path).ok()?;
+        let mut head = [0u8; 4];
+        f.read_exact(&mut head).ok()?;
+        if &head != b"\x7fELF" {
+            return None;
+        }
+        let m = f.metadata().ok()?;
+        let mut h = Sha256::new();
+        h.update(path.as_os_str().as_encoded_bytes());
+        for n in [m.dev(), m.ino(), m.size()] {
+            h.update(n.to_le_bytes());
+        }
+        h.update(m.mtime().to_le_bytes());
+        h.update(m.mtime_nsec().to_le_bytes());
+        Some(
+            h.finalize()[..16]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        )
+    }
+
     /// Whether no interpreter flag skips the environment or `site`.
     pub fn imports_site_with_env(&self) -> bool {
         let mut words = self.interpreter_args.iter();

@@ -361,7 +361,10 @@ pub fn record_with_tap(
         ),
     ];
     let cache = cache::default_dir().and_then(|d| AgentCache::open(&d, &agent_key()));
-    let cached = cache.as_ref().map(|c| c.load_all()).unwrap_or_default();
+    let cached = cache
+        .as_ref()
+        .map(|c| c.load_for(pc.identity().as_deref()))
+        .unwrap_or_default();
     // The native core only where it may run: `--core auto` or `native`.
     let native = matches!(opts.core.as_str(), "auto" | "native").then_some(agent::native::IMAGE);
     let bundle =
@@ -701,7 +704,13 @@ impl Run<'_, '_> {
                 if let (Some(c), Some(nul)) = (&self.cache, m.payload.iter().position(|&b| b == 0))
                 {
                     if let Ok(key) = std::str::from_utf8(&m.payload[..nul]) {
-                        let _ = c.store(key, &m.payload[nul + 1..]);
+                        // And which interpreter has that key, so that the
+                        // next run reads only its compilation.
+                        if c.store(key, &m.payload[nul + 1..]).is_ok() {
+                            if let Some(id) = self.pc.identity() {
+                                let _ = c.store_index(&id, key);
+                            }
+                        }
                     }
                 }
             }
