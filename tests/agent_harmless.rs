@@ -122,14 +122,22 @@ fn a_tampered_cache_entry_is_deleted_and_rebuilt_never_run() {
         0o700,
         "the cache directory is private"
     );
-    let entries: Vec<_> = std::fs::read_dir(&pdir)
+    let files: Vec<_> = std::fs::read_dir(&pdir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
+    let of = |ext: &str| -> Vec<_> {
+        files
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == ext))
+            .cloned()
+            .collect()
+    };
+    let entries = of("bin");
     assert_eq!(
-        entries.len(),
-        1,
-        "one compiled agent for Python {v}: {entries:?}"
+        (entries.len(), of("idx").len(), files.len()),
+        (1, 1, 2),
+        "one compiled agent for Python {v}, and the index naming it: {files:?}"
     );
     // Replace the payload with code that would leave a mark, keeping the
     // header (magic and the old hash): it must be refused, not run.
