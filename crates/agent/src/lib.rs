@@ -29,6 +29,30 @@ extern "C" {
     // variables dereferenced) without materialising `f_locals` and without
     // side effects; a new reference, or NULL with NameError when unbound.
     fn PyFrame_GetVar(frame: *mut PyFrameObject, name: *mut PyObject) -> *mut PyObject;
+    // The frame type (outside the limited API, exported by every CPython).
+    static mut PyFrame_Type: PyTypeObject;
+}
+
+/// 3.12's frame layout (frames.py `_LAYOUT`): PyFrameObject.f_frame after
+/// the object header and f_back; in the _PyInterpreterFrame, f_code first
+/// and f_locals at 40.
+const F_FRAME_312: usize = 24;
+const F_LOCALS_312: usize = 40;
+
+/// The running 3.12 frame's interpreter frame, if its layout is the one
+/// known: its first word must be the frame's code object.
+///
+/// # Safety
+/// GIL held; `frame` a live frame object of a 3.12 interpreter, `code` its
+/// code object.
+unsafe fn interpreter_frame_312(frame: *mut PyObject, code: *mut PyObject) -> Option<*const u8> {
+    // SAFETY: a 3.12 PyFrameObject is longer than F_FRAME_312 + 8 bytes;
+    // the pointer read there is only dereferenced (8 bytes) when non-NULL,
+    // as frames.py's check does with ctypes.
+    unsafe {
+        let data = *frame.cast::<u8>().add(F_FRAME_312).cast::<*const u8>();
+        (!data.is_null() && *data.cast::<*mut PyObject>() == code).then_some(data)
+    }
 }
 
 /// The manager's objects the fast path works on (strong references, set
@@ -276,11 +300,6 @@ unsafe fn namespace_value_312(
     code: *mut PyObject,
     name: *mut PyObject,
 ) -> *mut PyObject {
-    // 3.12's PyFrameObject: object header (16 bytes), f_back, f_frame; its
-    // _PyInterpreterFrame: f_code at 0, f_locals at 40 (frames.py _LAYOUT).
-    const F_FRAME: usize = 24;
-    const F_CODE: usize = 0;
-    const F_LOCALS: usize = 40;
     // SAFETY: GIL held; the frame object is live and at least F_FRAME + 8
     // bytes long on 3.12; its interpreter frame is live while it runs (we
     // are in its callback) and is only dereferenced once its first word is
@@ -296,11 +315,10 @@ unsafe fn namespace_value_312(
                 }
             }
         }
-        let data = *frame.cast::<u8>().add(F_FRAME).cast::<*const u8>();
-        if data.is_null() || *data.add(F_CODE).cast::<*mut PyObject>() != code {
+        let Some(data) = interpreter_frame_312(frame.cast(), code) else {
             return ptr::null_mut();
-        }
-        let ns = *data.add(F_LOCALS).cast::<*mut PyObject>();
+        };
+        let ns = *data.add(F_LOCALS_312).cast::<*mut PyObject>();
         // An exact dict only, as namespace_value.
         if ns.is_null() || Py_TYPE(ns) != &raw mut PyDict_Type {
             return ptr::null_mut();
@@ -793,12 +811,128 @@ static mut INSTR_DEF: PyMethodDef = PyMethodDef {
     ml_doc: c"probe's INSTRUCTION callback (native fast path)".as_ptr(),
 };
 
-static mut METHODS: [PyMethodDef; 2] = [
+/// Whether `frame` is a frame object of a 3.12 interpreter whose layout is
+/// the one known (see `interpreter_frame_312`); new references to its
+/// code object in `code` when so.
+///
+/// # Safety
+/// GIL held; `frame` a live object.
+unsafe fn frame_312(frame: *mut PyObject) -> Option<*mut PyObject> {
+    // SAFETY: GIL held; the type check comes before any frame access, and
+    // the code object is a new reference the caller releases.
+    unsafe {
+        if Py_Version >> 16 != 0x030c || Py_TYPE(frame) != &raw mut PyFrame_Type {
+            return None;
+        }
+        let code = PyFrame_GetCode(frame.cast()).cast::<PyObject>();
+        if interpreter_frame_312(frame, code).is_none() {
+            Py_DECREF(code);
+            return None;
+        }
+        Some(code)
+    }
+}
+
+/// `frame_layout_ok(frame)`: whether `frame` (the agent's own, live) is a
+/// 3.12 frame of the layout `frame_get` and the namespace reads rely on.
+unsafe extern "C" fn frame_layout_ok(
+    _module: *mut PyObject,
+    args: *mut *mut PyObject,
+    nargs: Py_ssize_t,
+) -> *mut PyObject {
+    // SAFETY: CPython calls this with the GIL held and `nargs` arguments.
+    unsafe {
+        if nargs != 1 {
+            PyErr_SetString(PyExc_TypeError, c"frame_layout_ok(frame)".as_ptr());
+            return ptr::null_mut();
+        }
+        match frame_312(*args) {
+            Some(code) => {
+                Py_DECREF(code);
+                Py_NewRef(Py_True())
+            }
+            None => Py_NewRef(Py_False()),
+        }
+    }
+}
+
+/// `frame_get(frame, name)`: local `name` of a running 3.12 frame as
+/// `frame.f_locals[name]` gives it, without f_locals' side effects (what
+/// frames.py's memory reader does with ctypes, which costs 1.8 ms of
+/// start-up to import): a fast local, cell or free variable through
+/// PyFrame_GetVar; in a module or class body then its namespace. KeyError
+/// when unbound or not there.
+unsafe extern "C" fn frame_get(
+    _module: *mut PyObject,
+    args: *mut *mut PyObject,
+    nargs: Py_ssize_t,
+) -> *mut PyObject {
+    const CO_OPTIMIZED: i64 = 0x1;
+    // SAFETY: CPython calls this with the GIL held and `nargs` arguments;
+    // the frame is type-checked and its layout checked before any access.
+    unsafe {
+        if nargs != 2 || PyUnicode_Check(*args.add(1)) == 0 {
+            PyErr_SetString(PyExc_TypeError, c"frame_get(frame, str)".as_ptr());
+            return ptr::null_mut();
+        }
+        let (frame, name) = (*args, *args.add(1));
+        let Some(code) = frame_312(frame) else {
+            PyErr_SetString(
+                PyExc_TypeError,
+                c"frame_get: not a 3.12 frame of the known layout".as_ptr(),
+            );
+            return ptr::null_mut();
+        };
+        let v = PyFrame_GetVar(frame.cast(), name);
+        if !v.is_null() || PyErr_ExceptionMatches(PyExc_NameError) == 0 {
+            Py_DECREF(code);
+            return v;
+        }
+        PyErr_Clear();
+        let flags = PyObject_GetAttrString(code, c"co_flags".as_ptr());
+        let data = interpreter_frame_312(frame, code);
+        Py_DECREF(code);
+        if flags.is_null() {
+            return ptr::null_mut();
+        }
+        let optimized = PyLong_AsLongLong(flags) & CO_OPTIMIZED != 0;
+        Py_DECREF(flags);
+        if optimized {
+            PyErr_SetObject(PyExc_KeyError, name);
+            return ptr::null_mut();
+        }
+        let ns = match data.map(|d| *d.add(F_LOCALS_312).cast::<*mut PyObject>()) {
+            Some(ns) if !ns.is_null() => Py_NewRef(ns),
+            _ => PyObject_GetAttrString(frame, c"f_globals".as_ptr()),
+        };
+        if ns.is_null() {
+            return ptr::null_mut();
+        }
+        // The namespace's own lookup, as `ns[name]` (a mapping may run code).
+        let v = PyObject_GetItem(ns, name);
+        Py_DECREF(ns);
+        v
+    }
+}
+
+static mut METHODS: [PyMethodDef; 4] = [
     PyMethodDef {
         ml_name: c"install".as_ptr(),
         ml_meth: PyMethodDefPointer { PyCFunctionFast: install },
         ml_flags: METH_FASTCALL,
         ml_doc: c"install(general, fast_at, pending, chunk, completions, mt, deadline, intr, flush, reraise, internal_error, pend, complete_at, frame_memory) -> callback".as_ptr(),
+    },
+    PyMethodDef {
+        ml_name: c"frame_get".as_ptr(),
+        ml_meth: PyMethodDefPointer { PyCFunctionFast: frame_get },
+        ml_flags: METH_FASTCALL,
+        ml_doc: c"frame_get(frame, name): a local of a running 3.12 frame, as f_locals[name] without its side effects".as_ptr(),
+    },
+    PyMethodDef {
+        ml_name: c"frame_layout_ok".as_ptr(),
+        ml_meth: PyMethodDefPointer { PyCFunctionFast: frame_layout_ok },
+        ml_flags: METH_FASTCALL,
+        ml_doc: c"frame_layout_ok(frame): whether frame_get can read this 3.12 frame".as_ptr(),
     },
     PyMethodDef::zeroed(),
 ];

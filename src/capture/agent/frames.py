@@ -18,7 +18,8 @@
 #
 # So there locals are read from the interpreter frame's memory (CPython's
 # _PyInterpreterFrame layout, checked on first use and the code pointer on
-# every read). 3.13+ has PEP 667's write-through proxy without side effects,
+# every read) — with ctypes, or on 3.12 with the native core loaded by the
+# extension (`frame_get`: PyFrame_GetVar, then the namespace). 3.13+ has PEP 667's write-through proxy without side effects,
 # and f_locals is used as is. If the layout check fails (an unusual build),
 # f_locals is the fallback.
 
@@ -35,6 +36,10 @@ _F_FRAME = 24
 
 def _f_locals_get(frame, name):
     return frame.f_locals[name]
+
+
+def _no_view(frame, name):
+    return None
 
 
 class FrameReader:
@@ -58,13 +63,25 @@ class FrameReader:
         # from frame memory (the native core reads 3.12 namespaces so too).
         self.memory = False
 
-    def prepare(self, frame):
+    def prepare(self, frame, native=None):
         """Imports ctypes (before the agent undoes its imports: the program
         must not find it in sys.modules because of us) and checks the frame
         layout on `frame` (the agent's own, live). Returns whether the
-        memory reader is used."""
+        memory reader is used. With the native core loaded (`native`, 3.12)
+        the extension reads frame memory instead, and ctypes (1.8 ms of
+        start-up) is not imported."""
         if not NEEDED:
             return False
+        if native is not None and _PY == (3, 12):
+            try:
+                ok = native.frame_layout_ok(frame)
+            except Exception:  # noqa: BLE001
+                ok = False
+            if ok:
+                self.get = native.frame_get
+                self.view = _no_view  # no slot views: every read goes through get
+                self.memory = True
+                return True
         try:
             import ctypes
             P = ctypes.c_void_p

@@ -82,10 +82,11 @@ class CaptureManager:
         # forked child): nothing is captured or sent any more (see close()).
         self.closed = False
 
-    def prepare_frames(self, frame):
+    def prepare_frames(self, frame, native=None):
         """Checks the frame layout on a live frame and, where needed, reads
-        locals from frame memory from now on."""
-        self.frames.prepare(frame)
+        locals from frame memory from now on (through the native core's
+        module `native` when it is loaded)."""
+        self.frames.prepare(frame, native)
         self.getlocal = self.frames.get
         self.view = self.frames.view
 

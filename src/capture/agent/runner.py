@@ -303,7 +303,7 @@ class Runner:
         }
         # Now, while our own imports are about to be undone anyway (ctypes),
         # and before a core binds the reader.
-        mgr.prepare_frames(sys._getframe())
+        mgr.prepare_frames(sys._getframe(), getattr(core, "native", None))
         resolver = None
         # Leave sys.modules as the program would find it without us.
         for name in set(sys.modules) - self.mods_before:
