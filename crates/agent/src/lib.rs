@@ -212,8 +212,6 @@ unsafe fn namespace_kind(st: &mut State, code: *mut PyObject) -> Option<bool> {
                 Some(f & CO_OPTIMIZED == 0)
             }
         };
-        // The code object is kept alive while it is the cached one: a
-        // pointer to a freed one could otherwise be reused by another.
         let kind = match kind {
             Some(true) if st.frame_memory => match fast_names(code) {
                 Some(names) => {
@@ -224,6 +222,8 @@ unsafe fn namespace_kind(st: &mut State, code: *mut PyObject) -> Option<bool> {
             },
             _ => kind,
         };
+        // The code object is kept alive while it is the cached one: a
+        // pointer to a freed one could otherwise be reused by another.
         Py_XDECREF(st.last_code);
         st.last_code = Py_NewRef(code);
         st.last_code_namespace = kind;
@@ -300,7 +300,7 @@ unsafe fn namespace_value_312(
     code: *mut PyObject,
     name: *mut PyObject,
 ) -> *mut PyObject {
-    // SAFETY: GIL held; the frame object is live and at least F_FRAME + 8
+    // SAFETY: GIL held; the frame object is live and at least F_FRAME_312 + 8
     // bytes long on 3.12; its interpreter frame is live while it runs (we
     // are in its callback) and is only dereferenced once its first word is
     // found to be the running code object, as checked at start-up.
@@ -812,8 +812,8 @@ static mut INSTR_DEF: PyMethodDef = PyMethodDef {
 };
 
 /// Whether `frame` is a frame object of a 3.12 interpreter whose layout is
-/// the one known (see `interpreter_frame_312`); new references to its
-/// code object in `code` when so.
+/// the one known (see `interpreter_frame_312`): then its code object (a
+/// new reference).
 ///
 /// # Safety
 /// GIL held; `frame` a live object.
