@@ -414,6 +414,34 @@ impl ChunkDecoder {
         mut out: impl FnMut(Capture) -> Result<(), WireError>,
     ) -> Result<(), WireError> {
         let bad = |what: String| WireError::Chunk { index, what };
+        // Completions first: they complete placeholders of earlier chunks
+        // (never this one's), and a log cut between this chunk's records
+        // and its completions (the recorder killed while the writer had
+        // them in memory) would otherwise hold an uncompleted placeholder
+        // with later records after it.
+        for c in comps {
+            let MObj::Tuple(pair) = c else {
+                return Err(bad("a completion is not a tuple".into()));
+            };
+            let mut p = pair.into_iter();
+            let (Some(MObj::Int(token)), Some(v), None) = (p.next(), p.next(), p.next()) else {
+                return Err(bad("a completion is not (token, value)".into()));
+            };
+            let Some(seq) = self.tokens.remove(&token) else {
+                // Its placeholder's chunk never arrived (cut off by a signal
+                // in the agent), or it is this chunk's own (which the agent
+                // never sends): nothing in the log waits for it.
+                self.orphans += 1;
+                continue;
+            };
+            let (status, value) = match convert(v) {
+                Converted::Done(s, v) => (s, v),
+                Converted::Placeholder(_) => {
+                    return Err(bad("a completion is itself a placeholder".into()))
+                }
+            };
+            out(Capture::Completion { seq, status, value })?;
+        }
         for item in items {
             let MObj::List(fields) = item else {
                 return Err(bad("an item is not a list".into()));
@@ -472,28 +500,6 @@ impl ChunkDecoder {
                     value,
                 }))?;
             }
-        }
-        for c in comps {
-            let MObj::Tuple(pair) = c else {
-                return Err(bad("a completion is not a tuple".into()));
-            };
-            let mut p = pair.into_iter();
-            let (Some(MObj::Int(token)), Some(v), None) = (p.next(), p.next(), p.next()) else {
-                return Err(bad("a completion is not (token, value)".into()));
-            };
-            let Some(seq) = self.tokens.remove(&token) else {
-                // Its placeholder's chunk never arrived (cut off by a signal
-                // in the agent): nothing in the log waits for it.
-                self.orphans += 1;
-                continue;
-            };
-            let (status, value) = match convert(v) {
-                Converted::Done(s, v) => (s, v),
-                Converted::Placeholder(_) => {
-                    return Err(bad("a completion is itself a placeholder".into()))
-                }
-            };
-            out(Capture::Completion { seq, status, value })?;
         }
         Ok(())
     }
