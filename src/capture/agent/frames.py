@@ -19,8 +19,9 @@
 # So there locals are read from the interpreter frame's memory (CPython's
 # _PyInterpreterFrame layout, checked on first use and the code pointer on
 # every read) — with ctypes, or on 3.12 with the native core loaded by the
-# extension (`frame_get`: PyFrame_GetVar, then the namespace). 3.13+ has PEP 667's write-through proxy without side effects,
-# and f_locals is used as is. If the layout check fails (an unusual build),
+# extension (`frame_get`: PyFrame_GetVar, then the namespace). 3.13+ has
+# PEP 667's write-through proxy without side effects, and f_locals is used
+# as is. If the layout check fails (an unusual build),
 # f_locals is the fallback.
 
 import sys
