@@ -625,7 +625,7 @@ impl Run<'_, '_> {
                 .map(|n| (n + 5).to_string())
                 .unwrap_or_else(|| "unknown".into()),
         );
-        if u.kind != Some(wire::MSG_CHUNK) {
+        let Some(kind @ (wire::MSG_CHUNK | wire::MSG_CHUNK_BIN)) = u.kind else {
             let lost = if u.kind.is_none() {
                 "; whatever it held is lost"
             } else {
@@ -633,11 +633,11 @@ impl Run<'_, '_> {
             };
             self.warnings.push(format!("{what}{lost}"));
             return;
-        }
+        };
         let writer = &mut s.writer;
         let write_error = &mut s.write_error;
         let mut tap = self.tap.as_deref_mut();
-        let got = s.decoder.decode_torn(u.payload, |c| {
+        let got = s.decoder.decode_torn(kind, u.payload, |c| {
             let r = match c {
                 Capture::Record(rec) => {
                     if let Some(t) = tap.as_deref_mut() {
@@ -757,7 +757,7 @@ impl Run<'_, '_> {
                     write_error: None,
                 });
             }
-            wire::MSG_CHUNK => {
+            kind @ (wire::MSG_CHUNK | wire::MSG_CHUNK_BIN) => {
                 let s = self.session.as_mut().ok_or(WireError::Chunk {
                     index,
                     what: "captures arrived before the agent's hello".into(),
@@ -765,7 +765,7 @@ impl Run<'_, '_> {
                 let writer = &mut s.writer;
                 let write_error = &mut s.write_error;
                 let mut tap = self.tap.as_deref_mut();
-                s.decoder.decode(&m.payload, |c| {
+                let sink = |c: Capture| {
                     let r = match c {
                         Capture::Record(rec) => {
                             if let Some(t) = tap.as_deref_mut() {
@@ -787,7 +787,12 @@ impl Run<'_, '_> {
                         note_write_error(write_error, e);
                     }
                     Ok(())
-                })?;
+                };
+                if kind == wire::MSG_CHUNK_BIN {
+                    s.decoder.decode_bin(&m.payload, sink)?;
+                } else {
+                    s.decoder.decode(&m.payload, sink)?;
+                }
                 if let Some(t) = tap {
                     t.flush();
                 }

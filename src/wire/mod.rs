@@ -3,11 +3,13 @@
 //!
 //! Framing: `u32` little-endian payload length, `u8` message type, payload.
 //! HELLO, END, FATAL and WARN carry JSON; CHUNK carries a Python `marshal`
-//! blob `(items, completions)` (see `src/capture/agent.py` for why and for
-//! the item layout). Sequence numbers are not sent: a chunk's items are in
+//! blob `(items, completions)` (docs/WIRE.md has the item layout), and
+//! CHUNK_BIN the native core's binary records ([`binary`]) with the Python
+//! core's items marshalled beside them. Sequence numbers are not sent: a chunk's items are in
 //! trigger order, so the recorder numbers records as they arrive, which is
 //! exactly the agent's reservation order.
 
+pub mod binary;
 pub mod marshal;
 
 use std::collections::HashMap;
@@ -32,6 +34,8 @@ pub const MSG_FATAL: u8 = 4;
 pub const MSG_WARN: u8 = 5;
 /// The agent's compiled code, `interpreter key \0 marshal data`, for the cache.
 pub const MSG_CACHE: u8 = 6;
+/// A chunk of captures in the native core's binary form ([`binary`]).
+pub const MSG_CHUNK_BIN: u8 = 7;
 
 /// Largest message accepted; a chunk is flushed every 25 ms, so anything
 /// near this is garbage, not data.
@@ -368,34 +372,68 @@ impl ChunkDecoder {
             }
             _ => return Err(bad("expected a (items, completions) tuple".into())),
         };
-        self.apply(index, items, comps, out)
+        self.apply(
+            index,
+            items.into_iter().map(Batch::Item).collect(),
+            comps,
+            out,
+        )
     }
 
-    /// Decodes what a CHUNK cut off by its sender's death still holds: every
-    /// batch that arrived whole goes to `out`, in order, as it would have;
-    /// the rest (and every completion: they come last) is lost. Says how
-    /// much was kept and at least how much was lost.
+    /// Decodes one CHUNK_BIN payload (the native core's), as `decode`.
+    pub fn decode_bin(
+        &mut self,
+        payload: &[u8],
+        out: impl FnMut(Capture) -> Result<(), WireError>,
+    ) -> Result<(), WireError> {
+        let index = self.chunks;
+        self.chunks += 1;
+        let got = binary::decode(payload).map_err(|what| WireError::Chunk { index, what })?;
+        self.apply(index, got.items, got.completions, out)
+    }
+
+    /// Decodes what a CHUNK (`kind` MSG_CHUNK) or CHUNK_BIN cut off by its
+    /// sender's death still holds: every batch that arrived whole goes to
+    /// `out`, in order, as it would have; the rest is lost. Says how much
+    /// was kept and at least how much was lost.
     pub fn decode_torn(
         &mut self,
+        kind: u8,
         prefix: &[u8],
         out: impl FnMut(Capture) -> Result<(), WireError>,
     ) -> Result<TornChunk, WireError> {
         let index = self.chunks;
         self.chunks += 1;
-        let got = marshal::decode_chunk_prefix(prefix);
-        let kept_batches = got.items.len() as u64;
-        let kept_completions = got.completions.len() as u64;
+        let (announced, items, completions_announced, completions) = if kind == MSG_CHUNK_BIN {
+            let got = binary::decode_prefix(prefix);
+            (
+                got.announced,
+                got.items,
+                got.completions_announced,
+                got.completions,
+            )
+        } else {
+            let got = marshal::decode_chunk_prefix(prefix);
+            let items = got.items.into_iter().map(Batch::Item).collect();
+            (
+                got.announced,
+                items,
+                got.completions_announced,
+                got.completions,
+            )
+        };
+        let kept_batches = items.len() as u64;
+        let kept_completions = completions.len() as u64;
         let before = self.next_seq;
-        self.apply(index, got.items, got.completions, out)?;
-        let announced = got.announced.map(|n| n as u64);
+        self.apply(index, items, completions, out)?;
+        let announced = announced.map(|n| n as u64);
         let smallest = self.sites.iter().map(Vec::len).min().unwrap_or(1).max(1) as u64;
         // Batches cut off: at least one when the item list's header is lost.
         let lost_batches = announced.map_or(1, |n| n.saturating_sub(kept_batches));
         // Completions cut off: their captures' values are lost (the records
         // stay, `incomplete`).
-        let lost_completions = got
-            .completions_announced
-            .map_or(0, |n| (n as u64).saturating_sub(kept_completions));
+        let lost_completions =
+            completions_announced.map_or(0, |n| (n as u64).saturating_sub(kept_completions));
         Ok(TornChunk {
             announced_batches: announced,
             kept_batches,
@@ -409,7 +447,7 @@ impl ChunkDecoder {
     fn apply(
         &mut self,
         index: u64,
-        items: Vec<MObj>,
+        items: Vec<Batch>,
         comps: Vec<MObj>,
         mut out: impl FnMut(Capture) -> Result<(), WireError>,
     ) -> Result<(), WireError> {
@@ -443,8 +481,13 @@ impl ChunkDecoder {
             out(Capture::Completion { seq, status, value })?;
         }
         for item in items {
-            let MObj::List(fields) = item else {
-                return Err(bad("an item is not a list".into()));
+            let fields = match item {
+                Batch::Fast { site, ts, value } => {
+                    self.fast(index, site, ts, value, &mut out)?;
+                    continue;
+                }
+                Batch::Item(MObj::List(fields)) => fields,
+                Batch::Item(_) => return Err(bad("an item is not a list".into())),
             };
             let mut it = fields.into_iter();
             let (site, threaded) = match it.next() {
@@ -503,6 +546,70 @@ impl ChunkDecoder {
         }
         Ok(())
     }
+
+    /// One record of the native core's fast path: a batch of one value.
+    fn fast(
+        &mut self,
+        index: u64,
+        site: u32,
+        ts: i64,
+        value: MObj,
+        out: &mut impl FnMut(Capture) -> Result<(), WireError>,
+    ) -> Result<(), WireError> {
+        let probe = match self.sites.get(site as usize).map(Vec::as_slice) {
+            Some([probe]) => *probe,
+            Some(probes) => {
+                return Err(WireError::Chunk {
+                    index,
+                    what: format!(
+                        "site {site} has {} probes but the record has one value",
+                        probes.len()
+                    ),
+                })
+            }
+            None => {
+                return Err(WireError::Chunk {
+                    index,
+                    what: format!("unknown site {site}"),
+                })
+            }
+        };
+        let since = (ts as u64).saturating_sub(self.t0);
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let (status, value) = match convert(value) {
+            Converted::Done(s, v) => (s, v),
+            Converted::Placeholder(token) => {
+                self.tokens.insert(token, seq);
+                (Status::Pending, Value::Absent)
+            }
+        };
+        out(Capture::Record(CaptureRecord {
+            seq,
+            ts_ns: since - since % self.resolution,
+            thread: self.main_thread,
+            probe,
+            order: 0,
+            status,
+            value,
+        }))
+    }
+}
+
+/// One batch of a chunk, as decoded.
+#[derive(Debug)]
+pub enum Batch {
+    /// A marshalled item: `[site, ts, (thread,) values…]`.
+    Item(MObj),
+    /// A record of the native core's fast path (one value).
+    Fast {
+        /// Site id.
+        site: u32,
+        /// Monotonic ns.
+        ts: i64,
+        /// The value, as marshal would have decoded it.
+        value: MObj,
+    },
 }
 
 /// What [`ChunkDecoder::decode_torn`] salvaged from a cut-off chunk.
@@ -786,7 +893,7 @@ mod tests {
         let mut d = ChunkDecoder::new(&hello(), 1);
         let mut kept = Vec::new();
         let t = d
-            .decode_torn(&full[..40], |c| {
+            .decode_torn(MSG_CHUNK, &full[..40], |c| {
                 kept.push(c);
                 Ok(())
             })
@@ -811,7 +918,7 @@ mod tests {
             })]
         ));
         // Cut before the items list: nothing kept, at least one capture lost.
-        let t = d.decode_torn(&full[..3], |_| Ok(())).unwrap();
+        let t = d.decode_torn(MSG_CHUNK, &full[..3], |_| Ok(())).unwrap();
         assert_eq!((t.kept_batches, t.lost_captures_at_least), (0, 1));
     }
 

@@ -10,12 +10,18 @@
 //! goes to the Python monitoring core's callback *before anything changed*,
 //! so the semantics stay in one place: the plan and the manager.
 //!
-//! The records it makes are the manager's own (the same `chunk` list and
-//! `pending` table, the same placeholder), so they take their sequence
-//! numbers from the same stream as every other capture.
+//! Records go into one binary chunk (`chunk.rs`) — the fast path's as 32
+//! bytes each, the Python core's items in order among them — so they take
+//! their sequence numbers from one stream. A frame's waiting capture is a
+//! `Waiting` object in the manager's `pending` table (`objects.rs`), which
+//! the fast path rewrites in place.
 //!
 //! Everything here runs with the GIL held (abi3 builds refuse free-threaded
 //! interpreters, and the agent refuses them before loading this).
+
+mod chunk;
+mod frames;
+mod objects;
 
 use core::ffi::{c_char, c_int};
 use core::ptr;
@@ -23,37 +29,9 @@ use std::cell::UnsafeCell;
 
 use pyo3_ffi::*;
 
-extern "C" {
-    // Outside the limited API, but exported by every CPython 3.12+ (the only
-    // versions the agent loads this on). Reads one local (cells and free
-    // variables dereferenced) without materialising `f_locals` and without
-    // side effects; a new reference, or NULL with NameError when unbound.
-    fn PyFrame_GetVar(frame: *mut PyFrameObject, name: *mut PyObject) -> *mut PyObject;
-    // The frame type (outside the limited API, exported by every CPython).
-    static mut PyFrame_Type: PyTypeObject;
-}
-
-/// 3.12's frame layout (frames.py `_LAYOUT`): PyFrameObject.f_frame after
-/// the object header and f_back; in the _PyInterpreterFrame, f_code first
-/// and f_locals at 40.
-const F_FRAME_312: usize = 24;
-const F_LOCALS_312: usize = 40;
-
-/// The running 3.12 frame's interpreter frame, if its layout is the one
-/// known: its first word must be the frame's code object.
-///
-/// # Safety
-/// GIL held; `frame` a live frame object of a 3.12 interpreter, `code` its
-/// code object.
-unsafe fn interpreter_frame_312(frame: *mut PyObject, code: *mut PyObject) -> Option<*const u8> {
-    // SAFETY: a 3.12 PyFrameObject is longer than F_FRAME_312 + 8 bytes;
-    // the pointer read there is only dereferenced (8 bytes) when non-NULL,
-    // as frames.py's check does with ctypes.
-    unsafe {
-        let data = *frame.cast::<u8>().add(F_FRAME_312).cast::<*const u8>();
-        (!data.is_null() && *data.cast::<*mut PyObject>() == code).then_some(data)
-    }
-}
+use chunk::{encode_value, Chunk, Val};
+use frames::{fast_names, frame_get, frame_layout_ok, namespace_value_312, PyFrame_GetVar};
+use objects::{new_waiting, set_waiting, Types, Waiting};
 
 /// The manager's objects the fast path works on (strong references, set
 /// once by `install` and never released: the agent lives as long as the
@@ -68,8 +46,6 @@ struct State {
     complete_at: *mut PyObject,
     /// `mgr.pending`: frame -> pending captures.
     pending: *mut PyObject,
-    /// `mgr.chunk`: records in trigger order.
-    chunk: *mut PyObject,
     /// `mgr.completions`: (token, value) for placeholders already sent.
     completions: *mut PyObject,
     /// `mgr.mt`: `[threads exist]`.
@@ -97,27 +73,33 @@ struct State {
     last_code_fast: *mut PyObject,
     /// PyEval_GetFrameLocals, on 3.13+.
     frame_locals: Option<GetFrameLocals>,
+    /// `deadline[0]` as last read (owned) and its value: the manager
+    /// replaces the int at each flush, and converting a 40-bit int on every
+    /// record cost ~5% of the fast path.
+    deadline_obj: *mut PyObject,
+    deadline_ns: i64,
     /// 3.12 with the frame layout the agent checked on a live frame
     /// (frames.py): a module or class body's namespace is read from the
     /// interpreter frame, as the Python core's memory reader does.
     frame_memory: bool,
 }
 
-/// Records in a chunk before it is flushed, whatever its age: at this
-/// core's rate a 25 ms chunk would hold ~50,000 records (~7 MB of Python
-/// objects, and as much again marshalled and in the recorder), which is
-/// most of the tight loop's peak memory.
-const CHUNK_RECORDS: Py_ssize_t = 16_384;
+/// Records in a chunk before it is flushed, whatever its age: a 25 ms
+/// chunk would hold ~150,000 at this core's rate. 16,384 records are
+/// 512 KiB on the wire, half the pipe.
+const CHUNK_RECORDS: usize = 16_384;
 
 /// A cell only touched with the GIL held.
-struct GilCell(UnsafeCell<Option<State>>);
+struct GilCell<T>(UnsafeCell<Option<T>>);
 
 // SAFETY: every access happens in a function CPython calls with the GIL held
-// (module functions and monitoring callbacks), which serialises them; the
-// module refuses free-threaded builds (abi3 cannot load there).
-unsafe impl Sync for GilCell {}
+// (module functions, type slots and monitoring callbacks), which serialises
+// them; the module refuses free-threaded builds (abi3 cannot load there).
+unsafe impl<T> Sync for GilCell<T> {}
 
-static STATE: GilCell = GilCell(UnsafeCell::new(None));
+static STATE: GilCell<State> = GilCell(UnsafeCell::new(None));
+static CHUNK: GilCell<Chunk> = GilCell(UnsafeCell::new(None));
+static TYPES: GilCell<Types> = GilCell(UnsafeCell::new(None));
 
 /// # Safety
 /// The GIL must be held, and no other reference to the state may be alive.
@@ -125,6 +107,34 @@ unsafe fn state() -> Option<&'static mut State> {
     // SAFETY: the caller holds the GIL (see GilCell) and takes only this
     // reference for the duration of one callback.
     unsafe { (*STATE.0.get()).as_mut() }
+}
+
+/// The chunk being filled (made at module initialisation).
+///
+/// # Safety
+/// As `state`: GIL held, no other reference to the chunk alive — no Python
+/// code runs while one is held.
+unsafe fn chunk() -> Option<&'static mut Chunk> {
+    // SAFETY: as state().
+    unsafe { (*CHUNK.0.get()).as_mut() }
+}
+
+/// The Waiting and Slot types (made at module initialisation).
+///
+/// # Safety
+/// GIL held.
+unsafe fn types() -> Option<&'static Types> {
+    // SAFETY: written once at initialisation, only read afterwards.
+    unsafe { (*TYPES.0.get()).as_ref() }
+}
+
+/// values.PEND, once installed.
+///
+/// # Safety
+/// GIL held.
+unsafe fn pend() -> Option<*mut PyObject> {
+    // SAFETY: as state(); only a pointer is copied out.
+    unsafe { (*STATE.0.get()).as_ref().map(|s| s.pend) }
 }
 
 fn monotonic_ns() -> i64 {
@@ -137,29 +147,6 @@ fn monotonic_ns() -> i64 {
     // paths use for the same stream).
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec * 1_000_000_000 + ts.tv_nsec
-}
-
-/// Whether `v` is recorded as itself (values.py: PLAIN_TYPES, or an int the
-/// recorder keeps exactly) — what the Python fast path sends unconverted.
-///
-/// # Safety
-/// GIL held, `v` a valid object.
-unsafe fn plain(v: *mut PyObject) -> bool {
-    // SAFETY: `v` is a live object (caller); the type objects are statics.
-    unsafe {
-        let t = Py_TYPE(v);
-        if t == &raw mut PyLong_Type {
-            let mut overflow: c_int = 0;
-            let _ = PyLong_AsLongLongAndOverflow(v, &mut overflow);
-            // Beyond 64 bits: the Python path decides (very large ints are
-            // snapshotted to their leading digits).
-            return overflow == 0;
-        }
-        t == &raw mut PyFloat_Type
-            || t == &raw mut PyBool_Type
-            || t == &raw mut PyComplex_Type
-            || v == Py_None()
-    }
 }
 
 /// `PyEval_GetFrameLocals` (stable ABI 3.13+): the running frame's
@@ -231,107 +218,6 @@ unsafe fn namespace_kind(st: &mut State, code: *mut PyObject) -> Option<bool> {
     }
 }
 
-/// The names of `code`'s fast locals, cells and free variables, as a
-/// frozenset (a new reference), NULL when there are none; None (nothing
-/// set) when they cannot be read. A 3.12 module or class body has them
-/// for an inlined comprehension (PEP 709), whose hidden variables shadow
-/// the namespace while it runs.
-///
-/// # Safety
-/// GIL held, `code` a live object.
-unsafe fn fast_names(code: *mut PyObject) -> Option<*mut PyObject> {
-    // SAFETY: GIL held; each result is checked, errors cleared.
-    unsafe {
-        let mut total: Py_ssize_t = 0;
-        let mut parts = [ptr::null_mut::<PyObject>(); 3];
-        let attrs = [c"co_varnames", c"co_cellvars", c"co_freevars"];
-        for (slot, attr) in parts.iter_mut().zip(attrs) {
-            let t = PyObject_GetAttrString(code, attr.as_ptr());
-            if t.is_null() || PyTuple_Check(t) == 0 {
-                PyErr_Clear();
-                Py_XDECREF(t);
-                for p in parts {
-                    Py_XDECREF(p);
-                }
-                return None;
-            }
-            total += PyTuple_Size(t);
-            *slot = t;
-        }
-        let mut out = Some(ptr::null_mut());
-        if total > 0 {
-            let set = PyFrozenSet_New(ptr::null_mut());
-            let mut ok = !set.is_null();
-            for &t in &parts {
-                for i in 0..PyTuple_Size(t) {
-                    ok = ok && PySet_Add(set, PyTuple_GetItem(t, i)) == 0;
-                }
-            }
-            if ok {
-                out = Some(set);
-            } else {
-                PyErr_Clear();
-                Py_XDECREF(set);
-                out = None;
-            }
-        }
-        for p in parts {
-            Py_DECREF(p);
-        }
-        out
-    }
-}
-
-/// `f_locals[name]` of the running 3.12 module or class frame, read the
-/// way the Python core's memory reader (frames.py) reads it — 3.12's
-/// `f_locals` would copy an inlined comprehension's hidden locals into the
-/// namespace: a new reference, or NULL (no exception) where the Python
-/// core must decide: a fast-local name (a hidden comprehension variable),
-/// a frame that is not the layout checked at start-up, no namespace dict
-/// (then f_globals), a mapping that is not an exact dict, or a name not in
-/// it (a global, a builtin, unbound).
-///
-/// # Safety
-/// GIL held, inside a monitoring callback of `frame`, which runs `code`;
-/// `st.frame_memory` set (3.12, layout checked on a live frame).
-unsafe fn namespace_value_312(
-    st: &State,
-    frame: *mut PyFrameObject,
-    code: *mut PyObject,
-    name: *mut PyObject,
-) -> *mut PyObject {
-    // SAFETY: GIL held; the frame object is live and at least F_FRAME_312 + 8
-    // bytes long on 3.12; its interpreter frame is live while it runs (we
-    // are in its callback) and is only dereferenced once its first word is
-    // found to be the running code object, as checked at start-up.
-    unsafe {
-        if !st.last_code_fast.is_null() {
-            match PySet_Contains(st.last_code_fast, name) {
-                0 => {}
-                1 => return ptr::null_mut(),
-                _ => {
-                    PyErr_Clear();
-                    return ptr::null_mut();
-                }
-            }
-        }
-        let Some(data) = interpreter_frame_312(frame.cast(), code) else {
-            return ptr::null_mut();
-        };
-        let ns = *data.add(F_LOCALS_312).cast::<*mut PyObject>();
-        // An exact dict only, as namespace_value.
-        if ns.is_null() || Py_TYPE(ns) != &raw mut PyDict_Type {
-            return ptr::null_mut();
-        }
-        let v = PyDict_GetItemWithError(ns, name);
-        if v.is_null() {
-            PyErr_Clear();
-            return v;
-        }
-        Py_NewRef(v)
-    }
-}
-
 /// `f_locals[name]` of the running module or class frame: a new reference,
 /// or NULL (with or without an exception set) when it is not there.
 ///
@@ -362,7 +248,7 @@ unsafe fn namespace_value(get_locals: GetFrameLocals, name: *mut PyObject) -> *m
 ///
 /// # Safety
 /// GIL held; `args` holds `nargs` valid objects.
-unsafe fn hand_over(st: &mut State, args: *mut *mut PyObject, nargs: Py_ssize_t) -> *mut PyObject {
+unsafe fn hand_over(st: &State, args: *mut *mut PyObject, nargs: Py_ssize_t) -> *mut PyObject {
     // SAFETY: forwarding the arguments CPython gave us, as given.
     unsafe { PyObject_Vectorcall(st.general, args, nargs as usize, ptr::null_mut()) }
 }
@@ -372,16 +258,19 @@ unsafe fn hand_over(st: &mut State, args: *mut *mut PyObject, nargs: Py_ssize_t)
 /// the program — unless it is the program's Ctrl-C or exit, which go on.
 ///
 /// # Safety
-/// GIL held, an exception set.
-unsafe fn swallow(st: &State) -> *mut PyObject {
+/// GIL held, an exception set, no reference to the state alive.
+unsafe fn swallow() -> *mut PyObject {
     // SAFETY: GIL held; the exception is fetched and either restored (a
     // BaseException that is not an Exception) or passed to internal_error.
     unsafe {
         if PyErr_ExceptionMatches(PyExc_Exception) == 0 {
             return ptr::null_mut();
         }
+        let Some(internal_error) = state().map(|s| s.internal_error) else {
+            return ptr::null_mut();
+        };
         let exc = PyErr_GetRaisedException();
-        let r = PyObject_CallFunctionObjArgs(st.internal_error, exc, ptr::null_mut::<PyObject>());
+        let r = PyObject_CallFunctionObjArgs(internal_error, exc, ptr::null_mut::<PyObject>());
         Py_XDECREF(exc);
         if r.is_null() {
             PyErr_Clear();
@@ -404,37 +293,35 @@ unsafe fn forget(st: &State, frame: *mut PyObject) -> *mut PyObject {
         if PyDict_DelItem(st.pending, frame) != 0 {
             PyErr_Clear();
         }
-        PyErr_SetRaisedException(exc);
-        swallow(st)
+        if exc.is_null() {
+            PyErr_SetString(PyExc_MemoryError, c"_probe_native: out of memory".as_ptr());
+        } else {
+            PyErr_SetRaisedException(exc);
+        }
+        swallow()
     }
 }
 
-/// The value the frame's one waiting capture (`pl`, the fast action's
-/// tuple) completes with now, as the Python core's fast path reads it: a
-/// new reference to a plain value, or None where the Python core must
-/// decide (a list of captures, an unbound or non-local name, a value that
-/// needs a snapshot) — nothing changed then.
+/// The value of `probe`'s local in the running frame as the Python core's
+/// fast path reads it: a new reference to a value the chunk keeps as
+/// itself (chunk::encode_value), or None where the Python core must decide
+/// (an unbound or non-local name, a value that needs a snapshot) — nothing
+/// changed then.
 ///
 /// # Safety
 /// GIL held, inside the monitoring callback of `frame` (running `code`);
-/// `pl` a live object.
-unsafe fn read_waiting(
+/// `probe` a live object.
+unsafe fn read_value(
     st: &mut State,
     frame: *mut PyFrameObject,
     code: *mut PyObject,
-    pl: *mut PyObject,
+    probe: *mut PyObject,
 ) -> Option<*mut PyObject> {
     // SAFETY: GIL held (caller); every call checks its argument's type or
     // fails with an exception, which is cleared.
     unsafe {
-        // One capture waiting (the tight loop's tuple); a list of them is
-        // the general path's.
-        if Py_TYPE(pl) != &raw mut PyTuple_Type || PyTuple_Size(pl) < 2 {
-            return None;
-        }
-        let probe = PyTuple_GetItem(pl, 1);
         // A probe's variable name never changes: the last one is kept (an
-        // attribute lookup is ~150 instructions of a ~4,000 total).
+        // attribute lookup is ~150 instructions).
         if probe != st.last_probe {
             let base = PyObject_GetAttr(probe, st.base_attr);
             if base.is_null() {
@@ -454,7 +341,9 @@ unsafe fn read_waiting(
             // — where the API for it exists.
             Some(true) => match st.frame_locals {
                 Some(get_locals) => namespace_value(get_locals, st.last_base),
-                None if st.frame_memory => namespace_value_312(st, frame, code, st.last_base),
+                None if st.frame_memory => {
+                    namespace_value_312(st.last_code_fast, frame, code, st.last_base)
+                }
                 None => ptr::null_mut(),
             },
             None => ptr::null_mut(),
@@ -466,7 +355,7 @@ unsafe fn read_waiting(
             PyErr_Clear();
             return None;
         }
-        if !plain(value) {
+        if encode_value(value).is_none() {
             Py_DECREF(value);
             return None;
         }
@@ -474,24 +363,34 @@ unsafe fn read_waiting(
     }
 }
 
-/// The running frame's waiting capture, as both callbacks see it.
-struct Waiting {
-    /// The frame (borrowed: CPython keeps it while it runs).
+/// A frame's entry in `pending`, as the fast path found it.
+enum Entry {
+    /// Nothing waits.
+    Nothing,
+    /// The fast path's own (borrowed), with the value its capture completes
+    /// with now — None when it is empty.
+    Native(*mut Waiting, Option<Val>),
+    /// The Python core's `(item, probe, unit, view)` (borrowed), and the
+    /// value (a new reference).
+    Tuple(*mut PyObject, *mut PyObject),
+}
+
+/// The running frame (borrowed: CPython keeps it while it runs) and its
+/// entry.
+struct Found {
     frame: *mut PyObject,
-    /// Its pending entry (borrowed), or NULL when nothing waits.
-    pl: *mut PyObject,
-    /// The value that entry completes with (a new reference), or NULL.
-    value: *mut PyObject,
+    entry: Entry,
 }
 
 /// The running frame, its one waiting capture and the value it completes
-/// with now; None where the Python core must decide (see read_waiting).
-/// Nothing changes here.
+/// with now; None where the Python core must decide (several captures
+/// waiting; see read_value). Nothing changes here.
 ///
 /// # Safety
 /// GIL held, inside the INSTRUCTION callback of a frame running `code`.
-unsafe fn waiting(st: &mut State, code: *mut PyObject) -> Option<Waiting> {
-    // SAFETY: GIL held (caller); a failed lookup's exception is cleared.
+unsafe fn find(st: &mut State, code: *mut PyObject) -> Option<Found> {
+    // SAFETY: GIL held (caller); a failed lookup's exception is cleared;
+    // an entry of the Waiting type is a Waiting.
     unsafe {
         let frame = PyEval_GetFrame(); // borrowed
         if frame.is_null() {
@@ -504,33 +403,59 @@ unsafe fn waiting(st: &mut State, code: *mut PyObject) -> Option<Waiting> {
                 PyErr_Clear();
                 return None;
             }
-            return Some(Waiting {
+            return Some(Found {
                 frame: frame_obj,
-                pl,
-                value: ptr::null_mut(),
+                entry: Entry::Nothing,
             });
         }
-        let value = read_waiting(st, frame, code, pl)?;
-        Some(Waiting {
+        let waiting_type = types()?.waiting;
+        let entry = if Py_TYPE(pl) == waiting_type {
+            let w = pl.cast::<Waiting>();
+            if (*w).probe.is_null() {
+                Entry::Native(w, None)
+            } else {
+                let v = read_value(st, frame, code, (*w).probe)?;
+                let val = encode_value(v);
+                Py_DECREF(v);
+                Entry::Native(w, Some(val?))
+            }
+        } else if Py_TYPE(pl) == &raw mut PyTuple_Type && PyTuple_Size(pl) >= 2 {
+            // The Python core's one waiting capture (its fast path made it).
+            let v = read_value(st, frame, code, PyTuple_GetItem(pl, 1))?;
+            Entry::Tuple(pl, v)
+        } else {
+            // A list of captures: the general path's.
+            return None;
+        };
+        Some(Found {
             frame: frame_obj,
-            pl,
-            value,
+            entry,
         })
     }
 }
 
-/// Settles `w`'s waiting capture with its value (consumed).
+/// Settles the frame's waiting capture with the value `find` read (the
+/// reference it holds is consumed).
 ///
 /// # Safety
-/// GIL held; `w` from `waiting`, with an entry, used once.
-unsafe fn complete_waiting(st: &State, w: &Waiting) -> bool {
-    // SAFETY: GIL held; the borrowed entry gets a reference of its own for
+/// GIL held; `entry` from `find`, used once.
+unsafe fn complete(st: &State, c: &mut Chunk, entry: &Entry) -> bool {
+    // SAFETY: GIL held; the borrowed tuple gets a reference of its own for
     // the duration of settle, so it stays alive whatever settle appends.
     unsafe {
-        let pl = Py_NewRef(w.pl);
-        let ok = settle(st, pl, w.value);
-        Py_DECREF(pl);
-        ok
+        match *entry {
+            Entry::Nothing | Entry::Native(_, None) => true,
+            Entry::Native(w, Some(v)) => {
+                c.complete((*w).n, v);
+                true
+            }
+            Entry::Tuple(pl, value) => {
+                let pl = Py_NewRef(pl);
+                let ok = settle(st, pl, value);
+                Py_DECREF(pl);
+                ok
+            }
+        }
     }
 }
 
@@ -539,12 +464,15 @@ unsafe fn complete_waiting(st: &State, w: &Waiting) -> bool {
 /// else None.
 ///
 /// # Safety
-/// GIL held, at the end of a callback.
-unsafe fn event_done(st: &State) -> *mut PyObject {
+/// GIL held, at the end of a callback, no reference to the state alive.
+unsafe fn event_done() -> *mut PyObject {
     // SAFETY: GIL held; list access is bounds-checked.
     unsafe {
-        if PyList_GetItem(st.intr, 0) == Py_True() {
-            let r = PyObject_CallNoArgs(st.reraise);
+        let Some((intr, reraise)) = state().map(|s| (s.intr, s.reraise)) else {
+            return Py_NewRef(Py_None());
+        };
+        if PyList_GetItem(intr, 0) == Py_True() {
+            let r = PyObject_CallNoArgs(reraise);
             if r.is_null() {
                 return ptr::null_mut(); // the program's KeyboardInterrupt
             }
@@ -580,21 +508,32 @@ unsafe fn complete_only(
             PyErr_Clear();
             return hand_over(st, args, nargs);
         }
-        let Some(w) = waiting(st, code) else {
+        let Some(c) = chunk() else {
             return hand_over(st, args, nargs);
         };
-        if w.pl.is_null() {
+        let Some(f) = find(st, code) else {
+            return hand_over(st, args, nargs);
+        };
+        match f.entry {
             // Nothing waits: the Python core would do nothing either (and
             // keep the event, as here).
-            return Py_NewRef(Py_None());
+            Entry::Nothing | Entry::Native(_, None) => return Py_NewRef(Py_None()),
+            Entry::Native(w, Some(v)) => {
+                // Emptied, not deleted: the frame's next record fills it
+                // again without a dict store.
+                c.complete((*w).n, v);
+                set_waiting(w, 0, ptr::null_mut(), ptr::null_mut());
+            }
+            Entry::Tuple(..) => {
+                if !complete(st, c, &f.entry) {
+                    return forget(st, f.frame);
+                }
+                if PyDict_DelItem(st.pending, f.frame) != 0 {
+                    return swallow();
+                }
+            }
         }
-        if !complete_waiting(st, &w) {
-            return forget(st, w.frame);
-        }
-        if PyDict_DelItem(st.pending, w.frame) != 0 {
-            return swallow(st);
-        }
-        event_done(st)
+        event_done()
     }
 }
 
@@ -605,10 +544,10 @@ unsafe extern "C" fn on_instr(
     nargs: Py_ssize_t,
 ) -> *mut PyObject {
     // SAFETY: CPython calls this with the GIL held and `nargs` valid
-    // arguments; the state is ours for the duration of the call (no Python
-    // code runs before the last use of `st`, except in the calls that end
-    // the function: hand_over, flush, reraise, internal_error — after which
-    // `st` is not touched again).
+    // arguments; the state and chunk are ours for the duration of the call
+    // (no Python code runs before their last use, except in the calls that
+    // end the function: hand_over, flush — after which neither is touched
+    // again; swallow and event_done look the state up afresh).
     unsafe {
         let Some(st) = state() else {
             PyErr_SetString(PyExc_RuntimeError, c"_probe_native: not installed".as_ptr());
@@ -636,70 +575,81 @@ unsafe extern "C" fn on_instr(
             PyErr_Clear();
             return hand_over(st, args, nargs);
         }
-        let Some(w) = waiting(st, code) else {
+        let Ok(site) = u32::try_from(PyLong_AsLongLong(PyTuple_GetItem(fast, 1))) else {
+            PyErr_Clear();
             return hand_over(st, args, nargs);
         };
-        let frame_obj = w.frame;
+        let (Some(c), Some(types)) = (chunk(), types()) else {
+            return hand_over(st, args, nargs);
+        };
+        let Some(f) = find(st, code) else {
+            return hand_over(st, args, nargs);
+        };
         // From here on the event is ours.
-        if !w.pl.is_null() && !complete_waiting(st, &w) {
-            return forget(st, frame_obj);
+        if !complete(st, c, &f.entry) {
+            return forget(st, f.frame);
         }
         let ts = monotonic_ns();
-        let item = PyList_New(3);
-        if item.is_null() {
-            return forget(st, frame_obj);
+        let n = c.push_fast(site, ts);
+        let (probe, unit) = (PyTuple_GetItem(fast, 2), PyTuple_GetItem(fast, 3));
+        if let Entry::Native(w, _) = f.entry {
+            // The frame's Waiting takes the new record, in place.
+            set_waiting(w, n, probe, unit);
+        } else {
+            let w = new_waiting(types, n, probe, unit);
+            if w.is_null() {
+                return forget(st, f.frame);
+            }
+            // Replaces the Python core's tuple, if there was one.
+            let set = PyDict_SetItem(st.pending, f.frame, w);
+            Py_DECREF(w);
+            if set != 0 {
+                return forget(st, f.frame);
+            }
         }
-        let ts_obj = PyLong_FromLongLong(ts);
-        if ts_obj.is_null() {
-            Py_DECREF(item);
-            return forget(st, frame_obj);
-        }
-        PyList_SetItem(item, 0, Py_NewRef(PyTuple_GetItem(fast, 1)));
-        PyList_SetItem(item, 1, ts_obj);
-        PyList_SetItem(item, 2, Py_NewRef(st.pend));
-        // Items hold only numbers and tuples of them (a snapshot the
-        // Python core may put in later included): they cannot be part of a
-        // cycle, and the collector need not walk a million of them.
-        PyObject_GC_UnTrack(item.cast());
-        let entry = PyTuple_Pack(
-            4,
-            item,
-            PyTuple_GetItem(fast, 2),
-            PyTuple_GetItem(fast, 3),
-            Py_None(),
-        );
-        if entry.is_null() || PyList_Append(st.chunk, item) != 0 {
-            Py_XDECREF(entry);
-            Py_DECREF(item);
-            return forget(st, frame_obj);
-        }
-        Py_DECREF(item);
-        // Replaces the entry just completed (see settle).
-        let set = PyDict_SetItem(st.pending, frame_obj, entry);
-        Py_DECREF(entry);
-        if set != 0 {
-            return forget(st, frame_obj);
-        }
-        let deadline = PyLong_AsLongLong(PyList_GetItem(st.deadline, 0));
-        if deadline == -1 && !PyErr_Occurred().is_null() {
-            PyErr_Clear();
-        } else if ts > deadline || PyList_Size(st.chunk) >= CHUNK_RECORDS {
+        let full = c.items() >= CHUNK_RECORDS;
+        if full || ts > deadline(st) {
             let r = PyObject_CallNoArgs(st.flush);
             if r.is_null() {
-                return swallow(st);
+                return swallow();
             }
             Py_DECREF(r);
         }
-        event_done(st)
+        event_done()
     }
 }
 
-/// Completes the frame's one waiting capture (`pl`, a tuple whose item is
-/// `pl[0]`) with `value` (a new reference, consumed) — manager semantics:
-/// the item's slot if it is still unsent, else a completion for the
-/// placeholder the flush sent. The entry stays in `pending` for the caller
-/// to overwrite: a delete then insert of the same key makes the dict grow
-/// and rebuild itself every few thousand records.
+/// The manager's flush deadline (monotonic ns); i64::MAX if unreadable.
+///
+/// # Safety
+/// GIL held.
+unsafe fn deadline(st: &mut State) -> i64 {
+    // SAFETY: GIL held; the list access is bounds-checked, the cached
+    // object is kept alive so that its address cannot be reused.
+    unsafe {
+        let d = PyList_GetItem(st.deadline, 0);
+        if d != st.deadline_obj && !d.is_null() {
+            let v = PyLong_AsLongLong(d);
+            if v == -1 && !PyErr_Occurred().is_null() {
+                PyErr_Clear();
+                return i64::MAX;
+            }
+            Py_XDECREF(st.deadline_obj);
+            st.deadline_obj = Py_NewRef(d);
+            st.deadline_ns = v;
+        }
+        if d.is_null() {
+            PyErr_Clear();
+            return i64::MAX;
+        }
+        st.deadline_ns
+    }
+}
+
+/// Completes the frame's one waiting capture made by the Python core
+/// (`pl`, a tuple whose item is `pl[0]`, a list) with `value` (a new
+/// reference, consumed) — manager semantics: the item's slot if it is
+/// still unsent, else a completion for the placeholder the flush sent.
 ///
 /// # Safety
 /// GIL held; `pl` a live tuple of at least 2 items; `value` a new reference.
@@ -734,9 +684,10 @@ unsafe fn settle(st: &State, pl: *mut PyObject, value: *mut PyObject) -> bool {
     }
 }
 
-/// `install(general, fast_at, pending, chunk, completions, mt, deadline,
-/// intr, flush, reraise, internal_error, pend, complete_at, frame_memory)`
-/// -> the INSTRUCTION callback.
+/// `install(general, fast_at, pending, completions, mt, deadline, intr,
+/// flush, reraise, internal_error, pend, complete_at, frame_memory)` -> the
+/// INSTRUCTION callback. The manager's chunk must be this module's
+/// (chunk_append and the rest) from then on.
 unsafe extern "C" fn install(
     _module: *mut PyObject,
     args: *mut *mut PyObject,
@@ -745,12 +696,12 @@ unsafe extern "C" fn install(
     // SAFETY: CPython calls this with the GIL held and `nargs` valid
     // arguments; the references kept are new ones (Py_NewRef).
     unsafe {
-        if nargs != 14 {
-            PyErr_SetString(PyExc_TypeError, c"install() takes 14 arguments".as_ptr());
+        if nargs != 13 {
+            PyErr_SetString(PyExc_TypeError, c"install() takes 13 arguments".as_ptr());
             return ptr::null_mut();
         }
         let a = |i: usize| Py_NewRef(*args.add(i));
-        for (i, what) in [(1usize, "fast_at"), (2, "pending"), (12, "complete_at")] {
+        for (i, what) in [(1usize, "fast_at"), (2, "pending"), (11, "complete_at")] {
             if PyDict_Check(*args.add(i)) == 0 {
                 let msg = format!("install(): {what} must be a dict\0");
                 PyErr_SetString(PyExc_TypeError, msg.as_ptr().cast::<c_char>());
@@ -758,11 +709,10 @@ unsafe extern "C" fn install(
             }
         }
         for (i, what) in [
-            (3usize, "chunk"),
-            (4, "completions"),
-            (5, "mt"),
-            (6, "deadline"),
-            (7, "intr"),
+            (3usize, "completions"),
+            (4, "mt"),
+            (5, "deadline"),
+            (6, "intr"),
         ] {
             if PyList_Check(*args.add(i)) == 0 {
                 let msg = format!("install(): {what} must be a list\0");
@@ -779,16 +729,15 @@ unsafe extern "C" fn install(
             general: a(0),
             fast_at: a(1),
             pending: a(2),
-            chunk: a(3),
-            completions: a(4),
-            mt: a(5),
-            deadline: a(6),
-            intr: a(7),
-            flush: a(8),
-            reraise: a(9),
-            internal_error: a(10),
-            pend: a(11),
-            complete_at: a(12),
+            completions: a(3),
+            mt: a(4),
+            deadline: a(5),
+            intr: a(6),
+            flush: a(7),
+            reraise: a(8),
+            internal_error: a(9),
+            pend: a(10),
+            complete_at: a(11),
             base_attr: base,
             last_probe: ptr::null_mut(),
             last_base: ptr::null_mut(),
@@ -796,7 +745,9 @@ unsafe extern "C" fn install(
             last_code_namespace: None,
             last_code_fast: ptr::null_mut(),
             frame_locals: find_frame_locals(),
-            frame_memory: PyObject_IsTrue(*args.add(13)) == 1 && Py_Version >> 16 == 0x030c,
+            deadline_obj: ptr::null_mut(),
+            deadline_ns: 0,
+            frame_memory: PyObject_IsTrue(*args.add(12)) == 1 && Py_Version >> 16 == 0x030c,
         });
         PyCFunction_NewEx(&raw mut INSTR_DEF, ptr::null_mut(), ptr::null_mut())
     }
@@ -811,129 +762,146 @@ static mut INSTR_DEF: PyMethodDef = PyMethodDef {
     ml_doc: c"probe's INSTRUCTION callback (native fast path)".as_ptr(),
 };
 
-/// Whether `frame` is a frame object of a 3.12 interpreter whose layout is
-/// the one known (see `interpreter_frame_312`): then its code object (a
-/// new reference).
+/// The chunk, or a RuntimeError.
 ///
 /// # Safety
-/// GIL held; `frame` a live object.
-unsafe fn frame_312(frame: *mut PyObject) -> Option<*mut PyObject> {
-    // SAFETY: GIL held; the type check comes before any frame access, and
-    // the code object is a new reference the caller releases.
+/// GIL held; as `chunk`.
+unsafe fn the_chunk() -> Option<&'static mut Chunk> {
+    // SAFETY: as chunk().
     unsafe {
-        if Py_Version >> 16 != 0x030c || Py_TYPE(frame) != &raw mut PyFrame_Type {
-            return None;
+        let c = chunk();
+        if c.is_none() {
+            PyErr_SetString(PyExc_RuntimeError, c"_probe_native: no chunk".as_ptr());
         }
-        let code = PyFrame_GetCode(frame.cast()).cast::<PyObject>();
-        if interpreter_frame_312(frame, code).is_none() {
-            Py_DECREF(code);
-            return None;
-        }
-        Some(code)
+        c
     }
 }
 
-/// `frame_layout_ok(frame)`: whether `frame` (the agent's own, live) is a
-/// 3.12 frame of the layout `frame_get` and the namespace reads rely on.
-unsafe extern "C" fn frame_layout_ok(
-    _module: *mut PyObject,
-    args: *mut *mut PyObject,
-    nargs: Py_ssize_t,
-) -> *mut PyObject {
-    // SAFETY: CPython calls this with the GIL held and `nargs` arguments.
+/// `chunk_append(item)`: one of the Python core's items, in order.
+unsafe extern "C" fn chunk_append(_m: *mut PyObject, item: *mut PyObject) -> *mut PyObject {
+    // SAFETY: CPython calls this with the GIL held and a live argument.
     unsafe {
-        if nargs != 1 {
-            PyErr_SetString(PyExc_TypeError, c"frame_layout_ok(frame)".as_ptr());
+        match the_chunk().map(|c| c.push_py(item)) {
+            Some(true) => Py_NewRef(Py_None()),
+            _ => ptr::null_mut(),
+        }
+    }
+}
+
+/// `chunk_len()`: records and completions waiting to be sent.
+unsafe extern "C" fn chunk_len(_m: *mut PyObject, _a: *mut PyObject) -> *mut PyObject {
+    // SAFETY: GIL held (CPython calls module functions with it).
+    unsafe {
+        match the_chunk() {
+            Some(c) => PyLong_FromSize_t(c.items() + c.completions()),
+            None => ptr::null_mut(),
+        }
+    }
+}
+
+/// `chunk_items()`: records (batches) in the chunk.
+unsafe extern "C" fn chunk_items(_m: *mut PyObject, _a: *mut PyObject) -> *mut PyObject {
+    // SAFETY: GIL held.
+    unsafe {
+        match the_chunk() {
+            Some(c) => PyLong_FromSize_t(c.items()),
+            None => ptr::null_mut(),
+        }
+    }
+}
+
+/// `chunk_encode(completions)`: the CHUNK_BIN payload (docs/WIRE.md).
+unsafe extern "C" fn chunk_encode(_m: *mut PyObject, comps: *mut PyObject) -> *mut PyObject {
+    // SAFETY: GIL held; the argument is type-checked.
+    unsafe {
+        if PyList_Check(comps) == 0 {
+            PyErr_SetString(PyExc_TypeError, c"chunk_encode(list)".as_ptr());
             return ptr::null_mut();
         }
-        match frame_312(*args) {
-            Some(code) => {
-                Py_DECREF(code);
-                Py_NewRef(Py_True())
+        match the_chunk() {
+            Some(c) => c.encode(comps),
+            None => ptr::null_mut(),
+        }
+    }
+}
+
+/// `chunk_clear()`: the chunk was sent (or dropped); the next one starts.
+unsafe extern "C" fn chunk_clear(_m: *mut PyObject, _a: *mut PyObject) -> *mut PyObject {
+    // SAFETY: GIL held.
+    unsafe {
+        match the_chunk() {
+            Some(c) => {
+                c.clear();
+                Py_NewRef(Py_None())
             }
-            None => Py_NewRef(Py_False()),
+            None => ptr::null_mut(),
         }
     }
 }
 
-/// `frame_get(frame, name)`: local `name` of a running 3.12 frame as
-/// `frame.f_locals[name]` gives it, without f_locals' side effects (what
-/// frames.py's memory reader does with ctypes, which costs 1.8 ms of
-/// start-up to import): a fast local, cell or free variable through
-/// PyFrame_GetVar; in a module or class body then its namespace. KeyError
-/// when unbound or not there.
-unsafe extern "C" fn frame_get(
-    _module: *mut PyObject,
-    args: *mut *mut PyObject,
-    nargs: Py_ssize_t,
-) -> *mut PyObject {
-    const CO_OPTIMIZED: i64 = 0x1;
-    // SAFETY: CPython calls this with the GIL held and `nargs` arguments;
-    // the frame is type-checked and its layout checked before any access.
-    unsafe {
-        if nargs != 2 || PyUnicode_Check(*args.add(1)) == 0 {
-            PyErr_SetString(PyExc_TypeError, c"frame_get(frame, str)".as_ptr());
-            return ptr::null_mut();
-        }
-        let (frame, name) = (*args, *args.add(1));
-        let Some(code) = frame_312(frame) else {
-            PyErr_SetString(
-                PyExc_TypeError,
-                c"frame_get: not a 3.12 frame of the known layout".as_ptr(),
-            );
-            return ptr::null_mut();
-        };
-        let v = PyFrame_GetVar(frame.cast(), name);
-        if !v.is_null() || PyErr_ExceptionMatches(PyExc_NameError) == 0 {
-            Py_DECREF(code);
-            return v;
-        }
-        PyErr_Clear();
-        let flags = PyObject_GetAttrString(code, c"co_flags".as_ptr());
-        let data = interpreter_frame_312(frame, code);
-        Py_DECREF(code);
-        if flags.is_null() {
-            return ptr::null_mut();
-        }
-        let optimized = PyLong_AsLongLong(flags) & CO_OPTIMIZED != 0;
-        Py_DECREF(flags);
-        if optimized {
-            PyErr_SetObject(PyExc_KeyError, name);
-            return ptr::null_mut();
-        }
-        let ns = match data.map(|d| *d.add(F_LOCALS_312).cast::<*mut PyObject>()) {
-            Some(ns) if !ns.is_null() => Py_NewRef(ns),
-            _ => PyObject_GetAttrString(frame, c"f_globals".as_ptr()),
-        };
-        if ns.is_null() {
-            return ptr::null_mut();
-        }
-        // The namespace's own lookup, as `ns[name]` (a mapping may run code).
-        let v = PyObject_GetItem(ns, name);
-        Py_DECREF(ns);
-        v
+const fn method(
+    name: &'static core::ffi::CStr,
+    meth: PyMethodDefPointer,
+    flags: c_int,
+    doc: &'static core::ffi::CStr,
+) -> PyMethodDef {
+    PyMethodDef {
+        ml_name: name.as_ptr(),
+        ml_meth: meth,
+        ml_flags: flags,
+        ml_doc: doc.as_ptr(),
     }
 }
 
-static mut METHODS: [PyMethodDef; 4] = [
-    PyMethodDef {
-        ml_name: c"install".as_ptr(),
-        ml_meth: PyMethodDefPointer { PyCFunctionFast: install },
-        ml_flags: METH_FASTCALL,
-        ml_doc: c"install(general, fast_at, pending, chunk, completions, mt, deadline, intr, flush, reraise, internal_error, pend, complete_at, frame_memory) -> callback".as_ptr(),
-    },
-    PyMethodDef {
-        ml_name: c"frame_get".as_ptr(),
-        ml_meth: PyMethodDefPointer { PyCFunctionFast: frame_get },
-        ml_flags: METH_FASTCALL,
-        ml_doc: c"frame_get(frame, name): a local of a running 3.12 frame, as f_locals[name] without its side effects".as_ptr(),
-    },
-    PyMethodDef {
-        ml_name: c"frame_layout_ok".as_ptr(),
-        ml_meth: PyMethodDefPointer { PyCFunctionFast: frame_layout_ok },
-        ml_flags: METH_FASTCALL,
-        ml_doc: c"frame_layout_ok(frame): whether frame_get can read this 3.12 frame".as_ptr(),
-    },
+static mut METHODS: [PyMethodDef; 9] = [
+    method(
+        c"install",
+        PyMethodDefPointer { PyCFunctionFast: install },
+        METH_FASTCALL,
+        c"install(general, fast_at, pending, completions, mt, deadline, intr, flush, reraise, internal_error, pend, complete_at, frame_memory) -> callback",
+    ),
+    method(
+        c"chunk_append",
+        PyMethodDefPointer { PyCFunction: chunk_append },
+        METH_O,
+        c"chunk_append(item): one of the Python core's items, in order",
+    ),
+    method(
+        c"chunk_len",
+        PyMethodDefPointer { PyCFunction: chunk_len },
+        METH_NOARGS,
+        c"chunk_len(): records and completions waiting to be sent",
+    ),
+    method(
+        c"chunk_items",
+        PyMethodDefPointer { PyCFunction: chunk_items },
+        METH_NOARGS,
+        c"chunk_items(): records in the chunk",
+    ),
+    method(
+        c"chunk_encode",
+        PyMethodDefPointer { PyCFunction: chunk_encode },
+        METH_O,
+        c"chunk_encode(completions) -> bytes: the CHUNK_BIN payload",
+    ),
+    method(
+        c"chunk_clear",
+        PyMethodDefPointer { PyCFunction: chunk_clear },
+        METH_NOARGS,
+        c"chunk_clear(): the chunk was sent; start the next",
+    ),
+    method(
+        c"frame_get",
+        PyMethodDefPointer { PyCFunctionFast: frame_get },
+        METH_FASTCALL,
+        c"frame_get(frame, name): a local of a running 3.12 frame, as f_locals[name] without its side effects",
+    ),
+    method(
+        c"frame_layout_ok",
+        PyMethodDefPointer { PyCFunctionFast: frame_layout_ok },
+        METH_FASTCALL,
+        c"frame_layout_ok(frame): whether frame_get can read this 3.12 frame",
+    ),
     PyMethodDef::zeroed(),
 ];
 
@@ -957,6 +925,17 @@ static mut MODULE_DEF: PyModuleDef = PyModuleDef {
 #[no_mangle]
 pub unsafe extern "C" fn PyInit__probe_native() -> *mut PyObject {
     // SAFETY: called once by the import machinery with the GIL held;
-    // MODULE_DEF is a static that outlives the module.
-    unsafe { PyModule_Create(&raw mut MODULE_DEF) }
+    // MODULE_DEF is a static that outlives the module; the chunk and types
+    // are made before anything can use them.
+    unsafe {
+        let Some(c) = Chunk::new() else {
+            return ptr::null_mut();
+        };
+        let Some(t) = objects::make_types() else {
+            return ptr::null_mut();
+        };
+        *CHUNK.0.get() = Some(c);
+        *TYPES.0.get() = Some(t);
+        PyModule_Create(&raw mut MODULE_DEF)
+    }
 }

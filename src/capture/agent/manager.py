@@ -9,8 +9,13 @@
 # a placeholder (T_PENDING, token) and the value follows as a completion.
 #
 # A frame's pending captures are, in `pending[frame]`, either a tuple
-# (item, probe, unit) — the tight loop's single LHS local, cheapest to
-# build — or a list of entries [item, index, probe, unit, level(, raised)].
+# (item, probe, unit, view) — the tight loop's single LHS local, cheapest
+# to build — or the native core's Waiting, which reads the same (native.py),
+# or a list of entries [item, index, probe, unit, level(, raised)].
+#
+# With the native core, `chunk` is its binary chunk (native.NativeChunk):
+# the Python core's items go in it in order, and a Waiting's item is a
+# Slot whose [2] reads and writes the record's slot as a list's would.
 
 import sys
 import time
@@ -19,7 +24,7 @@ import _thread
 from . import frames as _frames
 from . import plan as _plan
 from .values import (PEND, UNBOUND, RAISED_UNBOUND, INCOMPLETE, T_RAISED, T_PENDING, Values, error_value)
-from .wire import MSG_CHUNK
+from .wire import MSG_CHUNK, MSG_CHUNK_BIN
 import marshal
 
 _PY = sys.version_info[:2]
@@ -41,10 +46,14 @@ NO_LOCK = _NoLock()
 
 
 def as_list(pl):
-    """Pending captures of a frame as a list of entries."""
-    if type(pl) is tuple:
-        return [[pl[0], 2, pl[1], pl[2], STMT]]
-    return pl
+    """Pending captures of a frame as a list of entries. A tuple (the fast
+    paths' one capture) or the native core's Waiting (which reads the same,
+    and is false once empty) becomes one entry."""
+    if type(pl) is list:
+        return pl
+    if not pl:
+        return []
+    return [[pl[0], 2, pl[1], pl[2], STMT]]
 
 
 class CaptureManager:
@@ -56,7 +65,7 @@ class CaptureManager:
         self.max_bytes = values.max_bytes
         self.pending = {}        # frame -> tuple | list of entries
         self.armed = {}          # frame -> set of loop ids armed at their binding (guarded binds)
-        self.chunk = []          # never rebound: the cores cache its append
+        self.chunk = []          # rebound only before a core installs (native.py): the cores cache its append
         self.completions = []    # never rebound either
         self.next_token = 0
         self.flush_interval = 25_000_000  # ns
@@ -101,7 +110,7 @@ class CaptureManager:
         self.pending.clear()
         self.armed.clear()
         del self.inflight[:]
-        del self.chunk[:]
+        self.chunk.clear()
         del self.completions[:]
 
     # -- reading values ---------------------------------------------------
@@ -231,7 +240,7 @@ class CaptureManager:
             pl = self.pending.get(frame)
             if pl is None:
                 pl = self.pending[frame] = []
-            elif type(pl) is tuple:
+            elif type(pl) is not list:
                 pl = self.pending[frame] = as_list(pl)
             for p in site.lhs:
                 pl.append([item, len(item), p, unit, level])
@@ -331,13 +340,16 @@ class CaptureManager:
         if self.closed:
             # After the seal (daemon threads during interpreter shutdown) or
             # in a forked child: END was the last message; nothing follows it.
-            del chunk[:]
+            chunk.clear()
             del self.completions[:]
             return
         n_inflight = len(self.inflight)
         for frame, pl in list(self.pending.items()):
-            if type(pl) is tuple:
+            t = type(pl)
+            if t is tuple:
                 pl = self.pending[frame] = as_list(pl)
+            elif t is not list:
+                continue  # the native core's Waiting: chunk.encode sends its slot as a placeholder
             self.inflight.append(pl)
         for pl in self.inflight:
             for entry in pl:
@@ -349,22 +361,26 @@ class CaptureManager:
         comps = self.completions
         self.deadline[0] = time.monotonic_ns() + self.flush_interval
         if chunk or comps:
-            # Dumped in place, not copied: a copy would double every item's
-            # refcount and make marshal track each one for back-references.
-            data = marshal.dumps((chunk, comps), MARSHAL_VERSION)
+            if type(chunk) is list:
+                # Dumped in place, not copied: a copy would double every item's
+                # refcount and make marshal track each one for back-references.
+                data = marshal.dumps((chunk, comps), MARSHAL_VERSION)
+                kind, n = MSG_CHUNK, len(chunk)
+            else:
+                data = chunk.encode(comps)
+                kind, n = MSG_CHUNK_BIN, chunk.items()
             # A Ctrl-C becomes KeyboardInterrupt between any two bytecodes:
             # the chunk is cleared only once it is sent (send finishes its
             # message first), and the interrupt is raised after both, so a
             # chunk is never dropped (nor sent twice) around it.
-            n = len(chunk)
             exc = None
             try:
-                self.wire.send(MSG_CHUNK, data)
+                self.wire.send(kind, data)
             except BaseException as e:  # noqa: BLE001 - re-raised below
                 exc = e
             while True:
                 try:
-                    del chunk[:]
+                    chunk.clear()
                     del comps[:]
                     self.sent += n
                     break

@@ -67,6 +67,23 @@ def load():
     return mod
 
 
+class NativeChunk:
+    """The manager's chunk when the native core runs: the extension's binary
+    chunk (crates/agent/src/chunk.rs), which the fast path fills without
+    Python objects and the Python core appends its items to, in order."""
+    __slots__ = ("append", "clear", "encode", "items", "_len")
+
+    def __init__(self, mod):
+        self.append = mod.chunk_append
+        self.clear = mod.chunk_clear
+        self.encode = mod.chunk_encode  # (completions) -> the CHUNK_BIN payload
+        self.items = mod.chunk_items
+        self._len = mod.chunk_len
+
+    def __len__(self):
+        return self._len()
+
+
 class NativeCore(MonitoringCore):
     name = "native"
 
@@ -75,9 +92,12 @@ class NativeCore(MonitoringCore):
         super().__init__(mgr, planner)
 
     def install(self):
-        super().install()
         mgr = self.mgr
-        cb = self.native.install(self.on_instr, self.planner.fast_at, mgr.pending, mgr.chunk, mgr.completions,
+        # Before the monitoring core's install, whose callbacks keep
+        # chunk.append.
+        mgr.chunk = NativeChunk(self.native)
+        super().install()
+        cb = self.native.install(self.on_instr, self.planner.fast_at, mgr.pending, mgr.completions,
                                  mgr.mt, mgr.deadline, mgr.intr, mgr.flush, mgr.reraise, mgr.internal_error, PEND,
                                  self.planner.complete_at, mgr.frames.memory)
         self.mon.register_callback(self.tool, self.mon.events.INSTRUCTION, cb)

@@ -97,8 +97,8 @@ class MonitoringCore:
                     frame = getframe(1)
                     pl = pending.pop(frame, None)
                     view = None
-                    if pl is not None:
-                        if type(pl) is tuple:
+                    if pl:  # (an empty one is the native core's emptied Waiting)
+                        if type(pl) is not list:
                             probe = pl[1]
                             view = pl[3]
                             try:

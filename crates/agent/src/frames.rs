@@ -1,0 +1,246 @@
+//! Reading 3.12 frames: the interpreter frame behind a frame object, at
+//! the layout the agent checks on a live frame at start-up (frames.py),
+//! for what 3.12's C API cannot read without side effects — a module or
+//! class body's namespace.
+
+use core::ptr;
+
+use pyo3_ffi::*;
+
+extern "C" {
+    // Outside the limited API, but exported by every CPython 3.12+ (the only
+    // versions the agent loads this on). Reads one local (cells and free
+    // variables dereferenced) without materialising `f_locals` and without
+    // side effects; a new reference, or NULL with NameError when unbound.
+    pub fn PyFrame_GetVar(frame: *mut PyFrameObject, name: *mut PyObject) -> *mut PyObject;
+    // The frame type (outside the limited API, exported by every CPython).
+    static mut PyFrame_Type: PyTypeObject;
+}
+
+/// 3.12's frame layout (frames.py `_LAYOUT`): PyFrameObject.f_frame after
+/// the object header and f_back; in the _PyInterpreterFrame, f_code first
+/// and f_locals at 40.
+const F_FRAME_312: usize = 24;
+const F_LOCALS_312: usize = 40;
+
+/// The running 3.12 frame's interpreter frame, if its layout is the one
+/// known: its first word must be the frame's code object.
+///
+/// # Safety
+/// GIL held; `frame` a live frame object of a 3.12 interpreter, `code` its
+/// code object.
+unsafe fn interpreter_frame_312(frame: *mut PyObject, code: *mut PyObject) -> Option<*const u8> {
+    // SAFETY: a 3.12 PyFrameObject is longer than F_FRAME_312 + 8 bytes;
+    // the pointer read there is only dereferenced (8 bytes) when non-NULL,
+    // as frames.py's check does with ctypes.
+    unsafe {
+        let data = *frame.cast::<u8>().add(F_FRAME_312).cast::<*const u8>();
+        (!data.is_null() && *data.cast::<*mut PyObject>() == code).then_some(data)
+    }
+}
+
+/// The names of `code`'s fast locals, cells and free variables, as a
+/// frozenset (a new reference), NULL when there are none; None (nothing
+/// set) when they cannot be read. A 3.12 module or class body has them
+/// for an inlined comprehension (PEP 709), whose hidden variables shadow
+/// the namespace while it runs.
+///
+/// # Safety
+/// GIL held, `code` a live object.
+pub unsafe fn fast_names(code: *mut PyObject) -> Option<*mut PyObject> {
+    // SAFETY: GIL held; each result is checked, errors cleared.
+    unsafe {
+        let mut total: Py_ssize_t = 0;
+        let mut parts = [ptr::null_mut::<PyObject>(); 3];
+        let attrs = [c"co_varnames", c"co_cellvars", c"co_freevars"];
+        for (slot, attr) in parts.iter_mut().zip(attrs) {
+            let t = PyObject_GetAttrString(code, attr.as_ptr());
+            if t.is_null() || PyTuple_Check(t) == 0 {
+                PyErr_Clear();
+                Py_XDECREF(t);
+                for p in parts {
+                    Py_XDECREF(p);
+                }
+                return None;
+            }
+            total += PyTuple_Size(t);
+            *slot = t;
+        }
+        let mut out = Some(ptr::null_mut());
+        if total > 0 {
+            let set = PyFrozenSet_New(ptr::null_mut());
+            let mut ok = !set.is_null();
+            for &t in &parts {
+                for i in 0..PyTuple_Size(t) {
+                    ok = ok && PySet_Add(set, PyTuple_GetItem(t, i)) == 0;
+                }
+            }
+            if ok {
+                out = Some(set);
+            } else {
+                PyErr_Clear();
+                Py_XDECREF(set);
+                out = None;
+            }
+        }
+        for p in parts {
+            Py_DECREF(p);
+        }
+        out
+    }
+}
+
+/// `f_locals[name]` of the running 3.12 module or class frame, read the
+/// way the Python core's memory reader (frames.py) reads it — 3.12's
+/// `f_locals` would copy an inlined comprehension's hidden locals into the
+/// namespace: a new reference, or NULL (no exception) where the Python
+/// core must decide: a fast-local name (a hidden comprehension variable),
+/// a frame that is not the layout checked at start-up, no namespace dict
+/// (then f_globals), a mapping that is not an exact dict, or a name not in
+/// it (a global, a builtin, unbound).
+///
+/// # Safety
+/// GIL held, inside a monitoring callback of `frame`, which runs `code`;
+/// the frame layout checked on a live frame (3.12); `fast` the code's
+/// fast-local names (fast_names) or NULL.
+pub unsafe fn namespace_value_312(
+    fast: *mut PyObject,
+    frame: *mut PyFrameObject,
+    code: *mut PyObject,
+    name: *mut PyObject,
+) -> *mut PyObject {
+    // SAFETY: GIL held; the frame object is live and at least F_FRAME_312 + 8
+    // bytes long on 3.12; its interpreter frame is live while it runs (we
+    // are in its callback) and is only dereferenced once its first word is
+    // found to be the running code object, as checked at start-up.
+    unsafe {
+        if !fast.is_null() {
+            match PySet_Contains(fast, name) {
+                0 => {}
+                1 => return ptr::null_mut(),
+                _ => {
+                    PyErr_Clear();
+                    return ptr::null_mut();
+                }
+            }
+        }
+        let Some(data) = interpreter_frame_312(frame.cast(), code) else {
+            return ptr::null_mut();
+        };
+        let ns = *data.add(F_LOCALS_312).cast::<*mut PyObject>();
+        // An exact dict only, as namespace_value.
+        if ns.is_null() || Py_TYPE(ns) != &raw mut PyDict_Type {
+            return ptr::null_mut();
+        }
+        let v = PyDict_GetItemWithError(ns, name);
+        if v.is_null() {
+            PyErr_Clear();
+            return v;
+        }
+        Py_NewRef(v)
+    }
+}
+
+/// Whether `frame` is a frame object of a 3.12 interpreter whose layout is
+/// the one known (see `interpreter_frame_312`): then its code object (a
+/// new reference).
+///
+/// # Safety
+/// GIL held; `frame` a live object.
+unsafe fn frame_312(frame: *mut PyObject) -> Option<*mut PyObject> {
+    // SAFETY: GIL held; the type check comes before any frame access, and
+    // the code object is a new reference the caller releases.
+    unsafe {
+        if Py_Version >> 16 != 0x030c || Py_TYPE(frame) != &raw mut PyFrame_Type {
+            return None;
+        }
+        let code = PyFrame_GetCode(frame.cast()).cast::<PyObject>();
+        if interpreter_frame_312(frame, code).is_none() {
+            Py_DECREF(code);
+            return None;
+        }
+        Some(code)
+    }
+}
+
+/// `frame_layout_ok(frame)`: whether `frame` (the agent's own, live) is a
+/// 3.12 frame of the layout `frame_get` and the namespace reads rely on.
+pub unsafe extern "C" fn frame_layout_ok(
+    _module: *mut PyObject,
+    args: *mut *mut PyObject,
+    nargs: Py_ssize_t,
+) -> *mut PyObject {
+    // SAFETY: CPython calls this with the GIL held and `nargs` arguments.
+    unsafe {
+        if nargs != 1 {
+            PyErr_SetString(PyExc_TypeError, c"frame_layout_ok(frame)".as_ptr());
+            return ptr::null_mut();
+        }
+        match frame_312(*args) {
+            Some(code) => {
+                Py_DECREF(code);
+                Py_NewRef(Py_True())
+            }
+            None => Py_NewRef(Py_False()),
+        }
+    }
+}
+
+/// `frame_get(frame, name)`: local `name` of a running 3.12 frame as
+/// `frame.f_locals[name]` gives it, without f_locals' side effects (what
+/// frames.py's memory reader does with ctypes, which costs 1.8 ms of
+/// start-up to import): a fast local, cell or free variable through
+/// PyFrame_GetVar; in a module or class body then its namespace. KeyError
+/// when unbound or not there.
+pub unsafe extern "C" fn frame_get(
+    _module: *mut PyObject,
+    args: *mut *mut PyObject,
+    nargs: Py_ssize_t,
+) -> *mut PyObject {
+    const CO_OPTIMIZED: i64 = 0x1;
+    // SAFETY: CPython calls this with the GIL held and `nargs` arguments;
+    // the frame is type-checked and its layout checked before any access.
+    unsafe {
+        if nargs != 2 || PyUnicode_Check(*args.add(1)) == 0 {
+            PyErr_SetString(PyExc_TypeError, c"frame_get(frame, str)".as_ptr());
+            return ptr::null_mut();
+        }
+        let (frame, name) = (*args, *args.add(1));
+        let Some(code) = frame_312(frame) else {
+            PyErr_SetString(
+                PyExc_TypeError,
+                c"frame_get: not a 3.12 frame of the known layout".as_ptr(),
+            );
+            return ptr::null_mut();
+        };
+        let v = PyFrame_GetVar(frame.cast(), name);
+        if !v.is_null() || PyErr_ExceptionMatches(PyExc_NameError) == 0 {
+            Py_DECREF(code);
+            return v;
+        }
+        PyErr_Clear();
+        let flags = PyObject_GetAttrString(code, c"co_flags".as_ptr());
+        let data = interpreter_frame_312(frame, code);
+        Py_DECREF(code);
+        if flags.is_null() {
+            return ptr::null_mut();
+        }
+        let optimized = PyLong_AsLongLong(flags) & CO_OPTIMIZED != 0;
+        Py_DECREF(flags);
+        if optimized {
+            PyErr_SetObject(PyExc_KeyError, name);
+            return ptr::null_mut();
+        }
+        let ns = match data.map(|d| *d.add(F_LOCALS_312).cast::<*mut PyObject>()) {
+            Some(ns) if !ns.is_null() => Py_NewRef(ns),
+            _ => PyObject_GetAttrString(frame, c"f_globals".as_ptr()),
+        };
+        if ns.is_null() {
+            return ptr::null_mut();
+        }
+        // The namespace's own lookup, as `ns[name]` (a mapping may run code).
+        let v = PyObject_GetItem(ns, name);
+        Py_DECREF(ns);
+        v
+    }
+}
