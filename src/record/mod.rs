@@ -34,7 +34,8 @@ use crate::log::writer::PreparedLog;
 use crate::log::{LogError, LogWriter};
 use crate::model::{CaptureRecord, Status, Value};
 use crate::wire::{
-    self, AgentEnd, Capture, ChunkDecoder, Fill, Hello, MessageReader, TextMessage, WireError,
+    self, ring::SharedRing, AgentEnd, Capture, ChunkDecoder, Fill, Hello, MessageReader, TextMessage,
+    WireError,
 };
 use command::{CommandError, PythonCommand};
 use signals::{GroupWitness, Signals, StopSignal};
@@ -367,6 +368,13 @@ pub fn record_with_tap(
         .unwrap_or_default();
     // The native core only where it may run: `--core auto` or `native`.
     let native = matches!(opts.core.as_str(), "auto" | "native").then_some(agent::native::IMAGE);
+    // Its shared ring, so that a SIGKILL loses no capture it wrote. Best
+    // effort: without one, only that guarantee is gone.
+    let mut ring = native.and_then(|_| SharedRing::create().ok());
+    let mut config = config;
+    if let Some(fd) = ring.as_ref().and_then(SharedRing::fd) {
+        config.push(("ring_fd", fd.to_string()));
+    }
     let bundle =
         agent::bundle(&config, &opts.probes, &cached, native).map_err(|cause| RecordError::Io {
             what: "preparing the agent for the interpreter".into(),
@@ -389,6 +397,9 @@ pub fn record_with_tap(
     let child = spawn(&pc, wfd.as_raw_fd(), &bundle)?;
     drop(wfd);
     drop(bundle);
+    if let Some(r) = ring.as_mut() {
+        r.close_fd();
+    }
     let pipe = File::from(rfd);
     let mut run = Run {
         opts,
@@ -405,6 +416,7 @@ pub fn record_with_tap(
         cache,
         tap,
         witness,
+        ring,
     };
     let status = run.drive(child, pipe, &signals, observer)?;
     // The handlers stay until the log is sealed: a late signal (a second
@@ -466,6 +478,9 @@ struct Run<'a, 't> {
     failure: Option<RecordError>,
     stop: StopState,
     child_pid: libc::pid_t,
+    /// The native core's shared ring, read if the program dies without
+    /// sending what it wrote there.
+    ring: Option<SharedRing>,
 }
 
 impl Run<'_, '_> {
@@ -505,6 +520,7 @@ impl Run<'_, '_> {
                     }
                 }
                 self.torn(&reader);
+                self.salvage();
                 return Ok(status);
             }
             let mut fds = [
@@ -605,6 +621,33 @@ impl Run<'_, '_> {
         Ok(fill)
     }
 
+    /// The program died without an END: the records the native core wrote
+    /// into the shared ring after its last chunk go into the log.
+    fn salvage(&mut self) {
+        if self.agent_end.is_some() || self.failure.is_some() {
+            return;
+        }
+        let (Some(ring), Some(s)) = (self.ring.as_ref(), self.session.as_mut()) else {
+            return;
+        };
+        let contents = ring.contents();
+        let writer = &mut s.writer;
+        let write_error = &mut s.write_error;
+        let mut tap = self.tap.as_deref_mut();
+        let got = s.decoder.salvage(&contents, |c: Capture| {
+            write_capture(writer, write_error, &mut tap, c);
+            Ok(())
+        });
+        if let Some(t) = tap {
+            t.flush();
+        }
+        if let Err(e) = got {
+            self.warnings.push(format!(
+                "the captures the program wrote just before it died could not be read back: {e}"
+            ));
+        }
+    }
+
     /// A message the stream ended inside (the program died while sending
     /// it): its whole batches are kept, and a warning says what was lost.
     fn torn(&mut self, reader: &MessageReader<File>) {
@@ -637,24 +680,8 @@ impl Run<'_, '_> {
         let writer = &mut s.writer;
         let write_error = &mut s.write_error;
         let mut tap = self.tap.as_deref_mut();
-        let got = s.decoder.decode_torn(kind, u.payload, |c| {
-            let r = match c {
-                Capture::Record(rec) => {
-                    if let Some(t) = tap.as_deref_mut() {
-                        t.record(&rec);
-                    }
-                    writer.append_owned(rec)
-                }
-                Capture::Completion { seq, status, value } => {
-                    if let Some(t) = tap.as_deref_mut() {
-                        t.completed(seq, status, &value);
-                    }
-                    writer.complete(seq, status, &value)
-                }
-            };
-            if let Err(e) = r {
-                note_write_error(write_error, e);
-            }
+        let got = s.decoder.decode_torn(kind, u.payload, |c: Capture| {
+            write_capture(writer, write_error, &mut tap, c);
             Ok(())
         });
         if let Some(t) = tap {
@@ -766,26 +793,7 @@ impl Run<'_, '_> {
                 let write_error = &mut s.write_error;
                 let mut tap = self.tap.as_deref_mut();
                 let sink = |c: Capture| {
-                    let r = match c {
-                        Capture::Record(rec) => {
-                            if let Some(t) = tap.as_deref_mut() {
-                                t.record(&rec);
-                            }
-                            writer.append_owned(rec)
-                        }
-                        Capture::Completion { seq, status, value } => {
-                            if let Some(t) = tap.as_deref_mut() {
-                                t.completed(seq, status, &value);
-                            }
-                            writer.complete(seq, status, &value)
-                        }
-                    };
-                    // A writer failure (a full disk) must not stop the program:
-                    // keep draining the pipe, let the writer count what is lost,
-                    // and report it when the run is over.
-                    if let Err(e) = r {
-                        note_write_error(write_error, e);
-                    }
+                    write_capture(writer, write_error, &mut tap, c);
                     Ok(())
                 };
                 if kind == wire::MSG_CHUNK_BIN {
@@ -981,6 +989,35 @@ struct Session {
     decoder: ChunkDecoder,
     writer: LogWriter,
     write_error: Option<LogError>,
+}
+
+/// Writes one decoded capture to the log and tells the tap. A writer
+/// failure (a full disk) must not stop the program: it is noted, the pipe
+/// keeps being drained, the writer counts what is lost, and it is reported
+/// when the run is over.
+fn write_capture<'t>(
+    writer: &mut LogWriter,
+    write_error: &mut Option<LogError>,
+    tap: &mut Option<&mut (dyn RecordTap + 't)>,
+    c: Capture,
+) {
+    let r = match c {
+        Capture::Record(rec) => {
+            if let Some(t) = tap.as_deref_mut() {
+                t.record(&rec);
+            }
+            writer.append_owned(rec)
+        }
+        Capture::Completion { seq, status, value } => {
+            if let Some(t) = tap.as_deref_mut() {
+                t.completed(seq, status, &value);
+            }
+            writer.complete(seq, status, &value)
+        }
+    };
+    if let Err(e) = r {
+        note_write_error(write_error, e);
+    }
 }
 
 /// Reports the first writer failure at once; later ones are the same story.

@@ -117,6 +117,43 @@ fn record(r: &[u8], py: &mut PyParts) -> Result<Batch, String> {
     }
 }
 
+/// A record read from the shared ring after the program died: a fast
+/// record (a slot still waiting, or holding a Python object the ring does
+/// not have, is `incomplete`); None for anything else — one of the Python
+/// core's items, whose contents only the lost message had, or a record
+/// that does not decode — where salvaging stops, to keep the order.
+pub fn salvage_record(r: &[u8]) -> Option<Batch> {
+    if r.len() != REC_BYTES || r[0] != K_FAST {
+        return None;
+    }
+    let mut none = PyParts {
+        items: Vec::new().into_iter(),
+        values: Vec::new(),
+    };
+    let value = match r[1] {
+        V_PEND | V_PYVAL => MObj::Tuple(vec![MObj::Int(4)]),
+        _ => value(r, &mut none).ok()?,
+    };
+    Some(Batch::Fast {
+        site: u32::from_le_bytes([r[4], r[5], r[6], r[7]]),
+        ts: u64_at(r, 8) as i64,
+        value,
+    })
+}
+
+/// A completion read from the shared ring: `(token, value)`; None if it
+/// does not decode (or its value is not in the ring).
+pub fn salvage_completion(r: &[u8]) -> Option<(i64, MObj)> {
+    if r.len() != REC_BYTES || r[0] != K_COMP || matches!(r[1], V_PEND | V_PYVAL) {
+        return None;
+    }
+    let mut none = PyParts {
+        items: Vec::new().into_iter(),
+        values: Vec::new(),
+    };
+    Some((u64_at(r, 8) as i64, value(r, &mut none).ok()?))
+}
+
 fn completion(r: &[u8], py: &mut PyParts) -> Result<MObj, String> {
     if r[0] != K_COMP {
         return Err(format!("a completion record has kind {}", r[0]));

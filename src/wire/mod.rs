@@ -11,6 +11,7 @@
 
 pub mod binary;
 pub mod marshal;
+pub mod ring;
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -321,6 +322,9 @@ pub struct ChunkDecoder {
     tokens: HashMap<i64, u64>,
     chunks: u64,
     orphans: u64,
+    /// Records received in CHUNK_BIN messages: the ordinal of the next one
+    /// the native core wrote (see [`ChunkDecoder::salvage`]).
+    bin_records: u64,
 }
 
 impl ChunkDecoder {
@@ -337,6 +341,7 @@ impl ChunkDecoder {
             tokens: HashMap::new(),
             chunks: 0,
             orphans: 0,
+            bin_records: 0,
         }
     }
 
@@ -389,7 +394,45 @@ impl ChunkDecoder {
         let index = self.chunks;
         self.chunks += 1;
         let got = binary::decode(payload).map_err(|what| WireError::Chunk { index, what })?;
+        self.bin_records += got.items.len() as u64;
         self.apply(index, got.items, got.completions, out)
+    }
+
+    /// Records the native core wrote into the shared ring but never sent
+    /// (the program died first): those after the last one received, in
+    /// order, up to the first that cannot be read from the ring alone.
+    /// Returns how many were kept.
+    pub fn salvage(
+        &mut self,
+        ring: &ring::RingContents,
+        out: impl FnMut(Capture) -> Result<(), WireError>,
+    ) -> Result<u64, WireError> {
+        let Some(start) = self
+            .bin_records
+            .checked_sub(ring.base)
+            .and_then(|s| usize::try_from(s).ok())
+        else {
+            return Ok(0);
+        };
+        // The chunk's completions, of placeholders sent earlier: those still
+        // waiting (a message cut off may have brought some already).
+        let comps: Vec<MObj> = ring
+            .completions
+            .chunks_exact(binary::REC_BYTES)
+            .filter_map(binary::salvage_completion)
+            .filter(|(token, _)| self.tokens.contains_key(token))
+            .map(|(token, v)| MObj::Tuple(vec![MObj::Int(token), v]))
+            .collect();
+        let batches: Vec<Batch> = ring
+            .records
+            .chunks_exact(binary::REC_BYTES)
+            .skip(start)
+            .map_while(binary::salvage_record)
+            .collect();
+        let n = batches.len() as u64;
+        self.bin_records += n;
+        self.apply(self.chunks, batches, comps, out)?;
+        Ok(n)
     }
 
     /// Decodes what a CHUNK (`kind` MSG_CHUNK) or CHUNK_BIN cut off by its

@@ -52,15 +52,128 @@ pub struct Val {
     pub b: u64,
 }
 
-#[derive(Clone, Copy)]
-struct Rec {
-    kind: u8,
-    vtag: u8,
-    site: u32,
-    /// The timestamp (K_FAST) or the completed placeholder's token (K_COMP).
-    ts: i64,
-    a: u64,
-    b: u64,
+/// A record as it goes on the wire (docs/WIRE.md, CHUNK_BIN): kind,
+/// value tag, 2 bytes zero, u32 site, i64 timestamp (a completion: the
+/// token), 16 bytes of value.
+type Rec = [u8; REC_BYTES];
+
+fn make_rec(kind: u8, vtag: u8, site: u32, ts: i64, a: u64, b: u64) -> Rec {
+    let mut r = [0u8; REC_BYTES];
+    r[0] = kind;
+    r[1] = vtag;
+    r[4..8].copy_from_slice(&site.to_le_bytes());
+    r[8..16].copy_from_slice(&ts.to_le_bytes());
+    r[16..24].copy_from_slice(&a.to_le_bytes());
+    r[24..32].copy_from_slice(&b.to_le_bytes());
+    r
+}
+
+/// The shared ring (docs/WIRE.md): a file the recorder created and maps
+/// too, holding the records of the chunk being filled, so that those a
+/// SIGKILL cuts off before the flush still reach the log, and its
+/// completions. Header, u64 each: magic, record capacity (the recorder's),
+/// this side's `base` (the chunk's first ordinal) and `count` (records
+/// written), completion capacity (the recorder's) and count; then the
+/// records, then the completions.
+pub struct Ring {
+    map: *mut u8,
+    len: usize,
+    cap: usize,
+    ccap: usize,
+}
+
+/// The ring's header size and magic.
+pub const RING_HEADER: usize = 64;
+pub const RING_MAGIC: &[u8; 8] = b"PROBERNG";
+
+impl Ring {
+    /// Maps the ring file `fd` (the recorder's); None if it is not one.
+    pub fn map(fd: i32) -> Option<Ring> {
+        // SAFETY: fstat fills a stat buffer for any descriptor number (an
+        // invalid one fails); the mapping is only used within its length,
+        // which is checked against the header before use.
+        unsafe {
+            let mut st: libc::stat = core::mem::zeroed();
+            if libc::fstat(fd, &mut st) != 0 {
+                return None;
+            }
+            let len = usize::try_from(st.st_size).ok()?;
+            if len < RING_HEADER {
+                return None;
+            }
+            let map = libc::mmap(
+                ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            );
+            if map == libc::MAP_FAILED {
+                return None;
+            }
+            let map = map.cast::<u8>();
+            let head = core::slice::from_raw_parts(map, 48);
+            let word = |at: usize| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&head[at..at + 8]);
+                u64::from_le_bytes(b) as usize
+            };
+            let (cap, ccap) = (word(8), word(32));
+            let fits = cap
+                .checked_add(ccap)
+                .and_then(|n| n.checked_mul(REC_BYTES))
+                .and_then(|b| b.checked_add(RING_HEADER))
+                .is_some_and(|need| need <= len);
+            if &head[..8] != RING_MAGIC || !fits {
+                libc::munmap(map.cast(), len);
+                return None;
+            }
+            Some(Ring { map, len, cap, ccap })
+        }
+    }
+
+    fn slot(&self, i: usize) -> *mut u8 {
+        debug_assert!(i < self.cap);
+        // SAFETY: i < cap, and the mapping holds RING_HEADER + cap records
+        // (checked in map).
+        unsafe { self.map.add(RING_HEADER + i * REC_BYTES) }
+    }
+
+    fn comp_slot(&self, i: usize) -> *mut u8 {
+        debug_assert!(i < self.ccap);
+        // SAFETY: i < ccap, and the mapping holds RING_HEADER + (cap +
+        // ccap) records (checked in map).
+        unsafe { self.map.add(RING_HEADER + (self.cap + i) * REC_BYTES) }
+    }
+
+    fn set_comp_count(&self, n: usize) {
+        self.header(40)
+            .store(n.min(self.ccap) as u64, core::sync::atomic::Ordering::Release);
+    }
+
+    fn header(&self, at: usize) -> &core::sync::atomic::AtomicU64 {
+        // SAFETY: at is 16, 24 or 40, 8-aligned within the page-aligned header;
+        // the recorder only reads these words after this process is gone.
+        unsafe { &*self.map.add(at).cast::<core::sync::atomic::AtomicU64>() }
+    }
+
+    fn set_count(&self, n: usize) {
+        self.header(24)
+            .store(n.min(self.cap) as u64, core::sync::atomic::Ordering::Release);
+    }
+
+    fn set_base(&self, base: u64) {
+        self.header(16)
+            .store(base, core::sync::atomic::Ordering::Release);
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in map, unmapped once.
+        unsafe { libc::munmap(self.map.cast(), self.len) };
+    }
 }
 
 /// The placeholder token of record `n`: negative, below -1 (the Python
@@ -121,9 +234,14 @@ pub unsafe fn encode_value(v: *mut PyObject) -> Option<Val> {
 
 /// The chunk being filled.
 pub struct Chunk {
-    recs: Vec<Rec>,
+    /// Records in the chunk.
+    n: usize,
+    /// The shared ring holds the first `ring.cap` of them; the heap the
+    /// rest (all of them without a ring).
+    ring: Option<Ring>,
+    heap: Vec<Rec>,
     comps: Vec<Rec>,
-    /// The ordinal of `recs[0]`.
+    /// The ordinal of the chunk's first record.
     base: u64,
     /// The Python core's items, in the order of their K_PY records (a list).
     py_items: *mut PyObject,
@@ -148,7 +266,9 @@ impl Chunk {
                 return None;
             }
             Some(Chunk {
-                recs: Vec::with_capacity(1024),
+                n: 0,
+                ring: None,
+                heap: Vec::with_capacity(1024),
                 comps: Vec::new(),
                 base: 0,
                 py_items,
@@ -159,7 +279,7 @@ impl Chunk {
 
     /// Records in the chunk (binary and the Python core's).
     pub fn items(&self) -> usize {
-        self.recs.len()
+        self.n
     }
 
     /// Native completions in the chunk.
@@ -167,22 +287,75 @@ impl Chunk {
         self.comps.len()
     }
 
+    /// Puts the chunk's records in the shared ring from now on (before the
+    /// first record).
+    pub fn attach(&mut self, ring: Ring) {
+        ring.set_count(0);
+        ring.set_comp_count(0);
+        ring.set_base(self.base);
+        self.ring = Some(ring);
+    }
+
+    /// In a forked child, at the fork itself (before any Python code can
+    /// capture): the ring is the parent's, and so are the chunk's records —
+    /// the child never sends them. Only unmaps and forgets.
+    pub fn forget_ring(&mut self) {
+        if self.ring.take().is_some() {
+            self.n = 0;
+            self.heap.clear();
+            self.comps.clear();
+        }
+    }
+
+    /// Stops using the ring, keeping the chunk's records (copied to the
+    /// heap, in order).
+    pub fn detach(&mut self) {
+        if let Some(r) = self.ring.take() {
+            // Records already in it are copied to the heap, in order.
+            let keep = self.n.min(r.cap);
+            let mut heap = Vec::with_capacity(self.n);
+            for i in 0..keep {
+                let mut rec = [0u8; REC_BYTES];
+                // SAFETY: slot i < cap is within the mapping.
+                unsafe { ptr::copy_nonoverlapping(r.slot(i), rec.as_mut_ptr(), REC_BYTES) };
+                heap.push(rec);
+            }
+            heap.append(&mut self.heap);
+            self.heap = heap;
+        }
+    }
+
+    fn slot(&mut self, i: usize) -> *mut u8 {
+        match &self.ring {
+            Some(r) if i < r.cap => r.slot(i),
+            Some(r) => self.heap[i - r.cap].as_mut_ptr(),
+            None => self.heap[i].as_mut_ptr(),
+        }
+    }
+
+    fn push(&mut self, rec: Rec) {
+        let i = self.n;
+        match &self.ring {
+            Some(r) if i < r.cap => {
+                // SAFETY: slot i < cap is within the mapping; the count is
+                // published after the record is written.
+                unsafe { ptr::copy_nonoverlapping(rec.as_ptr(), r.slot(i), REC_BYTES) };
+                r.set_count(i + 1);
+            }
+            _ => self.heap.push(rec),
+        }
+        self.n += 1;
+    }
+
     fn live(&self, n: u64) -> Option<usize> {
         let i = usize::try_from(n.checked_sub(self.base)?).ok()?;
-        (i < self.recs.len()).then_some(i)
+        (i < self.n).then_some(i)
     }
 
     /// Appends a trigger of `site` at `ts` whose one value waits; its ordinal.
     pub fn push_fast(&mut self, site: u32, ts: i64) -> u64 {
-        let n = self.base + self.recs.len() as u64;
-        self.recs.push(Rec {
-            kind: K_FAST,
-            vtag: V_PEND,
-            site,
-            ts,
-            a: 0,
-            b: 0,
-        });
+        let n = self.base + self.n as u64;
+        self.push(make_rec(K_FAST, V_PEND, site, ts, 0, 0));
         n
     }
 
@@ -195,41 +368,52 @@ impl Chunk {
         if unsafe { PyList_Append(self.py_items, item) } != 0 {
             return false;
         }
-        self.recs.push(Rec {
-            kind: K_PY,
-            vtag: 0,
-            site: 0,
-            ts: 0,
-            a: 0,
-            b: 0,
-        });
+        self.push(make_rec(K_PY, 0, 0, 0, 0, 0));
         true
     }
 
     /// Whether record `n`'s slot is still waiting in this chunk.
-    pub fn waits(&self, n: u64) -> bool {
-        self.live(n)
-            .is_some_and(|i| self.recs[i].kind == K_FAST && self.recs[i].vtag == V_PEND)
+    pub fn waits(&mut self, n: u64) -> bool {
+        match self.live(n) {
+            // SAFETY: the slot of a live record is 32 valid bytes.
+            Some(i) => unsafe {
+                let p = self.slot(i);
+                *p == K_FAST && *p.add(1) == V_PEND
+            },
+            None => false,
+        }
     }
 
     /// Record `n`'s waiting capture takes `v`: in its slot while the chunk
     /// is unsent, else as a completion of the placeholder the flush sent.
     pub fn complete(&mut self, n: u64, v: Val) {
         if let Some(i) = self.live(n) {
-            let r = &mut self.recs[i];
-            if r.kind == K_FAST && r.vtag == V_PEND {
-                (r.vtag, r.a, r.b) = (v.tag, v.a, v.b);
+            let p = self.slot(i);
+            // SAFETY: the slot of a live record is 32 valid bytes. The
+            // value is written before its tag, so that a SIGKILL between
+            // the two leaves the slot waiting, never a tag over a value
+            // not yet there.
+            unsafe {
+                if *p == K_FAST && *p.add(1) == V_PEND {
+                    ptr::copy_nonoverlapping(v.a.to_le_bytes().as_ptr(), p.add(16), 8);
+                    ptr::copy_nonoverlapping(v.b.to_le_bytes().as_ptr(), p.add(24), 8);
+                    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::Release);
+                    core::ptr::write_volatile(p.add(1), v.tag);
+                }
             }
             return;
         }
-        self.comps.push(Rec {
-            kind: K_COMP,
-            vtag: v.tag,
-            site: 0,
-            ts: token(n),
-            a: v.a,
-            b: v.b,
-        });
+        let rec = make_rec(K_COMP, v.tag, 0, token(n), v.a, v.b);
+        if let Some(r) = &self.ring {
+            let i = self.comps.len();
+            if i < r.ccap {
+                // SAFETY: slot i < ccap is within the mapping; the count is
+                // published after the completion is written.
+                unsafe { ptr::copy_nonoverlapping(rec.as_ptr(), r.comp_slot(i), REC_BYTES) };
+                r.set_comp_count(i + 1);
+            }
+        }
+        self.comps.push(rec);
     }
 
     /// Record `n`'s waiting slot (still in this chunk) takes any object:
@@ -267,10 +451,17 @@ impl Chunk {
     /// # Safety
     /// GIL held, `py_comps` a live object.
     pub unsafe fn encode(&mut self, py_comps: *mut PyObject) -> *mut PyObject {
-        for (i, r) in self.recs.iter_mut().enumerate() {
-            if r.kind == K_FAST && r.vtag == V_PEND {
-                r.vtag = V_PLACEHOLDER;
-                r.a = token(self.base + i as u64) as u64;
+        for i in 0..self.n {
+            let tok = token(self.base + i as u64) as u64;
+            let p = self.slot(i);
+            // SAFETY: the slot of a live record is 32 valid bytes; the
+            // token goes in before the tag, as in complete.
+            unsafe {
+                if *p == K_FAST && *p.add(1) == V_PEND {
+                    ptr::copy_nonoverlapping(tok.to_le_bytes().as_ptr(), p.add(16), 8);
+                    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::Release);
+                    core::ptr::write_volatile(p.add(1), V_PLACEHOLDER);
+                }
             }
         }
         // SAFETY: GIL held; every object made here is checked and released.
@@ -285,7 +476,7 @@ impl Chunk {
                 return ptr::null_mut();
             }
             let blob_len = PyBytes_Size(blob) as usize;
-            let size = 12 + blob_len + (self.comps.len() + self.recs.len()) * REC_BYTES;
+            let size = 12 + blob_len + (self.comps.len() + self.n) * REC_BYTES;
             let Ok(total) = Py_ssize_t::try_from(size) else {
                 Py_DECREF(blob);
                 PyErr_SetString(PyExc_OverflowError, c"chunk too large".as_ptr());
@@ -308,11 +499,19 @@ impl Chunk {
             Py_DECREF(blob);
             w.u32(self.comps.len() as u32);
             for r in &self.comps {
-                w.rec(r);
+                w.bytes(r);
             }
-            w.u32(self.recs.len() as u32);
-            for r in &self.recs {
-                w.rec(r);
+            w.u32(self.n as u32);
+            let in_ring = match &self.ring {
+                Some(r) => {
+                    let k = self.n.min(r.cap);
+                    w.bytes(core::slice::from_raw_parts(r.slot(0), k * REC_BYTES));
+                    k
+                }
+                None => 0,
+            };
+            for r in &self.heap[..self.n - in_ring] {
+                w.bytes(r);
             }
             out
         }
@@ -323,8 +522,16 @@ impl Chunk {
     /// # Safety
     /// GIL held.
     pub unsafe fn clear(&mut self) {
-        self.base += self.recs.len() as u64;
-        self.recs.clear();
+        self.base += self.n as u64;
+        self.n = 0;
+        if let Some(r) = &self.ring {
+            // The counts first: a SIGKILL between them and the base leaves
+            // an empty ring, never the sent records under the next chunk's.
+            r.set_count(0);
+            r.set_comp_count(0);
+            r.set_base(self.base);
+        }
+        self.heap.clear();
         self.comps.clear();
         // SAFETY: GIL held; the lists are ours; deleting a slice of a list
         // cannot fail for in-range bounds.
@@ -347,15 +554,5 @@ impl Writer<'_> {
     }
     fn u32(&mut self, v: u32) {
         self.bytes(&v.to_le_bytes());
-    }
-    fn rec(&mut self, r: &Rec) {
-        let mut b = [0u8; REC_BYTES];
-        b[0] = r.kind;
-        b[1] = r.vtag;
-        b[4..8].copy_from_slice(&r.site.to_le_bytes());
-        b[8..16].copy_from_slice(&r.ts.to_le_bytes());
-        b[16..24].copy_from_slice(&r.a.to_le_bytes());
-        b[24..32].copy_from_slice(&r.b.to_le_bytes());
-        self.bytes(&b);
     }
 }

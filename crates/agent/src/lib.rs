@@ -839,6 +839,57 @@ unsafe extern "C" fn chunk_clear(_m: *mut PyObject, _a: *mut PyObject) -> *mut P
     }
 }
 
+/// `chunk_map(fd)`: the chunk's records go into the recorder's shared ring
+/// (file descriptor `fd`, docs/WIRE.md) from now on; whether it mapped.
+unsafe extern "C" fn chunk_map(_m: *mut PyObject, fd: *mut PyObject) -> *mut PyObject {
+    // SAFETY: GIL held; the argument is converted with its error checked.
+    unsafe {
+        let fd = PyLong_AsLong(fd);
+        if fd == -1 && !PyErr_Occurred().is_null() {
+            return ptr::null_mut();
+        }
+        let Some(c) = the_chunk() else {
+            return ptr::null_mut();
+        };
+        let ring = i32::try_from(fd).ok().and_then(chunk::Ring::map);
+        let mapped = ring.is_some();
+        if let Some(r) = ring {
+            c.attach(r);
+            // A forked child must never write into its parent's ring, not
+            // even from an at-fork handler of the program's that runs
+            // before the agent's (os.register_at_fork order).
+            libc::pthread_atfork(None, None, Some(forget_ring_in_child));
+        }
+        Py_NewRef(if mapped { Py_True() } else { Py_False() })
+    }
+}
+
+/// The child side of fork(2) (pthread_atfork), while the forking thread
+/// still holds the GIL.
+unsafe extern "C" fn forget_ring_in_child() {
+    // SAFETY: only the forking thread exists in the child, holding the GIL
+    // os.fork took; forgetting the ring is an munmap and freeing memory.
+    unsafe {
+        if let Some(c) = chunk() {
+            c.forget_ring();
+        }
+    }
+}
+
+/// `chunk_detach()`: a forked child leaves its parent's ring alone.
+unsafe extern "C" fn chunk_detach(_m: *mut PyObject, _a: *mut PyObject) -> *mut PyObject {
+    // SAFETY: GIL held.
+    unsafe {
+        match the_chunk() {
+            Some(c) => {
+                c.detach();
+                Py_NewRef(Py_None())
+            }
+            None => ptr::null_mut(),
+        }
+    }
+}
+
 const fn method(
     name: &'static core::ffi::CStr,
     meth: PyMethodDefPointer,
@@ -853,7 +904,19 @@ const fn method(
     }
 }
 
-static mut METHODS: [PyMethodDef; 9] = [
+static mut METHODS: [PyMethodDef; 11] = [
+    method(
+        c"chunk_map",
+        PyMethodDefPointer { PyCFunction: chunk_map },
+        METH_O,
+        c"chunk_map(fd) -> bool: the chunk's records go into the recorder's shared ring",
+    ),
+    method(
+        c"chunk_detach",
+        PyMethodDefPointer { PyCFunction: chunk_detach },
+        METH_NOARGS,
+        c"chunk_detach(): a forked child leaves its parent's ring alone",
+    ),
     method(
         c"install",
         PyMethodDefPointer { PyCFunctionFast: install },

@@ -36,6 +36,14 @@ def main(wire_fd, config_text, mods_before, how="c"):
         os.set_inheritable(wire_fd, False)
     except OSError:
         pass
+    # The recorder's shared ring (docs/WIRE.md), for the native core: kept
+    # from the program's children like the pipe; runner.py maps or closes it.
+    try:
+        cfg["ring_fd"] = int(cfg.get("ring_fd", "-1"))
+        if cfg["ring_fd"] >= 0:
+            os.set_inheritable(cfg["ring_fd"], False)
+    except (ValueError, OSError):
+        cfg["ring_fd"] = -1
     cfg["max_value_bytes"] = int(cfg.get("max_value_bytes", "4096"))
     cfg["max_array_bytes"] = int(cfg.get("max_array_bytes", str(1 << 20)))
     cfg["debug_plan"] = cfg.get("debug_plan") == "1"

@@ -87,6 +87,9 @@ class CaptureManager:
         self.view = self.frames.view
         # A Ctrl-C caught while a value was read, to raise again (reraise).
         self.intr = [False]
+        # Whether the chunk's records are in the recorder's shared ring
+        # (native core; runner.py).
+        self.ring = False
         # Set once the run is sealed (or the recorder is gone, or in a
         # forked child): nothing is captured or sent any more (see close()).
         self.closed = False
@@ -110,6 +113,8 @@ class CaptureManager:
         self.pending.clear()
         self.armed.clear()
         del self.inflight[:]
+        if self.ring:
+            self.chunk.detach()  # the shared ring is the parent's: never write into it
         self.chunk.clear()
         del self.completions[:]
 

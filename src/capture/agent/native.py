@@ -71,11 +71,12 @@ class NativeChunk:
     """The manager's chunk when the native core runs: the extension's binary
     chunk (crates/agent/src/chunk.rs), which the fast path fills without
     Python objects and the Python core appends its items to, in order."""
-    __slots__ = ("append", "clear", "encode", "items", "_len")
+    __slots__ = ("append", "clear", "encode", "items", "detach", "_len")
 
     def __init__(self, mod):
         self.append = mod.chunk_append
         self.clear = mod.chunk_clear
+        self.detach = mod.chunk_detach
         self.encode = mod.chunk_encode  # (completions) -> the CHUNK_BIN payload
         self.items = mod.chunk_items
         self._len = mod.chunk_len

@@ -287,6 +287,19 @@ class Runner:
         except ProbeError as e:
             self.wire.send_json(MSG_FATAL, {"message": str(e)})
             return 2
+        ring = cfg.get("ring_fd", -1)
+        if ring >= 0:
+            # The native core writes its records into the recorder's ring
+            # (so that a SIGKILL loses none); the mapping outlives the
+            # descriptor, which no other core uses.
+            try:
+                if core.name == "native":
+                    mgr.ring = core.native.chunk_map(ring)
+            finally:
+                try:
+                    os.close(ring)
+                except OSError:
+                    pass
         hello = {
             "python_version": "%d.%d.%d" % sys.version_info[:3],
             "python_executable": sys.executable,
