@@ -693,3 +693,64 @@ fn a_full_disk_is_refused_before_the_program_runs() {
     assert!(o.stdout.is_empty(), "the program ran: {}", text(&o.stdout));
     assert!(!log.exists(), "a file was left behind");
 }
+
+/// Back-pressure (issue 13): the recorder is stopped while the program
+/// captures as fast as it can; the pipe fills, the program waits for the
+/// recorder instead of dropping anything, and the summary says how often
+/// and how long it waited. Every capture is in the log.
+#[test]
+fn a_recorder_that_falls_behind_makes_the_program_wait_and_says_so() {
+    let f = fixture("backpressure.py");
+    let (_d, dir) = scratch();
+    let log = dir.join("bp.probe");
+    let py = pythons().last().expect("a python").1.clone();
+    let n = 1_500_000u64;
+    let mut child = Command::new(probe_bin())
+        .args(["record", "-o"])
+        .arg(&log)
+        .arg("-p")
+        .arg(spec(&f, "x", "x"))
+        .arg("--")
+        .arg(&py)
+        .arg(&f)
+        .arg(n.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let group = child.id() as i32;
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "ready");
+    // SAFETY: plain FFI calls on the recorder (our child).
+    unsafe { libc::kill(child.id() as i32, libc::SIGSTOP) };
+    std::thread::sleep(Duration::from_millis(600));
+    // SAFETY: as above.
+    unsafe { libc::kill(child.id() as i32, libc::SIGCONT) };
+    let out = child.wait_with_output().unwrap();
+    // SAFETY: plain FFI call on the group we created.
+    unsafe { libc::kill(-group, libc::SIGKILL) };
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let waited = err
+        .lines()
+        .find(|l| l.contains("the program waited for the recorder"))
+        .unwrap_or_else(|| panic!("no back-pressure line in: {err}"));
+    // At least most of the pause was spent waiting.
+    let ms: f64 = waited
+        .split(", ")
+        .nth(1)
+        .and_then(|t| t.split(" ms").next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no duration in {waited:?}"));
+    assert!(ms >= 300.0, "{waited}");
+    assert!(waited.contains("(nothing dropped)"), "{waited}");
+    let r = LogReader::open(&log).unwrap();
+    assert_eq!(r.end().expect("sealed").total_records, n, "{err}");
+    assert_eq!(verify::verify(&r).exit_code(), 0);
+}

@@ -247,6 +247,15 @@ fn print_summary(output: &Path, o: &RecordOutcome, quiet: bool) {
         human_bytes(o.file_bytes),
         density
     );
+    if o.waits > 0 {
+        // Back-pressure: the recorder (its disk, or the machine) was slower
+        // than the program for a while; the program waited, nothing was lost.
+        eprintln!(
+            "  the program waited for the recorder {}, {:.1} ms in all (nothing dropped)",
+            count(o.waits, "time", "times"),
+            o.waited.as_secs_f64() * 1e3
+        );
+    }
     // One line per probe, up to 20 (`probe info` lists them all), by the
     // short label every human output uses (the full spec is in the log).
     const SHOWN: usize = 20;

@@ -100,6 +100,11 @@ pub struct RecordOutcome {
     /// stream) — reported here rather than as an error because a signal
     /// killed the program, whose status `exit_code` keeps.
     pub incomplete: Option<String>,
+    /// Back-pressure: times the program waited for the recorder (a full
+    /// pipe), and for how long in all.
+    pub waits: u64,
+    /// See `waits`.
+    pub waited: Duration,
 }
 
 /// Why recording failed.
@@ -978,6 +983,8 @@ impl Run<'_, '_> {
             raw_bytes: stats.raw_bytes,
             warnings: self.warnings,
             elapsed: start.elapsed(),
+            waits: self.agent_end.as_ref().map_or(0, |e| e.waits),
+            waited: Duration::from_nanos(self.agent_end.as_ref().map_or(0, |e| e.waited_ns)),
             incomplete,
         })
     }

@@ -279,6 +279,13 @@ pub struct AgentEnd {
     /// For `exec`: what the program executed.
     #[serde(default)]
     pub exec: Option<String>,
+    /// Times a message found the pipe full and the program waited for the
+    /// recorder (back-pressure: nothing is dropped).
+    #[serde(default)]
+    pub waits: u64,
+    /// How long those waits took in all, ns.
+    #[serde(default)]
+    pub waited_ns: u64,
 }
 
 /// A text message (FATAL or WARN).

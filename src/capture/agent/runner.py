@@ -169,7 +169,8 @@ class Runner:
             for w in self.planner.warnings + mgr.warnings:
                 self.wire.send_json(MSG_WARN, {"message": w})
             self.wire.send_json(MSG_END, dict(self.exit, batches_sent=mgr.sent,
-                                              untraced_children=self.children))
+                                              untraced_children=self.children,
+                                              waits=self.wire.waits, waited_ns=self.wire.waited_ns))
         finally:
             if held:
                 mgr.lock.release()
@@ -203,7 +204,8 @@ class Runner:
             mgr._flush()
             self.wire.send_json(MSG_END, {"kind": "exec", "code": 0, "exec": str(what),
                                           "untraced_children": self.children + 1,
-                                          "batches_sent": mgr.sent})
+                                          "batches_sent": mgr.sent, "waits": self.wire.waits,
+                                          "waited_ns": self.wire.waited_ns})
         finally:
             if held:
                 mgr.lock.release()

@@ -16,6 +16,7 @@
 
 import os
 import sys
+import time
 
 MSG_HELLO, MSG_CHUNK, MSG_END, MSG_FATAL, MSG_WARN, MSG_CACHE, MSG_CHUNK_BIN = 1, 2, 3, 4, 5, 6, 7
 
@@ -26,9 +27,16 @@ class Wire:
         self.ident = None
         self.on_gone = None   # called once if the recorder is gone (EPIPE)
         self.dead = False     # the recorder is gone: nothing is sent any more
+        # Back-pressure: how often a message found the pipe full and the
+        # program waited for the recorder, and for how long (END says).
+        self.waits = 0
+        self.waited_ns = 0
         try:
             st = os.fstat(fd)
             self.ident = (st.st_dev, st.st_ino)
+            # Non-blocking, so that a full pipe is seen (and counted)
+            # before the program waits for it; see send.
+            os.set_blocking(fd, False)
         except OSError:
             self.fd = -1
 
@@ -70,8 +78,7 @@ class Wire:
                 except OSError:
                     continue
                 try:
-                    os.set_blocking(fd, True)  # back-pressure, as before
-                    fd = _high_fd(fd)
+                    fd = _high_fd(fd)  # non-blocking, as the original (see send)
                     st = os.fstat(fd)
                     if (st.st_dev, st.st_ino) == self.ident:
                         self.fd = fd
@@ -105,6 +112,7 @@ class Wire:
         # that came before.)
         pending_exc = None
         view = None
+        waited = None
         while True:
             try:
                 if view is None:
@@ -114,6 +122,15 @@ class Wire:
                 while view:
                     try:
                         n = _write(self.fd, view)
+                    except BlockingIOError:
+                        # The pipe is full: the recorder is behind (a slow
+                        # disk, a busy machine). The program waits for it —
+                        # back-pressure, never a dropped capture — and the
+                        # wait is counted.
+                        if waited is None:
+                            waited = time.monotonic_ns()
+                        os.set_blocking(self.fd, True)
+                        continue
                     except InterruptedError:
                         continue
                     except BrokenPipeError:
@@ -134,6 +151,13 @@ class Wire:
                 break
             except BaseException as e:  # noqa: BLE001 - re-raised below
                 pending_exc = e
+        if waited is not None:
+            self.waits += 1
+            self.waited_ns += time.monotonic_ns() - waited
+            try:
+                os.set_blocking(self.fd, False)
+            except OSError:
+                pass
         if pending_exc is not None:
             raise pending_exc
 
