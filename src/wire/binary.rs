@@ -185,8 +185,34 @@ fn py_parts(blob: &[u8]) -> Result<(PyParts, Vec<MObj>), String> {
     Ok((parts, list(comps, "completion list")?))
 }
 
-/// Decodes a whole CHUNK_BIN payload.
-pub fn decode(payload: &[u8]) -> Result<BinChunk, String> {
+/// A CHUNK_BIN payload whose framing, marshalled part and completions
+/// are decoded; its records are decoded one by one ([`Parsed::next_batch`]).
+pub struct Parsed<'a> {
+    /// Records announced.
+    pub announced: usize,
+    /// The completions, the Python core's then the binary ones.
+    pub completions: Vec<MObj>,
+    recs: std::slice::ChunksExact<'a, u8>,
+    py: PyParts,
+}
+
+impl Parsed<'_> {
+    /// The next record as a batch; None after the last.
+    pub fn next_batch(&mut self) -> Option<Result<Batch, String>> {
+        let r = self.recs.next()?;
+        Some(record(r, &mut self.py))
+    }
+
+    /// Whether Python-core items are left that no record took (after the
+    /// last record: the chunk is then malformed).
+    pub fn items_left(&mut self) -> bool {
+        self.py.items.next().is_some()
+    }
+}
+
+/// Decodes a whole CHUNK_BIN payload's framing (every length checked,
+/// nothing after the last record), its marshalled part and completions.
+pub fn parse(payload: &[u8]) -> Result<Parsed<'_>, String> {
     let mut c = Cursor {
         data: payload,
         pos: 0,
@@ -213,24 +239,17 @@ pub fn decode(payload: &[u8]) -> Result<BinChunk, String> {
                 .ok_or("record count overflows")?,
         )
         .ok_or("its records are cut off")?;
-    let mut items = Vec::with_capacity(n_recs);
-    for r in recs.chunks_exact(REC_BYTES) {
-        items.push(record(r, &mut py)?);
-    }
     if c.pos != payload.len() {
         return Err(format!(
             "{} bytes after its last record",
             payload.len() - c.pos
         ));
     }
-    if py.items.next().is_some() {
-        return Err("Python-core items without a record".into());
-    }
-    Ok(BinChunk {
-        announced: Some(n_recs),
-        completions_announced: Some(completions.len()),
-        items,
+    Ok(Parsed {
+        announced: n_recs,
         completions,
+        recs: recs.chunks_exact(REC_BYTES),
+        py,
     })
 }
 

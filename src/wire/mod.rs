@@ -386,7 +386,7 @@ impl ChunkDecoder {
         };
         self.apply(
             index,
-            items.into_iter().map(Batch::Item).collect(),
+            items.into_iter().map(|m| Ok(Batch::Item(m))),
             comps,
             out,
         )
@@ -400,9 +400,27 @@ impl ChunkDecoder {
     ) -> Result<(), WireError> {
         let index = self.chunks;
         self.chunks += 1;
-        let got = binary::decode(payload).map_err(|what| WireError::Chunk { index, what })?;
-        self.bin_records += got.items.len() as u64;
-        self.apply(index, got.items, got.completions, out)
+        let bad = |what: String| WireError::Chunk { index, what };
+        let mut got = binary::parse(payload).map_err(bad)?;
+        let comps = std::mem::take(&mut got.completions);
+        // The records are decoded as they are applied: a chunk is 16,384 of
+        // them, and a vector of them per chunk cost the recorder ~10%.
+        let mut n = 0u64;
+        self.apply(
+            index,
+            std::iter::from_fn(|| {
+                let b = got.next_batch();
+                n += u64::from(b.is_some());
+                b
+            }),
+            comps,
+            out,
+        )?;
+        self.bin_records += n;
+        if got.items_left() {
+            return Err(bad("Python-core items without a record".into()));
+        }
+        Ok(())
     }
 
     /// Records the native core wrote into the shared ring but never sent
@@ -438,7 +456,7 @@ impl ChunkDecoder {
             .collect();
         let n = batches.len() as u64;
         self.bin_records += n;
-        self.apply(self.chunks, batches, comps, out)?;
+        self.apply(self.chunks, batches.into_iter().map(Ok), comps, out)?;
         Ok(n)
     }
 
@@ -475,7 +493,7 @@ impl ChunkDecoder {
         let kept_batches = items.len() as u64;
         let kept_completions = completions.len() as u64;
         let before = self.next_seq;
-        self.apply(index, items, completions, out)?;
+        self.apply(index, items.into_iter().map(Ok), completions, out)?;
         let announced = announced.map(|n| n as u64);
         let smallest = self.sites.iter().map(Vec::len).min().unwrap_or(1).max(1) as u64;
         // Batches cut off: at least one when the item list's header is lost.
@@ -497,7 +515,7 @@ impl ChunkDecoder {
     fn apply(
         &mut self,
         index: u64,
-        items: Vec<Batch>,
+        items: impl IntoIterator<Item = Result<Batch, String>>,
         comps: Vec<MObj>,
         mut out: impl FnMut(Capture) -> Result<(), WireError>,
     ) -> Result<(), WireError> {
@@ -531,7 +549,7 @@ impl ChunkDecoder {
             out(Capture::Completion { seq, status, value })?;
         }
         for item in items {
-            let fields = match item {
+            let fields = match item.map_err(bad)? {
                 Batch::Fast { site, ts, value } => {
                     self.fast(index, site, ts, value, &mut out)?;
                     continue;
