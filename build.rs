@@ -100,6 +100,14 @@ fn build_native_core() {
             cmd.env_remove(k);
         }
     }
+    // The extension is the traced program's hot path, and small: one
+    // codegen unit with fat LTO inlines its helpers into the callback (a
+    // 14% smaller module; -0.4% instructions on the tight loop, callgrind),
+    // at a few seconds of build time. A panic cannot unwind out of a C callback
+    // anyway; aborting directly drops the unwinding tables.
+    cmd.env("CARGO_PROFILE_RELEASE_LTO", "fat")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
+        .env("CARGO_PROFILE_RELEASE_PANIC", "abort");
     let status = cmd
         .status()
         .unwrap_or_else(|e| panic!("running cargo to build crates/agent: {e}"));

@@ -244,3 +244,93 @@ pub unsafe extern "C" fn frame_get(
         v
     }
 }
+
+/// Offset of `localsplus` in the interpreter frame, 3.12 and 3.13 (after
+/// seven pointers, `stacktop`, `return_offset` and `owner`); 3.14 holds
+/// tagged stack references there, which this does not read.
+const LOCALSPLUS: usize = 72;
+
+/// The localsplus index of `name` when it is a plain fast local of `code`
+/// (in `co_varnames` and not a cell: a cell's slot holds the cell), else
+/// None.
+///
+/// # Safety
+/// GIL held; `code` and `name` live objects.
+pub unsafe fn fast_index(code: *mut PyObject, name: *mut PyObject) -> Option<usize> {
+    // SAFETY: GIL held; each attribute is type-checked, errors cleared.
+    unsafe {
+        let names = PyObject_GetAttrString(code, c"co_varnames".as_ptr());
+        let cells = PyObject_GetAttrString(code, c"co_cellvars".as_ptr());
+        let found = if names.is_null()
+            || cells.is_null()
+            || PyTuple_Check(names) == 0
+            || PyTuple_Check(cells) == 0
+        {
+            None
+        } else {
+            let is_cell = PySequence_Contains(cells, name);
+            let mut found = None;
+            if is_cell == 0 {
+                for i in 0..PyTuple_Size(names) {
+                    let n = PyTuple_GetItem(names, i);
+                    if n == name || PyObject_RichCompareBool(n, name, Py_EQ) == 1 {
+                        found = usize::try_from(i).ok();
+                        break;
+                    }
+                }
+            }
+            found
+        };
+        PyErr_Clear();
+        Py_XDECREF(names);
+        Py_XDECREF(cells);
+        found
+    }
+}
+
+/// The value in fast-local slot `idx` of the running frame (3.12/3.13,
+/// the layout checked by `locals_layout_ok`): Some(borrowed, NULL when
+/// unbound) when the frame runs `code`; None when it cannot be read so.
+///
+/// # Safety
+/// GIL held, inside a callback of `frame`, which runs `code`; `idx` from
+/// `fast_index(code, …)`, so within the frame's locals.
+pub unsafe fn read_fast(frame: *mut PyFrameObject, code: *mut PyObject, idx: usize) -> Option<*mut PyObject> {
+    // SAFETY: the interpreter frame is live while its callback runs and is
+    // read only once its first word is found to be the running code; slot
+    // idx < co_nlocals lies within its localsplus.
+    unsafe {
+        let data = interpreter_frame_312(frame.cast(), code)?;
+        Some(*data.add(LOCALSPLUS + idx * 8).cast::<*mut PyObject>())
+    }
+}
+
+/// `locals_layout_ok(frame, name, value)`: whether this interpreter is
+/// 3.12 or 3.13 and reading local `name` of `frame` (the agent's own,
+/// live) from frame memory gives `value` — then the fast path reads
+/// function locals so.
+pub unsafe extern "C" fn locals_layout_ok(
+    _module: *mut PyObject,
+    args: *mut *mut PyObject,
+    nargs: Py_ssize_t,
+) -> *mut PyObject {
+    // SAFETY: CPython calls this with the GIL held and `nargs` arguments;
+    // the frame is type-checked before any memory is read.
+    unsafe {
+        if nargs != 3 {
+            PyErr_SetString(PyExc_TypeError, c"locals_layout_ok(frame, name, value)".as_ptr());
+            return ptr::null_mut();
+        }
+        let (frame, name, value) = (*args, *args.add(1), *args.add(2));
+        let version = Py_Version >> 16;
+        let ok = (version == 0x030c || version == 0x030d)
+            && Py_TYPE(frame) == &raw mut PyFrame_Type
+            && {
+                let code = PyFrame_GetCode(frame.cast()).cast::<PyObject>();
+                let got = fast_index(code, name).and_then(|i| read_fast(frame.cast(), code, i));
+                Py_DECREF(code);
+                got == Some(value)
+            };
+        Py_NewRef(if ok { Py_True() } else { Py_False() })
+    }
+}

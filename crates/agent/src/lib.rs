@@ -22,6 +22,7 @@
 mod chunk;
 mod frames;
 mod objects;
+mod table;
 
 use core::ffi::{c_char, c_int};
 use core::ptr;
@@ -30,7 +31,10 @@ use std::cell::UnsafeCell;
 use pyo3_ffi::*;
 
 use chunk::{encode_value, Chunk, Val};
-use frames::{fast_names, frame_get, frame_layout_ok, namespace_value_312, PyFrame_GetVar};
+use frames::{
+    fast_index, fast_names, frame_get, frame_layout_ok, locals_layout_ok, namespace_value_312,
+    read_fast, PyFrame_GetVar,
+};
 use objects::{new_waiting, set_waiting, Types, Waiting};
 
 /// The manager's objects the fast path works on (strong references, set
@@ -39,11 +43,6 @@ use objects::{new_waiting, set_waiting, Types, Waiting};
 struct State {
     /// The Python core's INSTRUCTION callback: everything but the fast path.
     general: *mut PyObject,
-    /// `planner.fast_at`: offset -> (code, site id, probe, unit, ...).
-    fast_at: *mut PyObject,
-    /// `planner.complete_at`: offset -> (code,) of actions that only
-    /// complete every waiting capture.
-    complete_at: *mut PyObject,
     /// `mgr.pending`: frame -> pending captures.
     pending: *mut PyObject,
     /// `mgr.completions`: (token, value) for placeholders already sent.
@@ -78,6 +77,13 @@ struct State {
     /// record cost ~5% of the fast path.
     deadline_obj: *mut PyObject,
     deadline_ns: i64,
+    /// Function locals are read from the interpreter frame (3.12/3.13, the
+    /// layout checked on the agent's own frame: `direct_locals`), at the
+    /// slot cached for the last code object and name.
+    direct_locals: bool,
+    idx_code: *mut PyObject,
+    idx_name: *mut PyObject,
+    idx: Option<usize>,
     /// 3.12 with the frame layout the agent checked on a live frame
     /// (frames.py): a module or class body's namespace is read from the
     /// interpreter frame, as the Python core's memory reader does.
@@ -100,6 +106,7 @@ unsafe impl<T> Sync for GilCell<T> {}
 static STATE: GilCell<State> = GilCell(UnsafeCell::new(None));
 static CHUNK: GilCell<Chunk> = GilCell(UnsafeCell::new(None));
 static TYPES: GilCell<Types> = GilCell(UnsafeCell::new(None));
+static TABLE: GilCell<table::Table> = GilCell(UnsafeCell::new(None));
 
 /// # Safety
 /// The GIL must be held, and no other reference to the state may be alive.
@@ -117,6 +124,15 @@ unsafe fn state() -> Option<&'static mut State> {
 unsafe fn chunk() -> Option<&'static mut Chunk> {
     // SAFETY: as state().
     unsafe { (*CHUNK.0.get()).as_mut() }
+}
+
+/// The plan's actions by code and offset (made at module initialisation).
+///
+/// # Safety
+/// As `state`.
+unsafe fn table() -> Option<&'static mut table::Table> {
+    // SAFETY: as state().
+    unsafe { (*TABLE.0.get()).as_mut() }
 }
 
 /// The Waiting and Slot types (made at module initialisation).
@@ -334,6 +350,16 @@ unsafe fn read_value(
             st.last_base = base;
         }
         let value = match namespace_kind(st, code) {
+            // A function's plain local, from its slot (no name search).
+            Some(false) if st.direct_locals && fast_slot(st, code).is_some() => {
+                let idx = st.idx.unwrap_or(0);
+                match read_fast(frame, code, idx) {
+                    Some(v) if !v.is_null() => Py_NewRef(v),
+                    // Unbound: the Python core decides (as below).
+                    Some(_) => return None,
+                    None => PyFrame_GetVar(frame, st.last_base),
+                }
+            }
             // A function's local (cells and free variables included).
             Some(false) => PyFrame_GetVar(frame, st.last_base),
             // A module or class body: its namespace, as f_locals gives it
@@ -361,6 +387,26 @@ unsafe fn read_value(
         }
         Some(value)
     }
+}
+
+/// The slot of the last probe's name among `code`'s plain fast locals
+/// (kept for the last code object and name), if it is one.
+///
+/// # Safety
+/// GIL held; `code` live; `st.last_base` set.
+unsafe fn fast_slot(st: &mut State, code: *mut PyObject) -> Option<usize> {
+    if code != st.idx_code || st.last_base != st.idx_name {
+        // SAFETY: GIL held; the cached objects are owned, so that their
+        // addresses cannot be reused while they are compared against.
+        unsafe {
+            st.idx = fast_index(code, st.last_base);
+            Py_XDECREF(st.idx_code);
+            Py_XDECREF(st.idx_name);
+            st.idx_code = Py_NewRef(code);
+            st.idx_name = Py_NewRef(st.last_base);
+        }
+    }
+    st.idx
 }
 
 /// A frame's entry in `pending`, as the fast path found it.
@@ -494,20 +540,10 @@ unsafe fn complete_only(
     args: *mut *mut PyObject,
     nargs: Py_ssize_t,
     code: *mut PyObject,
-    offset: *mut PyObject,
 ) -> *mut PyObject {
     // SAFETY: as on_instr: GIL held, no Python code runs before `st` is
     // last used except in the calls that end this function.
     unsafe {
-        let ca = PyDict_GetItemWithError(st.complete_at, offset);
-        if ca.is_null()
-            || PyTuple_Size(ca) < 1
-            || PyTuple_GetItem(ca, 0) != code
-            || PyList_GetItem(st.mt, 0) != Py_False()
-        {
-            PyErr_Clear();
-            return hand_over(st, args, nargs);
-        }
         let Some(c) = chunk() else {
             return hand_over(st, args, nargs);
         };
@@ -557,28 +593,24 @@ unsafe extern "C" fn on_instr(
             return hand_over(st, args, nargs);
         }
         let code = *args;
-        let offset = *args.add(1);
+        let offset = PyLong_AsLong(*args.add(1));
+        if offset == -1 && !PyErr_Occurred().is_null() {
+            PyErr_Clear();
+            return hand_over(st, args, nargs);
+        }
         // Everything checked before anything changes: whatever the fast
         // path does not take goes to the Python core as if we were not here.
-        let fast = PyDict_GetItemWithError(st.fast_at, offset);
-        if fast.is_null() {
-            if !PyErr_Occurred().is_null() {
-                PyErr_Clear();
-                return hand_over(st, args, nargs);
-            }
-            return complete_only(st, args, nargs, code, offset);
-        }
-        if PyTuple_Size(fast) < 4
-            || PyTuple_GetItem(fast, 0) != code
-            || PyList_GetItem(st.mt, 0) != Py_False()
-        {
-            PyErr_Clear();
-            return hand_over(st, args, nargs);
-        }
-        let Ok(site) = u32::try_from(PyLong_AsLongLong(PyTuple_GetItem(fast, 1))) else {
-            PyErr_Clear();
+        let Some(entry) = table().and_then(|t| t.get(code, offset as i64)) else {
             return hand_over(st, args, nargs);
         };
+        if PyList_GetItem(st.mt, 0) != Py_False() {
+            PyErr_Clear();
+            return hand_over(st, args, nargs);
+        }
+        let Some(site) = entry.site else {
+            return complete_only(st, args, nargs, code);
+        };
+        let (probe, unit) = (entry.probe, entry.unit);
         let (Some(c), Some(types)) = (chunk(), types()) else {
             return hand_over(st, args, nargs);
         };
@@ -591,7 +623,6 @@ unsafe extern "C" fn on_instr(
         }
         let ts = monotonic_ns();
         let n = c.push_fast(site, ts);
-        let (probe, unit) = (PyTuple_GetItem(fast, 2), PyTuple_GetItem(fast, 3));
         if let Entry::Native(w, _) = f.entry {
             // The frame's Waiting takes the new record, in place.
             set_waiting(w, n, probe, unit);
@@ -684,10 +715,11 @@ unsafe fn settle(st: &State, pl: *mut PyObject, value: *mut PyObject) -> bool {
     }
 }
 
-/// `install(general, fast_at, pending, completions, mt, deadline, intr,
-/// flush, reraise, internal_error, pend, complete_at, frame_memory)` -> the
-/// INSTRUCTION callback. The manager's chunk must be this module's
-/// (chunk_append and the rest) from then on.
+/// `install(general, pending, completions, mt, deadline, intr, flush,
+/// reraise, internal_error, pend, frame_memory)` -> the INSTRUCTION
+/// callback. The manager's chunk must be this module's (chunk_append and
+/// the rest) from then on, and the planner must enter its actions in the
+/// table (table_set).
 unsafe extern "C" fn install(
     _module: *mut PyObject,
     args: *mut *mut PyObject,
@@ -696,24 +728,16 @@ unsafe extern "C" fn install(
     // SAFETY: CPython calls this with the GIL held and `nargs` valid
     // arguments; the references kept are new ones (Py_NewRef).
     unsafe {
-        if nargs != 13 {
-            PyErr_SetString(PyExc_TypeError, c"install() takes 13 arguments".as_ptr());
+        if nargs != 11 {
+            PyErr_SetString(PyExc_TypeError, c"install() takes 11 arguments".as_ptr());
             return ptr::null_mut();
         }
         let a = |i: usize| Py_NewRef(*args.add(i));
-        for (i, what) in [(1usize, "fast_at"), (2, "pending"), (11, "complete_at")] {
-            if PyDict_Check(*args.add(i)) == 0 {
-                let msg = format!("install(): {what} must be a dict\0");
-                PyErr_SetString(PyExc_TypeError, msg.as_ptr().cast::<c_char>());
-                return ptr::null_mut();
-            }
+        if PyDict_Check(*args.add(1)) == 0 {
+            PyErr_SetString(PyExc_TypeError, c"install(): pending must be a dict".as_ptr());
+            return ptr::null_mut();
         }
-        for (i, what) in [
-            (3usize, "completions"),
-            (4, "mt"),
-            (5, "deadline"),
-            (6, "intr"),
-        ] {
+        for (i, what) in [(2usize, "completions"), (3, "mt"), (4, "deadline"), (5, "intr")] {
             if PyList_Check(*args.add(i)) == 0 {
                 let msg = format!("install(): {what} must be a list\0");
                 PyErr_SetString(PyExc_TypeError, msg.as_ptr().cast::<c_char>());
@@ -727,17 +751,15 @@ unsafe extern "C" fn install(
         let slot = &mut *STATE.0.get();
         *slot = Some(State {
             general: a(0),
-            fast_at: a(1),
-            pending: a(2),
-            completions: a(3),
-            mt: a(4),
-            deadline: a(5),
-            intr: a(6),
-            flush: a(7),
-            reraise: a(8),
-            internal_error: a(9),
-            pend: a(10),
-            complete_at: a(11),
+            pending: a(1),
+            completions: a(2),
+            mt: a(3),
+            deadline: a(4),
+            intr: a(5),
+            flush: a(6),
+            reraise: a(7),
+            internal_error: a(8),
+            pend: a(9),
             base_attr: base,
             last_probe: ptr::null_mut(),
             last_base: ptr::null_mut(),
@@ -747,9 +769,80 @@ unsafe extern "C" fn install(
             frame_locals: find_frame_locals(),
             deadline_obj: ptr::null_mut(),
             deadline_ns: 0,
-            frame_memory: PyObject_IsTrue(*args.add(12)) == 1 && Py_Version >> 16 == 0x030c,
+            frame_memory: PyObject_IsTrue(*args.add(10)) == 1 && Py_Version >> 16 == 0x030c,
+            direct_locals: false,
+            idx_code: ptr::null_mut(),
+            idx_name: ptr::null_mut(),
+            idx: None,
         });
         PyCFunction_NewEx(&raw mut INSTR_DEF, ptr::null_mut(), ptr::null_mut())
+    }
+}
+
+/// `table_set(code, offset, site, probe, unit)`: the plan's fast action at
+/// `offset` of `code` (site >= 0), or an action that only completes the
+/// frame's waiting captures (site -1, probe and unit None).
+unsafe extern "C" fn table_set(
+    _module: *mut PyObject,
+    args: *mut *mut PyObject,
+    nargs: Py_ssize_t,
+) -> *mut PyObject {
+    // SAFETY: CPython calls this with the GIL held and `nargs` arguments;
+    // each is converted with its error checked.
+    unsafe {
+        if nargs != 5 {
+            PyErr_SetString(PyExc_TypeError, c"table_set() takes 5 arguments".as_ptr());
+            return ptr::null_mut();
+        }
+        let code = *args;
+        let offset = PyLong_AsLong(*args.add(1));
+        let site = PyLong_AsLongLong(*args.add(2));
+        if !PyErr_Occurred().is_null() {
+            return ptr::null_mut();
+        }
+        let Some(t) = table() else {
+            PyErr_SetString(PyExc_RuntimeError, c"_probe_native: no table".as_ptr());
+            return ptr::null_mut();
+        };
+        let (site, probe, unit) = match u32::try_from(site) {
+            Ok(s) => (Some(s), *args.add(3), *args.add(4)),
+            Err(_) => (None, ptr::null_mut(), ptr::null_mut()),
+        };
+        t.set(code, offset as i64, site, probe, unit);
+        Py_NewRef(Py_None())
+    }
+}
+
+/// `use_direct_locals(frame, name, value)`: checks the frame layout on the
+/// agent's own frame (locals_layout_ok) and, if it holds, reads function
+/// locals from their slots from now on; whether it does.
+unsafe extern "C" fn use_direct_locals(
+    module: *mut PyObject,
+    args: *mut *mut PyObject,
+    nargs: Py_ssize_t,
+) -> *mut PyObject {
+    // SAFETY: GIL held; the check's result is a bool object.
+    unsafe {
+        let ok = locals_layout_ok(module, args, nargs);
+        if ok.is_null() {
+            return ok;
+        }
+        if let Some(st) = state() {
+            st.direct_locals = ok == Py_True();
+        }
+        ok
+    }
+}
+
+/// `table_clear()`: no action any more (the run is sealed).
+unsafe extern "C" fn table_clear(_m: *mut PyObject, _a: *mut PyObject) -> *mut PyObject {
+    // SAFETY: GIL held; dropping the entries releases their references,
+    // which runs no Python code (code objects, probes and ints).
+    unsafe {
+        if let Some(t) = table() {
+            t.clear();
+        }
+        Py_NewRef(Py_None())
     }
 }
 
@@ -904,7 +997,25 @@ const fn method(
     }
 }
 
-static mut METHODS: [PyMethodDef; 11] = [
+static mut METHODS: [PyMethodDef; 14] = [
+    method(
+        c"use_direct_locals",
+        PyMethodDefPointer { PyCFunctionFast: use_direct_locals },
+        METH_FASTCALL,
+        c"use_direct_locals(frame, name, value) -> bool: read function locals from their slots (3.12/3.13, layout checked)",
+    ),
+    method(
+        c"table_set",
+        PyMethodDefPointer { PyCFunctionFast: table_set },
+        METH_FASTCALL,
+        c"table_set(code, offset, site, probe, unit): a fast (site >= 0) or complete-only (site -1) action",
+    ),
+    method(
+        c"table_clear",
+        PyMethodDefPointer { PyCFunction: table_clear },
+        METH_NOARGS,
+        c"table_clear(): forget every action",
+    ),
     method(
         c"chunk_map",
         PyMethodDefPointer { PyCFunction: chunk_map },
@@ -921,7 +1032,7 @@ static mut METHODS: [PyMethodDef; 11] = [
         c"install",
         PyMethodDefPointer { PyCFunctionFast: install },
         METH_FASTCALL,
-        c"install(general, fast_at, pending, completions, mt, deadline, intr, flush, reraise, internal_error, pend, complete_at, frame_memory) -> callback",
+        c"install(general, pending, completions, mt, deadline, intr, flush, reraise, internal_error, pend, frame_memory) -> callback",
     ),
     method(
         c"chunk_append",
@@ -999,6 +1110,7 @@ pub unsafe extern "C" fn PyInit__probe_native() -> *mut PyObject {
         };
         *CHUNK.0.get() = Some(c);
         *TYPES.0.get() = Some(t);
+        *TABLE.0.get() = Some(table::Table::default());
         PyModule_Create(&raw mut MODULE_DEF)
     }
 }

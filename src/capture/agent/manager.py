@@ -431,5 +431,6 @@ class CaptureManager:
             planner.probed.clear()
             planner.fast_at.clear()
             planner.complete_at.clear()
+            planner.native = None
             planner.plans.clear()
             planner.unfound.clear()

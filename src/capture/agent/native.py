@@ -97,8 +97,20 @@ class NativeCore(MonitoringCore):
         # Before the monitoring core's install, whose callbacks keep
         # chunk.append.
         mgr.chunk = NativeChunk(self.native)
+        self.planner.use_native(self.native.table_set)
         super().install()
-        cb = self.native.install(self.on_instr, self.planner.fast_at, mgr.pending, mgr.completions,
-                                 mgr.mt, mgr.deadline, mgr.intr, mgr.flush, mgr.reraise, mgr.internal_error, PEND,
-                                 self.planner.complete_at, mgr.frames.memory)
+        cb = self.native.install(self.on_instr, mgr.pending, mgr.completions, mgr.mt, mgr.deadline, mgr.intr,
+                                 mgr.flush, mgr.reraise, mgr.internal_error, PEND, mgr.frames.memory)
         self.mon.register_callback(self.tool, self.mon.events.INSTRUCTION, cb)
+        # Function locals from their frame slots where the layout is known
+        # (3.12/3.13), checked here on this frame's own local.
+        probe_layout_check = self
+        self.direct_locals = self.native.use_direct_locals(sys._getframe(), "probe_layout_check",
+                                                            probe_layout_check)
+
+    def uninstall(self):
+        super().uninstall()
+        try:
+            self.native.table_clear()
+        except Exception:  # noqa: BLE001
+            pass

@@ -1022,6 +1022,8 @@ class Planner:
         # runs); the native core does those itself when the one pending
         # capture is the fast action's.
         self.complete_at = {}
+        # The native core's table, when it runs (use_native).
+        self.native = None
         # Scopes whose code object has not been seen yet; the monitoring
         # core stops looking for new code once this is empty.
         self.unfound = {id(sm) for sms in models_by_file.values() for sm in sms if id(sm) in self.sites_of}
@@ -1074,11 +1076,32 @@ class Planner:
                     self.debug(plan.dump())
         if plan is not None:
             self.probed[id(code)] = plan
-            for off, a in plan.actions.items():
-                if a.fast is not None and off not in self.fast_at:
-                    self.fast_at[off] = (code, a.fast[0].id, a.fast[1], a.unit)
-                elif (a.complete == STMT and not a.quiet and not a.arm and not a.binds and a.fire is None
-                      and off not in self.complete_at):
-                    self.complete_at[off] = (code,)
+            self._tables(code, plan)
         self.plans[id(code)] = (code, plan)
         return plan
+
+    def _tables(self, code, plan):
+        """Enters a plan's fast and complete-only actions in fast_at and
+        complete_at, and in the native core's table (keyed by code and
+        offset, so without the collisions of fast_at) when it runs."""
+        native = self.native
+        for off, a in plan.actions.items():
+            if a.fast is not None:
+                if off not in self.fast_at:
+                    self.fast_at[off] = (code, a.fast[0].id, a.fast[1], a.unit)
+                if native is not None:
+                    native(code, off, a.fast[0].id, a.fast[1], a.unit)
+            elif a.complete == STMT and not a.quiet and not a.arm and not a.binds and a.fire is None:
+                if off not in self.complete_at:
+                    self.complete_at[off] = (code,)
+                if native is not None:
+                    native(code, off, -1, None, None)
+
+    def use_native(self, enter):
+        """From now on, every fast and complete-only action (those planned
+        already included) goes into the native core's table through
+        `enter(code, offset, site id or -1, probe, unit)`."""
+        self.native = enter
+        for code, plan in list(self.plans.values()):
+            if plan is not None:
+                self._tables(code, plan)

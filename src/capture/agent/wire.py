@@ -111,14 +111,17 @@ class Wire:
         # still exposed; the recorder reports a damaged stream, keeping all
         # that came before.)
         pending_exc = None
-        view = None
+        view = rest = None
         waited = None
         while True:
             try:
                 if view is None:
                     if not self.usable():
                         break  # a forked child, or the pipe is gone: the program goes on
-                    view = memoryview(len(payload).to_bytes(4, "little") + bytes((kind,)) + payload)
+                    # The header, then the payload as it is: a chunk is
+                    # ~0.5 MB, and joining them would copy it once more.
+                    view = memoryview(len(payload).to_bytes(4, "little") + bytes((kind,)))
+                    rest = payload
                 while view:
                     try:
                         n = _write(self.fd, view)
@@ -148,6 +151,8 @@ class Wire:
                             break
                         continue
                     view = view[n:]
+                    if not view and rest is not None:
+                        view, rest = memoryview(rest), None
                 break
             except BaseException as e:  # noqa: BLE001 - re-raised below
                 pending_exc = e
