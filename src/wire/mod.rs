@@ -332,6 +332,10 @@ pub struct ChunkDecoder {
     /// Records received in CHUNK_BIN messages: the ordinal of the next one
     /// the native core wrote (see [`ChunkDecoder::salvage`]).
     bin_records: u64,
+    /// The last record's timestamp: the next is never earlier (the native
+    /// core extrapolates the monotonic clock from the TSC between flushes,
+    /// the Python cores read it; the two may differ by microseconds).
+    last_ts: u64,
 }
 
 impl ChunkDecoder {
@@ -349,6 +353,7 @@ impl ChunkDecoder {
             chunks: 0,
             orphans: 0,
             bin_records: 0,
+            last_ts: 0,
         }
     }
 
@@ -564,10 +569,7 @@ impl ChunkDecoder {
                 _ => return Err(bad("an item has no site id".into())),
             };
             let ts = match it.next() {
-                Some(MObj::Int(t)) => {
-                    let since = (t as u64).saturating_sub(self.t0);
-                    since - since % self.resolution
-                }
+                Some(MObj::Int(t)) => self.timestamp(t),
                 _ => return Err(bad("an item has no timestamp".into())),
             };
             let thread = if threaded {
@@ -615,6 +617,15 @@ impl ChunkDecoder {
         Ok(())
     }
 
+    /// A monotonic-clock timestamp as the log keeps it: from the agent's
+    /// start, rounded down to the resolution, never before the last one.
+    fn timestamp(&mut self, t: i64) -> u64 {
+        let since = (t as u64).saturating_sub(self.t0);
+        let ts = (since - since % self.resolution).max(self.last_ts);
+        self.last_ts = ts;
+        ts
+    }
+
     /// One record of the native core's fast path: a batch of one value.
     fn fast(
         &mut self,
@@ -642,7 +653,7 @@ impl ChunkDecoder {
                 })
             }
         };
-        let since = (ts as u64).saturating_sub(self.t0);
+        let ts_ns = self.timestamp(ts);
         let seq = self.next_seq;
         self.next_seq += 1;
         let (status, value) = match convert(value) {
@@ -654,7 +665,7 @@ impl ChunkDecoder {
         };
         out(Capture::Record(CaptureRecord {
             seq,
-            ts_ns: since - since % self.resolution,
+            ts_ns,
             thread: self.main_thread,
             probe,
             order: 0,

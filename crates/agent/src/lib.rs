@@ -20,6 +20,7 @@
 //! interpreters, and the agent refuses them before loading this).
 
 mod chunk;
+mod clock;
 mod frames;
 mod objects;
 mod table;
@@ -107,6 +108,7 @@ static STATE: GilCell<State> = GilCell(UnsafeCell::new(None));
 static CHUNK: GilCell<Chunk> = GilCell(UnsafeCell::new(None));
 static TYPES: GilCell<Types> = GilCell(UnsafeCell::new(None));
 static TABLE: GilCell<table::Table> = GilCell(UnsafeCell::new(None));
+static CLOCK: GilCell<clock::Clock> = GilCell(UnsafeCell::new(None));
 
 /// # Safety
 /// The GIL must be held, and no other reference to the state may be alive.
@@ -135,6 +137,15 @@ unsafe fn table() -> Option<&'static mut table::Table> {
     unsafe { (*TABLE.0.get()).as_mut() }
 }
 
+/// The fast path's clock (made at module initialisation).
+///
+/// # Safety
+/// As `state`.
+unsafe fn clock() -> Option<&'static mut clock::Clock> {
+    // SAFETY: as state().
+    unsafe { (*CLOCK.0.get()).as_mut() }
+}
+
 /// The Waiting and Slot types (made at module initialisation).
 ///
 /// # Safety
@@ -153,17 +164,6 @@ unsafe fn pend() -> Option<*mut PyObject> {
     unsafe { (*STATE.0.get()).as_ref().map(|s| s.pend) }
 }
 
-fn monotonic_ns() -> i64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid timespec to write; CLOCK_MONOTONIC always
-    // exists on Linux (it is time.monotonic_ns's clock, which the Python
-    // paths use for the same stream).
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec * 1_000_000_000 + ts.tv_nsec
-}
 
 /// `PyEval_GetFrameLocals` (stable ABI 3.13+): the running frame's
 /// namespace, a new reference — for a module or class body the dict itself.
@@ -621,7 +621,10 @@ unsafe extern "C" fn on_instr(
         if !complete(st, c, &f.entry) {
             return forget(st, f.frame);
         }
-        let ts = monotonic_ns();
+        let ts = match clock() {
+            Some(k) => k.now(),
+            None => clock::monotonic_ns(),
+        };
         let n = c.push_fast(site, ts);
         if let Entry::Native(w, _) = f.entry {
             // The frame's Waiting takes the new record, in place.
@@ -911,6 +914,10 @@ unsafe extern "C" fn chunk_encode(_m: *mut PyObject, comps: *mut PyObject) -> *m
             PyErr_SetString(PyExc_TypeError, c"chunk_encode(list)".as_ptr());
             return ptr::null_mut();
         }
+        // Each flush is a calibration point of the fast path's clock.
+        if let Some(k) = clock() {
+            k.calibrate();
+        }
         match the_chunk() {
             Some(c) => c.encode(comps),
             None => ptr::null_mut(),
@@ -1111,6 +1118,7 @@ pub unsafe extern "C" fn PyInit__probe_native() -> *mut PyObject {
         *CHUNK.0.get() = Some(c);
         *TYPES.0.get() = Some(t);
         *TABLE.0.get() = Some(table::Table::default());
+        *CLOCK.0.get() = Some(clock::Clock::new());
         PyModule_Create(&raw mut MODULE_DEF)
     }
 }
