@@ -85,6 +85,11 @@ struct State {
     idx_code: *mut PyObject,
     idx_name: *mut PyObject,
     idx: Option<usize>,
+    /// The frame whose Waiting the fast path made or found last (its
+    /// address only) and that Waiting (owned): found again without a dict
+    /// lookup while the Python core has not looked at it.
+    hot_frame: *mut PyObject,
+    hot: *mut Waiting,
     /// 3.12 with the frame layout the agent checked on a live frame
     /// (frames.py): a module or class body's namespace is read from the
     /// interpreter frame, as the Python core's memory reader does.
@@ -302,12 +307,15 @@ unsafe fn swallow() -> *mut PyObject {
 ///
 /// # Safety
 /// GIL held, an exception set.
-unsafe fn forget(st: &State, frame: *mut PyObject) -> *mut PyObject {
+unsafe fn forget(st: &mut State, frame: *mut PyObject) -> *mut PyObject {
     // SAFETY: GIL held; the exception in flight is kept across the delete.
     unsafe {
         let exc = PyErr_GetRaisedException();
         if PyDict_DelItem(st.pending, frame) != 0 {
             PyErr_Clear();
+        }
+        if frame == st.hot_frame {
+            st.hot_frame = ptr::null_mut();
         }
         if exc.is_null() {
             PyErr_SetString(PyExc_MemoryError, c"_probe_native: out of memory".as_ptr());
@@ -443,6 +451,25 @@ unsafe fn find(st: &mut State, code: *mut PyObject) -> Option<Found> {
             return None;
         }
         let frame_obj = frame.cast::<PyObject>();
+        // The frame's Waiting, as the fast path left it: while the Python
+        // core has not looked at it, it is still `pending[frame]` (only the
+        // Python core takes entries out, and it looks at them first), and
+        // the dict holds the frame, so its address is still this frame's.
+        if frame_obj == st.hot_frame && !st.hot.is_null() && !(*st.hot).taken {
+            let w = st.hot;
+            let entry = if (*w).probe.is_null() {
+                Entry::Native(w, None)
+            } else {
+                let v = read_value(st, frame, code, (*w).probe)?;
+                let val = encode_value(v);
+                Py_DECREF(v);
+                Entry::Native(w, Some(val?))
+            };
+            return Some(Found {
+                frame: frame_obj,
+                entry,
+            });
+        }
         let pl = PyDict_GetItemWithError(st.pending, frame_obj); // borrowed
         if pl.is_null() {
             if !PyErr_Occurred().is_null() {
@@ -457,6 +484,7 @@ unsafe fn find(st: &mut State, code: *mut PyObject) -> Option<Found> {
         let waiting_type = types()?.waiting;
         let entry = if Py_TYPE(pl) == waiting_type {
             let w = pl.cast::<Waiting>();
+            set_hot(st, frame_obj, w);
             if (*w).probe.is_null() {
                 Entry::Native(w, None)
             } else {
@@ -478,6 +506,23 @@ unsafe fn find(st: &mut State, code: *mut PyObject) -> Option<Found> {
             entry,
         })
     }
+}
+
+/// Remembers `w` as `frame`'s Waiting (see `find`).
+///
+/// # Safety
+/// GIL held; `w` a live Waiting that is `pending[frame]`.
+unsafe fn set_hot(st: &mut State, frame: *mut PyObject, w: *mut Waiting) {
+    if st.hot != w {
+        // SAFETY: GIL held; the reference kept is a new one, the old one is
+        // released (a Waiting's deallocation runs no Python code).
+        unsafe {
+            let old = st.hot;
+            st.hot = Py_NewRef(w.cast::<PyObject>()).cast();
+            Py_XDECREF(old.cast());
+        }
+    }
+    st.hot_frame = frame;
 }
 
 /// Settles the frame's waiting capture with the value `find` read (the
@@ -636,6 +681,9 @@ unsafe extern "C" fn on_instr(
             }
             // Replaces the Python core's tuple, if there was one.
             let set = PyDict_SetItem(st.pending, f.frame, w);
+            if set == 0 {
+                set_hot(st, f.frame, w.cast());
+            }
             Py_DECREF(w);
             if set != 0 {
                 return forget(st, f.frame);
@@ -774,6 +822,8 @@ unsafe extern "C" fn install(
             deadline_ns: 0,
             frame_memory: PyObject_IsTrue(*args.add(10)) == 1 && Py_Version >> 16 == 0x030c,
             direct_locals: false,
+            hot_frame: ptr::null_mut(),
+            hot: ptr::null_mut(),
             idx_code: ptr::null_mut(),
             idx_name: ptr::null_mut(),
             idx: None,

@@ -31,6 +31,11 @@ pub struct Waiting {
     /// Owned references (NULL when empty).
     pub probe: *mut PyObject,
     pub unit: *mut PyObject,
+    /// The Python core has looked at it (its length or an item: every use
+    /// the Python core makes of one starts so). Until then the fast path
+    /// may find it without a dict lookup (lib.rs `find`): only the Python
+    /// core takes one out of `pending`.
+    pub taken: bool,
 }
 
 /// An item's waiting slot, handed to the Python core.
@@ -76,6 +81,8 @@ unsafe extern "C" fn waiting_dealloc(o: *mut PyObject) {
 
 unsafe extern "C" fn waiting_len(o: *mut PyObject) -> Py_ssize_t {
     // SAFETY: `o` is a live Waiting (CPython calls the slot on its type).
+    unsafe { (*o.cast::<Waiting>()).taken = true };
+    // SAFETY: as above.
     if unsafe { (*o.cast::<Waiting>()).probe.is_null() } {
         0
     } else {
@@ -87,6 +94,7 @@ unsafe extern "C" fn waiting_item(o: *mut PyObject, i: Py_ssize_t) -> *mut PyObj
     // SAFETY: `o` is a live Waiting; GIL held.
     unsafe {
         let w = o.cast::<Waiting>();
+        (*w).taken = true;
         if (*w).probe.is_null() || !(0..4).contains(&i) {
             PyErr_SetString(PyExc_IndexError, c"Waiting index out of range".as_ptr());
             return ptr::null_mut();
