@@ -1472,7 +1472,10 @@ fn a_program_killed_by_sigkill_loses_no_capture_the_native_core_wrote() {
             assert_eq!(out.status.code(), Some(128 + 9), "{what}: {out:?}");
             let r = LogReader::open(&log).unwrap();
             assert_eq!(
-                (r.end().unwrap().exit.kind.as_str(), r.end().unwrap().exit.signal),
+                (
+                    r.end().unwrap().exit.kind.as_str(),
+                    r.end().unwrap().exit.signal
+                ),
                 ("signal", Some(9)),
                 "{what}"
             );

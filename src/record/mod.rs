@@ -34,8 +34,8 @@ use crate::log::writer::PreparedLog;
 use crate::log::{LogError, LogWriter};
 use crate::model::{CaptureRecord, Status, Value};
 use crate::wire::{
-    self, ring::SharedRing, AgentEnd, Capture, ChunkDecoder, Fill, Hello, MessageReader, TextMessage,
-    WireError,
+    self, ring::SharedRing, AgentEnd, Capture, ChunkDecoder, Fill, Hello, MessageReader,
+    TextMessage, WireError,
 };
 use command::{CommandError, PythonCommand};
 use signals::{GroupWitness, Signals, StopSignal};

@@ -129,7 +129,12 @@ impl Ring {
                 libc::munmap(map.cast(), len);
                 return None;
             }
-            Some(Ring { map, len, cap, ccap })
+            Some(Ring {
+                map,
+                len,
+                cap,
+                ccap,
+            })
         }
     }
 
@@ -148,8 +153,10 @@ impl Ring {
     }
 
     fn set_comp_count(&self, n: usize) {
-        self.header(40)
-            .store(n.min(self.ccap) as u64, core::sync::atomic::Ordering::Release);
+        self.header(40).store(
+            n.min(self.ccap) as u64,
+            core::sync::atomic::Ordering::Release,
+        );
     }
 
     fn header(&self, at: usize) -> &core::sync::atomic::AtomicU64 {
@@ -159,8 +166,10 @@ impl Ring {
     }
 
     fn set_count(&self, n: usize) {
-        self.header(24)
-            .store(n.min(self.cap) as u64, core::sync::atomic::Ordering::Release);
+        self.header(24).store(
+            n.min(self.cap) as u64,
+            core::sync::atomic::Ordering::Release,
+        );
     }
 
     fn set_base(&self, base: u64) {

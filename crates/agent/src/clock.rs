@@ -53,8 +53,10 @@ impl Clock {
     /// A clock; the TSC is used only where the kernel keeps time with it.
     pub fn new() -> Clock {
         let tsc = cfg!(target_arch = "x86_64")
-            && std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource")
-                .is_ok_and(|s| s.trim() == "tsc");
+            && std::fs::read_to_string(
+                "/sys/devices/system/clocksource/clocksource0/current_clocksource",
+            )
+            .is_ok_and(|s| s.trim() == "tsc");
         let (ref_ticks, ref_ns) = pair();
         Clock {
             tsc,

@@ -295,7 +295,11 @@ pub unsafe fn fast_index(code: *mut PyObject, name: *mut PyObject) -> Option<usi
 /// # Safety
 /// GIL held, inside a callback of `frame`, which runs `code`; `idx` from
 /// `fast_index(code, …)`, so within the frame's locals.
-pub unsafe fn read_fast(frame: *mut PyFrameObject, code: *mut PyObject, idx: usize) -> Option<*mut PyObject> {
+pub unsafe fn read_fast(
+    frame: *mut PyFrameObject,
+    code: *mut PyObject,
+    idx: usize,
+) -> Option<*mut PyObject> {
     // SAFETY: the interpreter frame is live while its callback runs and is
     // read only once its first word is found to be the running code; slot
     // idx < co_nlocals lies within its localsplus.
@@ -318,7 +322,10 @@ pub unsafe extern "C" fn locals_layout_ok(
     // the frame is type-checked before any memory is read.
     unsafe {
         if nargs != 3 {
-            PyErr_SetString(PyExc_TypeError, c"locals_layout_ok(frame, name, value)".as_ptr());
+            PyErr_SetString(
+                PyExc_TypeError,
+                c"locals_layout_ok(frame, name, value)".as_ptr(),
+            );
             return ptr::null_mut();
         }
         let (frame, name, value) = (*args, *args.add(1), *args.add(2));

@@ -169,7 +169,6 @@ unsafe fn pend() -> Option<*mut PyObject> {
     unsafe { (*STATE.0.get()).as_ref().map(|s| s.pend) }
 }
 
-
 /// `PyEval_GetFrameLocals` (stable ABI 3.13+): the running frame's
 /// namespace, a new reference — for a module or class body the dict itself.
 type GetFrameLocals = unsafe extern "C" fn() -> *mut PyObject;
@@ -785,10 +784,18 @@ unsafe extern "C" fn install(
         }
         let a = |i: usize| Py_NewRef(*args.add(i));
         if PyDict_Check(*args.add(1)) == 0 {
-            PyErr_SetString(PyExc_TypeError, c"install(): pending must be a dict".as_ptr());
+            PyErr_SetString(
+                PyExc_TypeError,
+                c"install(): pending must be a dict".as_ptr(),
+            );
             return ptr::null_mut();
         }
-        for (i, what) in [(2usize, "completions"), (3, "mt"), (4, "deadline"), (5, "intr")] {
+        for (i, what) in [
+            (2usize, "completions"),
+            (3, "mt"),
+            (4, "deadline"),
+            (5, "intr"),
+        ] {
             if PyList_Check(*args.add(i)) == 0 {
                 let msg = format!("install(): {what} must be a list\0");
                 PyErr_SetString(PyExc_TypeError, msg.as_ptr().cast::<c_char>());

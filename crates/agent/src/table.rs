@@ -85,8 +85,16 @@ impl Table {
         let entry = unsafe {
             Entry {
                 site,
-                probe: if probe.is_null() { probe } else { Py_NewRef(probe) },
-                unit: if unit.is_null() { unit } else { Py_NewRef(unit) },
+                probe: if probe.is_null() {
+                    probe
+                } else {
+                    Py_NewRef(probe)
+                },
+                unit: if unit.is_null() {
+                    unit
+                } else {
+                    Py_NewRef(unit)
+                },
                 code: Py_NewRef(code),
             }
         };
