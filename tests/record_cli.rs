@@ -1450,7 +1450,8 @@ int memfd_create(const char *name, unsigned int flags) {
 /// not sent yet — all of them for a short run, which never reached its
 /// first 25 ms flush — are read from there: every capture is in the log,
 /// in order. With a fork first, the child's own captures (and its exit)
-/// leave the parent's ring alone.
+/// leave the parent's ring alone; after an `os.execv` that failed (whose
+/// END said "exec"), the ring is still read.
 #[test]
 fn a_program_killed_by_sigkill_loses_no_capture_the_native_core_wrote() {
     let dir = tempfile::tempdir().unwrap();
@@ -1459,7 +1460,12 @@ fn a_program_killed_by_sigkill_loses_no_capture_the_native_core_wrote() {
         if version == "3.11" {
             continue; // no native core there (no sys.monitoring)
         }
-        for (n, mode) in [(5_000u64, ""), (100_003, ""), (20_000, "fork")] {
+        for (n, mode) in [
+            (5_000u64, ""),
+            (100_003, ""),
+            (20_000, "fork"),
+            (3_001, "exec"),
+        ] {
             let n_arg = n.to_string();
             let (out, log) = record(
                 dir.path(),
@@ -1482,14 +1488,131 @@ fn a_program_killed_by_sigkill_loses_no_capture_the_native_core_wrote() {
             assert_eq!(verify::verify(&r).exit_code(), 0, "{what}");
             let recs = records(&log);
             assert_eq!(recs.len() as u64, n, "{what}: every capture is in the log");
+            // With "exec" the loop ran twice: 0..n/2, then 0..n-n/2.
+            let expect = |i: u64| {
+                if mode == "exec" && i >= n / 2 {
+                    i - n / 2
+                } else {
+                    i
+                }
+            };
             for (i, rec) in recs.iter().enumerate() {
                 assert_eq!(rec.seq, i as u64, "{what}");
                 if rec.status == Status::Ok {
-                    assert_eq!(rec.value.as_f64(), Some(i as f64), "{what}: record {i}");
+                    assert_eq!(
+                        rec.value.as_f64(),
+                        Some(expect(i as u64) as f64),
+                        "{what}: record {i}"
+                    );
                 } else {
                     // Only a value not yet known when the kill came.
                     assert_eq!(i as u64, n - 1, "{what}: record {i} is {:?}", rec.status);
                 }
+            }
+        }
+    }
+}
+
+/// The program is killed while it waits to send a chunk (the recorder
+/// stopped, the pipe full — often in the middle of the message): the
+/// records of a torn message that arrived whole are kept, the rest of the
+/// chunk is read back from the shared ring — once: no capture is missing,
+/// none is there twice, and nothing is counted lost.
+#[test]
+fn a_program_killed_mid_chunk_keeps_every_capture_once() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture("sigkill_self.py");
+    for (version, py) in pythons() {
+        if version == "3.11" {
+            continue; // no native core there
+        }
+        let out = dir.path().join(format!("torn-{version}.probe"));
+        let mut child = Command::new(probe_bin())
+            .args([
+                "record",
+                "-o",
+                out.to_str().unwrap(),
+                "-p",
+                &spec(&f, "x", "x"),
+                "--",
+            ])
+            .arg(&py)
+            .arg(&f)
+            .args(["100000000", "ready"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let group = child.id() as i32;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready");
+        std::thread::sleep(Duration::from_millis(100));
+        // The recorder's children: the program, and the probe-witness
+        // (src/record/signals.rs), whose command line is the recorder's.
+        let pids = Command::new("pgrep")
+            .arg("-P")
+            .arg(child.id().to_string())
+            .output()
+            .unwrap();
+        let program: i32 = String::from_utf8_lossy(&pids.stdout)
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .find(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/comm"))
+                    .is_ok_and(|c| c.trim() != "probe-witness")
+            })
+            .expect("the program's pid");
+        // SAFETY: plain FFI calls on the recorder (our child) and its child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGSTOP) };
+        // The program fills the pipe and blocks in the middle of a chunk.
+        std::thread::sleep(Duration::from_millis(800));
+        // SAFETY: as above.
+        unsafe {
+            libc::kill(program, libc::SIGKILL);
+            libc::kill(child.id() as i32, libc::SIGCONT);
+        }
+        let done = child.wait_with_output().unwrap();
+        // SAFETY: plain FFI call on the group we created.
+        unsafe { libc::kill(-group, libc::SIGKILL) };
+        let err = String::from_utf8_lossy(&done.stderr).to_string();
+        assert_eq!(done.status.code(), Some(137), "Python {version}: {err}");
+        // The kill may come between two messages or inside one; inside
+        // one, the message's whole records and the ring's rest are kept.
+        if err.contains("the program ended while sending message") {
+            assert!(
+                err.contains("read back from the shared ring")
+                    && err.contains("nothing else was lost"),
+                "Python {version}: {err}"
+            );
+        }
+        let r = LogReader::open(&out).unwrap();
+        assert_eq!(r.end().unwrap().lost_records, 0, "Python {version}");
+        assert_eq!(verify::verify(&r).exit_code(), 0, "Python {version}: {err}");
+        let recs = records(&out);
+        assert!(
+            recs.len() > 16_384,
+            "Python {version}: {} records",
+            recs.len()
+        );
+        for (i, rec) in recs.iter().enumerate() {
+            if rec.status == Status::Ok {
+                assert_eq!(
+                    rec.value.as_f64(),
+                    Some(i as f64),
+                    "Python {version}: record {i} (a capture twice or missing)"
+                );
+            } else {
+                assert_eq!(
+                    i + 1,
+                    recs.len(),
+                    "Python {version}: record {i} is {:?}",
+                    rec.status
+                );
             }
         }
     }

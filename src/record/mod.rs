@@ -422,6 +422,7 @@ pub fn record_with_tap(
         tap,
         witness,
         ring,
+        salvaged: false,
     };
     let status = run.drive(child, pipe, &signals, observer)?;
     // The handlers stay until the log is sealed: a late signal (a second
@@ -486,6 +487,8 @@ struct Run<'a, 't> {
     /// The native core's shared ring, read if the program dies without
     /// sending what it wrote there.
     ring: Option<SharedRing>,
+    /// The ring was read (once is all).
+    salvaged: bool,
 }
 
 impl Run<'_, '_> {
@@ -525,7 +528,7 @@ impl Run<'_, '_> {
                     }
                 }
                 self.torn(&reader);
-                self.salvage();
+                self.salvage(false);
                 return Ok(status);
             }
             let mut fds = [
@@ -626,14 +629,20 @@ impl Run<'_, '_> {
         Ok(fill)
     }
 
-    /// The program died without an END: the records the native core wrote
-    /// into the shared ring after its last chunk go into the log.
-    fn salvage(&mut self) {
-        if self.agent_end.is_some() || self.failure.is_some() {
-            return;
+    /// The program died without a final END (an `exec` END is not one: the
+    /// exec may have failed and the program gone on): the records the
+    /// native core wrote into the shared ring after its last chunk go into
+    /// the log. None when there was nothing to read.
+    fn salvage(&mut self, in_torn: bool) -> Option<wire::Salvaged> {
+        if self.salvaged
+            || self.failure.is_some()
+            || self.agent_end.as_ref().is_some_and(|e| e.kind != "exec")
+        {
+            return None;
         }
+        self.salvaged = true;
         let (Some(ring), Some(s)) = (self.ring.as_ref(), self.session.as_mut()) else {
-            return;
+            return None;
         };
         let contents = ring.contents();
         let writer = &mut s.writer;
@@ -646,10 +655,31 @@ impl Run<'_, '_> {
         if let Some(t) = tap {
             t.flush();
         }
-        if let Err(e) = got {
-            self.warnings.push(format!(
-                "the captures the program wrote just before it died could not be read back: {e}"
-            ));
+        match got {
+            Ok(n) => {
+                if n.lost_values > 0 {
+                    s.writer.count_lost_values(n.lost_values);
+                }
+                // (A torn message's warning tells it all, `torn`.)
+                if n.lost_values > 0 && !in_torn {
+                    self.warnings.push(format!(
+                        "the program died with {} read back from the shared ring whose values only \
+                         its unsent message held: they are recorded as incomplete",
+                        plural(n.lost_values, "capture", "captures")
+                    ));
+                }
+                // Captures after an END before an exec: it failed (as above).
+                if n.kept > 0 && self.agent_end.as_ref().is_some_and(|e| e.kind == "exec") {
+                    self.agent_end = None;
+                }
+                Some(n)
+            }
+            Err(e) => {
+                self.warnings.push(format!(
+                    "the captures the program wrote just before it died could not be read back: {e}"
+                ));
+                None
+            }
         }
     }
 
@@ -694,18 +724,59 @@ impl Run<'_, '_> {
         }
         match got {
             Ok(t) => {
-                writer.count_lost(t.lost_captures_at_least);
-                writer.count_lost_values(t.lost_completions);
+                // A native core's chunk is also in the shared ring: what the
+                // message lost may be read back from there.
+                let from_ring = if kind == wire::MSG_CHUNK_BIN {
+                    self.salvage(true)
+                } else {
+                    None
+                };
+                let Some(s) = self.session.as_mut() else {
+                    return;
+                };
+                let writer = &mut s.writer;
+                let cut = match (from_ring, t.announced_batches) {
+                    (None, _) => t.lost_captures_at_least,
+                    (Some(r), Some(_)) => t.lost_captures_at_least.saturating_sub(r.kept),
+                    (Some(r), None) => r.unreadable,
+                };
+                let ring_values = from_ring.map_or(0, |r| r.lost_values);
+                // The message's marshalled part (the Python core's items,
+                // values and completions) was cut: a part that long held
+                // at least one object; if no item was lost with it, a value
+                // was — of a capture made earlier, left incomplete.
+                let part_cut = matches!(from_ring, Some(r) if t.announced_batches.is_none() && r.unreadable == 0);
+                writer.count_lost(cut);
+                writer.count_lost_values(t.lost_completions + u64::from(part_cut));
                 let kept = match t.announced_batches {
                     Some(n) => format!("{} of its {n} batches", t.kept_batches),
                     None => plural(t.kept_batches, "batch", "batches"),
                 };
+                let kept = match from_ring {
+                    Some(r) if r.kept > 0 => format!(
+                        "{kept} arrived whole and {} more were read back from the shared ring",
+                        plural(r.kept, "batch", "batches")
+                    ),
+                    _ => format!("{kept} arrived whole"),
+                };
                 let mut lost = Vec::new();
-                let cut = t.lost_captures_at_least;
                 if cut > 0 {
                     lost.push(format!(
                         "the batches cut off (at least {})",
                         plural(cut, "capture", "captures")
+                    ));
+                }
+                if part_cut {
+                    lost.push(
+                        "the values it carried for captures made earlier (at least 1; \
+                         recorded as incomplete)"
+                            .to_string(),
+                    );
+                }
+                if ring_values > 0 {
+                    lost.push(format!(
+                        "the values of {} read back from the ring (recorded as incomplete)",
+                        plural(ring_values, "capture", "captures")
                     ));
                 }
                 if t.lost_completions > 0 {
@@ -719,10 +790,8 @@ impl Run<'_, '_> {
                 } else {
                     format!("lost: {}", lost.join(" and "))
                 };
-                self.warnings.push(format!(
-                    "{what}: {kept} ({}) arrived whole and are in the log; {lost}",
-                    plural(t.kept_captures, "capture", "captures"),
-                ));
+                self.warnings
+                    .push(format!("{what}: {kept}; they are in the log; {lost}"));
             }
             Err(e) => self.warnings.push(format!("{what}: {e}")),
         }
@@ -790,6 +859,11 @@ impl Run<'_, '_> {
                 });
             }
             kind @ (wire::MSG_CHUNK | wire::MSG_CHUNK_BIN) => {
+                // Captures after an END before an exec: the exec failed and
+                // the program went on; that END is not how it ended.
+                if self.agent_end.as_ref().is_some_and(|e| e.kind == "exec") {
+                    self.agent_end = None;
+                }
                 let s = self.session.as_mut().ok_or(WireError::Chunk {
                     index,
                     what: "captures arrived before the agent's hello".into(),

@@ -126,6 +126,7 @@ pub fn salvage_record(r: &[u8]) -> Option<Batch> {
     if r.len() != REC_BYTES || r[0] != K_FAST {
         return None;
     }
+    // (A V_PYVAL slot's value was in the lost message: see value_lost.)
     let mut none = PyParts {
         items: Vec::new().into_iter(),
         values: Vec::new(),
@@ -139,6 +140,12 @@ pub fn salvage_record(r: &[u8]) -> Option<Batch> {
         ts: u64_at(r, 8) as i64,
         value,
     })
+}
+
+/// Whether a record read from the shared ring had a value only the lost
+/// message held (a Python object the Python core wrote into its slot).
+pub fn value_lost(r: &[u8]) -> bool {
+    r.len() == REC_BYTES && r[0] == K_FAST && r[1] == V_PYVAL
 }
 
 /// A completion read from the shared ring: `(token, value)`; None if it

@@ -431,18 +431,17 @@ impl ChunkDecoder {
     /// Records the native core wrote into the shared ring but never sent
     /// (the program died first): those after the last one received, in
     /// order, up to the first that cannot be read from the ring alone.
-    /// Returns how many were kept.
     pub fn salvage(
         &mut self,
         ring: &ring::RingContents,
         out: impl FnMut(Capture) -> Result<(), WireError>,
-    ) -> Result<u64, WireError> {
+    ) -> Result<Salvaged, WireError> {
         let Some(start) = self
             .bin_records
             .checked_sub(ring.base)
             .and_then(|s| usize::try_from(s).ok())
         else {
-            return Ok(0);
+            return Ok(Salvaged::default());
         };
         // The chunk's completions, of placeholders sent earlier: those still
         // waiting (a message cut off may have brought some already).
@@ -460,9 +459,21 @@ impl ChunkDecoder {
             .map_while(binary::salvage_record)
             .collect();
         let n = batches.len() as u64;
+        let lost_values = ring
+            .records
+            .chunks_exact(binary::REC_BYTES)
+            .skip(start)
+            .take(batches.len())
+            .filter(|r| binary::value_lost(r))
+            .count() as u64;
+        let in_ring = (ring.records.len() / binary::REC_BYTES) as u64;
         self.bin_records += n;
         self.apply(self.chunks, batches.into_iter().map(Ok), comps, out)?;
-        Ok(n)
+        Ok(Salvaged {
+            kept: n,
+            unreadable: in_ring.saturating_sub(start as u64 + n),
+            lost_values,
+        })
     }
 
     /// Decodes what a CHUNK (`kind` MSG_CHUNK) or CHUNK_BIN cut off by its
@@ -479,6 +490,9 @@ impl ChunkDecoder {
         self.chunks += 1;
         let (announced, items, completions_announced, completions) = if kind == MSG_CHUNK_BIN {
             let got = binary::decode_prefix(prefix);
+            // Their ordinals are taken: a salvage from the shared ring
+            // starts after them.
+            self.bin_records += got.items.len() as u64;
             (
                 got.announced,
                 got.items,
@@ -689,6 +703,19 @@ pub enum Batch {
         /// The value, as marshal would have decoded it.
         value: MObj,
     },
+}
+
+/// What [`ChunkDecoder::salvage`] read back from the shared ring.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Salvaged {
+    /// Records read back and put in the log.
+    pub kept: u64,
+    /// Records in the ring after those that could not be read from it
+    /// alone (from the first of the Python core's items on).
+    pub unreadable: u64,
+    /// Records read back whose value only the lost message held (kept as
+    /// `incomplete`).
+    pub lost_values: u64,
 }
 
 /// What [`ChunkDecoder::decode_torn`] salvaged from a cut-off chunk.

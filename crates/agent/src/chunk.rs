@@ -412,7 +412,13 @@ impl Chunk {
             }
             return;
         }
-        let rec = make_rec(K_COMP, v.tag, 0, token(n), v.a, v.b);
+        self.complete_token(token(n), v);
+    }
+
+    /// A completion of the placeholder `token` (sent in an earlier chunk)
+    /// with `v`: in the chunk and, for a SIGKILL, in the ring.
+    pub fn complete_token(&mut self, token: i64, v: Val) {
+        let rec = make_rec(K_COMP, v.tag, 0, token, v.a, v.b);
         if let Some(r) = &self.ring {
             let i = self.comps.len();
             if i < r.ccap {

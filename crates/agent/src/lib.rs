@@ -160,6 +160,15 @@ unsafe fn types() -> Option<&'static Types> {
     unsafe { (*TYPES.0.get()).as_ref() }
 }
 
+/// The manager's completions list, once installed.
+///
+/// # Safety
+/// GIL held.
+unsafe fn completions() -> Option<*mut PyObject> {
+    // SAFETY: as state(); only a pointer is copied out.
+    unsafe { (*STATE.0.get()).as_ref().map(|s| s.completions) }
+}
+
 /// values.PEND, once installed.
 ///
 /// # Safety

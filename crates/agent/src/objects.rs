@@ -176,7 +176,11 @@ unsafe extern "C" fn slot_ass_item(o: *mut PyObject, i: Py_ssize_t, v: *mut PyOb
             return -1;
         }
         if let Some(c) = crate::chunk() {
-            if c.waits((*s).n) && !c.set_object((*s).n, v) {
+            if c.waits((*s).n) {
+                if !c.set_object((*s).n, v) {
+                    return -1;
+                }
+            } else if !complete_sent(c, s, v) {
                 return -1;
             }
         }
@@ -184,6 +188,51 @@ unsafe extern "C" fn slot_ass_item(o: *mut PyObject, i: Py_ssize_t, v: *mut PyOb
         (*s).written = Py_NewRef(v);
         Py_XDECREF(old);
         0
+    }
+}
+
+/// The Python core settles a slot a flush already sent as a placeholder:
+/// the completion goes into the chunk — and the shared ring — when its
+/// value is binary, else into the manager's completions (marshalled with
+/// the chunk). The token is the one the placeholder went with: the Python
+/// core's, if its flush wrote one into the slot, else the record's.
+///
+/// # Safety
+/// GIL held; `s` a live Slot, `v` a live object.
+unsafe fn complete_sent(c: &mut crate::chunk::Chunk, s: *mut Slot, v: *mut PyObject) -> bool {
+    // SAFETY: GIL held; the written object is type-checked before its
+    // items are read; every call's failure is reported.
+    unsafe {
+        let w = (*s).written;
+        let tok = if !w.is_null() && PyTuple_Check(w) != 0 && PyTuple_Size(w) == 2 {
+            let t = PyLong_AsLongLong(PyTuple_GetItem(w, 1));
+            if t == -1 && !PyErr_Occurred().is_null() {
+                return false;
+            }
+            t
+        } else {
+            token((*s).n)
+        };
+        if let Some(val) = crate::chunk::encode_value(v) {
+            c.complete_token(tok, val);
+            return true;
+        }
+        let Some(comps) = crate::completions() else {
+            PyErr_SetString(PyExc_RuntimeError, c"_probe_native: not installed".as_ptr());
+            return false;
+        };
+        let t = PyLong_FromLongLong(tok);
+        if t.is_null() {
+            return false;
+        }
+        let pair = PyTuple_Pack(2, t, v);
+        Py_DECREF(t);
+        if pair.is_null() {
+            return false;
+        }
+        let r = PyList_Append(comps, pair);
+        Py_DECREF(pair);
+        r == 0
     }
 }
 

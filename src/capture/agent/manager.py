@@ -187,7 +187,9 @@ class CaptureManager:
 
     def _settle(self, entry, v):
         item, idx = entry[0], entry[1]
-        if item[idx] is PEND:
+        if item[idx] is PEND or type(item) is not list:
+            # A native core's Slot completes a placeholder already sent
+            # itself (into its chunk and shared ring).
             item[idx] = v
         else:
             self.completions.append((item[idx][1], v))

@@ -121,8 +121,8 @@ class MonitoringCore:
                                 elif type(v) not in plain:
                                     v = snapshot(v)
                             item = pl[0]
-                            if item[2] is PEND_:
-                                item[2] = v
+                            if item[2] is PEND_ or type(item) is not list:
+                                item[2] = v  # (a native Slot completes a sent placeholder itself)
                             else:
                                 comp_append((item[2][1], v))
                         else:
