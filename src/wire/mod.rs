@@ -607,25 +607,10 @@ impl ChunkDecoder {
                     values.len()
                 )));
             }
-            for (order, (probe, v)) in probes.iter().zip(values).enumerate() {
-                let seq = self.next_seq;
-                self.next_seq += 1;
-                let (status, value) = match convert(v) {
-                    Converted::Done(s, v) => (s, v),
-                    Converted::Placeholder(token) => {
-                        self.tokens.insert(token, seq);
-                        (Status::Pending, Value::Absent)
-                    }
-                };
-                out(Capture::Record(CaptureRecord {
-                    seq,
-                    ts_ns: ts,
-                    thread,
-                    probe: *probe,
-                    order: order as u16,
-                    status,
-                    value,
-                }))?;
+            for (order, v) in values.into_iter().enumerate() {
+                // (Indexed: `record` needs the decoder mutably.)
+                let probe = self.sites[site][order];
+                self.record(ts, thread, probe, order as u16, v, &mut out)?;
             }
         }
         Ok(())
@@ -668,9 +653,23 @@ impl ChunkDecoder {
             }
         };
         let ts_ns = self.timestamp(ts);
+        self.record(ts_ns, self.main_thread, probe, 0, value, out)
+    }
+
+    /// One record, numbered next; a placeholder's token is remembered for
+    /// its completion.
+    fn record(
+        &mut self,
+        ts_ns: u64,
+        thread: u64,
+        probe: u32,
+        order: u16,
+        v: MObj,
+        out: &mut impl FnMut(Capture) -> Result<(), WireError>,
+    ) -> Result<(), WireError> {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let (status, value) = match convert(value) {
+        let (status, value) = match convert(v) {
             Converted::Done(s, v) => (s, v),
             Converted::Placeholder(token) => {
                 self.tokens.insert(token, seq);
@@ -680,9 +679,9 @@ impl ChunkDecoder {
         out(Capture::Record(CaptureRecord {
             seq,
             ts_ns,
-            thread: self.main_thread,
+            thread,
             probe,
-            order: 0,
+            order,
             status,
             value,
         }))

@@ -464,15 +464,7 @@ unsafe fn find(st: &mut State, code: *mut PyObject) -> Option<Found> {
         // Python core takes entries out, and it looks at them first), and
         // the dict holds the frame, so its address is still this frame's.
         if frame_obj == st.hot_frame && !st.hot.is_null() && !(*st.hot).taken {
-            let w = st.hot;
-            let entry = if (*w).probe.is_null() {
-                Entry::Native(w, None)
-            } else {
-                let v = read_value(st, frame, code, (*w).probe)?;
-                let val = encode_value(v);
-                Py_DECREF(v);
-                Entry::Native(w, Some(val?))
-            };
+            let entry = native_entry(st, frame, code, st.hot)?;
             return Some(Found {
                 frame: frame_obj,
                 entry,
@@ -493,14 +485,7 @@ unsafe fn find(st: &mut State, code: *mut PyObject) -> Option<Found> {
         let entry = if Py_TYPE(pl) == waiting_type {
             let w = pl.cast::<Waiting>();
             set_hot(st, frame_obj, w);
-            if (*w).probe.is_null() {
-                Entry::Native(w, None)
-            } else {
-                let v = read_value(st, frame, code, (*w).probe)?;
-                let val = encode_value(v);
-                Py_DECREF(v);
-                Entry::Native(w, Some(val?))
-            }
+            native_entry(st, frame, code, w)?
         } else if Py_TYPE(pl) == &raw mut PyTuple_Type && PyTuple_Size(pl) >= 2 {
             // The Python core's one waiting capture (its fast path made it).
             let v = read_value(st, frame, code, PyTuple_GetItem(pl, 1))?;
@@ -513,6 +498,30 @@ unsafe fn find(st: &mut State, code: *mut PyObject) -> Option<Found> {
             frame: frame_obj,
             entry,
         })
+    }
+}
+
+/// The fast path's own entry `w` and the value its capture completes with
+/// now (None when it is empty); None where the Python core must decide.
+///
+/// # Safety
+/// As `find`; `w` a live Waiting.
+unsafe fn native_entry(
+    st: &mut State,
+    frame: *mut PyFrameObject,
+    code: *mut PyObject,
+    w: *mut Waiting,
+) -> Option<Entry> {
+    // SAFETY: GIL held (caller); the value read is a new reference,
+    // released once encoded.
+    unsafe {
+        if (*w).probe.is_null() {
+            return Some(Entry::Native(w, None));
+        }
+        let v = read_value(st, frame, code, (*w).probe)?;
+        let val = encode_value(v);
+        Py_DECREF(v);
+        Some(Entry::Native(w, Some(val?)))
     }
 }
 
