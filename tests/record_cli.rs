@@ -26,6 +26,18 @@ fn start_recording(
     ready: &str,
     python: &std::path::Path,
 ) -> (std::process::Child, i32) {
+    start_recording_args(fixture_name, tag, out, ready, python, &[])
+}
+
+/// [`start_recording`] with arguments for the program.
+fn start_recording_args(
+    fixture_name: &str,
+    tag: &str,
+    out: &std::path::Path,
+    ready: &str,
+    python: &std::path::Path,
+    args: &[&str],
+) -> (std::process::Child, i32) {
     use std::os::unix::process::CommandExt;
     let f = fixture(fixture_name);
     let mut child = Command::new(probe_bin())
@@ -40,6 +52,7 @@ fn start_recording(
         ])
         .arg(python)
         .arg(&f)
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -505,28 +518,9 @@ fn program_killed_case(version: &str, py: &std::path::Path) {
     let out = dir.path().join("victim.probe");
     let (mut child, group) = start_recording("forever.py", "x", &out, "running", py);
     std::thread::sleep(Duration::from_millis(200));
-    // The recorder's children: the Python program, and the probe-witness
-    // that tells group-wide signals apart (src/record/signals.rs).
-    let pids = Command::new("pgrep")
-        .arg("-P")
-        .arg(child.id().to_string())
-        .output()
-        .unwrap();
-    let pids: Vec<i32> = String::from_utf8_lossy(&pids.stdout)
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .filter(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/comm"))
-                .map_or(true, |c| c.trim() != "probe-witness")
-        })
-        .collect();
-    assert_eq!(
-        pids.len(),
-        1,
-        "Python {version}: expected one program child of the recorder"
-    );
+    let program = only_child(child.id());
     // SAFETY: plain FFI call on the program's pid.
-    unsafe { libc::kill(pids[0], libc::SIGKILL) };
+    unsafe { libc::kill(program, libc::SIGKILL) };
     let status = child.wait().unwrap();
     // SAFETY: plain FFI call on the group we created (nothing should be left).
     unsafe { libc::kill(-group, libc::SIGKILL) };
@@ -1520,53 +1514,22 @@ fn a_program_killed_by_sigkill_loses_no_capture_the_native_core_wrote() {
 /// none is there twice, and nothing is counted lost.
 #[test]
 fn a_program_killed_mid_chunk_keeps_every_capture_once() {
-    use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().unwrap();
-    let f = fixture("sigkill_self.py");
     for (version, py) in pythons() {
         if version == "3.11" {
             continue; // no native core there
         }
         let out = dir.path().join(format!("torn-{version}.probe"));
-        let mut child = Command::new(probe_bin())
-            .args([
-                "record",
-                "-o",
-                out.to_str().unwrap(),
-                "-p",
-                &spec(&f, "x", "x"),
-                "--",
-            ])
-            .arg(&py)
-            .arg(&f)
-            .args(["100000000", "ready"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        let group = child.id() as i32;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready");
+        let (child, group) = start_recording_args(
+            "sigkill_self.py",
+            "x",
+            &out,
+            "ready",
+            &py,
+            &["100000000", "ready"],
+        );
         std::thread::sleep(Duration::from_millis(100));
-        // The recorder's children: the program, and the probe-witness
-        // (src/record/signals.rs), whose command line is the recorder's.
-        let pids = Command::new("pgrep")
-            .arg("-P")
-            .arg(child.id().to_string())
-            .output()
-            .unwrap();
-        let program: i32 = String::from_utf8_lossy(&pids.stdout)
-            .split_whitespace()
-            .filter_map(|p| p.parse().ok())
-            .find(|p| {
-                std::fs::read_to_string(format!("/proc/{p}/comm"))
-                    .is_ok_and(|c| c.trim() != "probe-witness")
-            })
-            .expect("the program's pid");
+        let program = only_child(child.id());
         // SAFETY: plain FFI calls on the recorder (our child) and its child.
         unsafe { libc::kill(child.id() as i32, libc::SIGSTOP) };
         // The program fills the pipe and blocks in the middle of a chunk.

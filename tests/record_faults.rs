@@ -341,30 +341,6 @@ fn a_program_killed_mid_message_gives_its_status_and_a_warning_not_an_error() {
     assert!(end.total_records >= 3, "{end:?}");
 }
 
-/// The recorder's program child (not its probe-witness).
-fn only_child(recorder: u32) -> i32 {
-    for _ in 0..100 {
-        let o = Command::new("pgrep")
-            .arg("-P")
-            .arg(recorder.to_string())
-            .output()
-            .unwrap();
-        let pids: Vec<i32> = text(&o.stdout)
-            .split_whitespace()
-            .filter_map(|p| p.parse().ok())
-            .filter(|p| {
-                std::fs::read_to_string(format!("/proc/{p}/comm"))
-                    .map_or(true, |c| c.trim() != "probe-witness")
-            })
-            .collect();
-        if pids.len() == 1 {
-            return pids[0];
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("the recorder has no single child");
-}
-
 /// Whether any process is left in the group.
 fn group_is_empty(group: i32) -> bool {
     let o = Command::new("pgrep")

@@ -286,3 +286,28 @@ pub fn across_runs_opts(
         }
     }
 }
+
+/// The recorder's program child (not its probe-witness, whose command line
+/// is the recorder's), waited for up to 2 s.
+pub fn only_child(recorder: u32) -> i32 {
+    for _ in 0..100 {
+        let o = Command::new("pgrep")
+            .arg("-P")
+            .arg(recorder.to_string())
+            .output()
+            .unwrap();
+        let pids: Vec<i32> = String::from_utf8_lossy(&o.stdout)
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .filter(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/comm"))
+                    .map_or(true, |c| c.trim() != "probe-witness")
+            })
+            .collect();
+        if pids.len() == 1 {
+            return pids[0];
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("the recorder has no single child");
+}
