@@ -29,7 +29,7 @@ pub mod native;
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use sha2::{Digest, Sha256};
 
@@ -96,7 +96,8 @@ pub const BOOTSTRAP: &str = "import os,sys;f=os.fdopen(int(sys.argv[1]),'rb');ex
 pub const SITE_STUB: &str = include_str!("agent/site_stub.py");
 
 /// Environment variable naming the bundle for [`SITE_STUB`]:
-/// `"BUNDLE_FD BOOT_LEN WIRE_FD"`.
+/// `"BUNDLE_FD BOOT_LEN WIRE_FD"`, followed by `" OFFSET LENGTH KEY"` when
+/// the bundle holds one cached compilation (see [`Bundle::compiled`]).
 pub const SITE_BOOT_ENV: &str = "PROBE_AGENT_BOOT";
 
 /// [`SITE_BOOT_ENV`]'s value that asks the stub only to answer
@@ -204,6 +205,15 @@ pub struct Bundle {
     pub fd: OwnedFd,
     /// Length of the boot code at its start (the bootstrap's second argument).
     pub boot_len: usize,
+    /// Where the one cached compilation sits in the bundle, when there is
+    /// exactly one: (offset, length, interpreter key). The `sitecustomize`
+    /// stub then takes the boot code from it instead of compiling boot.py
+    /// (~1.5 ms), if the key is its interpreter's.
+    pub compiled: Option<(usize, usize, String)>,
+    /// The native core's extension in an in-memory file of its own (not
+    /// close-on-exec), which the agent loads through `/proc/self/fd` without
+    /// copying it; its number is the config's `native_fd`.
+    pub native: Option<OwnedFd>,
 }
 
 fn section(out: &mut Vec<u8>, name: &str, data: &[u8]) -> io::Result<()> {
@@ -220,17 +230,32 @@ fn section(out: &mut Vec<u8>, name: &str, data: &[u8]) -> io::Result<()> {
 
 /// Builds the bundle: boot code, `config` (plus `probes`, one `probe` line
 /// each), the module sources, and every cached compilation `cached` holds
-/// (key → marshal data; the interpreter picks its own key), and the native
-/// core's extension module when the run may use it (`native`).
+/// (key → marshal data; the interpreter picks its own key). The native
+/// core's extension module, when the run may use it (`native`), goes into an
+/// in-memory file of its own, named by the config's `native_fd`; when that
+/// file cannot be made, `native_error` says why (the agent reports it).
 pub fn bundle(
     config: &[ConfigEntry],
     probes: &[String],
     cached: &[(String, Vec<u8>)],
     native: Option<&[u8]>,
 ) -> io::Result<Bundle> {
+    let mut native_fd = None;
+    let mut extra: Vec<ConfigEntry> = Vec::new();
+    if let Some(image) = native {
+        match memfd("probe-native").and_then(|mut f| f.write_all(image).map(|()| f)) {
+            Ok(f) => {
+                let fd = OwnedFd::from(f);
+                extra.push(("native_fd", fd.as_raw_fd().to_string()));
+                native_fd = Some(fd);
+            }
+            Err(e) => extra.push(("native_error", e.to_string())),
+        }
+    }
     let mut text = String::new();
     for (k, v) in config
         .iter()
+        .chain(extra.iter())
         .map(|(k, v)| (*k, v.as_str()))
         .chain(probes.iter().map(|p| ("probe", p.as_str())))
     {
@@ -254,11 +279,13 @@ pub fn bundle(
     for (name, src) in AGENT_MODULES {
         section(&mut out, &format!("src:{name}"), src.as_bytes())?;
     }
+    let mut compiled = None;
     for (key, data) in cached {
         section(&mut out, &format!("cache:{key}"), data)?;
+        compiled = Some((out.len() - data.len(), data.len(), key.clone()));
     }
-    if let Some(image) = native {
-        section(&mut out, "native", image)?;
+    if cached.len() != 1 {
+        compiled = None;
     }
     let mut file = memfd("probe-agent")?;
     file.write_all(&out)?;
@@ -266,6 +293,8 @@ pub fn bundle(
     Ok(Bundle {
         fd: OwnedFd::from(file),
         boot_len,
+        compiled,
+        native: native_fd,
     })
 }
 
@@ -309,7 +338,13 @@ mod tests {
             let size = u32::from_le_bytes(all[i..i + 4].try_into().unwrap()) as usize;
             i += 4;
             if name == "config" {
-                assert_eq!(&all[i..i + size], b"mode\trecord\nprobe\ta.py:3:x@lhs\n");
+                let native = b
+                    .native
+                    .as_ref()
+                    .expect("the native image's file")
+                    .as_raw_fd();
+                let want = format!("mode\trecord\nnative_fd\t{native}\nprobe\ta.py:3:x@lhs\n");
+                assert_eq!(&all[i..i + size], want.as_bytes());
             }
             if name == "cache:k1" {
                 assert_eq!(&all[i..i + size], &[1, 2, 3]);
@@ -322,7 +357,17 @@ mod tests {
         assert_eq!(names[1], "order");
         assert!(names.contains(&"src:plan".to_string()));
         assert!(names.contains(&"cache:k1".to_string()));
-        assert_eq!(names.last().map(String::as_str), Some("native"));
+        assert!(!names.contains(&"native".to_string()));
+        // The extension is a file of its own, named in the config (above).
+        let native = b.native.expect("the native image's file");
+        let mut image = Vec::new();
+        let mut native = File::from(native);
+        native.seek(SeekFrom::Start(0)).unwrap();
+        native.read_to_end(&mut image).unwrap();
+        assert_eq!(image, b"\x7fELF-image");
+        // One cached compilation: the stub is told where it is.
+        let (at, len, key) = b.compiled.expect("one compilation");
+        assert_eq!((&all[at..at + len], key.as_str()), (&[1u8, 2, 3][..], "k1"));
     }
 
     /// boot.py's literal version bounds are the constants'.

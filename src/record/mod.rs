@@ -251,10 +251,12 @@ fn spawn(pc: &PythonCommand, wfd: RawFd, bundle: &Bundle) -> Result<Child, Recor
     let zip = site.then_some(zip);
     match &zip {
         Some(zip) => {
-            site_env(&mut cmd, zip).env(
-                agent::SITE_BOOT_ENV,
-                format!("{} {} {wfd}", bundle.fd.as_raw_fd(), bundle.boot_len),
-            );
+            let mut boot = format!("{} {} {wfd}", bundle.fd.as_raw_fd(), bundle.boot_len);
+            if let Some((at, len, key)) = &bundle.compiled {
+                // The stub's boot code, compiled, if `key` is its interpreter's.
+                boot.push_str(&format!(" {at} {len} {key}"));
+            }
+            site_env(&mut cmd, zip).env(agent::SITE_BOOT_ENV, boot);
             cmd.args(&pc.interpreter_args).args(&pc.target);
         }
         None => {

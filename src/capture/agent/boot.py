@@ -18,9 +18,12 @@
 #   order         the agent's module names, in load order, one a line
 #   src:NAME      each module's source
 #   cache:KEY     the modules compiled by this interpreter before, as
-#                 marshal({name: code}); KEY = cache_tag-hexversion. The
-#                 recorder checked its content hash before putting it here.
-# Nothing here is read from the file system.
+#                 marshal({name: code}), with this file ('__boot__') and
+#                 the `opcode` tables ('optables'); KEY =
+#                 cache_tag-hexversion. The recorder checked its content
+#                 hash before putting it here.
+# The native core's extension is an in-memory file of its own (config
+# `native_fd`). Nothing here is read from the file system.
 #
 # This file must stay valid Python 2 as well: an old interpreter must get
 # to the version check and refuse with a message, not a SyntaxError.
@@ -29,7 +32,7 @@ import sys
 import os
 
 
-def _probe_boot(f, wire_fd, how):
+def _probe_boot(f, wire_fd, how, codes=None, boot_len=None):
 
     def send(kind, payload):
         head = bytearray(5)
@@ -60,18 +63,38 @@ def _probe_boot(f, wire_fd, how):
         # tracebacks); `python script.py` does not, so neither may we.
         mods_before.discard('linecache')
     import marshal
-    data = memoryview(f.read())  # sections are views: no copy of the ~1.5 MB
-    f.close()
-    sections = {}
-    i = 0
-    while i < len(data):
-        n = data[i]
-        name = bytes(data[i + 1:i + 1 + n]).decode()
-        i += 1 + n
-        size = int.from_bytes(data[i:i + 4], 'little')
-        i += 4
-        sections[name] = data[i:i + size]
-        i += size
+    # Sections are read as they are needed (os.pread), not the whole bundle:
+    # with a compilation at hand the ~0.2 MB of sources stay unread.
+    fd = f.fileno()
+    if boot_len is None:
+        boot_len = f.tell()
+
+    def pread(size, at):
+        out = []
+        while size > 0:
+            part = os.pread(fd, size, at)
+            if not part:
+                raise EOFError('the bundle ends early')
+            out.append(part)
+            size -= len(part)
+            at += len(part)
+        return b''.join(out)
+
+    end = os.fstat(fd).st_size
+    where = {}
+    i = boot_len
+    while i < end:
+        head = os.pread(fd, 260, i)
+        n = head[0]
+        name = head[1:1 + n].decode()
+        size = int.from_bytes(head[1 + n:5 + n], 'little')
+        where[name] = (i + 5 + n, size)
+        i += 5 + n + size
+
+    def section(name):
+        at = where.get(name)
+        return None if at is None else pread(at[1], at[0])
+
     if how == 'c':
         del sys.argv[1:4]
     # The versions probe is tested on, and what to do with others: `strict`
@@ -80,7 +103,7 @@ def _probe_boot(f, wire_fd, how):
     # free-threaded build is refused but by `any`: the tracer's sequence
     # order relies on the GIL serialising its callbacks.
     policy = 'strict'
-    config = bytes(sections['config']).decode()
+    config = section('config').decode()
     for line in config.split('\n'):
         if line.startswith('policy\t'):
             policy = line[7:]
@@ -95,22 +118,32 @@ def _probe_boot(f, wire_fd, how):
                 '--allow-untested-python records with it anyway, untested' % (version, sys.executable))
         say(5, 'Python %s is newer than the versions probe is tested on (3.11 to 3.15): recorded because '
             'of --allow-untested-python; check the records' % version)
-    order = bytes(sections['order']).decode().split()
+    order = section('order').decode().split()
     key = '%s-%x' % (sys.implementation.cache_tag, sys.hexversion)
-    codes = None
-    blob = sections.get('cache:' + key)
-    if blob is not None:
-        try:
-            codes = marshal.loads(blob)
-            if type(codes) is not dict or sorted(codes) != sorted(order):
-                codes = None
-        except Exception:
-            codes = None
+    # Besides the modules: '__boot__' (this file, compiled: the stub takes
+    # it from here) and 'optables' (the `opcode` tables the plan reads,
+    # which would cost an import of `opcode`, ~0.9 ms, at every start).
+    wanted = set(order) | set(['__boot__', 'optables'])
     if codes is None:
+        blob = section('cache:' + key)
+        if blob is not None:
+            try:
+                codes = marshal.loads(blob)
+            except Exception:
+                codes = None
+    if type(codes) is not dict or set(codes) != wanted:
         codes = {}
         for name in order:
-            codes[name] = compile(bytes(sections['src:' + name]), '<probe-agent/%s>' % name, 'exec',
+            codes[name] = compile(section('src:' + name), '<probe-agent/%s>' % name, 'exec',
                                   dont_inherit=True)
+        codes['__boot__'] = compile(pread(boot_len, 0), '<probe-boot>', 'exec', dont_inherit=True)
+        import opcode
+        tables = {'opname': list(opcode.opname), 'opmap': dict(opcode.opmap),
+                  'EXTENDED_ARG': opcode.EXTENDED_ARG, 'HAVE_ARGUMENT': opcode.HAVE_ARGUMENT,
+                  'hasjrel': list(opcode.hasjrel), 'hasjabs': list(opcode.hasjabs),
+                  '_inline_cache_entries': opcode._inline_cache_entries}
+        codes['optables'] = compile(''.join('%s = %r\n' % kv for kv in sorted(tables.items())),
+                                    '<probe-agent/optables>', 'exec', dont_inherit=True)
         # Compiling costs ~35 ms: hand the code to the recorder to cache
         # (not in `probe probes`' list mode, whose "wire" is stdout).
         if 'mode\tlist\n' not in config:
@@ -118,18 +151,18 @@ def _probe_boot(f, wire_fd, how):
                 send(6, key.encode() + b'\0' + marshal.dumps(codes))
             except OSError:
                 pass
+    f.close()
     pkg = type(sys)('probe_agent')
     pkg.__path__ = []
     pkg.__package__ = 'probe_agent'
     sys.modules['probe_agent'] = pkg
-    for name in order:
+    for name in ['optables'] + order:
         m = type(sys)('probe_agent.' + name)
         m.__package__ = 'probe_agent'
         m.__file__ = '<probe-agent/%s>' % name
         sys.modules[m.__name__] = m
         setattr(pkg, name, m)
         exec(codes[name], m.__dict__)
-    sys.modules['probe_agent.native'].IMAGE = sections.get('native')
     return sys.modules['probe_agent.main'].main(wire_fd, config, mods_before, how)
 
 

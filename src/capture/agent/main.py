@@ -7,6 +7,7 @@
 import os
 import sys
 
+from . import native
 from .listing import list_probes
 from .runner import Runner
 from .wire import Wire, to_json
@@ -44,6 +45,14 @@ def main(wire_fd, config_text, mods_before, how="c"):
             os.set_inheritable(cfg["ring_fd"], False)
     except (ValueError, OSError):
         cfg["ring_fd"] = -1
+    # The native core's extension (native.py loads it, then closes it).
+    native.IMAGE_ERROR = cfg.get("native_error")
+    try:
+        native.IMAGE_FD = int(cfg.get("native_fd", "-1"))
+        if native.IMAGE_FD >= 0:
+            os.set_inheritable(native.IMAGE_FD, False)
+    except (ValueError, OSError):
+        native.IMAGE_FD = -1
     cfg["max_value_bytes"] = int(cfg.get("max_value_bytes", "4096"))
     cfg["max_array_bytes"] = int(cfg.get("max_array_bytes", str(1 << 20)))
     cfg["debug_plan"] = cfg.get("debug_plan") == "1"

@@ -8,9 +8,9 @@
 # — is the monitoring core's, handed over before anything changed, so the
 # plan and the manager stay the one place the semantics live.
 #
-# The recorder embeds the extension and puts it in the bundle (section
-# `native`, set here by boot.py); it is loaded from an in-memory file, never
-# from the file system.
+# The recorder embeds the extension and hands it over in an in-memory file
+# of its own (config `native_fd`, set here by main.py), loaded through
+# /proc/self/fd without a copy, never from the file system.
 
 import os
 import sys
@@ -18,28 +18,54 @@ import sys
 from .sysmon import MonitoringCore
 from .values import PEND
 
-IMAGE = None  # the extension's bytes (boot.py)
+IMAGE_FD = -1  # the in-memory file holding the extension (config `native_fd`)
+IMAGE_ERROR = None  # why the recorder could not make that file (`native_error`)
 _module = None
+_failure = None
 
 
 class Unavailable(Exception):
     """Why the native core cannot run here (a one-line reason)."""
 
 
+def release():
+    """Closes the extension's file, loaded or not (the program must not
+    find it among its descriptors)."""
+    global IMAGE_FD
+    fd, IMAGE_FD = IMAGE_FD, -1
+    if fd >= 0:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
 def load():
     """The extension module, loaded once; Unavailable says why not."""
-    global _module
+    global _module, _failure
     if _module is not None:
         return _module
+    if _failure is None:
+        try:
+            _module = _load()
+            return _module
+        except Unavailable as e:
+            _failure = str(e)
+        finally:
+            release()
+    raise Unavailable(_failure)
+
+
+def _load():
     if sys.version_info < (3, 12):
         raise Unavailable(f"the native core needs Python 3.12+ (sys.monitoring); this is Python "
                           f"{sys.version.split()[0]}")
     if sys.implementation.name != "cpython":
         raise Unavailable(f"the native core needs CPython; this is {sys.implementation.name}")
-    if not IMAGE:
+    if IMAGE_ERROR:
+        raise Unavailable(f"cannot make an in-memory file for the native core: {IMAGE_ERROR}")
+    if IMAGE_FD < 0:
         raise Unavailable("this recorder did not hand over the native core")
-    if not hasattr(os, "memfd_create"):
-        raise Unavailable("no memfd_create here (the native core is loaded from an in-memory file)")
     # The import system's own classes, which every CPython has loaded at
     # start-up (importlib.machinery would import warnings and more: ~0.4 ms).
     try:
@@ -48,22 +74,12 @@ def load():
     except (KeyError, AttributeError):
         from importlib.machinery import ExtensionFileLoader, ModuleSpec
     try:
-        fd = os.memfd_create("probe-native", os.MFD_CLOEXEC)
-    except OSError as e:
-        raise Unavailable(f"cannot make an in-memory file for the native core: {e}") from None
-    try:
-        view = memoryview(IMAGE)
-        while view:
-            view = view[os.write(fd, view):]
-        path = f"/proc/self/fd/{fd}"
+        path = f"/proc/self/fd/{IMAGE_FD}"
         loader = ExtensionFileLoader("_probe_native", path)
         mod = loader.create_module(ModuleSpec("_probe_native", loader, origin=path))
         loader.exec_module(mod)
     except Exception as e:  # noqa: BLE001 - ImportError, OSError: a one-line reason
         raise Unavailable(f"the native core did not load ({type(e).__name__}: {e})") from None
-    finally:
-        os.close(fd)
-    _module = mod
     return mod
 
 

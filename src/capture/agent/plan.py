@@ -38,7 +38,10 @@
 import os
 import sys
 
-import opcode as _opcode
+try:
+    from . import optables as _opcode  # opcode's tables, carried by boot.py (no import of opcode)
+except ImportError:  # these modules imported on their own (tests/python)
+    import opcode as _opcode
 
 from . import resolve
 from .resolve import ast

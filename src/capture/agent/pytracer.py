@@ -11,7 +11,10 @@
 import sys
 import time
 
-import opcode as _opcode
+try:
+    from . import optables as _opcode  # opcode's tables, carried by boot.py (no import of opcode)
+except ImportError:  # these modules imported on their own (tests/python)
+    import opcode as _opcode
 
 from . import plan as _plan
 from .values import INCOMPLETE, PEND, UNBOUND, PLAIN_TYPES, HUGE

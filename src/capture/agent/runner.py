@@ -20,6 +20,7 @@ from . import children as _children
 from . import core as _core
 from . import plan as _plan
 from .manager import CaptureManager
+from .native import release as _native_release
 from .resolve import ProbeError, Resolver
 from .values import Values, type_name
 from .wire import MSG_END, MSG_FATAL, MSG_HELLO, MSG_WARN
@@ -264,7 +265,10 @@ class Runner:
             rest = sys.path if self.native else sys.path[1:]
             resolver = Resolver(cfg["probes"], [first] + rest)
             sites, models = _plan.make_sites(resolver)
-            core_name, self.core_note, self.core_warning = _core.choose(cfg.get("core", "auto"))
+            try:
+                core_name, self.core_note, self.core_warning = _core.choose(cfg.get("core", "auto"))
+            finally:
+                _native_release()
         except ProbeError as e:
             self.wire.send_json(MSG_FATAL, {"message": str(e)})
             return 2

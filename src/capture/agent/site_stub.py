@@ -2,10 +2,12 @@
 #
 # The recorder runs the program as plain `python [flags] script.py …` with
 # PYTHONPATH naming an in-memory zip that holds this file, and
-# PROBE_AGENT_BOOT = "BUNDLE_FD BOOT_LEN WIRE_FD". `site` imports us before
-# the program starts: we put the environment and sys.path back as the
-# program would have them, start the agent, then import the real
-# sitecustomize if there is one, as `site` would have.
+# PROBE_AGENT_BOOT = "BUNDLE_FD BOOT_LEN WIRE_FD [OFFSET LENGTH KEY]" (the
+# last three: where the bundle holds this interpreter's compilation of the
+# agent, boot.py's code with it, when KEY is this interpreter's cache key).
+# `site` imports us before the program starts: we put the environment and
+# sys.path back as the program would have them, start the agent, then
+# import the real sitecustomize if there is one, as `site` would have.
 # (Python 2 would run this too: the boot code refuses it with a message.)
 
 
@@ -38,11 +40,28 @@ def _probe_site():
         except (ValueError, OSError):
             pass
     del sys.modules[__name__]
-    bundle_fd, boot_len, wire_fd = [int(x) for x in spec.split()]
+    parts = spec.split()
+    bundle_fd, boot_len, wire_fd = [int(x) for x in parts[:3]]
     f = os.fdopen(bundle_fd, 'rb')
+    # This interpreter's compilation of the agent, if the recorder has one
+    # (its content hash checked): boot.py's code is in it, not compiled.
+    codes = boot = None
+    impl = getattr(sys, 'implementation', None)  # none before 3.3: boot.py refuses those
+    if len(parts) == 6 and impl is not None and parts[5] == '%s-%x' % (impl.cache_tag, sys.hexversion):
+        import marshal
+        try:
+            blob = os.pread(bundle_fd, int(parts[4]), int(parts[3]))
+            codes = marshal.loads(blob) if len(blob) == int(parts[4]) else None
+            boot = codes.get('__boot__') if type(codes) is dict else None
+        except Exception:
+            boot = None
+        if boot is None:
+            codes = None
+    if boot is None:
+        boot = compile(f.read(boot_len), '<probe-boot>', 'exec')
     g = {'__name__': '__probe_boot__', '__builtins__': __builtins__}
-    exec(compile(f.read(boot_len), '<probe-boot>', 'exec'), g)
-    rc = g['_probe_boot'](f, wire_fd, 'site')
+    exec(boot, g)
+    rc = g['_probe_boot'](f, wire_fd, 'site', codes, boot_len)
     if rc is not None:
         os._exit(rc)
     # The real one, if any, takes our place in sys.modules. If there is
