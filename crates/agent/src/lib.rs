@@ -24,10 +24,12 @@ mod clock;
 mod frames;
 mod objects;
 mod table;
+mod values;
 
 use core::ffi::{c_char, c_int};
 use core::ptr;
 use std::cell::UnsafeCell;
+use std::collections::HashMap;
 
 use pyo3_ffi::*;
 
@@ -85,6 +87,12 @@ struct State {
     idx_code: *mut PyObject,
     idx_name: *mut PyObject,
     idx: Option<usize>,
+    /// Every slot looked up so far, by (code, name) address, both kept
+    /// alive in `idx_keep` so that the addresses stay theirs: a program
+    /// with many probes would otherwise search its locals (linear in their
+    /// number) at every capture that changes the probe.
+    idx_cache: HashMap<(usize, usize), Option<usize>>,
+    idx_keep: Vec<*mut PyObject>,
     /// The frame whose Waiting the fast path made or found last (its
     /// address only) and that Waiting (owned): found again without a dict
     /// lookup while the Python core has not looked at it.
@@ -94,6 +102,11 @@ struct State {
     /// (frames.py): a module or class body's namespace is read from the
     /// interpreter frame, as the Python core's memory reader does.
     frame_memory: bool,
+    /// `--max-array-bytes`: an array snapshot keeps at most this much data.
+    max_array_bytes: usize,
+    /// NumPy's array type (owned) once the program has imported NumPy;
+    /// NULL before.
+    ndarray: *mut PyObject,
 }
 
 /// Records in a chunk before it is flushed, whatever its age: a 25 ms
@@ -398,8 +411,18 @@ unsafe fn read_value(
             return None;
         }
         if encode_value(value).is_none() {
+            // A NumPy array the buffer protocol hands over as is: its
+            // snapshot, made here (else the Python core decides).
+            if st.ndarray.is_null() {
+                st.ndarray = values::find_ndarray();
+            }
+            let snap = if st.ndarray.is_null() {
+                None
+            } else {
+                values::snapshot_array(value, st.ndarray, st.max_array_bytes)
+            };
             Py_DECREF(value);
-            return None;
+            return snap;
         }
         Some(value)
     }
@@ -412,10 +435,21 @@ unsafe fn read_value(
 /// GIL held; `code` live; `st.last_base` set.
 unsafe fn fast_slot(st: &mut State, code: *mut PyObject) -> Option<usize> {
     if code != st.idx_code || st.last_base != st.idx_name {
-        // SAFETY: GIL held; the cached objects are owned, so that their
-        // addresses cannot be reused while they are compared against.
+        // SAFETY: GIL held; the cached objects are owned (here and in
+        // idx_keep), so that their addresses cannot be reused while they
+        // are compared against.
         unsafe {
-            st.idx = fast_index(code, st.last_base);
+            let key = (code as usize, st.last_base as usize);
+            st.idx = match st.idx_cache.get(&key) {
+                Some(&idx) => idx,
+                None => {
+                    let idx = fast_index(code, st.last_base);
+                    st.idx_keep.push(Py_NewRef(code));
+                    st.idx_keep.push(Py_NewRef(st.last_base));
+                    st.idx_cache.insert(key, idx);
+                    idx
+                }
+            };
             Py_XDECREF(st.idx_code);
             Py_XDECREF(st.idx_name);
             st.idx_code = Py_NewRef(code);
@@ -425,13 +459,21 @@ unsafe fn fast_slot(st: &mut State, code: *mut PyObject) -> Option<usize> {
     st.idx
 }
 
+/// A value the fast path completes a capture with.
+enum Snap {
+    /// Kept in binary in the record's slot.
+    Bin(Val),
+    /// A snapshot object (an array's, owned), marshalled with the chunk.
+    Obj(*mut PyObject),
+}
+
 /// A frame's entry in `pending`, as the fast path found it.
 enum Entry {
     /// Nothing waits.
     Nothing,
     /// The fast path's own (borrowed), with the value its capture completes
     /// with now — None when it is empty.
-    Native(*mut Waiting, Option<Val>),
+    Native(*mut Waiting, Option<Snap>),
     /// The Python core's `(item, probe, unit, view)` (borrowed), and the
     /// value (a new reference).
     Tuple(*mut PyObject, *mut PyObject),
@@ -519,9 +561,14 @@ unsafe fn native_entry(
             return Some(Entry::Native(w, None));
         }
         let v = read_value(st, frame, code, (*w).probe)?;
-        let val = encode_value(v);
-        Py_DECREF(v);
-        Some(Entry::Native(w, Some(val?)))
+        let snap = match encode_value(v) {
+            Some(val) => {
+                Py_DECREF(v);
+                Snap::Bin(val)
+            }
+            None => Snap::Obj(v),
+        };
+        Some(Entry::Native(w, Some(snap)))
     }
 }
 
@@ -553,14 +600,48 @@ unsafe fn complete(st: &State, c: &mut Chunk, entry: &Entry) -> bool {
     unsafe {
         match *entry {
             Entry::Nothing | Entry::Native(_, None) => true,
-            Entry::Native(w, Some(v)) => {
-                c.complete((*w).n, v);
-                true
-            }
+            Entry::Native(w, Some(ref v)) => complete_native(st, c, (*w).n, v),
             Entry::Tuple(pl, value) => {
                 let pl = Py_NewRef(pl);
                 let ok = settle(st, pl, value);
                 Py_DECREF(pl);
+                ok
+            }
+        }
+    }
+}
+
+/// Record `n`'s waiting capture takes `v` (an object's reference is
+/// consumed): in its slot while the chunk is unsent, else as a completion
+/// of the placeholder the flush sent (a binary one, or the manager's
+/// completions list for an object, as the Python core's Slot does).
+///
+/// # Safety
+/// GIL held; `v` used once.
+unsafe fn complete_native(st: &State, c: &mut Chunk, n: u64, v: &Snap) -> bool {
+    // SAFETY: GIL held (caller); the object is live and owned by `v`.
+    unsafe {
+        match *v {
+            Snap::Bin(val) => {
+                c.complete(n, val);
+                true
+            }
+            Snap::Obj(o) => {
+                let ok = if c.unsent(n) {
+                    c.set_object(n, o)
+                } else {
+                    let t = PyLong_FromLongLong(chunk::token(n));
+                    let pair = if t.is_null() {
+                        ptr::null_mut()
+                    } else {
+                        PyTuple_Pack(2, t, o)
+                    };
+                    Py_XDECREF(t);
+                    let r = !pair.is_null() && PyList_Append(st.completions, pair) == 0;
+                    Py_XDECREF(pair);
+                    r
+                };
+                Py_DECREF(o);
                 ok
             }
         }
@@ -616,11 +697,14 @@ unsafe fn complete_only(
             // Nothing waits: the Python core would do nothing either (and
             // keep the event, as here).
             Entry::Nothing | Entry::Native(_, None) => return Py_NewRef(Py_None()),
-            Entry::Native(w, Some(v)) => {
+            Entry::Native(w, Some(ref v)) => {
                 // Emptied, not deleted: the frame's next record fills it
                 // again without a dict store.
-                c.complete((*w).n, v);
+                let ok = complete_native(st, c, (*w).n, v);
                 set_waiting(w, 0, ptr::null_mut(), ptr::null_mut());
+                if !ok {
+                    return forget(st, f.frame);
+                }
             }
             Entry::Tuple(..) => {
                 if !complete(st, c, &f.entry) {
@@ -784,7 +868,7 @@ unsafe fn settle(st: &State, pl: *mut PyObject, value: *mut PyObject) -> bool {
 }
 
 /// `install(general, pending, completions, mt, deadline, intr, flush,
-/// reraise, internal_error, pend, frame_memory)` -> the INSTRUCTION
+/// reraise, internal_error, pend, frame_memory, max_array_bytes)` -> the INSTRUCTION
 /// callback. The manager's chunk must be this module's (chunk_append and
 /// the rest) from then on, and the planner must enter its actions in the
 /// table (table_set).
@@ -796,8 +880,18 @@ unsafe extern "C" fn install(
     // SAFETY: CPython calls this with the GIL held and `nargs` valid
     // arguments; the references kept are new ones (Py_NewRef).
     unsafe {
-        if nargs != 11 {
-            PyErr_SetString(PyExc_TypeError, c"install() takes 11 arguments".as_ptr());
+        if nargs != 12 {
+            PyErr_SetString(PyExc_TypeError, c"install() takes 12 arguments".as_ptr());
+            return ptr::null_mut();
+        }
+        let max_array_bytes = PyLong_AsSsize_t(*args.add(11));
+        if max_array_bytes < 0 {
+            if PyErr_Occurred().is_null() {
+                PyErr_SetString(
+                    PyExc_ValueError,
+                    c"install(): max_array_bytes must be >= 0".as_ptr(),
+                );
+            }
             return ptr::null_mut();
         }
         let a = |i: usize| Py_NewRef(*args.add(i));
@@ -851,7 +945,11 @@ unsafe extern "C" fn install(
             hot: ptr::null_mut(),
             idx_code: ptr::null_mut(),
             idx_name: ptr::null_mut(),
+            idx_cache: HashMap::new(),
+            idx_keep: Vec::new(),
             idx: None,
+            max_array_bytes: max_array_bytes as usize,
+            ndarray: ptr::null_mut(),
         });
         PyCFunction_NewEx(&raw mut INSTR_DEF, ptr::null_mut(), ptr::null_mut())
     }

@@ -116,7 +116,8 @@ class NativeCore(MonitoringCore):
         self.planner.use_native(self.native.table_set)
         super().install()
         cb = self.native.install(self.on_instr, mgr.pending, mgr.completions, mgr.mt, mgr.deadline, mgr.intr,
-                                 mgr.flush, mgr.reraise, mgr.internal_error, PEND, mgr.frames.memory)
+                                 mgr.flush, mgr.reraise, mgr.internal_error, PEND, mgr.frames.memory,
+                                 mgr.values.max_array_bytes)
         self.mon.register_callback(self.tool, self.mon.events.INSTRUCTION, cb)
         # Function locals from their frame slots where the layout is known
         # (3.12/3.13), checked here on this frame's own local.
