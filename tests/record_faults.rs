@@ -178,6 +178,73 @@ fn closing_every_descriptor_loses_no_capture() {
     }
 }
 
+/// A daemon that drops its privileges (or changes its root) and then
+/// closes every descriptor leaves probe's pipe closed for good: with the
+/// native core, the chunk it could not send stays in the shared ring and
+/// the recorder reads it back when the program ends — every capture that
+/// fits the ring is kept (those made before the drop too), and any beyond
+/// it are counted as lost (never "never triggered", never silent); verify
+/// fails, as the log has no end marker from the agent.
+#[test]
+fn a_daemon_that_closes_probes_pipe_for_good_keeps_what_fits_the_ring() {
+    let f = fixture("drops_privileges.py");
+    let (_d, dir) = scratch();
+    let root = dir.join("empty-root");
+    std::fs::create_dir_all(&root).unwrap();
+    // SAFETY: geteuid has no preconditions.
+    let is_root = unsafe { libc::geteuid() } == 0;
+    assert!(
+        is_root,
+        "this test drops privileges: it must run as root (CI does)"
+    );
+    let specs = [spec(&f, "x", "x")];
+    for (version, py) in pythons() {
+        if version == "3.11" {
+            continue; // no native core (and no ring) there
+        }
+        for mode in ["setuid", "chroot"] {
+            for (after, total) in [(1000u64, 2000u64), (40_000, 41_000)] {
+                let what = format!("Python {version} {mode} {after}");
+                let log = dir.join(format!("d-{version}-{mode}-{after}.probe"));
+                let cmd = record_cmd(
+                    &log,
+                    &py,
+                    "native",
+                    &specs,
+                    &[
+                        f.to_str().unwrap(),
+                        mode,
+                        root.to_str().unwrap(),
+                        &after.to_string(),
+                    ],
+                );
+                let o = run_limited(cmd, Duration::from_secs(60), &what);
+                let err = text(&o.stderr);
+                assert_eq!(o.status.code(), Some(0), "{what}: {err}");
+                assert!(!err.contains("never triggered"), "{what}: {err}");
+                let recs = records(&log);
+                let kept = recs.len() as u64;
+                // In order, from the first (made before the drop) on.
+                let want: Vec<String> = (0..kept).map(|i| i.to_string()).collect();
+                assert_eq!(values(&recs), want, "{what}");
+                let r = LogReader::open(&log).unwrap();
+                let end = r.end().expect("end marker");
+                assert_eq!(kept + end.lost_records, total, "{what}: {err}");
+                // Without the agent's end marker the log cannot prove that
+                // nothing came after: verify says so either way.
+                let rep = verify::verify(&r);
+                assert_eq!(rep.exit_code(), 1, "{what}: {rep}");
+                if after == 1000 {
+                    assert_eq!(kept, total, "{what}: {err}");
+                } else {
+                    assert!(end.lost_records > 0, "{what}");
+                    assert!(err.contains("did not fit the shared ring"), "{what}: {err}");
+                }
+            }
+        }
+    }
+}
+
 /// `os.execv` replaces the program: every capture made before it is sent
 /// first, and the end marker says the program was replaced.
 #[test]

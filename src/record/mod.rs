@@ -657,6 +657,14 @@ impl Run<'_, '_> {
         if let Some(t) = tap {
             t.flush();
         }
+        if contents.overflow > 0 {
+            s.writer.count_lost(contents.overflow);
+            self.warnings.push(format!(
+                "{} the program made while it could not reach the recorder (its pipe closed for \
+                 good) did not fit the shared ring and are lost",
+                plural(contents.overflow, "capture", "captures")
+            ));
+        }
         match got {
             Ok(n) => {
                 if n.lost_values > 0 {

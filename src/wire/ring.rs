@@ -7,8 +7,9 @@
 //!
 //! Layout: a 64-byte header of u64s — magic `PROBERNG`, record capacity
 //! (set here), the agent's `base` (ordinal of the chunk's first record)
-//! and `count` (records written), completion capacity (set here) and the
-//! agent's completion count — then the records and the completions, 32
+//! and `count` (records written), completion capacity (set here), the
+//! agent's completion count and `overflow` (records of the chunk beyond
+//! the ring, which only a message could bring) — then the records and the completions, 32
 //! bytes each in CHUNK_BIN's formats. The completions are those of
 //! placeholders sent in earlier chunks, made while this one filled.
 
@@ -48,6 +49,9 @@ pub struct RingContents {
     pub records: Vec<u8>,
     /// The completions written, 32 bytes each.
     pub completions: Vec<u8>,
+    /// Records of the chunk beyond the ring (the agent could not send it:
+    /// its pipe was closed for good); lost unless a message brought them.
+    pub overflow: u64,
 }
 
 impl SharedRing {
@@ -106,6 +110,7 @@ impl SharedRing {
             base: word(16),
             records: self.map[HEADER..HEADER + count * REC_BYTES].to_vec(),
             completions: self.map[at..at + comps * REC_BYTES].to_vec(),
+            overflow: word(48),
         }
     }
 }

@@ -73,8 +73,9 @@ fn make_rec(kind: u8, vtag: u8, site: u32, ts: i64, a: u64, b: u64) -> Rec {
 /// SIGKILL cuts off before the flush still reach the log, and its
 /// completions. Header, u64 each: magic, record capacity (the recorder's),
 /// this side's `base` (the chunk's first ordinal) and `count` (records
-/// written), completion capacity (the recorder's) and count; then the
-/// records, then the completions.
+/// written), completion capacity (the recorder's) and count, and the
+/// chunk's records beyond the ring (`overflow`); then the records, then the
+/// completions.
 pub struct Ring {
     map: *mut u8,
     len: usize,
@@ -170,6 +171,11 @@ impl Ring {
             n.min(self.cap) as u64,
             core::sync::atomic::Ordering::Release,
         );
+    }
+
+    fn set_overflow(&self, n: usize) {
+        self.header(48)
+            .store(n as u64, core::sync::atomic::Ordering::Release);
     }
 
     fn set_base(&self, base: u64) {
@@ -301,6 +307,7 @@ impl Chunk {
     pub fn attach(&mut self, ring: Ring) {
         ring.set_count(0);
         ring.set_comp_count(0);
+        ring.set_overflow(0);
         ring.set_base(self.base);
         self.ring = Some(ring);
     }
@@ -351,7 +358,14 @@ impl Chunk {
                 unsafe { ptr::copy_nonoverlapping(rec.as_ptr(), r.slot(i), REC_BYTES) };
                 r.set_count(i + 1);
             }
-            _ => self.heap.push(rec),
+            Some(r) => {
+                // Beyond the ring (only when no flush could send the
+                // chunk): counted there, so that the recorder knows how
+                // many a SIGKILL or a closed pipe lost.
+                r.set_overflow(i + 1 - r.cap);
+                self.heap.push(rec);
+            }
+            None => self.heap.push(rec),
         }
         self.n += 1;
     }
@@ -379,6 +393,11 @@ impl Chunk {
         }
         self.push(make_rec(K_PY, 0, 0, 0, 0, 0));
         true
+    }
+
+    /// Whether record `n` is in this chunk (not yet sent).
+    pub fn unsent(&self, n: u64) -> bool {
+        self.live(n).is_some()
     }
 
     /// Whether record `n`'s slot is still waiting in this chunk.
@@ -544,6 +563,7 @@ impl Chunk {
             // an empty ring, never the sent records under the next chunk's.
             r.set_count(0);
             r.set_comp_count(0);
+            r.set_overflow(0);
             r.set_base(self.base);
         }
         self.heap.clear();

@@ -90,6 +90,8 @@ class CaptureManager:
         # Whether the chunk's records are in the recorder's shared ring
         # (native core; runner.py).
         self.ring = False
+        # The pipe is closed and cannot be opened again (see _flush).
+        self.unreachable = False
         # Set once the run is sealed (or the recorder is gone, or in a
         # forked child): nothing is captured or sent any more (see close()).
         self.closed = False
@@ -349,6 +351,18 @@ class CaptureManager:
             # in a forked child: END was the last message; nothing follows it.
             chunk.clear()
             del self.completions[:]
+            return
+        if self.unreachable:
+            return
+        if self.ring and not self.wire.dead and not self.wire.usable():
+            # The program closed our pipe and it cannot be opened again (a
+            # daemon that dropped its privileges or changed its root, then
+            # closed every descriptor): the chunk's records stay where they
+            # are, in the shared ring, for the recorder to read back when
+            # the program ends (it counts any beyond the ring as lost).
+            # Nothing is flushed from now on.
+            self.unreachable = True
+            self.deadline[0] = 1 << 62
             return
         n_inflight = len(self.inflight)
         for frame, pl in list(self.pending.items()):
