@@ -344,7 +344,17 @@ class Runner:
         hook_threads(mgr, core)
         wrap_os_exit(self)
         _children.watch(self)
-        core.install()
+        try:
+            core.install()
+        except Exception as e:  # noqa: BLE001 - a bug of ours: say so, run nothing half-traced
+            try:
+                core.uninstall()
+            except Exception:  # noqa: BLE001
+                pass
+            self.wire.send_json(MSG_FATAL, {"message": (
+                f"internal error while starting probe's {core.name} core ({type(e).__name__}: {e}); "
+                "please report it; --core monitoring or settrace may work meanwhile")})
+            return 2
         if code is not None:
             core.prepare(code)
         if run is None:
