@@ -730,12 +730,9 @@ impl LogReader {
                 .iter()
                 .map(|g| g.problem().message),
         );
-        if let Some(lost) = self
-            .end
-            .as_ref()
-            .and_then(crate::log::coverage::lost_captures)
-        {
-            problems.push(lost);
+        if let Some(end) = &self.end {
+            problems.extend(crate::log::coverage::lost_captures(end));
+            problems.extend(crate::log::coverage::lost_values(end));
         }
         let first = problems.first()?.clone();
         let more = problems.len() - 1;
