@@ -239,9 +239,28 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let args: Vec<String> = std::env::args().skip(1).collect();
+            // Arguments are file names and need not be UTF-8
+            // (`std::env::args` panics on one that is not).
+            let args: Vec<String> = std::env::args_os()
+                .skip(1)
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
             if let Some(hint) = record_without_dashes(&e, &args) {
                 eprintln!("probe: error: {hint}");
+                return ExitCode::from(2);
+            }
+            if e.kind() == clap::error::ErrorKind::InvalidUtf8 {
+                // clap does not say which argument: name it (escaped).
+                let bad = std::env::args_os()
+                    .skip(1)
+                    .find(|a| a.to_str().is_none())
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                eprintln!(
+                    "probe: error: `{}` is not valid UTF-8: probe specs and names must be text \
+                     (file paths, the log and the program after `--` may be any bytes)",
+                    crate::text::escape(&bad)
+                );
                 return ExitCode::from(2);
             }
             e.exit()
