@@ -1028,9 +1028,70 @@ fn a_refused_allocation_is_exit_2_not_an_abort() {
             if o.code == Some(2) && o.stderr.contains("out of memory") {
                 refused += 1;
             }
+            // Out of memory mid-write leaves no hidden temporary output.
+            let left = partial_files(&work);
+            assert!(left.is_empty(), "{args:?} under {mb} MiB left {left:?}");
         }
     }
     assert!(aborted.is_empty(), "{}", aborted.join("\n"));
     // The limits are small enough that the handler was needed at least once.
     assert!(refused > 0, "no run hit the address-space limit");
+}
+
+/// Hidden temporary outputs (`.NAME.XXXX.partial`) left in `dir`.
+fn partial_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .expect("read dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".partial"))
+        .collect()
+}
+
+/// An `export` (or `replay`) interrupted by SIGINT or SIGTERM while it
+/// writes removes its temporary output and ends by that signal (the shell
+/// sees 130/143); it used to leave a hidden `.NAME.XXXX.partial` file, up
+/// to gigabytes, in the target directory.
+#[test]
+fn an_interrupted_export_leaves_no_temporary_file() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let values: Vec<Value> = (0..3_000_000u64)
+        .map(|i| Value::Float((i as f64).sqrt()))
+        .collect();
+    let log = write(dir.path(), "big.probe", &log_of(&values));
+    for (sig, format) in [(libc::SIGINT, "jsonl"), (libc::SIGTERM, "csv")] {
+        let out = dir.path().join(format!("out-{sig}"));
+        std::fs::create_dir_all(&out).unwrap();
+        let mut child = Command::new(bin())
+            .args(["export", s(&log), "--format", format, "-o"])
+            .arg(out.join("records.txt"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("probe runs");
+        // Wait until it has started writing.
+        let start = std::time::Instant::now();
+        while partial_files(&out).is_empty() {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the export ended before it could be interrupted: make the log larger"
+            );
+            assert!(start.elapsed() < Duration::from_secs(30), "never wrote");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        // SAFETY: plain FFI call on our own child.
+        unsafe { libc::kill(child.id() as i32, sig) };
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(
+            o.status.signal(),
+            Some(sig),
+            "{:?} {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(partial_files(&out).is_empty(), "{:?}", partial_files(&out));
+        assert!(!out.join("records.txt").exists());
+    }
 }

@@ -182,6 +182,9 @@ fn exit_2_on_abort() {
     extern "C" fn on_abort(_: libc::c_int) {
         const MSG: &[u8] = b"probe: error: out of memory: the system refused an allocation \
 (an address-space limit such as `ulimit -v`?); PROBE_MEMORY_BUDGET bounds what probe holds\n";
+        // Outputs half-written under temporary names go first (_exit runs
+        // no destructors).
+        crate::output::remove_pending();
         // SAFETY: write(2) and _exit(2) are async-signal-safe; MSG is static.
         unsafe {
             libc::write(2, MSG.as_ptr().cast(), MSG.len());
@@ -226,6 +229,8 @@ fn exit_2_on_resource_panics() {
                  PROBE_MEMORY_BUDGET bounds what probe holds",
                 crate::text::escape(&msg)
             );
+            // exit runs no destructors: remove half-written outputs here.
+            crate::output::remove_pending();
             std::process::exit(2);
         }
         default(info);
@@ -268,6 +273,10 @@ pub fn main() -> ExitCode {
     };
     if !matches!(cli.command, Cmd::Record(_) | Cmd::Probes(_)) {
         tune_allocator();
+    }
+    if !matches!(cli.command, Cmd::Record(_)) {
+        // `record` passes these signals on to the program instead.
+        crate::output::remove_pending_on_signals();
     }
     let result = match cli.command {
         Cmd::Record(args) => record::run(args),
