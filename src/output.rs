@@ -10,9 +10,11 @@
 //! and says so; with `--force` it replaces the directory entry itself: a
 //! symlink is replaced, never written through.
 
+use std::ffi::{c_char, CString};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// Why an output was not written.
 #[derive(Debug, thiserror::Error)]
@@ -64,12 +66,106 @@ pub fn check_target(path: &Path, force: bool) -> Result<(), OutputError> {
     }
 }
 
+/// Temporary outputs being written, for [`remove_pending`]: a signal
+/// handler cannot take a lock or free memory, so each is a slot holding a
+/// C string (or null) that the handler reads and unlinks with `unlink(2)`
+/// alone. More outputs at once than slots (a command writes one or two at a
+/// time) are simply not registered: Drop still removes them on every
+/// ordinary exit.
+static PENDING: [AtomicPtr<c_char>; 16] = [const { AtomicPtr::new(std::ptr::null_mut()) }; 16];
+
+/// A registered temporary path; unregistered when dropped.
+struct Registered(Option<usize>);
+
+impl Registered {
+    fn new(path: &Path) -> Registered {
+        use std::os::unix::ffi::OsStrExt;
+        let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
+            return Registered(None);
+        };
+        let ptr = c.into_raw();
+        for (i, slot) in PENDING.iter().enumerate() {
+            if slot
+                .compare_exchange(
+                    std::ptr::null_mut(),
+                    ptr,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                )
+                .is_ok()
+            {
+                return Registered(Some(i));
+            }
+        }
+        // SAFETY: `ptr` came from `into_raw` above and was stored nowhere.
+        drop(unsafe { CString::from_raw(ptr) });
+        Registered(None)
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if let Some(i) = self.0 {
+            // The string is leaked, not freed: a signal handler running on
+            // another thread may be reading it right now. A few dozen bytes
+            // per output written.
+            PENDING[i].store(std::ptr::null_mut(), Ordering::SeqCst);
+        }
+    }
+}
+
+/// Unlink every temporary output still being written. Async-signal-safe
+/// (atomic loads and `unlink(2)` only): the signal handlers and the
+/// out-of-memory exits call it before the process ends without running
+/// destructors, so no hidden `.NAME.XXXX.partial` file (up to gigabytes)
+/// is left in the target directory.
+pub fn remove_pending() {
+    for slot in &PENDING {
+        let p = slot.load(Ordering::SeqCst);
+        if !p.is_null() {
+            // SAFETY: a non-null slot holds a NUL-terminated string that is
+            // never freed (see `Registered::drop`).
+            unsafe { libc::unlink(p) };
+        }
+    }
+}
+
+/// Remove the temporary outputs when SIGINT, SIGTERM or SIGHUP ends a
+/// command, then end as that signal would have (exit status 128+N seen by
+/// the shell). For the reading commands; `record` handles these signals
+/// itself (it passes them on to the program).
+pub fn remove_pending_on_signals() {
+    extern "C" fn on_signal(sig: libc::c_int) {
+        remove_pending();
+        // SAFETY: signal(2) and raise(3) are async-signal-safe: restore the
+        // default action and deliver the same signal again, so the process
+        // ends by it as it would have without this handler.
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL);
+            libc::raise(sig);
+        }
+    }
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: the handler calls only async-signal-safe functions; the
+        // cast is how libc takes a handler function.
+        unsafe {
+            libc::signal(
+                sig,
+                on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t,
+            );
+        }
+    }
+}
+
 /// An output being written under a temporary name beside its target;
-/// removed if dropped before [`PendingFile::commit`].
+/// removed if dropped before [`PendingFile::commit`], and by
+/// [`remove_pending`] if the process is ended by a signal or runs out of
+/// memory meanwhile.
 pub struct PendingFile {
     tmp: tempfile::NamedTempFile,
     path: PathBuf,
     force: bool,
+    _registered: Registered,
 }
 
 impl PendingFile {
@@ -88,10 +184,12 @@ impl PendingFile {
             .permissions(std::fs::Permissions::from_mode(0o666))
             .tempfile_in(parent_dir(path))
             .map_err(|e| OutputError::io(path, e))?;
+        let registered = Registered::new(tmp.path());
         Ok(PendingFile {
             tmp,
             path: path.to_path_buf(),
             force,
+            _registered: registered,
         })
     }
 

@@ -77,3 +77,48 @@ fn man_pages_and_version() {
     );
     assert!(v.trim_end().ends_with(')'), "{v}");
 }
+
+/// `probe man --dir` writes as every other output does: an existing page
+/// is refused without `--force` (and nothing is written), a symlink planted
+/// as a page is replaced with `--force`, never written through — it used
+/// to overwrite the link's target.
+#[test]
+fn man_dir_refuses_existing_pages_and_never_follows_symlinks() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let m = tmp.path().join("m");
+    std::fs::create_dir(&m).expect("mkdir");
+    let victim = tmp.path().join("v");
+    std::fs::write(&victim, "V\n").expect("write");
+    std::os::unix::fs::symlink("../v", m.join("probe.1")).expect("symlink");
+    let dir = m.to_str().expect("utf-8");
+    let out = probe(&["man", "--dir", dir]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("already exists") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&victim).expect("read"), "V\n");
+    assert!(
+        !m.join("probe-record.1").exists(),
+        "a refusal writes nothing"
+    );
+    let out = probe(&["man", "--dir", dir, "--force"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&victim).expect("read"), "V\n");
+    let md = std::fs::symlink_metadata(m.join("probe.1")).expect("page");
+    assert!(md.file_type().is_file(), "the link itself was replaced");
+    assert!(std::fs::read_to_string(m.join("probe.1"))
+        .expect("page")
+        .contains(".TH probe 1"));
+    let left: Vec<_> = std::fs::read_dir(&m)
+        .expect("dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+        .collect();
+    assert!(left.is_empty());
+}

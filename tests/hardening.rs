@@ -448,6 +448,77 @@ fn lost_captures_are_a_violation() {
     }
 }
 
+/// An end marker whose `lost_values` says captured values were lost (a
+/// program killed while sending its last message: the records are in the
+/// log, completed `incomplete`) makes `verify` exit 1, say how many and on
+/// which probe, and `info` show it — it used to say "OK, all guarantees
+/// hold" and `info` nothing.
+#[test]
+fn lost_values_are_a_violation_verify_and_info_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut b = file_header(0);
+    let p = serde_json::json!([
+        {"id":0,"spec":"/src/h.py:3:x@lhs","file":"/src/h.py","line":3,"name":"x","role":"lhs"},
+        {"id":1,"spec":"/src/h.py:4:y@lhs","file":"/src/h.py","line":4,"name":"y","role":"lhs"}
+    ]);
+    b.extend(json_frame(
+        1,
+        &meta_json(p.as_array().expect("probes").clone(), "h.py"),
+        0,
+    ));
+    // x: two values, then a placeholder whose value was cut off (completed
+    // `incomplete` in a later frame); y: one value, then one lost directly.
+    b.extend(records_frame(
+        &[
+            rec(0, 1000, 0, 0, Status::Ok, Value::Int(1)),
+            rec(1, 1050, 1, 0, Status::Ok, Value::Int(2)),
+            rec(2, 1100, 0, 0, Status::Ok, Value::Int(3)),
+            rec(3, 1150, 0, 0, Status::Pending, Value::Absent),
+        ],
+        &[],
+    ));
+    b.extend(records_frame(
+        &[rec(4, 1200, 1, 0, Status::Incomplete, Value::Absent)],
+        &[(3, Status::Incomplete, Value::Absent)],
+    ));
+    let end = serde_json::to_vec(&serde_json::json!({
+        "total_records": 5, "per_probe": [3, 2], "placeholders": 1, "completions": 1,
+        "exit": {"kind": "signal", "code": 137, "signal": 9}, "duration_ns": 1_000_000,
+        "lost_values": 2,
+    }))
+    .expect("json");
+    b.extend(json_frame(3, &end, 5));
+    let log = write(dir.path(), "lostv.probe", &b);
+
+    let o = probe(&["verify", s(&log)]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(!t.contains("OK, all guarantees hold"), "{t}");
+    assert!(
+        t.contains("[values_lost]") && t.contains("2 captured values were lost"),
+        "{t}"
+    );
+    assert!(
+        t.contains("h.py:3:x@lhs 1") && t.contains("h.py:4:y@lhs 1"),
+        "{t}"
+    );
+    let j = probe(&["verify", "--json", s(&log)]);
+    let v: serde_json::Value = serde_json::from_slice(&j.stdout).expect("json");
+    assert_eq!(v["ok"], false, "{}", text(&j));
+    assert_eq!(j.status.code(), Some(1));
+
+    let o = probe(&["info", s(&log)]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("LOST:") && t.contains("2 captured values were lost"),
+        "{t}"
+    );
+    let j = probe(&["info", "--json", s(&log)]);
+    let v: serde_json::Value = serde_json::from_slice(&j.stdout).expect("json");
+    assert_eq!(v["run"]["lost_values"], 2, "{}", text(&j));
+}
+
 // ----------------------------------------------------------- issue 16, item 13
 
 /// A FIFO given as a log is refused at once (it used to block every
@@ -957,9 +1028,70 @@ fn a_refused_allocation_is_exit_2_not_an_abort() {
             if o.code == Some(2) && o.stderr.contains("out of memory") {
                 refused += 1;
             }
+            // Out of memory mid-write leaves no hidden temporary output.
+            let left = partial_files(&work);
+            assert!(left.is_empty(), "{args:?} under {mb} MiB left {left:?}");
         }
     }
     assert!(aborted.is_empty(), "{}", aborted.join("\n"));
     // The limits are small enough that the handler was needed at least once.
     assert!(refused > 0, "no run hit the address-space limit");
+}
+
+/// Hidden temporary outputs (`.NAME.XXXX.partial`) left in `dir`.
+fn partial_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .expect("read dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".partial"))
+        .collect()
+}
+
+/// An `export` (or `replay`) interrupted by SIGINT or SIGTERM while it
+/// writes removes its temporary output and ends by that signal (the shell
+/// sees 130/143); it used to leave a hidden `.NAME.XXXX.partial` file, up
+/// to gigabytes, in the target directory.
+#[test]
+fn an_interrupted_export_leaves_no_temporary_file() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let values: Vec<Value> = (0..3_000_000u64)
+        .map(|i| Value::Float((i as f64).sqrt()))
+        .collect();
+    let log = write(dir.path(), "big.probe", &log_of(&values));
+    for (sig, format) in [(libc::SIGINT, "jsonl"), (libc::SIGTERM, "csv")] {
+        let out = dir.path().join(format!("out-{sig}"));
+        std::fs::create_dir_all(&out).unwrap();
+        let mut child = Command::new(bin())
+            .args(["export", s(&log), "--format", format, "-o"])
+            .arg(out.join("records.txt"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("probe runs");
+        // Wait until it has started writing.
+        let start = std::time::Instant::now();
+        while partial_files(&out).is_empty() {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the export ended before it could be interrupted: make the log larger"
+            );
+            assert!(start.elapsed() < Duration::from_secs(30), "never wrote");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        // SAFETY: plain FFI call on our own child.
+        unsafe { libc::kill(child.id() as i32, sig) };
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(
+            o.status.signal(),
+            Some(sig),
+            "{:?} {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(partial_files(&out).is_empty(), "{:?}", partial_files(&out));
+        assert!(!out.join("records.txt").exists());
+    }
 }

@@ -1580,3 +1580,62 @@ fn a_program_killed_mid_chunk_keeps_every_capture_once() {
         }
     }
 }
+
+/// A script whose file name is not UTF-8 (`café.py` in Latin-1) and a
+/// program argument that is not either are passed on as they are: the run
+/// is recorded and the program sees them as Python would without probe
+/// (`std::env::args` used to panic, exit 101). The default log is named
+/// after the script's own bytes. A probe spec that is not UTF-8 is a clear
+/// error naming it, never a panic.
+#[test]
+fn non_utf8_script_names_and_arguments_are_recorded() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("helper.py"),
+        "def f():\n    x = 1\n    x = x + 1\n    return x\n",
+    )
+    .unwrap();
+    let script = OsStr::from_bytes(b"caf\xe9.py");
+    std::fs::write(
+        d.join(script),
+        "import sys, helper\nprint(helper.f(), ascii(sys.argv))\n",
+    )
+    .unwrap();
+    for (version, py) in pythons() {
+        let out = Command::new(probe_bin())
+            .current_dir(d)
+            .args(["record", "-q", "--force", "-p", "helper.py:3:x", "--"])
+            .arg(&py)
+            .arg(script)
+            .arg(OsStr::from_bytes(b"\xff"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{version}: {}", stderr(&out));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            r"2 ['caf\udce9.py', '\udcff']",
+            "{version}"
+        );
+        let log = d.join(OsStr::from_bytes(b"caf\xe9.probe"));
+        let recs = records(&log);
+        assert_eq!(values(&recs), ["2"], "{version}");
+    }
+    let out = Command::new(probe_bin())
+        .current_dir(d)
+        .arg("record")
+        .arg("-p")
+        .arg(OsStr::from_bytes(b"caf\xe9.py:2:x"))
+        .arg("--")
+        .arg(script)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("is not valid UTF-8") && !err.contains("panicked"),
+        "{err}"
+    );
+}

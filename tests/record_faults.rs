@@ -406,6 +406,16 @@ fn a_program_killed_mid_message_gives_its_status_and_a_warning_not_an_error() {
     );
     assert!(end.lost_records + end.lost_values >= 1, "{end:?}");
     assert!(end.total_records >= 3, "{end:?}");
+    // What was lost is a violation: `verify` never calls such a log OK
+    // (lost values used to pass as "OK, all guarantees hold").
+    let rep = verify::verify(&r);
+    assert_eq!(rep.exit_code(), 1, "{rep}");
+    assert!(
+        rep.violations
+            .iter()
+            .any(|v| v.kind.as_str() == "values_lost" || v.kind.as_str() == "records_lost"),
+        "{rep}"
+    );
 }
 
 /// Whether any process is left in the group.

@@ -256,3 +256,47 @@ fn bench_ten_million_record_reports() {
         assert!(len <= 30_000_000);
     }
 }
+
+/// `view --follow` refuses what is not a regular file at once, exit 2, as
+/// every other reader command does: a FIFO used to block in open(2)
+/// forever, and /dev/zero was polled forever.
+#[test]
+fn follow_refuses_fifos_and_devices() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("pipe.probe");
+    let c = std::ffi::CString::new(s(&fifo)).expect("path");
+    // SAFETY: mkfifo with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    for (path, what) in [(s(&fifo), "FIFO"), ("/dev/zero", "device")] {
+        let mut child = probe()
+            .args(["view", "--follow", path, "--port", "0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("probe runs");
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(st) = child.try_wait().expect("wait") {
+                break st;
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("view --follow {path} still running after 10 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut err)
+            .expect("read");
+        assert_eq!(status.code(), Some(2), "{path}: {err}");
+        assert!(
+            err.contains(what) && err.contains("not a log file"),
+            "{path}: {err}"
+        );
+    }
+}

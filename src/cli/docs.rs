@@ -32,6 +32,10 @@ pub struct ManArgs {
     /// instead of printing probe(1) on stdout.
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+    /// Replace pages that exist in DIR (a symlink there is replaced, never
+    /// written through).
+    #[arg(long, requires = "dir")]
+    force: bool,
 }
 
 /// Runs `probe completions`.
@@ -85,9 +89,14 @@ pub fn man(args: ManArgs) -> Result<u8> {
             .version(cmd.get_version().unwrap_or_default().to_string());
         pages.push((format!("{name}.1"), render(page)?));
     }
+    // Every page goes through the shared output path (a temporary file
+    // renamed into place, never through a symlink); without --force all
+    // are checked first, so a refusal writes none of them.
+    for (name, _) in &pages {
+        crate::output::check_target(&dir.join(name), args.force)?;
+    }
     for (name, bytes) in &pages {
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        crate::output::write_file(&dir.join(name), bytes, args.force)?;
     }
     eprintln!(
         "probe: wrote {} manual pages into {} (read one with: man -l {})",

@@ -182,6 +182,9 @@ fn exit_2_on_abort() {
     extern "C" fn on_abort(_: libc::c_int) {
         const MSG: &[u8] = b"probe: error: out of memory: the system refused an allocation \
 (an address-space limit such as `ulimit -v`?); PROBE_MEMORY_BUDGET bounds what probe holds\n";
+        // Outputs half-written under temporary names go first (_exit runs
+        // no destructors).
+        crate::output::remove_pending();
         // SAFETY: write(2) and _exit(2) are async-signal-safe; MSG is static.
         unsafe {
             libc::write(2, MSG.as_ptr().cast(), MSG.len());
@@ -226,6 +229,8 @@ fn exit_2_on_resource_panics() {
                  PROBE_MEMORY_BUDGET bounds what probe holds",
                 crate::text::escape(&msg)
             );
+            // exit runs no destructors: remove half-written outputs here.
+            crate::output::remove_pending();
             std::process::exit(2);
         }
         default(info);
@@ -239,9 +244,28 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let args: Vec<String> = std::env::args().skip(1).collect();
+            // Arguments are file names and need not be UTF-8
+            // (`std::env::args` panics on one that is not).
+            let args: Vec<String> = std::env::args_os()
+                .skip(1)
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
             if let Some(hint) = record_without_dashes(&e, &args) {
                 eprintln!("probe: error: {hint}");
+                return ExitCode::from(2);
+            }
+            if e.kind() == clap::error::ErrorKind::InvalidUtf8 {
+                // clap does not say which argument: name it (escaped).
+                let bad = std::env::args_os()
+                    .skip(1)
+                    .find(|a| a.to_str().is_none())
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                eprintln!(
+                    "probe: error: `{}` is not valid UTF-8: probe specs and names must be text \
+                     (file paths, the log and the program after `--` may be any bytes)",
+                    crate::text::escape(&bad)
+                );
                 return ExitCode::from(2);
             }
             e.exit()
@@ -249,6 +273,10 @@ pub fn main() -> ExitCode {
     };
     if !matches!(cli.command, Cmd::Record(_) | Cmd::Probes(_)) {
         tune_allocator();
+    }
+    if !matches!(cli.command, Cmd::Record(_)) {
+        // `record` passes these signals on to the program instead.
+        crate::output::remove_pending_on_signals();
     }
     let result = match cli.command {
         Cmd::Record(args) => record::run(args),

@@ -87,24 +87,32 @@ pub struct RecordArgs {
     /// `script.py ARGS` (run with $PROBE_PYTHON, else python3), or a script
     /// whose #! line names Python (run with that interpreter).
     #[arg(last = true, required = true, value_name = "COMMAND")]
-    command: Vec<String>,
+    command: Vec<std::ffi::OsString>,
 }
 
-fn default_output(command: &[String]) -> PathBuf {
-    let stem = command
+/// `<script stem>.probe` (or `<module>.probe`, else `trace.probe`) in the
+/// current directory; the stem is kept as it is, UTF-8 or not.
+fn default_output(command: &[std::ffi::OsString]) -> PathBuf {
+    use std::ffi::OsString;
+    let stem: OsString = command
         .iter()
         .position(|w| w == "-m")
         .and_then(|i| command.get(i + 1))
-        .map(|m| m.rsplit('.').next().unwrap_or(m).to_string())
+        .map(|m| {
+            let m = m.to_string_lossy();
+            OsString::from(m.rsplit('.').next().unwrap_or(&m))
+        })
         .or_else(|| {
             command
                 .iter()
-                .find(|w| w.ends_with(".py"))
+                .find(|w| w.as_encoded_bytes().ends_with(b".py"))
                 .and_then(|w| Path::new(w).file_stem())
-                .map(|s| s.to_string_lossy().into_owned())
+                .map(OsString::from)
         })
-        .unwrap_or_else(|| "trace".to_string());
-    PathBuf::from(format!("{stem}.probe"))
+        .unwrap_or_else(|| "trace".into());
+    let mut name = stem;
+    name.push(".probe");
+    PathBuf::from(name)
 }
 
 /// Runs `probe record`.

@@ -345,6 +345,25 @@ pub fn lost_captures(end: &EndInfo) -> Option<String> {
     None
 }
 
+/// What an end marker says about captures whose record is in the log but
+/// whose value is not (`lost_values`), in words (`None` when there are
+/// none): their completion was cut off with the program's last message, or
+/// could not be written after the writer failed, so their records say
+/// `incomplete`. The log holds fewer values than the run made, which is a
+/// loss like `lost_records`, not an intact log.
+pub fn lost_values(end: &EndInfo) -> Option<String> {
+    let n = end.lost_values;
+    (n > 0).then(|| {
+        format!(
+            "{n} captured value{} lost: {} record{} in the log but say `incomplete` \
+             (cut off with the program's last message, or not written after the writer failed)",
+            if n == 1 { " was" } else { "s were" },
+            if n == 1 { "its" } else { "their" },
+            if n == 1 { " is" } else { "s are" },
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -246,6 +246,9 @@ pub enum ViolationKind {
     EndPerProbe,
     /// Captures the end marker says were lost.
     RecordsLost,
+    /// Captures whose records are in the log but whose values the end
+    /// marker says were lost (`lost_values`).
+    ValuesLost,
     /// A placeholder never completed.
     PlaceholderNotCompleted,
     /// No end marker.
@@ -287,6 +290,7 @@ impl ViolationKind {
             ViolationKind::EndTotals => "end_totals",
             ViolationKind::EndPerProbe => "end_per_probe",
             ViolationKind::RecordsLost => "records_lost",
+            ViolationKind::ValuesLost => "values_lost",
             ViolationKind::PlaceholderNotCompleted => "placeholder_not_completed",
             ViolationKind::Incomplete => "incomplete",
             ViolationKind::BadMeta => "bad_meta",

@@ -53,6 +53,16 @@ pub struct RunSummary {
     /// Child processes the program started that ran untraced (end marker).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub untraced_children: Option<u64>,
+    /// Captures made but not in the log (end marker's `lost_records`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lost_records: Option<u64>,
+    /// Captures whose record is in the log but whose value was lost (end
+    /// marker's `lost_values`; those records say `incomplete`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lost_values: Option<u64>,
+    /// What the end marker says was lost, in words (as `verify` says it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lost: Vec<String>,
 }
 
 /// Count of records per status.
@@ -266,6 +276,14 @@ pub fn info(r: &LogReader) -> Result<InfoReport, LogError> {
             duration_ns: end.map(|e| e.duration_ns),
             exit: end.map(|e| e.exit.clone()),
             untraced_children: end.map(|e| e.untraced_children),
+            lost_records: end.map(|e| e.lost_records),
+            lost_values: end.map(|e| e.lost_values),
+            lost: end.map_or_else(Vec::new, |e| {
+                crate::log::coverage::lost_captures(e)
+                    .into_iter()
+                    .chain(crate::log::coverage::lost_values(e))
+                    .collect()
+            }),
         },
         probes,
         complete: end.is_some(),
@@ -364,6 +382,9 @@ impl fmt::Display for InfoReport {
                 "children:   {n} child process{} ran untraced: their captures are not in the log",
                 if n == 1 { "" } else { "es" }
             )?;
+        }
+        for l in &r.lost {
+            writeln!(f, "LOST:       {}", Esc(l))?;
         }
         writeln!(
             f,

@@ -305,6 +305,31 @@ fn resync(data: &[u8], from: usize, regions: &[(u64, u64)]) -> Option<usize> {
     None
 }
 
+/// Open `path` for reading as a log: only a regular file. Every reader
+/// opens through here — `LogReader` and `view --follow` — so a FIFO, a
+/// directory or a device (`/dev/zero`) is refused at once with
+/// [`LogError::NotAFile`] instead of blocking in `open` or being read
+/// forever. `O_NONBLOCK`: opening a FIFO must not wait for a writer (the
+/// type check then refuses it); it changes nothing for regular files.
+pub fn open_regular(path: &Path) -> Result<(std::fs::File, std::fs::Metadata), LogError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| LogError::io("opening", path, e))?;
+    let md = file
+        .metadata()
+        .map_err(|e| LogError::io("reading metadata of", path, e))?;
+    if !md.file_type().is_file() {
+        return Err(LogError::NotAFile {
+            path: path.to_path_buf(),
+            what: file_type_name(&md.file_type()),
+        });
+    }
+    Ok((file, md))
+}
+
 impl LogReader {
     /// Open and scan a log with the limits from the environment. Fails (the
     /// log is *unreadable*) when the path is not a readable regular file, is
@@ -316,23 +341,7 @@ impl LogReader {
 
     /// [`open`](Self::open) with explicit limits and memory account.
     pub fn open_with(path: &Path, opts: ReadOptions) -> Result<LogReader, LogError> {
-        use std::os::unix::fs::OpenOptionsExt;
-        // O_NONBLOCK: opening a FIFO must not wait for a writer; the type
-        // check below then refuses it. It changes nothing for regular files.
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(path)
-            .map_err(|e| LogError::io("opening", path, e))?;
-        let md = file
-            .metadata()
-            .map_err(|e| LogError::io("reading metadata of", path, e))?;
-        if !md.file_type().is_file() {
-            return Err(LogError::NotAFile {
-                path: path.to_path_buf(),
-                what: file_type_name(&md.file_type()),
-            });
-        }
+        let (file, md) = open_regular(path)?;
         let len = md.len();
         let data = if len == 0 {
             Bytes::Empty
@@ -730,12 +739,9 @@ impl LogReader {
                 .iter()
                 .map(|g| g.problem().message),
         );
-        if let Some(lost) = self
-            .end
-            .as_ref()
-            .and_then(crate::log::coverage::lost_captures)
-        {
-            problems.push(lost);
+        if let Some(end) = &self.end {
+            problems.extend(crate::log::coverage::lost_captures(end));
+            problems.extend(crate::log::coverage::lost_values(end));
         }
         let first = problems.first()?.clone();
         let more = problems.len() - 1;

@@ -25,7 +25,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::log::block::BlockCodec;
-use crate::log::coverage::{lost_captures, Problem};
+use crate::log::coverage::{lost_captures, lost_values, Problem};
 use crate::log::error::ViolationKind;
 use crate::log::format::{FrameKind, FILE_HEADER_LEN};
 use crate::log::limits::Work;
@@ -152,6 +152,9 @@ pub fn verify_path(path: &Path) -> VerifyReport {
 struct Placeholder {
     offset: u64,
     completed: bool,
+    /// Its probe: a completion carries only the seq, and a value lost
+    /// with the program's last message is counted against its probe.
+    probe: u32,
 }
 
 /// Bytes a placeholder entry costs in the map (key, value, overhead).
@@ -214,6 +217,10 @@ fn check(r: &LogReader) -> Result<VerifyReport, LogError> {
 
     let n_probes = r.meta().probes.len();
     let mut per_probe = vec![0u64; n_probes];
+    // Records whose value was lost (status `incomplete`, directly or by
+    // their completion), per probe: which probes an end marker's
+    // `lost_values` hit.
+    let mut incomplete = vec![0u64; n_probes];
     let mut placeholders: HashMap<u64, Placeholder> = HashMap::new();
     let budget = r.budget();
     let mut held = 0u64;
@@ -247,6 +254,11 @@ fn check(r: &LogReader) -> Result<VerifyReport, LogError> {
             if let Some(c) = per_probe.get_mut(b.probe[i] as usize) {
                 *c += 1;
             }
+            if b.status[i] == Status::Incomplete {
+                if let Some(c) = incomplete.get_mut(b.probe[i] as usize) {
+                    *c += 1;
+                }
+            }
             if b.status[i] == Status::Pending {
                 n_placeholders += 1;
                 held += PLACEHOLDER_BYTES;
@@ -267,6 +279,7 @@ fn check(r: &LogReader) -> Result<VerifyReport, LogError> {
                     Placeholder {
                         offset: f.offset,
                         completed: false,
+                        probe: b.probe[i],
                     },
                 );
             }
@@ -327,7 +340,14 @@ fn check(r: &LogReader) -> Result<VerifyReport, LogError> {
             prev = Some((ts, th, ord));
         }
         records += b.len() as u64;
-        check_completions(&mut v, &mut placeholders, &b, f.offset, &mut n_completions);
+        check_completions(
+            &mut v,
+            &mut placeholders,
+            &b,
+            f.offset,
+            &mut n_completions,
+            &mut incomplete,
+        );
     }
     // Frames holding only completions (no records) are not in the plan's
     // accepted list; their completions count too.
@@ -338,7 +358,14 @@ fn check(r: &LogReader) -> Result<VerifyReport, LogError> {
         .filter(|f| f.records() == 0)
     {
         match r.decode_block(f, &mut codec) {
-            Ok(b) => check_completions(&mut v, &mut placeholders, &b, f.offset, &mut n_completions),
+            Ok(b) => check_completions(
+                &mut v,
+                &mut placeholders,
+                &b,
+                f.offset,
+                &mut n_completions,
+                &mut incomplete,
+            ),
             Err(e) if e.is_resource() => return Err(e),
             Err(e) => v.add(e.kind(), f.offset, None, e.to_string()),
         }
@@ -391,6 +418,17 @@ fn check(r: &LogReader) -> Result<VerifyReport, LogError> {
                 end_off,
                 Some(end.total_records),
                 format!("end marker at offset {end_off}: {lost}"),
+            );
+        }
+        if let Some(lost) = lost_values(end) {
+            v.add(
+                ViolationKind::ValuesLost,
+                end_off,
+                None,
+                format!(
+                    "end marker at offset {end_off}: {lost}{}",
+                    incomplete_by_probe(r, &incomplete)
+                ),
             );
         }
         if end.completions != n_completions {
@@ -458,6 +496,7 @@ fn check_completions(
     b: &crate::log::RecordBlock,
     offset: u64,
     n_completions: &mut u64,
+    incomplete: &mut [u64],
 ) {
     for c in &b.completions {
         *n_completions += 1;
@@ -481,6 +520,11 @@ fn check_completions(
                     );
                 }
                 ph.completed = true;
+                if c.status == Status::Incomplete {
+                    if let Some(n) = incomplete.get_mut(ph.probe as usize) {
+                        *n += 1;
+                    }
+                }
             }
             _ => v.add(
                 ViolationKind::BadCompletion,
@@ -491,6 +535,24 @@ fn check_completions(
                 ),
             ),
         }
+    }
+}
+
+/// `; incomplete records: x@lhs 3, y@rhs 1` — the probes whose records
+/// say `incomplete` (their value was lost), by short label; empty when
+/// none were read.
+fn incomplete_by_probe(r: &LogReader, incomplete: &[u64]) -> String {
+    let labels = crate::model::short_labels(&r.meta().probes);
+    let hit: Vec<String> = incomplete
+        .iter()
+        .zip(&labels)
+        .filter(|(n, _)| **n > 0)
+        .map(|(n, l)| format!("{l} {n}"))
+        .collect();
+    if hit.is_empty() {
+        String::new()
+    } else {
+        format!("; incomplete records: {}", hit.join(", "))
     }
 }
 

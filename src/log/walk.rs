@@ -22,7 +22,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::log::block::{BlockCodec, RecordBlock, BLOCK_BYTES_PER_RECORD};
-use crate::log::coverage::{lost_captures, Coverage, Problem};
+use crate::log::coverage::{lost_captures, lost_values, Coverage, Problem};
 use crate::log::error::ViolationKind;
 use crate::log::limits::Charge;
 use crate::log::reader::{FrameInfo, LogReader};
@@ -499,6 +499,14 @@ impl<'r> Walk<'r> {
                     ViolationKind::RecordsLost,
                     r.end_offset().unwrap_or(0),
                     Some(end.total_records),
+                    lost,
+                ));
+            }
+            if let Some(lost) = lost_values(end) {
+                problems.push(Problem::new(
+                    ViolationKind::ValuesLost,
+                    r.end_offset().unwrap_or(0),
+                    None,
                     lost,
                 ));
             }

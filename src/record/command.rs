@@ -9,6 +9,7 @@
 //! answers `-c 'import sys'` as Python does). Anything else (`ls`) is
 //! refused before the run with a message that says so.
 
+use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -23,8 +24,10 @@ pub struct PythonCommand {
     pub python: String,
     /// Interpreter options given before the script or `-m` (`-I`, `-X dev`, …).
     pub interpreter_args: Vec<String>,
-    /// `["script.py", args…]` or `["-m", "module", args…]`.
-    pub target: Vec<String>,
+    /// `["script.py", args…]` or `["-m", "module", args…]`: operating-system
+    /// strings, since a script's path and the program's arguments are file
+    /// names and need not be UTF-8 (`café.py` in Latin-1).
+    pub target: Vec<OsString>,
 }
 
 impl PythonCommand {
@@ -38,7 +41,7 @@ impl PythonCommand {
         if !self.imports_site_with_env() {
             return Some(false);
         }
-        let path = locate(&self.python)?;
+        let path = locate(self.python.as_ref())?;
         let mut head = [0u8; 4];
         let elf = std::fs::File::open(path)
             .and_then(|mut f| f.read_exact(&mut head))
@@ -53,7 +56,7 @@ impl PythonCommand {
     pub fn identity(&self) -> Option<String> {
         use sha2::{Digest, Sha256};
         use std::os::unix::fs::MetadataExt;
-        let path = std::fs::canonicalize(locate(&self.python)?).ok()?;
+        let path = std::fs::canonicalize(locate(self.python.as_ref())?).ok()?;
         let mut f = std::fs::File::open(&path).ok()?;
         let mut head = [0u8; 4];
         f.read_exact(&mut head).ok()?;
@@ -115,6 +118,10 @@ pub enum CommandError {
     /// An option that needs an argument at the end of the line.
     #[error("interpreter option `{0}` needs an argument")]
     MissingArgument(String),
+    /// An interpreter or interpreter option that is not UTF-8 (the script,
+    /// its path and its arguments may be anything).
+    #[error("`{0}` is not valid UTF-8: name the interpreter and its options in UTF-8 (the script and its arguments may be any bytes)")]
+    NotUtf8(String),
     /// The first word is neither a Python interpreter nor a Python script.
     #[error("`{word}` is not a Python interpreter or script ({why}); put the interpreter first: probe record -p SPEC -- python3 script.py")]
     NotPython {
@@ -132,17 +139,32 @@ const WITH_ARG: &[&str] = &["-W", "-X", "-Q"];
 /// interpreter rather than an interpreter, or a script whose own `#!` line
 /// says how to run it (an executable `tool.py` with `#!/venv/bin/python`
 /// runs with that python, as `./tool.py` does in the shell).
-fn looks_like_script(arg0: &str) -> bool {
+fn looks_like_script(arg0: &OsStr) -> bool {
     let p = Path::new(arg0);
-    if arg0.ends_with(".py") || arg0.ends_with(".pyw") {
+    if has_py_suffix(arg0) {
         return !(p.is_file() && is_executable(p) && python_shebang(p).is_some());
     }
-    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or(arg0);
-    if name.starts_with("python") || name.starts_with("pypy") {
+    if names_python(arg0) {
         return false;
     }
     // An existing regular file that is not an executable is a script.
     p.is_file() && !is_executable(p)
+}
+
+/// Whether `word` ends in `.py` or `.pyw` (compared as bytes: the word
+/// need not be UTF-8).
+fn has_py_suffix(word: &OsStr) -> bool {
+    let b = word.as_encoded_bytes();
+    b.ends_with(b".py") || b.ends_with(b".pyw")
+}
+
+/// Whether the last component of `word` is named `python…` or `pypy…`.
+fn names_python(word: &OsStr) -> bool {
+    let name = Path::new(word)
+        .file_name()
+        .unwrap_or(word)
+        .as_encoded_bytes();
+    name.starts_with(b"python") || name.starts_with(b"pypy")
 }
 
 fn is_executable(p: &Path) -> bool {
@@ -166,8 +188,8 @@ enum FirstWord {
 }
 
 /// Finds `word` as the shell would: as a path if it has a `/`, else on `$PATH`.
-fn locate(word: &str) -> Option<PathBuf> {
-    if word.contains('/') {
+fn locate(word: &OsStr) -> Option<PathBuf> {
+    if word.as_encoded_bytes().contains(&b'/') {
         let p = PathBuf::from(word);
         return p.exists().then_some(p);
     }
@@ -204,8 +226,7 @@ fn python_shebang(path: &Path) -> Option<Vec<String>> {
 /// the shell would); any other Python script with `default_python`. `probe probes`
 /// resolves with the same one, so a listing matches what is recorded.
 pub fn script_interpreter(path: &Path, default_python: &str) -> String {
-    let word = path.to_string_lossy();
-    if looks_like_script(&word) {
+    if looks_like_script(path.as_os_str()) {
         return default_python.to_string();
     }
     python_shebang(path)
@@ -245,22 +266,18 @@ fn answers_as_python(program: &Path) -> bool {
 }
 
 /// Classifies the first word after `--` (see the module docs).
-fn classify(word: &str) -> FirstWord {
+fn classify(word: &OsStr) -> FirstWord {
     if looks_like_script(word) {
         return FirstWord::Script;
     }
-    if word.ends_with(".py") || word.ends_with(".pyw") {
+    if has_py_suffix(word) {
         // An executable script with a Python #! line (looks_like_script),
         // found as given even without a `/` (`-- tool.py`), as python would.
         if let Some(words) = python_shebang(Path::new(word)) {
             return FirstWord::Shebang(words);
         }
     }
-    let name = Path::new(word)
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or(word);
-    if name.starts_with("python") || name.starts_with("pypy") {
+    if names_python(word) {
         return FirstWord::Interpreter;
     }
     let Some(path) = locate(word) else {
@@ -297,7 +314,7 @@ fn classify(word: &str) -> FirstWord {
 
 /// Parses the words after `--` and checks what the first one is (see the
 /// module docs). `default_python` is used for `-- script.py`.
-pub fn resolve(words: &[String], default_python: &str) -> Result<PythonCommand, CommandError> {
+pub fn resolve(words: &[OsString], default_python: &str) -> Result<PythonCommand, CommandError> {
     let first = words.first().ok_or(CommandError::Empty)?;
     match classify(first) {
         FirstWord::Script | FirstWord::Interpreter => parse(words, default_python),
@@ -311,14 +328,16 @@ pub fn resolve(words: &[String], default_python: &str) -> Result<PythonCommand, 
             })
         }
         FirstWord::NotPython(why) => Err(CommandError::NotPython {
-            word: first.clone(),
+            word: first.to_string_lossy().into_owned(),
             why,
         }),
     }
 }
 
 /// Parses the words after `--`. `default_python` is used for `-- script.py`.
-pub fn parse(words: &[String], default_python: &str) -> Result<PythonCommand, CommandError> {
+/// The interpreter and its options must be UTF-8; from the script (or
+/// `-m`) on, the words are passed on as they are.
+pub fn parse(words: &[OsString], default_python: &str) -> Result<PythonCommand, CommandError> {
     let first = words.first().ok_or(CommandError::Empty)?;
     if looks_like_script(first) {
         return Ok(PythonCommand {
@@ -327,31 +346,40 @@ pub fn parse(words: &[String], default_python: &str) -> Result<PythonCommand, Co
             target: words.to_vec(),
         });
     }
+    let utf8 = |w: &OsStr| {
+        w.to_str()
+            .map(str::to_string)
+            .ok_or_else(|| CommandError::NotUtf8(w.to_string_lossy().into_owned()))
+    };
+    let python = utf8(first)?;
     let mut interpreter_args = Vec::new();
     let mut i = 1;
     while i < words.len() {
-        let w = &words[i];
+        // A word that is not UTF-8 is no option: the script starts there.
+        let Some(w) = words[i].to_str() else {
+            break;
+        };
         if w == "-m" {
             if i + 1 >= words.len() {
                 return Err(CommandError::MissingArgument("-m".into()));
             }
             return Ok(PythonCommand {
-                python: first.clone(),
+                python,
                 interpreter_args,
                 target: words[i..].to_vec(),
             });
         }
         if let Some(module) = w.strip_prefix("-m").filter(|m| !m.is_empty()) {
-            let mut target = vec!["-m".to_string(), module.to_string()];
+            let mut target = vec![OsString::from("-m"), OsString::from(module)];
             target.extend_from_slice(&words[i + 1..]);
             return Ok(PythonCommand {
-                python: first.clone(),
+                python,
                 interpreter_args,
                 target,
             });
         }
         if w == "-c" || w.starts_with("-c") || w == "-" {
-            return Err(CommandError::Unsupported(format!("{first} {w}")));
+            return Err(CommandError::Unsupported(format!("{python} {w}")));
         }
         if w == "--" {
             i += 1;
@@ -360,26 +388,27 @@ pub fn parse(words: &[String], default_python: &str) -> Result<PythonCommand, Co
         if !w.starts_with('-') {
             break;
         }
-        if WITH_ARG.contains(&w.as_str()) {
+        if WITH_ARG.contains(&w) {
             let arg = words
                 .get(i + 1)
-                .ok_or_else(|| CommandError::MissingArgument(w.clone()))?;
-            interpreter_args.push(w.clone());
-            interpreter_args.push(arg.clone());
+                .ok_or_else(|| CommandError::MissingArgument(w.to_string()))?;
+            interpreter_args.push(w.to_string());
+            interpreter_args.push(utf8(arg)?);
             i += 2;
             continue;
         }
-        interpreter_args.push(w.clone());
+        interpreter_args.push(w.to_string());
         i += 1;
     }
     if i >= words.len() {
-        return Err(CommandError::NoTarget(words.join(" ")));
+        let all: Vec<_> = words.iter().map(|w| w.to_string_lossy()).collect();
+        return Err(CommandError::NoTarget(all.join(" ")));
     }
     if words[i] == "-" {
-        return Err(CommandError::Unsupported(format!("{first} -")));
+        return Err(CommandError::Unsupported(format!("{python} -")));
     }
     Ok(PythonCommand {
-        python: first.clone(),
+        python,
         interpreter_args,
         target: words[i..].to_vec(),
     })
@@ -393,20 +422,24 @@ mod tests {
         s.split_whitespace().map(String::from).collect()
     }
 
+    fn o(s: &str) -> Vec<OsString> {
+        s.split_whitespace().map(OsString::from).collect()
+    }
+
     #[test]
     fn script_with_interpreter_options() {
-        let c = parse(&w("python3 -I -X dev prog.py a b"), "python3").unwrap();
+        let c = parse(&o("python3 -I -X dev prog.py a b"), "python3").unwrap();
         assert_eq!(c.python, "python3");
         assert_eq!(c.interpreter_args, w("-I -X dev"));
-        assert_eq!(c.target, w("prog.py a b"));
+        assert_eq!(c.target, o("prog.py a b"));
     }
 
     #[test]
     fn module_forms() {
-        let c = parse(&w("python -m pkg.mod --flag"), "python3").unwrap();
-        assert_eq!(c.target, w("-m pkg.mod --flag"));
-        let c = parse(&w("python -mpkg x"), "python3").unwrap();
-        assert_eq!(c.target, w("-m pkg x"));
+        let c = parse(&o("python -m pkg.mod --flag"), "python3").unwrap();
+        assert_eq!(c.target, o("-m pkg.mod --flag"));
+        let c = parse(&o("python -mpkg x"), "python3").unwrap();
+        assert_eq!(c.target, o("-m pkg x"));
     }
 
     #[test]
@@ -414,7 +447,7 @@ mod tests {
         let cmd = |args: &str| PythonCommand {
             python: "python3".into(),
             interpreter_args: w(args),
-            target: w("prog.py"),
+            target: o("prog.py"),
         };
         for yes in [
             "",
@@ -434,14 +467,14 @@ mod tests {
 
     #[test]
     fn bare_script_uses_default_python() {
-        let c = parse(&w("prog.py --n 3"), "/usr/bin/python3.12").unwrap();
+        let c = parse(&o("prog.py --n 3"), "/usr/bin/python3.12").unwrap();
         assert_eq!(c.python, "/usr/bin/python3.12");
-        assert_eq!(c.target, w("prog.py --n 3"));
+        assert_eq!(c.target, o("prog.py --n 3"));
     }
 
     #[test]
     fn programs_that_are_not_python_are_refused_with_the_reason() {
-        let err = resolve(&w("ls -l"), "python3").unwrap_err();
+        let err = resolve(&o("ls -l"), "python3").unwrap_err();
         let text = err.to_string();
         assert!(
             text.starts_with("`ls` is not a Python interpreter or script"),
@@ -449,7 +482,7 @@ mod tests {
         );
         assert!(text.contains("python3 script.py"), "{text}");
         assert!(matches!(
-            resolve(&w("/tmp"), "python3"),
+            resolve(&o("/tmp"), "python3"),
             Err(CommandError::NotPython { .. })
         ));
     }
@@ -461,11 +494,11 @@ mod tests {
         std::fs::write(&tool, "#!/usr/bin/env -S python3 -u\nprint(1)\n").unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let t = tool.to_str().unwrap().to_string();
+        let t = OsString::from(tool.as_os_str());
         let c = resolve(&[t.clone(), "a".into()], "python3.99").unwrap();
         assert_eq!(c.python, "python3");
         assert_eq!(c.interpreter_args, w("-u"));
-        assert_eq!(c.target, vec![t, "a".to_string()]);
+        assert_eq!(c.target, vec![t.clone(), OsString::from("a")]);
     }
 
     #[test]
@@ -474,7 +507,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let tool = dir.path().join("tool.py");
         std::fs::write(&tool, "#!/opt/venv/bin/python3.13\nprint(1)\n").unwrap();
-        let t = tool.to_str().unwrap().to_string();
+        let t = OsString::from(tool.as_os_str());
         // Not executable: the shell could not run it; python3 prog.py is meant.
         assert_eq!(
             resolve(std::slice::from_ref(&t), "python3.99")
@@ -486,7 +519,7 @@ mod tests {
         std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
         let c = resolve(&[t.clone(), "a".into()], "python3.99").unwrap();
         assert_eq!(c.python, "/opt/venv/bin/python3.13");
-        assert_eq!(c.target, vec![t, "a".to_string()]);
+        assert_eq!(c.target, vec![t.clone(), OsString::from("a")]);
         assert_eq!(
             script_interpreter(&tool, "python3.99"),
             "/opt/venv/bin/python3.13"
@@ -495,23 +528,40 @@ mod tests {
         let plain = dir.path().join("plain.py");
         std::fs::write(&plain, "print(1)\n").unwrap();
         std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let p = plain.to_str().unwrap().to_string();
+        let p = OsString::from(plain.as_os_str());
         assert_eq!(resolve(&[p], "python3.99").unwrap().python, "python3.99");
+    }
+
+    #[test]
+    fn scripts_and_arguments_need_not_be_utf8() {
+        use std::os::unix::ffi::OsStringExt;
+        let latin1 = OsString::from_vec(b"caf\xe9.py".to_vec());
+        let arg = OsString::from_vec(b"\xff".to_vec());
+        let words = vec!["python3".into(), "-u".into(), latin1.clone(), arg.clone()];
+        let c = parse(&words, "p").unwrap();
+        assert_eq!(c.interpreter_args, w("-u"));
+        assert_eq!(c.target, vec![latin1.clone(), arg.clone()]);
+        let c = resolve(&[latin1.clone(), arg.clone()], "python3.99").unwrap();
+        assert_eq!(c.python, "python3.99");
+        assert_eq!(c.target, vec![latin1.clone(), arg]);
+        // The interpreter's own words must be UTF-8: a clear error, no panic.
+        let words = vec!["python3".into(), "-X".into(), latin1];
+        assert!(matches!(parse(&words, "p"), Err(CommandError::NotUtf8(_))));
     }
 
     #[test]
     fn unsupported_forms_are_refused() {
         assert!(matches!(
-            parse(&w("python -c pass"), "p"),
+            parse(&o("python -c pass"), "p"),
             Err(CommandError::Unsupported(_))
         ));
         assert!(matches!(
-            parse(&w("python -I"), "p"),
+            parse(&o("python -I"), "p"),
             Err(CommandError::NoTarget(_))
         ));
         assert!(matches!(parse(&[], "p"), Err(CommandError::Empty)));
         assert!(matches!(
-            parse(&w("python -W"), "p"),
+            parse(&o("python -W"), "p"),
             Err(CommandError::MissingArgument(_))
         ));
     }

@@ -58,7 +58,7 @@ pub struct RecordOptions {
     /// Timestamps are rounded down to multiples of this (nanoseconds, ≥ 1).
     pub ts_resolution_ns: u64,
     /// The words after `--`.
-    pub command: Vec<String>,
+    pub command: Vec<std::ffi::OsString>,
     /// Interpreter for `-- script.py` (from `$PROBE_PYTHON`, else `python3`).
     pub default_python: String,
     /// After passing a stop signal on, how long the program has to end
@@ -838,7 +838,9 @@ impl Run<'_, '_> {
                 let pc = self.pc;
                 let mut command = vec![pc.python.clone()];
                 command.extend(pc.interpreter_args.iter().cloned());
-                command.extend(pc.target.iter().cloned());
+                // The log's command is text (JSON): a word that is not
+                // UTF-8 is stored with U+FFFD in its bad bytes' place.
+                command.extend(pc.target.iter().map(|w| w.to_string_lossy().into_owned()));
                 let opts = self.opts;
                 let meta = RunMeta {
                     probe_version: env!("CARGO_PKG_VERSION").to_string(),

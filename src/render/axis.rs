@@ -57,7 +57,19 @@ impl Axis {
             let p = (hi - lo) * pad;
             (lo - p, hi + p)
         };
+        // Widening must not carry an end past the largest double: its
+        // label would read `inf` (a constant 1.7e308 gave "inf, inf").
+        let top = f64::MAX / scale;
+        let (lo, hi) = (lo.max(-top), hi.min(top));
         Axis { lo, hi, scale }
+    }
+
+    /// Where data value `v` falls between the axis ends, 0..=1 (outside
+    /// for values beyond them), computed in plotted units so that a span
+    /// wider than the largest double (−1.7e308..1.7e308) does not overflow
+    /// to infinity and flatten every value to 0.
+    pub fn fraction(&self, v: f64) -> f64 {
+        (self.to_plot(v) - self.lo) / (self.hi - self.lo)
     }
 
     /// The axis of a fixed range (e.g. a bool's −0.15..1.15).
@@ -174,12 +186,45 @@ mod tests {
         ] {
             let a = Axis::new(b, 0.05);
             sane(&a);
+            // The ends' labels are numbers, never `inf`.
+            for end in [a.lo, a.hi] {
+                assert!(
+                    !a.label(end).contains("inf"),
+                    "{b:?} {a:?}: {}",
+                    a.label(end)
+                );
+            }
             if let Some((lo, hi)) = b.filter(|(l, h)| l.is_finite() && h.is_finite() && l <= h) {
                 assert!(
                     a.to_plot(lo) >= a.lo && a.to_plot(hi) <= a.hi,
                     "{b:?} {a:?}"
                 );
             }
+        }
+    }
+
+    /// A heatmap's colour scale over values spanning more than a double:
+    /// distinct values get distinct places (they all got 0, the minimum
+    /// colour), and a constant 1.7e308 gets finite colour-bar labels.
+    #[test]
+    fn fractions_span_more_than_a_double() {
+        let a = Axis::new(Some((-1.7e308, 1.7e308)), 0.0);
+        let f: Vec<f64> = [1.7e308, -1.7e308, 1.0, 0.0]
+            .iter()
+            .map(|v| a.fraction(*v))
+            .collect();
+        assert_eq!(f[0], 1.0, "{f:?}");
+        assert_eq!(f[1], 0.0, "{f:?}");
+        assert!(
+            (f[2] - 0.5).abs() < 1e-9 && (f[3] - 0.5).abs() < 1e-9,
+            "{f:?}"
+        );
+        assert!(f.iter().all(|x| x.is_finite()));
+        let c = Axis::new(Some((1.7e308, 1.7e308)), 0.0);
+        // (Labels keep three significant digits: the top reads 1.8e308.)
+        for end in [c.lo, c.hi] {
+            assert!(!c.label(end).contains("inf"), "{}", c.label(end));
+            assert!((end * c.scale).is_finite());
         }
     }
 

@@ -1104,10 +1104,11 @@ fn draw_heatmap<DB: DrawingBackend>(
         let k = r.checked_mul(cols)?.checked_add(c)?;
         vals.get(usize::try_from(k).ok()?).copied()
     };
-    // Colours from the bar's own (finite, non-degenerate) range.
-    let (blo, bhi) = (bar_axis.lo * bar_axis.scale, bar_axis.hi * bar_axis.scale);
+    // Colours from the bar's own (finite, non-degenerate) range, placed in
+    // plotted units: in data units the span of −1.7e308..1.7e308 is
+    // infinite and every cell got the minimum colour.
     let color_of = |v: Option<f64>| match v {
-        Some(v) if v.is_finite() => colormap(v / (bhi - blo) - blo / (bhi - blo)),
+        Some(v) if v.is_finite() => colormap(bar_axis.fraction(v)),
         // Missing (truncated) or NaN cells stay background.
         _ => t.bg,
     };

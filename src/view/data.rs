@@ -263,6 +263,7 @@ pub fn ended_json(end: &EndInfo) -> Json {
         "exception": end.exit.exception,
         "detail": end.exit.detail,
         "lost_records": end.lost_records,
+        "lost_values": end.lost_values,
     })
 }
 

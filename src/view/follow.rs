@@ -46,6 +46,10 @@ pub enum FollowError {
         /// Why.
         error: std::io::Error,
     },
+    /// Not a regular file (a FIFO, a directory, a device), refused before
+    /// any read as by every other reader command.
+    #[error(transparent)]
+    NotAFile(crate::log::LogError),
     /// It is not a probe log (or its META frame is unusable).
     #[error("{path}: {detail}")]
     NotALog {
@@ -238,15 +242,22 @@ pub fn follow(
 ) -> Result<(), FollowError> {
     let shown = path.display().to_string();
     let file = loop {
-        match File::open(path) {
-            Ok(f) => break f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        // The shared open of every reader: a FIFO would block in open(2)
+        // forever and /dev/zero would be polled forever.
+        match crate::log::reader::open_regular(path) {
+            Ok((f, _)) => break f,
+            Err(crate::log::LogError::Io { error, .. })
+                if error.kind() == std::io::ErrorKind::NotFound =>
+            {
                 if stop.load(Ordering::SeqCst) {
                     return Ok(());
                 }
                 std::thread::sleep(poll);
             }
-            Err(error) => return Err(FollowError::Io { path: shown, error }),
+            Err(crate::log::LogError::Io { error, .. }) => {
+                return Err(FollowError::Io { path: shown, error })
+            }
+            Err(e) => return Err(FollowError::NotAFile(e)),
         }
     };
     // The file header: 16 bytes, written before anything else.

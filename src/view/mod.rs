@@ -298,48 +298,14 @@ pub fn write_report(opts: &ViewOptions) -> Result<ViewOutcome, ViewError> {
     })
 }
 
-/// Write `bytes` to `path` through a temporary file in the same directory
-/// and a rename: a failed write never leaves a partial report, and an
-/// existing symlink at `path` is replaced, never written through.
+/// Write `bytes` to `path` through the shared output path
+/// ([`crate::output`]): a temporary file in the same directory renamed into
+/// place, so a failed or interrupted write never leaves a partial report,
+/// an existing file is refused without `force` (atomically), and a symlink
+/// at `path` is replaced, never written through.
 pub fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<(), ViewError> {
-    use std::io::Write;
-    let err = |error| ViewError::Output {
-        path: path.to_path_buf(),
-        error,
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| {
-            err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "not a file name",
-            ))
-        })?
-        .to_string_lossy()
-        .into_owned();
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{name}.{}.partial", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(err(e));
-    }
-    if !force && std::fs::symlink_metadata(path).is_ok() {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(ViewError::OutputExists(path.to_path_buf()));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        err(e)
+    crate::output::write_file(path, bytes, force).map_err(|e| match e {
+        crate::output::OutputError::Exists { path } => ViewError::OutputExists(path),
+        crate::output::OutputError::Io { path, error } => ViewError::Output { path, error },
     })
 }

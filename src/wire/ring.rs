@@ -61,13 +61,30 @@ impl SharedRing {
         let name = CString::new("probe-ring").map_err(io::Error::other)?;
         // SAFETY: memfd_create takes a NUL-terminated name and flags; no
         // MFD_CLOEXEC, so the descriptor survives the exec of the interpreter.
-        let fd = unsafe { libc::memfd_create(name.as_ptr(), 0) };
+        // MFD_ALLOW_SEALING: its size is sealed below.
+        let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_ALLOW_SEALING) };
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: memfd_create returned a new descriptor nothing else owns.
         let file = unsafe { File::from_raw_fd(fd) };
         file.set_len((HEADER + (CAPACITY + COMP_CAPACITY) * REC_BYTES) as u64)?;
+        // The program holds this file too (and could reach it again through
+        // /proc/self/map_files): shrunk under the recorder's mapping, a read
+        // of the lost pages would kill the recorder with SIGBUS. Sealed, its
+        // size can no longer change; writes (the agent's MAP_SHARED
+        // read-write mapping) are still allowed.
+        // SAFETY: fcntl on a descriptor we own, with a seal mask.
+        if unsafe {
+            libc::fcntl(
+                file.as_raw_fd(),
+                libc::F_ADD_SEALS,
+                libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL,
+            )
+        } != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
         // SAFETY: the file is ours, in memory, and of the length just set;
         // the agent writes into it only while this mapping is read after it
         // has exited (see contents), and every read is bounds-checked.
@@ -112,5 +129,35 @@ impl SharedRing {
             completions: self.map[at..at + comps * REC_BYTES].to_vec(),
             overflow: word(48),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ring's size is sealed: the program cannot shrink it under the
+    /// recorder's mapping (SIGBUS) nor grow it, nor lift the seals; it can
+    /// still write into it.
+    #[test]
+    fn the_ring_cannot_be_resized() {
+        let ring = SharedRing::create().expect("ring");
+        let fd = ring.fd().expect("fd");
+        let len = (HEADER + (CAPACITY + COMP_CAPACITY) * REC_BYTES) as libc::off_t;
+        for to in [0, 4096, len + 4096] {
+            // SAFETY: ftruncate on a descriptor the ring owns.
+            let r = unsafe { libc::ftruncate(fd, to) };
+            assert_eq!(r, -1, "ftruncate to {to} succeeded");
+            assert_eq!(io::Error::last_os_error().raw_os_error(), Some(libc::EPERM));
+        }
+        // SAFETY: fcntl on the ring's descriptor.
+        let r = unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, libc::F_SEAL_WRITE) };
+        assert_eq!(r, -1, "the seals can be changed");
+        // Writes still work (the agent's mapping writes).
+        let b = [7u8; 8];
+        // SAFETY: pwrite of 8 bytes from a live buffer into the ring.
+        let w = unsafe { libc::pwrite(fd, b.as_ptr().cast(), 8, 100) };
+        assert_eq!(w, 8);
+        assert_eq!(ring.contents().base, 0);
     }
 }

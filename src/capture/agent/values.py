@@ -202,6 +202,36 @@ def _stdlib_containers():
     return got
 
 
+def _text_repr_head(x, room):
+    """repr(x) of an exact str or bytes, or, when that is longer than
+    `room` characters, a text longer than `room` whose first `room`
+    characters are exactly those of repr(x) — at the cost of `room`
+    characters, never of the whole text (a 300 MB string in a list took
+    seconds per capture). repr() quotes with ' unless the text holds ' and
+    no \" — a property of the whole text, found with two memchr scans
+    that stop at the first hit and allocate nothing; the repr of the head
+    is then brought to that quote."""
+    k = room + 1  # every character is at least one of repr, and the quote
+    if len(x) <= k:
+        return repr(x)
+    b = type(x) is bytes
+    sq, dq = (b"'", b'"') if b else ("'", '"')
+    quote = '"' if (sq in x and dq not in x) else "'"
+    r = repr(x[:k])
+    at = 1 if b else 0  # b'…': the quote follows the b
+    body = r[at + 1:-1]
+    if r[at] != quote:
+        if quote == "'":
+            # The head holds ' and no ": its repr chose ", leaving every '
+            # bare; the whole text's repr escapes them. (A bare ' in a repr
+            # is always the character itself: backslashes are doubled.)
+            body = body.replace("'", "\\'")
+        # quote == '"': the head holds neither ' nor " (the whole text has
+        # no "), so only the quote itself changes.
+    # No closing quote: the text goes on.
+    return ("b" if b else "") + quote + body
+
+
 def bounded_repr(v, limit):
     """repr(v) of a builtin container (or a deque, defaultdict or
     OrderedDict), cut at `limit` characters without building the rest:
@@ -281,6 +311,9 @@ def bounded_repr(v, limit):
             put("OrderedDict(")
             mapping(x, depth + 1, sys.version_info < (3, 12))
             put(")")
+        elif t is str or t is bytes:
+            # Never repr a whole long text: its head is enough.
+            put(_text_repr_head(x, limit - size[0]))
         else:
             s = repr(x) if type(x) is not int or x.bit_length() <= _EXACT_INT_BITS \
                 else f"<int of {x.bit_length()} bits>"
