@@ -411,3 +411,52 @@ fn the_live_line_never_mixes_into_the_programs_output_on_a_terminal() {
     assert!(!rest.contains('\x1b'), "escape sequences left: {rest:?}");
     assert!(rest.contains("probe: wrote "), "{rest:?}");
 }
+
+/// The summary's compression figure is the sealed log's (the last block and
+/// the END frame included), the same `probe info` reports: a short run once
+/// printed `0.0× compression` against info's 1.71.
+#[test]
+fn the_summary_compression_ratio_is_the_one_info_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = dir.path().join("loop.py");
+    std::fs::write(
+        &prog,
+        "import sys\nn = int(sys.argv[1])\nx = 0.0\nfor i in range(n):\n    x = x * 0.5 + i\n",
+    )
+    .unwrap();
+    let p = prog.to_str().unwrap();
+    for n in ["1200", "5000"] {
+        let out = dir.path().join(format!("loop{n}.probe"));
+        let o = run(&[
+            "record",
+            "-o",
+            out.to_str().unwrap(),
+            "-p",
+            &format!("{p}:5:x"),
+            "--",
+            python().to_str().unwrap(),
+            p,
+            n,
+        ]);
+        assert_ok(&o, n);
+        let err = stderr(&o);
+        let shown: f64 = err
+            .split("/record, ")
+            .nth(1)
+            .and_then(|t| t.split('×').next())
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{n}: no compression figure in {err}"));
+        let info = run(&["info", "--json", out.to_str().unwrap()]);
+        assert!(info.status.success(), "{}", stderr(&info));
+        let j: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+        let ratio = j
+            .pointer("/compression_ratio")
+            .or_else(|| j.pointer("/size/compression_ratio"))
+            .and_then(|v| v.as_f64())
+            .unwrap_or_else(|| panic!("no compression_ratio in {j}"));
+        assert!(
+            (shown - ratio).abs() <= 0.051,
+            "{n}: summary says {shown}×, info says {ratio:.3}: {err}"
+        );
+    }
+}

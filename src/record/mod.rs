@@ -1002,8 +1002,12 @@ impl Run<'_, '_> {
         }
         let untraced = self.agent_end.as_ref().map_or(0, |e| e.untraced_children);
         s.writer.set_untraced_children(untraced);
-        let stats = s.writer.stats();
-        let end = s.writer.finish(exit, start.elapsed().as_nanos() as u64)?;
+        // The stats come from the sealed writer: read before `finish`, they
+        // would miss the last block and the END frame (a short run's whole
+        // payload), and the summary's compression would be near zero.
+        let (end, stats) = s
+            .writer
+            .finish_with_stats(exit, start.elapsed().as_nanos() as u64)?;
         let killed = status.signal().is_some();
         let incomplete = match (self.failure.take(), s.write_error.take()) {
             (Some(RecordError::Wire(cause)), _) => Some(RecordError::Damaged {
