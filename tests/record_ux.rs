@@ -460,3 +460,38 @@ fn the_summary_compression_ratio_is_the_one_info_reports() {
         );
     }
 }
+
+/// A spec with bad syntax is reported as such even when the default output
+/// already exists: the spec's error used to hide behind "canonical.probe
+/// already exists; use --force". A good spec still meets the output check,
+/// and neither runs the program.
+#[test]
+fn a_bad_spec_is_reported_before_an_existing_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = dir.path().join("canonical.py");
+    std::fs::copy(fixture("canonical.py"), &prog).unwrap();
+    let existing = dir.path().join("canonical.probe");
+    std::fs::write(&existing, b"precious").unwrap();
+    let py = python();
+    let cases = [
+        ("canonical.py:x", "expected FILE:LINE:NAME[@lhs|@rhs]"),
+        ("canonical.py:abc:x", "line 'abc' is not a number"),
+        ("canonical.py:13:x@foo", "role must be @lhs or @rhs, not @foo"),
+        ("canonical.py:13:x y", "'x y' is not a name or attribute chain"),
+        ("canonical.py:13:x", "canonical.probe already exists"),
+    ];
+    for (spec, want) in cases {
+        let o = Command::new(probe_bin())
+            .current_dir(dir.path())
+            .args(["record", "-p", spec, "--", py.to_str().unwrap()])
+            .args(["canonical.py", "loop_lhs"])
+            .output()
+            .expect("probe runs");
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{spec}: {err}");
+        assert!(err.contains(want), "{spec}: expected {want:?} in {err}");
+        assert!(err.contains("nothing was run"), "{spec}: {err}");
+        assert!(o.stdout.is_empty(), "{spec}: the program ran");
+    }
+    assert_eq!(std::fs::read(&existing).unwrap(), b"precious");
+}

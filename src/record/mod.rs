@@ -16,6 +16,7 @@
 
 pub mod command;
 pub mod signals;
+pub mod spec;
 
 use std::fs::File;
 use std::io;
@@ -339,6 +340,11 @@ pub fn record_with_tap(
 ) -> Result<RecordOutcome, RecordError> {
     if opts.probes.is_empty() {
         return Err(RecordError::NoProbes);
+    }
+    // A spec's syntax is known before anything else: its error must not
+    // hide behind the output's ("already exists"), which comes next.
+    for s in &opts.probes {
+        spec::check_syntax(s).map_err(RecordError::Refused)?;
     }
     let pc = command::resolve(&opts.command, &opts.default_python)?;
     // The output is checked, created and given its first disk space before
