@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::{Command, Output};
 
 use common::*;
@@ -476,8 +477,14 @@ fn a_bad_spec_is_reported_before_an_existing_output() {
     let cases = [
         ("canonical.py:x", "expected FILE:LINE:NAME[@lhs|@rhs]"),
         ("canonical.py:abc:x", "line 'abc' is not a number"),
-        ("canonical.py:13:x@foo", "role must be @lhs or @rhs, not @foo"),
-        ("canonical.py:13:x y", "'x y' is not a name or attribute chain"),
+        (
+            "canonical.py:13:x@foo",
+            "role must be @lhs or @rhs, not @foo",
+        ),
+        (
+            "canonical.py:13:x y",
+            "'x y' is not a name or attribute chain",
+        ),
         ("canonical.py:13:x", "canonical.probe already exists"),
     ];
     for (spec, want) in cases {
@@ -494,4 +501,68 @@ fn a_bad_spec_is_reported_before_an_existing_output() {
         assert!(o.stdout.is_empty(), "{spec}: the program ran");
     }
     assert_eq!(std::fs::read(&existing).unwrap(), b"precious");
+}
+
+/// Whether a program whose name says nothing is Python is judged from its
+/// contents, never by running it: a program that is not Python must not
+/// run at all before "nothing was run" (it was once run with `-c` to ask).
+/// A CPython executable under another name and a shell wrapper that execs
+/// Python are still recognised and recorded.
+#[test]
+fn an_unknown_program_is_never_run_to_find_out_whether_it_is_python() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let ran = dir.path().join("ran.log");
+    let exe = |name: &str, text: String| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    };
+    let fake = exe(
+        "fakeprog",
+        format!("#!/bin/sh\necho \"ran $*\" >> '{}'\n", ran.display()),
+    );
+    let prog = dir.path().join("prog.py");
+    std::fs::write(&prog, "x = 0\nfor i in range(3):\n    x = x + i\n").unwrap();
+    let p = prog.to_str().unwrap();
+    let spec = format!("{p}:3:x");
+    let out = dir.path().join("x.probe");
+    let record = |program: &Path| {
+        Command::new(probe_bin())
+            .current_dir(dir.path())
+            .args(["record", "-q", "--force", "-o", out.to_str().unwrap()])
+            .args(["-p", &spec, "--"])
+            .arg(program)
+            .arg(p)
+            .output()
+            .expect("probe runs")
+    };
+    let o = record(&fake);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("is not a Python interpreter or script"), "{err}");
+    assert!(err.contains("nothing was run"), "{err}");
+    assert!(
+        !ran.exists(),
+        "fakeprog was run: {}",
+        std::fs::read_to_string(&ran).unwrap_or_default()
+    );
+    // A CPython executable copied under a name that says nothing (the
+    // pyenv builds link libpython, so a copy runs from anywhere).
+    let (version, py) = pythons().into_iter().next().expect("a python");
+    let real = std::fs::canonicalize(&py).unwrap();
+    let interp = dir.path().join("interp");
+    std::fs::copy(&real, &interp).unwrap();
+    let o = record(&interp);
+    assert_ok(&o, &format!("a copy of {version} named interp"));
+    assert_eq!(values(&records(&out)), ["0", "1", "3"]);
+    // A shell wrapper that execs Python, under a name that says nothing.
+    let wrapper = exe(
+        "runtool",
+        format!("#!/bin/sh\n# a launcher\nexec '{}' \"$@\"\n", py.display()),
+    );
+    let o = record(&wrapper);
+    assert_ok(&o, "a shell wrapper that execs python");
+    assert_eq!(values(&records(&out)), ["0", "1", "3"]);
 }
