@@ -541,7 +541,10 @@ fn an_unknown_program_is_never_run_to_find_out_whether_it_is_python() {
     let o = record(&fake);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("is not a Python interpreter or script"), "{err}");
+    assert!(
+        err.contains("is not a Python interpreter or script"),
+        "{err}"
+    );
     assert!(err.contains("nothing was run"), "{err}");
     assert!(
         !ran.exists(),
@@ -565,4 +568,80 @@ fn an_unknown_program_is_never_run_to_find_out_whether_it_is_python() {
     let o = record(&wrapper);
     assert_ok(&o, "a shell wrapper that execs python");
     assert_eq!(values(&records(&out)), ["0", "1", "3"]);
+}
+
+/// A duration as every summary writes it: `0.062s`, `6.12s`, `1m29s`.
+fn one_duration_style(d: &str) -> bool {
+    let Some(body) = d.strip_suffix('s') else {
+        return false;
+    };
+    let plain = |t: &str| {
+        let mut parts = t.splitn(2, '.');
+        let int = parts.next().unwrap_or("");
+        let frac = parts.next().unwrap_or("0");
+        !int.is_empty()
+            && int.bytes().all(|b| b.is_ascii_digit())
+            && !frac.is_empty()
+            && frac.bytes().all(|b| b.is_ascii_digit())
+    };
+    match body.split_once('m') {
+        Some((m, s)) => {
+            m.bytes().all(|b| b.is_ascii_digit() || b == b'h') && s.len() == 2 && plain(s)
+        }
+        None => plain(body),
+    }
+}
+
+/// Durations are written one way in every human output: the record and
+/// export summaries (`in 0.062s`), `info` (`ran 0.062s`) and `replay`
+/// — once `in 6.12s` in one place, `ran 0.464 s` in another and `1m29s`
+/// on the live line.
+#[test]
+fn durations_read_the_same_in_every_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = dir.path().join("loop.py");
+    std::fs::write(&prog, "x = 0\nfor i in range(50):\n    x = x + i\n").unwrap();
+    let p = prog.to_str().unwrap();
+    let log = dir.path().join("loop.probe");
+    let l = log.to_str().unwrap();
+    let py = python();
+    let spec = format!("{p}:3:x");
+    let o = run(&[
+        "record",
+        "-o",
+        l,
+        "-p",
+        &spec,
+        "--",
+        py.to_str().unwrap(),
+        p,
+    ]);
+    assert_ok(&o, "record");
+    let after = |text: &str, marker: &str| -> String {
+        let at = text
+            .find(marker)
+            .unwrap_or_else(|| panic!("no {marker:?} in {text}"));
+        text[at + marker.len()..]
+            .split([',', ' ', ':', '\n'])
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
+    let mut seen = vec![("record", after(&stderr(&o), " records in "))];
+    let info = run(&["info", l]);
+    seen.push((
+        "info",
+        after(&String::from_utf8_lossy(&info.stdout), ", ran "),
+    ));
+    let csv = dir.path().join("loop.csv");
+    let o = run(&["export", l, "-o", csv.to_str().unwrap()]);
+    assert_ok(&o, "export");
+    seen.push(("export", after(&stderr(&o), " in ")));
+    let png = dir.path().join("loop.png");
+    let o = run(&["replay", l, "-o", png.to_str().unwrap()]);
+    assert_ok(&o, "replay");
+    seen.push(("replay", after(&stderr(&o), " frame in ")));
+    for (what, d) in &seen {
+        assert!(one_duration_style(d), "{what}: {d:?} ({seen:?})");
+    }
 }

@@ -173,11 +173,11 @@ pub fn run(args: ReplayArgs) -> Result<u8> {
             ),
         };
         eprintln!(
-            "probe: replayed {} records into {} frame{} in {:.2}s: {what} (manifest {})",
+            "probe: replayed {} records into {} frame{} in {}: {what} (manifest {})",
             thousands(outcome.report.records),
             outcome.frames,
             if outcome.frames == 1 { "" } else { "s" },
-            started.elapsed().as_secs_f64(),
+            crate::text::format_duration(started.elapsed()),
             escape(&outcome.manifest.display().to_string())
         );
     }

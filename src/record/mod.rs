@@ -969,7 +969,7 @@ impl Run<'_, '_> {
                 eprintln!(
                     "probe: the program (pid {}) is still running {} after {}; send {} again (or press Ctrl-C) to kill it",
                     self.child_pid,
-                    format_duration(grace),
+                    crate::text::format_duration(grace),
                     signals::name(sig),
                     signals::name(sig)
                 );
@@ -1130,16 +1130,6 @@ pub fn plural(n: u64, one: &str, many: &str) -> String {
     }
 }
 
-/// One way to write a duration everywhere: `12s`, `1m29s`, `2m00s`, `1h02m03s`.
-pub fn format_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    match (s / 3600, s / 60 % 60, s % 60) {
-        (0, 0, sec) => format!("{sec}s"),
-        (0, m, sec) => format!("{m}m{sec:02}s"),
-        (h, m, sec) => format!("{h}h{m:02}m{sec:02}s"),
-    }
-}
-
 /// Combines the wait status with what the agent said about the ending.
 fn exit_info(status: ExitStatus, end: Option<&AgentEnd>) -> (i32, ExitInfo) {
     let (code, signal) = match (status.code(), status.signal()) {
@@ -1204,17 +1194,6 @@ pub fn read_probe_file(path: &Path) -> Result<Vec<String>, io::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn one_duration_format_with_no_jump_at_a_minute() {
-        let f = |s| format_duration(Duration::from_secs(s));
-        assert_eq!(f(0), "0s");
-        assert_eq!(f(59), "59s");
-        assert_eq!(f(60), "1m00s");
-        assert_eq!(f(89), "1m29s");
-        assert_eq!(f(120), "2m00s");
-        assert_eq!(f(3723), "1h02m03s");
-    }
 
     #[test]
     fn counts_are_singular_for_one() {
