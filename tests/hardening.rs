@@ -308,6 +308,13 @@ fn outputs_never_follow_symlinks() {
     check(&plot, &["diff", s(&good), s(&good), "--plot", s(&plot)]);
     let out = dir.path().join("x.csv");
     check(&out, &["export", s(&good), "-o", s(&out), "-q"]);
+    // A --manifest that is a link.
+    let one = dir.path().join("one.png");
+    let m = dir.path().join("one.json");
+    check(
+        &m,
+        &["replay", s(&good), "-o", s(&one), "--manifest", s(&m), "-q"],
+    );
     // A frames.json planted as a link in a replay directory.
     let rd = dir.path().join("rd");
     std::fs::create_dir(&rd).expect("dir");
