@@ -970,3 +970,66 @@ fn a_refused_allocation_is_exit_2_not_an_abort() {
     // The limits are small enough that the handler was needed at least once.
     assert!(refused > 0, "no run hit the address-space limit");
 }
+
+/// Issue 15 audit: a long probe label once put `diff --plot`'s legend
+/// ("— A — B | first divergence") over the row's title ("(300 vs 300
+/// values)"). The legend moves to a line of its own when both do not fit,
+/// and a title wider than the picture is cut with an ellipsis: the two
+/// text boxes never intersect, and every title stays inside the picture.
+#[test]
+fn diff_plot_legend_never_overlaps_the_title() {
+    use probe::render::diff::{render_rgb, size, DiffRow, SeriesPair, WIDTH};
+    use probe::render::plot::Theme;
+    let a: Vec<f64> = (0..300).map(|i| (i as f64 * 0.1).sin()).collect();
+    let b: Vec<f64> = a.iter().map(|x| x + 0.7).collect();
+    let label = "a_rather_long_module_name_for_signal_processing.py:5:self.accumulated_error_estimate_in_volts@lhs";
+    let titles = [
+        "x.py:3:x@lhs — first divergence at #0 (300 vs 300 values)".to_string(),
+        format!("{label} — first divergence at #0 (300 vs 300 values)"),
+        format!("{label} — first divergence at #0 (300 vs 300 values) — imaginary part"),
+        format!(
+            "{} — first divergence at #0 (300 vs 300 values)",
+            label.repeat(4)
+        ),
+    ];
+    let rows: Vec<DiffRow> = titles
+        .iter()
+        .map(|t| {
+            DiffRow::Series(SeriesPair {
+                title: t.clone(),
+                x_desc: "capture index".into(),
+                a: a.clone(),
+                b: b.clone(),
+                first: Some(0),
+                atol: 0.5,
+                rtol: 0.0,
+                step: false,
+            })
+        })
+        .collect();
+    let (_, layout) = render_rgb("test", &rows, &Theme::LIGHT, size(rows.len())).expect("draw");
+    assert_eq!(layout.titles.len(), rows.len(), "{layout:?}");
+    assert_eq!(layout.legends.len(), rows.len(), "{layout:?}");
+    let meet = |p: &(i32, i32, i32, i32), q: &(i32, i32, i32, i32)| {
+        p.0 < q.2 && q.0 < p.2 && p.1 < q.3 && q.1 < p.3
+    };
+    for (k, (t, l)) in layout.titles.iter().zip(&layout.legends).enumerate() {
+        assert!(!meet(t, l), "row {k}: title {t:?} and legend {l:?} overlap");
+        assert!(
+            t.2 <= WIDTH as i32,
+            "row {k}: title {t:?} leaves the picture"
+        );
+        assert!(t.2 - t.0 > 200, "row {k}: title cut to nothing: {t:?}");
+        for p in &layout.plots {
+            assert!(!meet(t, p) && !meet(l, p), "row {k}: text over a chart");
+        }
+    }
+    // A title that leaves room keeps the legend on its line; the longer
+    // ones put it on the next.
+    for k in [0, 1] {
+        assert!(layout.legends[k].1 <= layout.titles[k].3, "{layout:?}");
+    }
+    for k in [2, 3] {
+        assert!(layout.legends[k].1 >= layout.titles[k].3, "{layout:?}");
+    }
+}
