@@ -1033,3 +1033,63 @@ fn diff_plot_legend_never_overlaps_the_title() {
         assert!(layout.legends[k].1 >= layout.titles[k].3, "{layout:?}");
     }
 }
+
+/// Issue 15 audit: `diff --plot` on complex arrays drew only their real
+/// parts, so arrays that differ only in their imaginary parts showed A and
+/// B identical and B − A flat. Complex arrays get a real and an imaginary
+/// row, as complex scalars do, and the imaginary row's B − A is not flat.
+#[test]
+fn diff_plot_of_complex_arrays_shows_the_imaginary_part() {
+    use probe::model::Dtype;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let iq = |k: f64| -> Vec<f64> {
+        (0..64)
+            .flat_map(|i| [(i as f64 * 0.2).cos(), (i as f64 * 0.2 * k).sin()])
+            .collect()
+    };
+    let a = write(
+        dir.path(),
+        "a.probe",
+        &log_of(&[array(Dtype::Complex128, vec![64], &iq(1.0), false)]),
+    );
+    let b = write(
+        dir.path(),
+        "b.probe",
+        &log_of(&[array(Dtype::Complex128, vec![64], &iq(1.3), false)]),
+    );
+    let svg = dir.path().join("iq.svg");
+    let o = probe(&["diff", s(&a), s(&b), "--plot", s(&svg)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let doc = std::fs::read_to_string(&svg).expect("svg");
+    assert!(
+        doc.contains("arrays of value #0 — real part")
+            && doc.contains("arrays of value #0 — imaginary part"),
+        "complex arrays get a real and an imaginary row"
+    );
+    // The B − A series are the long polylines in the foreground colour
+    // (64 points each; axes and ticks have two): one per row, in order.
+    let fg = probe::render::plot::Theme::LIGHT.fg;
+    let stroke = format!("stroke=\"#{:02X}{:02X}{:02X}\"", fg.0, fg.1, fg.2);
+    let spreads: Vec<f64> = doc
+        .split("<polyline")
+        .skip(1)
+        .filter(|e| e.contains(&stroke))
+        .filter_map(|e| {
+            let pts = e.split("points=\"").nth(1)?.split('"').next()?;
+            let ys: Vec<f64> = pts
+                .split_whitespace()
+                .filter_map(|p| p.split(',').nth(1)?.parse().ok())
+                .collect();
+            (ys.len() >= 32).then(|| {
+                ys.iter().copied().fold(f64::MIN, f64::max)
+                    - ys.iter().copied().fold(f64::MAX, f64::min)
+            })
+        })
+        .collect();
+    assert_eq!(spreads.len(), 2, "one B − A series per row: {spreads:?}");
+    assert!(spreads[0] < 1.0, "the real parts are equal: {spreads:?}");
+    assert!(
+        spreads[1] > 20.0,
+        "the imaginary B − A is flat: {spreads:?}"
+    );
+}
