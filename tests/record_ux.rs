@@ -462,10 +462,12 @@ fn the_summary_compression_ratio_is_the_one_info_reports() {
     }
 }
 
-/// A spec with bad syntax is reported as such even when the default output
-/// already exists: the spec's error used to hide behind "canonical.probe
-/// already exists; use --force". A good spec still meets the output check,
-/// and neither runs the program.
+/// A bad spec is reported as such even when the default output already
+/// exists: the spec's error used to hide behind "canonical.probe already
+/// exists; use --force" (README's own sequence ran into it). Syntax is
+/// checked first; a spec wrong for the source is found by the resolver,
+/// asked on that error path. A good spec still meets the output check, and
+/// none of them runs the program.
 #[test]
 fn a_bad_spec_is_reported_before_an_existing_output() {
     let dir = tempfile::tempdir().unwrap();
@@ -485,6 +487,9 @@ fn a_bad_spec_is_reported_before_an_existing_output() {
             "canonical.py:13:x y",
             "'x y' is not a name or attribute chain",
         ),
+        // Wrong for the source, not in syntax: the resolver says so.
+        ("canonical.py:13:y", "'y' does not occur on canonical.py:13"),
+        ("nosuch.py:3:x", "no such file 'nosuch.py'"),
         ("canonical.py:13:x", "canonical.probe already exists"),
     ];
     for (spec, want) in cases {

@@ -351,7 +351,8 @@ pub fn record_with_tap(
     // anything runs: a bad path must not cost the user the run.
     let prepared =
         PreparedLog::create(&opts.output, opts.force, opts.probes.len()).map_err(|e| match e {
-            LogError::OutputExists { path } => RecordError::OutputExists(path),
+            LogError::OutputExists { path } => spec_error_first(&pc, &opts.probes)
+                .map_or(RecordError::OutputExists(path), RecordError::Refused),
             e => RecordError::Log(e),
         })?;
     let config = vec![
@@ -438,6 +439,22 @@ pub fn record_with_tap(
     let outcome = run.finish(status, start);
     drop(signals);
     outcome
+}
+
+/// When the output already exists, a spec the resolver would refuse is the
+/// error to report: a user who reruns a command with a typo in a spec must
+/// hear about the spec, not about the log of the previous run. The specs
+/// are resolved in the program's interpreter, which runs only the resolver
+/// (paid only on this error path, never on a run that goes ahead).
+fn spec_error_first(pc: &PythonCommand, specs: &[String]) -> Option<String> {
+    let first = match pc.target.first().map(String::as_str) {
+        Some("-m") | None => std::env::current_dir().ok()?,
+        Some(script) => std::path::absolute(script)
+            .ok()?
+            .parent()
+            .map(Path::to_path_buf)?,
+    };
+    crate::capture::listing::check_specs(&pc.python, specs, &first)
 }
 
 impl RecordError {
