@@ -88,7 +88,7 @@ printf '%s\n' "-----------------------------------------------------------------
 for n in 1000000 10000000; do
     log="$work/series-$n.probe"
     [[ -f "$log" ]] || "$synth" series "$n" "$log" 300 2>/dev/null
-    run "$n" "$work/final-$n.frames.json" -- "$bin" replay "$log" --final-only -o "$work/final-$n.png" -q
+    run "$n" "$work/final-$n.frames.json" -- "$bin" replay "$log" --final-only -o "$work/final-$n.png" --manifest "$work/final-$n.frames.json" --force -q
     printf '%-44s %7ss %7ss %9s %6d MiB %6.1f B\n' \
         "--final-only, $((n / 1000000)) M points (1280x720 PNG)" \
         "$best_wall" "$best_cpu" "$frames" $((best_rss / 1024)) \

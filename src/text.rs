@@ -89,6 +89,56 @@ pub fn num(x: f64) -> String {
     }
 }
 
+/// `1234567` as `1,234,567`: every count a person reads.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A count with its noun, singular for one: `1 probe`, `1,234 records`.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
+/// One way to write a duration in every human output (the record and
+/// export summaries, `info`, `replay`, the live line): a number of seconds
+/// with its unit attached, to the millisecond under a second and the
+/// hundredth under a minute, trailing zeros dropped (`0.062s`, `6.12s`,
+/// `10s`), then minutes and hours (`1m29s`, `2m00s`, `1h02m03s`) — no jump
+/// from `89s` to `2m`. The live line passes whole seconds (`0s`, `59s`).
+pub fn format_duration(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 60_000 {
+        let (units, scale, places) = if ms < 1000 {
+            (ms, 1000, 3)
+        } else {
+            ((ms + 5) / 10, 100, 2)
+        };
+        if units < 60 * scale {
+            let text = format!(
+                "{}.{:0places$}",
+                units / scale,
+                units % scale,
+                places = places
+            );
+            let text = text.trim_end_matches('0').trim_end_matches('.');
+            return format!("{text}s");
+        }
+    }
+    let s = d.as_secs().max(60);
+    match (s / 3600, s / 60 % 60, s % 60) {
+        (0, m, sec) => format!("{m}m{sec:02}s"),
+        (h, m, sec) => format!("{h}h{m:02}m{sec:02}s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +153,26 @@ mod tests {
         assert_eq!(escape("x\u{202e}y\u{9b}"), "x\\u{202e}y\\x9b");
         assert_eq!(format!("[{:<6}]", Esc("a\nb")), "[a\\nb  ]");
         assert_eq!(escape_lines("ok\n\x1b]0;x\x07"), "ok\n\\x1b]0;x\\x07");
+    }
+
+    #[test]
+    fn one_duration_format_with_no_jump_at_a_minute() {
+        use std::time::Duration;
+        let f = |s| format_duration(Duration::from_secs(s));
+        assert_eq!(f(0), "0s");
+        assert_eq!(f(59), "59s");
+        assert_eq!(f(60), "1m00s");
+        assert_eq!(f(89), "1m29s");
+        assert_eq!(f(120), "2m00s");
+        assert_eq!(f(3723), "1h02m03s");
+        let ms = |m| format_duration(Duration::from_millis(m));
+        assert_eq!(ms(62), "0.062s");
+        assert_eq!(ms(464), "0.464s");
+        assert_eq!(ms(500), "0.5s");
+        assert_eq!(ms(6123), "6.12s");
+        assert_eq!(ms(10_000), "10s");
+        assert_eq!(ms(59_996), "1m00s");
+        assert_eq!(ms(89_999), "1m29s");
     }
 
     #[test]

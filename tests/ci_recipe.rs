@@ -119,3 +119,46 @@ fn readme_ci_recipe_passes_unchanged_and_fails_on_drift() {
         text(&o)
     );
 }
+
+/// README's replay commands, run as written and in order, without
+/// `--force`: the single PNG once wrote `demo.frames.json` beside it, and
+/// the GIF on the next line then failed with "./demo.frames.json already
+/// exists". A single-file output writes no manifest unless asked.
+#[test]
+fn readme_replay_commands_run_in_order_without_force() {
+    let block = readme_block("readme:replay");
+    assert!(
+        block.contains("--final-only -o demo.png") && block.contains("-o demo.gif"),
+        "{block}"
+    );
+    assert!(!block.contains("--force"), "{block}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let work = dir.path().join("work");
+    let programs = work.join("fixtures/programs");
+    std::fs::create_dir_all(&programs).expect("mkdir");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/programs/replay_demo.py");
+    std::fs::copy(&src, programs.join("replay_demo.py")).expect("copy program");
+    let bin: PathBuf = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    std::os::unix::fs::symlink(probe_bin(), bin.join("probe")).expect("link probe");
+    let py = find_python("3.12").expect("Python 3.12 (the tests need it)");
+    std::os::unix::fs::symlink(py, bin.join("python3")).expect("link python3");
+    let o = run(&block, &work, &bin);
+    assert!(
+        o.status.success(),
+        "README replay block failed: {}",
+        text(&o)
+    );
+    for f in [
+        "demo.probe",
+        "demo.png",
+        "demo.gif",
+        "demo.replay/frames.json",
+    ] {
+        assert!(work.join(f).is_file(), "{f} not written: {}", text(&o));
+    }
+    assert!(
+        !work.join("demo.frames.json").exists(),
+        "a manifest written beside a single file"
+    );
+}

@@ -465,3 +465,38 @@ fn timestamps_count_only_when_asked() {
     let o = diff(&a, &b, &["--timestamps", "--ts-tol", "60000000000"]);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
 }
+
+/// The report's words and numbers read right: one probe is singular
+/// (`SAME: 1 probe matches`), and counts carry thousands separators in the
+/// header, the table and the divergence (`2,500 records`, `#1,234`).
+#[test]
+fn the_report_counts_read_as_a_person_writes_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b) = (dir.path().join("a.probe"), dir.path().join("b.probe"));
+    let m = meta_for("/s/f.py", "python3 f.py", &[(3, "x")]);
+    let va: Vec<(u32, Value)> = (0..2500).map(|i| (0, Value::Int(i))).collect();
+    write_log(&a, &m, &va);
+    write_log(&b, &m, &va);
+    let o = diff(&a, &b, &[]);
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("SAME: 1 probe matches within tolerance"),
+        "{text}"
+    );
+    assert!(text.contains("(2,500 records;"), "{text}");
+    let mut vc = va.clone();
+    vc[1234] = (0, Value::Int(-1));
+    let c = dir.path().join("c.probe");
+    write_log(&c, &m, &vc);
+    let text = out(&diff(&a, &c, &[]));
+    assert!(
+        text.contains("DIFFERENT at #1,234 (1 of 2,500 pairs differ)"),
+        "{text}"
+    );
+    assert!(text.contains("first divergence at value #1,234"), "{text}");
+    assert!(
+        text.contains("DIFFERENT: 1 of 1 matched probe differs"),
+        "{text}"
+    );
+}

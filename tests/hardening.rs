@@ -308,6 +308,13 @@ fn outputs_never_follow_symlinks() {
     check(&plot, &["diff", s(&good), s(&good), "--plot", s(&plot)]);
     let out = dir.path().join("x.csv");
     check(&out, &["export", s(&good), "-o", s(&out), "-q"]);
+    // A --manifest that is a link.
+    let one = dir.path().join("one.png");
+    let m = dir.path().join("one.json");
+    check(
+        &m,
+        &["replay", s(&good), "-o", s(&one), "--manifest", s(&m), "-q"],
+    );
     // A frames.json planted as a link in a replay directory.
     let rd = dir.path().join("rd");
     std::fs::create_dir(&rd).expect("dir");
@@ -1094,4 +1101,127 @@ fn an_interrupted_export_leaves_no_temporary_file() {
         assert!(partial_files(&out).is_empty(), "{:?}", partial_files(&out));
         assert!(!out.join("records.txt").exists());
     }
+}
+
+/// Issue 15 audit: a long probe label once put `diff --plot`'s legend
+/// ("— A — B | first divergence") over the row's title ("(300 vs 300
+/// values)"). The legend moves to a line of its own when both do not fit,
+/// and a title wider than the picture is cut with an ellipsis: the two
+/// text boxes never intersect, and every title stays inside the picture.
+#[test]
+fn diff_plot_legend_never_overlaps_the_title() {
+    use probe::render::diff::{render_rgb, size, DiffRow, SeriesPair, WIDTH};
+    use probe::render::plot::Theme;
+    let a: Vec<f64> = (0..300).map(|i| (i as f64 * 0.1).sin()).collect();
+    let b: Vec<f64> = a.iter().map(|x| x + 0.7).collect();
+    let label = "a_rather_long_module_name_for_signal_processing.py:5:self.accumulated_error_estimate_in_volts@lhs";
+    let titles = [
+        "x.py:3:x@lhs — first divergence at #0 (300 vs 300 values)".to_string(),
+        format!("{label} — first divergence at #0 (300 vs 300 values)"),
+        format!("{label} — first divergence at #0 (300 vs 300 values) — imaginary part"),
+        format!(
+            "{} — first divergence at #0 (300 vs 300 values)",
+            label.repeat(4)
+        ),
+    ];
+    let rows: Vec<DiffRow> = titles
+        .iter()
+        .map(|t| {
+            DiffRow::Series(SeriesPair {
+                title: t.clone(),
+                x_desc: "capture index".into(),
+                a: a.clone(),
+                b: b.clone(),
+                first: Some(0),
+                atol: 0.5,
+                rtol: 0.0,
+                step: false,
+            })
+        })
+        .collect();
+    let (_, layout) = render_rgb("test", &rows, &Theme::LIGHT, size(rows.len())).expect("draw");
+    assert_eq!(layout.titles.len(), rows.len(), "{layout:?}");
+    assert_eq!(layout.legends.len(), rows.len(), "{layout:?}");
+    let meet = |p: &(i32, i32, i32, i32), q: &(i32, i32, i32, i32)| {
+        p.0 < q.2 && q.0 < p.2 && p.1 < q.3 && q.1 < p.3
+    };
+    for (k, (t, l)) in layout.titles.iter().zip(&layout.legends).enumerate() {
+        assert!(!meet(t, l), "row {k}: title {t:?} and legend {l:?} overlap");
+        assert!(
+            t.2 <= WIDTH as i32,
+            "row {k}: title {t:?} leaves the picture"
+        );
+        assert!(t.2 - t.0 > 200, "row {k}: title cut to nothing: {t:?}");
+        for p in &layout.plots {
+            assert!(!meet(t, p) && !meet(l, p), "row {k}: text over a chart");
+        }
+    }
+    // A title that leaves room keeps the legend on its line; the longer
+    // ones put it on the next.
+    for k in [0, 1] {
+        assert!(layout.legends[k].1 <= layout.titles[k].3, "{layout:?}");
+    }
+    for k in [2, 3] {
+        assert!(layout.legends[k].1 >= layout.titles[k].3, "{layout:?}");
+    }
+}
+
+/// Issue 15 audit: `diff --plot` on complex arrays drew only their real
+/// parts, so arrays that differ only in their imaginary parts showed A and
+/// B identical and B − A flat. Complex arrays get a real and an imaginary
+/// row, as complex scalars do, and the imaginary row's B − A is not flat.
+#[test]
+fn diff_plot_of_complex_arrays_shows_the_imaginary_part() {
+    use probe::model::Dtype;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let iq = |k: f64| -> Vec<f64> {
+        (0..64)
+            .flat_map(|i| [(i as f64 * 0.2).cos(), (i as f64 * 0.2 * k).sin()])
+            .collect()
+    };
+    let a = write(
+        dir.path(),
+        "a.probe",
+        &log_of(&[array(Dtype::Complex128, vec![64], &iq(1.0), false)]),
+    );
+    let b = write(
+        dir.path(),
+        "b.probe",
+        &log_of(&[array(Dtype::Complex128, vec![64], &iq(1.3), false)]),
+    );
+    let svg = dir.path().join("iq.svg");
+    let o = probe(&["diff", s(&a), s(&b), "--plot", s(&svg)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let doc = std::fs::read_to_string(&svg).expect("svg");
+    assert!(
+        doc.contains("arrays of value #0 — real part")
+            && doc.contains("arrays of value #0 — imaginary part"),
+        "complex arrays get a real and an imaginary row"
+    );
+    // The B − A series are the long polylines in the foreground colour
+    // (64 points each; axes and ticks have two): one per row, in order.
+    let fg = probe::render::plot::Theme::LIGHT.fg;
+    let stroke = format!("stroke=\"#{:02X}{:02X}{:02X}\"", fg.0, fg.1, fg.2);
+    let spreads: Vec<f64> = doc
+        .split("<polyline")
+        .skip(1)
+        .filter(|e| e.contains(&stroke))
+        .filter_map(|e| {
+            let pts = e.split("points=\"").nth(1)?.split('"').next()?;
+            let ys: Vec<f64> = pts
+                .split_whitespace()
+                .filter_map(|p| p.split(',').nth(1)?.parse().ok())
+                .collect();
+            (ys.len() >= 32).then(|| {
+                ys.iter().copied().fold(f64::MIN, f64::max)
+                    - ys.iter().copied().fold(f64::MAX, f64::min)
+            })
+        })
+        .collect();
+    assert_eq!(spreads.len(), 2, "one B − A series per row: {spreads:?}");
+    assert!(spreads[0] < 1.0, "the real parts are equal: {spreads:?}");
+    assert!(
+        spreads[1] > 20.0,
+        "the imaginary B − A is flat: {spreads:?}"
+    );
 }

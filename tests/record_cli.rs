@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use probe::log::{verify, LogReader};
+use probe::log::{verify, LogReader, ViolationKind};
 use probe::model::Status;
 
 fn python() -> std::path::PathBuf {
@@ -532,7 +532,16 @@ fn program_killed_case(version: &str, py: &std::path::Path) {
         ("signal", Some(9))
     );
     assert!(end.total_records > 0);
-    assert_eq!(verify::verify(&r).exit_code(), 0);
+    // The kill may land while a message is on its way: what it held is
+    // then counted as lost, and verify says so — only that.
+    let rep = verify::verify(&r);
+    let loss =
+        |k: ViolationKind| matches!(k, ViolationKind::RecordsLost | ViolationKind::ValuesLost);
+    assert!(
+        rep.exit_code() == 0
+            || (rep.exit_code() == 1 && rep.violations.iter().all(|v| loss(v.kind))),
+        "Python {version}: {rep}"
+    );
 }
 
 #[test]
@@ -964,7 +973,8 @@ fn sigint_to_the_recorder_alone_reaches_the_program_once_and_the_log_is_sealed()
     assert_eq!(end.exit.recorder_signal, Some(libc::SIGINT));
     assert!(!end.exit.killed_by_recorder);
     assert!(end.total_records > 0);
-    assert_eq!(verify::verify(&r).exit_code(), 0);
+    let rep = verify::verify(&r);
+    assert_eq!(rep.exit_code(), 0, "{rep}");
 }
 
 #[test]

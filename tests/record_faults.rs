@@ -795,11 +795,14 @@ fn a_recorder_that_falls_behind_makes_the_program_wait_and_says_so() {
         .find(|l| l.contains("the program waited for the recorder"))
         .unwrap_or_else(|| panic!("no back-pressure line in: {err}"));
     // At least most of the pause was spent waiting.
+    // Written as every duration is (`0.612s`).
     let ms: f64 = waited
         .split(", ")
         .nth(1)
-        .and_then(|t| t.split(" ms").next())
-        .and_then(|t| t.parse().ok())
+        .and_then(|t| t.split(" in all").next())
+        .and_then(|t| t.strip_suffix('s'))
+        .and_then(|t| t.parse::<f64>().ok())
+        .map(|s| s * 1e3)
         .unwrap_or_else(|| panic!("no duration in {waited:?}"));
     assert!(ms >= 300.0, "{waited}");
     assert!(waited.contains("(nothing dropped)"), "{waited}");

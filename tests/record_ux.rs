@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::{Command, Output};
 
 use common::*;
@@ -410,4 +411,242 @@ fn the_live_line_never_mixes_into_the_programs_output_on_a_terminal() {
     assert_eq!(program, want, "the program's lines were broken: {rest:?}");
     assert!(!rest.contains('\x1b'), "escape sequences left: {rest:?}");
     assert!(rest.contains("probe: wrote "), "{rest:?}");
+}
+
+/// The summary's compression figure is the sealed log's (the last block and
+/// the END frame included), the same `probe info` reports: a short run once
+/// printed `0.0× compression` against info's 1.71.
+#[test]
+fn the_summary_compression_ratio_is_the_one_info_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = dir.path().join("loop.py");
+    std::fs::write(
+        &prog,
+        "import sys\nn = int(sys.argv[1])\nx = 0.0\nfor i in range(n):\n    x = x * 0.5 + i\n",
+    )
+    .unwrap();
+    let p = prog.to_str().unwrap();
+    for n in ["1200", "5000"] {
+        let out = dir.path().join(format!("loop{n}.probe"));
+        let o = run(&[
+            "record",
+            "-o",
+            out.to_str().unwrap(),
+            "-p",
+            &format!("{p}:5:x"),
+            "--",
+            python().to_str().unwrap(),
+            p,
+            n,
+        ]);
+        assert_ok(&o, n);
+        let err = stderr(&o);
+        let shown: f64 = err
+            .split("/record, ")
+            .nth(1)
+            .and_then(|t| t.split('×').next())
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{n}: no compression figure in {err}"));
+        let info = run(&["info", "--json", out.to_str().unwrap()]);
+        assert!(info.status.success(), "{}", stderr(&info));
+        let j: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+        let ratio = j
+            .pointer("/compression_ratio")
+            .or_else(|| j.pointer("/size/compression_ratio"))
+            .and_then(|v| v.as_f64())
+            .unwrap_or_else(|| panic!("no compression_ratio in {j}"));
+        assert!(
+            (shown - ratio).abs() <= 0.051,
+            "{n}: summary says {shown}×, info says {ratio:.3}: {err}"
+        );
+    }
+}
+
+/// A bad spec is reported as such even when the default output already
+/// exists: the spec's error used to hide behind "canonical.probe already
+/// exists; use --force" (README's own sequence ran into it). Syntax is
+/// checked first; a spec wrong for the source is found by the resolver,
+/// asked on that error path. A good spec still meets the output check, and
+/// none of them runs the program.
+#[test]
+fn a_bad_spec_is_reported_before_an_existing_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = dir.path().join("canonical.py");
+    std::fs::copy(fixture("canonical.py"), &prog).unwrap();
+    let existing = dir.path().join("canonical.probe");
+    std::fs::write(&existing, b"precious").unwrap();
+    let py = python();
+    let cases = [
+        ("canonical.py:x", "expected FILE:LINE:NAME[@lhs|@rhs]"),
+        ("canonical.py:abc:x", "line 'abc' is not a number"),
+        (
+            "canonical.py:13:x@foo",
+            "role must be @lhs or @rhs, not @foo",
+        ),
+        (
+            "canonical.py:13:x y",
+            "'x y' is not a name or attribute chain",
+        ),
+        // Wrong for the source, not in syntax: the resolver says so.
+        ("canonical.py:13:y", "'y' does not occur on canonical.py:13"),
+        ("nosuch.py:3:x", "no such file 'nosuch.py'"),
+        ("canonical.py:13:x", "canonical.probe already exists"),
+    ];
+    for (spec, want) in cases {
+        let o = Command::new(probe_bin())
+            .current_dir(dir.path())
+            .args(["record", "-p", spec, "--", py.to_str().unwrap()])
+            .args(["canonical.py", "loop_lhs"])
+            .output()
+            .expect("probe runs");
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{spec}: {err}");
+        assert!(err.contains(want), "{spec}: expected {want:?} in {err}");
+        assert!(err.contains("nothing was run"), "{spec}: {err}");
+        assert!(o.stdout.is_empty(), "{spec}: the program ran");
+    }
+    assert_eq!(std::fs::read(&existing).unwrap(), b"precious");
+}
+
+/// Whether a program whose name says nothing is Python is judged from its
+/// contents, never by running it: a program that is not Python must not
+/// run at all before "nothing was run" (it was once run with `-c` to ask).
+/// A CPython executable under another name and a shell wrapper that execs
+/// Python are still recognised and recorded.
+#[test]
+fn an_unknown_program_is_never_run_to_find_out_whether_it_is_python() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let ran = dir.path().join("ran.log");
+    let exe = |name: &str, text: String| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    };
+    let fake = exe(
+        "fakeprog",
+        format!("#!/bin/sh\necho \"ran $*\" >> '{}'\n", ran.display()),
+    );
+    let prog = dir.path().join("prog.py");
+    std::fs::write(&prog, "x = 0\nfor i in range(3):\n    x = x + i\n").unwrap();
+    let p = prog.to_str().unwrap();
+    let spec = format!("{p}:3:x");
+    let out = dir.path().join("x.probe");
+    let record = |program: &Path| {
+        Command::new(probe_bin())
+            .current_dir(dir.path())
+            .args(["record", "-q", "--force", "-o", out.to_str().unwrap()])
+            .args(["-p", &spec, "--"])
+            .arg(program)
+            .arg(p)
+            .output()
+            .expect("probe runs")
+    };
+    let o = record(&fake);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("is not a Python interpreter or script"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was run"), "{err}");
+    assert!(
+        !ran.exists(),
+        "fakeprog was run: {}",
+        std::fs::read_to_string(&ran).unwrap_or_default()
+    );
+    // A CPython executable copied under a name that says nothing (the
+    // pyenv builds link libpython, so a copy runs from anywhere).
+    let (version, py) = pythons().into_iter().next().expect("a python");
+    let real = std::fs::canonicalize(&py).unwrap();
+    let interp = dir.path().join("interp");
+    std::fs::copy(&real, &interp).unwrap();
+    let o = record(&interp);
+    assert_ok(&o, &format!("a copy of {version} named interp"));
+    assert_eq!(values(&records(&out)), ["0", "1", "3"]);
+    // A shell wrapper that execs Python, under a name that says nothing.
+    let wrapper = exe(
+        "runtool",
+        format!("#!/bin/sh\n# a launcher\nexec '{}' \"$@\"\n", py.display()),
+    );
+    let o = record(&wrapper);
+    assert_ok(&o, "a shell wrapper that execs python");
+    assert_eq!(values(&records(&out)), ["0", "1", "3"]);
+}
+
+/// A duration as every summary writes it: `0.062s`, `6.12s`, `1m29s`.
+fn one_duration_style(d: &str) -> bool {
+    let Some(body) = d.strip_suffix('s') else {
+        return false;
+    };
+    let plain = |t: &str| {
+        let mut parts = t.splitn(2, '.');
+        let int = parts.next().unwrap_or("");
+        let frac = parts.next().unwrap_or("0");
+        !int.is_empty()
+            && int.bytes().all(|b| b.is_ascii_digit())
+            && !frac.is_empty()
+            && frac.bytes().all(|b| b.is_ascii_digit())
+    };
+    match body.split_once('m') {
+        Some((m, s)) => {
+            m.bytes().all(|b| b.is_ascii_digit() || b == b'h') && s.len() == 2 && plain(s)
+        }
+        None => plain(body),
+    }
+}
+
+/// Durations are written one way in every human output: the record and
+/// export summaries (`in 0.062s`), `info` (`ran 0.062s`) and `replay`
+/// — once `in 6.12s` in one place, `ran 0.464 s` in another and `1m29s`
+/// on the live line.
+#[test]
+fn durations_read_the_same_in_every_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = dir.path().join("loop.py");
+    std::fs::write(&prog, "x = 0\nfor i in range(50):\n    x = x + i\n").unwrap();
+    let p = prog.to_str().unwrap();
+    let log = dir.path().join("loop.probe");
+    let l = log.to_str().unwrap();
+    let py = python();
+    let spec = format!("{p}:3:x");
+    let o = run(&[
+        "record",
+        "-o",
+        l,
+        "-p",
+        &spec,
+        "--",
+        py.to_str().unwrap(),
+        p,
+    ]);
+    assert_ok(&o, "record");
+    let after = |text: &str, marker: &str| -> String {
+        let at = text
+            .find(marker)
+            .unwrap_or_else(|| panic!("no {marker:?} in {text}"));
+        text[at + marker.len()..]
+            .split([',', ' ', ':', '\n'])
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
+    let mut seen = vec![("record", after(&stderr(&o), " records in "))];
+    let info = run(&["info", l]);
+    seen.push((
+        "info",
+        after(&String::from_utf8_lossy(&info.stdout), ", ran "),
+    ));
+    let csv = dir.path().join("loop.csv");
+    let o = run(&["export", l, "-o", csv.to_str().unwrap()]);
+    assert_ok(&o, "export");
+    seen.push(("export", after(&stderr(&o), " in ")));
+    let png = dir.path().join("loop.png");
+    let o = run(&["replay", l, "-o", png.to_str().unwrap()]);
+    assert_ok(&o, "replay");
+    seen.push(("replay", after(&stderr(&o), " frame in ")));
+    for (what, d) in &seen {
+        assert!(one_duration_style(d), "{what}: {d:?} ({seen:?})");
+    }
 }

@@ -427,7 +427,15 @@ fn damaged_logs_render_what_is_intact_and_exit_1() {
         ("no-end-marker.probe", 1, 48, "incomplete: no end marker"),
     ] {
         let out = dir.path().join(format!("{name}.png"));
-        let o = replay(&[p(&fixture_log(name)), "--final-only", "-o", p(&out)]);
+        let m = dir.path().join(format!("{name}.frames.json"));
+        let o = replay(&[
+            p(&fixture_log(name)),
+            "--final-only",
+            "-o",
+            p(&out),
+            "--manifest",
+            p(&m),
+        ]);
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(code), "{name}: {err}");
         assert!(
@@ -439,7 +447,7 @@ fn damaged_logs_render_what_is_intact_and_exit_1() {
         }
         let png = std::fs::read(&out).unwrap_or_else(|e| panic!("{name}: no image: {e}"));
         assert_eq!(&png[1..4], b"PNG");
-        let m = manifest(&dir.path().join(format!("{name}.frames.json")));
+        let m = manifest(&m);
         let shown: u64 = m["frames"][0]["counts"]
             .as_array()
             .expect("counts")
@@ -504,12 +512,15 @@ fn probe_selection_gif_and_determinism() {
     let log = dir.path().join("g.probe");
     write_gallery(&log);
     let gif_path = dir.path().join("g.gif");
+    let manifest_path = dir.path().join("g.frames.json");
     let o = replay(&[
         p(&log),
         "--format",
         "gif",
         "-o",
         p(&gif_path),
+        "--manifest",
+        p(&manifest_path),
         "--size",
         "320x180",
         "--probe",
@@ -524,7 +535,7 @@ fn probe_selection_gif_and_determinism() {
         "30",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let m = manifest(&dir.path().join("g.frames.json"));
+    let m = manifest(&manifest_path);
     let labels: Vec<&str> = m["probes"]
         .as_array()
         .expect("probes")
@@ -692,9 +703,17 @@ fn arrays_recorded_from_numpy_get_array_panels() {
         let (out, log) = record(dir.path(), &py, "auto", &specs, &[p(&file)]);
         assert_ok(&out, &format!("Python {version}"));
         let png = dir.path().join(format!("dsp-{version}.png"));
-        let o = replay(&[p(&log), "--final-only", "-o", p(&png)]);
+        let mpath = png.with_extension("frames.json");
+        let o = replay(&[
+            p(&log),
+            "--final-only",
+            "-o",
+            p(&png),
+            "--manifest",
+            p(&mpath),
+        ]);
         assert_eq!(o.status.code(), Some(0), "Python {version}: {}", stderr(&o));
-        let m = manifest(&png.with_extension("frames.json"));
+        let m = manifest(&mpath);
         let panels: Vec<&str> = m["probes"]
             .as_array()
             .expect("probes")

@@ -146,3 +146,32 @@ pub fn list_probes(
         }),
     }
 }
+
+/// Resolves `specs` in `python` as `record`'s agent would for a program
+/// whose first `sys.path` entry is `first` (the script's directory, or the
+/// current one for `-m`), running nothing else: `Some(message)` when the
+/// resolver refuses a spec, `None` when they resolve or the check itself
+/// could not run (the run's own resolution still judges them then).
+pub fn check_specs(python: &str, specs: &[String], first: &Path) -> Option<String> {
+    let config = vec![
+        ("mode", "check".to_string()),
+        ("first", first.display().to_string()),
+        ("policy", VersionPolicy::Any.word().to_string()),
+    ];
+    let bundle = agent::bundle(&config, specs, &[], None).ok()?;
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(BOOTSTRAP)
+        .arg(bundle.fd.as_raw_fd().to_string())
+        .arg(bundle.boot_len.to_string())
+        .arg("1")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    #[derive(Deserialize)]
+    struct Checked {
+        error: Option<String>,
+    }
+    serde_json::from_slice::<Checked>(&out.stdout).ok()?.error
+}

@@ -6,7 +6,6 @@ use anyhow::Result;
 
 use super::{human_bytes, progress_bar};
 use crate::export;
-use crate::render::plot::thousands;
 
 #[derive(clap::Args)]
 pub struct ExportArgs {
@@ -91,12 +90,12 @@ pub fn run(args: ExportArgs) -> Result<u8> {
             }
             if !args.quiet {
                 eprintln!(
-                    "probe: wrote {} — {} rows of {} probes as {} in {:.2}s, {}",
+                    "probe: wrote {} — {} of {} as {} in {}, {}",
                     args.output.display(),
-                    thousands(s.rows),
-                    s.probes,
+                    crate::text::count(s.rows, "row", "rows"),
+                    crate::text::count(s.probes as u64, "probe", "probes"),
                     format.name(),
-                    started.elapsed().as_secs_f64(),
+                    crate::text::format_duration(started.elapsed()),
                     human_bytes(s.bytes)
                 );
             }

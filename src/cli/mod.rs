@@ -74,7 +74,8 @@ pub enum Cmd {
     /// line, complex as real and imaginary lines, 1-D arrays as a waveform,
     /// complex arrays as an I/Q constellation, 2-D arrays as a heatmap, text
     /// as a list of the latest values. A manifest (frames.json: time, dirty
-    /// probes and counts of each frame) is written beside the images.
+    /// probes and counts of each frame) is written beside the frames of a
+    /// directory output; for a single PNG, SVG or GIF only with --manifest.
     ///
     /// Exit status: 0 rendered from a complete, undamaged log; 1 rendered,
     /// but the log is damaged or incomplete (what is missing is listed on

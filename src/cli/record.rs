@@ -248,10 +248,10 @@ fn print_summary(output: &Path, o: &RecordOutcome, quiet: bool) {
         String::new()
     };
     eprintln!(
-        "probe: wrote {} — {} in {:.2}s, {}{}",
+        "probe: wrote {} — {} in {}, {}{}",
         Esc(&output.display().to_string()),
         count(n, "record", "records"),
-        o.elapsed.as_secs_f64(),
+        crate::text::format_duration(o.elapsed),
         human_bytes(o.file_bytes),
         density
     );
@@ -259,9 +259,9 @@ fn print_summary(output: &Path, o: &RecordOutcome, quiet: bool) {
         // Back-pressure: the recorder (its disk, or the machine) was slower
         // than the program for a while; the program waited, nothing was lost.
         eprintln!(
-            "  the program waited for the recorder {}, {:.1} ms in all (nothing dropped)",
+            "  the program waited for the recorder {}, {} in all (nothing dropped)",
             count(o.waits, "time", "times"),
-            o.waited.as_secs_f64() * 1e3
+            crate::text::format_duration(o.waited)
         );
     }
     // One line per probe, up to 20 (`probe info` lists them all), by the

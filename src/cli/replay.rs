@@ -44,6 +44,11 @@ pub struct ReplayArgs {
     /// .replay/ beside it.
     #[arg(short, long, value_name = "DIR|FILE")]
     output: Option<PathBuf>,
+    /// Write the manifest (frame times, dirty probes, counts, panels, the
+    /// log's problems) to this JSON file. Default: frames.json in a
+    /// directory output; none for a single PNG, SVG or GIF.
+    #[arg(long, value_name = "FILE.json")]
+    manifest: Option<PathBuf>,
     /// Image format (default: from -o's extension, else png).
     #[arg(long, value_enum)]
     format: Option<FormatArg>,
@@ -118,6 +123,7 @@ pub fn run(args: ReplayArgs) -> Result<u8> {
             ThemeArg::Dark => ThemeName::Dark,
         },
         fps: args.fps,
+        manifest: args.manifest.clone(),
     };
     let bar = progress_bar(
         args.quiet,
@@ -165,20 +171,21 @@ pub fn run(args: ReplayArgs) -> Result<u8> {
             many => format!(
                 "{} files in {}",
                 many.len(),
-                outcome
-                    .manifest
-                    .parent()
+                many.first()
+                    .and_then(|f| f.parent())
                     .map_or_else(String::new, |p| escape(&p.display().to_string())
                         .into_owned())
             ),
         };
+        let manifest = outcome.manifest.as_ref().map_or_else(String::new, |m| {
+            format!(" (manifest {})", escape(&m.display().to_string()))
+        });
         eprintln!(
-            "probe: replayed {} records into {} frame{} in {:.2}s: {what} (manifest {})",
+            "probe: replayed {} records into {} frame{} in {}: {what}{manifest}",
             thousands(outcome.report.records),
             outcome.frames,
             if outcome.frames == 1 { "" } else { "s" },
-            started.elapsed().as_secs_f64(),
-            escape(&outcome.manifest.display().to_string())
+            crate::text::format_duration(started.elapsed()),
         );
     }
     if outcome.report.is_clean() {

@@ -15,7 +15,7 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use crate::record::format_duration;
+use crate::text::format_duration;
 
 /// The live line; inert when disabled. The terminal is touched only once
 /// there is something to show (a run refused at its start leaves it as it
@@ -91,7 +91,12 @@ impl StatusLine {
         {
             return;
         }
-        self.text = format!("probe: {} {msg}", format_duration(self.started.elapsed()));
+        self.text = format!(
+            "probe: {} {msg}",
+            format_duration(std::time::Duration::from_secs(
+                self.started.elapsed().as_secs()
+            ))
+        );
         self.draw();
     }
 

@@ -156,11 +156,11 @@ pub fn summary_md(r: &DiffReport) -> String {
     );
     let _ = writeln!(
         o,
-        "A: `{}` ({} records) · B: `{}` ({} records) · atol {} · rtol {}\n",
+        "A: `{}` ({}) · B: `{}` ({}) · atol {} · rtol {}\n",
         md(&r.a.path),
-        r.a.records,
+        crate::text::count(r.a.records, "record", "records"),
         md(&r.b.path),
-        r.b.records,
+        crate::text::count(r.b.records, "record", "records"),
         r.settings.atol,
         r.settings.rtol
     );

@@ -10,7 +10,8 @@
 //! imaginary part (a difference in either shows); one holding only bools
 //! is drawn in steps. A pair of array probes shows the
 //! first differing pair of arrays (or the first pair, when none differs)
-//! over element index. A pair with nothing numeric gets a row saying so.
+//! over element index (complex arrays, like complex scalars, in a real and
+//! an imaginary row). A pair with nothing numeric gets a row saying so.
 //! The traces are read through the reading layer, every series charged to
 //! the memory budget; the picture is written through [`crate::output`].
 
@@ -178,7 +179,7 @@ fn array_row(
     a: Option<&Value>,
     b: Option<&Value>,
     opts: &DiffOptions,
-) -> DiffRow {
+) -> Vec<DiffRow> {
     let desc = |v: Option<&Value>| match v {
         Some(Value::Array(x)) => format!("{}{:?}", x.dtype.name(), x.shape),
         Some(v) => v.kind().as_str().to_string(),
@@ -187,30 +188,47 @@ fn array_row(
     match (a, b) {
         (Some(Value::Array(x)), Some(Value::Array(y))) => {
             let first = first_element_difference(x, y, opts);
-            DiffRow::Series(SeriesPair {
-                title: format!("{} — arrays of value #{k}", title(p)),
-                x_desc: format!(
-                    "element index (C order) of value #{k}: A {}, B {}",
-                    desc(a),
-                    desc(b)
-                ),
-                a: x.to_f64_vec(),
-                b: y.to_f64_vec(),
-                first,
-                atol: opts.tol.atol,
-                rtol: opts.tol.rtol,
-                step: false,
-            })
+            let (da, db) = (desc(a), desc(b));
+            let row = |part: &str, a: Vec<f64>, b: Vec<f64>| {
+                DiffRow::Series(SeriesPair {
+                    title: format!("{} — arrays of value #{k}{part}", title(p)),
+                    x_desc: format!("element index (C order) of value #{k}: A {da}, B {db}"),
+                    a,
+                    b,
+                    first,
+                    atol: opts.tol.atol,
+                    rtol: opts.tol.rtol,
+                    step: false,
+                })
+            };
+            if x.dtype.is_complex() || y.dtype.is_complex() {
+                // As for complex scalars: the real parts alone would show
+                // two identical arrays where only the imaginary parts differ.
+                vec![
+                    row(" — real part", x.to_f64_vec(), y.to_f64_vec()),
+                    row(" — imaginary part", imag_parts(x), imag_parts(y)),
+                ]
+            } else {
+                vec![row("", x.to_f64_vec(), y.to_f64_vec())]
+            }
         }
-        _ => DiffRow::Note {
+        _ => vec![DiffRow::Note {
             title: title(p),
             why: format!(
                 "value #{k} is not an array in both traces (A: {}, B: {}): nothing to draw",
                 desc(a),
                 desc(b)
             ),
-        },
+        }],
     }
+}
+
+/// An array's imaginary parts in C order (0 for a real dtype, NaN where an
+/// element cannot be read).
+fn imag_parts(x: &ArrayValue) -> Vec<f64> {
+    (0..x.len())
+        .map(|i| x.get_complex(i).map_or(f64::NAN, |c| c.1))
+        .collect()
 }
 
 /// The first element index where two arrays differ beyond tolerance.
@@ -355,11 +373,11 @@ pub fn plot(
                 }
             }
             Choice::Array(i) => {
-                let row = array_row(p, *i, pa.nth[a].as_ref(), pb.nth[b].as_ref(), opts);
-                if matches!(row, DiffRow::Series(_)) {
+                let new = array_row(p, *i, pa.nth[a].as_ref(), pb.nth[b].as_ref(), opts);
+                if new.iter().any(|r| matches!(r, DiffRow::Series(_))) {
                     drawn += 1;
                 }
-                rows.push(row);
+                rows.extend(new);
             }
             Choice::Nothing => rows.push(DiffRow::Note {
                 title: title(p),

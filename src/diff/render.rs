@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use super::{DiffReport, Divergence, ProbeDiff, Shown};
-use crate::text::{escape, num as text_num};
+use crate::text::{count, escape, num as text_num, thousands};
 
 fn num(x: Option<f64>) -> String {
     x.map_or_else(|| "-".into(), text_num)
@@ -29,10 +29,10 @@ fn verdict(p: &ProbeDiff) -> String {
     match &p.first {
         None => "same".into(),
         Some(d) => format!(
-            "DIFFERENT at #{} ({} of {} pairs differ{})",
-            d.index,
-            p.differing,
-            p.compared,
+            "DIFFERENT at #{} ({} of {} differ{})",
+            thousands(d.index),
+            thousands(p.differing),
+            count(p.compared, "pair", "pairs"),
             if p.count_a != p.count_b {
                 ", counts differ"
             } else {
@@ -63,8 +63,8 @@ fn batch(out: &mut String, side: &str, b: &[Shown], at: Option<&Shown>) {
     }
     let _ = writeln!(
         out,
-        "    batch in {side} ({} records of one trigger):",
-        b.len()
+        "    batch in {side} ({} of one trigger):",
+        count(b.len() as u64, "record", "records")
     );
     for s in b {
         let mark = if at.is_some_and(|a| a.seq == s.seq) {
@@ -81,7 +81,7 @@ fn divergence(out: &mut String, p: &ProbeDiff, d: &Divergence) {
         out,
         "\n{} — first divergence at value #{}: {}",
         name(p),
-        d.index,
+        thousands(d.index),
         escape(&d.reason)
     );
     for (side, r) in [("A", &d.a), ("B", &d.b)] {
@@ -91,7 +91,12 @@ fn divergence(out: &mut String, p: &ProbeDiff, d: &Divergence) {
             }
             None => {
                 let n = if side == "A" { p.count_a } else { p.count_b };
-                let _ = writeln!(out, "  {side}: (no value #{}: {side} has {n})", d.index);
+                let _ = writeln!(
+                    out,
+                    "  {side}: (no value #{}: {side} has {})",
+                    thousands(d.index),
+                    thousands(n)
+                );
             }
         }
     }
@@ -106,9 +111,9 @@ pub fn render_text(r: &DiffReport) -> String {
     for (side, t) in [("A", &r.a), ("B", &r.b)] {
         let _ = writeln!(
             out,
-            "{side}: {}  ({} records{}; `{}`)",
+            "{side}: {}  ({}{}; `{}`)",
             escape(&t.path),
-            t.records,
+            count(t.records, "record", "records"),
             t.incomplete
                 .as_ref()
                 .map_or(String::new(), |w| format!(", INCOMPLETE: {}", escape(w))),
@@ -142,8 +147,8 @@ pub fn render_text(r: &DiffReport) -> String {
         .map(|p| {
             [
                 name(p),
-                p.count_a.to_string(),
-                p.count_b.to_string(),
+                thousands(p.count_a),
+                thousands(p.count_b),
                 num(p.max_abs),
                 num(p.max_rel),
                 verdict(p),
@@ -178,10 +183,20 @@ pub fn render_text(r: &DiffReport) -> String {
         line(&mut out, row);
     }
     for u in &r.only_in_a {
-        let _ = writeln!(out, "only in A: {} ({} records)", escape(&u.probe), u.count);
+        let _ = writeln!(
+            out,
+            "only in A: {} ({})",
+            escape(&u.probe),
+            count(u.count, "record", "records")
+        );
     }
     for u in &r.only_in_b {
-        let _ = writeln!(out, "only in B: {} ({} records)", escape(&u.probe), u.count);
+        let _ = writeln!(
+            out,
+            "only in B: {} ({})",
+            escape(&u.probe),
+            count(u.count, "record", "records")
+        );
     }
     for p in &r.probes {
         if let Some(d) = &p.first {
@@ -197,13 +212,27 @@ pub fn render_text(r: &DiffReport) -> String {
         out,
         "\n{}",
         if r.same {
-            format!("SAME: {} probes match within tolerance", r.probes.len())
+            format!(
+                "SAME: {} within tolerance",
+                match r.probes.len() {
+                    1 => "1 probe matches".to_string(),
+                    n => format!("{} probes match", thousands(n as u64)),
+                }
+            )
         } else {
             format!(
-                "DIFFERENT: {differ} of {} matched probes differ{}",
-                r.probes.len(),
+                "DIFFERENT: {} of {} {}{}",
+                thousands(differ as u64),
+                count(r.probes.len() as u64, "matched probe", "matched probes"),
+                if differ == 1 { "differs" } else { "differ" },
                 if unmatched > 0 {
-                    format!(", {unmatched} probes are in one trace only")
+                    format!(
+                        ", {} in one trace only",
+                        match unmatched {
+                            1 => "1 probe is".to_string(),
+                            n => format!("{} probes are", thousands(n as u64)),
+                        }
+                    )
                 } else {
                     String::new()
                 }

@@ -334,7 +334,7 @@ fn fmt_num(x: Option<f64>) -> String {
 }
 
 fn secs(ns: u64) -> String {
-    format!("{:.3} s", ns as f64 / 1e9)
+    crate::text::format_duration(std::time::Duration::from_nanos(ns))
 }
 
 impl fmt::Display for InfoReport {

@@ -729,7 +729,19 @@ impl LogWriter {
     /// After an earlier failure (disk full), records not yet in frames are
     /// dropped, the END frame is still written (from the reserve) with
     /// totals of what *is* in the log, and `exit.detail` says what was lost.
-    pub fn finish(mut self, end_exit: ExitInfo, duration_ns: u64) -> Result<EndInfo, LogError> {
+    pub fn finish(self, end_exit: ExitInfo, duration_ns: u64) -> Result<EndInfo, LogError> {
+        self.finish_with_stats(end_exit, duration_ns)
+            .map(|(end, _)| end)
+    }
+
+    /// [`LogWriter::finish`], also returning the writer's final
+    /// [`LogStats`]: the stats read before `finish` miss the last block and
+    /// the END frame, which for a short run are most of the log.
+    pub fn finish_with_stats(
+        mut self,
+        end_exit: ExitInfo,
+        duration_ns: u64,
+    ) -> Result<(EndInfo, LogStats), LogError> {
         let mut exit = end_exit;
         let mut lost_records = 0;
         if self.failed.is_none() {
@@ -785,7 +797,8 @@ impl LogWriter {
             true,
         )?;
         self.close(true)?;
-        Ok(end)
+        let stats = self.stats();
+        Ok((end, stats))
     }
 
     /// After a failure: placeholders already in frames whose completions can

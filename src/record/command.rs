@@ -5,15 +5,14 @@
 //! The first word is a Python script (`prog.py`, run with the default
 //! interpreter, or an executable file whose `#!` line names Python, run with
 //! that interpreter as the shell would), or an interpreter (named
-//! `python…`/`pypy…`, or — when its name says nothing — a program that
-//! answers `-c 'import sys'` as Python does). Anything else (`ls`) is
+//! `python…`/`pypy…`, or — when its name says nothing — an ELF executable
+//! whose `main` calls CPython's `Py_BytesMain`, or a shell wrapper that
+//! execs Python). Nothing is run to find out. Anything else (`ls`) is
 //! refused before the run with a message that says so.
 
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
@@ -218,7 +217,11 @@ fn python_shebang(path: &Path) -> Option<Vec<String>> {
     }
     let interp = words.first()?;
     let name = Path::new(interp).file_name()?.to_str()?;
-    (name.starts_with("python") || name.starts_with("pypy")).then_some(words)
+    // Followed like the first word after `--`: by name, else by contents
+    // (`#!/opt/tools/bin/py` that is a CPython executable).
+    let python = named_python(name)
+        || locate(OsStr::new(interp)).is_some_and(|p| elf_calls_py_bytes_main(&p));
+    python.then_some(words)
 }
 
 /// The interpreter `record -- FILE` runs a file with (see [`resolve`]): an
@@ -234,35 +237,140 @@ pub fn script_interpreter(path: &Path, default_python: &str) -> String {
         .unwrap_or_else(|| default_python.to_string())
 }
 
-/// Whether `program -c ...` answers as a Python interpreter (within 10 s).
-fn answers_as_python(program: &Path) -> bool {
-    let Ok(mut child) = Command::new(program)
-        .arg("-c")
-        .arg("import sys; sys.stdout.write('probe-python %d' % sys.hexversion)")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-    else {
+/// Whether a name says Python (`python3.12`, `pypy3`).
+fn named_python(name: &str) -> bool {
+    names_python(OsStr::new(name))
+}
+
+/// The most of a string table read when looking for Python's entry point:
+/// CPython's executables hold well under a megabyte of them.
+const MAX_STRTAB: u64 = 64 << 20;
+
+/// Whether `path` is an ELF executable of CPython, judged from its contents
+/// without running it: the interpreter's `main` calls `Py_BytesMain`
+/// (CPython 3.8+), so the name is in its string tables — defined in a
+/// statically linked interpreter, imported from `libpython3.X.so` in a
+/// shared build. Programs that merely embed Python (gdb, vim) call
+/// `Py_Initialize` instead and are not taken for an interpreter.
+fn elf_calls_py_bytes_main(path: &Path) -> bool {
+    use std::os::unix::fs::FileExt;
+    let Ok(f) = std::fs::File::open(path) else {
         return false;
     };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return false;
-            }
+    let mut ident = [0u8; 64];
+    if f.read_exact_at(&mut ident, 0).is_err() || &ident[..4] != b"\x7fELF" {
+        return false;
+    }
+    let wide = match ident[4] {
+        1 => false,
+        2 => true,
+        _ => return false,
+    };
+    let big = match ident[5] {
+        1 => false,
+        2 => true,
+        _ => return false,
+    };
+    let int = |b: &[u8]| -> u64 {
+        let mut v = 0u64;
+        for (i, &x) in b.iter().enumerate() {
+            let shift = if big { (b.len() - 1 - i) * 8 } else { i * 8 };
+            v |= u64::from(x) << shift;
+        }
+        v
+    };
+    let (shoff, shentsize, shnum) = if wide {
+        (
+            int(&ident[0x28..0x30]),
+            int(&ident[0x3a..0x3c]),
+            int(&ident[0x3c..0x3e]),
+        )
+    } else {
+        (
+            int(&ident[0x20..0x24]),
+            int(&ident[0x2e..0x30]),
+            int(&ident[0x30..0x32]),
+        )
+    };
+    let min_entry = if wide { 64 } else { 40 };
+    if shoff == 0 || shentsize < min_entry || shnum == 0 {
+        return false;
+    }
+    let Ok(table_len) = usize::try_from(shentsize * shnum) else {
+        return false;
+    };
+    let mut table = vec![0u8; table_len];
+    if f.read_exact_at(&mut table, shoff).is_err() {
+        return false;
+    }
+    const SHT_STRTAB: u64 = 3;
+    let needle = b"Py_BytesMain\0";
+    for entry in table.chunks_exact(shentsize as usize) {
+        if int(&entry[4..8]) != SHT_STRTAB {
+            continue;
+        }
+        let (offset, size) = if wide {
+            (int(&entry[24..32]), int(&entry[32..40]))
+        } else {
+            (int(&entry[16..20]), int(&entry[20..24]))
+        };
+        if size == 0 || size > MAX_STRTAB {
+            continue;
+        }
+        let mut strings = vec![0u8; size as usize];
+        if f.read_exact_at(&mut strings, offset).is_err() {
+            continue;
+        }
+        // Names in a string table start after a NUL.
+        if strings
+            .windows(needle.len() + 1)
+            .any(|w| w[0] == 0 && &w[1..] == needle)
+        {
+            return true;
         }
     }
-    let mut out = String::new();
-    if let Some(mut so) = child.stdout.take() {
-        let _ = so.read_to_string(&mut out);
+    false
+}
+
+/// Whether the first line of a shell script execs something Python: a
+/// wrapper such as a pyenv shim or a launcher that ends in `exec python3
+/// "$@"` (or `exec "$PYTHON" "$@"`, `exec pyenv exec …`). Only such a
+/// script is believed to be an interpreter; any other is not run to find
+/// out.
+fn shell_wrapper_execs_python(path: &Path) -> bool {
+    let mut head = Vec::new();
+    let read = std::fs::File::open(path).and_then(|f| f.take(64 << 10).read_to_end(&mut head));
+    if read.is_err() {
+        return false;
     }
-    out.starts_with("probe-python ")
+    let text = String::from_utf8_lossy(&head);
+    let mut lines = text.lines();
+    let Some(shebang) = lines.next().and_then(|l| l.strip_prefix("#!")) else {
+        return false;
+    };
+    let mut words = shebang.split_whitespace();
+    let mut interp = words.next().unwrap_or("");
+    if Path::new(interp).file_name().is_some_and(|n| n == "env") {
+        interp = words.find(|w| !w.starts_with('-')).unwrap_or("");
+    }
+    let shell = Path::new(interp)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| matches!(n, "sh" | "bash" | "dash" | "zsh" | "ksh" | "mksh" | "ash"));
+    shell
+        && lines.any(|l| {
+            let l = l.trim_start().to_ascii_lowercase();
+            l.starts_with("exec ")
+                && (l.contains("python") || l.contains("pypy") || l.contains("pyenv"))
+        })
+}
+
+/// Whether an executable whose name says nothing is believed to be a Python
+/// interpreter, from its contents alone (a CPython ELF executable, or a
+/// shell wrapper that execs Python). Nothing is run to find out: an unknown
+/// program must not run before `record` has decided to run it.
+fn believed_python(path: &Path) -> bool {
+    elf_calls_py_bytes_main(path) || shell_wrapper_execs_python(path)
 }
 
 /// Classifies the first word after `--` (see the module docs).
@@ -298,16 +406,16 @@ fn classify(word: &OsStr) -> FirstWord {
         .and_then(Path::file_name)
     {
         let real = real.to_string_lossy();
-        if real.starts_with("python") || real.starts_with("pypy") {
+        if named_python(&real) {
             return FirstWord::Interpreter;
         }
     }
-    if answers_as_python(&path) {
+    if believed_python(&path) {
         return FirstWord::Interpreter;
     }
     FirstWord::NotPython(format!(
         "{} is not named python, is not a .py file, has no #! line naming Python, \
-         and does not answer `-c 'import sys'` as Python does",
+         and is neither a Python executable nor a shell wrapper that execs one",
         path.display()
     ))
 }

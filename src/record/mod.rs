@@ -16,6 +16,7 @@
 
 pub mod command;
 pub mod signals;
+pub mod spec;
 
 use std::fs::File;
 use std::io;
@@ -340,12 +341,18 @@ pub fn record_with_tap(
     if opts.probes.is_empty() {
         return Err(RecordError::NoProbes);
     }
+    // A spec's syntax is known before anything else: its error must not
+    // hide behind the output's ("already exists"), which comes next.
+    for s in &opts.probes {
+        spec::check_syntax(s).map_err(RecordError::Refused)?;
+    }
     let pc = command::resolve(&opts.command, &opts.default_python)?;
     // The output is checked, created and given its first disk space before
     // anything runs: a bad path must not cost the user the run.
     let prepared =
         PreparedLog::create(&opts.output, opts.force, opts.probes.len()).map_err(|e| match e {
-            LogError::OutputExists { path } => RecordError::OutputExists(path),
+            LogError::OutputExists { path } => spec_error_first(&pc, &opts.probes)
+                .map_or(RecordError::OutputExists(path), RecordError::Refused),
             e => RecordError::Log(e),
         })?;
     let config = vec![
@@ -432,6 +439,23 @@ pub fn record_with_tap(
     let outcome = run.finish(status, start);
     drop(signals);
     outcome
+}
+
+/// When the output already exists, a spec the resolver would refuse is the
+/// error to report: a user who reruns a command with a typo in a spec must
+/// hear about the spec, not about the log of the previous run. The specs
+/// are resolved in the program's interpreter, which runs only the resolver
+/// (paid only on this error path, never on a run that goes ahead).
+fn spec_error_first(pc: &PythonCommand, specs: &[String]) -> Option<String> {
+    let first = match pc.target.first().map(|w| w.as_os_str()) {
+        Some(w) if w == "-m" => std::env::current_dir().ok()?,
+        None => std::env::current_dir().ok()?,
+        Some(script) => std::path::absolute(script)
+            .ok()?
+            .parent()
+            .map(Path::to_path_buf)?,
+    };
+    crate::capture::listing::check_specs(&pc.python, specs, &first)
 }
 
 impl RecordError {
@@ -973,7 +997,7 @@ impl Run<'_, '_> {
                 eprintln!(
                     "probe: the program (pid {}) is still running {} after {}; send {} again (or press Ctrl-C) to kill it",
                     self.child_pid,
-                    format_duration(grace),
+                    crate::text::format_duration(grace),
                     signals::name(sig),
                     signals::name(sig)
                 );
@@ -1012,8 +1036,12 @@ impl Run<'_, '_> {
         }
         let untraced = self.agent_end.as_ref().map_or(0, |e| e.untraced_children);
         s.writer.set_untraced_children(untraced);
-        let stats = s.writer.stats();
-        let end = s.writer.finish(exit, start.elapsed().as_nanos() as u64)?;
+        // The stats come from the sealed writer: read before `finish`, they
+        // would miss the last block and the END frame (a short run's whole
+        // payload), and the summary's compression would be near zero.
+        let (end, stats) = s
+            .writer
+            .finish_with_stats(exit, start.elapsed().as_nanos() as u64)?;
         let killed = status.signal().is_some();
         let incomplete = match (self.failure.take(), s.write_error.take()) {
             (Some(RecordError::Wire(cause)), _) => Some(RecordError::Damaged {
@@ -1130,16 +1158,6 @@ pub fn plural(n: u64, one: &str, many: &str) -> String {
     }
 }
 
-/// One way to write a duration everywhere: `12s`, `1m29s`, `2m00s`, `1h02m03s`.
-pub fn format_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    match (s / 3600, s / 60 % 60, s % 60) {
-        (0, 0, sec) => format!("{sec}s"),
-        (0, m, sec) => format!("{m}m{sec:02}s"),
-        (h, m, sec) => format!("{h}h{m:02}m{sec:02}s"),
-    }
-}
-
 /// Combines the wait status with what the agent said about the ending.
 fn exit_info(status: ExitStatus, end: Option<&AgentEnd>) -> (i32, ExitInfo) {
     let (code, signal) = match (status.code(), status.signal()) {
@@ -1204,17 +1222,6 @@ pub fn read_probe_file(path: &Path) -> Result<Vec<String>, io::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn one_duration_format_with_no_jump_at_a_minute() {
-        let f = |s| format_duration(Duration::from_secs(s));
-        assert_eq!(f(0), "0s");
-        assert_eq!(f(59), "59s");
-        assert_eq!(f(60), "1m00s");
-        assert_eq!(f(89), "1m29s");
-        assert_eq!(f(120), "2m00s");
-        assert_eq!(f(3723), "1h02m03s");
-    }
 
     #[test]
     fn counts_are_singular_for_one() {

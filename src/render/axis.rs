@@ -83,14 +83,105 @@ impl Axis {
         v / self.scale
     }
 
-    /// The label of a tick at plotted value `v`: the data value, written
-    /// short, and exactly `0` for the rounding residue of a tick at zero.
+    /// The label of a tick at plotted value `v`: the data value, exactly
+    /// `0` for the rounding residue of a tick at zero, and otherwise in the
+    /// one format the whole axis uses ([`Axis::tick_format`]) — never
+    /// `-0.001` next to `5e-4`, or `5000` next to `10,000`.
     pub fn label(&self, v: f64) -> String {
         // Compared in plotted units: the span in data units may overflow.
         if v.abs() <= (self.hi - self.lo).abs() * 1e-9 {
             return "0".into();
         }
-        fmt_num(v * self.scale)
+        self.tick_format().write(v * self.scale)
+    }
+
+    /// How this axis writes its ticks, decided once from its range: exponent
+    /// form when its magnitude is beyond what [`crate::text::num`] writes
+    /// plainly (below 1e-4 or from 1e15), else plain decimals; as many
+    /// digits as tell ticks a tenth of the span apart, and thousands
+    /// separators on every label once the axis reaches 10,000.
+    pub fn tick_format(&self) -> TickFormat {
+        let mag = self.lo.abs().max(self.hi.abs());
+        let span = (self.hi - self.lo).abs();
+        // In data units; near f64::MAX (scale > 1) only the exponents matter.
+        let mag_log = mag.log10() + self.scale.log10();
+        let step_log = (span / 10.0).log10() + self.scale.log10();
+        if !mag_log.is_finite() || !step_log.is_finite() {
+            return TickFormat::Exponent { digits: 2 };
+        }
+        if !(-4.0..15.0).contains(&mag_log) {
+            let digits = (mag_log.floor() - step_log.floor()).clamp(0.0, 6.0) as usize;
+            return TickFormat::Exponent { digits };
+        }
+        let decimals = (-step_log.floor()).clamp(0.0, 17.0) as usize;
+        TickFormat::Plain {
+            decimals,
+            group: mag_log >= 4.0,
+        }
+    }
+}
+
+/// The format every tick label of one axis is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TickFormat {
+    /// `2.5e-6`: mantissa with up to `digits` decimals, trailing zeros dropped.
+    Exponent {
+        /// Decimals of the mantissa at most.
+        digits: usize,
+    },
+    /// `0.0005`, `12,500`: up to `decimals` decimals, trailing zeros dropped.
+    Plain {
+        /// Decimals at most.
+        decimals: usize,
+        /// Thousands separators in the integer part.
+        group: bool,
+    },
+}
+
+impl TickFormat {
+    /// `v` in this format.
+    pub fn write(self, v: f64) -> String {
+        if !v.is_finite() {
+            return format!("{v}");
+        }
+        let trim = |s: String| -> String {
+            if s.contains('.') {
+                s.trim_end_matches('0').trim_end_matches('.').to_string()
+            } else {
+                s
+            }
+        };
+        match self {
+            TickFormat::Exponent { digits } => {
+                let s = format!("{v:.digits$e}");
+                match s.split_once('e') {
+                    Some((m, e)) => format!("{}e{e}", trim(m.to_string())),
+                    None => s,
+                }
+            }
+            TickFormat::Plain { decimals, group } => {
+                let s = trim(format!("{v:.decimals$}"));
+                let s = if s == "-0" { "0".to_string() } else { s };
+                if !group {
+                    return s;
+                }
+                let (sign, rest) = match s.strip_prefix('-') {
+                    Some(r) => ("-", r),
+                    None => ("", s.as_str()),
+                };
+                let (int, frac) = match rest.split_once('.') {
+                    Some((i, f)) => (i, Some(f)),
+                    None => (rest, None),
+                };
+                let int = int
+                    .parse::<u64>()
+                    .map_or_else(|_| int.to_string(), thousands);
+                match frac {
+                    Some(f) => format!("{sign}{int}.{f}"),
+                    None => format!("{sign}{int}"),
+                }
+            }
+        }
     }
 }
 
@@ -143,18 +234,7 @@ pub fn fmt_num(v: f64) -> String {
     }
 }
 
-/// `1234567` as `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use crate::text::thousands;
 
 #[cfg(test)]
 mod tests {
@@ -236,6 +316,33 @@ mod tests {
         let big = Axis::new(Some((-f64::MAX, f64::MAX)), 0.0);
         assert!(big.scale > 1.0);
         assert_eq!(big.label(1.0), fmt_num(big.scale));
+    }
+
+    /// Every tick of one axis in one format: a range from -0.001 to
+    /// 0.0005 once read `-0.001` and `5e-4` side by side.
+    #[test]
+    fn the_ticks_of_one_axis_share_one_format() {
+        let a = Axis::fixed(-0.0012, 0.0006);
+        let labels: Vec<String> = [-0.001, -0.0005, 0.0005]
+            .iter()
+            .map(|&v| a.label(v))
+            .collect();
+        assert_eq!(labels, ["-0.001", "-0.0005", "0.0005"]);
+        let a = Axis::fixed(0.0, 12_000.0);
+        let labels: Vec<String> = [5000.0, 10_000.0].iter().map(|&v| a.label(v)).collect();
+        assert_eq!(labels, ["5,000", "10,000"]);
+        let a = Axis::fixed(0.0, 3e-5);
+        let labels: Vec<String> = [5e-6, 1e-5, 2.5e-5].iter().map(|&v| a.label(v)).collect();
+        assert_eq!(labels, ["5e-6", "1e-5", "2.5e-5"]);
+        let a = Axis::fixed(0.0, 1.0);
+        let labels: Vec<String> = [0.2, 0.30000000000000004, 1.0]
+            .iter()
+            .map(|&v| a.label(v))
+            .collect();
+        assert_eq!(labels, ["0.2", "0.3", "1"]);
+        let a = Axis::fixed(-2.5e15, 2.5e15);
+        assert_eq!(a.label(1e15), "1e15");
+        assert_eq!(a.label(-2e15), "-2e15");
     }
 
     #[test]

@@ -70,6 +70,9 @@ pub struct Layout {
     pub plots: Rects,
     /// The legends (coloured text in the series' colours, outside the data).
     pub legends: Rects,
+    /// The row titles (label and verdict), one per drawn pair: no legend
+    /// ever overlaps one.
+    pub titles: Rects,
 }
 
 /// Draw the rows onto `root`; returns where the charts and legends are.
@@ -144,12 +147,6 @@ fn draw_pair<DB: DrawingBackend>(
 ) -> Result<(), DrawError> {
     let font = (FAMILY, 14).into_font().color(&t.fg);
     let (w, _) = area.dim_in_pixel();
-    // The legend sits in the title line, never over the data.
-    let title_area = area.titled(
-        &crate::render::plot::short_text(&p.title, 160),
-        font.clone(),
-    );
-    let body = title_area.map_err(de)?;
     let legend = (FAMILY, 13).into_font();
     let has_band = p.atol > 0.0 || p.rtol > 0.0;
     let mut entries = vec![("— A", t.line), ("— B", t.line2)];
@@ -168,11 +165,37 @@ fn draw_pair<DB: DrawingBackend>(
                 + 14
         })
         .collect();
-    let mut lx = w as i32 - widths.iter().sum::<i32>() - 4;
+    let legend_w: i32 = widths.iter().sum();
+    // The title on the left, the legend on the right of the same line when
+    // both fit with a gap; otherwise the legend gets a line of its own and
+    // the title the whole width, cut with an ellipsis only if even that is
+    // too narrow. Never one over the other, and never over the data.
+    let full_w = w as i32 - 8;
+    let measure = |s: &str| {
+        area.estimate_text_size(s, &font)
+            .map_or((full_w.max(0) as u32, 16), |(w, h)| (w, h))
+    };
+    let raw = crate::render::plot::short_text(&p.title, 400);
+    let (raw_w, _) = measure(&raw);
+    let own_line = raw_w as i32 + 24 + legend_w > full_w;
+    let text = fit_text(&raw, full_w.max(0) as u32, &measure);
+    let (tw, th) = measure(&text);
+    const LINE: u32 = 20;
+    let head_h = if own_line { 2 * LINE } else { LINE };
+    let (head, body) = area.split_vertically(head_h);
+    head.draw(&Text::new(text.clone(), (4, 2), font.clone()))
+        .map_err(de)?;
     let (ox, oy) = area.get_base_pixel();
-    layout.legends.push((ox + lx, oy, ox + w as i32, oy + 20));
+    layout
+        .titles
+        .push((ox + 4, oy + 2, ox + 4 + tw as i32, oy + 2 + th as i32));
+    let ly = if own_line { LINE as i32 + 1 } else { 2 };
+    let mut lx = w as i32 - legend_w - 4;
+    layout
+        .legends
+        .push((ox + lx, oy + ly - 2, ox + w as i32, oy + ly + 18));
     for ((e, c), ew) in entries.iter().zip(&widths) {
-        area.draw(&Text::new(*e, (lx, 2), legend.clone().color(c)))
+        head.draw(&Text::new(*e, (lx, ly), legend.clone().color(c)))
             .map_err(de)?;
         lx += ew;
     }
@@ -316,6 +339,29 @@ fn draw_pair<DB: DrawingBackend>(
         mark(&mut chart, &x, &yd, k, t)?;
     }
     Ok(())
+}
+
+/// `s` if `measure` says it is at most `width` pixels wide, else its tail
+/// after an ellipsis, as long as fits (the verdict at the end of a title
+/// is what a reader needs; a long label loses its leading characters).
+fn fit_text(s: &str, width: u32, measure: &dyn Fn(&str) -> (u32, u32)) -> String {
+    if measure(s).0 <= width {
+        return s.to_string();
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let with_cut = |cut: usize| format!("…{}", chars[cut..].iter().collect::<String>());
+    // The fewest leading characters to cut (binary search: each try
+    // measures the whole string).
+    let (mut lo, mut hi) = (1usize, chars.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if measure(&with_cut(mid)).0 <= width {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    with_cut(lo)
 }
 
 /// A vertical line at index `k` across the chart (inside its range).

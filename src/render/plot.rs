@@ -1073,9 +1073,18 @@ fn draw_heatmap<DB: DrawingBackend>(
     let label = (FAMILY, 12).into_font().color(&t.fg);
     // Rows and columns are whole numbers: a small array's axis gets at most
     // one label per index, and none between two.
-    let f = |v: &f64| {
+    // One format per axis (see Axis::tick_format): `5,000` beside `10,000`.
+    let (col_axis, row_axis) = (Axis::fixed(0.0, cols as f64), Axis::fixed(0.0, rows as f64));
+    let fx = |v: &f64| {
         if v.fract() == 0.0 {
-            fmt_num(*v)
+            col_axis.label(*v)
+        } else {
+            String::new()
+        }
+    };
+    let fy = |v: &f64| {
+        if v.fract() == 0.0 {
+            row_axis.label(*v)
         } else {
             String::new()
         }
@@ -1092,8 +1101,8 @@ fn draw_heatmap<DB: DrawingBackend>(
         .y_labels(labels(rows))
         .x_desc(format!("column — latest: #{index}, {}", array_desc(a)))
         .y_desc("row")
-        .x_label_formatter(&f)
-        .y_label_formatter(&f)
+        .x_label_formatter(&fx)
+        .y_label_formatter(&fy)
         .label_style(label.clone())
         .axis_desc_style(label.clone())
         .axis_style(t.frame)

@@ -101,6 +101,11 @@ pub struct ReplayOptions {
     pub theme: ThemeName,
     /// Display refresh rate.
     pub fps: u32,
+    /// Where to write the manifest. `None`: `frames.json` in a directory
+    /// output, and none at all beside a single file (one PNG, SVG or GIF is
+    /// complete in itself, and a `NAME.frames.json` beside it would clash
+    /// between `-o demo.png` and `-o demo.gif`).
+    pub manifest: Option<PathBuf>,
 }
 
 /// Why a replay did not render.
@@ -139,8 +144,8 @@ pub struct ReplayOutcome {
     pub frames: usize,
     /// Files written (images; the GIF once).
     pub files: Vec<PathBuf>,
-    /// The manifest.
-    pub manifest: PathBuf,
+    /// The manifest, if one was written (see [`ReplayOptions::manifest`]).
+    pub manifest: Option<PathBuf>,
     /// What reading the log found (damage, gaps).
     pub report: ReadReport,
 }
@@ -436,20 +441,26 @@ pub fn replay(
     // -o fails fast.
     let (dir, manifest_path) = match &target {
         Target::File(f) => {
-            let dir = crate::output::parent_dir(f).to_path_buf();
-            let stem = f
-                .file_stem()
-                .map_or_else(|| "replay".into(), |s| s.to_string_lossy().into_owned());
-            let m = dir.join(format!("{stem}.frames.json"));
             check_target(f, opts.force)?;
-            check_target(&m, opts.force)?;
-            (dir, m)
+            (
+                crate::output::parent_dir(f).to_path_buf(),
+                opts.manifest.clone(),
+            )
         }
         Target::Dir(d) => {
             check_replay_dir(d, opts.force)?;
-            (d.clone(), d.join("frames.json"))
+            let m = opts
+                .manifest
+                .clone()
+                .unwrap_or_else(|| d.join("frames.json"));
+            (d.clone(), Some(m))
         }
     };
+    if let Some(m) = &opts.manifest {
+        check_target(m, opts.force)?;
+        let mdir = crate::output::parent_dir(m);
+        fs::create_dir_all(mdir).map_err(output_err(mdir))?;
+    }
     fs::create_dir_all(&dir).map_err(output_err(&dir))?;
     // A file created and dropped: the directory is writable.
     drop(
@@ -685,6 +696,14 @@ pub fn replay(
         }
     }
 
+    let Some(manifest_path) = manifest_path else {
+        return Ok(ReplayOutcome {
+            frames: n,
+            files,
+            manifest: None,
+            report: hist.report,
+        });
+    };
     let problems = hist.report.messages();
     let manifest = Manifest {
         log: opts.log.display().to_string(),
@@ -734,11 +753,18 @@ pub fn replay(
             error: std::io::Error::other(e),
         })
     })?;
-    write_file(&manifest_path, (json + "\n").as_bytes(), replace)?;
+    // An explicit --manifest was checked above like any output; in a
+    // replay directory, frames.json is one of the replay's own files.
+    let replace_manifest = if opts.manifest.is_some() {
+        opts.force
+    } else {
+        replace
+    };
+    write_file(&manifest_path, (json + "\n").as_bytes(), replace_manifest)?;
     Ok(ReplayOutcome {
         frames: n,
         files,
-        manifest: manifest_path,
+        manifest: Some(manifest_path),
         report: hist.report,
     })
 }
@@ -812,6 +838,7 @@ mod tests {
             x_axis: XAxis::Index,
             theme: ThemeName::Light,
             fps: 60,
+            manifest: None,
         };
         let (f, t) = plan(&o).expect("plan");
         assert_eq!(f, Format::Png);

@@ -284,6 +284,17 @@ def main(argv):
         arrow_checks("arrow", lambda: ipc.open_file(a).read_all(), False)
         attempt("pandas   arrow", lambda: [reader_canon(r) for r in
                 pd.read_feather(a, dtype_backend="pyarrow").to_dict("records")], expected)
+        def arrow_str():
+            # The one-line cast docs/EXPORT.md gives for the Arrow file's
+            # dictionary-typed probe column, then the .str accessor.
+            df = pd.read_feather(a, dtype_backend="pyarrow")
+            df["probe"] = df["probe"].astype("string[pyarrow]")
+            n = int(df.probe.str.endswith("@lhs").sum())
+            want = sum(1 for e in expected if e["probe"].endswith("@lhs"))
+            if n != want:
+                raise ValueError(f"df.probe.str.endswith('@lhs'): {n} rows, expected {want}")
+            return expected
+        attempt("pandas   arrow, documented cast, .str", arrow_str, expected)
         attempt("polars   arrow", lambda: [reader_canon(r) for r in pl.read_ipc(a).to_dicts()], expected)
         def duck_arrow():
             con = duckdb.connect()

@@ -145,8 +145,9 @@ def _probe_boot(f, wire_fd, how, codes=None, boot_len=None):
         codes['optables'] = compile(''.join('%s = %r\n' % kv for kv in sorted(tables.items())),
                                     '<probe-agent/optables>', 'exec', dont_inherit=True)
         # Compiling costs ~35 ms: hand the code to the recorder to cache
-        # (not in `probe probes`' list mode, whose "wire" is stdout).
-        if 'mode\tlist\n' not in config:
+        # (not in `probe probes`' list mode or `record`'s spec check, whose
+        # "wire" is stdout).
+        if 'mode\tlist\n' not in config and 'mode\tcheck\n' not in config:
             try:
                 send(6, key.encode() + b'\0' + marshal.dumps(codes))
             except OSError:

@@ -28,6 +28,19 @@ def parse_config(text):
 
 def main(wire_fd, config_text, mods_before, how="c"):
     cfg = parse_config(config_text)
+    if cfg.get("mode") == "check":
+        # Resolve the specs as the runner would, run nothing: the recorder
+        # asks when an error of its own (an existing output) would
+        # otherwise hide a spec's. sys.path[0] is '' under -c; the
+        # program's first entry is its script's directory.
+        from .resolve import ProbeError, Resolver
+        try:
+            Resolver(cfg["probes"], [cfg.get("first", "")] + sys.path[1:])
+        except ProbeError as e:
+            sys.stdout.write(to_json({"error": str(e)}) + "\n")
+            return 0
+        sys.stdout.write(to_json({"ok": True}) + "\n")
+        return 0
     if cfg.get("mode") == "list":
         roots = [os.getcwd()]
         res = list_probes(cfg.get("file", ""), int(cfg.get("line", "0")), roots, cfg.get("plan") == "1")
