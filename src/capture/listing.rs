@@ -113,13 +113,7 @@ pub fn list_probes(
         python: python.to_string(),
         cause,
     })?;
-    let out = Command::new(python)
-        .arg("-c")
-        .arg(BOOTSTRAP)
-        .arg(bundle.fd.as_raw_fd().to_string())
-        .arg(bundle.boot_len.to_string())
-        // The bootstrap reports an unsupported Python on this descriptor.
-        .arg("1")
+    let out = bootstrap(python, &bundle)
         .output()
         .map_err(|cause| ListingError::Spawn {
             python: python.to_string(),
@@ -147,6 +141,18 @@ pub fn list_probes(
     }
 }
 
+/// `python -c BOOTSTRAP` running the agent of `bundle` with its "wire" on
+/// stdout (where the bootstrap also reports an unsupported Python).
+fn bootstrap(python: &str, bundle: &agent::Bundle) -> Command {
+    let mut cmd = Command::new(python);
+    cmd.arg("-c")
+        .arg(BOOTSTRAP)
+        .arg(bundle.fd.as_raw_fd().to_string())
+        .arg(bundle.boot_len.to_string())
+        .arg("1");
+    cmd
+}
+
 /// Resolves `specs` in `python` as `record`'s agent would for a program
 /// whose first `sys.path` entry is `first` (the script's directory, or the
 /// current one for `-m`), running nothing else: `Some(message)` when the
@@ -159,12 +165,7 @@ pub fn check_specs(python: &str, specs: &[String], first: &Path) -> Option<Strin
         ("policy", VersionPolicy::Any.word().to_string()),
     ];
     let bundle = agent::bundle(&config, specs, &[], None).ok()?;
-    let out = Command::new(python)
-        .arg("-c")
-        .arg(BOOTSTRAP)
-        .arg(bundle.fd.as_raw_fd().to_string())
-        .arg(bundle.boot_len.to_string())
-        .arg("1")
+    let out = bootstrap(python, &bundle)
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .output()
