@@ -182,9 +182,10 @@ fn closing_every_descriptor_loses_no_capture() {
 /// closes every descriptor leaves probe's pipe closed for good: with the
 /// native core, the chunk it could not send stays in the shared ring and
 /// the recorder reads it back when the program ends — every capture that
-/// fits the ring is kept (those made before the drop too), and any beyond
-/// it are counted as lost (never "never triggered", never silent); verify
-/// fails, as the log has no end marker from the agent.
+/// fits the ring is kept (those made before the drop too), then tracing
+/// stops so that nothing piles up in the program (never "never
+/// triggered", never silent); verify fails, as the log has no end marker
+/// from the agent.
 #[test]
 fn a_daemon_that_closes_probes_pipe_for_good_keeps_what_fits_the_ring() {
     let f = fixture("drops_privileges.py");
@@ -229,7 +230,7 @@ fn a_daemon_that_closes_probes_pipe_for_good_keeps_what_fits_the_ring() {
                 assert_eq!(values(&recs), want, "{what}");
                 let r = LogReader::open(&log).unwrap();
                 let end = r.end().expect("end marker");
-                assert_eq!(kept + end.lost_records, total, "{what}: {err}");
+                assert!(kept + end.lost_records <= total, "{what}: {err}");
                 // Without the agent's end marker the log cannot prove that
                 // nothing came after: verify says so either way.
                 let rep = verify::verify(&r);
@@ -237,8 +238,13 @@ fn a_daemon_that_closes_probes_pipe_for_good_keeps_what_fits_the_ring() {
                 if after == 1000 {
                     assert_eq!(kept, total, "{what}: {err}");
                 } else {
-                    assert!(end.lost_records > 0, "{what}");
-                    assert!(err.contains("did not fit the shared ring"), "{what}: {err}");
+                    // Tracing stopped once the ring was full (memory stays
+                    // bounded in a daemon that runs on): what it held is
+                    // kept, the rest is missing, which verify says.
+                    assert!(
+                        (16_000..=16_384 + 1).contains(&kept),
+                        "{what}: {kept} kept: {err}"
+                    );
                 }
             }
         }

@@ -329,9 +329,13 @@ pub fn lost_captures(end: &EndInfo) -> Option<String> {
         |s| format!("after seq {s}"),
     );
     if end.lost_records > 0 {
+        // Counted by the recorder: a failed writer, a message cut off by
+        // the program's death, records past the shared ring.
+        let n = end.lost_records;
         return Some(format!(
-            "{} captures {after} reached the recorder but were not written ({})",
-            end.lost_records,
+            "{n} {} {after} {} not in the log ({})",
+            if n == 1 { "capture" } else { "captures" },
+            if n == 1 { "is" } else { "are" },
             end.exit.detail.as_deref().unwrap_or("writer failure")
         ));
     }

@@ -684,9 +684,11 @@ impl Run<'_, '_> {
         if contents.overflow > 0 {
             s.writer.count_lost(contents.overflow);
             self.warnings.push(format!(
-                "{} the program made while it could not reach the recorder (its pipe closed for \
-                 good) did not fit the shared ring and are lost",
-                plural(contents.overflow, "capture", "captures")
+                "the program could no longer reach the recorder (it closed probe's pipe for good): \
+                 what the shared ring held is kept, tracing stopped once it was full, and {} \
+                 written past it {} lost",
+                plural(contents.overflow, "capture", "captures"),
+                if contents.overflow == 1 { "is" } else { "are" }
             ));
         }
         match got {

@@ -32,6 +32,8 @@ STMT, BIND = _plan.STMT, _plan.BIND
 # marshal version pinned on the wire: the recorder's decoder knows version
 # 4; newer Pythons default to newer versions (3.15: 6).
 MARSHAL_VERSION = 4
+# Records the recorder's shared ring holds (src/wire/ring.rs CAPACITY).
+RING_RECORDS = 16_384
 
 
 class _NoLock:
@@ -90,8 +92,10 @@ class CaptureManager:
         # Whether the chunk's records are in the recorder's shared ring
         # (native core; runner.py).
         self.ring = False
-        # The pipe is closed and cannot be opened again (see _flush).
+        # The pipe is closed and cannot be opened again (see _flush); then,
+        # once the ring is full, on_unreachable (the runner's) stops tracing.
         self.unreachable = False
+        self.on_unreachable = None
         # Set once the run is sealed (or the recorder is gone, or in a
         # forked child): nothing is captured or sent any more (see close()).
         self.closed = False
@@ -112,6 +116,7 @@ class CaptureManager:
         """A forked child starts with a fresh lock (the parent's may have been
         held by another thread at the fork) and no state of the parent's."""
         self.lock = _thread.allocate_lock()
+        self.unreachable = False
         self.pending.clear()
         self.armed.clear()
         del self.inflight[:]
@@ -346,23 +351,31 @@ class CaptureManager:
 
     def _flush(self):
         chunk = self.chunk
+        if self.unreachable:
+            # (Before the closed check: closing must not empty the ring.)
+            self.deadline[0] = time.monotonic_ns() + self.flush_interval
+            if len(chunk) >= RING_RECORDS and not self.closed and self.on_unreachable is not None:
+                # The ring is full: tracing stops, so that a daemon running
+                # on for days does not keep what can never be sent.
+                self.on_unreachable()
+            return
         if self.closed:
             # After the seal (daemon threads during interpreter shutdown) or
             # in a forked child: END was the last message; nothing follows it.
             chunk.clear()
             del self.completions[:]
             return
-        if self.unreachable:
-            return
         if self.ring and not self.wire.dead and not self.wire.usable():
             # The program closed our pipe and it cannot be opened again (a
             # daemon that dropped its privileges or changed its root, then
             # closed every descriptor): the chunk's records stay where they
             # are, in the shared ring, for the recorder to read back when
-            # the program ends (it counts any beyond the ring as lost).
-            # Nothing is flushed from now on.
+            # the program ends. Nothing is sent from now on, and tracing
+            # stops once the ring is full (the flushes still come every
+            # 25 ms to see to that); the recorder counts any record written
+            # past the ring as lost.
             self.unreachable = True
-            self.deadline[0] = 1 << 62
+            self.deadline[0] = time.monotonic_ns() + self.flush_interval
             return
         n_inflight = len(self.inflight)
         for frame, pl in list(self.pending.items()):

@@ -192,6 +192,19 @@ class Runner:
                 pass
             self.mgr.close(self.planner)
 
+    def recorder_unreachable(self):
+        """probe's pipe is closed for good and the shared ring is full:
+        stop tracing; what the ring holds stays for the recorder to read
+        back (nothing is written to the program's descriptors, which may be
+        files of its own by now)."""
+        self.sealed = True
+        try:
+            if self.core is not None:
+                self.core.uninstall()
+        except Exception:  # noqa: BLE001
+            pass
+        self.mgr.close(self.planner)
+
     def before_exec(self, what):
         """os.exec* is about to replace the program: send what is captured
         and an END saying so, since nothing runs after a successful exec.
@@ -280,6 +293,7 @@ class Runner:
                 "please report it with the probe specs")})
             return 2
         mgr = self.mgr = CaptureManager(self.wire, sites, Values(cfg["max_value_bytes"], cfg["max_array_bytes"]))
+        mgr.on_unreachable = self.recorder_unreachable
         debug = None
         if cfg.get("debug_plan"):
             def debug(text):
