@@ -278,6 +278,46 @@ fn values_are_stored_exactly() {
 }
 
 #[test]
+fn ints_at_digit_and_64_bit_edges_are_exact() {
+    use probe::model::Value;
+    let file = fixture("ints.py");
+    across_runs(
+        "ints.py",
+        &[spec(&file, "v", "v")],
+        &[],
+        |what, out, recs| {
+            let small: [i64; 18] = [
+                0,
+                1,
+                -1,
+                5,
+                -5,
+                255,
+                256,
+                -256,
+                -257,
+                (1 << 30) - 1,
+                1 << 30,
+                -((1 << 30) - 1),
+                -(1 << 30),
+                1 << 31,
+                (1 << 60) + 7,
+                -(1 << 62),
+                i64::MAX,
+                i64::MIN,
+            ];
+            let mut want: Vec<Value> = small.iter().map(|&i| Value::Int(i)).collect();
+            want.push(Value::BigInt("18446744073709551615".into()));
+            want.push(Value::BigInt("-100000000000000000000".into()));
+            want.push(Value::Bool(true));
+            let got: Vec<Value> = recs.iter().map(|r| r.value.clone()).collect();
+            assert_eq!(got, want, "{what}");
+            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok", "{what}");
+        },
+    );
+}
+
+#[test]
 fn attribute_chains_class_bodies_globals_closures_builtins() {
     let file = fixture("scopes.py");
     let specs = vec![

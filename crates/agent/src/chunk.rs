@@ -11,6 +11,7 @@
 //! marshalled, so one sequence covers both.
 
 use core::ptr;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3_ffi::*;
 
@@ -208,6 +209,13 @@ pub unsafe fn encode_value(v: *mut PyObject) -> Option<Val> {
     unsafe {
         let t = Py_TYPE(v);
         if t == &raw mut PyLong_Type {
+            if let Some(i) = compact_int(v) {
+                return Some(Val {
+                    tag: V_INT,
+                    a: i as u64,
+                    b: 0,
+                });
+            }
             let mut overflow: core::ffi::c_int = 0;
             let i = PyLong_AsLongLongAndOverflow(v, &mut overflow);
             // Beyond 64 bits: the Python path decides (very large ints are
@@ -245,6 +253,85 @@ pub unsafe fn encode_value(v: *mut PyObject) -> Option<Val> {
         }
         None
     }
+}
+
+/// Whether `compact_int` may read ints directly (set by `check_ints`).
+static INTS_DIRECT: AtomicBool = AtomicBool::new(false);
+
+/// The value of an exact int that fits one 30-bit digit, read from the
+/// object as CPython 3.12+ lays it out (`lv_tag` after the object header:
+/// the digit count above 3 flag bits, the sign in the low 2; then the
+/// digits) — `PyLong_AsLongLongAndOverflow` costs ~40 instructions of a
+/// record. None where the layout was not confirmed or the int is larger.
+///
+/// # Safety
+/// `v` a live exact int.
+#[inline]
+unsafe fn compact_int(v: *mut PyObject) -> Option<i64> {
+    if !INTS_DIRECT.load(Ordering::Relaxed) {
+        return None;
+    }
+    // SAFETY: every int object has at least the header, the tag and one
+    // digit (checked on live ints by check_ints before this is enabled).
+    unsafe {
+        let base = v.cast::<u8>().add(core::mem::size_of::<PyObject>());
+        let tag = *base.cast::<usize>();
+        if tag >= 16 {
+            return None;
+        }
+        let digit = i64::from(*base.add(core::mem::size_of::<usize>()).cast::<u32>());
+        Some((1 - (tag & 3) as i64) * digit)
+    }
+}
+
+/// Confirms the int layout `compact_int` reads on ints made here (both
+/// signs, zero, one digit's limits, and a two-digit int it must refuse),
+/// and enables it if every one reads back right; whether it did.
+///
+/// # Safety
+/// GIL held.
+pub unsafe fn check_ints() -> bool {
+    INTS_DIRECT.store(true, Ordering::Relaxed);
+    let values: [i64; 12] = [
+        0,
+        1,
+        -1,
+        5,
+        -5,
+        255,
+        256,
+        -257,
+        123_456_789,
+        -123_456_789,
+        (1 << 30) - 1,
+        -((1 << 30) - 1),
+    ];
+    let mut ok = true;
+    // SAFETY: GIL held; each int is made and released here.
+    unsafe {
+        for v in values {
+            let o = PyLong_FromLongLong(v);
+            if o.is_null() {
+                PyErr_Clear();
+                ok = false;
+                break;
+            }
+            ok &= compact_int(o) == Some(v);
+            Py_DECREF(o);
+        }
+        for v in [1i64 << 30, -(1i64 << 30), i64::MAX, i64::MIN] {
+            let o = PyLong_FromLongLong(v);
+            if o.is_null() {
+                PyErr_Clear();
+                ok = false;
+                break;
+            }
+            ok &= compact_int(o).is_none();
+            Py_DECREF(o);
+        }
+    }
+    INTS_DIRECT.store(ok, Ordering::Relaxed);
+    ok
 }
 
 /// The chunk being filled.

@@ -61,12 +61,23 @@ impl Hasher for Fx {
 
 /// The table.
 #[derive(Default)]
-pub struct Table(HashMap<(usize, i64), Entry, BuildHasherDefault<Fx>>);
+pub struct Table {
+    map: HashMap<(usize, i64), Entry, BuildHasherDefault<Fx>>,
+    /// Changes at every `set` and `clear`: what was looked up under an
+    /// older generation may be gone (see lib.rs `Memo`).
+    gen: u64,
+}
 
 impl Table {
     /// The action at `offset` of `code`.
     pub fn get(&self, code: *mut PyObject, offset: i64) -> Option<&Entry> {
-        self.0.get(&(code as usize, offset))
+        self.map.get(&(code as usize, offset))
+    }
+
+    /// The table's generation: an entry found under it (its code, probe
+    /// and unit) stays alive until it changes.
+    pub fn generation(&self) -> u64 {
+        self.gen
     }
 
     /// Enters an action (replacing one there).
@@ -98,11 +109,13 @@ impl Table {
                 code: Py_NewRef(code),
             }
         };
-        self.0.insert((code as usize, offset), entry);
+        self.gen += 1;
+        self.map.insert((code as usize, offset), entry);
     }
 
     /// Forgets every action.
     pub fn clear(&mut self) {
-        self.0.clear();
+        self.gen += 1;
+        self.map.clear();
     }
 }
