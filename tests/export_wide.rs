@@ -121,3 +121,101 @@ print(rows)
     );
     assert!(out.contains("demo.py:4:x@lhs"), "{out}");
 }
+
+/// `-o -` writes the export to standard output (every format, long and
+/// wide, byte for byte what a file gets), never a file named `-`; without
+/// --format it says to name one; a reader that stops early is not an error.
+#[test]
+fn dash_output_is_standard_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("g.probe");
+    write_gallery(&log);
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_probe"))
+            .arg("export")
+            .arg(&log)
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("probe export")
+    };
+    for (format, wide) in [
+        ("csv", false),
+        ("jsonl", false),
+        ("csv", true),
+        ("parquet", false),
+    ] {
+        let file = dir.path().join(format!("g.{format}"));
+        let mut extra = vec!["--force"];
+        if wide {
+            extra.push("--wide");
+        }
+        export(&log, &file, &extra);
+        let mut args = vec!["-o", "-", "--format", format];
+        if wide {
+            args.push("--wide");
+        }
+        let r = run(&args);
+        assert_eq!(
+            r.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        let want = std::fs::read(&file).expect("read export");
+        if format == "parquet" {
+            // Same rows; the footer's creation metadata may differ.
+            assert!(
+                r.stdout.starts_with(b"PAR1") && r.stdout.ends_with(b"PAR1"),
+                "{format}"
+            );
+        } else {
+            assert_eq!(
+                r.stdout, want,
+                "{format} wide={wide}: stdout differs from the file"
+            );
+        }
+        assert!(
+            String::from_utf8_lossy(&r.stderr).contains("to standard output"),
+            "{}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        assert!(
+            !dir.path().join("-").exists(),
+            "a file named '-' was written"
+        );
+    }
+    let r = run(&["-o", "-"]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("--format"),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    // A reader that closes the pipe after one line, long before the
+    // 200,000 rows (megabytes: more than a pipe holds) are written.
+    let big = dir.path().join("big.probe");
+    write_series(&big, 200_000, 1_000, |i| Value::Int(i as i64));
+    let sh = format!(
+        "{} export {} -o - --format csv | head -n 1; exit ${{PIPESTATUS[0]}}",
+        env!("CARGO_BIN_EXE_probe"),
+        big.display()
+    );
+    let r = Command::new("bash")
+        .arg("-c")
+        .arg(&sh)
+        .output()
+        .expect("bash");
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert!(String::from_utf8_lossy(&r.stdout).starts_with("seq,"));
+    assert!(
+        r.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+}

@@ -12,7 +12,8 @@ pub struct ExportArgs {
     /// The trace to export.
     log: PathBuf,
     /// Output file; its extension picks the format (.parquet, .arrow,
-    /// .csv, .jsonl, .perfetto-trace) unless --format is given.
+    /// .csv, .jsonl, .perfetto-trace) unless --format is given. `-` writes
+    /// to standard output (name the format with --format).
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
     /// Output format: parquet, arrow (Arrow IPC file), csv, jsonl, or
@@ -53,6 +54,10 @@ pub fn run(args: ExportArgs) -> Result<u8> {
                 "probe: error: unknown format {name:?}; choose one of {}",
                 names.join(", ")
             ),
+            None if export::is_stdout(&args.output) => eprintln!(
+                "probe: error: -o - writes to standard output; name its format with --format ({})",
+                names.join(", ")
+            ),
             None => eprintln!(
                 "probe: error: cannot tell the format of {} from its extension; name one with --format ({})",
                 args.output.display(),
@@ -88,7 +93,15 @@ pub fn run(args: ExportArgs) -> Result<u8> {
             for w in &s.warnings {
                 eprintln!("probe: warning: {w}");
             }
-            if !args.quiet {
+            if !args.quiet && export::is_stdout(&args.output) {
+                eprintln!(
+                    "probe: wrote {} of {} as {} to standard output in {}",
+                    crate::text::count(s.rows, "row", "rows"),
+                    crate::text::count(s.probes as u64, "probe", "probes"),
+                    format.name(),
+                    crate::text::format_duration(started.elapsed()),
+                );
+            } else if !args.quiet {
                 eprintln!(
                     "probe: wrote {} — {} of {} as {} in {}, {}",
                     args.output.display(),
@@ -99,6 +112,10 @@ pub fn run(args: ExportArgs) -> Result<u8> {
                     human_bytes(s.bytes)
                 );
             }
+            Ok(0)
+        }
+        // A reader that stopped early (`-o - | head`) is not an error.
+        Err(e) if export::is_stdout(&args.output) && e.to_string().contains("(os error 32)") => {
             Ok(0)
         }
         Err(e) => {

@@ -309,6 +309,57 @@ impl Encoder<'_> {
     }
 }
 
+/// Where an export goes: a file that appears whole or not at all, or
+/// standard output (`-o -`, for a pipe: `probe export run.probe -o - --format
+/// csv | ...`).
+enum Output {
+    File(PendingFile),
+    Stdout,
+}
+
+impl Output {
+    /// The output and a handle to write it through.
+    fn open(path: &Path, force: bool) -> Result<(Output, std::fs::File), ExportError> {
+        let io_err = |error: std::io::Error| {
+            ExportError::Output(OutputError::Io {
+                path: path.to_path_buf(),
+                error,
+            })
+        };
+        if is_stdout(path) {
+            use std::os::fd::AsFd;
+            let fd = std::io::stdout()
+                .as_fd()
+                .try_clone_to_owned()
+                .map_err(io_err)?;
+            return Ok((Output::Stdout, std::fs::File::from(fd)));
+        }
+        let mut out = PendingFile::create(path, force)?;
+        let file = out.file().try_clone().map_err(io_err)?;
+        Ok((Output::File(out), file))
+    }
+
+    /// Puts a file in place (standard output needs nothing).
+    fn commit(self) -> Result<(), ExportError> {
+        match self {
+            Output::File(f) => Ok(f.commit()?),
+            Output::Stdout => Ok(()),
+        }
+    }
+}
+
+/// Whether an output path means standard output (`-`).
+pub fn is_stdout(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// The size of what was written through `file`: its length for a file,
+/// 0 for a pipe or terminal (standard output).
+fn written_bytes(file: &std::fs::File) -> std::io::Result<u64> {
+    let m = file.metadata()?;
+    Ok(if m.is_file() { m.len() } else { 0 })
+}
+
 /// Export a log. `progress(rows_done, rows_total)` is called as blocks are
 /// written.
 pub fn export(
@@ -355,14 +406,13 @@ pub fn export(
         }));
     }
     if opts.wide {
-        let mut out = PendingFile::create(&opts.output, opts.force)?;
+        let (out, file) = Output::open(&opts.output, opts.force)?;
         let io_err = |error: std::io::Error| {
             ExportError::Output(OutputError::Io {
                 path: opts.output.clone(),
                 error,
             })
         };
-        let file = out.file().try_clone().map_err(io_err)?;
         let mut w = BufWriter::with_capacity(1 << 20, file);
         let s = wide::write(&reader, keep.as_deref(), opts.format, &mut w).map_err(|detail| {
             ExportError::Encode {
@@ -372,7 +422,7 @@ pub fn export(
             }
         })?;
         let file = w.into_inner().map_err(|e| io_err(e.into_error()))?;
-        let bytes = file.metadata().map_err(io_err)?.len();
+        let bytes = written_bytes(&file).map_err(io_err)?;
         drop(file);
         out.commit()?;
         if !s.skipped.is_empty() {
@@ -389,18 +439,17 @@ pub fn export(
         });
     }
     if opts.format == Format::Perfetto {
-        let mut out = PendingFile::create(&opts.output, opts.force)?;
+        let (out, file) = Output::open(&opts.output, opts.force)?;
         let io_err = |error: std::io::Error| {
             ExportError::Output(OutputError::Io {
                 path: opts.output.clone(),
                 error,
             })
         };
-        let file = out.file().try_clone().map_err(io_err)?;
         let mut w = BufWriter::with_capacity(1 << 20, file);
         let s = perfetto::write(&reader, keep.as_deref(), &mut w).map_err(io_err)?;
         let file = w.into_inner().map_err(|e| io_err(e.into_error()))?;
-        let bytes = file.metadata().map_err(io_err)?.len();
+        let bytes = written_bytes(&file).map_err(io_err)?;
         drop(file);
         out.commit()?;
         if !s.skipped.is_empty() {
@@ -417,11 +466,7 @@ pub fn export(
         });
     }
     let layout = columns::Layout::new(reader.meta(), opts.format == Format::Parquet);
-    let mut out = PendingFile::create(&opts.output, opts.force)?;
-    let file = out.file().try_clone().map_err(|error| OutputError::Io {
-        path: opts.output.clone(),
-        error,
-    })?;
+    let (out, file) = Output::open(&opts.output, opts.force)?;
     let out_path = opts.output.clone();
     let encode_err = |format: &'static str, detail: String| ExportError::Encode {
         format,
@@ -558,7 +603,7 @@ pub fn export(
     // not at all, and an export can be redone; syncing hundreds of MB would
     // only make every export wait for the disk.
     let file = file.into_inner().map_err(|e| io_err(e.into_error()))?;
-    let bytes = file.metadata().map_err(io_err)?.len();
+    let bytes = written_bytes(&file).map_err(io_err)?;
     drop(file);
     out.commit()?;
     Ok(ExportSummary {
