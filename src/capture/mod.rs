@@ -37,6 +37,7 @@ use sha2::{Digest, Sha256};
 pub const AGENT_MODULES: &[(&str, &str)] = &[
     ("values", include_str!("agent/values.py")),
     ("wire", include_str!("agent/wire.py")),
+    ("resolved", include_str!("agent/resolved.py")),
     ("symbols", include_str!("agent/symbols.py")),
     ("resolve", include_str!("agent/resolve.py")),
     ("frames", include_str!("agent/frames.py")),
@@ -114,56 +115,80 @@ pub const SITE_PYTHONPATH_ENV: &str = "PROBE_AGENT_PYTHONPATH";
 
 /// An in-memory zip archive holding [`SITE_STUB`] as `sitecustomize.py`,
 /// for `PYTHONPATH=/proc/self/fd/N` (zipimport reads it through that path;
-/// nothing is written to the file system).
-pub fn site_zip() -> io::Result<OwnedFd> {
-    let zip = stored_zip("sitecustomize.py", SITE_STUB.as_bytes());
+/// nothing is written to the file system). With `pyc`, the stub compiled
+/// by the interpreter (an unchecked hash-based pyc that boot.py made, from
+/// the checked cache) as `sitecustomize.pyc` as well, which zipimport
+/// prefers: without it zipimport compiles the stub, twice, and the first
+/// `compile()` of a process builds the `ast` module's node types (~11 M
+/// instructions). A pyc of another interpreter's magic number is passed
+/// over for the source.
+pub fn site_zip(pyc: Option<&[u8]>) -> io::Result<OwnedFd> {
+    let mut members: Vec<(&str, &[u8])> = Vec::new();
+    if let Some(pyc) = pyc {
+        members.push(("sitecustomize.pyc", pyc));
+    }
+    members.push(("sitecustomize.py", SITE_STUB.as_bytes()));
+    let zip = stored_zip(&members);
     let mut file = memfd("probe-site")?;
     file.write_all(&zip)?;
     file.seek(SeekFrom::Start(0))?;
     Ok(OwnedFd::from(file))
 }
 
-/// A zip archive of one uncompressed member (PKWARE APPNOTE 4.3: local
-/// header, data, central directory, end record). Tiny and fixed, so
+/// A zip archive of uncompressed members (PKWARE APPNOTE 4.3: local
+/// headers and data, central directory, end record). Tiny and fixed, so
 /// written here rather than with a zip crate.
-fn stored_zip(name: &str, data: &[u8]) -> Vec<u8> {
-    let mut crc = flate2::Crc::new();
-    crc.update(data);
-    let crc = crc.sum();
-    let (n, size) = (name.len() as u16, data.len() as u32);
+fn stored_zip(members: &[(&str, &[u8])]) -> Vec<u8> {
     // 1980-01-01 00:00 in DOS date/time.
     let (time, date) = (0u16, (1 << 5) | 1);
-    let mut z = Vec::with_capacity(data.len() + 2 * name.len() + 100);
+    let mut z = Vec::with_capacity(
+        members
+            .iter()
+            .map(|(n, d)| d.len() + 2 * n.len() + 100)
+            .sum(),
+    );
     let le16 = |z: &mut Vec<u8>, v: u16| z.extend_from_slice(&v.to_le_bytes());
     let le32 = |z: &mut Vec<u8>, v: u32| z.extend_from_slice(&v.to_le_bytes());
-    le32(&mut z, 0x0403_4b50);
-    for v in [20, 0, 0, time, date] {
-        le16(&mut z, v);
+    let mut entries = Vec::new();
+    for (name, data) in members {
+        let mut crc = flate2::Crc::new();
+        crc.update(data);
+        let crc = crc.sum();
+        let (n, size) = (name.len() as u16, data.len() as u32);
+        let at = z.len() as u32;
+        le32(&mut z, 0x0403_4b50);
+        for v in [20, 0, 0, time, date] {
+            le16(&mut z, v);
+        }
+        for v in [crc, size, size] {
+            le32(&mut z, v);
+        }
+        le16(&mut z, n);
+        le16(&mut z, 0);
+        z.extend_from_slice(name.as_bytes());
+        z.extend_from_slice(data);
+        entries.push((name, crc, size, at));
     }
-    for v in [crc, size, size] {
-        le32(&mut z, v);
-    }
-    le16(&mut z, n);
-    le16(&mut z, 0);
-    z.extend_from_slice(name.as_bytes());
-    z.extend_from_slice(data);
     let cd = z.len() as u32;
-    le32(&mut z, 0x0201_4b50);
-    for v in [20, 20, 0, 0, time, date] {
-        le16(&mut z, v);
+    for (name, crc, size, at) in &entries {
+        le32(&mut z, 0x0201_4b50);
+        for v in [20, 20, 0, 0, time, date] {
+            le16(&mut z, v);
+        }
+        for v in [*crc, *size, *size] {
+            le32(&mut z, v);
+        }
+        for v in [name.len() as u16, 0, 0, 0, 0] {
+            le16(&mut z, v);
+        }
+        le32(&mut z, 0); // external attributes
+        le32(&mut z, *at); // offset of the local header
+        z.extend_from_slice(name.as_bytes());
     }
-    for v in [crc, size, size] {
-        le32(&mut z, v);
-    }
-    for v in [n, 0, 0, 0, 0] {
-        le16(&mut z, v);
-    }
-    le32(&mut z, 0); // external attributes
-    le32(&mut z, 0); // offset of the local header
-    z.extend_from_slice(name.as_bytes());
     let cd_size = z.len() as u32 - cd;
     le32(&mut z, 0x0605_4b50);
-    for v in [0, 0, 1, 1] {
+    let count = entries.len() as u16;
+    for v in [0, 0, count, count] {
         le16(&mut z, v);
     }
     le32(&mut z, cd_size);
@@ -214,6 +239,9 @@ pub struct Bundle {
     /// close-on-exec), which the agent loads through `/proc/self/fd` without
     /// copying it; its number is the config's `native_fd`.
     pub native: Option<OwnedFd>,
+    /// The stub compiled by this interpreter, for the `site` zip
+    /// ([`site_zip`]), when the cache has it.
+    pub site_pyc: Option<Vec<u8>>,
 }
 
 fn section(out: &mut Vec<u8>, name: &str, data: &[u8]) -> io::Result<()> {
@@ -238,6 +266,7 @@ pub fn bundle(
     config: &[ConfigEntry],
     probes: &[String],
     cached: &[(String, Vec<u8>)],
+    resolution: Option<&[u8]>,
     native: Option<&[u8]>,
 ) -> io::Result<Bundle> {
     let mut native_fd = None;
@@ -279,6 +308,8 @@ pub fn bundle(
     for (name, src) in AGENT_MODULES {
         section(&mut out, &format!("src:{name}"), src.as_bytes())?;
     }
+    // The stub's source, for boot.py to compile into the stub's pyc.
+    section(&mut out, "site", SITE_STUB.as_bytes())?;
     let mut compiled = None;
     for (key, data) in cached {
         section(&mut out, &format!("cache:{key}"), data)?;
@@ -286,6 +317,9 @@ pub fn bundle(
     }
     if cached.len() != 1 {
         compiled = None;
+    }
+    if let Some(r) = resolution {
+        section(&mut out, "resolution", r)?;
     }
     let mut file = memfd("probe-agent")?;
     file.write_all(&out)?;
@@ -295,6 +329,7 @@ pub fn bundle(
         boot_len,
         compiled,
         native: native_fd,
+        site_pyc: None,
     })
 }
 
@@ -322,6 +357,7 @@ mod tests {
             &[("mode", "record".into())],
             &["a.py:3:x@lhs".to_string()],
             &[("k1".into(), vec![1, 2, 3])],
+            None,
             Some(b"\x7fELF-image"),
         )
         .unwrap();
@@ -383,7 +419,14 @@ mod tests {
 
     #[test]
     fn a_spec_with_a_newline_cannot_smuggle_config_lines() {
-        let e = bundle(&[], &["a.py:1:x\ncore\tsettrace".to_string()], &[], None).unwrap_err();
+        let e = bundle(
+            &[],
+            &["a.py:1:x\ncore\tsettrace".to_string()],
+            &[],
+            None,
+            None,
+        )
+        .unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
     }
 }

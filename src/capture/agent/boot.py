@@ -152,19 +152,52 @@ def _probe_boot(f, wire_fd, how, codes=None, boot_len=None):
                 send(6, key.encode() + b'\0' + marshal.dumps(codes))
             except OSError:
                 pass
+    # The resolution of these specs from an earlier run, if the recorder
+    # has one (resolved.py checks it before use).
+    resolution = section('resolution')
+    if how == 'site' and 'site_pyc\twant\n' in config:
+        # The recorder has no compiled stub for this interpreter: make it,
+        # an unchecked hash-based pyc (zipimport takes it as it is; with
+        # --check-hash-based-pycs always, its hash is the source's).
+        try:
+            import _imp
+            ext = sys.modules['_frozen_importlib_external']
+            src = section('site')
+            code = compile(src, '<probe-site>', 'exec', dont_inherit=True)
+            pyc = (ext.MAGIC_NUMBER + b'\x01\0\0\0' + _imp.source_hash(ext._RAW_MAGIC_NUMBER, src)
+                   + marshal.dumps(code))
+            send(9, key.encode() + b'\0' + pyc)
+        except Exception:
+            pass
     f.close()
     pkg = type(sys)('probe_agent')
     pkg.__path__ = []
     pkg.__package__ = 'probe_agent'
     sys.modules['probe_agent'] = pkg
-    for name in ['optables'] + order:
+
+    def load(name):
         m = type(sys)('probe_agent.' + name)
         m.__package__ = 'probe_agent'
         m.__file__ = '<probe-agent/%s>' % name
         sys.modules[m.__name__] = m
         setattr(pkg, name, m)
         exec(codes[name], m.__dict__)
-    return sys.modules['probe_agent.main'].main(wire_fd, config, mods_before, how)
+        return m
+
+    # Parsing source (the resolver, `probe probes`) is loaded when first
+    # imported (`from . import resolve`): a run whose resolution is cached
+    # never needs it, nor `_ast`, whose types cost ~11 M instructions.
+    lazy = ('symbols', 'resolve', 'listing')
+
+    def __getattr__(name):
+        if name in lazy and name in codes:
+            return load(name)
+        raise AttributeError(name)
+    pkg.__getattr__ = __getattr__
+    for name in ['optables'] + order:
+        if name not in lazy:
+            load(name)
+    return sys.modules['probe_agent.main'].main(wire_fd, config, mods_before, how, resolution)
 
 
 if __name__ == '__main__':

@@ -6,7 +6,7 @@
 
 import sys
 
-from .resolve import ProbeError
+from .resolved import ProbeError
 from .pytracer import SettraceCore
 from .sysmon import MonitoringCore
 from . import native as _native
