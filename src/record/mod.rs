@@ -21,7 +21,7 @@ pub mod spec;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -271,16 +271,18 @@ fn spawn(pc: &PythonCommand, wfd: RawFd, bundle: &Bundle) -> Result<Child, Recor
                 .args(&pc.target);
         }
     }
-    // SAFETY: pre_exec runs in the forked child before exec; fcntl is
-    // async-signal-safe and only clears close-on-exec on the pipe's write end
-    // so that the interpreter inherits it (the agent marks it non-inheritable
-    // again at once, so the program's own children do not).
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::fcntl(wfd, libc::F_SETFD, 0) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
+    // The pipe's write end is made inheritable here, in the recorder,
+    // rather than in a pre_exec closure in the child: without one, std
+    // spawns with posix_spawn (vfork) instead of fork, which copied the
+    // recorder's page tables and faulted its pages in before the exec.
+    // Nothing else is spawned meanwhile (the caller closes the descriptor
+    // right after), and the agent marks it non-inheritable again at once,
+    // so the program's own children do not get it.
+    // SAFETY: fcntl on a descriptor the caller owns.
+    if unsafe { libc::fcntl(wfd, libc::F_SETFD, 0) } != 0 {
+        return Err(RecordError::Io {
+            what: "passing the agent pipe on".into(),
+            cause: io::Error::last_os_error(),
         });
     }
     cmd.spawn().map_err(|cause| RecordError::Spawn {
