@@ -31,8 +31,6 @@ use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use sha2::{Digest, Sha256};
-
 /// The agent's modules, in load order (a module imports only earlier ones).
 pub const AGENT_MODULES: &[(&str, &str)] = &[
     ("values", include_str!("agent/values.py")),
@@ -197,26 +195,11 @@ fn stored_zip(members: &[(&str, &[u8])]) -> Vec<u8> {
     z
 }
 
-/// SHA-256 of everything the agent is made of: names the cached code.
-pub fn agent_hash() -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(BOOT_SOURCE.as_bytes());
-    h.update(SITE_STUB.as_bytes());
-    for (name, src) in AGENT_MODULES {
-        h.update((name.len() as u64).to_le_bytes());
-        h.update(name.as_bytes());
-        h.update((src.len() as u64).to_le_bytes());
-        h.update(src.as_bytes());
-    }
-    h.finalize().into()
-}
-
-/// Short hex form of [`agent_hash`], for file names.
+/// What names the cached compilations of this agent: a digest of its
+/// Python files, computed when `probe` is built (build.rs; the test
+/// `agent_key_covers_the_embedded_sources` checks it against them).
 pub fn agent_key() -> String {
-    agent_hash()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    env!("PROBE_AGENT_KEY").to_string()
 }
 
 /// One setting for the agent (`key`, `value`): lines of the bundle's config.
@@ -404,6 +387,31 @@ mod tests {
         // One cached compilation: the stub is told where it is.
         let (at, len, key) = b.compiled.expect("one compilation");
         assert_eq!((&all[at..at + len], key.as_str()), (&[1u8, 2, 3][..], "k1"));
+    }
+
+    /// The build-time key is the digest of exactly the sources embedded.
+    #[test]
+    fn agent_key_covers_the_embedded_sources() {
+        use sha2::{Digest, Sha256};
+        let mut files: Vec<(String, &str)> = AGENT_MODULES
+            .iter()
+            .map(|(n, s)| (format!("{n}.py"), *s))
+            .collect();
+        files.push(("boot.py".into(), BOOT_SOURCE));
+        files.push(("site_stub.py".into(), SITE_STUB));
+        files.sort();
+        let mut h = Sha256::new();
+        for (name, data) in &files {
+            h.update((name.len() as u64).to_le_bytes());
+            h.update(name.as_bytes());
+            h.update((data.len() as u64).to_le_bytes());
+            h.update(data.as_bytes());
+        }
+        let want: String = h.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(agent_key(), want);
     }
 
     /// boot.py's literal version bounds are the constants'.
