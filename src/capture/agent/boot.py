@@ -147,9 +147,11 @@ def _probe_boot(f, wire_fd, how, codes=None, boot_len=None):
         # Compiling costs ~35 ms: hand the code to the recorder to cache
         # (not in `probe probes`' list mode or `record`'s spec check, whose
         # "wire" is stdout).
+        # Each module marshalled on its own, so that a run unmarshals only
+        # the modules it loads (see `lazy` below).
         if 'mode\tlist\n' not in config and 'mode\tcheck\n' not in config:
             try:
-                send(6, key.encode() + b'\0' + marshal.dumps(codes))
+                send(6, key.encode() + b'\0' + marshal.dumps(dict((k, marshal.dumps(v)) for k, v in codes.items())))
             except OSError:
                 pass
     # The resolution of these specs from an earlier run, if the recorder
@@ -181,13 +183,17 @@ def _probe_boot(f, wire_fd, how, codes=None, boot_len=None):
         m.__file__ = '<probe-agent/%s>' % name
         sys.modules[m.__name__] = m
         setattr(pkg, name, m)
-        exec(codes[name], m.__dict__)
+        code = codes[name]
+        if type(code) is bytes:
+            code = marshal.loads(code)
+        exec(code, m.__dict__)
         return m
 
     # Parsing source (the resolver, `probe probes`) is loaded when first
     # imported (`from . import resolve`): a run whose resolution is cached
-    # never needs it, nor `_ast`, whose types cost ~11 M instructions.
-    lazy = ('symbols', 'resolve', 'listing')
+    # never needs it, nor `_ast`, whose types cost ~11 M instructions. The
+    # settrace core likewise (3.11, or --core settrace).
+    lazy = ('symbols', 'resolve', 'listing', 'pytracer')
 
     def __getattr__(name):
         if name in lazy and name in codes:

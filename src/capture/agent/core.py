@@ -7,7 +7,6 @@
 import sys
 
 from .resolved import ProbeError
-from .pytracer import SettraceCore
 from .sysmon import MonitoringCore
 from . import native as _native
 
@@ -47,4 +46,5 @@ def make(name, mgr, planner):
         return _native.NativeCore(mgr, planner)
     if name == "monitoring":
         return MonitoringCore(mgr, planner)
-    return SettraceCore(mgr, planner)
+    from . import pytracer  # loaded on demand (boot.py)
+    return pytracer.SettraceCore(mgr, planner)
