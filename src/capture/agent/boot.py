@@ -166,8 +166,10 @@ def _probe_boot(f, wire_fd, how, codes=None, boot_len=None):
             ext = sys.modules['_frozen_importlib_external']
             src = section('site')
             code = compile(src, '<probe-site>', 'exec', dont_inherit=True)
-            pyc = (ext.MAGIC_NUMBER + b'\x01\0\0\0' + _imp.source_hash(ext._RAW_MAGIC_NUMBER, src)
-                   + marshal.dumps(code))
+            token = getattr(_imp, 'pyc_magic_number_token', None)  # 3.15
+            if token is None:
+                token = ext._RAW_MAGIC_NUMBER
+            pyc = ext.MAGIC_NUMBER + b'\x01\0\0\0' + _imp.source_hash(token, src) + marshal.dumps(code)
             send(9, key.encode() + b'\0' + pyc)
         except Exception:
             pass
