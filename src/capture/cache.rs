@@ -354,10 +354,14 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A source file a resolution was computed from: (SHA-256 in lower-case
+/// hex, path).
+type SourceFile<'a> = (&'a [u8], &'a [u8]);
+
 /// A RESOLVED payload's parts: the files it was computed from, as (SHA-256
 /// in lower-case hex, path), and the agent's data. Payload: u32 LE header
 /// length, header lines `HEX PATH\n`, data.
-fn split_resolution(payload: &[u8]) -> Option<(Vec<(&[u8], &[u8])>, &[u8])> {
+fn split_resolution(payload: &[u8]) -> Option<(Vec<SourceFile<'_>>, &[u8])> {
     let n = u32::from_le_bytes(payload.get(..4)?.try_into().ok()?) as usize;
     let header = payload.get(4..4usize.checked_add(n)?)?;
     let data = &payload[4 + n..];
