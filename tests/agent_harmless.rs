@@ -135,9 +135,16 @@ fn a_tampered_cache_entry_is_deleted_and_rebuilt_never_run() {
     };
     let entries = of("bin");
     assert_eq!(
-        (entries.len(), of("idx").len(), files.len()),
-        (1, 1, 2),
-        "one compiled agent for Python {v}, and the index naming it: {files:?}"
+        (
+            entries.len(),
+            of("idx").len(),
+            of("pyc").len(),
+            of("res").len(),
+            files.len()
+        ),
+        (1, 1, 1, 1, 4),
+        "one compiled agent for Python {v}, the index naming it, the compiled \
+         sitecustomize stub and the specs' resolution: {files:?}"
     );
     // Replace the payload with code that would leave a mark, keeping the
     // header (magic and the old hash): it must be refused, not run.
@@ -160,6 +167,26 @@ fn a_tampered_cache_entry_is_deleted_and_rebuilt_never_run() {
     assert!(!marker.exists(), "code from a tampered cache file ran");
     let again = std::fs::read(&entries[0]).expect("rebuilt");
     assert_ne!(again, bytes, "the tampered file was replaced");
+    // The same for the compiled stub, which zipimport would run: a pyc
+    // that would leave a mark, under the old header.
+    let stub = &of("pyc")[0];
+    let evil_pyc = Command::new(&py)
+        .arg("-c")
+        .arg(format!(
+            "import marshal,sys,importlib.util as u;c=compile(\"open({:?},'w').write('x')\",'e','exec');sys.stdout.buffer.write(u.MAGIC_NUMBER+bytes([1,0,0,0])+bytes(8)+marshal.dumps(c))",
+            marker.display().to_string()
+        ))
+        .output()
+        .unwrap()
+        .stdout;
+    let mut bytes = std::fs::read(stub).unwrap();
+    bytes.truncate(12 + 32);
+    bytes.extend_from_slice(&evil_pyc);
+    std::fs::write(stub, &bytes).unwrap();
+    let out = record_with_cache(dir.path(), &cache, &py);
+    assert_ok(&out, "run with a tampered compiled stub");
+    assert!(!marker.exists(), "a tampered compiled stub ran");
+    assert_ne!(std::fs::read(stub).expect("rebuilt"), bytes);
     // A cache directory others can write is made private and emptied.
     std::fs::set_permissions(&pdir, std::fs::Permissions::from_mode(0o777)).unwrap();
     let out = record_with_cache(dir.path(), &cache, &py);
@@ -359,4 +386,145 @@ fn under_the_bootstrap_fallback_main_has_pythons_namespace_and_loader() {
             assert_eq!(values(&records(&out)), ["1"], "{v} {flag}");
         }
     }
+}
+
+/// Records `program` (`x` on line 1) with the cache in `cache` (None: a
+/// fresh, empty one), returning the values recorded.
+fn values_with_cache(
+    dir: &std::path::Path,
+    cache: Option<&std::path::Path>,
+    py: &std::path::Path,
+    program: &std::path::Path,
+    what: &str,
+) -> Vec<String> {
+    let fresh = tempfile::tempdir().unwrap();
+    let out = dir.join(format!("v{}.probe", what.len()));
+    let o = Command::new(probe_bin())
+        .env("XDG_CACHE_HOME", cache.unwrap_or(fresh.path()))
+        .args(["record", "-q", "--force", "-o"])
+        .arg(&out)
+        .arg("-p")
+        .arg(format!("{}:1:x", program.display()))
+        .arg("--")
+        .arg(py)
+        .arg(program)
+        .output()
+        .expect("probe runs");
+    assert_ok(&o, what);
+    values(&records(&out))
+}
+
+/// The one resolution entry of `cache`.
+fn resolution_entry(cache: &std::path::Path) -> std::path::PathBuf {
+    let res: Vec<_> = std::fs::read_dir(cache.join("probe"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "res"))
+        .collect();
+    assert_eq!(res.len(), 1, "one resolution: {res:?}");
+    res[0].clone()
+}
+
+/// A cached resolution of the specs is used only while every file it came
+/// from is unchanged: a file rewritten in place with the same size and
+/// the same modification time is resolved again, not served the old
+/// scope models (which would record the wrong statement, or nothing).
+#[test]
+fn a_changed_source_is_never_served_a_stale_resolution() {
+    use std::time::SystemTime;
+    let v1 = "x = 5; y = 1  # one statement binds x, then another\n";
+    let v2 = "y = 6; x = 7\nfor x in range(3): y = x * 10\n";
+    let pad = |s: &str, n: usize| format!("{s}{}\n", "#".repeat(n - s.len() - 1));
+    let n = v1.len().max(v2.len()) + 1;
+    let (v1, v2) = (pad(v1.trim_end(), n), pad(v2.trim_end(), n));
+    assert_eq!(v1.len(), v2.len());
+    for (v, py) in pythons() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        let prog = dir.path().join("prog.py");
+        std::fs::write(&prog, &v1).unwrap();
+        let want1 = values_with_cache(dir.path(), None, &py, &prog, "v1 fresh");
+        let first = values_with_cache(dir.path(), Some(&cache), &py, &prog, "v1 first");
+        let again = values_with_cache(dir.path(), Some(&cache), &py, &prog, "v1 cached");
+        assert_eq!((&first, &again), (&want1, &want1), "Python {v}");
+        let entry = resolution_entry(&cache);
+        let mtime = std::fs::metadata(&prog).unwrap().modified().unwrap();
+        // Same path, same inode, same size, same mtime: only the content.
+        {
+            use std::io::{Seek, Write};
+            let mut f = std::fs::OpenOptions::new().write(true).open(&prog).unwrap();
+            f.seek(std::io::SeekFrom::Start(0)).unwrap();
+            f.write_all(v2.as_bytes()).unwrap();
+            f.set_modified(mtime).unwrap();
+        }
+        assert_eq!(std::fs::metadata(&prog).unwrap().modified().unwrap(), mtime);
+        assert!(mtime <= SystemTime::now());
+        let want2 = values_with_cache(dir.path(), None, &py, &prog, "v2 fresh");
+        assert_ne!(want1, want2, "the two versions record differently");
+        let got2 = values_with_cache(dir.path(), Some(&cache), &py, &prog, "v2 cached");
+        assert_eq!(got2, want2, "Python {v}: a stale resolution was used");
+        assert!(entry.exists(), "the entry was replaced by v2's");
+        let again2 = values_with_cache(dir.path(), Some(&cache), &py, &prog, "v2 again");
+        assert_eq!(again2, want2, "Python {v}");
+    }
+}
+
+/// A resolution entry that is damaged — tampered under its old hash,
+/// truncated, or well-formed for the cache but holding data the agent
+/// cannot use — is never used: the run resolves from source and records
+/// what it would have without a cache.
+#[test]
+fn a_damaged_resolution_entry_falls_back_to_resolving() {
+    use sha2::{Digest, Sha256};
+    let (v, py) = pythons().pop().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let prog = dir.path().join("prog.py");
+    std::fs::write(&prog, "for x in range(3):\n    y = x\n").unwrap();
+    let want = values_with_cache(dir.path(), None, &py, &prog, "fresh");
+    assert_eq!(want, ["0", "1", "2"], "Python {v}");
+    let got = values_with_cache(dir.path(), Some(&cache), &py, &prog, "first");
+    assert_eq!(got, want);
+    let entry = resolution_entry(&cache);
+    let good = std::fs::read(&entry).unwrap();
+    let header = 12 + 32;
+    let payload = &good[header..];
+    let head_len = 4 + u32::from_le_bytes(payload[..4].try_into().unwrap()) as usize;
+    let sealed = |p: &[u8]| -> Vec<u8> {
+        let mut f = good[..12].to_vec();
+        f.extend_from_slice(&Sha256::digest(p));
+        f.extend_from_slice(p);
+        f
+    };
+    let mut flipped = good.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0xff;
+    let mut garbage = payload[..head_len].to_vec();
+    garbage.extend_from_slice(b"\xff\x00not marshal data");
+    // Valid marshal of the wrong shape: a resolution whose sites name a
+    // scope model that does not exist.
+    let wrong = Command::new(&py)
+        .arg("-c")
+        .arg("import marshal,sys;sys.stdout.buffer.write(marshal.dumps({'format':1,'sites':((0,('unit',0),7,()),)}))")
+        .output()
+        .unwrap()
+        .stdout;
+    let mut wrong_shape = payload[..head_len].to_vec();
+    wrong_shape.extend_from_slice(&wrong);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("tampered under the old hash", flipped),
+        ("truncated", good[..good.len() / 2].to_vec()),
+        ("garbage data, hash valid", sealed(&garbage)),
+        ("data of the wrong shape, hash valid", sealed(&wrong_shape)),
+        ("no files named, hash valid", sealed(&[0, 0, 0, 0, 1, 2, 3])),
+    ];
+    for (what, bytes) in cases {
+        std::fs::write(&entry, &bytes).unwrap();
+        let got = values_with_cache(dir.path(), Some(&cache), &py, &prog, what);
+        assert_eq!(got, want, "Python {v}: {what}");
+        let now = std::fs::read(&entry).unwrap_or_default();
+        assert_ne!(now, bytes, "{what}: the damaged entry was replaced");
+    }
+    let got = values_with_cache(dir.path(), Some(&cache), &py, &prog, "repaired");
+    assert_eq!(got, want);
 }

@@ -12,9 +12,18 @@
 //! directory, renamed into place. An index per interpreter executable says
 //! which compilation it uses, so that a run reads only that one; another
 //! agent version's files unused for a week are deleted.
+//!
+//! It also keeps the agent's resolution of a run's specs (the scope models
+//! and sites `resolved.py` describes), keyed by the interpreter, the specs
+//! and the current directory, so that a later run parses no source. Such
+//! an entry names the files it was computed from with their SHA-256; it is
+//! offered to the agent only when every one of them hashes the same now
+//! (and the agent checks further before use). At most
+//! [`MAX_RESOLUTIONS`] are kept per agent version, the oldest dropped.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -26,6 +35,8 @@ const MAGIC: &[u8; 12] = b"PROBECACHE1\n";
 const MAX_FILE: u64 = 16 << 20;
 /// At most this many compilations (one per interpreter version) are offered.
 const MAX_ENTRIES: usize = 16;
+/// At most this many resolutions are kept (per agent version).
+pub const MAX_RESOLUTIONS: usize = 64;
 /// Another agent version's files unused this long are deleted.
 const STALE: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -88,6 +99,107 @@ impl AgentCache {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
         ok.then(|| self.dir.join(format!("{}{pykey}.bin", self.prefix)))
+    }
+
+    /// The `sitecustomize` stub compiled by interpreter key `pykey`
+    /// ([`crate::capture::site_zip`]), if cached and intact.
+    pub fn load_site_pyc(&self, pykey: &str) -> Option<Vec<u8>> {
+        let path = self.path_of(pykey)?.with_extension("pyc");
+        match read_checked(&path) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                if e.kind() != io::ErrorKind::NotFound {
+                    let _ = fs::remove_file(&path);
+                }
+                None
+            }
+        }
+    }
+
+    /// Stores the stub compiled by interpreter key `pykey` (atomically).
+    pub fn store_site_pyc(&self, pykey: &str, pyc: &[u8]) -> io::Result<()> {
+        let path = self
+            .path_of(pykey)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "bad interpreter key"))?
+            .with_extension("pyc");
+        if pyc.len() < 17 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a pyc"));
+        }
+        self.write_checked(&path, pyc)
+    }
+
+    /// Where the resolution with key `key` (a lower-case hex digest) lives.
+    fn resolution_of(&self, key: &str) -> Option<PathBuf> {
+        let ok = (16..=64).contains(&key.len())
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        ok.then(|| self.dir.join(format!("{}{key}.res", self.prefix)))
+    }
+
+    /// The cached resolution with key `key` (see [`resolution_key`]) for
+    /// the agent's `resolution` section, when the entry passes the file
+    /// checks and every source file it names still has the content it was
+    /// computed from. A damaged entry is deleted; a stale one is left for
+    /// the agent's new resolution to replace.
+    pub fn load_resolution(&self, key: &str) -> Option<Vec<u8>> {
+        let path = self.resolution_of(key)?;
+        let payload = match read_checked(&path) {
+            Ok(p) => p,
+            Err(e) => {
+                if e.kind() != io::ErrorKind::NotFound {
+                    let _ = fs::remove_file(&path);
+                }
+                return None;
+            }
+        };
+        let Some((files, data)) = split_resolution(&payload) else {
+            let _ = fs::remove_file(&path);
+            return None;
+        };
+        for (hash, file) in files {
+            let mut f = File::open(std::ffi::OsStr::from_bytes(file)).ok()?;
+            let mut h = Sha256::new();
+            io::copy(&mut f, &mut h).ok()?;
+            if hex(&h.finalize()).as_bytes() != hash {
+                return None;
+            }
+        }
+        Some(data.to_vec())
+    }
+
+    /// Stores the agent's RESOLVED message `payload` under `key`
+    /// (atomically), then keeps the newest [`MAX_RESOLUTIONS`].
+    pub fn store_resolution(&self, key: &str, payload: &[u8]) -> io::Result<()> {
+        let bad = |what| io::Error::new(io::ErrorKind::InvalidInput, what);
+        let path = self.resolution_of(key).ok_or_else(|| bad("bad key"))?;
+        split_resolution(payload).ok_or_else(|| bad("not a resolution"))?;
+        self.write_checked(&path, payload)?;
+        let Ok(rd) = fs::read_dir(&self.dir) else {
+            return Ok(());
+        };
+        let mut mine: Vec<(SystemTime, PathBuf)> = rd
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_str()
+                    .is_some_and(|n| n.starts_with(&self.prefix) && n.ends_with(".res"))
+            })
+            .map(|e| {
+                let t = e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                (t, e.path())
+            })
+            .collect();
+        if mine.len() > MAX_RESOLUTIONS {
+            mine.sort();
+            for (_, p) in &mine[..mine.len() - MAX_RESOLUTIONS] {
+                let _ = fs::remove_file(p);
+            }
+        }
+        Ok(())
     }
 
     /// Where the index for interpreter `interp` (see `for_interpreter`)
@@ -222,6 +334,59 @@ impl AgentCache {
     }
 }
 
+/// The key of a run's resolution: the interpreter (its identity digest),
+/// the current directory and the specs, in order.
+pub fn resolution_key(interp: &str, cwd: &Path, specs: &[String]) -> String {
+    let mut h = Sha256::new();
+    h.update(b"probe-resolution-1\0");
+    h.update(interp.as_bytes());
+    h.update(b"\0");
+    h.update(cwd.as_os_str().as_bytes());
+    for s in specs {
+        h.update(b"\0");
+        h.update((s.len() as u64).to_le_bytes());
+        h.update(s.as_bytes());
+    }
+    hex(&h.finalize()[..16])
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A source file a resolution was computed from: (SHA-256 in lower-case
+/// hex, path).
+type SourceFile<'a> = (&'a [u8], &'a [u8]);
+
+/// A RESOLVED payload's parts: the files it was computed from, as (SHA-256
+/// in lower-case hex, path), and the agent's data. Payload: u32 LE header
+/// length, header lines `HEX PATH\n`, data.
+fn split_resolution(payload: &[u8]) -> Option<(Vec<SourceFile<'_>>, &[u8])> {
+    let n = u32::from_le_bytes(payload.get(..4)?.try_into().ok()?) as usize;
+    let header = payload.get(4..4usize.checked_add(n)?)?;
+    let data = &payload[4 + n..];
+    if data.is_empty() || !header.is_empty() && header.last() != Some(&b'\n') {
+        return None;
+    }
+    let mut files = Vec::new();
+    for line in header.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let sp = line.iter().position(|&b| b == b' ')?;
+        let (hash, path) = (&line[..sp], &line[sp + 1..]);
+        let hex_ok = hash.len() == 64
+            && hash
+                .iter()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b));
+        if !hex_ok || path.first() != Some(&b'/') || path.contains(&0) {
+            return None;
+        }
+        files.push((hash, path));
+    }
+    if files.is_empty() {
+        return None;
+    }
+    Some((files, data))
+}
+
 /// The payload of a cache file, if it is a regular file of ours that others
 /// cannot write, and its hash matches.
 fn read_checked(path: &Path) -> io::Result<Vec<u8>> {
@@ -237,17 +402,19 @@ fn read_checked(path: &Path) -> io::Result<Vec<u8>> {
     if meta.len() > MAX_FILE || meta.len() < (MAGIC.len() + 32) as u64 {
         return Err(bad("size out of range"));
     }
-    let mut all = Vec::with_capacity(meta.len() as usize);
-    f.read_to_end(&mut all)?;
-    let (head, rest) = all.split_at(MAGIC.len());
-    if head != MAGIC {
+    // The header apart, so that the payload is read where it stays (no
+    // copy of ~0.3 MB at every start).
+    let mut head = [0u8; MAGIC.len() + 32];
+    f.read_exact(&mut head)?;
+    if head[..MAGIC.len()] != MAGIC[..] {
         return Err(bad("bad magic"));
     }
-    let (hash, payload) = rest.split_at(32);
-    if Sha256::digest(payload).as_slice() != hash {
+    let mut payload = Vec::with_capacity(meta.len() as usize - head.len() + 1);
+    f.read_to_end(&mut payload)?;
+    if Sha256::digest(&payload).as_slice() != &head[MAGIC.len()..] {
         return Err(bad("hash mismatch"));
     }
-    Ok(payload.to_vec())
+    Ok(payload)
 }
 
 #[cfg(test)]

@@ -109,10 +109,11 @@ pub fn list_probes(
         // Listing only parses the file: any Python 3.11+ will do.
         ("policy", VersionPolicy::Any.word().to_string()),
     ];
-    let bundle = agent::bundle(&config, &[], &[], None).map_err(|cause| ListingError::Spawn {
-        python: python.to_string(),
-        cause,
-    })?;
+    let bundle =
+        agent::bundle(&config, &[], &[], None, None).map_err(|cause| ListingError::Spawn {
+            python: python.to_string(),
+            cause,
+        })?;
     let out = bootstrap(python, &bundle)
         .output()
         .map_err(|cause| ListingError::Spawn {
@@ -164,7 +165,7 @@ pub fn check_specs(python: &str, specs: &[String], first: &Path) -> Option<Strin
         ("first", first.display().to_string()),
         ("policy", VersionPolicy::Any.word().to_string()),
     ];
-    let bundle = agent::bundle(&config, specs, &[], None).ok()?;
+    let bundle = agent::bundle(&config, specs, &[], None, None).ok()?;
     let out = bootstrap(python, &bundle)
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

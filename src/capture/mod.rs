@@ -31,12 +31,11 @@ use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use sha2::{Digest, Sha256};
-
 /// The agent's modules, in load order (a module imports only earlier ones).
 pub const AGENT_MODULES: &[(&str, &str)] = &[
     ("values", include_str!("agent/values.py")),
     ("wire", include_str!("agent/wire.py")),
+    ("resolved", include_str!("agent/resolved.py")),
     ("symbols", include_str!("agent/symbols.py")),
     ("resolve", include_str!("agent/resolve.py")),
     ("frames", include_str!("agent/frames.py")),
@@ -114,56 +113,80 @@ pub const SITE_PYTHONPATH_ENV: &str = "PROBE_AGENT_PYTHONPATH";
 
 /// An in-memory zip archive holding [`SITE_STUB`] as `sitecustomize.py`,
 /// for `PYTHONPATH=/proc/self/fd/N` (zipimport reads it through that path;
-/// nothing is written to the file system).
-pub fn site_zip() -> io::Result<OwnedFd> {
-    let zip = stored_zip("sitecustomize.py", SITE_STUB.as_bytes());
+/// nothing is written to the file system). With `pyc`, the stub compiled
+/// by the interpreter (an unchecked hash-based pyc that boot.py made, from
+/// the checked cache) as `sitecustomize.pyc` as well, which zipimport
+/// prefers: without it zipimport compiles the stub, twice, and the first
+/// `compile()` of a process builds the `ast` module's node types (~11 M
+/// instructions). A pyc of another interpreter's magic number is passed
+/// over for the source.
+pub fn site_zip(pyc: Option<&[u8]>) -> io::Result<OwnedFd> {
+    let mut members: Vec<(&str, &[u8])> = Vec::new();
+    if let Some(pyc) = pyc {
+        members.push(("sitecustomize.pyc", pyc));
+    }
+    members.push(("sitecustomize.py", SITE_STUB.as_bytes()));
+    let zip = stored_zip(&members);
     let mut file = memfd("probe-site")?;
     file.write_all(&zip)?;
     file.seek(SeekFrom::Start(0))?;
     Ok(OwnedFd::from(file))
 }
 
-/// A zip archive of one uncompressed member (PKWARE APPNOTE 4.3: local
-/// header, data, central directory, end record). Tiny and fixed, so
+/// A zip archive of uncompressed members (PKWARE APPNOTE 4.3: local
+/// headers and data, central directory, end record). Tiny and fixed, so
 /// written here rather than with a zip crate.
-fn stored_zip(name: &str, data: &[u8]) -> Vec<u8> {
-    let mut crc = flate2::Crc::new();
-    crc.update(data);
-    let crc = crc.sum();
-    let (n, size) = (name.len() as u16, data.len() as u32);
+fn stored_zip(members: &[(&str, &[u8])]) -> Vec<u8> {
     // 1980-01-01 00:00 in DOS date/time.
     let (time, date) = (0u16, (1 << 5) | 1);
-    let mut z = Vec::with_capacity(data.len() + 2 * name.len() + 100);
+    let mut z = Vec::with_capacity(
+        members
+            .iter()
+            .map(|(n, d)| d.len() + 2 * n.len() + 100)
+            .sum(),
+    );
     let le16 = |z: &mut Vec<u8>, v: u16| z.extend_from_slice(&v.to_le_bytes());
     let le32 = |z: &mut Vec<u8>, v: u32| z.extend_from_slice(&v.to_le_bytes());
-    le32(&mut z, 0x0403_4b50);
-    for v in [20, 0, 0, time, date] {
-        le16(&mut z, v);
+    let mut entries = Vec::new();
+    for (name, data) in members {
+        let mut crc = flate2::Crc::new();
+        crc.update(data);
+        let crc = crc.sum();
+        let (n, size) = (name.len() as u16, data.len() as u32);
+        let at = z.len() as u32;
+        le32(&mut z, 0x0403_4b50);
+        for v in [20, 0, 0, time, date] {
+            le16(&mut z, v);
+        }
+        for v in [crc, size, size] {
+            le32(&mut z, v);
+        }
+        le16(&mut z, n);
+        le16(&mut z, 0);
+        z.extend_from_slice(name.as_bytes());
+        z.extend_from_slice(data);
+        entries.push((name, crc, size, at));
     }
-    for v in [crc, size, size] {
-        le32(&mut z, v);
-    }
-    le16(&mut z, n);
-    le16(&mut z, 0);
-    z.extend_from_slice(name.as_bytes());
-    z.extend_from_slice(data);
     let cd = z.len() as u32;
-    le32(&mut z, 0x0201_4b50);
-    for v in [20, 20, 0, 0, time, date] {
-        le16(&mut z, v);
+    for (name, crc, size, at) in &entries {
+        le32(&mut z, 0x0201_4b50);
+        for v in [20, 20, 0, 0, time, date] {
+            le16(&mut z, v);
+        }
+        for v in [*crc, *size, *size] {
+            le32(&mut z, v);
+        }
+        for v in [name.len() as u16, 0, 0, 0, 0] {
+            le16(&mut z, v);
+        }
+        le32(&mut z, 0); // external attributes
+        le32(&mut z, *at); // offset of the local header
+        z.extend_from_slice(name.as_bytes());
     }
-    for v in [crc, size, size] {
-        le32(&mut z, v);
-    }
-    for v in [n, 0, 0, 0, 0] {
-        le16(&mut z, v);
-    }
-    le32(&mut z, 0); // external attributes
-    le32(&mut z, 0); // offset of the local header
-    z.extend_from_slice(name.as_bytes());
     let cd_size = z.len() as u32 - cd;
     le32(&mut z, 0x0605_4b50);
-    for v in [0, 0, 1, 1] {
+    let count = entries.len() as u16;
+    for v in [0, 0, count, count] {
         le16(&mut z, v);
     }
     le32(&mut z, cd_size);
@@ -172,26 +195,11 @@ fn stored_zip(name: &str, data: &[u8]) -> Vec<u8> {
     z
 }
 
-/// SHA-256 of everything the agent is made of: names the cached code.
-pub fn agent_hash() -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(BOOT_SOURCE.as_bytes());
-    h.update(SITE_STUB.as_bytes());
-    for (name, src) in AGENT_MODULES {
-        h.update((name.len() as u64).to_le_bytes());
-        h.update(name.as_bytes());
-        h.update((src.len() as u64).to_le_bytes());
-        h.update(src.as_bytes());
-    }
-    h.finalize().into()
-}
-
-/// Short hex form of [`agent_hash`], for file names.
+/// What names the cached compilations of this agent: a digest of its
+/// Python files, computed when `probe` is built (build.rs; the test
+/// `agent_key_covers_the_embedded_sources` checks it against them).
 pub fn agent_key() -> String {
-    agent_hash()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    env!("PROBE_AGENT_KEY").to_string()
 }
 
 /// One setting for the agent (`key`, `value`): lines of the bundle's config.
@@ -214,18 +222,36 @@ pub struct Bundle {
     /// close-on-exec), which the agent loads through `/proc/self/fd` without
     /// copying it; its number is the config's `native_fd`.
     pub native: Option<OwnedFd>,
+    /// The stub compiled by this interpreter, for the `site` zip
+    /// ([`site_zip`]), when the cache has it.
+    pub site_pyc: Option<Vec<u8>>,
 }
 
-fn section(out: &mut Vec<u8>, name: &str, data: &[u8]) -> io::Result<()> {
+/// The bundle as it is written: straight into its in-memory file (through
+/// a buffer for the small parts), not assembled in memory first (~0.5 MB
+/// copied and faulted in at every start).
+struct Out {
+    w: io::BufWriter<File>,
+    len: usize,
+}
+
+impl Out {
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.w.write_all(bytes)?;
+        self.len += bytes.len();
+        Ok(())
+    }
+}
+
+fn section(out: &mut Out, name: &str, data: &[u8]) -> io::Result<()> {
     let n = u8::try_from(name.len())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "bundle section name too long"))?;
     let size = u32::try_from(data.len())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "bundle section too large"))?;
-    out.push(n);
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(&size.to_le_bytes());
-    out.extend_from_slice(data);
-    Ok(())
+    out.put(&[n])?;
+    out.put(name.as_bytes())?;
+    out.put(&size.to_le_bytes())?;
+    out.put(data)
 }
 
 /// Builds the bundle: boot code, `config` (plus `probes`, one `probe` line
@@ -238,6 +264,7 @@ pub fn bundle(
     config: &[ConfigEntry],
     probes: &[String],
     cached: &[(String, Vec<u8>)],
+    resolution: Option<&[u8]>,
     native: Option<&[u8]>,
 ) -> io::Result<Bundle> {
     let mut native_fd = None;
@@ -270,31 +297,39 @@ pub fn bundle(
         text.push_str(v);
         text.push('\n');
     }
-    let mut out = Vec::with_capacity(256 * 1024);
-    out.extend_from_slice(BOOT_SOURCE.as_bytes());
-    let boot_len = out.len();
+    let mut out = Out {
+        w: io::BufWriter::with_capacity(64 * 1024, memfd("probe-agent")?),
+        len: 0,
+    };
+    out.put(BOOT_SOURCE.as_bytes())?;
+    let boot_len = out.len;
     section(&mut out, "config", text.as_bytes())?;
     let order: Vec<&str> = AGENT_MODULES.iter().map(|(n, _)| *n).collect();
     section(&mut out, "order", order.join("\n").as_bytes())?;
     for (name, src) in AGENT_MODULES {
         section(&mut out, &format!("src:{name}"), src.as_bytes())?;
     }
+    // The stub's source, for boot.py to compile into the stub's pyc.
+    section(&mut out, "site", SITE_STUB.as_bytes())?;
     let mut compiled = None;
     for (key, data) in cached {
         section(&mut out, &format!("cache:{key}"), data)?;
-        compiled = Some((out.len() - data.len(), data.len(), key.clone()));
+        compiled = Some((out.len - data.len(), data.len(), key.clone()));
     }
     if cached.len() != 1 {
         compiled = None;
     }
-    let mut file = memfd("probe-agent")?;
-    file.write_all(&out)?;
+    if let Some(r) = resolution {
+        section(&mut out, "resolution", r)?;
+    }
+    let mut file = out.w.into_inner().map_err(|e| e.into_error())?;
     file.seek(SeekFrom::Start(0))?;
     Ok(Bundle {
         fd: OwnedFd::from(file),
         boot_len,
         compiled,
         native: native_fd,
+        site_pyc: None,
     })
 }
 
@@ -322,6 +357,7 @@ mod tests {
             &[("mode", "record".into())],
             &["a.py:3:x@lhs".to_string()],
             &[("k1".into(), vec![1, 2, 3])],
+            None,
             Some(b"\x7fELF-image"),
         )
         .unwrap();
@@ -370,6 +406,31 @@ mod tests {
         assert_eq!((&all[at..at + len], key.as_str()), (&[1u8, 2, 3][..], "k1"));
     }
 
+    /// The build-time key is the digest of exactly the sources embedded.
+    #[test]
+    fn agent_key_covers_the_embedded_sources() {
+        use sha2::{Digest, Sha256};
+        let mut files: Vec<(String, &str)> = AGENT_MODULES
+            .iter()
+            .map(|(n, s)| (format!("{n}.py"), *s))
+            .collect();
+        files.push(("boot.py".into(), BOOT_SOURCE));
+        files.push(("site_stub.py".into(), SITE_STUB));
+        files.sort();
+        let mut h = Sha256::new();
+        for (name, data) in &files {
+            h.update((name.len() as u64).to_le_bytes());
+            h.update(name.as_bytes());
+            h.update((data.len() as u64).to_le_bytes());
+            h.update(data.as_bytes());
+        }
+        let want: String = h.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(agent_key(), want);
+    }
+
     /// boot.py's literal version bounds are the constants'.
     #[test]
     fn boot_version_bounds_match_the_constants() {
@@ -383,7 +444,14 @@ mod tests {
 
     #[test]
     fn a_spec_with_a_newline_cannot_smuggle_config_lines() {
-        let e = bundle(&[], &["a.py:1:x\ncore\tsettrace".to_string()], &[], None).unwrap_err();
+        let e = bundle(
+            &[],
+            &["a.py:1:x\ncore\tsettrace".to_string()],
+            &[],
+            None,
+            None,
+        )
+        .unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
     }
 }

@@ -21,7 +21,7 @@ pub mod spec;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -240,7 +240,7 @@ fn spawn(pc: &PythonCommand, wfd: RawFd, bundle: &Bundle) -> Result<Child, Recor
     let mut cmd = Command::new(&pc.python);
     // `site` mode (see capture/mod.rs): the user's command as given, the
     // agent started by our sitecustomize. Kept open until the spawn.
-    let zip = agent::site_zip().map_err(|cause| RecordError::Io {
+    let zip = agent::site_zip(bundle.site_pyc.as_deref()).map_err(|cause| RecordError::Io {
         what: "preparing the agent's sitecustomize".into(),
         cause,
     })?;
@@ -271,16 +271,18 @@ fn spawn(pc: &PythonCommand, wfd: RawFd, bundle: &Bundle) -> Result<Child, Recor
                 .args(&pc.target);
         }
     }
-    // SAFETY: pre_exec runs in the forked child before exec; fcntl is
-    // async-signal-safe and only clears close-on-exec on the pipe's write end
-    // so that the interpreter inherits it (the agent marks it non-inheritable
-    // again at once, so the program's own children do not).
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::fcntl(wfd, libc::F_SETFD, 0) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
+    // The pipe's write end is made inheritable here, in the recorder,
+    // rather than in a pre_exec closure in the child: without one, std
+    // spawns with posix_spawn (vfork) instead of fork, which copied the
+    // recorder's page tables and faulted its pages in before the exec.
+    // Nothing else is spawned meanwhile (the caller closes the descriptor
+    // right after), and the agent marks it non-inheritable again at once,
+    // so the program's own children do not get it.
+    // SAFETY: fcntl on a descriptor the caller owns.
+    if unsafe { libc::fcntl(wfd, libc::F_SETFD, 0) } != 0 {
+        return Err(RecordError::Io {
+            what: "passing the agent pipe on".into(),
+            cause: io::Error::last_os_error(),
         });
     }
     cmd.spawn().map_err(|cause| RecordError::Spawn {
@@ -376,24 +378,51 @@ pub fn record_with_tap(
         ),
     ];
     let cache = cache::default_dir().and_then(|d| AgentCache::open(&d, &agent_key()));
+    let interp = pc.identity();
     let cached = cache
         .as_ref()
-        .map(|c| c.load_for(pc.identity().as_deref()))
+        .map(|c| c.load_for(interp.as_deref()))
         .unwrap_or_default();
+    // The agent's resolution of these specs from an earlier run, when its
+    // source files are unchanged (cache.rs; the agent checks it again).
+    let resolution_key = interp.as_deref().and_then(|i| {
+        let cwd = std::env::current_dir().ok()?;
+        Some(cache::resolution_key(i, &cwd, &opts.probes))
+    });
+    let resolution = cache
+        .as_ref()
+        .zip(resolution_key.as_deref())
+        .and_then(|(c, k)| c.load_resolution(k));
+    // The stub compiled by this interpreter (one compilation for it: the
+    // indexed one), else ask the agent to make it.
+    let site_pyc = match (&cache, cached.as_slice()) {
+        (Some(c), [(pykey, _)]) => c.load_site_pyc(pykey),
+        _ => None,
+    };
+    let mut config = config;
+    if cache.is_some() && site_pyc.is_none() {
+        config.push(("site_pyc", "want".to_string()));
+    }
     // The native core only where it may run: `--core auto` or `native`.
     let native = matches!(opts.core.as_str(), "auto" | "native").then_some(agent::native::IMAGE);
     // Its shared ring, so that a SIGKILL loses no capture it wrote. Best
     // effort: without one, only that guarantee is gone.
     let mut ring = native.and_then(|_| SharedRing::create().ok());
-    let mut config = config;
     if let Some(fd) = ring.as_ref().and_then(SharedRing::fd) {
         config.push(("ring_fd", fd.to_string()));
     }
-    let bundle =
-        agent::bundle(&config, &opts.probes, &cached, native).map_err(|cause| RecordError::Io {
-            what: "preparing the agent for the interpreter".into(),
-            cause,
-        })?;
+    let mut bundle = agent::bundle(
+        &config,
+        &opts.probes,
+        &cached,
+        resolution.as_deref(),
+        native,
+    )
+    .map_err(|cause| RecordError::Io {
+        what: "preparing the agent for the interpreter".into(),
+        cause,
+    })?;
+    bundle.site_pyc = site_pyc;
     let start = Instant::now();
     let start_unix_ns = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -428,6 +457,7 @@ pub fn record_with_tap(
         stop: StopState::default(),
         child_pid: child.id() as libc::pid_t,
         cache,
+        resolution_key,
         tap,
         witness,
         ring,
@@ -494,6 +524,8 @@ struct Run<'a, 't> {
     opts: &'a RecordOptions,
     /// Where the agent's compiled code is kept between runs.
     cache: Option<AgentCache>,
+    /// Where the agent's resolution of the specs goes ([`wire::MSG_RESOLVED`]).
+    resolution_key: Option<String>,
     /// Told about every capture (`record --view`).
     tap: Option<&'t mut (dyn RecordTap + 't)>,
     /// Tells a signal sent to the whole process group from one sent to the
@@ -849,6 +881,22 @@ impl Run<'_, '_> {
                             }
                         }
                     }
+                }
+            }
+            wire::MSG_SITE_PYC => {
+                // The stub compiled by the interpreter, for the next run's zip.
+                if let (Some(c), Some(nul)) = (&self.cache, m.payload.iter().position(|&b| b == 0))
+                {
+                    if let Ok(key) = std::str::from_utf8(&m.payload[..nul]) {
+                        let _ = c.store_site_pyc(key, &m.payload[nul + 1..]);
+                    }
+                }
+            }
+            wire::MSG_RESOLVED => {
+                // The agent resolved the specs from source: keep that for
+                // the next run (best effort; checked again before use).
+                if let (Some(c), Some(k)) = (&self.cache, &self.resolution_key) {
+                    let _ = c.store_resolution(k, &m.payload);
                 }
             }
             wire::MSG_HELLO => {

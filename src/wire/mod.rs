@@ -37,6 +37,12 @@ pub const MSG_WARN: u8 = 5;
 pub const MSG_CACHE: u8 = 6;
 /// A chunk of captures in the native core's binary form ([`binary`]).
 pub const MSG_CHUNK_BIN: u8 = 7;
+/// The agent's resolution of the specs, for the cache
+/// ([`crate::capture::cache::AgentCache::store_resolution`]).
+pub const MSG_RESOLVED: u8 = 8;
+/// The `sitecustomize` stub compiled by the interpreter, `interpreter key
+/// \0 pyc`, for the cache ([`crate::capture::site_zip`]).
+pub const MSG_SITE_PYC: u8 = 9;
 
 /// Largest message accepted; a chunk is flushed every 25 ms, so anything
 /// near this is garbage, not data.

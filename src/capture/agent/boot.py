@@ -147,24 +147,65 @@ def _probe_boot(f, wire_fd, how, codes=None, boot_len=None):
         # Compiling costs ~35 ms: hand the code to the recorder to cache
         # (not in `probe probes`' list mode or `record`'s spec check, whose
         # "wire" is stdout).
+        # Each module marshalled on its own, so that a run unmarshals only
+        # the modules it loads (see `lazy` below).
         if 'mode\tlist\n' not in config and 'mode\tcheck\n' not in config:
             try:
-                send(6, key.encode() + b'\0' + marshal.dumps(codes))
+                send(6, key.encode() + b'\0' + marshal.dumps(dict((k, marshal.dumps(v)) for k, v in codes.items())))
             except OSError:
                 pass
+    # The resolution of these specs from an earlier run, if the recorder
+    # has one (resolved.py checks it before use).
+    resolution = section('resolution')
+    if how == 'site' and 'site_pyc\twant\n' in config:
+        # The recorder has no compiled stub for this interpreter: make it,
+        # an unchecked hash-based pyc (zipimport takes it as it is; with
+        # --check-hash-based-pycs always, its hash is the source's).
+        try:
+            import _imp
+            ext = sys.modules['_frozen_importlib_external']
+            src = section('site')
+            code = compile(src, '<probe-site>', 'exec', dont_inherit=True)
+            token = getattr(_imp, 'pyc_magic_number_token', None)  # 3.15
+            if token is None:
+                token = ext._RAW_MAGIC_NUMBER
+            pyc = ext.MAGIC_NUMBER + b'\x01\0\0\0' + _imp.source_hash(token, src) + marshal.dumps(code)
+            send(9, key.encode() + b'\0' + pyc)
+        except Exception:
+            pass
     f.close()
     pkg = type(sys)('probe_agent')
     pkg.__path__ = []
     pkg.__package__ = 'probe_agent'
     sys.modules['probe_agent'] = pkg
-    for name in ['optables'] + order:
+
+    def load(name):
         m = type(sys)('probe_agent.' + name)
         m.__package__ = 'probe_agent'
         m.__file__ = '<probe-agent/%s>' % name
         sys.modules[m.__name__] = m
         setattr(pkg, name, m)
-        exec(codes[name], m.__dict__)
-    return sys.modules['probe_agent.main'].main(wire_fd, config, mods_before, how)
+        code = codes[name]
+        if type(code) is bytes:
+            code = marshal.loads(code)
+        exec(code, m.__dict__)
+        return m
+
+    # Parsing source (the resolver, `probe probes`) is loaded when first
+    # imported (`from . import resolve`): a run whose resolution is cached
+    # never needs it, nor `_ast`, whose types cost ~11 M instructions. The
+    # settrace core likewise (3.11, or --core settrace).
+    lazy = ('symbols', 'resolve', 'listing', 'pytracer')
+
+    def __getattr__(name):
+        if name in lazy and name in codes:
+            return load(name)
+        raise AttributeError(name)
+    pkg.__getattr__ = __getattr__
+    for name in ['optables'] + order:
+        if name not in lazy:
+            load(name)
+    return sys.modules['probe_agent.main'].main(wire_fd, config, mods_before, how, resolution)
 
 
 if __name__ == '__main__':

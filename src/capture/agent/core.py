@@ -6,8 +6,7 @@
 
 import sys
 
-from .resolve import ProbeError
-from .pytracer import SettraceCore
+from .resolved import ProbeError
 from .sysmon import MonitoringCore
 from . import native as _native
 
@@ -47,4 +46,5 @@ def make(name, mgr, planner):
         return _native.NativeCore(mgr, planner)
     if name == "monitoring":
         return MonitoringCore(mgr, planner)
-    return SettraceCore(mgr, planner)
+    from . import pytracer  # loaded on demand (boot.py)
+    return pytracer.SettraceCore(mgr, planner)

@@ -5,6 +5,7 @@ import os
 import sys
 
 from . import plan as _plan
+from . import resolve  # noqa: F401 - loaded on demand (boot.py): before the line below
 from .resolve import FileModel, ProbeError, Resolver, ast, scope_label
 
 

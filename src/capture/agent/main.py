@@ -8,7 +8,6 @@ import os
 import sys
 
 from . import native
-from .listing import list_probes
 from .runner import Runner
 from .wire import Wire, to_json
 
@@ -26,14 +25,15 @@ def parse_config(text):
     return cfg
 
 
-def main(wire_fd, config_text, mods_before, how="c"):
+def main(wire_fd, config_text, mods_before, how="c", resolution=None):
     cfg = parse_config(config_text)
     if cfg.get("mode") == "check":
         # Resolve the specs as the runner would, run nothing: the recorder
         # asks when an error of its own (an existing output) would
         # otherwise hide a spec's. sys.path[0] is '' under -c; the
         # program's first entry is its script's directory.
-        from .resolve import ProbeError, Resolver
+        from . import resolve
+        ProbeError, Resolver = resolve.ProbeError, resolve.Resolver
         try:
             Resolver(cfg["probes"], [cfg.get("first", "")] + sys.path[1:])
         except ProbeError as e:
@@ -42,8 +42,9 @@ def main(wire_fd, config_text, mods_before, how="c"):
         sys.stdout.write(to_json({"ok": True}) + "\n")
         return 0
     if cfg.get("mode") == "list":
+        from . import listing
         roots = [os.getcwd()]
-        res = list_probes(cfg.get("file", ""), int(cfg.get("line", "0")), roots, cfg.get("plan") == "1")
+        res = listing.list_probes(cfg.get("file", ""), int(cfg.get("line", "0")), roots, cfg.get("plan") == "1")
         sys.stdout.write(to_json(res) + "\n")
         return 0
     try:
@@ -69,6 +70,8 @@ def main(wire_fd, config_text, mods_before, how="c"):
     cfg["max_value_bytes"] = int(cfg.get("max_value_bytes", "4096"))
     cfg["max_array_bytes"] = int(cfg.get("max_array_bytes", str(1 << 20)))
     cfg["debug_plan"] = cfg.get("debug_plan") == "1"
+    # A resolution of these specs from an earlier run (resolved.py).
+    cfg["resolution"] = resolution
     # In `site` mode python runs the program itself after this returns:
     # sys.argv is already its argv ([script, …] or ['-m', …]).
     target = list(sys.argv) if how == "site" else sys.argv[1:]

@@ -43,8 +43,17 @@ try:
 except ImportError:  # these modules imported on their own (tests/python)
     import opcode as _opcode
 
-from . import resolve
-from .resolve import ast
+# The syntax side (resolve.py, `_ast`) is loaded only to build scope
+# models from source: a run that found its resolution cached
+# (resolved.py) never imports it.
+resolve = ast = None
+
+
+def _need_syntax():
+    global resolve, ast
+    if resolve is None:
+        from . import resolve as r
+        resolve, ast = r, r.ast
 
 _PY = sys.version_info[:2]
 
@@ -264,6 +273,7 @@ class ScopeModel:
     __slots__ = ("file", "key", "span", "units", "loops", "unit_by_key", "loop_by_key", "by_line", "_range_ok")
 
     def __init__(self, fm, scope, range_ok):
+        _need_syntax()
         self.file = fm.path
         self.key = resolve.scope_key(scope)
         self.span = resolve.span(scope) if not isinstance(scope, ast.Module) else None
@@ -281,13 +291,7 @@ class ScopeModel:
         else:
             self._body(scope.body, 0, ())
         self._range_ok = None
-        # line -> units whose spans cover it (owner lookup)
-        by_line = {}
-        for u in self.units:
-            for s in u.spans:
-                for line in range(s[0], s[2] + 1):
-                    by_line.setdefault(line, []).append(u)
-        self.by_line = by_line
+        self.by_line = lines_of(self.units)
 
     def _unit(self, kind, spans, trigger, region, ancestors, depth, key):
         u = Unit()
@@ -454,6 +458,16 @@ class ScopeModel:
         return seen
 
 
+def lines_of(units):
+    """line -> the units whose spans cover it (owner lookup)."""
+    by_line = {}
+    for u in units:
+        for s in u.spans:
+            for line in range(s[0], s[2] + 1):
+                by_line.setdefault(line, []).append(u)
+    return by_line
+
+
 def _span_size(s):
     return ((s[2] - s[0]) << 20) + (s[3] - s[1])
 
@@ -475,6 +489,7 @@ def make_sites(resolver):
     probe joining every site where its name occurs with its role — and
     builds the scope model of every code scope that holds one. Returns
     (sites, scope models by file)."""
+    _need_syntax()
     models = {}   # (file, id(code scope node)) -> ScopeModel
     by_trigger = {}
     for p in resolver.probes:
@@ -500,7 +515,7 @@ def make_sites(resolver):
                 site.key = (p.file, sm.key)
                 site.trigger = trig
                 site.probes = []
-            site.probes.append(resolve.Tap(p, occ, fm))
+            site.probes.append(resolve.make_tap(p, occ, fm))
     sites = list(by_trigger.values())
     for s in sites:
         sm = s.scope
@@ -515,10 +530,7 @@ def make_sites(resolver):
         s.probes.sort(key=lambda t: (t.role != "rhs", t.line, t.col, t.id))
         s.rhs = tuple(t for t in s.probes if t.role == "rhs")
         s.lhs = tuple(t for t in s.probes if t.role == "lhs")
-        # One LHS probe of a plain name read through f_locals, nothing else:
-        # the cores inline this case (the tight loop).
-        s.simple = (not s.rhs and len(s.lhs) == 1 and len(s.lhs[0].parts) == 1
-                    and s.lhs[0].kind in ("local", "name"))
+        s.simple = is_simple(s)
     for p in resolver.probes:
         p.occs = None
     for sm in models.values():
@@ -528,6 +540,13 @@ def make_sites(resolver):
     for sm in models.values():
         by_file.setdefault(sm.file, []).append(sm)
     return sites, by_file
+
+
+def is_simple(s):
+    """One LHS probe of a plain name read through f_locals, nothing else:
+    the cores inline this case (the tight loop)."""
+    return (not s.rhs and len(s.lhs) == 1 and len(s.lhs[0].parts) == 1
+            and s.lhs[0].kind in ("local", "name"))
 
 
 # ---------------------------------------------------------------------------

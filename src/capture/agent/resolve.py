@@ -15,6 +15,7 @@ import sys
 import _ast as ast
 
 from . import symbols
+from .resolved import Probe, ProbeError, Tap, find_source, file_stat
 
 _PY = sys.version_info[:2]
 
@@ -24,10 +25,6 @@ INLINED_COMPS = (ast.ListComp, ast.SetComp, ast.DictComp) if _PY >= (3, 12) else
 _DEF_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _MATCH_TYPES = tuple(getattr(ast, n) for n in ("MatchAs", "MatchStar", "MatchMapping") if hasattr(ast, n))
 _TRY_TYPES = tuple(getattr(ast, n) for n in ("Try", "TryStar") if hasattr(ast, n))
-
-
-class ProbeError(Exception):
-    """A spec that does not fit the source; reported before the program runs."""
 
 
 def parse_source(source, path):
@@ -117,7 +114,14 @@ class FileModel:
         self.path = path
         try:
             with open(path, "rb") as fh:
+                # What the file was when read (resolved.py: a cached
+                # resolution is used only while it is still that file).
+                try:
+                    self.stat = file_stat(os.fstat(fh.fileno()))
+                except OSError:
+                    self.stat = None
                 raw = fh.read()
+            self.raw = raw
         except OSError as e:
             raise ProbeError(f"{path}: cannot read: {e.strerror}")
         try:
@@ -383,38 +387,10 @@ def scope_label(scope):
     return scope_key(scope)[0]
 
 
-class Probe:
-    """A resolved spec: what the probe table lists. `occs` are the
-    occurrences it triggers at: those of its role on its line (binding ones
-    for LHS, reading ones for RHS, any when the role has none there)."""
-    __slots__ = ("id", "spec", "file", "line", "name", "role", "occs")
-
-    def label(self):
-        return f"{self.file}:{self.line}:{self.name}@{self.role}"
-
-
-class Tap:
-    """One occurrence of a probe where it triggers, with how to read it in
-    that frame. A probe whose name occurs in two statements of its line
-    (`a = x; b = x`) has two taps and triggers in each."""
-    __slots__ = ("id", "probe", "name", "role", "line", "col", "kind", "parts", "base", "fast", "namespace_frame")
-
-    def __init__(self, probe, occ, fm):
-        self.id = probe.id
-        self.probe = probe
-        self.name = probe.name
-        self.role = probe.role
-        self.line = occ.line
-        self.col = occ.col
-        self.parts = probe.name.split(".")
-        self.base = self.parts[0]
-        self.kind = read_kind(fm, occ, occ.scope)
-        self.fast = self.kind == "local" and len(self.parts) == 1
-        # Read in a module or class body's frame (see frames.py).
-        self.namespace_frame = isinstance(fm.frame_scope(occ.scope), (ast.Module, ast.ClassDef))
-
-    def label(self):
-        return self.probe.label()
+def make_tap(probe, occ, fm):
+    """The Tap of `probe` at occurrence `occ` of file model `fm`."""
+    return Tap().set(probe, occ.line, occ.col, read_kind(fm, occ, occ.scope),
+                     isinstance(fm.frame_scope(occ.scope), (ast.Module, ast.ClassDef)))
 
 
 def read_kind(fm, occ, scope):
@@ -504,6 +480,7 @@ class Resolver:
     def __init__(self, specs, roots=()):
         self.models = {}
         self.probes = []
+        self.found = {}  # FILE as written -> real path
         self.roots = [r for r in roots if r]
         self._resolve(specs)
 
@@ -511,15 +488,7 @@ class Resolver:
         """The source file a spec names, or None: a path that exists, else
         the first `root/FILE` that does (`pkg/mod.py` names a module of an
         installed package as well as one beside the script)."""
-        if os.path.exists(file):
-            return file
-        if os.path.isabs(file):
-            return None
-        for root in self.roots:
-            cand = os.path.join(root, file)
-            if os.path.isfile(cand):
-                return cand
-        return None
+        return find_source(file, self.roots)
 
     def model(self, path):
         fm = self.models.get(path)
@@ -541,7 +510,7 @@ class Resolver:
                         f"and on the interpreter's sys.path)")
                 if not os.path.isfile(found):
                     raise ProbeError(f"probe {text!r}: {found} is not a file")
-                path = paths[file] = os.path.realpath(found)
+                path = paths[file] = self.found[file] = os.path.realpath(found)
             fm = self.model(path)
             if line > fm.nlines:
                 raise ProbeError(f"probe {text!r}: {file} has only {fm.nlines} lines")

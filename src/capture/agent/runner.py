@@ -21,9 +21,10 @@ from . import core as _core
 from . import plan as _plan
 from .manager import CaptureManager
 from .native import release as _native_release
-from .resolve import ProbeError, Resolver
+from . import resolved as _resolved
+from .resolved import ProbeError
 from .values import Values, type_name
-from .wire import MSG_END, MSG_FATAL, MSG_HELLO, MSG_WARN
+from .wire import MSG_END, MSG_FATAL, MSG_HELLO, MSG_RESOLVED, MSG_WARN
 
 _BUILTINS = sys.modules["builtins"]
 # Our own code: the modules (compiled as "<probe-agent/NAME>"), boot.py
@@ -176,6 +177,16 @@ class Runner:
             if held:
                 mgr.lock.release()
 
+    def offer_resolution(self, resolver, sites, models):
+        """Hands this resolution to the recorder to keep (best effort)."""
+        try:
+            files = {path: (fm.raw, fm.stat) for path, fm in resolver.models.items()}
+            payload = _resolved.dump(self.cfg["probes"], resolver.found, files, resolver.probes, sites, models)
+        except Exception:  # noqa: BLE001 - only a cache: the run goes on without it
+            payload = None
+        if payload is not None:
+            self.wire.send(MSG_RESOLVED, payload)
+
     def recorder_gone(self):
         """The recorder died: say so once on the program's stderr, stop
         tracing, and let the program go on."""
@@ -276,8 +287,20 @@ class Runner:
             # put. Under `-c` python put '' there; in `site` mode python has
             # not put it yet, and sys.path[0] is the first PYTHONPATH entry.
             rest = sys.path if self.native else sys.path[1:]
-            resolver = Resolver(cfg["probes"], [first] + rest)
-            sites, models = _plan.make_sites(resolver)
+            roots = [first] + rest
+            # This resolution from an earlier run (resolved.py), if it
+            # still holds; else from the source, offered to the recorder
+            # for the next run.
+            got = _resolved.load(cfg.pop("resolution", None), cfg["probes"], roots)
+            if got is not None:
+                probes, sites, models = got
+            else:
+                from . import resolve
+                resolver = resolve.Resolver(cfg["probes"], roots)
+                sites, models = _plan.make_sites(resolver)
+                probes = resolver.probes
+                self.offer_resolution(resolver, sites, models)
+                resolver = None
             try:
                 core_name, self.core_note, self.core_warning = _core.choose(cfg.get("core", "auto"))
             finally:
@@ -330,14 +353,13 @@ class Runner:
             "main_thread": _thread.get_ident(),
             "probes": [
                 {"id": p.id, "spec": p.spec, "file": p.file, "line": p.line, "name": p.name, "role": p.role}
-                for p in resolver.probes
+                for p in probes
             ],
             "sites": [[p.id for p in s.probes] for s in sites],
         }
         # Now, while our own imports are about to be undone anyway (ctypes),
         # and before a core binds the reader.
         mgr.prepare_frames(sys._getframe(), getattr(core, "native", None))
-        resolver = None
         # Leave sys.modules as the program would find it without us.
         for name in set(sys.modules) - self.mods_before:
             sys.modules.pop(name, None)

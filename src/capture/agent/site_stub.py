@@ -53,6 +53,8 @@ def _probe_site():
             blob = os.pread(bundle_fd, int(parts[4]), int(parts[3]))
             codes = marshal.loads(blob) if len(blob) == int(parts[4]) else None
             boot = codes.get('__boot__') if type(codes) is dict else None
+            if type(boot) is bytes:  # each module marshalled apart (boot.py)
+                boot = marshal.loads(boot)
         except Exception:
             boot = None
         if boot is None:

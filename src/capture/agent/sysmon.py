@@ -15,7 +15,7 @@ import sys
 import time
 
 from . import plan as _plan
-from .resolve import ProbeError
+from .resolved import ProbeError
 from .values import INCOMPLETE, PEND, UNBOUND, PLAIN_TYPES, HUGE
 
 STMT = _plan.STMT

@@ -8,6 +8,7 @@
 #   5 WARN   JSON  a warning for the recorder to print at the end
 #   6 CACHE  the agent's compiled code, for the recorder to cache (see boot.py)
 #   7 CHUNK_BIN  the native core's binary chunk (crates/agent/src/chunk.rs)
+#   8 RESOLVED   the resolved specs, for the recorder to cache (resolved.py)
 # A CHUNK item is one trigger (one batch):  [site, ts, v0, v1, ...] or, once
 # the program has started a thread, [~site, ts, thread_ident, v0, ...].
 # Values: see values.py. `completions` is a list of (token, value) for
@@ -18,7 +19,7 @@ import os
 import sys
 import time
 
-MSG_HELLO, MSG_CHUNK, MSG_END, MSG_FATAL, MSG_WARN, MSG_CACHE, MSG_CHUNK_BIN = 1, 2, 3, 4, 5, 6, 7
+MSG_HELLO, MSG_CHUNK, MSG_END, MSG_FATAL, MSG_WARN, MSG_CACHE, MSG_CHUNK_BIN, MSG_RESOLVED = 1, 2, 3, 4, 5, 6, 7, 8
 
 
 class Wire:
