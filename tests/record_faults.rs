@@ -240,9 +240,12 @@ fn a_daemon_that_closes_probes_pipe_for_good_keeps_what_fits_the_ring() {
                 } else {
                     // Tracing stopped once the ring was full (memory stays
                     // bounded in a daemon that runs on): what it held is
-                    // kept, the rest is missing, which verify says.
+                    // kept, the rest is missing, which verify says. The
+                    // 1,000 captures before the drop are in the ring too,
+                    // or already sent if a flush came first (a loaded
+                    // machine reaches the 25 ms deadline sooner).
                     assert!(
-                        (16_000..=16_384 + 1).contains(&kept),
+                        (16_000..=1_000 + 16_384 + 1).contains(&kept),
                         "{what}: {kept} kept: {err}"
                     );
                 }
