@@ -120,8 +120,14 @@ class Wire:
                         break  # a forked child, or the pipe is gone: the program goes on
                     # The header, then the payload as it is: a chunk is
                     # ~0.5 MB, and joining them would copy it once more.
-                    view = memoryview(len(payload).to_bytes(4, "little") + bytes((kind,)))
-                    rest = payload
+                    # A tuple payload (the native chunk's parts) is sent
+                    # part after part, as one message.
+                    parts = payload if type(payload) is tuple else (payload,)
+                    size = 0
+                    for p in parts:
+                        size += len(p)
+                    rest = tuple(map(memoryview, parts))
+                    view = memoryview(size.to_bytes(4, "little") + bytes((kind,)))
                 while view:
                     try:
                         n = _write(self.fd, view)
@@ -151,8 +157,10 @@ class Wire:
                             break
                         continue
                     view = view[n:]
-                    if not view and rest is not None:
-                        view, rest = memoryview(rest), None
+                    while not view and rest:
+                        # One store, no call between (no KeyboardInterrupt
+                        # can land between taking a part and dropping it).
+                        view, rest = rest[0], rest[1:]
                 break
             except BaseException as e:  # noqa: BLE001 - re-raised below
                 pending_exc = e
