@@ -1,10 +1,13 @@
-//! [`LogWriter`]: appends frames to a `.probe` log through a memory map.
+//! [`LogWriter`]: appends frames to a `.probe` log.
 //!
 //! The file is grown ahead in chunks (1 MiB, doubling up to 256 MiB) whose
-//! disk blocks are reserved with `posix_fallocate` *before* they are mapped,
-//! so a full disk shows up as [`LogError::DiskFull`] from `append`/`flush`
-//! instead of a SIGBUS when a page of the map is first touched. A reserve
-//! at the end of the mapped area is never used by record frames, so the END
+//! disk blocks are reserved with `posix_fallocate` *before* frames are
+//! written into them, so a full disk shows up as [`LogError::DiskFull`] from
+//! `append`/`flush` and never in the middle of a frame. Frames are written
+//! with `pwrite` (they were copied into a memory map of the file until
+//! 2026-12: every page then cost a page fault, about half of the
+//! recorder's page faults when arrays stream in). A reserve
+//! at the end of the grown area is never used by record frames, so the END
 //! frame can still be written after a grow failed. On a nearly full disk a
 //! chunk that does not fit shrinks to half of the space still free (never
 //! below what the next frame needs), so every frame that fits is kept and
@@ -29,7 +32,7 @@ use std::io::ErrorKind;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
-use memmap2::{MmapMut, MmapOptions};
+use std::os::unix::fs::FileExt;
 
 use crate::log::block::{BlockCodec, RecordBlock};
 use crate::log::format::{
@@ -123,7 +126,7 @@ fn minimum_bytes(n_probes: usize) -> u64 {
     round_up(FILE_HEADER_LEN as u64 + meta + end_reserve(n_probes), PAGE)
 }
 
-/// Bytes kept at the end of the map for the END frame: fixed fields plus
+/// Bytes kept at the end of the grown file for the END frame: fixed fields plus
 /// up to 21 bytes of JSON per probe count.
 fn end_reserve(n_probes: usize) -> u64 {
     round_up(64 * 1024 + 24 * n_probes as u64, PAGE)
@@ -290,7 +293,9 @@ impl Drop for PreparedLog {
 pub struct LogWriter {
     path: PathBuf,
     file: File,
-    map: Option<MmapMut>,
+    /// Frames can be written (the file was grown at least once, and the
+    /// log is not closed).
+    open: bool,
     /// Current file length: every byte below it has disk blocks reserved.
     cap: u64,
     /// Bytes of data written (the true length of the log).
@@ -302,7 +307,7 @@ pub struct LogWriter {
     writeback_from: u64,
     /// The thread that hands them over, and its queue of ranges.
     writeback: Option<Writeback>,
-    /// Bytes at the end of the map kept for the END frame.
+    /// Bytes at the end of the grown file kept for the END frame.
     reserve: u64,
     block: RecordBlock,
     codec: BlockCodec,
@@ -419,7 +424,7 @@ impl LogWriter {
         let mut w = LogWriter {
             path: target.clone(),
             file,
-            map: None,
+            open: false,
             cap: prepared.cap,
             pos: 0,
             chunk: FIRST_CHUNK,
@@ -450,7 +455,7 @@ impl LogWriter {
             .map_err(|e| LogError::Invalid(format!("cannot serialise run metadata: {e}")));
         let written = json.and_then(|json| {
             w.ensure(FILE_HEADER_LEN as u64, false)?;
-            w.put(0, &encode_file_header());
+            w.put(0, &encode_file_header())?;
             w.pos = FILE_HEADER_LEN as u64;
             w.raw.clear();
             w.write_frame(
@@ -465,14 +470,14 @@ impl LogWriter {
             )
         });
         if let Err(e) = written {
-            w.map = None;
+            w.open = false;
             return Err(cleanup(e));
         }
         if prepared.replace {
             // The run has started: the new log takes the target's name (a
             // symlink there is replaced, not followed).
             std::fs::rename(&path, &target).map_err(|e| {
-                w.map = None;
+                w.open = false;
                 cleanup(LogError::io(
                     "renaming the new log into place at",
                     &target,
@@ -753,7 +758,7 @@ impl LogWriter {
     fn ensure(&mut self, need: u64, use_reserve: bool) -> Result<(), LogError> {
         let keep = if use_reserve { 0 } else { self.reserve };
         let limit = self.cap.saturating_sub(keep);
-        if self.map.is_some() && self.pos + need <= limit {
+        if self.open && self.pos + need <= limit {
             return Ok(());
         }
         let minimum = round_up(self.pos + need + keep, PAGE).max(self.cap);
@@ -782,28 +787,20 @@ impl LogWriter {
         if new_cap > self.cap && !reserve(&self.file, &self.path, self.cap, new_cap)? {
             return Err(disk_full());
         }
-        // Unmap before mapping again: at most one map exists at a time.
-        self.map = None;
-        let len = usize::try_from(new_cap).map_err(|_| disk_full())?;
-        // SAFETY: the map covers [0, new_cap) of a file whose length is now
-        // new_cap with its blocks reserved, so touching any page cannot hit
-        // a hole beyond EOF (SIGBUS) or an allocation failure. We are the
-        // only writer (the file was created exclusively, or truncated with
-        // --force); another process truncating it underneath us would be
-        // outside our contract.
-        let map = unsafe { MmapOptions::new().len(len).map_mut(&self.file) }
-            .map_err(|e| LogError::io("mapping", &self.path, e))?;
-        self.map = Some(map);
+        if usize::try_from(new_cap).is_err() {
+            return Err(disk_full());
+        }
+        self.open = true;
         self.cap = new_cap;
         Ok(())
     }
 
-    /// Copy bytes into the map at `at` (space already ensured).
-    fn put(&mut self, at: u64, bytes: &[u8]) {
-        if let Some(map) = self.map.as_mut() {
-            let at = at as usize;
-            map[at..at + bytes.len()].copy_from_slice(bytes);
-        }
+    /// Writes bytes into the file at `at` (space already ensured: its
+    /// blocks are reserved).
+    fn put(&mut self, at: u64, bytes: &[u8]) -> Result<(), LogError> {
+        self.file
+            .write_all_at(bytes, at)
+            .map_err(|e| LogError::io("writing", &self.path, e))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -837,9 +834,9 @@ impl LogWriter {
         });
         let at = self.pos;
         // Payload, then header without magic, then magic: see module docs.
-        self.put(at + FRAME_HEADER_LEN as u64, payload);
-        self.put(at + 4, &header[4..]);
-        self.put(at, &header[..4]);
+        self.put(at + FRAME_HEADER_LEN as u64, payload)?;
+        self.put(at + 4, &header[4..])?;
+        self.put(at, &header[..4])?;
         self.pos += total;
         self.frames += 1;
         self.raw_bytes += raw_len as u64;
@@ -848,7 +845,7 @@ impl LogWriter {
 
     /// Close the log: complete still-pending placeholders as `incomplete`,
     /// write the last block, the END frame (totals, per-probe counts, how
-    /// the program ended), unmap, trim the file to its true length and
+    /// the program ended), trim the file to its true length and
     /// fsync. Returns the END contents written.
     ///
     /// After an earlier failure (disk full), records not yet in frames are
@@ -955,7 +952,7 @@ impl LogWriter {
         };
         let end_room = 4096 + 24 * self.per_probe.len() as u64;
         let need = (FRAME_HEADER_LEN + comp.len()) as u64;
-        if self.map.is_none() || self.pos + need + end_room > self.cap {
+        if !self.open || self.pos + need + end_room > self.cap {
             return 0;
         }
         let written = self.write_frame(
@@ -978,12 +975,12 @@ impl LogWriter {
         dangling.len() as u64
     }
 
-    /// Unmap, trim to the true length and optionally fsync.
+    /// Trim to the true length and optionally fsync.
     fn close(&mut self, sync: bool) -> Result<(), LogError> {
         if let Some(w) = self.writeback.take() {
             w.finish();
         }
-        if self.map.take().is_none() {
+        if !std::mem::replace(&mut self.open, false) {
             return Ok(());
         }
         self.file
