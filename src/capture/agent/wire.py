@@ -128,7 +128,15 @@ class Wire:
                         size += len(p)
                     rest = tuple(map(memoryview, parts))
                     view = memoryview(size.to_bytes(4, "little") + bytes((kind,)))
-                while view:
+                while True:
+                    # The next part once one is sent: one store, no call
+                    # between (a KeyboardInterrupt cannot land between
+                    # taking a part and dropping it, and one landing just
+                    # after a part ran out finds the rest here again).
+                    while not view and rest:
+                        view, rest = rest[0], rest[1:]
+                    if not view:
+                        break
                     try:
                         n = _write(self.fd, view)
                     except BlockingIOError:
@@ -144,7 +152,7 @@ class Wire:
                         continue
                     except BrokenPipeError:
                         self.gone()
-                        view = view[:0]
+                        view, rest = view[:0], ()
                         break
                     except OSError:
                         # The descriptor was closed under us (by another
@@ -153,14 +161,10 @@ class Wire:
                         # stays whole.
                         self.fd = -1
                         if not self.reopen():
-                            view = view[:0]
+                            view, rest = view[:0], ()
                             break
                         continue
                     view = view[n:]
-                    while not view and rest:
-                        # One store, no call between (no KeyboardInterrupt
-                        # can land between taking a part and dropping it).
-                        view, rest = rest[0], rest[1:]
                 break
             except BaseException as e:  # noqa: BLE001 - re-raised below
                 pending_exc = e
