@@ -1,10 +1,13 @@
-//! [`LogWriter`]: appends frames to a `.probe` log through a memory map.
+//! [`LogWriter`]: appends frames to a `.probe` log.
 //!
 //! The file is grown ahead in chunks (1 MiB, doubling up to 256 MiB) whose
-//! disk blocks are reserved with `posix_fallocate` *before* they are mapped,
-//! so a full disk shows up as [`LogError::DiskFull`] from `append`/`flush`
-//! instead of a SIGBUS when a page of the map is first touched. A reserve
-//! at the end of the mapped area is never used by record frames, so the END
+//! disk blocks are reserved with `posix_fallocate` *before* frames are
+//! written into them, so a full disk shows up as [`LogError::DiskFull`] from
+//! `append`/`flush` and never in the middle of a frame. Frames are written
+//! with `pwrite` (they were copied into a memory map of the file until
+//! 2026-12: every page then cost a page fault, about half of the
+//! recorder's page faults when arrays stream in). A reserve
+//! at the end of the grown area is never used by record frames, so the END
 //! frame can still be written after a grow failed. On a nearly full disk a
 //! chunk that does not fit shrinks to half of the space still free (never
 //! below what the next frame needs), so every frame that fits is kept and
@@ -29,7 +32,7 @@ use std::io::ErrorKind;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
-use memmap2::{MmapMut, MmapOptions};
+use std::os::unix::fs::FileExt;
 
 use crate::log::block::{BlockCodec, RecordBlock};
 use crate::log::format::{
@@ -45,7 +48,7 @@ use crate::model::{CaptureRecord, Status, Value};
 pub const BLOCK_RECORDS: usize = 65_536;
 
 /// ... or when its strings/bytes/reprs reach this many bytes.
-pub const BLOCK_HEAVY_BYTES: usize = 4 << 20;
+pub const BLOCK_HEAVY_BYTES: usize = 1 << 20;
 
 /// zstd level for RECORDS payloads: level 3 is zstd's default, fast enough
 /// for >10 M records/s and within a few % of much slower levels on columns.
@@ -58,12 +61,29 @@ pub const ZSTD_LEVEL: i32 = 3;
 /// 10,000 of them, with the same log size within 2%).
 pub const ZSTD_LEVEL_HEAVY: i32 = 1;
 
+/// zstd level for a value-heavy frame whose sample (below) did not
+/// compress: a negative level finds repeats but leaves the literals as
+/// they are (no entropy coding), ~10x faster than level 1 on dense
+/// float data, which level 1 shrinks by only ~4 % (random float64 at
+/// ~440 MB/s: 37 ms of the recorder's CPU per 16 MB).
+pub const ZSTD_LEVEL_STORE: i32 = -1;
+
+/// A value-heavy frame is first sampled: this many bytes from its middle
+/// are compressed at [`ZSTD_LEVEL_HEAVY`], and unless that saves at least
+/// 1/[`SAMPLE_MIN_GAIN`] of them the frame goes at [`ZSTD_LEVEL_STORE`].
+const SAMPLE_BYTES: usize = 64 << 10;
+const SAMPLE_MIN_GAIN: usize = 12;
+
 /// The first growth step: small, since preallocating and mapping it is paid
 /// at every start (8 MiB cost ~1 ms of wall time and ~4 ms of CPU per run)
 /// and most of it is trimmed again at the end of a short run.
 const FIRST_CHUNK: u64 = 1 << 20;
 const MAX_CHUNK: u64 = 256 << 20;
 const PAGE: u64 = 4096;
+
+/// Frames are handed to the kernel's writeback in steps of this many
+/// bytes (see `LogWriter::start_writeback`).
+const WRITEBACK_STEP: u64 = 1 << 20;
 
 /// Progress numbers of a writer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -106,7 +126,7 @@ fn minimum_bytes(n_probes: usize) -> u64 {
     round_up(FILE_HEADER_LEN as u64 + meta + end_reserve(n_probes), PAGE)
 }
 
-/// Bytes kept at the end of the map for the END frame: fixed fields plus
+/// Bytes kept at the end of the grown file for the END frame: fixed fields plus
 /// up to 21 bytes of JSON per probe count.
 fn end_reserve(n_probes: usize) -> u64 {
     round_up(64 * 1024 + 24 * n_probes as u64, PAGE)
@@ -273,14 +293,21 @@ impl Drop for PreparedLog {
 pub struct LogWriter {
     path: PathBuf,
     file: File,
-    map: Option<MmapMut>,
+    /// Frames can be written (the file was grown at least once, and the
+    /// log is not closed).
+    open: bool,
     /// Current file length: every byte below it has disk blocks reserved.
     cap: u64,
     /// Bytes of data written (the true length of the log).
     pos: u64,
     /// Size of the next growth step.
     chunk: u64,
-    /// Bytes at the end of the map kept for the END frame.
+    /// The file's bytes before this offset were handed to the kernel's
+    /// writeback (see `start_writeback`).
+    writeback_from: u64,
+    /// The thread that hands them over, and its queue of ranges.
+    writeback: Option<Writeback>,
+    /// Bytes at the end of the grown file kept for the END frame.
     reserve: u64,
     block: RecordBlock,
     codec: BlockCodec,
@@ -289,6 +316,8 @@ pub struct LogWriter {
     zstd: zstd::bulk::Compressor<'static>,
     /// The compressor's current level.
     level: i32,
+    /// Compresses a heavy frame's sample (level [`ZSTD_LEVEL_HEAVY`]).
+    probe_zstd: Option<zstd::bulk::Compressor<'static>>,
     /// Seq the next `append` must carry.
     next_seq: u64,
     /// Records already in frames.
@@ -309,6 +338,52 @@ pub struct LogWriter {
     lost_values: u64,
     /// For the end marker: children the program ran untraced.
     untraced_children: u64,
+}
+
+/// The thread that hands written ranges of the log to the kernel's
+/// writeback (`LogWriter::start_writeback`).
+struct Writeback {
+    tx: std::sync::mpsc::Sender<(u64, u64)>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Writeback {
+    /// None where it cannot start (no thread, no second descriptor) or
+    /// means nothing (not Linux): the fsync at the end does it all then.
+    fn start(file: &File) -> Option<Writeback> {
+        if !cfg!(target_os = "linux") {
+            return None;
+        }
+        let file = file.try_clone().ok()?;
+        let (tx, rx) = std::sync::mpsc::channel::<(u64, u64)>();
+        let thread = std::thread::Builder::new()
+            .name("probe-writeback".into())
+            .spawn(move || {
+                for (from, to) in rx {
+                    #[cfg(target_os = "linux")]
+                    // SAFETY: sync_file_range only reads its arguments; the
+                    // descriptor is a duplicate of the open log file.
+                    unsafe {
+                        libc::sync_file_range(
+                            file.as_raw_fd(),
+                            from as libc::off64_t,
+                            (to - from) as libc::off64_t,
+                            libc::SYNC_FILE_RANGE_WRITE,
+                        );
+                    }
+                    #[cfg(not(target_os = "linux"))]
+                    let _ = (&file, from, to);
+                }
+            })
+            .ok()?;
+        Some(Writeback { tx, thread })
+    }
+
+    /// Waits for the ranges queued so far.
+    fn finish(self) {
+        drop(self.tx);
+        let _ = self.thread.join();
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -349,10 +424,12 @@ impl LogWriter {
         let mut w = LogWriter {
             path: target.clone(),
             file,
-            map: None,
+            open: false,
             cap: prepared.cap,
             pos: 0,
             chunk: FIRST_CHUNK,
+            writeback_from: 0,
+            writeback: None,
             reserve,
             block: RecordBlock::new(0),
             codec: BlockCodec::new(),
@@ -360,6 +437,7 @@ impl LogWriter {
             comp: Vec::new(),
             zstd,
             level: ZSTD_LEVEL,
+            probe_zstd: None,
             next_seq: 0,
             written: 0,
             outstanding: HashSet::new(),
@@ -377,7 +455,7 @@ impl LogWriter {
             .map_err(|e| LogError::Invalid(format!("cannot serialise run metadata: {e}")));
         let written = json.and_then(|json| {
             w.ensure(FILE_HEADER_LEN as u64, false)?;
-            w.put(0, &encode_file_header());
+            w.put(0, &encode_file_header())?;
             w.pos = FILE_HEADER_LEN as u64;
             w.raw.clear();
             w.write_frame(
@@ -392,14 +470,14 @@ impl LogWriter {
             )
         });
         if let Err(e) = written {
-            w.map = None;
+            w.open = false;
             return Err(cleanup(e));
         }
         if prepared.replace {
             // The run has started: the new log takes the target's name (a
             // symlink there is replaced, not followed).
             std::fs::rename(&path, &target).map_err(|e| {
-                w.map = None;
+                w.open = false;
                 cleanup(LogError::io(
                     "renaming the new log into place at",
                     &target,
@@ -580,7 +658,11 @@ impl LogWriter {
         // Small frames compress fast at any level; only big, value-heavy
         // ones switch.
         let level = if self.raw.len() >= 1 << 18 && self.block.heavy_bytes * 2 > self.raw.len() {
-            ZSTD_LEVEL_HEAVY
+            if self.sample_compresses() {
+                ZSTD_LEVEL_HEAVY
+            } else {
+                ZSTD_LEVEL_STORE
+            }
         } else {
             ZSTD_LEVEL
         };
@@ -610,6 +692,7 @@ impl LogWriter {
         );
         self.comp = comp;
         res?;
+        self.start_writeback();
         for &p in &self.block.probe {
             self.per_probe[p as usize] += 1;
         }
@@ -621,6 +704,53 @@ impl LogWriter {
         Ok(())
     }
 
+    /// Whether the middle [`SAMPLE_BYTES`] of the encoded block (at least
+    /// 256 KiB, mostly large values) shrink enough at
+    /// [`ZSTD_LEVEL_HEAVY`] to be worth compressing the whole block at that
+    /// level (~1/64 of its cost).
+    fn sample_compresses(&mut self) -> bool {
+        let at = (self.raw.len() - SAMPLE_BYTES) / 2;
+        let sample = &self.raw[at..at + SAMPLE_BYTES];
+        if self.probe_zstd.is_none() {
+            match zstd::bulk::Compressor::new(ZSTD_LEVEL_HEAVY) {
+                Ok(z) => self.probe_zstd = Some(z),
+                Err(_) => return true,
+            }
+        }
+        let Some(z) = self.probe_zstd.as_mut() else {
+            return true;
+        };
+        self.comp.clear();
+        self.comp
+            .reserve(zstd::zstd_safe::compress_bound(SAMPLE_BYTES));
+        match z.compress_to_buffer(sample, &mut self.comp) {
+            Ok(n) => n + SAMPLE_BYTES / SAMPLE_MIN_GAIN <= SAMPLE_BYTES,
+            Err(_) => true,
+        }
+    }
+
+    /// Starts writing the frames written so far to the disk, in the
+    /// background, once [`WRITEBACK_STEP`] bytes have piled up: the
+    /// `fsync` that closes the log then has only the last ones to wait for
+    /// (15 MB of arrays: the fsync took 15–20 ms after the program had
+    /// ended). Only whole pages before the frame being filled. A thread of
+    /// its own asks for it (`sync_file_range` can block ~1 ms per MiB while
+    /// ext4 allocates, time the recorder needs for the pipe); a hint only —
+    /// errors are ignored, the closing fsync decides.
+    fn start_writeback(&mut self) {
+        let upto = self.pos / PAGE * PAGE;
+        if upto < self.writeback_from + WRITEBACK_STEP {
+            return;
+        }
+        if self.writeback.is_none() {
+            self.writeback = Writeback::start(&self.file);
+        }
+        if let Some(w) = &self.writeback {
+            let _ = w.tx.send((self.writeback_from, upto));
+        }
+        self.writeback_from = upto;
+    }
+
     /// Make room for `need` more bytes at `pos`. Record frames may not use
     /// the reserve; the END frame may. The file grows by the next chunk; on
     /// a disk without room for it, by half of what is free, or at least by
@@ -628,7 +758,7 @@ impl LogWriter {
     fn ensure(&mut self, need: u64, use_reserve: bool) -> Result<(), LogError> {
         let keep = if use_reserve { 0 } else { self.reserve };
         let limit = self.cap.saturating_sub(keep);
-        if self.map.is_some() && self.pos + need <= limit {
+        if self.open && self.pos + need <= limit {
             return Ok(());
         }
         let minimum = round_up(self.pos + need + keep, PAGE).max(self.cap);
@@ -657,36 +787,20 @@ impl LogWriter {
         if new_cap > self.cap && !reserve(&self.file, &self.path, self.cap, new_cap)? {
             return Err(disk_full());
         }
-        // Unmap before mapping again: at most one map exists at a time.
-        self.map = None;
-        let len = usize::try_from(new_cap).map_err(|_| disk_full())?;
-        // SAFETY: the map covers [0, new_cap) of a file whose length is now
-        // new_cap with its blocks reserved, so touching any page cannot hit
-        // a hole beyond EOF (SIGBUS) or an allocation failure. We are the
-        // only writer (the file was created exclusively, or truncated with
-        // --force); another process truncating it underneath us would be
-        // outside our contract.
-        let map = unsafe { MmapOptions::new().len(len).map_mut(&self.file) }
-            .map_err(|e| LogError::io("mapping", &self.path, e))?;
-        if self.pos == 0 {
-            // The first map, of a log that may stay a few hundred bytes:
-            // without this, the first write fault reads ahead (allocates
-            // and zeroes) dozens of pages of the reserved space, ~0.3 ms
-            // of every run. Later maps keep the default, whose readahead
-            // suits a log that grows.
-            let _ = map.advise(memmap2::Advice::Random);
+        if usize::try_from(new_cap).is_err() {
+            return Err(disk_full());
         }
-        self.map = Some(map);
+        self.open = true;
         self.cap = new_cap;
         Ok(())
     }
 
-    /// Copy bytes into the map at `at` (space already ensured).
-    fn put(&mut self, at: u64, bytes: &[u8]) {
-        if let Some(map) = self.map.as_mut() {
-            let at = at as usize;
-            map[at..at + bytes.len()].copy_from_slice(bytes);
-        }
+    /// Writes bytes into the file at `at` (space already ensured: its
+    /// blocks are reserved).
+    fn put(&mut self, at: u64, bytes: &[u8]) -> Result<(), LogError> {
+        self.file
+            .write_all_at(bytes, at)
+            .map_err(|e| LogError::io("writing", &self.path, e))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -720,9 +834,9 @@ impl LogWriter {
         });
         let at = self.pos;
         // Payload, then header without magic, then magic: see module docs.
-        self.put(at + FRAME_HEADER_LEN as u64, payload);
-        self.put(at + 4, &header[4..]);
-        self.put(at, &header[..4]);
+        self.put(at + FRAME_HEADER_LEN as u64, payload)?;
+        self.put(at + 4, &header[4..])?;
+        self.put(at, &header[..4])?;
         self.pos += total;
         self.frames += 1;
         self.raw_bytes += raw_len as u64;
@@ -731,7 +845,7 @@ impl LogWriter {
 
     /// Close the log: complete still-pending placeholders as `incomplete`,
     /// write the last block, the END frame (totals, per-probe counts, how
-    /// the program ended), unmap, trim the file to its true length and
+    /// the program ended), trim the file to its true length and
     /// fsync. Returns the END contents written.
     ///
     /// After an earlier failure (disk full), records not yet in frames are
@@ -838,7 +952,7 @@ impl LogWriter {
         };
         let end_room = 4096 + 24 * self.per_probe.len() as u64;
         let need = (FRAME_HEADER_LEN + comp.len()) as u64;
-        if self.map.is_none() || self.pos + need + end_room > self.cap {
+        if !self.open || self.pos + need + end_room > self.cap {
             return 0;
         }
         let written = self.write_frame(
@@ -861,9 +975,12 @@ impl LogWriter {
         dangling.len() as u64
     }
 
-    /// Unmap, trim to the true length and optionally fsync.
+    /// Trim to the true length and optionally fsync.
     fn close(&mut self, sync: bool) -> Result<(), LogError> {
-        if self.map.take().is_none() {
+        if let Some(w) = self.writeback.take() {
+            w.finish();
+        }
+        if !std::mem::replace(&mut self.open, false) {
             return Ok(());
         }
         self.file

@@ -350,6 +350,8 @@ pub struct Chunk {
     /// Slot values that are not binary (a snapshot the Python core made),
     /// indexed by V_PYVAL slots (a list).
     py_vals: *mut PyObject,
+    /// Bytes of array data among `py_vals` (the snapshots' `data`).
+    value_bytes: usize,
 }
 
 impl Chunk {
@@ -375,6 +377,7 @@ impl Chunk {
                 base: 0,
                 py_items,
                 py_vals,
+                value_bytes: 0,
             })
         }
     }
@@ -382,6 +385,11 @@ impl Chunk {
     /// Records in the chunk (binary and the Python core's).
     pub fn items(&self) -> usize {
         self.n
+    }
+
+    /// Bytes of array data the chunk's slots hold (see `set_object`).
+    pub fn value_bytes(&self) -> usize {
+        self.value_bytes
     }
 
     /// Native completions in the chunk.
@@ -407,6 +415,7 @@ impl Chunk {
             self.n = 0;
             self.heap.clear();
             self.comps.clear();
+            self.value_bytes = 0;
         }
     }
 
@@ -554,6 +563,17 @@ impl Chunk {
                 if unsafe { PyList_Append(self.py_vals, v) } != 0 {
                     return false;
                 }
+                // An array snapshot `(9, dtype, shape, data, …)`: its data
+                // counts towards the chunk's size (the flush comes sooner).
+                // SAFETY: GIL held; the tuple's items are checked.
+                unsafe {
+                    if PyTuple_CheckExact(v) != 0 && PyTuple_Size(v) >= 4 {
+                        let data = PyTuple_GetItem(v, 3);
+                        if !data.is_null() && PyBytes_CheckExact(data) != 0 {
+                            self.value_bytes += PyBytes_Size(data) as usize;
+                        }
+                    }
+                }
                 Val {
                     tag: V_PYVAL,
                     a: k,
@@ -565,9 +585,12 @@ impl Chunk {
         true
     }
 
-    /// The CHUNK_BIN payload (a new bytes object, or NULL with an
-    /// exception): every slot still waiting goes as a placeholder of its
-    /// record's token. `py_comps` is the manager's completions list.
+    /// The CHUNK_BIN payload in three parts, a new tuple of bytes objects
+    /// `(u32 L, the L bytes of marshal, the rest)` whose concatenation is
+    /// the payload (sent one after the other: the marshalled part is most
+    /// of a chunk of arrays, and joining would copy it once more), or NULL
+    /// with an exception. Every slot still waiting goes as a placeholder of
+    /// its record's token. `py_comps` is the manager's completions list.
     ///
     /// # Safety
     /// GIL held, `py_comps` a live object.
@@ -596,28 +619,31 @@ impl Chunk {
             if blob.is_null() {
                 return ptr::null_mut();
             }
-            let blob_len = PyBytes_Size(blob) as usize;
-            let size = 12 + blob_len + (self.comps.len() + self.n) * REC_BYTES;
-            let Ok(total) = Py_ssize_t::try_from(size) else {
+            let Ok(blob_len) = u32::try_from(PyBytes_Size(blob)) else {
                 Py_DECREF(blob);
                 PyErr_SetString(PyExc_OverflowError, c"chunk too large".as_ptr());
                 return ptr::null_mut();
             };
-            let out = PyBytes_FromStringAndSize(ptr::null(), total);
-            if out.is_null() {
-                Py_DECREF(blob);
+            let len = blob_len.to_le_bytes();
+            let head = PyBytes_FromStringAndSize(len.as_ptr().cast(), 4);
+            let size = 8 + (self.comps.len() + self.n) * REC_BYTES;
+            let rest = match Py_ssize_t::try_from(size) {
+                Ok(total) => PyBytes_FromStringAndSize(ptr::null(), total),
+                Err(_) => {
+                    PyErr_SetString(PyExc_OverflowError, c"chunk too large".as_ptr());
+                    ptr::null_mut()
+                }
+            };
+            if head.is_null() || rest.is_null() {
+                for o in [head, rest, blob] {
+                    Py_XDECREF(o);
+                }
                 return ptr::null_mut();
             }
             // A fresh bytes object's buffer is ours to fill before anyone
             // else sees it.
-            let buf = core::slice::from_raw_parts_mut(PyBytes_AsString(out).cast::<u8>(), size);
+            let buf = core::slice::from_raw_parts_mut(PyBytes_AsString(rest).cast::<u8>(), size);
             let mut w = Writer { buf, at: 0 };
-            w.u32(blob_len as u32);
-            w.bytes(core::slice::from_raw_parts(
-                PyBytes_AsString(blob).cast::<u8>(),
-                blob_len,
-            ));
-            Py_DECREF(blob);
             w.u32(self.comps.len() as u32);
             for r in &self.comps {
                 w.bytes(r);
@@ -633,6 +659,10 @@ impl Chunk {
             };
             for r in &self.heap[..self.n - in_ring] {
                 w.bytes(r);
+            }
+            let out = PyTuple_Pack(3, head, blob, rest);
+            for o in [head, blob, rest] {
+                Py_DECREF(o);
             }
             out
         }
@@ -655,6 +685,7 @@ impl Chunk {
         }
         self.heap.clear();
         self.comps.clear();
+        self.value_bytes = 0;
         // SAFETY: GIL held; the lists are ours; deleting a slice of a list
         // cannot fail for in-range bounds.
         unsafe {

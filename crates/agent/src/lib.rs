@@ -134,6 +134,12 @@ struct State {
 /// 512 KiB on the wire, half the pipe.
 const CHUNK_RECORDS: usize = 16_384;
 
+/// ... or once its array snapshots hold this many bytes: a 25 ms chunk of
+/// arrays can be megabytes, more than the pipe holds (1 MiB), and the
+/// program would wait for the recorder at every flush; a quarter of the
+/// pipe goes on while the recorder works on the one before.
+const CHUNK_VALUE_BYTES: usize = 256 << 10;
+
 /// A cell only touched with the GIL held.
 struct GilCell<T>(UnsafeCell<Option<T>>);
 
@@ -836,7 +842,7 @@ unsafe extern "C" fn on_instr(
                 return forget(st, f.frame);
             }
         }
-        let full = c.items() >= CHUNK_RECORDS;
+        let full = c.items() >= CHUNK_RECORDS || c.value_bytes() >= CHUNK_VALUE_BYTES;
         if full || ts > deadline(st) {
             let r = PyObject_CallNoArgs(st.flush);
             if r.is_null() {
@@ -1174,7 +1180,8 @@ unsafe extern "C" fn chunk_items(_m: *mut PyObject, _a: *mut PyObject) -> *mut P
     }
 }
 
-/// `chunk_encode(completions)`: the CHUNK_BIN payload (docs/WIRE.md).
+/// `chunk_encode(completions)`: the CHUNK_BIN payload (docs/WIRE.md), in
+/// parts (`Chunk::encode`).
 unsafe extern "C" fn chunk_encode(_m: *mut PyObject, comps: *mut PyObject) -> *mut PyObject {
     // SAFETY: GIL held; the argument is type-checked.
     unsafe {
@@ -1331,7 +1338,7 @@ static mut METHODS: [PyMethodDef; 14] = [
         c"chunk_encode",
         PyMethodDefPointer { PyCFunction: chunk_encode },
         METH_O,
-        c"chunk_encode(completions) -> bytes: the CHUNK_BIN payload",
+        c"chunk_encode(completions) -> (bytes, bytes, bytes): the CHUNK_BIN payload in parts",
     ),
     method(
         c"chunk_clear",

@@ -93,7 +93,7 @@ class NativeChunk:
         self.append = mod.chunk_append
         self.clear = mod.chunk_clear
         self.detach = mod.chunk_detach
-        self.encode = mod.chunk_encode  # (completions) -> the CHUNK_BIN payload
+        self.encode = mod.chunk_encode  # (completions) -> the CHUNK_BIN payload, a tuple of parts
         self.items = mod.chunk_items
         self._len = mod.chunk_len
 

@@ -121,9 +121,23 @@ class Wire:
                         break  # a forked child, or the pipe is gone: the program goes on
                     # The header, then the payload as it is: a chunk is
                     # ~0.5 MB, and joining them would copy it once more.
-                    view = memoryview(len(payload).to_bytes(4, "little") + bytes((kind,)))
-                    rest = payload
-                while view:
+                    # A tuple payload (the native chunk's parts) is sent
+                    # part after part, as one message.
+                    parts = payload if type(payload) is tuple else (payload,)
+                    size = 0
+                    for p in parts:
+                        size += len(p)
+                    rest = tuple(map(memoryview, parts))
+                    view = memoryview(size.to_bytes(4, "little") + bytes((kind,)))
+                while True:
+                    # The next part once one is sent: one store, no call
+                    # between (a KeyboardInterrupt cannot land between
+                    # taking a part and dropping it, and one landing just
+                    # after a part ran out finds the rest here again).
+                    while not view and rest:
+                        view, rest = rest[0], rest[1:]
+                    if not view:
+                        break
                     try:
                         n = _write(self.fd, view)
                     except BlockingIOError:
@@ -139,7 +153,7 @@ class Wire:
                         continue
                     except BrokenPipeError:
                         self.gone()
-                        view = view[:0]
+                        view, rest = view[:0], ()
                         break
                     except OSError:
                         # The descriptor was closed under us (by another
@@ -148,12 +162,10 @@ class Wire:
                         # stays whole.
                         self.fd = -1
                         if not self.reopen():
-                            view = view[:0]
+                            view, rest = view[:0], ()
                             break
                         continue
                     view = view[n:]
-                    if not view and rest is not None:
-                        view, rest = memoryview(rest), None
                 break
             except BaseException as e:  # noqa: BLE001 - re-raised below
                 pending_exc = e
