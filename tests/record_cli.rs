@@ -969,7 +969,12 @@ fn sigint_to_the_recorder_alone_reaches_the_program_once_and_the_log_is_sealed()
     assert_eq!(status.code(), Some(130));
     let r = LogReader::open(&out).unwrap();
     let end = r.end().expect("sealed after the forwarded SIGINT");
-    assert_eq!(end.exit.exception.as_deref(), Some("KeyboardInterrupt"));
+    assert_eq!(
+        end.exit.exception.as_deref(),
+        Some("KeyboardInterrupt"),
+        "{:?}",
+        end.exit
+    );
     assert_eq!(end.exit.recorder_signal, Some(libc::SIGINT));
     assert!(!end.exit.killed_by_recorder);
     assert!(end.total_records > 0);

@@ -22,6 +22,11 @@
 import os
 import sys
 
+# As manager.MARSHAL_VERSION: every marshal stream the agent hands the
+# recorder is version 4, which every supported Python reads (3.14 and 3.15
+# default to 5 and 6).
+MARSHAL_VERSION = 4
+
 # The layout of the data; a change of layout changes the agent's hash too
 # (the recorder's cache is per agent version), this is a second guard.
 FORMAT = 1
@@ -142,7 +147,7 @@ def dump(specs, found, files, probes, sites, models_by_file):
                        for s in sites),
     }
     head = b"".join(header)
-    return len(head).to_bytes(4, "little") + head + marshal.dumps(data)
+    return len(head).to_bytes(4, "little") + head + marshal.dumps(data, MARSHAL_VERSION)
 
 
 # ---------------------------------------------------------------------------
