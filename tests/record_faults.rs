@@ -467,7 +467,18 @@ fn timeout_sigterm_seals_the_log_and_leaves_nothing_running() {
     );
     assert_eq!(end.exit.recorder_signal, Some(libc::SIGTERM));
     assert!(end.total_records > 0);
-    assert_eq!(verify::verify(&r).exit_code(), 0);
+    // SIGTERM's default action ends python at once, as SIGKILL would: it
+    // may land while a message is on its way, whose values are then counted
+    // as lost, and verify says so — only that.
+    let rep = verify::verify(&r);
+    assert!(
+        rep.exit_code() == 0
+            || (rep.exit_code() == 1
+                && rep.violations.iter().all(|v| {
+                    v.kind.as_str() == "values_lost" || v.kind.as_str() == "records_lost"
+                })),
+        "{rep}"
+    );
 }
 
 /// Starts `probe record` on a fixture in a group of its own; returns the
