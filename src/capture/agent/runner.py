@@ -196,12 +196,16 @@ class Runner:
             pass
         self.sealed = True
         if self.mgr is not None:
-            try:
-                if self.core is not None:
-                    self.core.uninstall()
-            except Exception:  # noqa: BLE001
-                pass
-            self.mgr.close(self.planner)
+            self._stop_tracing()
+
+    def _stop_tracing(self):
+        """The core stops calling us; the manager lets go of its frames."""
+        try:
+            if self.core is not None:
+                self.core.uninstall()
+        except Exception:  # noqa: BLE001
+            pass
+        self.mgr.close(self.planner)
 
     def recorder_unreachable(self):
         """probe's pipe is closed for good and the shared ring is full:
@@ -209,12 +213,7 @@ class Runner:
         back (nothing is written to the program's descriptors, which may be
         files of its own by now)."""
         self.sealed = True
-        try:
-            if self.core is not None:
-                self.core.uninstall()
-        except Exception:  # noqa: BLE001
-            pass
-        self.mgr.close(self.planner)
+        self._stop_tracing()
 
     def before_exec(self, what):
         """os.exec* is about to replace the program: send what is captured
