@@ -403,11 +403,15 @@ pub fn record_with_tap(
     if cache.is_some() && site_pyc.is_none() {
         config.push(("site_pyc", "want".to_string()));
     }
-    // The native core only where it may run: `--core auto` or `native`.
-    let native = matches!(opts.core.as_str(), "auto" | "native").then_some(agent::native::IMAGE);
-    // Its shared ring, so that a SIGKILL loses no capture it wrote. Best
-    // effort: without one, only that guarantee is gone.
-    let mut ring = native.and_then(|_| SharedRing::create().ok());
+    // The extension only where it may run: the native core (`--core auto`
+    // or `native`), or the settrace core's frame gate on 3.11 (`settrace`).
+    let native = matches!(opts.core.as_str(), "auto" | "native" | "settrace")
+        .then_some(agent::native::IMAGE);
+    // The native core's shared ring, so that a SIGKILL loses no capture it
+    // wrote. Best effort: without one, only that guarantee is gone.
+    let mut ring = matches!(opts.core.as_str(), "auto" | "native")
+        .then(SharedRing::create)
+        .and_then(Result::ok);
     if let Some(fd) = ring.as_ref().and_then(SharedRing::fd) {
         config.push(("ring_fd", fd.to_string()));
     }

@@ -7,12 +7,9 @@ use core::ptr;
 
 use pyo3_ffi::*;
 
+pub use crate::sym::PyFrame_GetVar;
+
 extern "C" {
-    // Outside the limited API, but exported by every CPython 3.12+ (the only
-    // versions the agent loads this on). Reads one local (cells and free
-    // variables dereferenced) without materialising `f_locals` and without
-    // side effects; a new reference, or NULL with NameError when unbound.
-    pub fn PyFrame_GetVar(frame: *mut PyFrameObject, name: *mut PyObject) -> *mut PyObject;
     // The frame type (outside the limited API, exported by every CPython).
     static mut PyFrame_Type: PyTypeObject;
 }

@@ -1,5 +1,6 @@
 //! probe's native capture core: the `_probe_native` extension module that
-//! `probe record` loads into the traced interpreter (CPython 3.12+).
+//! `probe record` loads into the traced interpreter (CPython 3.12+; on 3.11
+//! only its frame gate runs, `gate.rs`).
 //!
 //! It executes the hot path of the capture plan — the plan's `fast` action,
 //! one LHS local captured per statement (`planner.fast_at` in the agent's
@@ -22,7 +23,9 @@
 mod chunk;
 mod clock;
 mod frames;
+mod gate;
 mod objects;
+mod sym;
 mod table;
 mod values;
 
@@ -40,6 +43,7 @@ use frames::{
     read_fast, PyFrame_GetVar,
 };
 use objects::{new_waiting, set_waiting, Types, Waiting};
+use sym::{PyErr_GetRaisedException, PyErr_SetRaisedException};
 
 /// The last INSTRUCTION event's table lookup: the tight loop asks for the
 /// same code object and offset every time, and converting the offset and
@@ -980,6 +984,14 @@ unsafe extern "C" fn install(
             PyErr_SetString(PyExc_TypeError, c"install() takes 12 arguments".as_ptr());
             return ptr::null_mut();
         }
+        if !sym::native_core_ok() {
+            PyErr_SetString(
+                PyExc_RuntimeError,
+                c"the native core needs Python 3.12+ (PyFrame_GetVar, PyErr_GetRaisedException)"
+                    .as_ptr(),
+            );
+            return ptr::null_mut();
+        }
         let max_array_bytes = PyLong_AsSsize_t(*args.add(11));
         if max_array_bytes < 0 {
             if PyErr_Occurred().is_null() {
@@ -1279,7 +1291,19 @@ const fn method(
     }
 }
 
-static mut METHODS: [PyMethodDef; 14] = [
+static mut METHODS: [PyMethodDef; 16] = [
+    method(
+        c"gate_install",
+        PyMethodDefPointer { PyCFunctionFast: gate::gate_install },
+        METH_FASTCALL,
+        c"gate_install(trace, decide) -> None | str: on 3.11, settrace tracing in probed frames only (None: installed; else why not)",
+    ),
+    method(
+        c"gate_uninstall",
+        PyMethodDefPointer { PyCFunction: gate::gate_uninstall },
+        METH_NOARGS,
+        c"gate_uninstall() -> int: frames are evaluated without the gate again; the depth at which it had stood down, or 0",
+    ),
     method(
         c"use_direct_locals",
         PyMethodDefPointer { PyCFunctionFast: use_direct_locals },
@@ -1384,6 +1408,7 @@ pub unsafe extern "C" fn PyInit__probe_native() -> *mut PyObject {
     // MODULE_DEF is a static that outlives the module; the chunk and types
     // are made before anything can use them.
     unsafe {
+        sym::resolve();
         let Some(c) = Chunk::new() else {
             return ptr::null_mut();
         };

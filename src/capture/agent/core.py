@@ -23,7 +23,10 @@ def choose(want):
                 f"--core monitoring needs Python 3.12+ (sys.monitoring); this is Python {sys.version.split()[0]}")
         return "monitoring", None, False
     if want == "settrace":
-        return "settrace", None, False
+        if has_mon:
+            return "settrace", None, False
+        why = _gate_missing()
+        return "settrace", (f"sys.settrace traces every frame: {why}" if why else None), False
     if want == "native":
         try:
             _native.load()
@@ -38,7 +41,20 @@ def choose(want):
         except _native.Unavailable as e:
             return "monitoring", f"{e}; using the sys.monitoring core (Python)", True
         return "native", None, False
-    return "settrace", f"Python {sys.version.split()[0]} has no sys.monitoring; using sys.settrace", False
+    why = _gate_missing()
+    how = f"in every frame ({why})" if why else "in frames of probed code only (native frame gate)"
+    return "settrace", f"Python {sys.version.split()[0]} has no sys.monitoring; using sys.settrace {how}", False
+
+
+def _gate_missing():
+    """Why the settrace core on 3.11 cannot trace probed frames only (the
+    extension's frame gate, pytracer.py), or None when it can. Loads the
+    extension now: its file is closed once the core is chosen."""
+    try:
+        _native.extension()
+    except _native.Unavailable as e:
+        return f"{e}; unprobed code runs slower"
+    return None
 
 
 def make(name, mgr, planner):

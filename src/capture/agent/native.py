@@ -10,7 +10,8 @@
 #
 # The recorder embeds the extension and hands it over in an in-memory file
 # of its own (config `native_fd`, set here by main.py), loaded through
-# /proc/self/fd without a copy, never from the file system.
+# /proc/self/fd without a copy, never from the file system. On 3.11 the
+# same extension serves the settrace core as its frame gate (pytracer.py).
 
 import os
 import sys
@@ -41,7 +42,17 @@ def release():
 
 
 def load():
-    """The extension module, loaded once; Unavailable says why not."""
+    """The extension module for the native core (CPython 3.12+), loaded
+    once; Unavailable says why not."""
+    if sys.version_info < (3, 12):
+        raise Unavailable(f"the native core needs Python 3.12+ (sys.monitoring); this is Python "
+                          f"{sys.version.split()[0]}")
+    return extension()
+
+
+def extension():
+    """The extension module on any supported CPython (3.11 uses its frame
+    gate only: pytracer.py), loaded once; Unavailable says why not."""
     global _module, _failure
     if _module is not None:
         return _module
@@ -57,9 +68,6 @@ def load():
 
 
 def _load():
-    if sys.version_info < (3, 12):
-        raise Unavailable(f"the native core needs Python 3.12+ (sys.monitoring); this is Python "
-                          f"{sys.version.split()[0]}")
     if sys.implementation.name != "cpython":
         raise Unavailable(f"the native core needs CPython; this is {sys.implementation.name}")
     if IMAGE_ERROR:

@@ -17,6 +17,7 @@ except ImportError:  # these modules imported on their own (tests/python)
     import opcode as _opcode
 
 from . import plan as _plan
+from . import native as _native
 from .values import INCOMPLETE, PEND, UNBOUND, PLAIN_TYPES, HUGE
 
 _PY = sys.version_info[:2]
@@ -41,6 +42,7 @@ class SettraceCore:
     def __init__(self, mgr, planner):
         self.mgr = mgr
         self.planner = planner
+        self.gate = None  # the extension, while its frame gate runs (3.11)
         self.yield_ops = {_opcode.opmap[n] for n in ("YIELD_VALUE",) if n in _opcode.opmap}
 
     def install(self):
@@ -183,6 +185,33 @@ class SettraceCore:
 
         self.global_trace = global_trace
         sys.settrace(global_trace)
+        if _PY < (3, 12):
+            self._install_gate(global_trace)
+
+    def _install_gate(self, global_trace):
+        """On 3.11, the extension's frame gate (crates/agent/src/gate.rs):
+        tracing on in frames of probed code only, so unprobed code runs at
+        full speed. The trace function and its events stay this core's."""
+        try:
+            mod = _native.extension()  # loaded when the core was chosen (core.py)
+        except _native.Unavailable:
+            return  # the core's note says why
+        planner = self.planner
+        mgr = self.mgr
+
+        def decide(code):
+            try:
+                return planner.plan_for(code) is not None
+            except Exception as e:  # noqa: BLE001 - traced then, as without the gate
+                mgr.internal_error(e)
+                return True
+
+        why = mod.gate_install(global_trace, decide)
+        if why is None:
+            self.gate = mod
+        else:
+            mgr.warnings.append(f"the native frame gate was not installed ({why}): sys.settrace traced every "
+                                "frame, so unprobed code ran slower")
 
     def prepare(self, code):
         self.planner.plan_for(code)
@@ -203,3 +232,15 @@ class SettraceCore:
                 "the program replaced the trace function (sys.settrace) while it ran; captures after "
                 "that point are missing (on Python 3.12+ the sys.monitoring core coexists with other tools)")
         sys.settrace(None)
+        if self.gate is not None:
+            depth = self.gate.gate_uninstall()
+            self.gate = None
+            if depth < 0:
+                self.mgr.warnings.append(
+                    "another frame-evaluation function (PEP 523: a JIT such as torch.compile, a debugger) replaced "
+                    "probe's frame gate while the program ran: frames of probed code started meanwhile may have "
+                    "run untraced, and their captures may be missing")
+            elif depth:
+                self.mgr.warnings.append(
+                    f"the program recursed {depth} calls deep: the frame gate stood down (its frames nest on the C "
+                    "stack) and sys.settrace traced every frame from then on, which is slower")

@@ -21,14 +21,29 @@ from .values import INCOMPLETE, PEND, UNBOUND, PLAIN_TYPES, HUGE
 STMT = _plan.STMT
 
 
+class _Monitoring:
+    """sys.monitoring as the agent found it. The core calls these; the
+    program's view of some of them is wrapped once the core runs (guard)."""
+
+    def __init__(self, mon):
+        for n in dir(mon):
+            if not n.startswith("__"):
+                setattr(self, n, getattr(mon, n))
+
+
+# Calls after which CPython 3.12-3.15 may drop our INSTRUCTION events
+# (MonitoringCore.guard).
+_GUARDED = ((sys, ("settrace", "setprofile", "_settraceallthreads", "_setprofileallthreads")),
+            (getattr(sys, "monitoring", None), ("set_events", "set_local_events", "free_tool_id", "clear_tool_id")))
+
+
 class MonitoringCore:
     name = "monitoring"
 
     def __init__(self, mgr, planner):
         self.mgr = mgr
         self.planner = planner
-        mon = sys.monitoring
-        self.mon = mon
+        mon = self.mon = _Monitoring(sys.monitoring)
         self.tool = None
         for tid in (4, 3, 2, 1, 0, 5):
             if mon.get_tool(tid) is None:
@@ -63,10 +78,14 @@ class MonitoringCore:
         plain = PLAIN_TYPES
         stop_types = (StopIteration, StopAsyncIteration)
 
+        self.local_events = local_events
+        armed = self.armed = {}  # id -> code object with our local events
+
         def setup(code):
             plan = planner.plan_for(code)
             if plan is not None:
                 set_local(tool, code, local_events)
+                armed[id(code)] = code
             return plan
 
         self.setup = setup
@@ -158,8 +177,13 @@ class MonitoringCore:
 
         self.on_instr = on_instr  # the native core's general path (native.py)
 
+        gettrace, getprofile = sys.gettrace, sys.getprofile
+        hooks = self.hooks = [gettrace(), getprofile()]
+
         def on_return(code, offset, retval):
             try:
+                if gettrace() is not hooks[0] or getprofile() is not hooks[1]:
+                    self.hooks_changed()
                 if id(code) in probed:
                     frame = getframe(1)
                     if frame in pending or frame in mgr.armed:
@@ -227,6 +251,89 @@ class MonitoringCore:
         reg(tool, E.PY_UNWIND, on_unwind)
         self.global_events = E.PY_START | E.RAISE | E.PY_THROW | E.PY_UNWIND
         mon.set_events(tool, self.global_events)
+        self.guard()
+
+    def rearm(self):
+        """Our local events again on every probed code object, then every
+        code object re-instrumented (restart_events).
+
+        CPython 3.12-3.15 drop a tool's INSTRUCTION events on a code object
+        when another tool starts instrumenting it (CPython gh-157900: the
+        per-instruction table of several tools starts empty): a program
+        that calls sys.setprofile (cProfile), sys.settrace (a debugger,
+        coverage) or sys.monitoring.set_events would silently lose every
+        later capture. Instrumenting again after the change restores them.
+        guard()'s wrappers do the same inline."""
+        if self.mgr.closed or not self.guarding:
+            return
+        try:
+            set_local, tool, events = self.mon.set_local_events, self.tool, self.local_events
+            for code in list(self.armed.values()):
+                set_local(tool, code, events)
+            self.mon.restart_events()
+        except Exception as e:  # noqa: BLE001 - the program freed our tool id: uninstall says so
+            self.rearm_errors.append(e)
+        self.hooks[0] = sys.gettrace()
+        self.hooks[1] = sys.getprofile()
+
+    def guard(self):
+        """Wraps the program's calls that change other tools' events (see
+        rearm) so that ours are restored right after each."""
+        self.guarding = True
+        self.rearm_errors = []
+        self.wrapped = []
+        core, mon = self, self.mon
+        for owner, names in _GUARDED:
+            for name in names:
+                real = getattr(owner, name, None) if owner is not None else None
+                if real is None:
+                    continue
+
+                def make(real):
+                    mgr, armed, hooks, errors = core.mgr, core.armed, core.hooks, core.rearm_errors
+                    set_local, restart, tool, events = mon.set_local_events, mon.restart_events, core.tool, \
+                        core.local_events
+                    gettrace, getprofile = sys.gettrace, sys.getprofile
+
+                    def wrapper(*args, **kwargs):
+                        try:
+                            return real(*args, **kwargs)
+                        finally:
+                            # rearm(), inline: a trace function just set
+                            # would see (and a debugger stop in) a call.
+                            if core.guarding and not mgr.closed:
+                                try:
+                                    for code in list(armed.values()):
+                                        set_local(tool, code, events)
+                                    restart()
+                                except Exception as e:  # noqa: BLE001 - see rearm
+                                    errors.append(e)
+                                hooks[0] = gettrace()
+                                hooks[1] = getprofile()
+                    wrapper.__wrapped__ = real
+                    wrapper.__name__ = real.__name__
+                    wrapper.__qualname__ = getattr(real, "__qualname__", real.__name__)
+                    wrapper.__doc__ = real.__doc__
+                    return wrapper
+                w = make(real)
+                setattr(owner, name, w)
+                self.wrapped.append((owner, name, real, w))
+
+    def hooks_changed(self):
+        """A trace or profile function was set or cleared without the
+        wrapped calls (PyEval_SetTrace from C: coverage's CTracer, a
+        debugger): events may have been dropped since (see rearm)."""
+        if not self.hook_warned:
+            self.hook_warned = True
+            self.mgr.warnings.append(
+                "a trace or profile function was set from C code while the program ran (a debugger, coverage "
+                "or a profiler): CPython 3.12-3.15 drop other tools' INSTRUCTION events then (CPython issue "
+                "gh-157900); probe re-armed its events at the next return from probed code, and captures "
+                "between those points may be missing")
+        self.rearm()
+
+    hook_warned = False
+    guarding = False
 
     def prepare(self, code):
         # The program's own code objects are all known before it runs: plan
@@ -252,7 +359,7 @@ class MonitoringCore:
         # Quiet completions disabled while one thread ran must run again:
         # another thread may now change a value before the next event point.
         try:
-            sys.monitoring.restart_events()
+            self.mon.restart_events()
         except Exception as e:  # noqa: BLE001
             self.mgr.internal_error(e)
 
@@ -262,6 +369,13 @@ class MonitoringCore:
         # this, code that already had local events (in daemon threads after
         # the seal, or in a forked child) would go on calling the callbacks.
         mon, tool = self.mon, self.tool
+        self.guarding = False
+        for owner, name, real, w in getattr(self, "wrapped", ()):
+            try:
+                if getattr(owner, name, None) is w:
+                    setattr(owner, name, real)
+            except Exception:  # noqa: BLE001
+                pass
         try:
             # The program may have freed our tool id (3.14+ then drops its
             # callbacks and events; 3.12/3.13 keep them) or cleared its
