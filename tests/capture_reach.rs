@@ -93,10 +93,12 @@ fn the_frame_gate_runs_on_3_11_and_says_so() {
 fn other_tools_starting_and_stopping_lose_no_capture() {
     let dir = tempfile::tempdir().unwrap();
     let file = fixture("other_tools.py");
-    let expected: Vec<String> = [1, 2, 3, 1001, 2001, 3001, 4001, 5001, 6001, 7001]
-        .iter()
-        .map(|v| v.to_string())
-        .collect();
+    let expected: Vec<String> = [
+        1, 2, 3, 1001, 2001, 3001, 4001, 5001, 6001, 7001, 8001, 8002, 8003, 9001,
+    ]
+    .iter()
+    .map(|v| v.to_string())
+    .collect();
     for (v, py) in pythons() {
         if v == "3.11" {
             continue; // no sys.monitoring: the program itself needs 3.12+

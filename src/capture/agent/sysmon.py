@@ -178,12 +178,20 @@ class MonitoringCore:
         self.on_instr = on_instr  # the native core's general path (native.py)
 
         gettrace, getprofile = sys.gettrace, sys.getprofile
-        hooks = self.hooks = [gettrace(), getprofile()]
+        # Every trace or profile function seen set (id -> the object, kept
+        # alive so that its id stays its own). Per thread they differ, so
+        # a return compares with all of them, not with the last one.
+        hooks = self.hooks = {}
+        for h in (gettrace(), getprofile()):
+            if h is not None:
+                hooks[id(h)] = h
 
         def on_return(code, offset, retval):
             try:
-                if gettrace() is not hooks[0] or getprofile() is not hooks[1]:
-                    self.hooks_changed()
+                t = gettrace()
+                p = getprofile()
+                if (t is not None and id(t) not in hooks) or (p is not None and id(p) not in hooks):
+                    self.hooks_changed(t, p)
                 if id(code) in probed:
                     frame = getframe(1)
                     if frame in pending or frame in mgr.armed:
@@ -273,8 +281,6 @@ class MonitoringCore:
             self.mon.restart_events()
         except Exception as e:  # noqa: BLE001 - the program freed our tool id: uninstall says so
             self.rearm_errors.append(e)
-        self.hooks[0] = sys.gettrace()
-        self.hooks[1] = sys.getprofile()
 
     def guard(self):
         """Wraps the program's calls that change other tools' events (see
@@ -308,8 +314,12 @@ class MonitoringCore:
                                     restart()
                                 except Exception as e:  # noqa: BLE001 - see rearm
                                     errors.append(e)
-                                hooks[0] = gettrace()
-                                hooks[1] = getprofile()
+                                t = gettrace()
+                                p = getprofile()
+                                if t is not None:
+                                    hooks[id(t)] = t
+                                if p is not None:
+                                    hooks[id(p)] = p
                     wrapper.__wrapped__ = real
                     wrapper.__name__ = real.__name__
                     wrapper.__qualname__ = getattr(real, "__qualname__", real.__name__)
@@ -319,7 +329,7 @@ class MonitoringCore:
                 setattr(owner, name, w)
                 self.wrapped.append((owner, name, real, w))
 
-    def hooks_changed(self):
+    def hooks_changed(self, *seen):
         """A trace or profile function was set or cleared without the
         wrapped calls (PyEval_SetTrace from C: coverage's CTracer, a
         debugger): events may have been dropped since (see rearm)."""
@@ -330,6 +340,9 @@ class MonitoringCore:
                 "or a profiler): CPython 3.12-3.15 drop other tools' INSTRUCTION events then (CPython issue "
                 "gh-157900); probe re-armed its events at the next return from probed code, and captures "
                 "between those points may be missing")
+        for h in seen:
+            if h is not None:
+                self.hooks[id(h)] = h
         self.rearm()
 
     hook_warned = False
