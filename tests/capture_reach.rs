@@ -143,3 +143,40 @@ fn deep_recursion_makes_the_gate_stand_down_not_crash() {
         },
     );
 }
+
+#[test]
+fn a_profiler_set_from_c_is_noticed_and_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = fixture("c_profiler.py");
+    for (v, py) in pythons() {
+        if v == "3.11" {
+            continue; // no sys.monitoring (the settrace core keeps a profiler's frames traced)
+        }
+        for core in ["native", "monitoring"] {
+            let what = format!("Python {v} ({core})");
+            let (out, log) = record(
+                dir.path(),
+                &py,
+                core,
+                &[spec(&file, "y", "y")],
+                &[file.to_str().unwrap()],
+            );
+            assert_ok(&out, &what);
+            let got = values(&records(&log));
+            // The first call after the C-level profiler started may be
+            // lost to CPython gh-157900 (and is, on 3.12-3.15.2); from the
+            // next return on, nothing is.
+            for want in ["1", "2", "3", "1002", "2001"] {
+                assert!(
+                    got.iter().any(|g| g == want),
+                    "{what}: {want} missing in {got:?}"
+                );
+            }
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                stderr.contains("set from C code") && stderr.contains("gh-157900"),
+                "{what}: no warning: {stderr}"
+            );
+        }
+    }
+}
