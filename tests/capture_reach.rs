@@ -89,19 +89,16 @@ fn the_frame_gate_runs_on_3_11_and_says_so() {
     }
 }
 
-#[test]
-fn other_tools_starting_and_stopping_lose_no_capture() {
+/// Records `program` (its `# P:y` line probed on `y`) on every Python with
+/// sys.monitoring (3.12+, which the program itself needs) with both
+/// monitoring cores, and hands each run's label, its values and stderr to
+/// `check`.
+fn on_each_monitoring_core(program: &str, check: impl Fn(&str, Vec<String>, &str)) {
     let dir = tempfile::tempdir().unwrap();
-    let file = fixture("other_tools.py");
-    let expected: Vec<String> = [
-        1, 2, 3, 1001, 2001, 3001, 4001, 5001, 6001, 7001, 8001, 8002, 8003, 9001,
-    ]
-    .iter()
-    .map(|v| v.to_string())
-    .collect();
+    let file = fixture(program);
     for (v, py) in pythons() {
         if v == "3.11" {
-            continue; // no sys.monitoring: the program itself needs 3.12+
+            continue;
         }
         for core in ["native", "monitoring"] {
             let what = format!("Python {v} ({core})");
@@ -113,11 +110,27 @@ fn other_tools_starting_and_stopping_lose_no_capture() {
                 &[file.to_str().unwrap()],
             );
             assert_ok(&out, &what);
-            assert_eq!(values(&records(&log)), expected, "{what}");
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert!(!stderr.contains("gh-157900"), "{what}: {stderr}");
+            check(
+                &what,
+                values(&records(&log)),
+                &String::from_utf8_lossy(&out.stderr),
+            );
         }
     }
+}
+
+#[test]
+fn other_tools_starting_and_stopping_lose_no_capture() {
+    let expected: Vec<String> = [
+        1, 2, 3, 1001, 2001, 3001, 4001, 5001, 6001, 7001, 8001, 8002, 8003, 9001,
+    ]
+    .iter()
+    .map(|v| v.to_string())
+    .collect();
+    on_each_monitoring_core("other_tools.py", |what, got, stderr| {
+        assert_eq!(got, expected, "{what}");
+        assert!(!stderr.contains("gh-157900"), "{what}: {stderr}");
+    });
 }
 
 #[test]
@@ -146,37 +159,19 @@ fn deep_recursion_makes_the_gate_stand_down_not_crash() {
 
 #[test]
 fn a_profiler_set_from_c_is_noticed_and_warned_about() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = fixture("c_profiler.py");
-    for (v, py) in pythons() {
-        if v == "3.11" {
-            continue; // no sys.monitoring (the settrace core keeps a profiler's frames traced)
-        }
-        for core in ["native", "monitoring"] {
-            let what = format!("Python {v} ({core})");
-            let (out, log) = record(
-                dir.path(),
-                &py,
-                core,
-                &[spec(&file, "y", "y")],
-                &[file.to_str().unwrap()],
-            );
-            assert_ok(&out, &what);
-            let got = values(&records(&log));
-            // The first call after the C-level profiler started may be
-            // lost to CPython gh-157900 (and is, on 3.12-3.15.2); from the
-            // next return on, nothing is.
-            for want in ["1", "2", "3", "1002", "2001"] {
-                assert!(
-                    got.iter().any(|g| g == want),
-                    "{what}: {want} missing in {got:?}"
-                );
-            }
-            let stderr = String::from_utf8_lossy(&out.stderr);
+    on_each_monitoring_core("c_profiler.py", |what, got, stderr| {
+        // The first call after the C-level profiler started may be lost to
+        // CPython gh-157900 (and is, on 3.12-3.15.2); from the next return
+        // on, nothing is.
+        for want in ["1", "2", "3", "1002", "2001"] {
             assert!(
-                stderr.contains("set from C code") && stderr.contains("gh-157900"),
-                "{what}: no warning: {stderr}"
+                got.iter().any(|g| g == want),
+                "{what}: {want} missing in {got:?}"
             );
         }
-    }
+        assert!(
+            stderr.contains("set from C code") && stderr.contains("gh-157900"),
+            "{what}: no warning: {stderr}"
+        );
+    });
 }
