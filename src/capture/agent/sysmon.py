@@ -80,12 +80,17 @@ class MonitoringCore:
 
         self.local_events = local_events
         armed = self.armed = {}  # id -> code object with our local events
+        # id -> the (trace, profile) functions its thread had when it was
+        # armed: a function set from C later may have dropped its events.
+        armed_with = self.armed_with = {}
+        gettrace, getprofile = sys.gettrace, sys.getprofile
 
         def setup(code):
             plan = planner.plan_for(code)
             if plan is not None:
                 set_local(tool, code, local_events)
                 armed[id(code)] = code
+                armed_with[id(code)] = (gettrace(), getprofile())
             return plan
 
         self.setup = setup
@@ -177,7 +182,6 @@ class MonitoringCore:
 
         self.on_instr = on_instr  # the native core's general path (native.py)
 
-        gettrace, getprofile = sys.gettrace, sys.getprofile
         # Every trace or profile function seen set (id -> the object, kept
         # alive so that its id stays its own). Per thread they differ, so
         # a return compares with all of them, not with the last one.
@@ -332,8 +336,10 @@ class MonitoringCore:
     def hooks_changed(self, *seen):
         """A trace or profile function was set or cleared without the
         wrapped calls (PyEval_SetTrace from C: coverage's CTracer, a
-        debugger): events may have been dropped since (see rearm)."""
-        if not self.hook_warned:
+        debugger): events may have been dropped since (see rearm) — from
+        code armed before it, not from code armed with it already set."""
+        now = tuple(seen)
+        if not self.hook_warned and any(w != now for w in self.armed_with.values()):
             self.hook_warned = True
             self.mgr.warnings.append(
                 "a trace or profile function was set from C code while the program ran (a debugger, coverage "
@@ -344,6 +350,8 @@ class MonitoringCore:
             if h is not None:
                 self.hooks[id(h)] = h
         self.rearm()
+        for k in self.armed_with:
+            self.armed_with[k] = now
 
     hook_warned = False
     guarding = False
