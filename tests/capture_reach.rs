@@ -10,9 +10,13 @@
 //! * On 3.12+, CPython drops a tool's INSTRUCTION events on a code object
 //!   when another tool starts instrumenting it (CPython gh-157900); the
 //!   monitoring cores re-arm theirs after the program's `sys.setprofile`,
-//!   `sys.settrace` and `sys.monitoring` calls, so nothing is lost.
+//!   `sys.settrace` and `sys.monitoring` calls, so nothing is lost — with
+//!   builtins, so that the stdlib's `profile` (which asserts on a return
+//!   it saw no call for) still works.
 
 mod common;
+
+use std::process::{Command, Output};
 
 use common::*;
 use probe::log::LogReader;
@@ -91,9 +95,9 @@ fn the_frame_gate_runs_on_3_11_and_says_so() {
 
 /// Records `program` (its `# P:y` line probed on `y`) on every Python with
 /// sys.monitoring (3.12+, which the program itself needs) with both
-/// monitoring cores, and hands each run's label, its values and stderr to
+/// monitoring cores, and hands each run's label, output and values to
 /// `check`.
-fn on_each_monitoring_core(program: &str, check: impl Fn(&str, Vec<String>, &str)) {
+fn on_each_monitoring_core(program: &str, check: impl Fn(&str, &Output, Vec<String>)) {
     let dir = tempfile::tempdir().unwrap();
     let file = fixture(program);
     for (v, py) in pythons() {
@@ -110,11 +114,7 @@ fn on_each_monitoring_core(program: &str, check: impl Fn(&str, Vec<String>, &str
                 &[file.to_str().unwrap()],
             );
             assert_ok(&out, &what);
-            check(
-                &what,
-                values(&records(&log)),
-                &String::from_utf8_lossy(&out.stderr),
-            );
+            check(&what, &out, values(&records(&log)));
         }
     }
 }
@@ -127,9 +127,8 @@ fn other_tools_starting_and_stopping_lose_no_capture() {
     .iter()
     .map(|v| v.to_string())
     .collect();
-    on_each_monitoring_core("other_tools.py", |what, got, stderr| {
+    on_each_monitoring_core("other_tools.py", |what, _, got| {
         assert_eq!(got, expected, "{what}");
-        assert!(!stderr.contains("gh-157900"), "{what}: {stderr}");
     });
 }
 
@@ -158,20 +157,100 @@ fn deep_recursion_makes_the_gate_stand_down_not_crash() {
 }
 
 #[test]
-fn a_profiler_set_from_c_is_noticed_and_warned_about() {
-    on_each_monitoring_core("c_profiler.py", |what, got, stderr| {
-        // The first call after the C-level profiler started may be lost to
-        // CPython gh-157900 (and is, on 3.12-3.15.2); from the next return
-        // on, nothing is.
-        for want in ["1", "2", "3", "1002", "2001"] {
+fn a_signal_handlers_exception_reaches_the_program_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = fixture("reach/signal_exit.py");
+    for (v, py) in pythons() {
+        for core in cores(v) {
+            let what = format!("Python {v} ({core})");
+            let (out, _) = record(
+                dir.path(),
+                &py,
+                core,
+                &[spec(&file, "f", "f")],
+                &[file.to_str().unwrap()],
+            );
+            // The handler's sys.exit(3) ends the program, as it does untraced.
+            assert_eq!(out.status.code(), Some(3), "{what}: {out:?}");
             assert!(
-                got.iter().any(|g| g == want),
-                "{what}: {want} missing in {got:?}"
+                !String::from_utf8_lossy(&out.stdout).contains("still running"),
+                "{what}"
             );
         }
-        assert!(
-            stderr.contains("set from C code") && stderr.contains("gh-157900"),
-            "{what}: no warning: {stderr}"
+    }
+}
+
+#[test]
+fn a_small_thread_stack_makes_the_gate_stand_down_not_crash() {
+    let file = fixture("reach/small_stack.py");
+    across_runs(
+        "reach/small_stack.py",
+        &[spec(&file, "d", "d")],
+        &[],
+        |what, out, recs| {
+            assert_eq!(recs.len(), 901, "{what}");
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout).trim(),
+                "[900]",
+                "{what}"
+            );
+        },
+    );
+}
+
+#[test]
+fn the_stdlib_profiler_still_works_under_probe() {
+    let file = fixture("reach/profile_module.py");
+    across_runs(
+        "reach/profile_module.py",
+        &[spec(&file, "y", "y")],
+        &[],
+        |what, out, recs| {
+            assert_eq!(values(recs), ["2"], "{what}");
+            assert!(
+                String::from_utf8_lossy(&out.stdout).contains("done"),
+                "{what}"
+            );
+        },
+    );
+}
+
+#[test]
+fn another_tools_disabled_events_stay_disabled() {
+    // The program counts its own LINE callbacks; probe's re-arming must
+    // not bring back the ones it disabled (restart_events would: 411 ->
+    // 101,104 in a first version).
+    let file = fixture("reach/line_disabler.py");
+    let untraced = |py: &std::path::Path| {
+        let o = Command::new(py).arg(&file).output().expect("python runs");
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    let pys = pythons();
+    on_each_monitoring_core("reach/line_disabler.py", |what, out, got| {
+        let v = &what["Python ".len().."Python 3.1x".len()];
+        let py = &pys.iter().find(|(x, _)| *x == v).expect("python").1;
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            untraced(py),
+            "{what}"
         );
+        // 3.12/3.13 skip the first capture of a line another tool DISABLEs
+        // (a CPython bug, README): 199 there, 200 on 3.14+.
+        assert!(got.len() >= 199, "{what}: {} records", got.len());
+    });
+}
+
+/// Once the program took probe's tool id, probe's re-arming leaves it
+/// alone. (On 3.12/3.13 `free_tool_id` keeps a tool's local events, so the
+/// events probe had set before reach the new tool there: CPython's
+/// behaviour, which `record_cli` documents; 3.14+ clear them.)
+#[test]
+fn a_tool_that_takes_probes_id_gets_no_events_of_probes() {
+    on_each_monitoring_core("reach/tool_reuse.py", |what, out, _| {
+        if what.contains("3.12") || what.contains("3.13") {
+            return;
+        }
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("got 0 events"), "{what}: {stdout}");
     });
 }

@@ -403,10 +403,10 @@ pub fn record_with_tap(
     if cache.is_some() && site_pyc.is_none() {
         config.push(("site_pyc", "want".to_string()));
     }
-    // The extension only where it may run: the native core (`--core auto`
-    // or `native`), or the settrace core's frame gate on 3.11 (`settrace`).
-    let native = matches!(opts.core.as_str(), "auto" | "native" | "settrace")
-        .then_some(agent::native::IMAGE);
+    // The extension: the native core (`--core auto` or `native`), the
+    // settrace core's frame gate on 3.11 (`settrace`), the monitoring
+    // core's guard (`monitoring`, docs/PYTHON-VERSIONS.md).
+    let native = Some(agent::native::IMAGE);
     // The native core's shared ring, so that a SIGKILL loses no capture it
     // wrote. Best effort: without one, only that guarantee is gone.
     let mut ring = matches!(opts.core.as_str(), "auto" | "native")

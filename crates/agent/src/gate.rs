@@ -13,8 +13,11 @@
 //! events of unprobed frames it no longer sees are the ones it ignored.
 //!
 //! The decision is the planner's (`Planner.plan_for(code) is not None`),
-//! asked once per code object and kept in the code object's extra slot
-//! (PEP 523's `co_extra`). The gate stands aside — the frame is evaluated
+//! made in the settrace core's own `call` event the first time a code
+//! object runs (until then it is traced), and kept in the code object's
+//! extra slot (PEP 523's `co_extra`) by `gate_mark`. The gate itself runs
+//! no Python code: a signal handler's exception, a Ctrl-C, stays the
+//! program's. The gate stands aside — the frame is evaluated
 //! as without it — whenever the thread's trace function is not the
 //! settrace core's (the program set its own, or tracing stopped), a
 //! profiler is set (it needs every frame), or a trace or profile call is
@@ -80,14 +83,25 @@ type GetEval = unsafe extern "C" fn(*mut PyInterpreterState) -> *mut c_void;
 type RequestIndex = unsafe extern "C" fn(*mut c_void) -> isize;
 type GetExtra = unsafe extern "C" fn(*mut PyObject, isize, *mut *mut c_void) -> c_int;
 type SetExtra = unsafe extern "C" fn(*mut PyObject, isize, *mut c_void) -> c_int;
+type ThreadHead = unsafe extern "C" fn(*mut PyInterpreterState) -> *mut TState;
+type ThreadNext = unsafe extern "C" fn(*mut TState) -> *mut TState;
 
-/// The call depth beyond which the gate stands down for good. Frames
-/// evaluated through a PEP 523 function nest on the C stack (~540 bytes a
-/// level on 3.11: 8 MiB end at ~15,000), where 3.11 itself inlines Python
-/// calls; a program that raised the recursion limit and recurses this deep
-/// gets plain `sys.settrace` tracing (every frame) from then on instead of
-/// a crash. Python's default limit (1,000) never gets here.
-const MAX_DEPTH: c_int = 3_000;
+/// Frames evaluated through a PEP 523 function nest on the C stack (~540
+/// bytes a level on 3.11), where 3.11 itself inlines Python calls. When a
+/// thread's stack has less room left than this share of it (at least
+/// `MIN_ROOM`), the gate stands down for good: every frame of every thread
+/// traced by the interpreter alone from then on, calls inlined again —
+/// slower, never a crash. The main thread's 8 MiB end at ~12,000 levels;
+/// Python's default recursion limit (1,000) never gets there.
+const ROOM_SHARE: usize = 4;
+const MIN_ROOM: usize = 64 << 10;
+
+/// Per thread (by `pthread_self`): the lowest address its stack may
+/// reach before the gate stands down.
+struct StackFloor {
+    thread: libc::pthread_t,
+    floor: usize,
+}
 
 /// The code object's extra slot: not decided yet (null), traced, untraced.
 const TRACED: usize = 1;
@@ -99,12 +113,12 @@ struct Gate {
     get_eval: GetEval,
     get_extra: GetExtra,
     set_extra: SetExtra,
+    thread_head: ThreadHead,
+    thread_next: ThreadNext,
     index: isize,
     interp: *mut PyInterpreterState,
     /// The settrace core's global trace function (a strong reference).
     trace: *mut PyObject,
-    /// `decide(code) -> bool` (a strong reference).
-    decide: *mut PyObject,
     /// Cleared by `gate_uninstall`; the gate then stands aside for the
     /// frames still running through it.
     on: bool,
@@ -113,8 +127,10 @@ struct Gate {
     /// function asks for the same one every time.
     memo_code: *mut PyObject,
     memo_on: bool,
-    /// The call depth at which the gate stood down (MAX_DEPTH), or 0.
+    /// The call depth at which the gate stood down (short of stack), or 0.
     stood_down_at: c_int,
+    /// Stack floors of the threads seen, the last one first.
+    floors: Vec<StackFloor>,
 }
 
 /// A cell only touched with the GIL held.
@@ -139,19 +155,18 @@ unsafe fn gate() -> Option<*mut Gate> {
 }
 
 /// Whether frames of `code` are traced: the code object's recorded
-/// decision, or the planner's, asked now and recorded.
+/// decision (memoised for the last code object).
 ///
 /// # Safety
-/// GIL held; `ts` the running thread's state, `code` a live code object.
+/// GIL held; `code` a live code object.
 #[inline]
-unsafe fn traced(g: *mut Gate, ts: *mut TState, code: *mut PyObject) -> bool {
-    // SAFETY: GIL held; the memo holds a strong reference to its code; the
-    // gate is only read through `g` while decision() may run Python.
+unsafe fn traced(g: *mut Gate, code: *mut PyObject) -> bool {
+    // SAFETY: GIL held; the memo holds a strong reference to its code.
     unsafe {
         if code == (*g).memo_code {
             return (*g).memo_on;
         }
-        let (on, known) = decision(g, ts, code);
+        let (on, known) = decision(g, code);
         if !known {
             return on;
         }
@@ -164,14 +179,14 @@ unsafe fn traced(g: *mut Gate, ts: *mut TState, code: *mut PyObject) -> bool {
 }
 
 /// [`traced`] without the memo, and whether the answer is recorded in
-/// the code object (else it is a guess: traced).
+/// the code object (else the code has not run yet, or its slot could not
+/// be read: traced, so that its `call` event reaches the settrace core,
+/// which decides and records — `gate_mark`).
 ///
 /// # Safety
 /// As [`traced`].
-unsafe fn decision(g: *const Gate, ts: *mut TState, code: *mut PyObject) -> (bool, bool) {
-    // SAFETY: GIL held; the extra slot index was reserved at install, and
-    // the decision call runs with the thread marked as tracing, as the
-    // interpreter marks its own trace calls.
+unsafe fn decision(g: *const Gate, code: *mut PyObject) -> (bool, bool) {
+    // SAFETY: GIL held; the extra slot index was reserved at install.
     unsafe {
         let mut slot: *mut c_void = ptr::null_mut();
         if ((*g).get_extra)(code, (*g).index, &mut slot) != 0 {
@@ -179,44 +194,10 @@ unsafe fn decision(g: *const Gate, ts: *mut TState, code: *mut PyObject) -> (boo
             return (true, false);
         }
         match slot as usize {
-            TRACED => return (true, true),
-            UNTRACED => return (false, true),
-            _ => {}
+            TRACED => (true, true),
+            UNTRACED => (false, true),
+            _ => (true, false),
         }
-        // An exception is being thrown into the frame (a generator's
-        // throw()): no Python code may run now; trace it, decide later.
-        if !PyErr_Occurred().is_null() {
-            return (true, false);
-        }
-        // The planner's code runs untraced, and its frames pass through
-        // the gate untouched (tracing != 0).
-        (*ts).tracing += 1;
-        let r = PyObject_CallFunctionObjArgs((*g).decide, code, ptr::null_mut::<PyObject>());
-        (*ts).tracing -= 1;
-        if r.is_null() {
-            // decide() reports its own errors; what reaches here is the
-            // program's Ctrl-C, which must not be lost: it is raised again
-            // as if the signal came now. Undecided code stays traced.
-            if PyErr_ExceptionMatches(PyExc_KeyboardInterrupt) != 0 {
-                PyErr_Clear();
-                PyErr_SetInterrupt();
-            } else {
-                PyErr_Clear();
-            }
-            return (true, false);
-        }
-        let on = PyObject_IsTrue(r);
-        Py_DECREF(r);
-        if on < 0 {
-            PyErr_Clear();
-            return (true, false);
-        }
-        let tag = if on != 0 { TRACED } else { UNTRACED };
-        if ((*g).set_extra)(code, (*g).index, tag as *mut c_void) != 0 {
-            PyErr_Clear();
-            return (on != 0, false);
-        }
-        (on != 0, true)
     }
 }
 
@@ -234,6 +215,71 @@ unsafe fn active(g: *const Gate, ts: *mut TState) -> bool {
             && (*ts).c_profilefunc.is_null()
             && (*g).on
             && !(*ts).c_tracefunc.is_null()
+    }
+}
+
+/// The running thread's stack floor (see ROOM_SHARE), found once per
+/// thread; 0 (never stand down) where the stack cannot be asked for.
+///
+/// # Safety
+/// GIL held.
+#[inline]
+unsafe fn floor(g: *mut Gate) -> usize {
+    // SAFETY: GIL held; pthread calls on the running thread only.
+    unsafe {
+        let me = libc::pthread_self();
+        let floors = &mut (*g).floors;
+        if let Some(f) = floors.first() {
+            if f.thread == me {
+                return f.floor;
+            }
+        }
+        if let Some(i) = floors.iter().position(|f| f.thread == me) {
+            floors.swap(0, i);
+            return floors[0].floor;
+        }
+        let mut floor = 0;
+        let mut attr: libc::pthread_attr_t = core::mem::zeroed();
+        if libc::pthread_getattr_np(me, &mut attr) == 0 {
+            let mut low: *mut c_void = ptr::null_mut();
+            let mut size: libc::size_t = 0;
+            if libc::pthread_attr_getstack(&attr, &mut low, &mut size) == 0 && !low.is_null() {
+                floor = low as usize + (size / ROOM_SHARE).max(MIN_ROOM);
+            }
+            libc::pthread_attr_destroy(&mut attr);
+        }
+        // Threads come and go; a few dozen entries are plenty, and a thread
+        // dropped here is simply measured again.
+        floors.truncate(63);
+        floors.insert(0, StackFloor { thread: me, floor });
+        floor
+    }
+}
+
+/// The gate stands down for good (short of stack): calls inline again,
+/// and every thread running the settrace core's trace function traces
+/// every frame, as the interpreter does without the gate.
+///
+/// # Safety
+/// GIL held; `ts` the running thread's state.
+unsafe fn stand_down(g: *mut Gate, ts: *mut TState) {
+    // SAFETY: GIL held, so no other thread runs Python code; their thread
+    // states and current cframes (on their own stacks, below the call
+    // they are waiting in) stay valid while they wait.
+    unsafe {
+        (*g).on = false;
+        (*g).stood_down_at = ((*ts).recursion_limit - (*ts).recursion_remaining).max(1);
+        ((*g).set_eval)((*g).interp, (*g).default as *mut c_void);
+        let mut t = ((*g).thread_head)((*g).interp);
+        while !t.is_null() {
+            if (*t).c_traceobj == (*g).trace
+                && !(*t).c_tracefunc.is_null()
+                && !(*t).cframe.is_null()
+            {
+                (*(*t).cframe).use_tracing = 255;
+            }
+            t = ((*g).thread_next)(t);
+        }
     }
 }
 
@@ -259,18 +305,12 @@ unsafe extern "C" fn gate_eval(ts: *mut TState, frame: *mut IFrame, throw: c_int
             return default(ts, frame, throw);
         }
         let cf = (*ts).cframe;
-        let depth = (*ts).recursion_limit - (*ts).recursion_remaining;
-        if depth > MAX_DEPTH {
-            // Every frame traced from now on, by the interpreter alone:
-            // calls inline again (no more C recursion), and the frames
-            // running through the gate keep the flag on as they return.
-            (*g).on = false;
-            (*g).stood_down_at = depth;
-            ((*g).set_eval)((*g).interp, default as *mut c_void);
-            (*cf).use_tracing = 255;
+        let here = &raw const throw as usize;
+        if here < floor(g) {
+            stand_down(g, ts);
             return default(ts, frame, throw);
         }
-        let on = traced(g, ts, (*frame).f_code);
+        let on = traced(g, (*frame).f_code);
         let before = (*cf).use_tracing;
         (*cf).use_tracing = if on { 255 } else { 0 };
         let r = default(ts, frame, throw);
@@ -296,9 +336,8 @@ unsafe fn refuse(why: &core::ffi::CStr) -> *mut PyObject {
     unsafe { PyUnicode_FromString(why.as_ptr()) }
 }
 
-/// `gate_install(trace, decide) -> None | str`: installs the gate for the
-/// settrace core whose global trace function `trace` this thread runs
-/// now; `decide(code)` says whether a code object holds probes. Returns
+/// `gate_install(trace) -> None | str`: installs the gate for the settrace
+/// core whose global trace function `trace` this thread runs now. Returns
 /// None when installed, else why not (nothing was changed then).
 ///
 /// # Safety
@@ -312,11 +351,11 @@ pub unsafe extern "C" fn gate_install(
     // cast to the signature it has in 3.11; the thread-state layout is
     // checked against values obtained through the API before any write.
     unsafe {
-        if nargs != 2 {
-            PyErr_SetString(PyExc_TypeError, c"gate_install(trace, decide)".as_ptr());
+        if nargs != 1 {
+            PyErr_SetString(PyExc_TypeError, c"gate_install(trace)".as_ptr());
             return ptr::null_mut();
         }
-        let (trace, decide) = (*args, *args.add(1));
+        let trace = *args;
         if gate().is_some() {
             return refuse(c"the frame gate is already installed");
         }
@@ -331,8 +370,10 @@ pub unsafe extern "C" fn gate_install(
             c"_PyEval_RequestCodeExtraIndex",
             c"_PyCode_GetExtra",
             c"_PyCode_SetExtra",
+            c"PyInterpreterState_ThreadHead",
+            c"PyThreadState_Next",
         ];
-        let mut syms = [ptr::null_mut::<c_void>(); 6];
+        let mut syms = [ptr::null_mut::<c_void>(); 8];
         for (s, n) in syms.iter_mut().zip(names) {
             *s = lookup(n);
             if s.is_null() {
@@ -345,6 +386,8 @@ pub unsafe extern "C" fn gate_install(
         let request: RequestIndex = core::mem::transmute(syms[3]);
         let get_extra: GetExtra = core::mem::transmute(syms[4]);
         let set_extra: SetExtra = core::mem::transmute(syms[5]);
+        let thread_head: ThreadHead = core::mem::transmute(syms[6]);
+        let thread_next: ThreadNext = core::mem::transmute(syms[7]);
 
         // The layout, on this thread, which runs `trace` (sys.settrace was
         // just called) from the Python frame calling us.
@@ -391,14 +434,16 @@ pub unsafe extern "C" fn gate_install(
             get_eval,
             get_extra,
             set_extra,
+            thread_head,
+            thread_next,
             index,
             interp,
             trace: Py_NewRef(trace),
-            decide: Py_NewRef(decide),
             on: true,
             memo_code: ptr::null_mut(),
             memo_on: false,
             stood_down_at: 0,
+            floors: Vec::new(),
         });
         let hook: EvalFrame = gate_eval;
         set_eval(interp, hook as *mut c_void);
@@ -431,5 +476,37 @@ pub unsafe extern "C" fn gate_uninstall(_m: *mut PyObject, _a: *mut PyObject) ->
             }
         }
         PyLong_FromLong(stood_down_at.into())
+    }
+}
+
+/// `gate_mark(code, traced)`: the settrace core's decision for a code
+/// object (whether it holds probes), recorded for the gate.
+///
+/// # Safety
+/// Called by CPython with the GIL held.
+pub unsafe extern "C" fn gate_mark(
+    _m: *mut PyObject,
+    args: *mut *mut PyObject,
+    nargs: Py_ssize_t,
+) -> *mut PyObject {
+    // SAFETY: GIL held; CPython type-checks the code object before writing
+    // its slot.
+    unsafe {
+        // (_PyCode_SetExtra refuses what is not a code object.)
+        if nargs != 2 {
+            PyErr_SetString(PyExc_TypeError, c"gate_mark(code, traced)".as_ptr());
+            return ptr::null_mut();
+        }
+        let on = PyObject_IsTrue(*args.add(1));
+        if on < 0 {
+            return ptr::null_mut();
+        }
+        if let Some(g) = gate() {
+            let tag = if on != 0 { TRACED } else { UNTRACED };
+            if ((*g).set_extra)(*args, (*g).index, tag as *mut c_void) != 0 {
+                PyErr_Clear();
+            }
+        }
+        Py_NewRef(Py_None())
     }
 }

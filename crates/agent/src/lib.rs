@@ -24,6 +24,7 @@ mod chunk;
 mod clock;
 mod frames;
 mod gate;
+mod guard;
 mod objects;
 mod sym;
 mod table;
@@ -1291,12 +1292,36 @@ const fn method(
     }
 }
 
-static mut METHODS: [PyMethodDef; 16] = [
+static mut METHODS: [PyMethodDef; 20] = [
+    method(
+        c"guard_set",
+        PyMethodDefPointer { PyCFunctionFast: guard::guard_set },
+        METH_FASTCALL,
+        c"guard_set(set_local_events, get_tool, tool, events, armed): what re-arming after gh-157900 needs",
+    ),
+    method(
+        c"guard_off",
+        PyMethodDefPointer { PyCFunction: guard::guard_off },
+        METH_NOARGS,
+        c"guard_off(): the wrappers only call the originals from now on",
+    ),
+    method(
+        c"guard_wrap",
+        PyMethodDefPointer { PyCFunctionFast: guard::guard_wrap },
+        METH_FASTCALL,
+        c"guard_wrap(name, real) -> builtin: real, then probe's events re-armed",
+    ),
     method(
         c"gate_install",
         PyMethodDefPointer { PyCFunctionFast: gate::gate_install },
         METH_FASTCALL,
-        c"gate_install(trace, decide) -> None | str: on 3.11, settrace tracing in probed frames only (None: installed; else why not)",
+        c"gate_install(trace) -> None | str: on 3.11, settrace tracing in probed frames only (None: installed; else why not)",
+    ),
+    method(
+        c"gate_mark",
+        PyMethodDefPointer { PyCFunctionFast: gate::gate_mark },
+        METH_FASTCALL,
+        c"gate_mark(code, traced): the settrace core's decision for a code object",
     ),
     method(
         c"gate_uninstall",

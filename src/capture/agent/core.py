@@ -21,6 +21,10 @@ def choose(want):
         if not has_mon:
             raise ProbeError(
                 f"--core monitoring needs Python 3.12+ (sys.monitoring); this is Python {sys.version.split()[0]}")
+        try:
+            _native.extension()  # its guard only (sysmon.py); fine without
+        except _native.Unavailable:
+            pass
         return "monitoring", None, False
     if want == "settrace":
         if has_mon:
@@ -61,6 +65,8 @@ def make(name, mgr, planner):
     if name == "native":
         return _native.NativeCore(mgr, planner)
     if name == "monitoring":
-        return MonitoringCore(mgr, planner)
+        core = MonitoringCore(mgr, planner)
+        core.guard_ext = _native.loaded()
+        return core
     from . import pytracer  # loaded on demand (boot.py)
     return pytracer.SettraceCore(mgr, planner)

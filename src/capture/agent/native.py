@@ -50,6 +50,11 @@ def load():
     return extension()
 
 
+def loaded():
+    """The extension module if it was loaded, else None."""
+    return _module
+
+
 def extension():
     """The extension module on any supported CPython (3.11 uses its frame
     gate only: pytracer.py), loaded once; Unavailable says why not."""
@@ -113,7 +118,7 @@ class NativeCore(MonitoringCore):
     name = "native"
 
     def __init__(self, mgr, planner):
-        self.native = load()
+        self.native = self.guard_ext = load()
         super().__init__(mgr, planner)
 
     def install(self):

@@ -157,6 +157,8 @@ class SettraceCore:
                 mgr.internal_error(e)
             return local
 
+        mark = self.gate_mark = [None]  # the frame gate's gate_mark, while it runs (3.11)
+
         def global_trace(frame, event, arg):
             try:
                 code = frame.f_code
@@ -165,6 +167,8 @@ class SettraceCore:
                     plan = entry[1]
                 else:
                     plan = planner.plan_for(code)
+                    if mark[0] is not None:
+                        mark[0](code, plan is not None)
                 if plan is None:
                     return None
                 if not plan.line_mode:
@@ -196,21 +200,12 @@ class SettraceCore:
             mod = _native.extension()  # loaded when the core was chosen (core.py)
         except _native.Unavailable:
             return  # the core's note says why
-        planner = self.planner
-        mgr = self.mgr
-
-        def decide(code):
-            try:
-                return planner.plan_for(code) is not None
-            except Exception as e:  # noqa: BLE001 - traced then, as without the gate
-                mgr.internal_error(e)
-                return True
-
-        why = mod.gate_install(global_trace, decide)
+        why = mod.gate_install(global_trace)
         if why is None:
             self.gate = mod
+            self.gate_mark[0] = mod.gate_mark
         else:
-            mgr.warnings.append(f"the native frame gate was not installed ({why}): sys.settrace traced every "
+            self.mgr.warnings.append(f"the native frame gate was not installed ({why}): sys.settrace traced every "
                                 "frame, so unprobed code ran slower")
 
     def prepare(self, code):
@@ -233,6 +228,7 @@ class SettraceCore:
                 "that point are missing (on Python 3.12+ the sys.monitoring core coexists with other tools)")
         sys.settrace(None)
         if self.gate is not None:
+            self.gate_mark[0] = None
             depth = self.gate.gate_uninstall()
             self.gate = None
             if depth < 0:
@@ -242,5 +238,5 @@ class SettraceCore:
                     "run untraced, and their captures may be missing")
             elif depth:
                 self.mgr.warnings.append(
-                    f"the program recursed {depth} calls deep: the frame gate stood down (its frames nest on the C "
-                    "stack) and sys.settrace traced every frame from then on, which is slower")
+                    f"the program ran {depth} calls deep with little C stack left: the frame gate stood down (its "
+                    "frames nest on the C stack) and sys.settrace traced every frame from then on, which is slower")

@@ -44,6 +44,7 @@ class MonitoringCore:
         self.mgr = mgr
         self.planner = planner
         mon = self.mon = _Monitoring(sys.monitoring)
+        self.wrapped = []  # (owner, name, original, wrapper) while guard() runs
         self.tool = None
         for tid in (4, 3, 2, 1, 0, 5):
             if mon.get_tool(tid) is None:
@@ -80,17 +81,12 @@ class MonitoringCore:
 
         self.local_events = local_events
         armed = self.armed = {}  # id -> code object with our local events
-        # id -> the (trace, profile) functions its thread had when it was
-        # armed: a function set from C later may have dropped its events.
-        armed_with = self.armed_with = {}
-        gettrace, getprofile = sys.gettrace, sys.getprofile
 
         def setup(code):
             plan = planner.plan_for(code)
             if plan is not None:
                 set_local(tool, code, local_events)
                 armed[id(code)] = code
-                armed_with[id(code)] = (gettrace(), getprofile())
             return plan
 
         self.setup = setup
@@ -182,20 +178,8 @@ class MonitoringCore:
 
         self.on_instr = on_instr  # the native core's general path (native.py)
 
-        # Every trace or profile function seen set (id -> the object, kept
-        # alive so that its id stays its own). Per thread they differ, so
-        # a return compares with all of them, not with the last one.
-        hooks = self.hooks = {}
-        for h in (gettrace(), getprofile()):
-            if h is not None:
-                hooks[id(h)] = h
-
         def on_return(code, offset, retval):
             try:
-                t = gettrace()
-                p = getprofile()
-                if (t is not None and id(t) not in hooks) or (p is not None and id(p) not in hooks):
-                    self.hooks_changed(t, p)
                 if id(code) in probed:
                     frame = getframe(1)
                     if frame in pending or frame in mgr.armed:
@@ -265,96 +249,33 @@ class MonitoringCore:
         mon.set_events(tool, self.global_events)
         self.guard()
 
-    def rearm(self):
-        """Our local events again on every probed code object, then every
-        code object re-instrumented (restart_events).
-
-        CPython 3.12-3.15 drop a tool's INSTRUCTION events on a code object
-        when another tool starts instrumenting it (CPython gh-157900: the
-        per-instruction table of several tools starts empty): a program
-        that calls sys.setprofile (cProfile), sys.settrace (a debugger,
-        coverage) or sys.monitoring.set_events would silently lose every
-        later capture. Instrumenting again after the change restores them.
-        guard()'s wrappers do the same inline."""
-        if self.mgr.closed or not self.guarding:
+    def guard(self):
+        """CPython 3.12-3.15 drop a tool's INSTRUCTION events on a code
+        object when another tool starts instrumenting it (CPython issue
+        gh-157900): a program that calls sys.setprofile (cProfile),
+        sys.settrace (a debugger) or sys.monitoring.set_events would
+        silently lose every later capture. While the core runs, those calls
+        are the extension's builtins (crates/agent/src/guard.rs), which
+        call the original and then set our local events off and on again
+        on every probed code object. Without the extension (the Python
+        core where it cannot load), they are left alone."""
+        ext = self.guard_ext
+        if ext is None:
             return
         try:
-            set_local, tool, events = self.mon.set_local_events, self.tool, self.local_events
-            for code in list(self.armed.values()):
-                set_local(tool, code, events)
-            self.mon.restart_events()
-        except Exception as e:  # noqa: BLE001 - the program freed our tool id: uninstall says so
-            self.rearm_errors.append(e)
+            ext.guard_set(self.mon.set_local_events, self.mon.get_tool, self.tool, self.local_events, self.armed)
+            for owner, names in _GUARDED:
+                for name in names:
+                    real = getattr(owner, name, None) if owner is not None else None
+                    if real is None:
+                        continue
+                    w = ext.guard_wrap(name, real)
+                    setattr(owner, name, w)
+                    self.wrapped.append((owner, name, real, w))
+        except Exception as e:  # noqa: BLE001 - unguarded then, as before
+            self.mgr.internal_error(e)
 
-    def guard(self):
-        """Wraps the program's calls that change other tools' events (see
-        rearm) so that ours are restored right after each."""
-        self.guarding = True
-        self.rearm_errors = []
-        self.wrapped = []
-        core, mon = self, self.mon
-        for owner, names in _GUARDED:
-            for name in names:
-                real = getattr(owner, name, None) if owner is not None else None
-                if real is None:
-                    continue
-
-                def make(real):
-                    mgr, armed, hooks, errors = core.mgr, core.armed, core.hooks, core.rearm_errors
-                    set_local, restart, tool, events = mon.set_local_events, mon.restart_events, core.tool, \
-                        core.local_events
-                    gettrace, getprofile = sys.gettrace, sys.getprofile
-
-                    def wrapper(*args, **kwargs):
-                        try:
-                            return real(*args, **kwargs)
-                        finally:
-                            # rearm(), inline: a trace function just set
-                            # would see (and a debugger stop in) a call.
-                            if core.guarding and not mgr.closed:
-                                try:
-                                    for code in list(armed.values()):
-                                        set_local(tool, code, events)
-                                    restart()
-                                except Exception as e:  # noqa: BLE001 - see rearm
-                                    errors.append(e)
-                                t = gettrace()
-                                p = getprofile()
-                                if t is not None:
-                                    hooks[id(t)] = t
-                                if p is not None:
-                                    hooks[id(p)] = p
-                    wrapper.__wrapped__ = real
-                    wrapper.__name__ = real.__name__
-                    wrapper.__qualname__ = getattr(real, "__qualname__", real.__name__)
-                    wrapper.__doc__ = real.__doc__
-                    return wrapper
-                w = make(real)
-                setattr(owner, name, w)
-                self.wrapped.append((owner, name, real, w))
-
-    def hooks_changed(self, *seen):
-        """A trace or profile function was set or cleared without the
-        wrapped calls (PyEval_SetTrace from C: coverage's CTracer, a
-        debugger): events may have been dropped since (see rearm) — from
-        code armed before it, not from code armed with it already set."""
-        now = tuple(seen)
-        if not self.hook_warned and any(w != now for w in self.armed_with.values()):
-            self.hook_warned = True
-            self.mgr.warnings.append(
-                "a trace or profile function was set from C code while the program ran (a debugger, coverage "
-                "or a profiler): CPython 3.12-3.15 drop other tools' INSTRUCTION events then (CPython issue "
-                "gh-157900); probe re-armed its events at the next return from probed code, and captures "
-                "between those points may be missing")
-        for h in seen:
-            if h is not None:
-                self.hooks[id(h)] = h
-        self.rearm()
-        for k in self.armed_with:
-            self.armed_with[k] = now
-
-    hook_warned = False
-    guarding = False
+    guard_ext = None  # the extension, for guard() (core.make; the native core's own)
 
     def prepare(self, code):
         # The program's own code objects are all known before it runs: plan
@@ -390,8 +311,12 @@ class MonitoringCore:
         # this, code that already had local events (in daemon threads after
         # the seal, or in a forked child) would go on calling the callbacks.
         mon, tool = self.mon, self.tool
-        self.guarding = False
-        for owner, name, real, w in getattr(self, "wrapped", ()):
+        if self.guard_ext is not None:
+            try:
+                self.guard_ext.guard_off()
+            except Exception:  # noqa: BLE001
+                pass
+        for owner, name, real, w in self.wrapped:
             try:
                 if getattr(owner, name, None) is w:
                     setattr(owner, name, real)
