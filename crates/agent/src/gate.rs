@@ -13,11 +13,12 @@
 //! events of unprobed frames it no longer sees are the ones it ignored.
 //!
 //! The decision is the planner's (`Planner.plan_for(code) is not None`),
-//! made in the settrace core's own `call` event the first time a code
-//! object runs (until then it is traced), and kept in the code object's
-//! extra slot (PEP 523's `co_extra`) by `gate_mark`. The gate itself runs
-//! no Python code: a signal handler's exception, a Ctrl-C, stays the
-//! program's. The gate stands aside — the frame is evaluated
+//! asked (`decide`) the first time a code object is about to run, and kept
+//! in the code object's extra slot (PEP 523's `co_extra`); the settrace
+//! core's `call` event records it too (`gate_mark`). A signal handler that
+//! runs inside `decide` and raises (`sys.exit`, a Ctrl-C) raises in the
+//! frame about to start, as it would have at that frame's first
+//! instruction without probe. The gate stands aside — the frame is evaluated
 //! as without it — whenever the thread's trace function is not the
 //! settrace core's (the program set its own, or tracing stopped), a
 //! profiler is set (it needs every frame), or a trace or profile call is
@@ -119,6 +120,8 @@ struct Gate {
     interp: *mut PyInterpreterState,
     /// The settrace core's global trace function (a strong reference).
     trace: *mut PyObject,
+    /// `decide(code) -> bool` (a strong reference).
+    decide: *mut PyObject,
     /// Cleared by `gate_uninstall`; the gate then stands aside for the
     /// frames still running through it.
     on: bool,
@@ -155,49 +158,78 @@ unsafe fn gate() -> Option<*mut Gate> {
 }
 
 /// Whether frames of `code` are traced: the code object's recorded
-/// decision (memoised for the last code object).
+/// decision (memoised for the last code object), or the planner's, asked
+/// now; None when asking raised (the exception is set).
 ///
 /// # Safety
-/// GIL held; `code` a live code object.
+/// GIL held; `ts` the running thread's state, `code` a live code object.
 #[inline]
-unsafe fn traced(g: *mut Gate, code: *mut PyObject) -> bool {
-    // SAFETY: GIL held; the memo holds a strong reference to its code.
+unsafe fn traced(g: *mut Gate, ts: *mut TState, code: *mut PyObject) -> Option<bool> {
+    // SAFETY: GIL held; the memo holds a strong reference to its code; the
+    // gate is only read through `g` while decision() runs Python.
     unsafe {
         if code == (*g).memo_code {
-            return (*g).memo_on;
+            return Some((*g).memo_on);
         }
-        let (on, known) = decision(g, code);
+        let (on, known) = decision(g, ts, code)?;
         if !known {
-            return on;
+            return Some(on);
         }
         let old = (*g).memo_code;
         (*g).memo_code = Py_NewRef(code);
         (*g).memo_on = on;
         Py_XDECREF(old);
-        on
+        Some(on)
     }
 }
 
-/// [`traced`] without the memo, and whether the answer is recorded in
-/// the code object (else the code has not run yet, or its slot could not
-/// be read: traced, so that its `call` event reaches the settrace core,
-/// which decides and records — `gate_mark`).
+/// [`traced`] without the memo: `(traced, recorded)`, where `recorded`
+/// says the answer is the code object's own (else it is a guess: traced).
+/// None when `decide` raised: the exception is set, for the frame.
 ///
 /// # Safety
 /// As [`traced`].
-unsafe fn decision(g: *const Gate, code: *mut PyObject) -> (bool, bool) {
-    // SAFETY: GIL held; the extra slot index was reserved at install.
+unsafe fn decision(g: *const Gate, ts: *mut TState, code: *mut PyObject) -> Option<(bool, bool)> {
+    // SAFETY: GIL held; the extra slot index was reserved at install; the
+    // decision call runs with the thread marked as tracing, as the
+    // interpreter marks its own trace calls.
     unsafe {
         let mut slot: *mut c_void = ptr::null_mut();
         if ((*g).get_extra)(code, (*g).index, &mut slot) != 0 {
             PyErr_Clear();
-            return (true, false);
+            return Some((true, false));
         }
         match slot as usize {
-            TRACED => (true, true),
-            UNTRACED => (false, true),
-            _ => (true, false),
+            TRACED => return Some((true, true)),
+            UNTRACED => return Some((false, true)),
+            _ => {}
         }
+        // An exception is being thrown into the frame (a generator's
+        // throw()): no Python code may run now; trace it, decide later.
+        if !PyErr_Occurred().is_null() {
+            return Some((true, false));
+        }
+        // The planner's frames pass through the gate untouched (tracing).
+        (*ts).tracing += 1;
+        let r = PyObject_CallFunctionObjArgs((*g).decide, code, ptr::null_mut::<PyObject>());
+        (*ts).tracing -= 1;
+        if r.is_null() {
+            // decide() reports its own errors: this is a signal handler's
+            // (sys.exit, KeyboardInterrupt), the program's to get.
+            return None;
+        }
+        let on = PyObject_IsTrue(r);
+        Py_DECREF(r);
+        if on < 0 {
+            PyErr_Clear();
+            return Some((true, false));
+        }
+        let tag = if on != 0 { TRACED } else { UNTRACED };
+        if ((*g).set_extra)(code, (*g).index, tag as *mut c_void) != 0 {
+            PyErr_Clear();
+            return Some((on != 0, false));
+        }
+        Some((on != 0, true))
     }
 }
 
@@ -310,8 +342,15 @@ unsafe extern "C" fn gate_eval(ts: *mut TState, frame: *mut IFrame, throw: c_int
             stand_down(g, ts);
             return default(ts, frame, throw);
         }
-        let on = traced(g, (*frame).f_code);
         let before = (*cf).use_tracing;
+        let Some(on) = traced(g, ts, (*frame).f_code) else {
+            // Raised in the frame at its start, untraced (no events with an
+            // exception set), as a generator's throw() raises in a frame.
+            (*cf).use_tracing = 0;
+            let r = default(ts, frame, 1);
+            (*cf).use_tracing = before;
+            return r;
+        };
         (*cf).use_tracing = if on { 255 } else { 0 };
         let r = default(ts, frame, throw);
         // The frame's evaluation handed its own flag back to the caller's
@@ -336,9 +375,10 @@ unsafe fn refuse(why: &core::ffi::CStr) -> *mut PyObject {
     unsafe { PyUnicode_FromString(why.as_ptr()) }
 }
 
-/// `gate_install(trace) -> None | str`: installs the gate for the settrace
-/// core whose global trace function `trace` this thread runs now. Returns
-/// None when installed, else why not (nothing was changed then).
+/// `gate_install(trace, decide) -> None | str`: installs the gate for the
+/// settrace core whose global trace function `trace` this thread runs now;
+/// `decide(code)` says whether a code object holds probes. Returns None
+/// when installed, else why not (nothing was changed then).
 ///
 /// # Safety
 /// Called by CPython with the GIL held.
@@ -351,11 +391,11 @@ pub unsafe extern "C" fn gate_install(
     // cast to the signature it has in 3.11; the thread-state layout is
     // checked against values obtained through the API before any write.
     unsafe {
-        if nargs != 1 {
-            PyErr_SetString(PyExc_TypeError, c"gate_install(trace)".as_ptr());
+        if nargs != 2 {
+            PyErr_SetString(PyExc_TypeError, c"gate_install(trace, decide)".as_ptr());
             return ptr::null_mut();
         }
-        let trace = *args;
+        let (trace, decide) = (*args, *args.add(1));
         if gate().is_some() {
             return refuse(c"the frame gate is already installed");
         }
@@ -439,6 +479,7 @@ pub unsafe extern "C" fn gate_install(
             index,
             interp,
             trace: Py_NewRef(trace),
+            decide: Py_NewRef(decide),
             on: true,
             memo_code: ptr::null_mut(),
             memo_on: false,

@@ -1315,7 +1315,7 @@ static mut METHODS: [PyMethodDef; 20] = [
         c"gate_install",
         PyMethodDefPointer { PyCFunctionFast: gate::gate_install },
         METH_FASTCALL,
-        c"gate_install(trace) -> None | str: on 3.11, settrace tracing in probed frames only (None: installed; else why not)",
+        c"gate_install(trace, decide) -> None | str: on 3.11, settrace tracing in probed frames only (None: installed; else why not)",
     ),
     method(
         c"gate_mark",

@@ -165,6 +165,10 @@ class SettraceCore:
                 entry = plans.get(id(code))
                 if entry is not None and entry[0] is code:
                     plan = entry[1]
+                    if plan is None and mark[0] is not None:
+                        # Planned before the gate ran (the program's own
+                        # code, planned ahead): it passed as undecided.
+                        mark[0](code, False)
                 else:
                     plan = planner.plan_for(code)
                     if mark[0] is not None:
@@ -200,7 +204,19 @@ class SettraceCore:
             mod = _native.extension()  # loaded when the core was chosen (core.py)
         except _native.Unavailable:
             return  # the core's note says why
-        why = mod.gate_install(global_trace)
+        planner = self.planner
+        mgr = self.mgr
+
+        def decide(code):
+            # A signal handler's exception that is not an Exception (sys.exit,
+            # a Ctrl-C) passes: the gate raises it in the frame about to run.
+            try:
+                return planner.plan_for(code) is not None
+            except Exception as e:  # noqa: BLE001 - traced then, as without the gate
+                mgr.internal_error(e)
+                return True
+
+        why = mod.gate_install(global_trace, decide)
         if why is None:
             self.gate = mod
             self.gate_mark[0] = mod.gate_mark
