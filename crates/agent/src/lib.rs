@@ -29,6 +29,7 @@ mod objects;
 mod sym;
 mod table;
 mod values;
+mod write;
 
 use core::ffi::{c_char, c_int};
 use core::ptr;
@@ -1292,7 +1293,13 @@ const fn method(
     }
 }
 
-static mut METHODS: [PyMethodDef; 20] = [
+static mut METHODS: [PyMethodDef; 21] = [
+    method(
+        c"write_progress",
+        PyMethodDefPointer { PyCFunctionFast: write::write_progress },
+        METH_FASTCALL,
+        c"write_progress(fd, data, box): one write; adds its count to box[1] before returning",
+    ),
     method(
         c"guard_set",
         PyMethodDefPointer { PyCFunctionFast: guard::guard_set },

@@ -20,7 +20,7 @@ from . import children as _children
 from . import core as _core
 from . import plan as _plan
 from .manager import CaptureManager
-from .native import release as _native_release
+from .native import release as _native_release, loaded as _native_loaded
 from . import resolved as _resolved
 from .resolved import ProbeError
 from .values import Values, type_name
@@ -329,6 +329,9 @@ class Runner:
         except ProbeError as e:
             self.wire.send_json(MSG_FATAL, {"message": str(e)})
             return 2
+        ext = _native_loaded()
+        if ext is not None:
+            self.wire.native_write = ext.write_progress
         ring = cfg.get("ring_fd", -1)
         if ring >= 0:
             # The native core writes its records into the recorder's ring

@@ -27,6 +27,7 @@ class Wire:
         self.fd = fd
         self.ident = None
         self.on_gone = None   # called once if the recorder is gone (EPIPE)
+        self.native_write = None  # the extension's write_progress, once loaded
         self.dead = False     # the recorder is gone: nothing is sent any more
         # Back-pressure: how often a message found the pipe full and the
         # program waited for the recorder, and for how long (END says).
@@ -107,39 +108,50 @@ class Wire:
     def send(self, kind, payload):
         # A Ctrl-C turns into KeyboardInterrupt between any two bytecodes,
         # also in here; a message cut short would corrupt the stream, so it
-        # is finished first and the exception raised afterwards. (Only the
-        # instant between write() returning and its count being stored is
-        # still exposed; the recorder reports a damaged stream, keeping all
-        # that came before.)
+        # is finished first and the exception raised afterwards. Where the
+        # native extension is loaded, each write adds its count to `box`
+        # itself before it returns, so an exception landing right after a
+        # write cannot make its bytes go out twice; without it, the instant
+        # between os.write returning and its count being stored is still
+        # exposed (the recorder then reports a damaged stream, keeping all
+        # that came before).
         pending_exc = None
-        view = rest = None
+        parts = box = None  # the header and payload parts; [part, bytes of it sent]
         waited = None
+        write = self.native_write
+        if write is not None and not _sigpipe_ignored():
+            write = None  # _write's SIGPIPE care is needed
         while True:
             try:
-                if view is None:
+                if parts is None:
                     if not self.usable():
                         break  # a forked child, or the pipe is gone: the program goes on
                     # The header, then the payload as it is: a chunk is
                     # ~0.5 MB, and joining them would copy it once more.
                     # A tuple payload (the native chunk's parts) is sent
                     # part after part, as one message.
-                    parts = payload if type(payload) is tuple else (payload,)
+                    ps = payload if type(payload) is tuple else (payload,)
                     size = 0
-                    for p in parts:
+                    for p in ps:
                         size += len(p)
-                    rest = tuple(map(memoryview, parts))
-                    view = memoryview(size.to_bytes(4, "little") + bytes((kind,)))
+                    built = (memoryview(size.to_bytes(4, "little") + bytes((kind,))),) + tuple(map(memoryview, ps))
+                    box = [0, 0]
+                    parts = built
                 while True:
-                    # The next part once one is sent: one store, no call
-                    # between (a KeyboardInterrupt cannot land between
-                    # taking a part and dropping it, and one landing just
-                    # after a part ran out finds the rest here again).
-                    while not view and rest:
-                        view, rest = rest[0], rest[1:]
-                    if not view:
+                    i = box[0]
+                    if i >= len(parts):
                         break
+                    off = box[1]
+                    if off >= len(parts[i]):
+                        # One store, no call: no KeyboardInterrupt lands
+                        # between moving to the next part and its start.
+                        box[:] = [i + 1, 0]
+                        continue
                     try:
-                        n = _write(self.fd, view)
+                        if write is not None:
+                            write(self.fd, parts[i][off:], box)  # box[1] += count, in C
+                        else:
+                            box[1] = off + _write(self.fd, parts[i][off:])
                     except BlockingIOError:
                         # The pipe is full: the recorder is behind (a slow
                         # disk, a busy machine). The program waits for it —
@@ -153,7 +165,7 @@ class Wire:
                         continue
                     except BrokenPipeError:
                         self.gone()
-                        view, rest = view[:0], ()
+                        box[:] = [len(parts), 0]
                         break
                     except OSError:
                         # The descriptor was closed under us (by another
@@ -162,10 +174,9 @@ class Wire:
                         # stays whole.
                         self.fd = -1
                         if not self.reopen():
-                            view, rest = view[:0], ()
+                            box[:] = [len(parts), 0]
                             break
                         continue
-                    view = view[n:]
                 break
             except BaseException as e:  # noqa: BLE001 - re-raised below
                 pending_exc = e
@@ -181,6 +192,13 @@ class Wire:
 
     def send_json(self, kind, obj):
         self.send(kind, to_json(obj).encode())
+
+
+def _sigpipe_ignored():
+    """Whether SIGPIPE is ignored (Python's default): then a write to a pipe
+    without reader fails with EPIPE and needs no care."""
+    import _signal  # imported by every interpreter at start-up
+    return _signal.getsignal(_signal.SIGPIPE) == _signal.SIG_IGN
 
 
 def _write(fd, data):
