@@ -14,8 +14,7 @@
 //!
 //! The decision is the planner's (`Planner.plan_for(code) is not None`),
 //! asked (`decide`) the first time a code object is about to run, and kept
-//! in the code object's extra slot (PEP 523's `co_extra`); the settrace
-//! core's `call` event records it too (`gate_mark`). A signal handler that
+//! in the code object's extra slot (PEP 523's `co_extra`). A signal handler that
 //! runs inside `decide` and raises (`sys.exit`, a Ctrl-C) raises in the
 //! frame about to start, as it would have at that frame's first
 //! instruction without probe. The gate stands aside — the frame is evaluated
@@ -517,37 +516,5 @@ pub unsafe extern "C" fn gate_uninstall(_m: *mut PyObject, _a: *mut PyObject) ->
             }
         }
         PyLong_FromLong(stood_down_at.into())
-    }
-}
-
-/// `gate_mark(code, traced)`: the settrace core's decision for a code
-/// object (whether it holds probes), recorded for the gate.
-///
-/// # Safety
-/// Called by CPython with the GIL held.
-pub unsafe extern "C" fn gate_mark(
-    _m: *mut PyObject,
-    args: *mut *mut PyObject,
-    nargs: Py_ssize_t,
-) -> *mut PyObject {
-    // SAFETY: GIL held; CPython type-checks the code object before writing
-    // its slot.
-    unsafe {
-        // (_PyCode_SetExtra refuses what is not a code object.)
-        if nargs != 2 {
-            PyErr_SetString(PyExc_TypeError, c"gate_mark(code, traced)".as_ptr());
-            return ptr::null_mut();
-        }
-        let on = PyObject_IsTrue(*args.add(1));
-        if on < 0 {
-            return ptr::null_mut();
-        }
-        if let Some(g) = gate() {
-            let tag = if on != 0 { TRACED } else { UNTRACED };
-            if ((*g).set_extra)(*args, (*g).index, tag as *mut c_void) != 0 {
-                PyErr_Clear();
-            }
-        }
-        Py_NewRef(Py_None())
     }
 }

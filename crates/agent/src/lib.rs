@@ -1293,7 +1293,7 @@ const fn method(
     }
 }
 
-static mut METHODS: [PyMethodDef; 21] = [
+static mut METHODS: [PyMethodDef; 20] = [
     method(
         c"write_progress",
         PyMethodDefPointer { PyCFunctionFast: write::write_progress },
@@ -1323,12 +1323,6 @@ static mut METHODS: [PyMethodDef; 21] = [
         PyMethodDefPointer { PyCFunctionFast: gate::gate_install },
         METH_FASTCALL,
         c"gate_install(trace, decide) -> None | str: on 3.11, settrace tracing in probed frames only (None: installed; else why not)",
-    ),
-    method(
-        c"gate_mark",
-        PyMethodDefPointer { PyCFunctionFast: gate::gate_mark },
-        METH_FASTCALL,
-        c"gate_mark(code, traced): the settrace core's decision for a code object",
     ),
     method(
         c"gate_uninstall",

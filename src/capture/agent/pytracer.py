@@ -157,22 +157,14 @@ class SettraceCore:
                 mgr.internal_error(e)
             return local
 
-        mark = self.gate_mark = [None]  # the frame gate's gate_mark, while it runs (3.11)
-
         def global_trace(frame, event, arg):
             try:
                 code = frame.f_code
                 entry = plans.get(id(code))
                 if entry is not None and entry[0] is code:
                     plan = entry[1]
-                    if plan is None and mark[0] is not None:
-                        # Planned before the gate ran (the program's own
-                        # code, planned ahead): it passed as undecided.
-                        mark[0](code, False)
                 else:
                     plan = planner.plan_for(code)
-                    if mark[0] is not None:
-                        mark[0](code, plan is not None)
                 if plan is None:
                     return None
                 if not plan.line_mode:
@@ -219,7 +211,6 @@ class SettraceCore:
         why = mod.gate_install(global_trace, decide)
         if why is None:
             self.gate = mod
-            self.gate_mark[0] = mod.gate_mark
         else:
             self.mgr.warnings.append(f"the native frame gate was not installed ({why}): sys.settrace traced every "
                                 "frame, so unprobed code ran slower")
@@ -244,7 +235,6 @@ class SettraceCore:
                 "that point are missing (on Python 3.12+ the sys.monitoring core coexists with other tools)")
         sys.settrace(None)
         if self.gate is not None:
-            self.gate_mark[0] = None
             depth = self.gate.gate_uninstall()
             self.gate = None
             if depth < 0:
