@@ -58,6 +58,23 @@ pub struct Val {
 /// token), 16 bytes of value.
 type Rec = [u8; REC_BYTES];
 
+/// Writes a record at `p`, a word at a time.
+///
+/// # Safety
+/// `p` points to 32 writable bytes.
+#[inline(always)]
+unsafe fn write_rec(p: *mut u8, kind: u8, vtag: u8, site: u32, ts: i64, a: u64, b: u64) {
+    let head = u64::from(kind) | u64::from(vtag) << 8 | u64::from(site) << 32;
+    // SAFETY: 32 bytes at p are writable (caller).
+    unsafe {
+        let q = p.cast::<u64>();
+        q.write_unaligned(head.to_le());
+        q.add(1).write_unaligned((ts as u64).to_le());
+        q.add(2).write_unaligned(a.to_le());
+        q.add(3).write_unaligned(b.to_le());
+    }
+}
+
 fn make_rec(kind: u8, vtag: u8, site: u32, ts: i64, a: u64, b: u64) -> Rec {
     let mut r = [0u8; REC_BYTES];
     r[0] = kind;
@@ -203,11 +220,14 @@ pub fn token(n: u64) -> i64 {
 ///
 /// # Safety
 /// GIL held, `v` a live object.
+#[inline(always)]
 pub unsafe fn encode_value(v: *mut PyObject) -> Option<Val> {
-    // SAFETY: `v` is live (caller); the type objects are statics; each
-    // conversion is of the exact type it is checked to be.
+    // SAFETY: `v` is live (caller); the layouts read were confirmed by
+    // check_ints on live objects.
     unsafe {
         let t = Py_TYPE(v);
+        // Inline, the two commonest: returned through memory from a call,
+        // the value's load stalled on the stores that wrote it (~5 ns).
         if t == &raw mut PyLong_Type {
             if let Some(i) = compact_int(v) {
                 return Some(Val {
@@ -216,6 +236,60 @@ pub unsafe fn encode_value(v: *mut PyObject) -> Option<Val> {
                     b: 0,
                 });
             }
+        } else if t == &raw mut PyFloat_Type && FLOATS_DIRECT.load(Ordering::Relaxed) {
+            return Some(Val {
+                tag: V_FLOAT,
+                a: float_bits(v),
+                b: 0,
+            });
+        }
+        encode_other(v)
+    }
+}
+
+/// The bits of an exact float's value, read from the object (`ob_fval`
+/// after the object header, as in every CPython 3.11+).
+///
+/// # Safety
+/// `v` a live exact float.
+#[inline(always)]
+unsafe fn float_bits(v: *mut PyObject) -> u64 {
+    // SAFETY: a float object holds its double right after the header.
+    unsafe {
+        (*v.cast::<u8>()
+            .add(core::mem::size_of::<PyObject>())
+            .cast::<f64>())
+        .to_bits()
+    }
+}
+
+/// The bits of an exact float's value where `check_ints` confirmed the
+/// layout, else None.
+///
+/// # Safety
+/// `v` a live exact float.
+#[inline(always)]
+pub unsafe fn float_value(v: *mut PyObject) -> Option<u64> {
+    // SAFETY: as float_bits, whose layout the flag confirms.
+    FLOATS_DIRECT
+        .load(Ordering::Relaxed)
+        .then(|| unsafe { float_bits(v) })
+}
+
+/// Whether `float_bits` may be used (set by `check_ints`).
+static FLOATS_DIRECT: AtomicBool = AtomicBool::new(false);
+
+/// `encode_value` beyond a small int or a float read directly.
+///
+/// # Safety
+/// As `encode_value`.
+#[inline(never)]
+unsafe fn encode_other(v: *mut PyObject) -> Option<Val> {
+    // SAFETY: `v` is live (caller); the type objects are statics; each
+    // conversion is of the exact type it is checked to be.
+    unsafe {
+        let t = Py_TYPE(v);
+        if t == &raw mut PyLong_Type {
             let mut overflow: core::ffi::c_int = 0;
             let i = PyLong_AsLongLongAndOverflow(v, &mut overflow);
             // Beyond 64 bits: the Python path decides (very large ints are
@@ -267,7 +341,7 @@ static INTS_DIRECT: AtomicBool = AtomicBool::new(false);
 /// # Safety
 /// `v` a live exact int.
 #[inline]
-unsafe fn compact_int(v: *mut PyObject) -> Option<i64> {
+pub unsafe fn compact_int(v: *mut PyObject) -> Option<i64> {
     if !INTS_DIRECT.load(Ordering::Relaxed) {
         return None;
     }
@@ -286,7 +360,8 @@ unsafe fn compact_int(v: *mut PyObject) -> Option<i64> {
 
 /// Confirms the int layout `compact_int` reads on ints made here (both
 /// signs, zero, one digit's limits, and a two-digit int it must refuse),
-/// and enables it if every one reads back right; whether it did.
+/// and enables it if every one reads back right; whether it did. Likewise
+/// the float layout `float_bits` reads (enabled on its own).
 ///
 /// # Safety
 /// GIL held.
@@ -331,6 +406,23 @@ pub unsafe fn check_ints() -> bool {
         }
     }
     INTS_DIRECT.store(ok, Ordering::Relaxed);
+    // Floats: the double read from the object must be the API's.
+    let mut floats = true;
+    // SAFETY: GIL held; each float is made and released here.
+    unsafe {
+        for x in [0.0, -0.0, 1.5, -2.25e300, f64::INFINITY, f64::MIN_POSITIVE] {
+            let o = PyFloat_FromDouble(x);
+            if o.is_null() {
+                PyErr_Clear();
+                floats = false;
+                break;
+            }
+            floats &=
+                float_bits(o) == PyFloat_AsDouble(o).to_bits() && float_bits(o) == x.to_bits();
+            Py_DECREF(o);
+        }
+    }
+    FLOATS_DIRECT.store(floats, Ordering::Relaxed);
     ok
 }
 
@@ -437,6 +529,7 @@ impl Chunk {
         }
     }
 
+    #[inline]
     fn slot(&mut self, i: usize) -> *mut u8 {
         match &self.ring {
             Some(r) if i < r.cap => r.slot(i),
@@ -445,6 +538,7 @@ impl Chunk {
         }
     }
 
+    #[inline]
     fn push(&mut self, rec: Rec) {
         let i = self.n;
         match &self.ring {
@@ -466,15 +560,29 @@ impl Chunk {
         self.n += 1;
     }
 
+    #[inline]
     fn live(&self, n: u64) -> Option<usize> {
         let i = usize::try_from(n.checked_sub(self.base)?).ok()?;
         (i < self.n).then_some(i)
     }
 
     /// Appends a trigger of `site` at `ts` whose one value waits; its ordinal.
+    #[inline]
     pub fn push_fast(&mut self, site: u32, ts: i64) -> u64 {
-        let n = self.base + self.n as u64;
-        self.push(make_rec(K_FAST, V_PEND, site, ts, 0, 0));
+        let i = self.n;
+        let n = self.base + i as u64;
+        match &self.ring {
+            Some(r) if i < r.cap => {
+                // Written in place, a word at a time: a record assembled
+                // on the stack and copied stalled on its own byte stores.
+                // SAFETY: slot i < cap is within the mapping; the count is
+                // published after the record is written.
+                unsafe { write_rec(r.slot(i), K_FAST, V_PEND, site, ts, 0, 0) };
+                r.set_count(i + 1);
+                self.n += 1;
+            }
+            _ => self.push(make_rec(K_FAST, V_PEND, site, ts, 0, 0)),
+        }
         n
     }
 
@@ -510,24 +618,32 @@ impl Chunk {
 
     /// Record `n`'s waiting capture takes `v`: in its slot while the chunk
     /// is unsent, else as a completion of the placeholder the flush sent.
+    #[inline]
     pub fn complete(&mut self, n: u64, v: Val) {
+        self.complete_parts(n, v.tag, v.a, v.b);
+    }
+
+    /// `complete` with the value's parts.
+    #[inline]
+    pub fn complete_parts(&mut self, n: u64, tag: u8, a: u64, b: u64) {
         if let Some(i) = self.live(n) {
             let p = self.slot(i);
-            // SAFETY: the slot of a live record is 32 valid bytes. The
-            // value is written before its tag, so that a SIGKILL between
-            // the two leaves the slot waiting, never a tag over a value
-            // not yet there.
+            // SAFETY: the slot of a live record is 32 valid bytes (written
+            // unaligned: the heap's records are byte arrays). The value
+            // is written before its tag, so that a SIGKILL between the two
+            // leaves the slot waiting, never a tag over a value not yet
+            // there.
             unsafe {
                 if *p == K_FAST && *p.add(1) == V_PEND {
-                    ptr::copy_nonoverlapping(v.a.to_le_bytes().as_ptr(), p.add(16), 8);
-                    ptr::copy_nonoverlapping(v.b.to_le_bytes().as_ptr(), p.add(24), 8);
+                    p.add(16).cast::<u64>().write_unaligned(a.to_le());
+                    p.add(24).cast::<u64>().write_unaligned(b.to_le());
                     core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::Release);
-                    core::ptr::write_volatile(p.add(1), v.tag);
+                    core::ptr::write_volatile(p.add(1), tag);
                 }
             }
             return;
         }
-        self.complete_token(token(n), v);
+        self.complete_token(token(n), Val { tag, a, b });
     }
 
     /// A completion of the placeholder `token` (sent in an earlier chunk)

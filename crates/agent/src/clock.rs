@@ -68,7 +68,7 @@ impl Clock {
     }
 
     /// Now, in monotonic ns.
-    #[inline]
+    #[inline(always)]
     pub fn now(&mut self) -> i64 {
         let t = match self.mult {
             Some(mult) if self.tsc => {

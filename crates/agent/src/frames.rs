@@ -1,7 +1,8 @@
-//! Reading 3.12 frames: the interpreter frame behind a frame object, at
-//! the layout the agent checks on a live frame at start-up (frames.py),
-//! for what 3.12's C API cannot read without side effects — a module or
-//! class body's namespace.
+//! Reading 3.12 and 3.13 frames: the interpreter frame behind a frame
+//! object, at the layout the agent checks on a live frame at start-up
+//! (frames.py), for what 3.12's C API cannot read without side effects — a
+//! module or class body's namespace — and, for the hot path, a function's
+//! fast locals and the running frame found from the thread state.
 
 use core::ptr;
 
@@ -337,4 +338,116 @@ pub unsafe extern "C" fn locals_layout_ok(
             };
         Py_NewRef(if ok { Py_True() } else { Py_False() })
     }
+}
+
+/// Offset of `frame_obj` (the frame object, or NULL before one was made)
+/// in the interpreter frame, 3.12 and 3.13 (the seventh pointer).
+const FRAME_OBJ: usize = 48;
+
+/// The running interpreter frame of one thread, read from its thread state
+/// without a thread-local lookup: `PyEval_GetFrame` finds the thread state
+/// through `__tls_get_addr` in a shared libpython (~85 instructions per
+/// call) and makes the frame object. 3.12 keeps the frame in
+/// `tstate->cframe->current_frame`, 3.13 in `tstate->current_frame`; the
+/// offsets are confirmed on a live frame (`ThreadFrame::find`) before use.
+pub struct ThreadFrame {
+    /// The OS thread the thread state belongs to: another thread reads
+    /// nothing here.
+    thread: libc::pthread_t,
+    tstate: *const u8,
+    /// 3.12: `tstate + at` is the `_PyCFrame *`, whose first word is the
+    /// frame; 3.13: `tstate + at` is the frame.
+    via_cframe: bool,
+    at: usize,
+}
+
+impl ThreadFrame {
+    /// The reader for the calling thread, if `frame` (the running frame
+    /// object, running `code`) is where it finds the running interpreter
+    /// frame — on 3.12 or 3.13 only.
+    ///
+    /// # Safety
+    /// GIL held; `frame` the calling thread's running frame object.
+    pub unsafe fn find(frame: *mut PyObject, code: *mut PyObject) -> Option<ThreadFrame> {
+        let version = Py_Version >> 16;
+        let (via_cframe, at) = match version {
+            0x030c => (true, 56),
+            0x030d => (false, 72),
+            _ => return None,
+        };
+        // SAFETY: GIL held; the thread state is the calling thread's, and
+        // the words read lie within its first 80 bytes (every 3.12/3.13
+        // PyThreadState is far longer); on 3.12 the cframe pointer is
+        // followed only when non-NULL. The frame found is compared with
+        // the one the API gives before anything relies on it.
+        unsafe {
+            if Py_TYPE(frame) != &raw mut PyFrame_Type {
+                return None;
+            }
+            let tf = ThreadFrame {
+                thread: libc::pthread_self(),
+                tstate: PyThreadState_Get().cast::<u8>().cast_const(),
+                via_cframe,
+                at,
+            };
+            let iframe = tf.current()?;
+            let expect = interpreter_frame_312(frame, code)?;
+            (iframe == expect && iframe_frame_object(iframe) == frame).then_some(tf)
+        }
+    }
+
+    /// The calling thread's running interpreter frame; None on another OS
+    /// thread than the one `find` ran on.
+    ///
+    /// # Safety
+    /// GIL held; `find` confirmed the layout.
+    #[inline]
+    pub unsafe fn current(&self) -> Option<*const u8> {
+        // SAFETY: the thread state is alive while its OS thread runs Python
+        // (this one, holding the GIL); its words were confirmed by `find`.
+        unsafe {
+            if libc::pthread_self() != self.thread {
+                return None;
+            }
+            let word = *self.tstate.add(self.at).cast::<*const u8>();
+            let frame = if self.via_cframe && !word.is_null() {
+                *word.cast::<*const u8>()
+            } else {
+                word
+            };
+            (!frame.is_null()).then_some(frame)
+        }
+    }
+}
+
+/// The code object an interpreter frame runs (its first word, 3.12/3.13).
+///
+/// # Safety
+/// `iframe` a live 3.12/3.13 interpreter frame.
+#[inline]
+pub unsafe fn iframe_code(iframe: *const u8) -> *mut PyObject {
+    // SAFETY: the first word of every 3.12/3.13 interpreter frame.
+    unsafe { *iframe.cast::<*mut PyObject>() }
+}
+
+/// The frame object of an interpreter frame, NULL before one was made.
+///
+/// # Safety
+/// `iframe` a live 3.12/3.13 interpreter frame.
+#[inline]
+pub unsafe fn iframe_frame_object(iframe: *const u8) -> *mut PyObject {
+    // SAFETY: frame_obj lies within every 3.12/3.13 interpreter frame.
+    unsafe { *iframe.add(FRAME_OBJ).cast::<*mut PyObject>() }
+}
+
+/// Fast-local slot `idx` of an interpreter frame (borrowed, NULL when
+/// unbound).
+///
+/// # Safety
+/// `iframe` a live 3.12/3.13 interpreter frame whose code has more than
+/// `idx` fast locals.
+#[inline]
+pub unsafe fn iframe_local(iframe: *const u8, idx: usize) -> *mut PyObject {
+    // SAFETY: the caller's bound keeps the slot within localsplus.
+    unsafe { *iframe.add(LOCALSPLUS + idx * 8).cast::<*mut PyObject>() }
 }

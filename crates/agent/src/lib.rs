@@ -39,10 +39,10 @@ use std::collections::HashMap;
 
 use pyo3_ffi::*;
 
-use chunk::{encode_value, Chunk, Val};
+use chunk::{compact_int, encode_value, Chunk, Val};
 use frames::{
-    fast_index, fast_names, frame_get, frame_layout_ok, locals_layout_ok, namespace_value_312,
-    read_fast, PyFrame_GetVar,
+    fast_index, fast_names, frame_get, frame_layout_ok, iframe_code, iframe_frame_object,
+    iframe_local, locals_layout_ok, namespace_value_312, read_fast, PyFrame_GetVar, ThreadFrame,
 };
 use objects::{new_waiting, set_waiting, Types, Waiting};
 use sym::{PyErr_GetRaisedException, PyErr_SetRaisedException};
@@ -55,8 +55,11 @@ struct Memo {
     /// generation is `gen`, so its address is its own.
     code: *mut PyObject,
     /// The offset's int object (owned, so that its address cannot be
-    /// taken by another int while it is compared against).
+    /// taken by another int while it is compared against), and its value:
+    /// CPython makes a new int for each event at an offset beyond the
+    /// small ints (256), so those are compared by value.
     offset: *mut PyObject,
+    offset_val: i64,
     gen: u64,
     site: Option<u32>,
     /// Borrowed from the entry (alive while the generation holds).
@@ -133,6 +136,39 @@ struct State {
     ndarray: *mut PyObject,
     /// See `Memo`.
     memo: Option<Memo>,
+    /// The main thread's running frame, read without `PyEval_GetFrame`
+    /// (3.12/3.13, the layout confirmed with `direct_locals`).
+    thread_frame: Option<ThreadFrame>,
+    /// See `Hot`.
+    hot_path: Option<Hot>,
+}
+
+/// The tight loop's event, as the last one the extension completed left
+/// it: the same instruction of the same frame, whose one waiting capture
+/// is the fast path's `Waiting` for the same probe, a plain local read from
+/// its slot. While every one of those still holds (checked in `hot`, ~20
+/// instructions) the event is done without the table, the pending table,
+/// `PyEval_GetFrame` or the probe's name — exactly as the general fast path
+/// would do it; anything else goes that way.
+struct Hot {
+    /// The event: code object (alive while the table's generation is
+    /// `gen`), offset, and the site, probe and unit of its record (borrowed
+    /// from the table entry under that generation).
+    code: *mut PyObject,
+    offset: i64,
+    gen: u64,
+    site: u32,
+    probe: *mut PyObject,
+    unit: *mut PyObject,
+    /// The interpreter frame and its frame object (addresses only: the
+    /// frame object is `pending`'s key while `w` is not taken, so its
+    /// address is its own).
+    iframe: *const u8,
+    frame: *mut PyObject,
+    /// The frame's Waiting (`st.hot`, which owns it), waiting for `probe`.
+    w: *mut Waiting,
+    /// The slot of `probe`'s variable among the code's fast locals.
+    idx: usize,
 }
 
 /// Records in a chunk before it is flushed, whatever its age: a 25 ms
@@ -769,6 +805,9 @@ unsafe extern "C" fn on_instr(
             PyErr_SetString(PyExc_RuntimeError, c"_probe_native: not installed".as_ptr());
             return ptr::null_mut();
         };
+        if let Some(r) = hot(st, args, nargs) {
+            return r;
+        }
         if nargs != 2 {
             return hand_over(st, args, nargs);
         }
@@ -778,7 +817,11 @@ unsafe extern "C" fn on_instr(
         };
         let gen = t.generation();
         let (site, probe, unit) = match st.memo {
-            Some(ref m) if m.code == code && m.offset == offset_obj && m.gen == gen => {
+            Some(ref m)
+                if m.code == code
+                    && m.gen == gen
+                    && (m.offset == offset_obj || small_int(offset_obj) == Some(m.offset_val)) =>
+            {
                 (m.site, m.probe, m.unit)
             }
             _ => {
@@ -800,6 +843,7 @@ unsafe extern "C" fn on_instr(
                 st.memo = Some(Memo {
                     code,
                     offset: Py_NewRef(offset_obj),
+                    offset_val: offset as i64,
                     gen,
                     site,
                     probe,
@@ -848,6 +892,21 @@ unsafe extern "C" fn on_instr(
                 return forget(st, f.frame);
             }
         }
+        arm_hot(st, code, site, probe, unit, f.frame);
+        record_done(st, c, ts)
+    }
+}
+
+/// The end of an event that made a record at `ts`: the chunk is flushed
+/// when full or due, then as `event_done`.
+///
+/// # Safety
+/// As `on_instr`, at its end: nothing of the state is used afterwards.
+#[inline]
+unsafe fn record_done(st: &mut State, c: &Chunk, ts: i64) -> *mut PyObject {
+    // SAFETY: GIL held (caller); the flush is the manager's, and its
+    // failure is reported as the Python core's own.
+    unsafe {
         let full = c.items() >= CHUNK_RECORDS || c.value_bytes() >= CHUNK_VALUE_BYTES;
         if full || ts > deadline(st) {
             let r = PyObject_CallNoArgs(st.flush);
@@ -857,6 +916,159 @@ unsafe extern "C" fn on_instr(
             Py_DECREF(r);
         }
         event_done()
+    }
+}
+
+/// A small int or a float as a slot value's parts, else None.
+///
+/// # Safety
+/// GIL held; `v` a live object.
+#[inline(always)]
+unsafe fn hot_value(v: *mut PyObject) -> Option<(u8, u64, u64)> {
+    // SAFETY: only an exact int's or float's memory is read, at layouts
+    // confirmed by chunk::check_ints.
+    unsafe {
+        let t = Py_TYPE(v);
+        if t == &raw mut PyLong_Type {
+            return compact_int(v).map(|i| (chunk::V_INT, i as u64, 0));
+        }
+        if t == &raw mut PyFloat_Type {
+            return chunk::float_value(v).map(|x| (chunk::V_FLOAT, x, 0));
+        }
+        None
+    }
+}
+
+/// A small int's value (see `chunk::compact_int`), for an offset.
+///
+/// # Safety
+/// GIL held; `o` a live object.
+#[inline]
+unsafe fn small_int(o: *mut PyObject) -> Option<i64> {
+    // SAFETY: only an exact int's memory is read.
+    unsafe {
+        if Py_TYPE(o) != &raw mut PyLong_Type {
+            return None;
+        }
+        compact_int(o)
+    }
+}
+
+/// Keeps the event just completed as `st.hot_path`, when the next one of
+/// the tight loop can be recognised cheaply (see `Hot`): the main thread's
+/// frame readable from its thread state, `frame`'s Waiting the hot one and
+/// waiting for `probe`, whose variable is a plain fast local of `code` at a
+/// slot already found. Otherwise the hot path is dropped.
+///
+/// # Safety
+/// GIL held, at the end of the fast path's event in `frame` (running
+/// `code`), after the Waiting took the new record.
+unsafe fn arm_hot(
+    st: &mut State,
+    code: *mut PyObject,
+    site: u32,
+    probe: *mut PyObject,
+    unit: *mut PyObject,
+    frame: *mut PyObject,
+) {
+    st.hot_path = None;
+    // SAFETY: GIL held; every pointer compared or read is live (the
+    // Waiting is owned by st.hot, the frame is the running one).
+    unsafe {
+        let (Some(tf), Some(m)) = (st.thread_frame.as_ref(), st.memo.as_ref()) else {
+            return;
+        };
+        if m.code != code
+            || !st.direct_locals
+            || st.hot.is_null()
+            || st.hot_frame != frame
+            || (*st.hot).probe != probe
+            || (*st.hot).unit != unit
+            || st.last_probe != probe
+            || st.last_code != code
+            || st.last_code_namespace != Some(false)
+            || st.idx_code != code
+            || st.idx_name != st.last_base
+        {
+            return;
+        }
+        let (Some(idx), Some(iframe)) = (st.idx, tf.current()) else {
+            return;
+        };
+        if iframe_code(iframe) != code || iframe_frame_object(iframe) != frame {
+            return;
+        }
+        st.hot_path = Some(Hot {
+            code,
+            offset: m.offset_val,
+            gen: m.gen,
+            site,
+            probe,
+            unit,
+            iframe,
+            frame,
+            w: st.hot,
+            idx,
+        });
+    }
+}
+
+/// The tight loop's event done as the fast path would do it, when it is
+/// the same as the last one (`Hot`); None — nothing changed — otherwise.
+///
+/// # Safety
+/// As `on_instr`, whose arguments these are.
+#[inline]
+unsafe fn hot(
+    st: &mut State,
+    args: *mut *mut PyObject,
+    nargs: Py_ssize_t,
+) -> Option<*mut PyObject> {
+    // SAFETY: GIL held (caller); each pointer is compared with the state
+    // that keeps it alive before it is used (see `Hot`), and the slot read
+    // is within the frame of the code whose fast local it is.
+    unsafe {
+        let h = st.hot_path.as_ref()?;
+        if nargs != 2 || *args != h.code || small_int(*args.add(1)) != Some(h.offset) {
+            return None;
+        }
+        if table()?.generation() != h.gen || item0(st.mt) != Py_False() {
+            return None;
+        }
+        let iframe = st.thread_frame.as_ref()?.current()?;
+        let w = h.w;
+        if iframe != h.iframe
+            || iframe_code(iframe) != h.code
+            || iframe_frame_object(iframe) != h.frame
+            || st.hot != w
+            || st.hot_frame != h.frame
+            || (*w).taken
+            || (*w).probe != h.probe
+            || (*w).unit != h.unit
+        {
+            return None;
+        }
+        let v = iframe_local(iframe, h.idx);
+        if v.is_null() {
+            return None;
+        }
+        // The commonest values decoded here, in registers (see encode_value).
+        let (tag, a, b) = match hot_value(v) {
+            Some(x) => x,
+            None => {
+                let val = encode_value(v)?;
+                (val.tag, val.a, val.b)
+            }
+        };
+        let site = h.site;
+        let c = chunk()?;
+        c.complete_parts((*w).n, tag, a, b);
+        let ts = match clock() {
+            Some(k) => k.now(),
+            None => clock::monotonic_ns(),
+        };
+        (*w).n = c.push_fast(site, ts);
+        Some(record_done(st, c, ts))
     }
 }
 
@@ -1061,6 +1273,8 @@ unsafe extern "C" fn install(
             max_array_bytes: max_array_bytes as usize,
             ndarray: ptr::null_mut(),
             memo: None,
+            thread_frame: None,
+            hot_path: None,
         });
         chunk::check_ints();
         if let Some(st) = state() {
@@ -1120,6 +1334,13 @@ unsafe extern "C" fn use_direct_locals(
         }
         if let Some(st) = state() {
             st.direct_locals = ok == Py_True();
+            st.thread_frame = None;
+            if st.direct_locals {
+                let frame = *args;
+                let code = PyFrame_GetCode(frame.cast()).cast::<PyObject>();
+                st.thread_frame = ThreadFrame::find(frame, code);
+                Py_DECREF(code);
+            }
         }
         ok
     }
@@ -1261,6 +1482,11 @@ unsafe extern "C" fn forget_ring_in_child() {
     unsafe {
         if let Some(c) = chunk() {
             c.forget_ring();
+        }
+        // The thread state's address is the forking thread's, and the
+        // hot event's frame may be another thread's: found afresh.
+        if let Some(st) = state() {
+            st.hot_path = None;
         }
     }
 }
