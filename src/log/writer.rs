@@ -528,6 +528,7 @@ impl LogWriter {
 
     /// [`LogWriter::append`] taking the record by value, so that a large
     /// value (an array) is moved into the frame buffer, not copied.
+    #[inline]
     pub fn append_owned(&mut self, rec: CaptureRecord) -> Result<(), LogError> {
         self.admit(&rec)?;
         self.block.push_owned(rec);
@@ -535,6 +536,7 @@ impl LogWriter {
     }
 
     /// The checks before a record goes into the block.
+    #[inline]
     fn admit(&mut self, rec: &CaptureRecord) -> Result<(), LogError> {
         if rec.seq != self.next_seq {
             return Err(LogError::Invalid(format!(
@@ -561,6 +563,7 @@ impl LogWriter {
         Ok(())
     }
 
+    #[inline]
     fn pushed(&mut self) -> Result<(), LogError> {
         self.next_seq += 1;
         if self.block.len() >= BLOCK_RECORDS || self.block.heavy_bytes >= BLOCK_HEAVY_BYTES {

@@ -1170,6 +1170,7 @@ struct Session {
 /// failure (a full disk) must not stop the program: it is noted, the pipe
 /// keeps being drained, the writer counts what is lost, and it is reported
 /// when the run is over.
+#[inline(always)]
 fn write_capture<'t>(
     writer: &mut LogWriter,
     write_error: &mut Option<LogError>,

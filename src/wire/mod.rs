@@ -575,6 +575,22 @@ impl ChunkDecoder {
         }
         for item in items {
             let fields = match item.map_err(bad)? {
+                Batch::Plain { site, ts, value } => {
+                    let probe = self.fast_probe(index, site)?;
+                    let ts_ns = self.timestamp(ts);
+                    let seq = self.next_seq;
+                    self.next_seq += 1;
+                    out(Capture::Record(CaptureRecord {
+                        seq,
+                        ts_ns,
+                        thread: self.main_thread,
+                        probe,
+                        order: 0,
+                        status: Status::Ok,
+                        value: value.to_value(),
+                    }))?;
+                    continue;
+                }
                 Batch::Fast { site, ts, value } => {
                     self.fast(index, site, ts, value, &mut out)?;
                     continue;
@@ -626,7 +642,13 @@ impl ChunkDecoder {
     /// start, rounded down to the resolution, never before the last one.
     fn timestamp(&mut self, t: i64) -> u64 {
         let since = (t as u64).saturating_sub(self.t0);
-        let ts = (since - since % self.resolution).max(self.last_ts);
+        // (A division costs tens of cycles, per record.)
+        let since = if self.resolution > 1 {
+            since - since % self.resolution
+        } else {
+            since
+        };
+        let ts = since.max(self.last_ts);
         self.last_ts = ts;
         ts
     }
@@ -640,7 +662,15 @@ impl ChunkDecoder {
         value: MObj,
         out: &mut impl FnMut(Capture) -> Result<(), WireError>,
     ) -> Result<(), WireError> {
-        let probe = match self.sites.get(site as usize).map(Vec::as_slice) {
+        let probe = self.fast_probe(index, site)?;
+        let ts_ns = self.timestamp(ts);
+        self.record(ts_ns, self.main_thread, probe, 0, value, out)
+    }
+
+    /// The one probe of a fast record's site.
+    #[inline]
+    fn fast_probe(&self, index: u64, site: u32) -> Result<u32, WireError> {
+        Ok(match self.sites.get(site as usize).map(Vec::as_slice) {
             Some([probe]) => *probe,
             Some(probes) => {
                 return Err(WireError::Chunk {
@@ -657,9 +687,7 @@ impl ChunkDecoder {
                     what: format!("unknown site {site}"),
                 })
             }
-        };
-        let ts_ns = self.timestamp(ts);
-        self.record(ts_ns, self.main_thread, probe, 0, value, out)
+        })
     }
 
     /// One record, numbered next; a placeholder's token is remembered for
@@ -699,6 +727,16 @@ impl ChunkDecoder {
 pub enum Batch {
     /// A marshalled item: `[site, ts, (thread,) values…]`.
     Item(MObj),
+    /// A record of the native core's fast path with a plain value (None,
+    /// a bool, an int within 64 bits, a float, a complex).
+    Plain {
+        /// Site id.
+        site: u32,
+        /// Monotonic ns.
+        ts: i64,
+        /// The value.
+        value: binary::PlainValue,
+    },
     /// A record of the native core's fast path (one value).
     Fast {
         /// Site id.
