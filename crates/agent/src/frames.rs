@@ -5,6 +5,7 @@
 //! fast locals and the running frame found from the thread state.
 
 use core::ptr;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use pyo3_ffi::*;
 
@@ -243,10 +244,42 @@ pub unsafe extern "C" fn frame_get(
     }
 }
 
-/// Offset of `localsplus` in the interpreter frame, 3.12 and 3.13 (after
-/// seven pointers, `stacktop`, `return_offset` and `owner`); 3.14 holds
-/// tagged stack references there, which this does not read.
-const LOCALSPLUS: usize = 72;
+/// Offset of `localsplus` in the interpreter frame once `locals_layout_ok`
+/// confirmed it (0 before): 72 on 3.12 and 3.13 (after seven pointers,
+/// `stacktop`, `return_offset` and `owner`), found on a live frame on 3.14+.
+static LOCALS_AT: AtomicUsize = AtomicUsize::new(0);
+
+/// The tag bits of a stack reference (3.14+: `_PyStackRef`, whose low bit
+/// marks a reference not counted — the empty slot is that bit alone — and
+/// whose other patterns are no object at all: a tagged int, an invalid
+/// one); 0 where slots hold plain pointers (3.12, 3.13).
+static TAG_BITS: AtomicUsize = AtomicUsize::new(0);
+
+/// The object a frame word refers to: NULL for an empty slot, and for a
+/// word that is no object (the Python core reads those).
+#[inline(always)]
+fn untag(word: usize) -> *mut PyObject {
+    let tags = TAG_BITS.load(Ordering::Relaxed);
+    if word & tags > 1 {
+        return ptr::null_mut();
+    }
+    (word & !tags) as *mut PyObject
+}
+
+/// The interpreter frame behind `frame` if it runs `code` (its first word,
+/// untagged), at the layout `locals_layout_ok` confirmed.
+///
+/// # Safety
+/// GIL held; `frame` a live frame object; the layout confirmed.
+#[inline]
+unsafe fn interpreter_frame(frame: *mut PyObject, code: *mut PyObject) -> Option<*const u8> {
+    // SAFETY: f_frame lies within every 3.12+ PyFrameObject; the pointer is
+    // dereferenced (one word) only when non-NULL.
+    unsafe {
+        let data = *frame.cast::<u8>().add(F_FRAME_312).cast::<*const u8>();
+        (!data.is_null() && untag(*data.cast::<usize>()) == code).then_some(data)
+    }
+}
 
 /// The localsplus index of `name` when it is a plain fast local of `code`
 /// (in `co_varnames` and not a cell: a cell's slot holds the cell), else
@@ -286,9 +319,9 @@ pub unsafe fn fast_index(code: *mut PyObject, name: *mut PyObject) -> Option<usi
     }
 }
 
-/// The value in fast-local slot `idx` of the running frame (3.12/3.13,
-/// the layout checked by `locals_layout_ok`): Some(borrowed, NULL when
-/// unbound) when the frame runs `code`; None when it cannot be read so.
+/// The value in fast-local slot `idx` of the running frame (the layout
+/// checked by `locals_layout_ok`): Some(borrowed, NULL when unbound or not
+/// an object) when the frame runs `code`; None when it cannot be read so.
 ///
 /// # Safety
 /// GIL held, inside a callback of `frame`, which runs `code`; `idx` from
@@ -298,26 +331,32 @@ pub unsafe fn read_fast(
     code: *mut PyObject,
     idx: usize,
 ) -> Option<*mut PyObject> {
+    let at = LOCALS_AT.load(Ordering::Relaxed);
+    if at == 0 {
+        return None;
+    }
     // SAFETY: the interpreter frame is live while its callback runs and is
     // read only once its first word is found to be the running code; slot
     // idx < co_nlocals lies within its localsplus.
     unsafe {
-        let data = interpreter_frame_312(frame.cast(), code)?;
-        Some(*data.add(LOCALSPLUS + idx * 8).cast::<*mut PyObject>())
+        let data = interpreter_frame(frame.cast(), code)?;
+        Some(untag(*data.add(at + idx * 8).cast::<usize>()))
     }
 }
 
-/// `locals_layout_ok(frame, name, value)`: whether this interpreter is
-/// 3.12 or 3.13 and reading local `name` of `frame` (the agent's own,
-/// live) from frame memory gives `value` — then the fast path reads
-/// function locals so.
+/// `locals_layout_ok(frame, name, value)`: whether reading local `name` of
+/// `frame` (the agent's own, live; `value` an object no other slot holds)
+/// from frame memory gives `value` — at 3.12/3.13's known offset, or on
+/// 3.14/3.15 at the one offset where it is found — and then the fast path
+/// reads function locals so.
 pub unsafe extern "C" fn locals_layout_ok(
     _module: *mut PyObject,
     args: *mut *mut PyObject,
     nargs: Py_ssize_t,
 ) -> *mut PyObject {
     // SAFETY: CPython calls this with the GIL held and `nargs` arguments;
-    // the frame is type-checked before any memory is read.
+    // the frame is type-checked before any memory is read, and only words
+    // within the frame's first 256 bytes plus its locals are read.
     unsafe {
         if nargs != 3 {
             PyErr_SetString(
@@ -327,21 +366,42 @@ pub unsafe extern "C" fn locals_layout_ok(
             return ptr::null_mut();
         }
         let (frame, name, value) = (*args, *args.add(1), *args.add(2));
-        let version = Py_Version >> 16;
-        let ok = (version == 0x030c || version == 0x030d)
-            && Py_TYPE(frame) == &raw mut PyFrame_Type
-            && {
-                let code = PyFrame_GetCode(frame.cast()).cast::<PyObject>();
-                let got = fast_index(code, name).and_then(|i| read_fast(frame.cast(), code, i));
-                Py_DECREF(code);
-                got == Some(value)
-            };
+        LOCALS_AT.store(0, Ordering::Relaxed);
+        let (tags, candidates): (usize, &[usize]) = match Py_Version >> 16 {
+            0x030c | 0x030d => (0, &[72]),
+            // Seven words, the stack pointer, then small fields: 80 on
+            // 3.14; looked for, not assumed.
+            0x030e | 0x030f => (3, &[72, 80, 88, 96, 104, 112, 120, 128]),
+            _ => (0, &[]),
+        };
+        TAG_BITS.store(tags, Ordering::Relaxed);
+        let mut ok = false;
+        if Py_TYPE(frame) == &raw mut PyFrame_Type && !candidates.is_empty() {
+            let code = PyFrame_GetCode(frame.cast()).cast::<PyObject>();
+            let data = interpreter_frame(frame, code);
+            if let (Some(data), Some(idx)) = (data, fast_index(code, name)) {
+                let found: Vec<usize> = candidates
+                    .iter()
+                    .copied()
+                    .filter(|at| untag(*data.add(at + idx * 8).cast::<usize>()) == value)
+                    .collect();
+                if let [at] = found[..] {
+                    LOCALS_AT.store(at, Ordering::Relaxed);
+                    ok = read_fast(frame.cast(), code, idx) == Some(value)
+                        && iframe_frame_object(data) == frame;
+                }
+            }
+            Py_DECREF(code);
+        }
+        if !ok {
+            LOCALS_AT.store(0, Ordering::Relaxed);
+        }
         Py_NewRef(if ok { Py_True() } else { Py_False() })
     }
 }
 
 /// Offset of `frame_obj` (the frame object, or NULL before one was made)
-/// in the interpreter frame, 3.12 and 3.13 (the seventh pointer).
+/// in the interpreter frame, 3.12 to 3.15 (the seventh word).
 const FRAME_OBJ: usize = 48;
 
 /// The running interpreter frame of one thread, read from its thread state
@@ -364,7 +424,7 @@ pub struct ThreadFrame {
 impl ThreadFrame {
     /// The reader for the calling thread, if `frame` (the running frame
     /// object, running `code`) is where it finds the running interpreter
-    /// frame — on 3.12 or 3.13 only.
+    /// frame — on 3.12 to 3.15.
     ///
     /// # Safety
     /// GIL held; `frame` the calling thread's running frame object.
@@ -372,11 +432,11 @@ impl ThreadFrame {
         let version = Py_Version >> 16;
         let (via_cframe, at) = match version {
             0x030c => (true, 56),
-            0x030d => (false, 72),
+            0x030d..=0x030f => (false, 72),
             _ => return None,
         };
         // SAFETY: GIL held; the thread state is the calling thread's, and
-        // the words read lie within its first 80 bytes (every 3.12/3.13
+        // the words read lie within its first 80 bytes (every 3.12+
         // PyThreadState is far longer); on 3.12 the cframe pointer is
         // followed only when non-NULL. The frame found is compared with
         // the one the API gives before anything relies on it.
@@ -391,7 +451,7 @@ impl ThreadFrame {
                 at,
             };
             let iframe = tf.current()?;
-            let expect = interpreter_frame_312(frame, code)?;
+            let expect = interpreter_frame(frame, code)?;
             (iframe == expect && iframe_frame_object(iframe) == frame).then_some(tf)
         }
     }
@@ -420,34 +480,38 @@ impl ThreadFrame {
     }
 }
 
-/// The code object an interpreter frame runs (its first word, 3.12/3.13).
+/// The code object an interpreter frame runs (its first word, untagged).
 ///
 /// # Safety
-/// `iframe` a live 3.12/3.13 interpreter frame.
+/// `iframe` a live interpreter frame of the layout confirmed.
 #[inline]
 pub unsafe fn iframe_code(iframe: *const u8) -> *mut PyObject {
-    // SAFETY: the first word of every 3.12/3.13 interpreter frame.
-    unsafe { *iframe.cast::<*mut PyObject>() }
+    // SAFETY: the first word of every 3.12+ interpreter frame.
+    unsafe { untag(*iframe.cast::<usize>()) }
 }
 
 /// The frame object of an interpreter frame, NULL before one was made.
 ///
 /// # Safety
-/// `iframe` a live 3.12/3.13 interpreter frame.
+/// `iframe` a live interpreter frame of the layout confirmed.
 #[inline]
 pub unsafe fn iframe_frame_object(iframe: *const u8) -> *mut PyObject {
-    // SAFETY: frame_obj lies within every 3.12/3.13 interpreter frame.
+    // SAFETY: frame_obj lies within every 3.12+ interpreter frame.
     unsafe { *iframe.add(FRAME_OBJ).cast::<*mut PyObject>() }
 }
 
 /// Fast-local slot `idx` of an interpreter frame (borrowed, NULL when
-/// unbound).
+/// unbound or not an object).
 ///
 /// # Safety
-/// `iframe` a live 3.12/3.13 interpreter frame whose code has more than
-/// `idx` fast locals.
+/// `iframe` a live interpreter frame whose code has more than `idx` fast
+/// locals; `locals_layout_ok` confirmed the layout (else NULL).
 #[inline]
 pub unsafe fn iframe_local(iframe: *const u8, idx: usize) -> *mut PyObject {
+    let at = LOCALS_AT.load(Ordering::Relaxed);
+    if at == 0 {
+        return ptr::null_mut();
+    }
     // SAFETY: the caller's bound keeps the slot within localsplus.
-    unsafe { *iframe.add(LOCALSPLUS + idx * 8).cast::<*mut PyObject>() }
+    unsafe { untag(*iframe.add(at + idx * 8).cast::<usize>()) }
 }

@@ -107,7 +107,7 @@ struct State {
     /// record cost ~5% of the fast path.
     deadline_obj: *mut PyObject,
     deadline_ns: i64,
-    /// Function locals are read from the interpreter frame (3.12/3.13, the
+    /// Function locals are read from the interpreter frame (3.12+, the
     /// layout checked on the agent's own frame: `direct_locals`), at the
     /// slot cached for the last code object and name.
     direct_locals: bool,
@@ -137,7 +137,7 @@ struct State {
     /// See `Memo`.
     memo: Option<Memo>,
     /// The main thread's running frame, read without `PyEval_GetFrame`
-    /// (3.12/3.13, the layout confirmed with `direct_locals`).
+    /// (3.12+, the layout confirmed with `direct_locals`).
     thread_frame: Option<ThreadFrame>,
     /// See `Hot`.
     hot_path: Option<Hot>,
@@ -1560,7 +1560,7 @@ static mut METHODS: [PyMethodDef; 20] = [
         c"use_direct_locals",
         PyMethodDefPointer { PyCFunctionFast: use_direct_locals },
         METH_FASTCALL,
-        c"use_direct_locals(frame, name, value) -> bool: read function locals from their slots (3.12/3.13, layout checked)",
+        c"use_direct_locals(frame, name, value) -> bool: read function locals from their slots (3.12+, layout checked)",
     ),
     method(
         c"table_set",

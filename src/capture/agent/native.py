@@ -133,8 +133,9 @@ class NativeCore(MonitoringCore):
                                  mgr.values.max_array_bytes)
         self.mon.register_callback(self.tool, self.mon.events.INSTRUCTION, cb)
         # Function locals from their frame slots where the layout is known
-        # (3.12/3.13), checked here on this frame's own local.
-        probe_layout_check = self
+        # (3.12+), checked here on this frame's own local: an object no
+        # other slot holds, so that it is found at one offset only.
+        probe_layout_check = object()
         self.direct_locals = self.native.use_direct_locals(sys._getframe(), "probe_layout_check",
                                                             probe_layout_check)
 
