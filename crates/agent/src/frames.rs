@@ -344,11 +344,11 @@ pub unsafe fn read_fast(
     }
 }
 
-/// `locals_layout_ok(frame, name, value)`: whether reading local `name` of
-/// `frame` (the agent's own, live; `value` an object no other slot holds)
-/// from frame memory gives `value` — at 3.12/3.13's known offset, or on
-/// 3.14/3.15 at the one offset where it is found — and then the fast path
-/// reads function locals so.
+/// `locals_layout_ok(frame, name, address)`: whether reading local `name`
+/// of `frame` (the agent's own, live) from frame memory gives the object at
+/// `address` (its `id`; an object nothing else refers to) — at 3.12/3.13's
+/// known offset, or on 3.14/3.15 at the one offset where it is found — and
+/// then the fast path reads function locals so.
 pub unsafe extern "C" fn locals_layout_ok(
     _module: *mut PyObject,
     args: *mut *mut PyObject,
@@ -361,11 +361,19 @@ pub unsafe extern "C" fn locals_layout_ok(
         if nargs != 3 {
             PyErr_SetString(
                 PyExc_TypeError,
-                c"locals_layout_ok(frame, name, value)".as_ptr(),
+                c"locals_layout_ok(frame, name, address)".as_ptr(),
             );
             return ptr::null_mut();
         }
-        let (frame, name, value) = (*args, *args.add(1), *args.add(2));
+        let (frame, name, address) = (*args, *args.add(1), *args.add(2));
+        // The object's address, not the object: passed as an argument it
+        // would sit on the frame's evaluation stack too, after the locals,
+        // where a wrong offset would find it.
+        let value = PyLong_AsVoidPtr(address).cast::<PyObject>();
+        if value.is_null() {
+            PyErr_Clear();
+            return Py_NewRef(Py_False());
+        }
         LOCALS_AT.store(0, Ordering::Relaxed);
         let (tags, candidates): (usize, &[usize]) = match Py_Version >> 16 {
             0x030c | 0x030d => (0, &[72]),
@@ -380,11 +388,11 @@ pub unsafe extern "C" fn locals_layout_ok(
             let code = PyFrame_GetCode(frame.cast()).cast::<PyObject>();
             let data = interpreter_frame(frame, code);
             if let (Some(data), Some(idx)) = (data, fast_index(code, name)) {
-                let found: Vec<usize> = candidates
+                let found = candidates
                     .iter()
                     .copied()
                     .filter(|at| untag(*data.add(at + idx * 8).cast::<usize>()) == value)
-                    .collect();
+                    .collect::<Vec<usize>>();
                 if let [at] = found[..] {
                     LOCALS_AT.store(at, Ordering::Relaxed);
                     ok = read_fast(frame.cast(), code, idx) == Some(value)

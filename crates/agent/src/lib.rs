@@ -1318,7 +1318,7 @@ unsafe extern "C" fn table_set(
     }
 }
 
-/// `use_direct_locals(frame, name, value)`: checks the frame layout on the
+/// `use_direct_locals(frame, name, address)`: checks the frame layout on the
 /// agent's own frame (locals_layout_ok) and, if it holds, reads function
 /// locals from their slots from now on; whether it does.
 unsafe extern "C" fn use_direct_locals(
@@ -1560,7 +1560,7 @@ static mut METHODS: [PyMethodDef; 20] = [
         c"use_direct_locals",
         PyMethodDefPointer { PyCFunctionFast: use_direct_locals },
         METH_FASTCALL,
-        c"use_direct_locals(frame, name, value) -> bool: read function locals from their slots (3.12+, layout checked)",
+        c"use_direct_locals(frame, name, address) -> bool: read function locals from their slots (3.12+, layout checked)",
     ),
     method(
         c"table_set",

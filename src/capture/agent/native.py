@@ -133,11 +133,17 @@ class NativeCore(MonitoringCore):
                                  mgr.values.max_array_bytes)
         self.mon.register_callback(self.tool, self.mon.events.INSTRUCTION, cb)
         # Function locals from their frame slots where the layout is known
-        # (3.12+), checked here on this frame's own local: an object no
-        # other slot holds, so that it is found at one offset only.
+        # (3.12+), checked here on this frame's own local: an object that
+        # only this local refers to (its id is what is passed), so that no
+        # other slot can be taken for it.
         probe_layout_check = object()
         self.direct_locals = self.native.use_direct_locals(sys._getframe(), "probe_layout_check",
-                                                            probe_layout_check)
+                                                            id(probe_layout_check))
+        if not self.direct_locals and (3, 12) <= sys.version_info[:2] <= (3, 15):
+            # A build whose frames differ from CPython's own (the records are
+            # the same, read by name instead).
+            mgr.warnings.append("the native core could not confirm this Python build's frame layout: "
+                                "function locals are read by name, which is slower")
 
     def uninstall(self):
         super().uninstall()
