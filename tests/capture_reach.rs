@@ -286,3 +286,71 @@ fn the_native_core_confirms_the_frame_layout_on_3_12_to_3_15() {
         assert_eq!(got, want, "{what}");
     }
 }
+
+/// Probed code that C code runs under a thread state of its own on the
+/// main OS thread (`PyThreadState_Swap`) in the middle of the same code's
+/// loop: the native core's hot path must read the running thread state's
+/// frame, not the one it saw last (it completed the caller's capture with
+/// the caller's value, and recorded the inner frame's statements there).
+#[test]
+fn a_second_thread_state_on_the_main_thread_gets_its_own_captures() {
+    let dir = tempfile::tempdir().unwrap();
+    let pys = pythons();
+    let py312 = &pys
+        .iter()
+        .find(|(v, _)| *v == "3.12")
+        .expect("3.12 (pythons() fails loudly when missing)")
+        .1;
+    let include = Command::new(py312)
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['include'])",
+        ])
+        .output()
+        .expect("python runs");
+    let include = String::from_utf8_lossy(&include.stdout).trim().to_string();
+    // One stable-ABI build loads into every Python 3.12+.
+    let so = dir.path().join("newts.abi3.so");
+    let cc = Command::new("cc")
+        .args(["-shared", "-fPIC", "-O1", "-DPy_LIMITED_API=0x030c0000"])
+        .arg(format!("-I{include}"))
+        .arg(fixture("reach/newts.c"))
+        .arg("-o")
+        .arg(&so)
+        .output()
+        .expect("cc runs (the build needs it for the native core too)");
+    assert!(
+        cc.status.success(),
+        "cc: {}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    let file = fixture("reach/new_tstate.py");
+    // The outer frame's record of its third statement comes first (made as
+    // it starts), then the inner frame's three.
+    let want: Vec<String> = ["0", "1", "104", "100", "101", "102", "3", "4"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for (v, py) in &pys {
+        if *v == "3.11" {
+            continue;
+        }
+        for core in ["native", "monitoring"] {
+            let what = format!("Python {v} ({core})");
+            let log = dir.path().join(format!("{v}-{core}.probe"));
+            let out = Command::new(probe_bin())
+                .args(["record", "-q", "--force", "--core", core, "-o"])
+                .arg(&log)
+                .arg("-p")
+                .arg(spec(&file, "y", "y"))
+                .arg("--")
+                .arg(py)
+                .arg(&file)
+                .env("PYTHONPATH", dir.path())
+                .output()
+                .expect("probe runs");
+            assert_ok(&out, &what);
+            assert_eq!(values(&records(&log)), want, "{what}");
+        }
+    }
+}

@@ -16,7 +16,7 @@
 //! * `differential_real_code`: 42 standard-library modules, NumPy's
 //!   polynomial and function_base sources and asyncio's queues and locks,
 //!   driven by `tests/python/drivers/*.py`, probed everywhere.
-//! * `differential_hot_path`: `fixtures/programs/hot/tight_loops.py`, one
+//! * `differential_hot_path`: `fixtures/programs/hot/tight_*.py`, one
 //!   LHS probe per loop statement — the native core's hot path and every
 //!   way its next event can differ from the last.
 //!
@@ -194,28 +194,37 @@ fn differential_real_code() {
 /// next event can differ from the last — another frame of the same code
 /// (recursion, two generators), an unbound local, every kind of value, a
 /// thread starting, offsets beyond the small ints, a closure's cell, an
-/// exception — with exactly one LHS probe per loop statement, the case the
-/// hot path takes.
+/// exception; at module level a `for` header completing the capture from
+/// the namespace, `del`, a comprehension's hidden variable of the same
+/// name, a class body — with exactly one LHS probe per loop statement, the
+/// case the hot path takes.
 #[test]
 fn differential_hot_path() {
-    let rel = "fixtures/programs/hot/tight_loops.py";
-    let src = std::fs::read_to_string(root().join(rel)).expect("hot-path fixture");
-    let specs: Vec<String> = src
-        .lines()
-        .enumerate()
-        .filter_map(|(i, l)| {
-            let t = l.trim_start();
-            ["x = ", "y = "]
-                .iter()
-                .find(|p| t.starts_with(**p) && l.len() > t.len())
-                .map(|p| format!("{rel}:{}:{}", i + 1, &p[..1]))
-        })
-        .collect();
-    assert!(specs.len() >= 10, "probed statements found: {specs:?}");
-    let mut args: Vec<&str> = vec!["--program", rel];
-    for s in &specs {
-        args.push("--probe");
-        args.push(s);
+    for rel in [
+        "fixtures/programs/hot/tight_loops.py",
+        "fixtures/programs/hot/tight_module.py",
+    ] {
+        let src = std::fs::read_to_string(root().join(rel)).expect("hot-path fixture");
+        let specs: Vec<String> = src
+            .lines()
+            .enumerate()
+            .filter_map(|(i, l)| {
+                let t = l.trim_start();
+                ["x = ", "y = "]
+                    .iter()
+                    .find(|p| t.starts_with(**p) && l.len() > t.len())
+                    .map(|p| format!("{rel}:{}:{}", i + 1, &p[..1]))
+            })
+            .collect();
+        assert!(
+            specs.len() >= 9,
+            "{rel}: probed statements found: {specs:?}"
+        );
+        let mut args: Vec<&str> = vec!["--program", rel];
+        for s in &specs {
+            args.push("--probe");
+            args.push(s);
+        }
+        differential(&format!("hot path ({rel})"), &args);
     }
-    differential("hot path", &args);
 }

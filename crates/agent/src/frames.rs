@@ -412,27 +412,29 @@ pub unsafe extern "C" fn locals_layout_ok(
 /// in the interpreter frame, 3.12 to 3.15 (the seventh word).
 const FRAME_OBJ: usize = 48;
 
-/// The running interpreter frame of one thread, read from its thread state
-/// without a thread-local lookup: `PyEval_GetFrame` finds the thread state
-/// through `__tls_get_addr` in a shared libpython (~85 instructions per
-/// call) and makes the frame object. 3.12 keeps the frame in
-/// `tstate->cframe->current_frame`, 3.13 in `tstate->current_frame`; the
-/// offsets are confirmed on a live frame (`ThreadFrame::find`) before use.
+/// `PyThreadState_GetUnchecked` (3.13+) or `_PyThreadState_UncheckedGet`
+/// (3.12): the calling thread's current thread state, NULL if none.
+type GetTstate = unsafe extern "C" fn() -> *mut PyThreadState;
+
+/// The running interpreter frame, read from the current thread state
+/// without `PyEval_GetFrame` (which also makes the frame object, ~85
+/// instructions through `__tls_get_addr` in a shared libpython, plus the
+/// call). 3.12 keeps the frame in `tstate->cframe->current_frame`, 3.13+ in
+/// `tstate->current_frame`; the offsets are confirmed on a live frame
+/// (`ThreadFrame::find`) before use. The thread state is asked for at every
+/// read: C code may run Python under a thread state of its own on the same
+/// OS thread (`PyThreadState_Swap`).
 pub struct ThreadFrame {
-    /// The OS thread the thread state belongs to: another thread reads
-    /// nothing here.
-    thread: libc::pthread_t,
-    tstate: *const u8,
+    get_tstate: GetTstate,
     /// 3.12: `tstate + at` is the `_PyCFrame *`, whose first word is the
-    /// frame; 3.13: `tstate + at` is the frame.
+    /// frame; 3.13+: `tstate + at` is the frame.
     via_cframe: bool,
     at: usize,
 }
 
 impl ThreadFrame {
-    /// The reader for the calling thread, if `frame` (the running frame
-    /// object, running `code`) is where it finds the running interpreter
-    /// frame — on 3.12 to 3.15.
+    /// The reader, if `frame` (the running frame object, running `code`)
+    /// is where it finds the running interpreter frame — on 3.12 to 3.15.
     ///
     /// # Safety
     /// GIL held; `frame` the calling thread's running frame object.
@@ -443,8 +445,9 @@ impl ThreadFrame {
             0x030d..=0x030f => (false, 72),
             _ => return None,
         };
-        // SAFETY: GIL held; the thread state is the calling thread's, and
-        // the words read lie within its first 80 bytes (every 3.12+
+        // SAFETY: dlsym only reads symbol tables; a non-NULL result for
+        // these names is CPython's function of this signature. The words
+        // read lie within the thread state's first 80 bytes (every 3.12+
         // PyThreadState is far longer); on 3.12 the cframe pointer is
         // followed only when non-NULL. The frame found is compared with
         // the one the API gives before anything relies on it.
@@ -452,32 +455,42 @@ impl ThreadFrame {
             if Py_TYPE(frame) != &raw mut PyFrame_Type {
                 return None;
             }
+            let sym = [
+                c"PyThreadState_GetUnchecked",
+                c"_PyThreadState_UncheckedGet",
+            ]
+            .iter()
+            .map(|n| libc::dlsym(libc::RTLD_DEFAULT, n.as_ptr()))
+            .find(|p| !p.is_null())?;
             let tf = ThreadFrame {
-                thread: libc::pthread_self(),
-                tstate: PyThreadState_Get().cast::<u8>().cast_const(),
+                get_tstate: core::mem::transmute::<*mut libc::c_void, GetTstate>(sym),
                 via_cframe,
                 at,
             };
+            if (tf.get_tstate)() != PyThreadState_Get() {
+                return None;
+            }
             let iframe = tf.current()?;
             let expect = interpreter_frame(frame, code)?;
             (iframe == expect && iframe_frame_object(iframe) == frame).then_some(tf)
         }
     }
 
-    /// The calling thread's running interpreter frame; None on another OS
-    /// thread than the one `find` ran on.
+    /// The calling thread's running interpreter frame, None without one.
     ///
     /// # Safety
     /// GIL held; `find` confirmed the layout.
     #[inline]
     pub unsafe fn current(&self) -> Option<*const u8> {
-        // SAFETY: the thread state is alive while its OS thread runs Python
-        // (this one, holding the GIL); its words were confirmed by `find`.
+        // SAFETY: the current thread state is alive while its thread runs
+        // Python (this one, holding the GIL); its words were confirmed by
+        // `find`.
         unsafe {
-            if libc::pthread_self() != self.thread {
+            let tstate = (self.get_tstate)().cast::<u8>().cast_const();
+            if tstate.is_null() {
                 return None;
             }
-            let word = *self.tstate.add(self.at).cast::<*const u8>();
+            let word = *tstate.add(self.at).cast::<*const u8>();
             let frame = if self.via_cframe && !word.is_null() {
                 *word.cast::<*const u8>()
             } else {
@@ -506,6 +519,17 @@ pub unsafe fn iframe_code(iframe: *const u8) -> *mut PyObject {
 pub unsafe fn iframe_frame_object(iframe: *const u8) -> *mut PyObject {
     // SAFETY: frame_obj lies within every 3.12+ interpreter frame.
     unsafe { *iframe.add(FRAME_OBJ).cast::<*mut PyObject>() }
+}
+
+/// The namespace of an interpreter frame (`f_locals`, borrowed: a module
+/// or class body's dict, NULL for a function), 3.12 to 3.15.
+///
+/// # Safety
+/// `iframe` a live interpreter frame of the layout confirmed.
+#[inline]
+pub unsafe fn iframe_namespace(iframe: *const u8) -> *mut PyObject {
+    // SAFETY: f_locals, the sixth word of every 3.12+ interpreter frame.
+    unsafe { *iframe.add(F_LOCALS_312).cast::<*mut PyObject>() }
 }
 
 /// Fast-local slot `idx` of an interpreter frame (borrowed, NULL when

@@ -42,7 +42,8 @@ use pyo3_ffi::*;
 use chunk::{compact_int, encode_value, Chunk, Val};
 use frames::{
     fast_index, fast_names, frame_get, frame_layout_ok, iframe_code, iframe_frame_object,
-    iframe_local, locals_layout_ok, namespace_value_312, read_fast, PyFrame_GetVar, ThreadFrame,
+    iframe_local, iframe_namespace, locals_layout_ok, namespace_value_312, read_fast,
+    PyFrame_GetVar, ThreadFrame,
 };
 use objects::{new_waiting, set_waiting, Types, Waiting};
 use sym::{PyErr_GetRaisedException, PyErr_SetRaisedException};
@@ -136,11 +137,13 @@ struct State {
     ndarray: *mut PyObject,
     /// See `Memo`.
     memo: Option<Memo>,
-    /// The main thread's running frame, read without `PyEval_GetFrame`
+    /// The running frame, read from the thread state without `PyEval_GetFrame`
     /// (3.12+, the layout confirmed with `direct_locals`).
     thread_frame: Option<ThreadFrame>,
     /// See `Hot`.
     hot_path: Option<Hot>,
+    /// See `HotComplete`.
+    hot_complete: Option<HotComplete>,
 }
 
 /// The tight loop's event, as the last one the extension completed left
@@ -165,10 +168,34 @@ struct Hot {
     /// address is its own).
     iframe: *const u8,
     frame: *mut PyObject,
-    /// The frame's Waiting (`st.hot`, which owns it), waiting for `probe`.
+    /// The frame's Waiting (`st.hot`, which owns it), waiting for `probe`
+    /// — or empty, its capture completed by an action in between (a
+    /// module-level loop's `for` header, `HotComplete`).
     w: *mut Waiting,
-    /// The slot of `probe`'s variable among the code's fast locals.
-    idx: usize,
+    /// The slot of `probe`'s variable among the code's fast locals; None
+    /// where it is not one (a module or class body): then only an empty
+    /// Waiting is taken here.
+    idx: Option<usize>,
+}
+
+/// The other event of a module-level tight loop: an action that only
+/// completes the frame's waiting capture (`planner.complete_at`: the `for`
+/// header), the same instruction of the same frame again, the variable
+/// read from the frame's namespace dict. Checked as `Hot` is.
+struct HotComplete {
+    code: *mut PyObject,
+    offset: i64,
+    gen: u64,
+    /// The probe whose capture waits, and its variable's name (both kept
+    /// alive by the state: `last_probe`, `last_base`).
+    probe: *mut PyObject,
+    name: *mut PyObject,
+    iframe: *const u8,
+    frame: *mut PyObject,
+    w: *mut Waiting,
+    /// The frame's namespace, an exact dict (the frame holds it while it
+    /// runs; its address is compared with the frame's on every event).
+    ns: *mut PyObject,
 }
 
 /// Records in a chunk before it is flushed, whatever its age: a 25 ms
@@ -768,6 +795,7 @@ unsafe fn complete_only(
             // keep the event, as here).
             Entry::Nothing | Entry::Native(_, None) => return Py_NewRef(Py_None()),
             Entry::Native(w, Some(ref v)) => {
+                let probe = (*w).probe;
                 // Emptied, not deleted: the frame's next record fills it
                 // again without a dict store.
                 let ok = complete_native(st, c, (*w).n, v);
@@ -775,6 +803,7 @@ unsafe fn complete_only(
                 if !ok {
                     return forget(st, f.frame);
                 }
+                arm_hot_complete(st, code, probe, f.frame, w);
             }
             Entry::Tuple(..) => {
                 if !complete(st, c, &f.entry) {
@@ -786,6 +815,149 @@ unsafe fn complete_only(
             }
         }
         event_done()
+    }
+}
+
+/// Keeps the completion just done as `st.hot_complete` when the next one
+/// can be recognised cheaply (see `HotComplete`): the running frame
+/// readable from its thread state, `w` the hot Waiting, the variable read
+/// from the frame's namespace — an exact dict, the one the general path
+/// reads — by a name that is none of the code's fast locals (a hidden
+/// comprehension variable would shadow it). Otherwise it is dropped.
+///
+/// # Safety
+/// GIL held, at the end of `complete_only`'s completion of `w` in `frame`
+/// (running `code`) for `probe` (borrowed from the table).
+unsafe fn arm_hot_complete(
+    st: &mut State,
+    code: *mut PyObject,
+    probe: *mut PyObject,
+    frame: *mut PyObject,
+    w: *mut Waiting,
+) {
+    st.hot_complete = None;
+    // SAFETY: GIL held; every pointer compared or read is live (the
+    // Waiting is owned by st.hot, the frame is the running one, the
+    // namespace is the frame's); the calls made check their arguments.
+    unsafe {
+        let (Some(tf), Some(m)) = (st.thread_frame.as_ref(), st.memo.as_ref()) else {
+            return;
+        };
+        if m.code != code
+            || m.site.is_some()
+            || st.hot != w
+            || st.hot_frame != frame
+            || st.last_probe != probe
+            || st.last_base.is_null()
+            || st.last_code != code
+            || st.last_code_namespace != Some(true)
+            || !(st.frame_memory || st.frame_locals.is_some())
+        {
+            return;
+        }
+        let Some(iframe) = tf.current() else {
+            return;
+        };
+        if iframe_code(iframe) != code || iframe_frame_object(iframe) != frame {
+            return;
+        }
+        let ns = iframe_namespace(iframe);
+        if ns.is_null() || Py_TYPE(ns) != &raw mut PyDict_Type {
+            return;
+        }
+        // The namespace the general path reads (3.13+: the frame's locals
+        // as the API gives them, the dict itself for a module or class
+        // body without hidden locals).
+        if let Some(get_locals) = st.frame_locals {
+            let got = get_locals();
+            let same = got == ns;
+            Py_XDECREF(got);
+            if got.is_null() {
+                PyErr_Clear();
+            }
+            if !same {
+                return;
+            }
+        }
+        let Some(fast) = fast_names(code) else {
+            return;
+        };
+        let shadowed = !fast.is_null() && PySet_Contains(fast, st.last_base) != 0;
+        Py_XDECREF(fast);
+        if shadowed {
+            PyErr_Clear();
+            return;
+        }
+        st.hot_complete = Some(HotComplete {
+            code,
+            offset: m.offset_val,
+            gen: m.gen,
+            probe,
+            name: st.last_base,
+            iframe,
+            frame,
+            w,
+            ns,
+        });
+    }
+}
+
+/// A module-level loop's completing event done as `complete_only` would do
+/// it, when it is the same as the last one (`HotComplete`); None — nothing
+/// changed — otherwise.
+///
+/// # Safety
+/// As `on_instr`, whose arguments these are.
+#[inline]
+unsafe fn hot_complete(
+    st: &mut State,
+    args: *mut *mut PyObject,
+    nargs: Py_ssize_t,
+) -> Option<*mut PyObject> {
+    // SAFETY: GIL held (caller); each pointer is compared with the state
+    // that keeps it alive before it is used (see `HotComplete`); the dict
+    // lookup is the one the general path makes.
+    unsafe {
+        let h = st.hot_complete.as_ref()?;
+        if nargs != 2 || *args != h.code || small_int(*args.add(1)) != Some(h.offset) {
+            return None;
+        }
+        if table()?.generation() != h.gen || item0(st.mt) != Py_False() {
+            return None;
+        }
+        let iframe = st.thread_frame.as_ref()?.current()?;
+        let w = h.w;
+        if iframe != h.iframe
+            || iframe_code(iframe) != h.code
+            || iframe_frame_object(iframe) != h.frame
+            || iframe_namespace(iframe) != h.ns
+            || st.hot != w
+            || st.hot_frame != h.frame
+            || (*w).taken
+            || (*w).probe != h.probe
+            || st.last_probe != h.probe
+            || st.last_base != h.name
+        {
+            return None;
+        }
+        let v = PyDict_GetItemWithError(h.ns, h.name); // borrowed
+        if v.is_null() {
+            // Not there (a global, unbound) or a failed comparison: the
+            // general path decides.
+            PyErr_Clear();
+            return None;
+        }
+        let (tag, a, b) = match hot_value(v) {
+            Some(x) => x,
+            None => {
+                let val = encode_value(v)?;
+                (val.tag, val.a, val.b)
+            }
+        };
+        let c = chunk()?;
+        c.complete_parts((*w).n, tag, a, b);
+        set_waiting(w, 0, ptr::null_mut(), ptr::null_mut());
+        Some(event_done())
     }
 }
 
@@ -806,6 +978,9 @@ unsafe extern "C" fn on_instr(
             return ptr::null_mut();
         };
         if let Some(r) = hot(st, args, nargs) {
+            return r;
+        }
+        if let Some(r) = hot_complete(st, args, nargs) {
             return r;
         }
         if nargs != 2 {
@@ -955,7 +1130,7 @@ unsafe fn small_int(o: *mut PyObject) -> Option<i64> {
 }
 
 /// Keeps the event just completed as `st.hot_path`, when the next one of
-/// the tight loop can be recognised cheaply (see `Hot`): the main thread's
+/// the tight loop can be recognised cheaply (see `Hot`): the running
 /// frame readable from its thread state, `frame`'s Waiting the hot one and
 /// waiting for `probe`, whose variable is a plain fast local of `code` at a
 /// slot already found. Otherwise the hot path is dropped.
@@ -984,16 +1159,23 @@ unsafe fn arm_hot(
             || st.hot_frame != frame
             || (*st.hot).probe != probe
             || (*st.hot).unit != unit
-            || st.last_probe != probe
-            || st.last_code != code
-            || st.last_code_namespace != Some(false)
-            || st.idx_code != code
-            || st.idx_name != st.last_base
         {
             return;
         }
-        let (Some(idx), Some(iframe)) = (st.idx, tf.current()) else {
+        let Some(iframe) = tf.current() else {
             return;
+        };
+        // The variable's slot, where it is a function's plain local whose
+        // slot was found already.
+        let idx = if st.last_probe == probe
+            && st.last_code == code
+            && st.last_code_namespace == Some(false)
+            && st.idx_code == code
+            && st.idx_name == st.last_base
+        {
+            st.idx
+        } else {
+            None
         };
         if iframe_code(iframe) != code || iframe_frame_object(iframe) != frame {
             return;
@@ -1043,31 +1225,41 @@ unsafe fn hot(
             || st.hot != w
             || st.hot_frame != h.frame
             || (*w).taken
-            || (*w).probe != h.probe
-            || (*w).unit != h.unit
         {
             return None;
         }
-        let v = iframe_local(iframe, h.idx);
-        if v.is_null() {
-            return None;
-        }
-        // The commonest values decoded here, in registers (see encode_value).
-        let (tag, a, b) = match hot_value(v) {
-            Some(x) => x,
-            None => {
-                let val = encode_value(v)?;
-                (val.tag, val.a, val.b)
+        let (site, probe, unit) = (h.site, h.probe, h.unit);
+        let c = if (*w).probe.is_null() {
+            // Nothing waits (its capture was completed in between).
+            chunk()?
+        } else {
+            let idx = h.idx?;
+            if (*w).probe != probe || (*w).unit != unit {
+                return None;
             }
+            let v = iframe_local(iframe, idx);
+            if v.is_null() {
+                return None;
+            }
+            // The commonest values decoded here, in registers (see
+            // encode_value).
+            let (tag, a, b) = match hot_value(v) {
+                Some(x) => x,
+                None => {
+                    let val = encode_value(v)?;
+                    (val.tag, val.a, val.b)
+                }
+            };
+            let c = chunk()?;
+            c.complete_parts((*w).n, tag, a, b);
+            c
         };
-        let site = h.site;
-        let c = chunk()?;
-        c.complete_parts((*w).n, tag, a, b);
         let ts = match clock() {
             Some(k) => k.now(),
             None => clock::monotonic_ns(),
         };
-        (*w).n = c.push_fast(site, ts);
+        let n = c.push_fast(site, ts);
+        set_waiting(w, n, probe, unit);
         Some(record_done(st, c, ts))
     }
 }
@@ -1275,6 +1467,7 @@ unsafe extern "C" fn install(
             memo: None,
             thread_frame: None,
             hot_path: None,
+            hot_complete: None,
         });
         chunk::check_ints();
         if let Some(st) = state() {
@@ -1487,6 +1680,7 @@ unsafe extern "C" fn forget_ring_in_child() {
         // hot event's frame may be another thread's: found afresh.
         if let Some(st) = state() {
             st.hot_path = None;
+            st.hot_complete = None;
         }
     }
 }
