@@ -148,54 +148,134 @@ struct State {
 
 /// The tight loop's event, as the last one the extension completed left
 /// it: the same instruction of the same frame, whose one waiting capture
-/// is the fast path's `Waiting` for the same probe, a plain local read from
-/// its slot. While every one of those still holds (checked in `hot`, ~20
-/// instructions) the event is done without the table, the pending table,
-/// `PyEval_GetFrame` or the probe's name — exactly as the general fast path
-/// would do it; anything else goes that way.
-struct Hot {
-    /// The event: code object (alive while the table's generation is
-    /// `gen`), offset, and the site, probe and unit of its record (borrowed
-    /// from the table entry under that generation).
+/// is the fast path's `Waiting`. While every one of those still holds
+/// (checked in `HotEvent::matches`, ~20 instructions) the event is done
+/// without the table, the pending table, `PyEval_GetFrame` or the probe's
+/// name — exactly as the general fast path would do it; anything else goes
+/// that way.
+struct HotEvent {
+    /// The code object (alive while the table's generation is `gen`) and
+    /// the offset.
     code: *mut PyObject,
     offset: i64,
     gen: u64,
-    site: u32,
-    probe: *mut PyObject,
-    unit: *mut PyObject,
     /// The interpreter frame and its frame object (addresses only: the
     /// frame object is `pending`'s key while `w` is not taken, so its
     /// address is its own).
     iframe: *const u8,
     frame: *mut PyObject,
-    /// The frame's Waiting (`st.hot`, which owns it), waiting for `probe`
-    /// — or empty, its capture completed by an action in between (a
-    /// module-level loop's `for` header, `HotComplete`).
+    /// The frame's Waiting (`st.hot`, which owns it).
     w: *mut Waiting,
+}
+
+/// A statement's record (see `HotEvent`): the site, probe and unit of the
+/// record (borrowed from the table entry under the event's generation),
+/// the Waiting waiting for `probe` — or empty, its capture completed by an
+/// action in between (a module-level loop's `for` header, `HotComplete`).
+struct Hot {
+    event: HotEvent,
+    site: u32,
+    probe: *mut PyObject,
+    unit: *mut PyObject,
     /// The slot of `probe`'s variable among the code's fast locals; None
     /// where it is not one (a module or class body): then only an empty
     /// Waiting is taken here.
     idx: Option<usize>,
 }
 
-/// The other event of a module-level tight loop: an action that only
-/// completes the frame's waiting capture (`planner.complete_at`: the `for`
-/// header), the same instruction of the same frame again, the variable
-/// read from the frame's namespace dict. Checked as `Hot` is.
+/// The other event of a module-level tight loop (see `HotEvent`): an
+/// action that only completes the frame's waiting capture
+/// (`planner.complete_at`: the `for` header), the variable read from the
+/// frame's namespace dict.
 struct HotComplete {
-    code: *mut PyObject,
-    offset: i64,
-    gen: u64,
+    event: HotEvent,
     /// The probe whose capture waits, and its variable's name (both kept
     /// alive by the state: `last_probe`, `last_base`).
     probe: *mut PyObject,
     name: *mut PyObject,
-    iframe: *const u8,
-    frame: *mut PyObject,
-    w: *mut Waiting,
     /// The frame's namespace, an exact dict (the frame holds it while it
     /// runs; its address is compared with the frame's on every event).
     ns: *mut PyObject,
+}
+
+impl HotEvent {
+    /// The event as it is now, after the general path handled it in
+    /// `frame` (running `code`, the memo's): None where it cannot be
+    /// recognised cheaply next time.
+    ///
+    /// # Safety
+    /// GIL held, at the end of that event; `st.hot` the frame's Waiting.
+    unsafe fn now(st: &State, code: *mut PyObject, frame: *mut PyObject) -> Option<HotEvent> {
+        // SAFETY: GIL held; the frame is the running one, whose memory the
+        // thread-state reader confirmed.
+        unsafe {
+            let m = st.memo.as_ref()?;
+            if m.code != code || st.hot.is_null() || st.hot_frame != frame {
+                return None;
+            }
+            let iframe = st.thread_frame.as_ref()?.current()?;
+            if iframe_code(iframe) != code || iframe_frame_object(iframe) != frame {
+                return None;
+            }
+            Some(HotEvent {
+                code,
+                offset: m.offset_val,
+                gen: m.gen,
+                iframe,
+                frame,
+                w: st.hot,
+            })
+        }
+    }
+
+    /// The running interpreter frame if the callback's arguments are this
+    /// event again, in the same frame, with its Waiting still the fast
+    /// path's, nothing else changed that the general path would look at.
+    ///
+    /// # Safety
+    /// GIL held, in the INSTRUCTION callback whose arguments these are.
+    #[inline(always)]
+    unsafe fn matches(
+        &self,
+        st: &State,
+        args: *mut *mut PyObject,
+        nargs: Py_ssize_t,
+    ) -> Option<*const u8> {
+        // SAFETY: GIL held (caller); the Waiting is dereferenced only once
+        // it is found to be `st.hot`, which owns it.
+        unsafe {
+            if nargs != 2 || *args != self.code || small_int(*args.add(1)) != Some(self.offset) {
+                return None;
+            }
+            if table()?.generation() != self.gen || item0(st.mt) != Py_False() {
+                return None;
+            }
+            let iframe = st.thread_frame.as_ref()?.current()?;
+            (iframe == self.iframe
+                && iframe_code(iframe) == self.code
+                && iframe_frame_object(iframe) == self.frame
+                && st.hot == self.w
+                && st.hot_frame == self.frame
+                && !(*self.w).taken)
+                .then_some(iframe)
+        }
+    }
+}
+
+/// A value as a slot value's parts: the commonest decoded here, in
+/// registers (see `encode_value`); None where the Python core decides.
+///
+/// # Safety
+/// GIL held; `v` a live object.
+#[inline(always)]
+unsafe fn slot_value(v: *mut PyObject) -> Option<(u8, u64, u64)> {
+    // SAFETY: as hot_value and encode_value.
+    unsafe {
+        match hot_value(v) {
+            Some(x) => Some(x),
+            None => encode_value(v).map(|val| (val.tag, val.a, val.b)),
+        }
+    }
 }
 
 /// Records in a chunk before it is flushed, whatever its age: a 25 ms
@@ -840,13 +920,8 @@ unsafe fn arm_hot_complete(
     // Waiting is owned by st.hot, the frame is the running one, the
     // namespace is the frame's); the calls made check their arguments.
     unsafe {
-        let (Some(tf), Some(m)) = (st.thread_frame.as_ref(), st.memo.as_ref()) else {
-            return;
-        };
-        if m.code != code
-            || m.site.is_some()
+        if st.memo.as_ref().is_none_or(|m| m.site.is_some())
             || st.hot != w
-            || st.hot_frame != frame
             || st.last_probe != probe
             || st.last_base.is_null()
             || st.last_code != code
@@ -855,13 +930,10 @@ unsafe fn arm_hot_complete(
         {
             return;
         }
-        let Some(iframe) = tf.current() else {
+        let Some(event) = HotEvent::now(st, code, frame) else {
             return;
         };
-        if iframe_code(iframe) != code || iframe_frame_object(iframe) != frame {
-            return;
-        }
-        let ns = iframe_namespace(iframe);
+        let ns = iframe_namespace(event.iframe);
         if ns.is_null() || Py_TYPE(ns) != &raw mut PyDict_Type {
             return;
         }
@@ -889,14 +961,9 @@ unsafe fn arm_hot_complete(
             return;
         }
         st.hot_complete = Some(HotComplete {
-            code,
-            offset: m.offset_val,
-            gen: m.gen,
+            event,
             probe,
             name: st.last_base,
-            iframe,
-            frame,
-            w,
             ns,
         });
     }
@@ -919,21 +986,9 @@ unsafe fn hot_complete(
     // lookup is the one the general path makes.
     unsafe {
         let h = st.hot_complete.as_ref()?;
-        if nargs != 2 || *args != h.code || small_int(*args.add(1)) != Some(h.offset) {
-            return None;
-        }
-        if table()?.generation() != h.gen || item0(st.mt) != Py_False() {
-            return None;
-        }
-        let iframe = st.thread_frame.as_ref()?.current()?;
-        let w = h.w;
-        if iframe != h.iframe
-            || iframe_code(iframe) != h.code
-            || iframe_frame_object(iframe) != h.frame
-            || iframe_namespace(iframe) != h.ns
-            || st.hot != w
-            || st.hot_frame != h.frame
-            || (*w).taken
+        let iframe = h.event.matches(st, args, nargs)?;
+        let w = h.event.w;
+        if iframe_namespace(iframe) != h.ns
             || (*w).probe != h.probe
             || st.last_probe != h.probe
             || st.last_base != h.name
@@ -947,13 +1002,7 @@ unsafe fn hot_complete(
             PyErr_Clear();
             return None;
         }
-        let (tag, a, b) = match hot_value(v) {
-            Some(x) => x,
-            None => {
-                let val = encode_value(v)?;
-                (val.tag, val.a, val.b)
-            }
-        };
+        let (tag, a, b) = slot_value(v)?;
         let c = chunk()?;
         c.complete_parts((*w).n, tag, a, b);
         set_waiting(w, 0, ptr::null_mut(), ptr::null_mut());
@@ -1150,19 +1199,14 @@ unsafe fn arm_hot(
     // SAFETY: GIL held; every pointer compared or read is live (the
     // Waiting is owned by st.hot, the frame is the running one).
     unsafe {
-        let (Some(tf), Some(m)) = (st.thread_frame.as_ref(), st.memo.as_ref()) else {
-            return;
-        };
-        if m.code != code
-            || !st.direct_locals
+        if !st.direct_locals
             || st.hot.is_null()
-            || st.hot_frame != frame
             || (*st.hot).probe != probe
             || (*st.hot).unit != unit
         {
             return;
         }
-        let Some(iframe) = tf.current() else {
+        let Some(event) = HotEvent::now(st, code, frame) else {
             return;
         };
         // The variable's slot, where it is a function's plain local whose
@@ -1177,19 +1221,11 @@ unsafe fn arm_hot(
         } else {
             None
         };
-        if iframe_code(iframe) != code || iframe_frame_object(iframe) != frame {
-            return;
-        }
         st.hot_path = Some(Hot {
-            code,
-            offset: m.offset_val,
-            gen: m.gen,
+            event,
             site,
             probe,
             unit,
-            iframe,
-            frame,
-            w: st.hot,
             idx,
         });
     }
@@ -1211,23 +1247,8 @@ unsafe fn hot(
     // is within the frame of the code whose fast local it is.
     unsafe {
         let h = st.hot_path.as_ref()?;
-        if nargs != 2 || *args != h.code || small_int(*args.add(1)) != Some(h.offset) {
-            return None;
-        }
-        if table()?.generation() != h.gen || item0(st.mt) != Py_False() {
-            return None;
-        }
-        let iframe = st.thread_frame.as_ref()?.current()?;
-        let w = h.w;
-        if iframe != h.iframe
-            || iframe_code(iframe) != h.code
-            || iframe_frame_object(iframe) != h.frame
-            || st.hot != w
-            || st.hot_frame != h.frame
-            || (*w).taken
-        {
-            return None;
-        }
+        let iframe = h.event.matches(st, args, nargs)?;
+        let w = h.event.w;
         let (site, probe, unit) = (h.site, h.probe, h.unit);
         let c = if (*w).probe.is_null() {
             // Nothing waits (its capture was completed in between).
@@ -1241,15 +1262,7 @@ unsafe fn hot(
             if v.is_null() {
                 return None;
             }
-            // The commonest values decoded here, in registers (see
-            // encode_value).
-            let (tag, a, b) = match hot_value(v) {
-                Some(x) => x,
-                None => {
-                    let val = encode_value(v)?;
-                    (val.tag, val.a, val.b)
-                }
-            };
+            let (tag, a, b) = slot_value(v)?;
             let c = chunk()?;
             c.complete_parts((*w).n, tag, a, b);
             c
