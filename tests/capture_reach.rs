@@ -337,18 +337,13 @@ fn a_second_thread_state_on_the_main_thread_gets_its_own_captures() {
         }
         for core in ["native", "monitoring"] {
             let what = format!("Python {v} ({core})");
-            let log = dir.path().join(format!("{v}-{core}.probe"));
-            let out = Command::new(probe_bin())
-                .args(["record", "-q", "--force", "--core", core, "-o"])
-                .arg(&log)
-                .arg("-p")
-                .arg(spec(&file, "y", "y"))
-                .arg("--")
-                .arg(py)
-                .arg(&file)
-                .env("PYTHONPATH", dir.path())
-                .output()
-                .expect("probe runs");
+            let (out, log) = record(
+                dir.path(),
+                py,
+                core,
+                &[spec(&file, "y", "y")],
+                &[file.to_str().unwrap(), dir.path().to_str().unwrap()],
+            );
             assert_ok(&out, &what);
             assert_eq!(values(&records(&log)), want, "{what}");
         }

@@ -578,17 +578,16 @@ impl ChunkDecoder {
                 Batch::Plain { site, ts, value } => {
                     let probe = self.fast_probe(index, site)?;
                     let ts_ns = self.timestamp(ts);
-                    let seq = self.next_seq;
-                    self.next_seq += 1;
-                    out(Capture::Record(CaptureRecord {
-                        seq,
+                    let rec = CaptureRecord {
+                        seq: 0,
                         ts_ns,
                         thread: self.main_thread,
                         probe,
                         order: 0,
                         status: Status::Ok,
                         value: value.to_value(),
-                    }))?;
+                    };
+                    self.emit(rec, &mut out)?;
                     continue;
                 }
                 Batch::Fast { site, ts, value } => {
@@ -701,24 +700,35 @@ impl ChunkDecoder {
         v: MObj,
         out: &mut impl FnMut(Capture) -> Result<(), WireError>,
     ) -> Result<(), WireError> {
-        let seq = self.next_seq;
-        self.next_seq += 1;
         let (status, value) = match convert(v) {
             Converted::Done(s, v) => (s, v),
             Converted::Placeholder(token) => {
-                self.tokens.insert(token, seq);
+                self.tokens.insert(token, self.next_seq);
                 (Status::Pending, Value::Absent)
             }
         };
-        out(Capture::Record(CaptureRecord {
-            seq,
+        let rec = CaptureRecord {
+            seq: 0,
             ts_ns,
             thread,
             probe,
             order,
             status,
             value,
-        }))
+        };
+        self.emit(rec, out)
+    }
+
+    /// `rec` as the next record (its seq set here).
+    #[inline]
+    fn emit(
+        &mut self,
+        mut rec: CaptureRecord,
+        out: &mut impl FnMut(Capture) -> Result<(), WireError>,
+    ) -> Result<(), WireError> {
+        rec.seq = self.next_seq;
+        self.next_seq += 1;
+        out(Capture::Record(rec))
     }
 }
 

@@ -16,27 +16,11 @@ extern "C" {
     static mut PyFrame_Type: PyTypeObject;
 }
 
-/// 3.12's frame layout (frames.py `_LAYOUT`): PyFrameObject.f_frame after
-/// the object header and f_back; in the _PyInterpreterFrame, f_code first
-/// and f_locals at 40.
+/// The frame layout of 3.12+ (frames.py `_LAYOUT` checks it on 3.12):
+/// PyFrameObject.f_frame after the object header and f_back; in the
+/// _PyInterpreterFrame, the code first and f_locals at 40.
 const F_FRAME_312: usize = 24;
 const F_LOCALS_312: usize = 40;
-
-/// The running 3.12 frame's interpreter frame, if its layout is the one
-/// known: its first word must be the frame's code object.
-///
-/// # Safety
-/// GIL held; `frame` a live frame object of a 3.12 interpreter, `code` its
-/// code object.
-unsafe fn interpreter_frame_312(frame: *mut PyObject, code: *mut PyObject) -> Option<*const u8> {
-    // SAFETY: a 3.12 PyFrameObject is longer than F_FRAME_312 + 8 bytes;
-    // the pointer read there is only dereferenced (8 bytes) when non-NULL,
-    // as frames.py's check does with ctypes.
-    unsafe {
-        let data = *frame.cast::<u8>().add(F_FRAME_312).cast::<*const u8>();
-        (!data.is_null() && *data.cast::<*mut PyObject>() == code).then_some(data)
-    }
-}
 
 /// The names of `code`'s fast locals, cells and free variables, as a
 /// frozenset (a new reference), NULL when there are none; None (nothing
@@ -123,7 +107,7 @@ pub unsafe fn namespace_value_312(
                 }
             }
         }
-        let Some(data) = interpreter_frame_312(frame.cast(), code) else {
+        let Some(data) = interpreter_frame(frame.cast(), code) else {
             return ptr::null_mut();
         };
         let ns = *data.add(F_LOCALS_312).cast::<*mut PyObject>();
@@ -141,7 +125,7 @@ pub unsafe fn namespace_value_312(
 }
 
 /// Whether `frame` is a frame object of a 3.12 interpreter whose layout is
-/// the one known (see `interpreter_frame_312`): then its code object (a
+/// the one known (see `interpreter_frame`): then its code object (a
 /// new reference).
 ///
 /// # Safety
@@ -154,7 +138,7 @@ unsafe fn frame_312(frame: *mut PyObject) -> Option<*mut PyObject> {
             return None;
         }
         let code = PyFrame_GetCode(frame.cast()).cast::<PyObject>();
-        if interpreter_frame_312(frame, code).is_none() {
+        if interpreter_frame(frame, code).is_none() {
             Py_DECREF(code);
             return None;
         }
@@ -219,7 +203,7 @@ pub unsafe extern "C" fn frame_get(
         }
         PyErr_Clear();
         let flags = PyObject_GetAttrString(code, c"co_flags".as_ptr());
-        let data = interpreter_frame_312(frame, code);
+        let data = interpreter_frame(frame, code);
         Py_DECREF(code);
         if flags.is_null() {
             return ptr::null_mut();
@@ -267,10 +251,11 @@ fn untag(word: usize) -> *mut PyObject {
 }
 
 /// The interpreter frame behind `frame` if it runs `code` (its first word,
-/// untagged), at the layout `locals_layout_ok` confirmed.
+/// untagged; on 3.12 and 3.13 words carry no tags).
 ///
 /// # Safety
-/// GIL held; `frame` a live frame object; the layout confirmed.
+/// GIL held; `frame` a live frame object of 3.12+ (whose f_frame follows
+/// the object header and f_back).
 #[inline]
 unsafe fn interpreter_frame(frame: *mut PyObject, code: *mut PyObject) -> Option<*const u8> {
     // SAFETY: f_frame lies within every 3.12+ PyFrameObject; the pointer is
