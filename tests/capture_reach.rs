@@ -72,7 +72,7 @@ fn the_frame_gate_runs_on_3_11_and_says_so() {
         .find(|(v, _)| *v == "3.11")
         .map(|(_, p)| p)
         .expect("3.11 (pythons() fails loudly when missing)");
-    for core in ["auto", "settrace"] {
+    for core in ["auto", "native", "settrace"] {
         let (out, log) = record(
             dir.path(),
             &py,
@@ -82,7 +82,14 @@ fn the_frame_gate_runs_on_3_11_and_says_so() {
         );
         assert_ok(&out, &format!("--core {core} on 3.11"));
         let meta = LogReader::open(&log).unwrap().meta().clone();
-        assert_eq!(meta.core, "settrace");
+        // auto: the native core, the extension's trace function behind the
+        // gate.
+        let want = if core == "settrace" {
+            "settrace"
+        } else {
+            "native"
+        };
+        assert_eq!(meta.core, want);
         if core == "auto" {
             let note = meta.core_note.unwrap_or_default();
             assert!(note.contains("native frame gate"), "{note}");

@@ -200,9 +200,6 @@ fn a_daemon_that_closes_probes_pipe_for_good_keeps_what_fits_the_ring() {
     );
     let specs = [spec(&f, "x", "x")];
     for (version, py) in pythons() {
-        if version == "3.11" {
-            continue; // no native core (and no ring) there
-        }
         for mode in ["setuid", "chroot"] {
             for (after, total) in [(1000u64, 2000u64), (40_000, 41_000)] {
                 let what = format!("Python {version} {mode} {after}");

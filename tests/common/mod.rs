@@ -81,7 +81,7 @@ pub fn pythons() -> Vec<(&'static str, PathBuf)> {
 /// monitoring on 3.12+.
 pub fn cores(version: &str) -> Vec<&'static str> {
     if version == "3.11" {
-        vec!["settrace"]
+        vec!["native", "settrace"]
     } else {
         vec!["native", "monitoring", "settrace"]
     }

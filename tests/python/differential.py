@@ -24,7 +24,7 @@ Programs:
 Other options:
   --versions 3.11,3.12   interpreters (default: all of 3.11, 3.12, 3.13,
                          found as tests/common/mod.rs::find_python finds them)
-  --cores settrace,monitoring   (default: settrace on 3.11, both on 3.12+)
+  --cores native,settrace   (default: native and settrace on 3.11, also monitoring on 3.12+)
   --probe-bin PATH       (default: target/release/probe)
   --ref-mode settrace|monitoring   the reference's event source (default settrace)
   --stop-first           stop at the first disagreement
@@ -85,7 +85,7 @@ def find_python(version):
 
 
 def default_cores(version):
-    return ["settrace"] if version == "3.11" else ["native", "monitoring", "settrace"]
+    return ["native", "settrace"] if version == "3.11" else ["native", "monitoring", "settrace"]
 
 
 # ---------------------------------------------------------------------------

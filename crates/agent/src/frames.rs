@@ -1,4 +1,4 @@
-//! Reading 3.12 and 3.13 frames: the interpreter frame behind a frame
+//! Reading 3.11 to 3.15 frames: the interpreter frame behind a frame
 //! object, at the layout the agent checks on a live frame at start-up
 //! (frames.py), for what 3.12's C API cannot read without side effects — a
 //! module or class body's namespace — and, for the hot path, a function's
@@ -16,11 +16,30 @@ extern "C" {
     static mut PyFrame_Type: PyTypeObject;
 }
 
-/// The frame layout of 3.12+ (frames.py `_LAYOUT` checks it on 3.12):
-/// PyFrameObject.f_frame after the object header and f_back; in the
-/// _PyInterpreterFrame, the code first and f_locals at 40.
-const F_FRAME_312: usize = 24;
-const F_LOCALS_312: usize = 40;
+/// PyFrameObject.f_frame, after the object header and f_back (3.11+).
+const F_FRAME: usize = 24;
+
+/// Where a `_PyInterpreterFrame` keeps its code object, its namespace
+/// (`f_locals`) and its frame object: 3.12+ put the code first (0, 40,
+/// 48); 3.11 after the function, globals, builtins and locals (32, 24,
+/// 40). Set once for the running interpreter (`set_version`) before any
+/// frame is read; every use is behind a check on a live frame.
+static CODE_AT: AtomicUsize = AtomicUsize::new(0);
+static NAMESPACE_AT: AtomicUsize = AtomicUsize::new(40);
+static FRAME_OBJ_AT: AtomicUsize = AtomicUsize::new(48);
+
+/// Sets the interpreter-frame offsets for this interpreter's version
+/// (`Py_Version`), at module load.
+pub fn set_version(version: u64) {
+    let (code, ns, obj) = if version >> 16 == 0x030b {
+        (32, 24, 40)
+    } else {
+        (0, 40, 48)
+    };
+    CODE_AT.store(code, Ordering::Relaxed);
+    NAMESPACE_AT.store(ns, Ordering::Relaxed);
+    FRAME_OBJ_AT.store(obj, Ordering::Relaxed);
+}
 
 /// The names of `code`'s fast locals, cells and free variables, as a
 /// frozenset (a new reference), NULL when there are none; None (nothing
@@ -73,7 +92,7 @@ pub unsafe fn fast_names(code: *mut PyObject) -> Option<*mut PyObject> {
     }
 }
 
-/// `f_locals[name]` of the running 3.12 module or class frame, read the
+/// `f_locals[name]` of the running 3.11/3.12 module or class frame, read the
 /// way the Python core's memory reader (frames.py) reads it — 3.12's
 /// `f_locals` would copy an inlined comprehension's hidden locals into the
 /// namespace: a new reference, or NULL (no exception) where the Python
@@ -84,16 +103,16 @@ pub unsafe fn fast_names(code: *mut PyObject) -> Option<*mut PyObject> {
 ///
 /// # Safety
 /// GIL held, inside a monitoring callback of `frame`, which runs `code`;
-/// the frame layout checked on a live frame (3.12); `fast` the code's
+/// the frame layout checked on a live frame (3.11, 3.12); `fast` the code's
 /// fast-local names (fast_names) or NULL.
-pub unsafe fn namespace_value_312(
+pub unsafe fn namespace_value_memory(
     fast: *mut PyObject,
     frame: *mut PyFrameObject,
     code: *mut PyObject,
     name: *mut PyObject,
 ) -> *mut PyObject {
-    // SAFETY: GIL held; the frame object is live and at least F_FRAME_312 + 8
-    // bytes long on 3.12; its interpreter frame is live while it runs (we
+    // SAFETY: GIL held; the frame object is live and at least F_FRAME + 8
+    // bytes long on 3.11+; its interpreter frame is live while it runs (we
     // are in its callback) and is only dereferenced once its first word is
     // found to be the running code object, as checked at start-up.
     unsafe {
@@ -110,7 +129,9 @@ pub unsafe fn namespace_value_312(
         let Some(data) = interpreter_frame(frame.cast(), code) else {
             return ptr::null_mut();
         };
-        let ns = *data.add(F_LOCALS_312).cast::<*mut PyObject>();
+        let ns = *data
+            .add(NAMESPACE_AT.load(Ordering::Relaxed))
+            .cast::<*mut PyObject>();
         // An exact dict only, as namespace_value.
         if ns.is_null() || Py_TYPE(ns) != &raw mut PyDict_Type {
             return ptr::null_mut();
@@ -214,7 +235,10 @@ pub unsafe extern "C" fn frame_get(
             PyErr_SetObject(PyExc_KeyError, name);
             return ptr::null_mut();
         }
-        let ns = match data.map(|d| *d.add(F_LOCALS_312).cast::<*mut PyObject>()) {
+        let ns = match data.map(|d| {
+            *d.add(NAMESPACE_AT.load(Ordering::Relaxed))
+                .cast::<*mut PyObject>()
+        }) {
             Some(ns) if !ns.is_null() => Py_NewRef(ns),
             _ => PyObject_GetAttrString(frame, c"f_globals".as_ptr()),
         };
@@ -229,7 +253,7 @@ pub unsafe extern "C" fn frame_get(
 }
 
 /// Offset of `localsplus` in the interpreter frame once `locals_layout_ok`
-/// confirmed it (0 before): 72 on 3.12 and 3.13 (after seven pointers,
+/// confirmed it (0 before): 72 on 3.11 to 3.13 (after seven pointers,
 /// `stacktop`, `return_offset` and `owner`), found on a live frame on 3.14+.
 static LOCALS_AT: AtomicUsize = AtomicUsize::new(0);
 
@@ -250,19 +274,20 @@ fn untag(word: usize) -> *mut PyObject {
     (word & !tags) as *mut PyObject
 }
 
-/// The interpreter frame behind `frame` if it runs `code` (its first word,
-/// untagged; on 3.12 and 3.13 words carry no tags).
+/// The interpreter frame behind `frame` if it runs `code` (its code word,
+/// untagged; up to 3.13 words carry no tags).
 ///
 /// # Safety
-/// GIL held; `frame` a live frame object of 3.12+ (whose f_frame follows
+/// GIL held; `frame` a live frame object of 3.11+ (whose f_frame follows
 /// the object header and f_back).
 #[inline]
 unsafe fn interpreter_frame(frame: *mut PyObject, code: *mut PyObject) -> Option<*const u8> {
-    // SAFETY: f_frame lies within every 3.12+ PyFrameObject; the pointer is
-    // dereferenced (one word) only when non-NULL.
+    // SAFETY: f_frame lies within every 3.11+ PyFrameObject; the pointer is
+    // dereferenced (one word, within the frame's fixed head) only when
+    // non-NULL.
     unsafe {
-        let data = *frame.cast::<u8>().add(F_FRAME_312).cast::<*const u8>();
-        (!data.is_null() && untag(*data.cast::<usize>()) == code).then_some(data)
+        let data = *frame.cast::<u8>().add(F_FRAME).cast::<*const u8>();
+        (!data.is_null() && iframe_code(data) == code).then_some(data)
     }
 }
 
@@ -361,7 +386,8 @@ pub unsafe extern "C" fn locals_layout_ok(
         }
         LOCALS_AT.store(0, Ordering::Relaxed);
         let (tags, candidates): (usize, &[usize]) = match Py_Version >> 16 {
-            0x030c | 0x030d => (0, &[72]),
+            // 3.11: seven pointers, prev_instr, stacktop, is_entry, owner.
+            0x030b..=0x030d => (0, &[72]),
             // Seven words, the stack pointer, then small fields: 80 on
             // 3.14; looked for, not assumed.
             0x030e | 0x030f => (3, &[72, 80, 88, 96, 104, 112, 120, 128]),
@@ -393,47 +419,48 @@ pub unsafe extern "C" fn locals_layout_ok(
     }
 }
 
-/// Offset of `frame_obj` (the frame object, or NULL before one was made)
-/// in the interpreter frame, 3.12 to 3.15 (the seventh word).
-const FRAME_OBJ: usize = 48;
-
 /// `PyThreadState_GetUnchecked` (3.13+) or `_PyThreadState_UncheckedGet`
-/// (3.12): the calling thread's current thread state, NULL if none.
+/// (3.11, 3.12): the calling thread's current thread state, NULL if none.
 type GetTstate = unsafe extern "C" fn() -> *mut PyThreadState;
 
 /// The running interpreter frame, read from the current thread state
 /// without `PyEval_GetFrame` (which also makes the frame object, ~85
 /// instructions through `__tls_get_addr` in a shared libpython, plus the
-/// call). 3.12 keeps the frame in `tstate->cframe->current_frame`, 3.13+ in
+/// call). 3.11 and 3.12 keep the frame in `tstate->cframe->current_frame`, 3.13+ in
 /// `tstate->current_frame`; the offsets are confirmed on a live frame
 /// (`ThreadFrame::find`) before use. The thread state is asked for at every
 /// read: C code may run Python under a thread state of its own on the same
 /// OS thread (`PyThreadState_Swap`).
 pub struct ThreadFrame {
     get_tstate: GetTstate,
-    /// 3.12: `tstate + at` is the `_PyCFrame *`, whose first word is the
-    /// frame; 3.13+: `tstate + at` is the frame.
+    /// 3.11/3.12: `tstate + at` is the `_PyCFrame *`, whose word at
+    /// `cframe_at` is the frame; 3.13+: `tstate + at` is the frame.
     via_cframe: bool,
     at: usize,
+    cframe_at: usize,
 }
 
 impl ThreadFrame {
     /// The reader, if `frame` (the running frame object, running `code`)
-    /// is where it finds the running interpreter frame — on 3.12 to 3.15.
+    /// is where it finds the running interpreter frame — on 3.11 to 3.15.
     ///
     /// # Safety
     /// GIL held; `frame` the calling thread's running frame object.
     pub unsafe fn find(frame: *mut PyObject, code: *mut PyObject) -> Option<ThreadFrame> {
         let version = Py_Version >> 16;
-        let (via_cframe, at) = match version {
-            0x030c => (true, 56),
-            0x030d..=0x030f => (false, 72),
+        // 3.11: `tstate->cframe` after three pointers and seven ints (as
+        // gate.rs's TState), its frame after the `use_tracing` byte (padded
+        // to a word).
+        let (via_cframe, at, cframe_at) = match version {
+            0x030b => (true, 56, 8),
+            0x030c => (true, 56, 0),
+            0x030d..=0x030f => (false, 72, 0),
             _ => return None,
         };
         // SAFETY: dlsym only reads symbol tables; a non-NULL result for
         // these names is CPython's function of this signature. The words
-        // read lie within the thread state's first 80 bytes (every 3.12+
-        // PyThreadState is far longer); on 3.12 the cframe pointer is
+        // read lie within the thread state's first 80 bytes (every 3.11+
+        // PyThreadState is far longer); on 3.11/3.12 the cframe pointer is
         // followed only when non-NULL. The frame found is compared with
         // the one the API gives before anything relies on it.
         unsafe {
@@ -451,6 +478,7 @@ impl ThreadFrame {
                 get_tstate: core::mem::transmute::<*mut libc::c_void, GetTstate>(sym),
                 via_cframe,
                 at,
+                cframe_at,
             };
             if (tf.get_tstate)() != PyThreadState_Get() {
                 return None;
@@ -477,7 +505,7 @@ impl ThreadFrame {
             }
             let word = *tstate.add(self.at).cast::<*const u8>();
             let frame = if self.via_cframe && !word.is_null() {
-                *word.cast::<*const u8>()
+                *word.add(self.cframe_at).cast::<*const u8>()
             } else {
                 word
             };
@@ -486,14 +514,14 @@ impl ThreadFrame {
     }
 }
 
-/// The code object an interpreter frame runs (its first word, untagged).
+/// The code object an interpreter frame runs (untagged).
 ///
 /// # Safety
 /// `iframe` a live interpreter frame of the layout confirmed.
 #[inline]
 pub unsafe fn iframe_code(iframe: *const u8) -> *mut PyObject {
-    // SAFETY: the first word of every 3.12+ interpreter frame.
-    unsafe { untag(*iframe.cast::<usize>()) }
+    // SAFETY: f_code lies within every 3.11+ interpreter frame's head.
+    unsafe { untag(*iframe.add(CODE_AT.load(Ordering::Relaxed)).cast::<usize>()) }
 }
 
 /// The frame object of an interpreter frame, NULL before one was made.
@@ -502,19 +530,27 @@ pub unsafe fn iframe_code(iframe: *const u8) -> *mut PyObject {
 /// `iframe` a live interpreter frame of the layout confirmed.
 #[inline]
 pub unsafe fn iframe_frame_object(iframe: *const u8) -> *mut PyObject {
-    // SAFETY: frame_obj lies within every 3.12+ interpreter frame.
-    unsafe { *iframe.add(FRAME_OBJ).cast::<*mut PyObject>() }
+    // SAFETY: frame_obj lies within every 3.11+ interpreter frame's head.
+    unsafe {
+        *iframe
+            .add(FRAME_OBJ_AT.load(Ordering::Relaxed))
+            .cast::<*mut PyObject>()
+    }
 }
 
 /// The namespace of an interpreter frame (`f_locals`, borrowed: a module
-/// or class body's dict, NULL for a function), 3.12 to 3.15.
+/// or class body's dict, NULL for a function), 3.11 to 3.15.
 ///
 /// # Safety
 /// `iframe` a live interpreter frame of the layout confirmed.
 #[inline]
 pub unsafe fn iframe_namespace(iframe: *const u8) -> *mut PyObject {
-    // SAFETY: f_locals, the sixth word of every 3.12+ interpreter frame.
-    unsafe { *iframe.add(F_LOCALS_312).cast::<*mut PyObject>() }
+    // SAFETY: f_locals lies within every 3.11+ interpreter frame's head.
+    unsafe {
+        *iframe
+            .add(NAMESPACE_AT.load(Ordering::Relaxed))
+            .cast::<*mut PyObject>()
+    }
 }
 
 /// Fast-local slot `idx` of an interpreter frame (borrowed, NULL when

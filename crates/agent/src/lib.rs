@@ -28,6 +28,7 @@ mod guard;
 mod objects;
 mod sym;
 mod table;
+mod tracer;
 mod values;
 mod write;
 
@@ -42,7 +43,7 @@ use pyo3_ffi::*;
 use chunk::{compact_int, encode_value, Chunk, Val};
 use frames::{
     fast_index, fast_names, frame_get, frame_layout_ok, iframe_code, iframe_frame_object,
-    iframe_local, iframe_namespace, locals_layout_ok, namespace_value_312, read_fast,
+    iframe_local, iframe_namespace, locals_layout_ok, namespace_value_memory, read_fast,
     PyFrame_GetVar, ThreadFrame,
 };
 use objects::{new_waiting, set_waiting, Types, Waiting};
@@ -228,23 +229,19 @@ impl HotEvent {
         }
     }
 
-    /// The running interpreter frame if the callback's arguments are this
-    /// event again, in the same frame, with its Waiting still the fast
+    /// The running interpreter frame if the event at `offset` of `code` is
+    /// this event again, in the same frame, with its Waiting still the fast
     /// path's, nothing else changed that the general path would look at.
     ///
     /// # Safety
-    /// GIL held, in the INSTRUCTION callback whose arguments these are.
+    /// GIL held, in the INSTRUCTION callback (or 3.11's trace function) of
+    /// that event.
     #[inline(always)]
-    unsafe fn matches(
-        &self,
-        st: &State,
-        args: *mut *mut PyObject,
-        nargs: Py_ssize_t,
-    ) -> Option<*const u8> {
+    unsafe fn matches(&self, st: &State, code: *mut PyObject, offset: i64) -> Option<*const u8> {
         // SAFETY: GIL held (caller); the Waiting is dereferenced only once
         // it is found to be `st.hot`, which owns it.
         unsafe {
-            if nargs != 2 || *args != self.code || small_int(*args.add(1)) != Some(self.offset) {
+            if code != self.code || offset != self.offset {
                 return None;
             }
             if table()?.generation() != self.gen || item0(st.mt) != Py_False() {
@@ -573,7 +570,7 @@ unsafe fn read_value(
             Some(true) => match st.frame_locals {
                 Some(get_locals) => namespace_value(get_locals, st.last_base),
                 None if st.frame_memory => {
-                    namespace_value_312(st.last_code_fast, frame, code, st.last_base)
+                    namespace_value_memory(st.last_code_fast, frame, code, st.last_base)
                 }
                 None => ptr::null_mut(),
             },
@@ -969,24 +966,20 @@ unsafe fn arm_hot_complete(
     }
 }
 
-/// A module-level loop's completing event done as `complete_only` would do
-/// it, when it is the same as the last one (`HotComplete`); None — nothing
-/// changed — otherwise.
+/// A module-level loop's completing event (at `offset` of `code`) done as
+/// `complete_only` would do it, when it is the same as the last one
+/// (`HotComplete`); None — nothing changed — otherwise.
 ///
 /// # Safety
-/// As `on_instr`, whose arguments these are.
+/// As `on_instr`, in that event.
 #[inline]
-unsafe fn hot_complete(
-    st: &mut State,
-    args: *mut *mut PyObject,
-    nargs: Py_ssize_t,
-) -> Option<*mut PyObject> {
+unsafe fn hot_complete(st: &mut State, code: *mut PyObject, offset: i64) -> Option<*mut PyObject> {
     // SAFETY: GIL held (caller); each pointer is compared with the state
     // that keeps it alive before it is used (see `HotComplete`); the dict
     // lookup is the one the general path makes.
     unsafe {
         let h = st.hot_complete.as_ref()?;
-        let iframe = h.event.matches(st, args, nargs)?;
+        let iframe = h.event.matches(st, code, offset)?;
         let w = h.event.w;
         if iframe_namespace(iframe) != h.ns
             || (*w).probe != h.probe
@@ -1026,16 +1019,18 @@ unsafe extern "C" fn on_instr(
             PyErr_SetString(PyExc_RuntimeError, c"_probe_native: not installed".as_ptr());
             return ptr::null_mut();
         };
-        if let Some(r) = hot(st, args, nargs) {
-            return r;
-        }
-        if let Some(r) = hot_complete(st, args, nargs) {
-            return r;
-        }
         if nargs != 2 {
             return hand_over(st, args, nargs);
         }
         let (code, offset_obj) = (*args, *args.add(1));
+        if let Some(offset) = small_int(offset_obj) {
+            if let Some(r) = hot(st, code, offset) {
+                return r;
+            }
+            if let Some(r) = hot_complete(st, code, offset) {
+                return r;
+            }
+        }
         let Some(t) = table() else {
             return hand_over(st, args, nargs);
         };
@@ -1231,23 +1226,20 @@ unsafe fn arm_hot(
     }
 }
 
-/// The tight loop's event done as the fast path would do it, when it is
-/// the same as the last one (`Hot`); None — nothing changed — otherwise.
+/// The tight loop's event (at `offset` of `code`) done as the fast path
+/// would do it, when it is the same as the last one (`Hot`); None —
+/// nothing changed — otherwise.
 ///
 /// # Safety
-/// As `on_instr`, whose arguments these are.
+/// As `on_instr`, in that event.
 #[inline]
-unsafe fn hot(
-    st: &mut State,
-    args: *mut *mut PyObject,
-    nargs: Py_ssize_t,
-) -> Option<*mut PyObject> {
+unsafe fn hot(st: &mut State, code: *mut PyObject, offset: i64) -> Option<*mut PyObject> {
     // SAFETY: GIL held (caller); each pointer is compared with the state
     // that keeps it alive before it is used (see `Hot`), and the slot read
     // is within the frame of the code whose fast local it is.
     unsafe {
         let h = st.hot_path.as_ref()?;
-        let iframe = h.event.matches(st, args, nargs)?;
+        let iframe = h.event.matches(st, code, offset)?;
         let w = h.event.w;
         let (site, probe, unit) = (h.site, h.probe, h.unit);
         let c = if (*w).probe.is_null() {
@@ -1403,10 +1395,11 @@ unsafe extern "C" fn install(
             PyErr_SetString(PyExc_TypeError, c"install() takes 12 arguments".as_ptr());
             return ptr::null_mut();
         }
-        if !sym::native_core_ok() {
+        // 3.11 runs it under its trace function (tracer.rs).
+        if !sym::native_core_ok() && Py_Version >> 16 != 0x030b {
             PyErr_SetString(
                 PyExc_RuntimeError,
-                c"the native core needs Python 3.12+ (PyFrame_GetVar, PyErr_GetRaisedException)"
+                c"the native core needs Python 3.11+ (PyFrame_GetVar, PyErr_GetRaisedException)"
                     .as_ptr(),
             );
             return ptr::null_mut();
@@ -1466,7 +1459,8 @@ unsafe extern "C" fn install(
             frame_locals: find_frame_locals(),
             deadline_obj: ptr::null_mut(),
             deadline_ns: 0,
-            frame_memory: PyObject_IsTrue(*args.add(10)) == 1 && Py_Version >> 16 == 0x030c,
+            frame_memory: PyObject_IsTrue(*args.add(10)) == 1
+                && matches!(Py_Version >> 16, 0x030b | 0x030c),
             direct_locals: false,
             hot_frame: ptr::null_mut(),
             hot: ptr::null_mut(),
@@ -1520,6 +1514,49 @@ unsafe extern "C" fn table_set(
             Err(_) => (None, ptr::null_mut(), ptr::null_mut()),
         };
         t.set(code, offset as i64, site, probe, unit);
+        Py_NewRef(Py_None())
+    }
+}
+
+/// `table_actions(code, offsets, quiet)`: every offset at which `code`'s
+/// plan has an action, and those whose action does nothing while one
+/// thread runs (3.11's trace function skips the events at all others, and
+/// at these while one thread runs).
+unsafe extern "C" fn table_actions(
+    _module: *mut PyObject,
+    args: *mut *mut PyObject,
+    nargs: Py_ssize_t,
+) -> *mut PyObject {
+    // SAFETY: CPython calls this with the GIL held and `nargs` arguments;
+    // the tuple's items are read within its size, each converted with its
+    // error checked.
+    unsafe {
+        if nargs != 3 || PyTuple_Check(*args.add(1)) == 0 || PyTuple_Check(*args.add(2)) == 0 {
+            PyErr_SetString(
+                PyExc_TypeError,
+                c"table_actions(code, offsets: tuple, quiet: tuple)".as_ptr(),
+            );
+            return ptr::null_mut();
+        }
+        let ints = |t: *mut PyObject| -> Option<Vec<i64>> {
+            let mut v = Vec::with_capacity(PyTuple_Size(t).max(0) as usize);
+            for i in 0..PyTuple_Size(t) {
+                let o = PyLong_AsLongLong(PyTuple_GetItem(t, i));
+                if o == -1 && !PyErr_Occurred().is_null() {
+                    return None;
+                }
+                v.push(o);
+            }
+            Some(v)
+        };
+        let (Some(offsets), Some(quiet)) = (ints(*args.add(1)), ints(*args.add(2))) else {
+            return ptr::null_mut();
+        };
+        let Some(table) = table() else {
+            PyErr_SetString(PyExc_RuntimeError, c"_probe_native: no table".as_ptr());
+            return ptr::null_mut();
+        };
+        table.set_actions(*args, &offsets, &quiet);
         Py_NewRef(Py_None())
     }
 }
@@ -1726,7 +1763,7 @@ const fn method(
     }
 }
 
-static mut METHODS: [PyMethodDef; 20] = [
+static mut METHODS: [PyMethodDef; 23] = [
     method(
         c"write_progress",
         PyMethodDefPointer { PyCFunctionFast: write::write_progress },
@@ -1762,6 +1799,24 @@ static mut METHODS: [PyMethodDef; 20] = [
         PyMethodDefPointer { PyCFunction: gate::gate_uninstall },
         METH_NOARGS,
         c"gate_uninstall() -> int: frames are evaluated without the gate again; the depth at which it had stood down, or 0",
+    ),
+    method(
+        c"table_actions",
+        PyMethodDefPointer { PyCFunctionFast: table_actions },
+        METH_FASTCALL,
+        c"table_actions(code, offsets, quiet): every offset with an action, and the quiet ones (3.11's trace function skips the others)",
+    ),
+    method(
+        c"trace_install",
+        PyMethodDefPointer { PyCFunctionFast: tracer::trace_install },
+        METH_FASTCALL,
+        c"trace_install(global, local, frame, marker) -> None | str: on 3.11, the native trace function in place of sys.settrace(global) (None: installed; else why not)",
+    ),
+    method(
+        c"trace_interrupted",
+        PyMethodDefPointer { PyCFunction: tracer::trace_interrupted },
+        METH_NOARGS,
+        c"trace_interrupted() -> bool: tracing stopped on a Ctrl-C raised from an event the native trace function handled",
     ),
     method(
         c"use_direct_locals",
@@ -1868,6 +1923,7 @@ pub unsafe extern "C" fn PyInit__probe_native() -> *mut PyObject {
     // are made before anything can use them.
     unsafe {
         sym::resolve();
+        frames::set_version(Py_Version);
         let Some(c) = Chunk::new() else {
             return ptr::null_mut();
         };

@@ -39,7 +39,9 @@ pub unsafe fn resolve() {
 }
 
 /// Whether this interpreter has every function the native core calls
-/// (3.12+).
+/// (3.12+): 3.11's trace function (`tracer.rs`) does without them — its
+/// cells and free variables go to the Python core, and the exception in
+/// flight is fetched the 3.11 way.
 pub fn native_core_ok() -> bool {
     [&FRAME_GET_VAR, &GET_RAISED, &SET_RAISED]
         .iter()
@@ -90,11 +92,28 @@ pub unsafe fn PyFrame_GetVar(frame: *mut PyFrameObject, name: *mut PyObject) -> 
 /// # Safety
 /// GIL held.
 #[allow(non_snake_case)]
+#[allow(deprecated)]
 pub unsafe fn PyErr_GetRaisedException() -> *mut PyObject {
     let f = GET_RAISED.load(Ordering::Relaxed);
     if f.is_null() {
-        // The native core never runs without it (native_core_ok).
-        return ptr::null_mut();
+        // 3.11: the (type, value, traceback) triple, normalised, as one
+        // exception object carrying its traceback (the API 3.12 deprecated
+        // in favour of the one this replaces).
+        // SAFETY: GIL held (caller); each reference fetched is owned here.
+        unsafe {
+            let (mut t, mut v, mut tb) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
+            PyErr_Fetch(&mut t, &mut v, &mut tb);
+            if t.is_null() {
+                return ptr::null_mut();
+            }
+            PyErr_NormalizeException(&mut t, &mut v, &mut tb);
+            if !tb.is_null() && !v.is_null() {
+                PyException_SetTraceback(v, tb);
+            }
+            Py_XDECREF(t);
+            Py_XDECREF(tb);
+            return v;
+        }
     }
     // SAFETY: the symbol's signature in every CPython exporting it (3.12+).
     unsafe {
@@ -108,11 +127,22 @@ pub unsafe fn PyErr_GetRaisedException() -> *mut PyObject {
 /// # Safety
 /// GIL held; `exc` a strong reference to an exception or NULL.
 #[allow(non_snake_case)]
+#[allow(deprecated)]
 pub unsafe fn PyErr_SetRaisedException(exc: *mut PyObject) {
     let f = SET_RAISED.load(Ordering::Relaxed);
     if f.is_null() {
-        // SAFETY: GIL held; the reference is ours to drop.
-        unsafe { Py_XDECREF(exc) };
+        // 3.11: restored as its (type, value, traceback) (deprecated in
+        // 3.12, where the function this replaces exists).
+        // SAFETY: GIL held; PyErr_Restore steals the three references.
+        unsafe {
+            if exc.is_null() {
+                PyErr_Clear();
+                return;
+            }
+            let t = Py_NewRef(Py_TYPE(exc).cast::<PyObject>());
+            let tb = PyException_GetTraceback(exc);
+            PyErr_Restore(t, exc, tb);
+        }
         return;
     }
     // SAFETY: the symbol's signature in every CPython exporting it (3.12+).

@@ -59,10 +59,57 @@ impl Hasher for Fx {
     }
 }
 
+/// Every offset of a probed code object at which its plan has an action
+/// (3.11's trace function, `tracer.rs`, skips the events at all others
+/// without calling Python), one bit per code unit.
+struct Actions {
+    bits: Vec<u64>,
+    /// Of those, the actions that do nothing while one thread runs (the
+    /// plan's `quiet` ones that fire, bind and arm nothing).
+    quiet: Vec<u64>,
+    /// The code object (owned, as `Entry::code`).
+    code: *mut PyObject,
+}
+
+impl Drop for Actions {
+    fn drop(&mut self) {
+        // SAFETY: as Entry's drop: made and dropped with the GIL held.
+        unsafe { Py_XDECREF(self.code) }
+    }
+}
+
+/// What a plan does at an offset (`Table::action_at`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionAt {
+    /// No action.
+    Nothing,
+    /// An action that does nothing while one thread runs.
+    Quiet,
+    /// Any other action.
+    Some,
+}
+
+/// One bit per code unit (two bytes) of the given byte offsets.
+fn bitmap(offsets: &[i64]) -> Vec<u64> {
+    let mut bits: Vec<u64> = Vec::new();
+    let units = offsets
+        .iter()
+        .filter(|&&o| o >= 0 && o % 2 == 0)
+        .filter_map(|&o| usize::try_from(o / 2).ok());
+    for u in units {
+        if bits.len() <= u / 64 {
+            bits.resize(u / 64 + 1, 0);
+        }
+        bits[u / 64] |= 1u64 << (u % 64);
+    }
+    bits
+}
+
 /// The table.
 #[derive(Default)]
 pub struct Table {
     map: HashMap<(usize, i64), Entry, BuildHasherDefault<Fx>>,
+    actions: HashMap<usize, Actions, BuildHasherDefault<Fx>>,
     /// Changes at every `set` and `clear`: what was looked up under an
     /// older generation may be gone (see lib.rs `Memo`).
     gen: u64,
@@ -113,9 +160,49 @@ impl Table {
         self.map.insert((code as usize, offset), entry);
     }
 
+    /// What `code`'s plan does at `offset`: None when its actions were
+    /// never entered (then the plan's own lookup decides).
+    #[inline]
+    pub fn action_at(&self, code: *mut PyObject, offset: i64) -> Option<ActionAt> {
+        let a = self.actions.get(&(code as usize))?;
+        let unit = usize::try_from(offset / 2).ok()?;
+        let bit = |v: &[u64]| {
+            offset % 2 == 0
+                && v.get(unit / 64)
+                    .is_some_and(|w| w & (1u64 << (unit % 64)) != 0)
+        };
+        Some(if !bit(&a.bits) {
+            ActionAt::Nothing
+        } else if bit(&a.quiet) {
+            ActionAt::Quiet
+        } else {
+            ActionAt::Some
+        })
+    }
+
+    /// Enters `code`'s action offsets, and of those the quiet ones
+    /// (replacing those entered before). Offsets that are negative or odd
+    /// are ignored (no instruction starts there).
+    ///
+    /// # Safety
+    /// GIL held; `code` live.
+    pub unsafe fn set_actions(&mut self, code: *mut PyObject, offsets: &[i64], quiet: &[i64]) {
+        // SAFETY: GIL held; a new reference for the entry to own.
+        let code_ref = unsafe { Py_NewRef(code) };
+        self.actions.insert(
+            code as usize,
+            Actions {
+                bits: bitmap(offsets),
+                quiet: bitmap(quiet),
+                code: code_ref,
+            },
+        );
+    }
+
     /// Forgets every action.
     pub fn clear(&mut self) {
         self.gen += 1;
         self.map.clear();
+        self.actions.clear();
     }
 }

@@ -46,8 +46,13 @@ def choose(want):
             return "monitoring", f"{e}; using the sys.monitoring core (Python)", True
         return "native", None, False
     why = _gate_missing()
-    how = f"in every frame ({why})" if why else "in frames of probed code only (native frame gate)"
-    return "settrace", f"Python {sys.version.split()[0]} has no sys.monitoring; using sys.settrace {how}", False
+    if why is None:
+        return "native", (f"Python {sys.version.split()[0]} has no sys.monitoring: the native core runs as a C "
+                          "trace function (in sys.settrace's place), in frames of probed code only (native frame "
+                          "gate)"), False
+    # The native core could not load: a warning, as on 3.12+.
+    return "settrace", (f"Python {sys.version.split()[0]} has no sys.monitoring; using sys.settrace in every "
+                        f"frame ({why})"), True
 
 
 def _gate_missing():
@@ -62,6 +67,9 @@ def _gate_missing():
 
 
 def make(name, mgr, planner):
+    if name == "native" and not hasattr(sys, "monitoring"):
+        from . import pytracer  # loaded on demand (boot.py)
+        return pytracer.SettraceCore(mgr, planner, native=_native.extension())
     if name == "native":
         return _native.NativeCore(mgr, planner)
     if name == "monitoring":

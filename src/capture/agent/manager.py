@@ -461,5 +461,6 @@ class CaptureManager:
             planner.fast_at.clear()
             planner.complete_at.clear()
             planner.native = None
+            planner.native_actions = None
             planner.plans.clear()
             planner.unfound.clear()

@@ -42,11 +42,9 @@ def release():
 
 
 def load():
-    """The extension module for the native core (CPython 3.12+), loaded
-    once; Unavailable says why not."""
-    if sys.version_info < (3, 12):
-        raise Unavailable(f"the native core needs Python 3.12+ (sys.monitoring); this is Python "
-                          f"{sys.version.split()[0]}")
+    """The extension module for the native core, loaded once (on 3.11 the
+    settrace core runs it as its trace function: pytracer.py);
+    Unavailable says why not."""
     return extension()
 
 

@@ -1046,6 +1046,7 @@ class Planner:
         self.complete_at = {}
         # The native core's table, when it runs (use_native).
         self.native = None
+        self.native_actions = None
         # Scopes whose code object has not been seen yet; the monitoring
         # core stops looking for new code once this is empty.
         self.unfound = {id(sm) for sms in models_by_file.values() for sm in sms if id(sm) in self.sites_of}
@@ -1107,6 +1108,10 @@ class Planner:
         complete_at, and in the native core's table (keyed by code and
         offset, so without the collisions of fast_at) when it runs."""
         native = self.native
+        if self.native_actions is not None:
+            self.native_actions(code, tuple(plan.actions), tuple(
+                off for off, a in plan.actions.items()
+                if a.quiet and a.fire is None and not a.binds and not a.arm))
         for off, a in plan.actions.items():
             if a.fast is not None:
                 if off not in self.fast_at:
@@ -1119,11 +1124,15 @@ class Planner:
                 if native is not None:
                     native(code, off, -1, None, None)
 
-    def use_native(self, enter):
+    def use_native(self, enter, actions=None):
         """From now on, every fast and complete-only action (those planned
         already included) goes into the native core's table through
-        `enter(code, offset, site id or -1, probe, unit)`."""
+        `enter(code, offset, site id or -1, probe, unit)`, and with
+        `actions` every plan's action offsets and its quiet ones (`actions(code,
+        offsets, quiet)`:
+        3.11's trace function skips events at the others)."""
         self.native = enter
+        self.native_actions = actions
         for code, plan in list(self.plans.values()):
             if plan is not None:
                 self._tables(code, plan)

@@ -39,15 +39,26 @@ def at_yield(co_code, lasti, yield_ops):
 class SettraceCore:
     name = "settrace"
 
-    def __init__(self, mgr, planner):
+    def __init__(self, mgr, planner, native=None):
         self.mgr = mgr
         self.planner = planner
         self.gate = None  # the extension, while its frame gate runs (3.11)
         self.yield_ops = {_opcode.opmap[n] for n in ("YIELD_VALUE",) if n in _opcode.opmap}
+        # The native core on 3.11: the extension's trace function in place of
+        # CPython's trampoline (crates/agent/src/tracer.rs).
+        self.native = native
+        self.traced_natively = False
+        if native is not None:
+            self.name = "native"
 
     def install(self):
         interrupted = self.interrupted = [False]
         mgr = self.mgr
+        if self.native is not None:
+            # Before the manager's chunk is bound below: the extension's, which
+            # its fast path fills and this core's items go into, in order.
+            mgr.chunk = _native.NativeChunk(self.native)
+            self.planner.use_native(self.native.table_set, self.native.table_actions)
         planner = self.planner
         plans = planner.plans
         probed = planner.probed
@@ -184,9 +195,46 @@ class SettraceCore:
                 return None
 
         self.global_trace = global_trace
-        sys.settrace(global_trace)
+        if self.native is None or not self._install_native(global_trace, local):
+            sys.settrace(global_trace)
         if _PY < (3, 12):
             self._install_gate(global_trace)
+
+    def _install_native(self, global_trace, local):
+        """The native core on 3.11: the extension's trace function for this
+        thread, calling `local` for every event it does not take itself.
+        False (with a warning) where it cannot run here."""
+        mod = self.native
+        mgr = self.mgr
+        getframe = sys._getframe
+
+        def general(code, offset):
+            # An event the extension hands over: the local trace function's,
+            # in the frame it happened in (the extension's caller).
+            return local(getframe(1), "opcode", None)
+
+        mod.install(general, mgr.pending, mgr.completions, mgr.mt, mgr.deadline, mgr.intr, mgr.flush,
+                    mgr.reraise, mgr.internal_error, PEND, mgr.frames.memory, mgr.values.max_array_bytes)
+        # Function locals from their frame slots, the layout checked on this
+        # frame's own local (see native.NativeCore.install).
+        probe_layout_check = object()
+        if not mod.use_direct_locals(getframe(), "probe_layout_check", id(probe_layout_check)):
+            mgr.warnings.append("the native core could not confirm this Python build's frame layout: "
+                                "function locals are read by name, which is slower")
+        frame = getframe()
+        # Checked for as this frame's f_trace; a trace function (ignoring
+        # every event) since tracing starts before it is taken off.
+        marker = frame.f_trace = lambda *args: None
+        try:
+            why = mod.trace_install(global_trace, local, frame, marker)
+        finally:
+            frame.f_trace = None
+        if why is not None:
+            mgr.warnings.append(f"the native trace function was not installed ({why}): every traced event "
+                                "went through Python, which is slower")
+            return False
+        self.traced_natively = True
+        return True
 
     def _install_gate(self, global_trace):
         """On 3.11, the extension's frame gate (crates/agent/src/gate.rs):
@@ -225,7 +273,9 @@ class SettraceCore:
         pass
 
     def uninstall(self):
-        if sys.gettrace() is None and getattr(self, "interrupted", [False])[0]:
+        interrupted = getattr(self, "interrupted", [False])[0] or (
+            self.traced_natively and self.native.trace_interrupted())
+        if sys.gettrace() is None and interrupted:
             self.mgr.warnings.append(
                 "a Ctrl-C (KeyboardInterrupt) landed inside the tracer: Python turns sys.settrace tracing off "
                 "then, so code that ran after it (handlers, finally blocks) was not traced")
@@ -234,6 +284,11 @@ class SettraceCore:
                 "the program replaced the trace function (sys.settrace) while it ran; captures after "
                 "that point are missing (on Python 3.12+ the sys.monitoring core coexists with other tools)")
         sys.settrace(None)
+        if self.native is not None:
+            try:
+                self.native.table_clear()
+            except Exception:  # noqa: BLE001
+                pass
         if self.gate is not None:
             depth = self.gate.gate_uninstall()
             self.gate = None
