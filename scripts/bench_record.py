@@ -6,8 +6,8 @@ the release code with debug info, first).  Standard library only; runs under
 any python3 >= 3.8.
 
 What it measures, for each available interpreter (3.11 to 3.15) and core
-(3.11: settrace; 3.12+: native (the default) and monitoring, plus settrace
-with --all-cores):
+(native, the default, everywhere; the Python cores beside it: settrace on
+3.11, monitoring on 3.12+, plus settrace there with --all-cores):
 
 1. Tight loop (fixtures/bench/loop_function.py and loop_module.py): 1,000,000
    iterations of `x = i` with one LHS probe on `x`.  Whole-process wall time
@@ -515,7 +515,7 @@ def checks_for(results):
     out = []
     for r in results:
         row = "%s %s" % (r["version"], r["core"])
-        if r["python"] != "3.11" and r["core"] != "native":
+        if r["core"] != "native":
             row += " (non-default core)"
         for name, t in r["tight"].items():
             lim = TARGET_TIGHT[vkey(r["python"])]
@@ -652,8 +652,8 @@ def render(meta, results, missing, problems, n):
         w("   %-27s %-42s %15s %17s  %s" % (sec, row, val, tgt, mark(met)))
     n_met = sum(1 for c in checks if c[4])
     w("   => %d of %d targets met" % (n_met, len(checks)))
-    if any(r["python"] != "3.11" and r["core"] != "native" for r in results):
-        w("   (monitoring and settrace on 3.12+ are not the default core there; their rows are informative)")
+    if any(r["core"] != "native" for r in results):
+        w("   (monitoring and settrace are not the default core; their rows are informative)")
     w("")
     if problems:
         w("!" * 78)
@@ -786,7 +786,7 @@ def main(argv=None):
             missing.append({"python": minor, "reason": "probe needs Python 3.11+ (%s)" % version})
             log("bench: Python %s skipped: probe needs 3.11+" % version)
             continue
-        cores = ["settrace"] if minor == "3.11" else (
+        cores = ["native", "settrace"] if minor == "3.11" else (
             ["native", "monitoring", "settrace"] if args.all_cores else ["native", "monitoring"])
         for core in cores:
             combos.append((minor, version, exe, core))

@@ -332,11 +332,16 @@ unsafe fn encode_other(v: *mut PyObject) -> Option<Val> {
 /// Whether `compact_int` may read ints directly (set by `check_ints`).
 static INTS_DIRECT: AtomicBool = AtomicBool::new(false);
 
+/// Whether ints are laid out as in 3.11 (a signed digit count, `ob_size`,
+/// where 3.12+ has `lv_tag`), set by `check_ints` for this interpreter.
+static INTS_311: AtomicBool = AtomicBool::new(false);
+
 /// The value of an exact int that fits one 30-bit digit, read from the
-/// object as CPython 3.12+ lays it out (`lv_tag` after the object header:
-/// the digit count above 3 flag bits, the sign in the low 2; then the
-/// digits) — `PyLong_AsLongLongAndOverflow` costs ~40 instructions of a
-/// record. None where the layout was not confirmed or the int is larger.
+/// object as CPython lays it out — 3.12+: `lv_tag` after the object header
+/// (the digit count above 3 flag bits, the sign in the low 2), 3.11: the
+/// signed digit count; then the digits — `PyLong_AsLongLongAndOverflow`
+/// costs ~40 instructions of a record. None where the layout was not
+/// confirmed or the int is larger.
 ///
 /// # Safety
 /// `v` a live exact int.
@@ -349,6 +354,15 @@ pub unsafe fn compact_int(v: *mut PyObject) -> Option<i64> {
     // digit (checked on live ints by check_ints before this is enabled).
     unsafe {
         let base = v.cast::<u8>().add(core::mem::size_of::<PyObject>());
+        if INTS_311.load(Ordering::Relaxed) {
+            // 0 digits (zero), or one with its sign.
+            let size = *base.cast::<isize>();
+            if !(-1..=1).contains(&size) {
+                return None;
+            }
+            let digit = i64::from(*base.add(core::mem::size_of::<usize>()).cast::<u32>());
+            return Some(size as i64 * digit);
+        }
         let tag = *base.cast::<usize>();
         if tag >= 16 {
             return None;
@@ -367,6 +381,7 @@ pub unsafe fn compact_int(v: *mut PyObject) -> Option<i64> {
 /// GIL held.
 pub unsafe fn check_ints() -> bool {
     INTS_DIRECT.store(true, Ordering::Relaxed);
+    INTS_311.store(Py_Version >> 16 == 0x030b, Ordering::Relaxed);
     let values: [i64; 12] = [
         0,
         1,

@@ -5,6 +5,7 @@
 //! `fast_at` dict and unpacked a tuple — ~190 instructions of ~1,050 per
 //! record — and offsets two code objects share went the slow way.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -109,7 +110,11 @@ fn bitmap(offsets: &[i64]) -> Vec<u64> {
 #[derive(Default)]
 pub struct Table {
     map: HashMap<(usize, i64), Entry, BuildHasherDefault<Fx>>,
-    actions: HashMap<usize, Actions, BuildHasherDefault<Fx>>,
+    /// Boxed: `last_actions` points into one, which no insertion moves.
+    actions: HashMap<usize, Box<Actions>, BuildHasherDefault<Fx>>,
+    /// The code object `action_at` looked up last, and its actions (a
+    /// frame's events all ask for the same one).
+    last_actions: Cell<(usize, usize)>,
     /// Changes at every `set` and `clear`: what was looked up under an
     /// older generation may be gone (see lib.rs `Memo`).
     gen: u64,
@@ -164,7 +169,17 @@ impl Table {
     /// never entered (then the plan's own lookup decides).
     #[inline]
     pub fn action_at(&self, code: *mut PyObject, offset: i64) -> Option<ActionAt> {
-        let a = self.actions.get(&(code as usize))?;
+        let (last, ptr) = self.last_actions.get();
+        let a: &Actions = if last == code as usize && ptr != 0 {
+            // SAFETY: the box at that address is still in `actions`: every
+            // change to it (set_actions, clear) resets the memo.
+            unsafe { &*(ptr as *const Actions) }
+        } else {
+            let a = self.actions.get(&(code as usize))?;
+            self.last_actions
+                .set((code as usize, &**a as *const Actions as usize));
+            a
+        };
         let unit = usize::try_from(offset / 2).ok()?;
         let bit = |v: &[u64]| {
             offset % 2 == 0
@@ -189,13 +204,14 @@ impl Table {
     pub unsafe fn set_actions(&mut self, code: *mut PyObject, offsets: &[i64], quiet: &[i64]) {
         // SAFETY: GIL held; a new reference for the entry to own.
         let code_ref = unsafe { Py_NewRef(code) };
+        self.last_actions.set((0, 0));
         self.actions.insert(
             code as usize,
-            Actions {
+            Box::new(Actions {
                 bits: bitmap(offsets),
                 quiet: bitmap(quiet),
                 code: code_ref,
-            },
+            }),
         );
     }
 
@@ -203,6 +219,7 @@ impl Table {
     pub fn clear(&mut self) {
         self.gen += 1;
         self.map.clear();
+        self.last_actions.set((0, 0));
         self.actions.clear();
     }
 }

@@ -61,6 +61,9 @@ const PY_TRACE_OPCODE: c_int = 7;
 const F_FRAME: usize = 24;
 const F_TRACE: usize = 32;
 
+/// `_PyInterpreterFrame.prev_instr` on 3.11: after seven pointers.
+const PREV_INSTR: usize = 56;
+
 /// The event names CPython passes to a Python trace function, by event
 /// number (`PyTrace_CALL` … `PyTrace_OPCODE`).
 const WHAT: [&core::ffi::CStr; 8] = [
@@ -80,6 +83,11 @@ struct Tracer {
     local: *mut PyObject,
     /// `WHAT`, interned.
     what: [*mut PyObject; 8],
+    /// Where a code object's instructions start (`co_code_adaptive`),
+    /// from its address: the running instruction's offset is read from the
+    /// interpreter frame (`prev_instr`) as `PyFrame_GetLasti` computes it,
+    /// without the call. Found on a live frame by `trace_install`.
+    code_units_at: usize,
     /// Whether tracing stopped because a Ctrl-C (KeyboardInterrupt) was
     /// raised from an event handled here.
     interrupted: bool,
@@ -157,8 +165,8 @@ unsafe fn event(frame: *mut PyFrameObject) -> Option<c_int> {
     // SAFETY: GIL held (caller); the frame's fields are read at the layout
     // trace_install checked; the interpreter frame is the running one.
     unsafe {
-        let local = tracer()?.local;
-        if f_trace(frame) != local {
+        let tr = tracer()?;
+        if f_trace(frame) != tr.local {
             return None;
         }
         let iframe = *frame.cast::<u8>().add(F_FRAME).cast::<*const u8>();
@@ -166,13 +174,21 @@ unsafe fn event(frame: *mut PyFrameObject) -> Option<c_int> {
             return None;
         }
         let code = iframe_code(iframe);
-        let offset = i64::from(PyFrame_GetLasti(frame));
+        let offset = lasti(iframe, code, tr.code_units_at);
+        // The tight loop's event again (each hot path checks that it is,
+        // in this very frame, with everything else as it left it).
+        let st = state()?;
+        if let Some(r) = hot(st, code, offset) {
+            return Some(done(frame, r));
+        }
+        if let Some(r) = hot_complete(st, code, offset) {
+            return Some(done(frame, r));
+        }
         let t = table()?;
         match t.action_at(code, offset)? {
             // The local function would return at once.
             ActionAt::Nothing => return Some(0),
             ActionAt::Quiet => {
-                let st = state()?;
                 if item0(st.mt) == Py_False() {
                     return Some(0);
                 }
@@ -181,23 +197,33 @@ unsafe fn event(frame: *mut PyFrameObject) -> Option<c_int> {
             ActionAt::Some => {}
         }
         t.get(code, offset)?;
-        let st = state()?;
-        let r = if let Some(r) = hot(st, code, offset) {
-            r
-        } else if let Some(r) = hot_complete(st, code, offset) {
-            r
-        } else {
-            let off = PyLong_FromLongLong(offset);
-            if off.is_null() {
-                PyErr_Clear();
-                return None;
-            }
-            let mut args = [code, off];
-            let r = on_instr(ptr::null_mut(), args.as_mut_ptr(), 2);
-            Py_DECREF(off);
-            r
-        };
+        let off = PyLong_FromLongLong(offset);
+        if off.is_null() {
+            PyErr_Clear();
+            return None;
+        }
+        let mut args = [code, off];
+        let r = on_instr(ptr::null_mut(), args.as_mut_ptr(), 2);
+        Py_DECREF(off);
         Some(done(frame, r))
+    }
+}
+
+/// The offset (in bytes) of the instruction `iframe` runs, or -1 before
+/// the first: `PyFrame_GetLasti`'s result.
+///
+/// # Safety
+/// `iframe` a live 3.11 interpreter frame running `code`; `at` from
+/// `trace_install`.
+#[inline(always)]
+unsafe fn lasti(iframe: *const u8, code: *mut PyObject, at: usize) -> i64 {
+    // SAFETY: prev_instr lies within every 3.11 interpreter frame's head.
+    let prev = unsafe { *iframe.add(PREV_INSTR).cast::<usize>() };
+    let units = (prev.wrapping_sub(code as usize + at) as isize) / 2;
+    if units < 0 {
+        -1
+    } else {
+        units as i64 * 2
     }
 }
 
@@ -328,6 +354,23 @@ pub unsafe extern "C" fn trace_install(
         if let Some(why) = why {
             return PyUnicode_FromString(why.as_ptr());
         }
+        // Where code units start: the running instruction's address less
+        // its offset, on this (live, running) frame; a code object's head
+        // is a few hundred bytes.
+        let iframe = *frame.cast::<u8>().add(F_FRAME).cast::<*const u8>();
+        let code = iframe_code(iframe);
+        let at = PyFrame_GetLasti(frame.cast());
+        let prev = *iframe.add(PREV_INSTR).cast::<usize>();
+        let units_at = usize::try_from(at)
+            .ok()
+            .and_then(|at| prev.checked_sub(code as usize)?.checked_sub(at))
+            .filter(|off| (64..=1024).contains(off) && off % 2 == 0);
+        let Some(code_units_at) = units_at.filter(|&u| lasti(iframe, code, u) == i64::from(at))
+        else {
+            return PyUnicode_FromString(
+                c"this Python build's code objects are not laid out as CPython 3.11's".as_ptr(),
+            );
+        };
         if tracer().is_none() {
             let mut what = [ptr::null_mut(); 8];
             for (slot, name) in what.iter_mut().zip(WHAT) {
@@ -339,11 +382,13 @@ pub unsafe extern "C" fn trace_install(
             *TRACER.0.get() = Some(Tracer {
                 local: Py_NewRef(local),
                 what,
+                code_units_at,
                 interrupted: false,
             });
         } else if let Some(tr) = tracer() {
             let old = tr.local;
             tr.local = Py_NewRef(local);
+            tr.code_units_at = code_units_at;
             Py_XDECREF(old);
         }
         PyEval_SetTrace(Some(trace), global);
