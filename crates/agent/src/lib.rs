@@ -1,6 +1,7 @@
 //! probe's native capture core: the `_probe_native` extension module that
 //! `probe record` loads into the traced interpreter (CPython 3.12+; on 3.11
-//! only its frame gate runs, `gate.rs`).
+//! the same callback runs from a C trace function, `tracer.rs`, behind the
+//! frame gate, `gate.rs`).
 //!
 //! It executes the hot path of the capture plan — the plan's `fast` action,
 //! one LHS local captured per statement (`planner.fast_at` in the agent's

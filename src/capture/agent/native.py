@@ -10,8 +10,11 @@
 #
 # The recorder embeds the extension and hands it over in an in-memory file
 # of its own (config `native_fd`, set here by main.py), loaded through
-# /proc/self/fd without a copy, never from the file system. On 3.11 the
-# same extension serves the settrace core as its frame gate (pytracer.py).
+# /proc/self/fd without a copy, never from the file system. On 3.11, which
+# has no sys.monitoring, the native core is the settrace core with the
+# extension's C trace function in place of CPython's trampoline, running
+# the same hot path (pytracer.py, crates/agent/src/tracer.rs), behind the
+# extension's frame gate (gate.rs).
 
 import os
 import sys
