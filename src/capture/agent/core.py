@@ -45,14 +45,16 @@ def choose(want):
         except _native.Unavailable as e:
             return "monitoring", f"{e}; using the sys.monitoring core (Python)", True
         return "native", None, False
-    why = _gate_missing()
-    if why is None:
-        return "native", (f"Python {sys.version.split()[0]} has no sys.monitoring: the native core runs as a C "
-                          "trace function (in sys.settrace's place), in frames of probed code only (native frame "
-                          "gate)"), False
-    # The native core could not load: a warning, as on 3.12+.
-    return "settrace", (f"Python {sys.version.split()[0]} has no sys.monitoring; using sys.settrace in every "
-                        f"frame ({why})"), True
+    version = sys.version.split()[0]
+    try:
+        _native.extension()
+    except _native.Unavailable as e:
+        # The native core could not load: a warning that starts with why, as
+        # on 3.12+.
+        return "settrace", (f"{e}; using the sys.settrace core (Python; {version} has no sys.monitoring) in every "
+                            "frame, which is slower"), True
+    return "native", (f"Python {version} has no sys.monitoring: the native core runs as a C trace function (in "
+                      "sys.settrace's place), in frames of probed code only (native frame gate)"), False
 
 
 def _gate_missing():
