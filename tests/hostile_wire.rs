@@ -193,6 +193,10 @@ fn bin_chunk(rng: &mut Rng, valid: bool) -> Vec<u8> {
                 rng.pick(&[0u32, 1, 2, u32::MAX])
             };
             r[4..8].copy_from_slice(&site.to_le_bytes());
+            if !valid {
+                // A thread index: the main thread's, one registered or not.
+                r[2..4].copy_from_slice(&rng.pick(&[0u16, 0, 1, 2, u16::MAX]).to_le_bytes());
+            }
             r[8..16].copy_from_slice(&rng.pick(&[0i64, -2, -3, i64::MIN, i64::MAX]).to_le_bytes());
             let a = rng.pick(&[0u64, 1, 2, u64::MAX, f64::NAN.to_bits()]);
             r[16..24].copy_from_slice(&a.to_le_bytes());

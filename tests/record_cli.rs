@@ -1350,6 +1350,75 @@ fn native_core_runs_the_hot_path_and_agrees_with_the_python_core() {
     }
 }
 
+/// Threads under the native core: the extension takes their events
+/// itself (it registered the three threads and the main thread, which
+/// records after them), each record carries its own thread, every
+/// thread's values are its own running sum, and the records are the
+/// Python core's, thread by thread.
+#[test]
+fn native_core_records_threads_itself_each_record_with_its_thread() {
+    let f = fixture("native_threads.py");
+    let dir = tempfile::tempdir().unwrap();
+    let specs = [spec(&f, "acc", "acc")];
+    for (version, py) in pythons() {
+        let (o, native_log) = record(dir.path(), &py, "native", &specs, &[f.to_str().unwrap()]);
+        assert_ok(&o, version);
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout).trim(),
+            "4",
+            "Python {version}: threads the extension registered"
+        );
+        let python_core = if version == "3.11" {
+            "settrace"
+        } else {
+            "monitoring"
+        };
+        let (o, py_log) = record(dir.path(), &py, python_core, &specs, &[f.to_str().unwrap()]);
+        assert_ok(&o, version);
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout).trim(),
+            "0",
+            "Python {version}"
+        );
+        // Per thread, in seq order: the values (threads interleave
+        // differently from run to run).
+        let by_thread = |log: &std::path::Path| {
+            let mut by: std::collections::BTreeMap<u64, Vec<String>> = Default::default();
+            let recs = records(log);
+            for w in recs.windows(2) {
+                assert!(
+                    w[0].ts_ns <= w[1].ts_ns,
+                    "Python {version}: timestamps along seq"
+                );
+            }
+            for r in recs {
+                by.entry(r.thread)
+                    .or_default()
+                    .push(format!("{:?}/{:?}", r.status, r.value));
+            }
+            let mut v: Vec<Vec<String>> = by.into_values().collect();
+            v.sort();
+            v
+        };
+        let native = by_thread(&native_log);
+        assert_eq!(native.len(), 4, "Python {version}: four threads");
+        for k in 1..=4i64 {
+            let mut acc = 0i64;
+            let want: Vec<String> = (0..2000)
+                .map(|i| {
+                    acc += i * k;
+                    format!("Ok/Int({acc})")
+                })
+                .collect();
+            assert!(
+                native.contains(&want),
+                "Python {version}: thread {k}'s running sum, in order"
+            );
+        }
+        assert_eq!(native, by_thread(&py_log), "Python {version}");
+    }
+}
+
 /// A sandbox that refuses the native core its in-memory file (a seccomp
 /// rule against `memfd_create`, here an `LD_PRELOAD` shim failing it with
 /// EPERM for the extension's file only): `--core auto` records with the

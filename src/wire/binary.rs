@@ -8,8 +8,11 @@
 //! ```
 //!
 //! A record: `kind` (1 a trigger of the fast path, 2 the next of the
-//! Python core's items), value tag, 2 bytes zero, `u32` site, `i64`
-//! timestamp (a completion: the placeholder's token), 16 bytes of value.
+//! Python core's items, 4 a thread's registration), value tag, `u16`
+//! thread index (of a trigger: 0 the main thread, else the thread a
+//! registration gave that index to), `u32` site (of a registration: the
+//! index), `i64` timestamp (a completion: the placeholder's token), 16
+//! bytes of value (a registration: the thread's Python ident first).
 //! Everything is bounds-checked: a crafted payload is an error, never a
 //! panic or a large allocation beyond the payload's own size.
 
@@ -23,6 +26,7 @@ pub const REC_BYTES: usize = 32;
 const K_FAST: u8 = 1;
 const K_PY: u8 = 2;
 const K_COMP: u8 = 3;
+const K_THREAD: u8 = 4;
 
 const V_PEND: u8 = 0;
 const V_NONE: u8 = 1;
@@ -139,6 +143,7 @@ fn record(r: &[u8], py: &mut PyParts) -> Result<Batch, String> {
             Ok(Batch::Plain {
                 site: u32::from_le_bytes([r[4], r[5], r[6], r[7]]),
                 ts: u64_at(r, 8) as i64,
+                thread: u16::from_le_bytes([r[2], r[3]]),
                 value: PlainValue {
                     tag: r[1],
                     a: u64_at(r, 16),
@@ -149,8 +154,10 @@ fn record(r: &[u8], py: &mut PyParts) -> Result<Batch, String> {
         K_FAST => Ok(Batch::Fast {
             site: u32::from_le_bytes([r[4], r[5], r[6], r[7]]),
             ts: u64_at(r, 8) as i64,
+            thread: u16::from_le_bytes([r[2], r[3]]),
             value: value(r, py)?,
         }),
+        K_THREAD => thread(r),
         K_PY => py
             .items
             .next()
@@ -166,6 +173,9 @@ fn record(r: &[u8], py: &mut PyParts) -> Result<Batch, String> {
 /// core's items, whose contents only the lost message had, or a record
 /// that does not decode — where salvaging stops, to keep the order.
 pub fn salvage_record(r: &[u8]) -> Option<Batch> {
+    if r.len() == REC_BYTES && r[0] == K_THREAD {
+        return thread(r).ok();
+    }
     if r.len() != REC_BYTES || r[0] != K_FAST {
         return None;
     }
@@ -181,8 +191,22 @@ pub fn salvage_record(r: &[u8]) -> Option<Batch> {
     Some(Batch::Fast {
         site: u32::from_le_bytes([r[4], r[5], r[6], r[7]]),
         ts: u64_at(r, 8) as i64,
+        thread: u16::from_le_bytes([r[2], r[3]]),
         value,
     })
+}
+
+/// A thread's registration (`K_THREAD`): index in the site field, ident
+/// in the first value word.
+fn thread(r: &[u8]) -> Result<Batch, String> {
+    let index = u32::from_le_bytes([r[4], r[5], r[6], r[7]]);
+    match u16::try_from(index) {
+        Ok(index) if index > 0 => Ok(Batch::Thread {
+            index,
+            ident: u64_at(r, 16),
+        }),
+        _ => Err(format!("a thread registration with index {index}")),
+    }
 }
 
 /// Whether a record read from the shared ring had a value only the lost

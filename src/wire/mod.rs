@@ -342,6 +342,9 @@ pub struct ChunkDecoder {
     /// core extrapolates the monotonic clock from the TSC between flushes,
     /// the Python cores read it; the two may differ by microseconds).
     last_ts: u64,
+    /// The threads the native core registered (`Batch::Thread`): index
+    /// i + 1's Python ident; index 0 is the main thread.
+    threads: Vec<u64>,
 }
 
 impl ChunkDecoder {
@@ -360,6 +363,22 @@ impl ChunkDecoder {
             orphans: 0,
             bin_records: 0,
             last_ts: 0,
+            threads: Vec::new(),
+        }
+    }
+
+    /// The ident of a native record's thread index.
+    fn thread_of(&self, chunk: u64, index: u16) -> Result<u64, WireError> {
+        match index {
+            0 => Ok(self.main_thread),
+            i => self
+                .threads
+                .get(usize::from(i) - 1)
+                .copied()
+                .ok_or_else(|| WireError::Chunk {
+                    index: chunk,
+                    what: format!("a record of thread index {i}, which was never registered"),
+                }),
         }
     }
 
@@ -575,13 +594,19 @@ impl ChunkDecoder {
         }
         for item in items {
             let fields = match item.map_err(bad)? {
-                Batch::Plain { site, ts, value } => {
+                Batch::Plain {
+                    site,
+                    ts,
+                    thread,
+                    value,
+                } => {
                     let probe = self.fast_probe(index, site)?;
+                    let thread = self.thread_of(index, thread)?;
                     let ts_ns = self.timestamp(ts);
                     let rec = CaptureRecord {
                         seq: 0,
                         ts_ns,
-                        thread: self.main_thread,
+                        thread,
                         probe,
                         order: 0,
                         status: Status::Ok,
@@ -590,8 +615,25 @@ impl ChunkDecoder {
                     self.emit(rec, &mut out)?;
                     continue;
                 }
-                Batch::Fast { site, ts, value } => {
-                    self.fast(index, site, ts, value, &mut out)?;
+                Batch::Fast {
+                    site,
+                    ts,
+                    thread,
+                    value,
+                } => {
+                    let thread = self.thread_of(index, thread)?;
+                    self.fast(index, site, ts, thread, value, &mut out)?;
+                    continue;
+                }
+                Batch::Thread { index: i, ident } => {
+                    // Registered in order: 1, 2, …
+                    if usize::from(i) != self.threads.len() + 1 {
+                        return Err(bad(format!(
+                            "thread index {i} registered out of order (next is {})",
+                            self.threads.len() + 1
+                        )));
+                    }
+                    self.threads.push(ident);
                     continue;
                 }
                 Batch::Item(MObj::List(fields)) => fields,
@@ -658,12 +700,13 @@ impl ChunkDecoder {
         index: u64,
         site: u32,
         ts: i64,
+        thread: u64,
         value: MObj,
         out: &mut impl FnMut(Capture) -> Result<(), WireError>,
     ) -> Result<(), WireError> {
         let probe = self.fast_probe(index, site)?;
         let ts_ns = self.timestamp(ts);
-        self.record(ts_ns, self.main_thread, probe, 0, value, out)
+        self.record(ts_ns, thread, probe, 0, value, out)
     }
 
     /// The one probe of a fast record's site.
@@ -744,6 +787,8 @@ pub enum Batch {
         site: u32,
         /// Monotonic ns.
         ts: i64,
+        /// Thread index (see `Batch::Thread`).
+        thread: u16,
         /// The value.
         value: binary::PlainValue,
     },
@@ -753,8 +798,19 @@ pub enum Batch {
         site: u32,
         /// Monotonic ns.
         ts: i64,
+        /// Thread index (see `Batch::Thread`).
+        thread: u16,
         /// The value, as marshal would have decoded it.
         value: MObj,
+    },
+    /// The native core's registration of a thread: its records of thread
+    /// index `index` (1, 2, … in order; 0 is the main thread) are the
+    /// thread of Python ident `ident`. No record of its own.
+    Thread {
+        /// The index.
+        index: u16,
+        /// The Python thread ident.
+        ident: u64,
     },
 }
 
@@ -1014,6 +1070,96 @@ mod tests {
     const COMPLETES_9: &[u8] = &[
         41, 2, 91, 0, 0, 0, 0, 91, 1, 0, 0, 0, 169, 2, 233, 9, 0, 0, 0, 233, 5, 0, 0, 0,
     ];
+
+    /// A CHUNK_BIN payload with no Python part and these 32-byte records.
+    fn bin_payload(recs: &[[u8; 32]]) -> Vec<u8> {
+        // marshal.dumps(([], [], [])) (version 4: no refs)
+        let blob: &[u8] = &[41, 3, 91, 0, 0, 0, 0, 91, 0, 0, 0, 0, 91, 0, 0, 0, 0];
+        let mut b = (blob.len() as u32).to_le_bytes().to_vec();
+        b.extend_from_slice(blob);
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(&(recs.len() as u32).to_le_bytes());
+        for r in recs {
+            b.extend_from_slice(r);
+        }
+        b
+    }
+
+    /// A record: kind, value tag, thread index, site, ts, first value word.
+    fn bin_rec(kind: u8, tag: u8, thread: u16, site: u32, ts: i64, a: u64) -> [u8; 32] {
+        let mut r = [0u8; 32];
+        r[0] = kind;
+        r[1] = tag;
+        r[2..4].copy_from_slice(&thread.to_le_bytes());
+        r[4..8].copy_from_slice(&site.to_le_bytes());
+        r[8..16].copy_from_slice(&ts.to_le_bytes());
+        r[16..24].copy_from_slice(&a.to_le_bytes());
+        r
+    }
+
+    fn decode_bin_all(d: &mut ChunkDecoder, payload: &[u8]) -> Result<Vec<Capture>, WireError> {
+        let mut out = Vec::new();
+        d.decode_bin(payload, |c| {
+            out.push(c);
+            Ok(())
+        })
+        .map(|()| out)
+    }
+
+    #[test]
+    fn native_records_carry_the_thread_their_index_was_registered_for() {
+        let mut d = ChunkDecoder::new(&hello(), 1);
+        // Thread index 1 is ident 555; then a record of it and one of the
+        // main thread (index 0); then index 2 (ident 556) in a later chunk.
+        let first = bin_payload(&[
+            bin_rec(4, 0, 0, 1, 0, 555),
+            bin_rec(1, 4, 1, 0, 2000, 10),
+            bin_rec(1, 4, 0, 0, 2001, 11),
+        ]);
+        let second = bin_payload(&[
+            bin_rec(4, 0, 0, 2, 0, 556),
+            bin_rec(1, 4, 2, 0, 2002, 12),
+            bin_rec(1, 4, 1, 0, 2003, 13),
+        ]);
+        let threads = |caps: Vec<Capture>| -> Vec<(u64, u64)> {
+            caps.into_iter()
+                .map(|c| match c {
+                    Capture::Record(r) => (r.seq, r.thread),
+                    other => panic!("not a record: {other:?}"),
+                })
+                .collect()
+        };
+        assert_eq!(
+            threads(decode_bin_all(&mut d, &first).unwrap()),
+            [(0, 555), (1, 77)]
+        );
+        assert_eq!(
+            threads(decode_bin_all(&mut d, &second).unwrap()),
+            [(2, 556), (3, 555)]
+        );
+    }
+
+    #[test]
+    fn a_thread_index_never_registered_or_registered_out_of_order_is_an_error() {
+        let mut d = ChunkDecoder::new(&hello(), 1);
+        let err = decode_bin_all(&mut d, &bin_payload(&[bin_rec(1, 4, 3, 0, 2000, 10)]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("thread index 3, which was never registered"),
+            "{err}"
+        );
+        let mut d = ChunkDecoder::new(&hello(), 1);
+        let err = decode_bin_all(&mut d, &bin_payload(&[bin_rec(4, 0, 0, 2, 0, 9)]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("registered out of order"), "{err}");
+        let mut d = ChunkDecoder::new(&hello(), 1);
+        let err = decode_bin_all(&mut d, &bin_payload(&[bin_rec(4, 0, 0, 0, 0, 9)]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("a thread registration with index 0"), "{err}");
+    }
 
     #[test]
     fn placeholder_then_completion_join_on_the_placeholders_seq() {

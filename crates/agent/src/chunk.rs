@@ -30,6 +30,11 @@ pub const REC_BYTES: usize = 32;
 pub const K_FAST: u8 = 1;
 pub const K_PY: u8 = 2;
 pub const K_COMP: u8 = 3;
+/// A thread's registration: its index (in the site field) and Python
+/// ident (first value word), before the first K_FAST record of that
+/// thread's index (which sits in bytes 2..4 of a K_FAST record; 0 is the
+/// main thread's, all records' before threads exist).
+pub const K_THREAD: u8 = 4;
 
 /// Value tags of a record's slot.
 pub const V_PEND: u8 = 0;
@@ -63,8 +68,19 @@ type Rec = [u8; REC_BYTES];
 /// # Safety
 /// `p` points to 32 writable bytes.
 #[inline(always)]
-unsafe fn write_rec(p: *mut u8, kind: u8, vtag: u8, site: u32, ts: i64, a: u64, b: u64) {
-    let head = u64::from(kind) | u64::from(vtag) << 8 | u64::from(site) << 32;
+#[allow(clippy::too_many_arguments)]
+unsafe fn write_rec(
+    p: *mut u8,
+    kind: u8,
+    vtag: u8,
+    thread: u16,
+    site: u32,
+    ts: i64,
+    a: u64,
+    b: u64,
+) {
+    let head =
+        u64::from(kind) | u64::from(vtag) << 8 | u64::from(thread) << 16 | u64::from(site) << 32;
     // SAFETY: 32 bytes at p are writable (caller).
     unsafe {
         let q = p.cast::<u64>();
@@ -75,10 +91,11 @@ unsafe fn write_rec(p: *mut u8, kind: u8, vtag: u8, site: u32, ts: i64, a: u64, 
     }
 }
 
-fn make_rec(kind: u8, vtag: u8, site: u32, ts: i64, a: u64, b: u64) -> Rec {
+fn make_rec(kind: u8, vtag: u8, thread: u16, site: u32, ts: i64, a: u64, b: u64) -> Rec {
     let mut r = [0u8; REC_BYTES];
     r[0] = kind;
     r[1] = vtag;
+    r[2..4].copy_from_slice(&thread.to_le_bytes());
     r[4..8].copy_from_slice(&site.to_le_bytes());
     r[8..16].copy_from_slice(&ts.to_le_bytes());
     r[16..24].copy_from_slice(&a.to_le_bytes());
@@ -581,9 +598,10 @@ impl Chunk {
         (i < self.n).then_some(i)
     }
 
-    /// Appends a trigger of `site` at `ts` whose one value waits; its ordinal.
+    /// Appends a trigger of `site` at `ts` by thread index `thread` (see
+    /// `K_THREAD`) whose one value waits; its ordinal.
     #[inline]
-    pub fn push_fast(&mut self, site: u32, ts: i64) -> u64 {
+    pub fn push_fast(&mut self, site: u32, ts: i64, thread: u16) -> u64 {
         let i = self.n;
         let n = self.base + i as u64;
         match &self.ring {
@@ -592,13 +610,19 @@ impl Chunk {
                 // on the stack and copied stalled on its own byte stores.
                 // SAFETY: slot i < cap is within the mapping; the count is
                 // published after the record is written.
-                unsafe { write_rec(r.slot(i), K_FAST, V_PEND, site, ts, 0, 0) };
+                unsafe { write_rec(r.slot(i), K_FAST, V_PEND, thread, site, ts, 0, 0) };
                 r.set_count(i + 1);
                 self.n += 1;
             }
-            _ => self.push(make_rec(K_FAST, V_PEND, site, ts, 0, 0)),
+            _ => self.push(make_rec(K_FAST, V_PEND, thread, site, ts, 0, 0)),
         }
         n
+    }
+
+    /// Registers thread index `index` as the thread of Python ident `ident`
+    /// (a `K_THREAD` record).
+    pub fn push_thread(&mut self, index: u16, ident: u64) {
+        self.push(make_rec(K_THREAD, 0, 0, u32::from(index), 0, ident, 0));
     }
 
     /// Appends one of the Python core's items (a list, kept referenced).
@@ -610,7 +634,7 @@ impl Chunk {
         if unsafe { PyList_Append(self.py_items, item) } != 0 {
             return false;
         }
-        self.push(make_rec(K_PY, 0, 0, 0, 0, 0));
+        self.push(make_rec(K_PY, 0, 0, 0, 0, 0, 0));
         true
     }
 
@@ -664,7 +688,7 @@ impl Chunk {
     /// A completion of the placeholder `token` (sent in an earlier chunk)
     /// with `v`: in the chunk and, for a SIGKILL, in the ring.
     pub fn complete_token(&mut self, token: i64, v: Val) {
-        let rec = make_rec(K_COMP, v.tag, 0, token, v.a, v.b);
+        let rec = make_rec(K_COMP, v.tag, 0, 0, token, v.a, v.b);
         if let Some(r) = &self.ring {
             let i = self.comps.len();
             if i < r.ccap {

@@ -65,6 +65,7 @@ struct Memo {
     offset_val: i64,
     gen: u64,
     site: Option<u32>,
+    quiet: bool,
     /// Borrowed from the entry (alive while the generation holds).
     probe: *mut PyObject,
     unit: *mut PyObject,
@@ -146,6 +147,16 @@ struct State {
     hot_path: Option<Hot>,
     /// See `HotComplete`.
     hot_complete: Option<HotComplete>,
+    /// The manager (owned), once threads exist (`use_threads`): its lock
+    /// is looked at before each event (see `mt_free`). NULL before.
+    mgr: *mut PyObject,
+    /// Interned "lock" and "locked".
+    lock_attr: *mut PyObject,
+    locked_attr: *mut PyObject,
+    /// The Python idents of the threads registered so far (`K_THREAD`),
+    /// index i + 1 each; and the last one asked for with its index.
+    threads: Vec<u64>,
+    last_thread: (u64, u16),
 }
 
 /// The tight loop's event, as the last one the extension completed left
@@ -245,7 +256,7 @@ impl HotEvent {
             if code != self.code || offset != self.offset {
                 return None;
             }
-            if table()?.generation() != self.gen || item0(st.mt) != Py_False() {
+            if table()?.generation() != self.gen || !mt_free(st) {
                 return None;
             }
             let iframe = st.thread_frame.as_ref()?.current()?;
@@ -1036,13 +1047,13 @@ unsafe extern "C" fn on_instr(
             return hand_over(st, args, nargs);
         };
         let gen = t.generation();
-        let (site, probe, unit) = match st.memo {
+        let (site, probe, unit, quiet) = match st.memo {
             Some(ref m)
                 if m.code == code
                     && m.gen == gen
                     && (m.offset == offset_obj || small_int(offset_obj) == Some(m.offset_val)) =>
             {
-                (m.site, m.probe, m.unit)
+                (m.site, m.probe, m.unit, m.quiet)
             }
             _ => {
                 let offset = PyLong_AsLong(offset_obj);
@@ -1056,7 +1067,7 @@ unsafe extern "C" fn on_instr(
                 let Some(entry) = t.get(code, offset as i64) else {
                     return hand_over(st, args, nargs);
                 };
-                let (site, probe, unit) = (entry.site, entry.probe, entry.unit);
+                let (site, probe, unit, quiet) = (entry.site, entry.probe, entry.unit, entry.quiet);
                 if let Some(old) = st.memo.take() {
                     Py_DECREF(old.offset);
                 }
@@ -1066,13 +1077,19 @@ unsafe extern "C" fn on_instr(
                     offset_val: offset as i64,
                     gen,
                     site,
+                    quiet,
                     probe,
                     unit,
                 });
-                (site, probe, unit)
+                (site, probe, unit, quiet)
             }
         };
-        if item0(st.mt) != Py_False() {
+        if quiet && item0(st.mt) == Py_False() {
+            // Nothing to do while one thread runs: the Python core's
+            // callback disables the event.
+            return hand_over(st, args, nargs);
+        }
+        if !mt_free(st) {
             PyErr_Clear();
             return hand_over(st, args, nargs);
         }
@@ -1085,6 +1102,9 @@ unsafe extern "C" fn on_instr(
         let Some(f) = find(st, code) else {
             return hand_over(st, args, nargs);
         };
+        let Some(tidx) = thread_index(st, c) else {
+            return hand_over(st, args, nargs);
+        };
         // From here on the event is ours.
         if !complete(st, c, &f.entry) {
             return forget(st, f.frame);
@@ -1093,7 +1113,7 @@ unsafe extern "C" fn on_instr(
             Some(k) => k.now(),
             None => clock::monotonic_ns(),
         };
-        let n = c.push_fast(site, ts);
+        let n = c.push_fast(site, ts, tidx);
         if let Entry::Native(w, _) = f.entry {
             // The frame's Waiting takes the new record, in place.
             set_waiting(w, n, probe, unit);
@@ -1242,12 +1262,13 @@ unsafe fn hot(st: &mut State, code: *mut PyObject, offset: i64) -> Option<*mut P
         let h = st.hot_path.as_ref()?;
         let iframe = h.event.matches(st, code, offset)?;
         let w = h.event.w;
-        let (site, probe, unit) = (h.site, h.probe, h.unit);
+        let (site, probe, unit, idx) = (h.site, h.probe, h.unit, h.idx);
+        let tidx = thread_index(st, chunk()?)?;
         let c = if (*w).probe.is_null() {
             // Nothing waits (its capture was completed in between).
             chunk()?
         } else {
-            let idx = h.idx?;
+            let idx = idx?;
             if (*w).probe != probe || (*w).unit != unit {
                 return None;
             }
@@ -1264,9 +1285,105 @@ unsafe fn hot(st: &mut State, code: *mut PyObject, offset: i64) -> Option<*mut P
             Some(k) => k.now(),
             None => clock::monotonic_ns(),
         };
-        let n = c.push_fast(site, ts);
+        let n = c.push_fast(site, ts, tidx);
         set_waiting(w, n, probe, unit);
         Some(record_done(st, c, ts))
+    }
+}
+
+/// Whether the extension may handle an event now: always while one thread
+/// runs; with threads, only while no thread is inside the manager's locked
+/// sections — the Python core takes a timestamp and appends its item under
+/// the lock, reading values in between (which may run the program's code
+/// and switch threads), so a record made meanwhile would come before it
+/// in seq with a later timestamp.
+///
+/// # Safety
+/// GIL held.
+#[inline(always)]
+unsafe fn mt_free(st: &State) -> bool {
+    // SAFETY: GIL held (caller); every result is checked and released.
+    unsafe {
+        if item0(st.mt) == Py_False() {
+            return true;
+        }
+        if st.mgr.is_null() {
+            return false;
+        }
+        let lock = PyObject_GetAttr(st.mgr, st.lock_attr);
+        if lock.is_null() {
+            PyErr_Clear();
+            return false;
+        }
+        let r = PyObject_CallMethodObjArgs(lock, st.locked_attr, ptr::null_mut::<PyObject>());
+        Py_DECREF(lock);
+        if r.is_null() {
+            PyErr_Clear();
+            return false;
+        }
+        let free = r == Py_False();
+        Py_DECREF(r);
+        free
+    }
+}
+
+/// The running thread's index for its records (`K_THREAD`): 0 while one
+/// thread runs (the log's main thread); with threads, the index
+/// registered for its Python ident (registered now, in `c`, the first
+/// time). None when the indexes are used up: the Python core's items
+/// carry the ident then.
+///
+/// # Safety
+/// GIL held.
+#[inline(always)]
+unsafe fn thread_index(st: &mut State, c: &mut Chunk) -> Option<u16> {
+    // SAFETY: GIL held (caller).
+    unsafe {
+        if item0(st.mt) == Py_False() {
+            return Some(0);
+        }
+        // (c_ulong: 64 bits on every platform the extension builds for.)
+        let ident = PyThread_get_thread_ident() as u64;
+        if st.last_thread.0 == ident && st.last_thread.1 != 0 {
+            return Some(st.last_thread.1);
+        }
+        let index = match st.threads.iter().position(|&t| t == ident) {
+            Some(i) => u16::try_from(i + 1).ok()?,
+            None => {
+                let index = u16::try_from(st.threads.len() + 1).ok()?;
+                st.threads.push(ident);
+                c.push_thread(index, ident);
+                index
+            }
+        };
+        st.last_thread = (ident, index);
+        Some(index)
+    }
+}
+
+/// `use_threads(mgr)`: threads exist; the extension takes their events
+/// too, looking at `mgr.lock` before each (see `mt_free`).
+unsafe extern "C" fn use_threads(_module: *mut PyObject, mgr: *mut PyObject) -> *mut PyObject {
+    // SAFETY: GIL held (CPython calls this); the reference kept is new.
+    unsafe {
+        let Some(st) = state() else {
+            PyErr_SetString(PyExc_RuntimeError, c"_probe_native: not installed".as_ptr());
+            return ptr::null_mut();
+        };
+        let old = st.mgr;
+        st.mgr = Py_NewRef(mgr);
+        Py_XDECREF(old);
+        Py_NewRef(Py_None())
+    }
+}
+
+/// `threads_seen() -> int`: how many threads the extension registered
+/// (the threads whose events it took itself; 0 while one thread ran).
+unsafe extern "C" fn threads_seen(_module: *mut PyObject, _args: *mut PyObject) -> *mut PyObject {
+    // SAFETY: GIL held (CPython calls this).
+    unsafe {
+        let n = state().map_or(0, |st| st.threads.len());
+        PyLong_FromSize_t(n)
     }
 }
 
@@ -1436,7 +1553,9 @@ unsafe extern "C" fn install(
             }
         }
         let base = PyUnicode_InternFromString(c"base".as_ptr());
-        if base.is_null() {
+        let lock_attr = PyUnicode_InternFromString(c"lock".as_ptr());
+        let locked_attr = PyUnicode_InternFromString(c"locked".as_ptr());
+        if base.is_null() || lock_attr.is_null() || locked_attr.is_null() {
             return ptr::null_mut();
         }
         let slot = &mut *STATE.0.get();
@@ -1476,6 +1595,11 @@ unsafe extern "C" fn install(
             thread_frame: None,
             hot_path: None,
             hot_complete: None,
+            mgr: ptr::null_mut(),
+            lock_attr,
+            locked_attr,
+            threads: Vec::new(),
+            last_thread: (0, 0),
         });
         chunk::check_ints();
         if let Some(st) = state() {
@@ -1503,6 +1627,7 @@ unsafe extern "C" fn table_set(
         let code = *args;
         let offset = PyLong_AsLong(*args.add(1));
         let site = PyLong_AsLongLong(*args.add(2));
+        let site_arg = site;
         if !PyErr_Occurred().is_null() {
             return ptr::null_mut();
         }
@@ -1510,11 +1635,19 @@ unsafe extern "C" fn table_set(
             PyErr_SetString(PyExc_RuntimeError, c"_probe_native: no table".as_ptr());
             return ptr::null_mut();
         };
+        // -1: complete-only; -2: complete-only, nothing while one thread runs.
         let (site, probe, unit) = match u32::try_from(site) {
             Ok(s) => (Some(s), *args.add(3), *args.add(4)),
             Err(_) => (None, ptr::null_mut(), ptr::null_mut()),
         };
-        t.set(code, offset as i64, site, probe, unit);
+        t.set(
+            code,
+            offset as i64,
+            site,
+            site.is_none() && site_arg == -2,
+            probe,
+            unit,
+        );
         Py_NewRef(Py_None())
     }
 }
@@ -1764,7 +1897,7 @@ const fn method(
     }
 }
 
-static mut METHODS: [PyMethodDef; 23] = [
+static mut METHODS: [PyMethodDef; 26] = [
     method(
         c"write_progress",
         PyMethodDefPointer { PyCFunctionFast: write::write_progress },
@@ -1818,6 +1951,24 @@ static mut METHODS: [PyMethodDef; 23] = [
         PyMethodDefPointer { PyCFunction: tracer::trace_interrupted },
         METH_NOARGS,
         c"trace_interrupted() -> bool: tracing stopped on a Ctrl-C raised from an event the native trace function handled",
+    ),
+    method(
+        c"trace_thread",
+        PyMethodDefPointer { PyCFunction: tracer::trace_thread },
+        METH_O,
+        c"trace_thread(global) -> bool: on 3.11, the native trace function for a thread the program started, in place of sys.settrace(global) (False: never installed)",
+    ),
+    method(
+        c"use_threads",
+        PyMethodDefPointer { PyCFunction: use_threads },
+        METH_O,
+        c"use_threads(mgr): threads exist; their events are taken too, mgr.lock looked at before each",
+    ),
+    method(
+        c"threads_seen",
+        PyMethodDefPointer { PyCFunction: threads_seen },
+        METH_NOARGS,
+        c"threads_seen() -> int: the threads whose events the extension took itself",
     ),
     method(
         c"use_direct_locals",

@@ -15,6 +15,9 @@ use pyo3_ffi::*;
 pub struct Entry {
     /// The batch site of the fast action; None for a complete-only action.
     pub site: Option<u32>,
+    /// A complete-only action that does nothing while one thread runs (a
+    /// `for` header's): the Python core's then (see plan.py `_may_quiet`).
+    pub quiet: bool,
     /// The probe and unit (owned; NULL for complete-only).
     pub probe: *mut PyObject,
     pub unit: *mut PyObject,
@@ -141,6 +144,7 @@ impl Table {
         code: *mut PyObject,
         offset: i64,
         site: Option<u32>,
+        quiet: bool,
         probe: *mut PyObject,
         unit: *mut PyObject,
     ) {
@@ -148,6 +152,7 @@ impl Table {
         let entry = unsafe {
             Entry {
                 site,
+                quiet,
                 probe: if probe.is_null() {
                     probe
                 } else {

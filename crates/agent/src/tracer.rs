@@ -13,7 +13,8 @@
 //!   nothing while one thread runs (and one does), the local function
 //!   would return at once: nothing is called;
 //! * at the plan's fast action (one LHS local captured per statement) and
-//!   at an action that only completes the frame's waiting capture, the
+//!   at an action that only completes the frame's waiting capture (such a
+//!   quiet one too, once threads exist), the
 //!   event is the 3.12+ INSTRUCTION callback's (`on_instr` in `lib.rs`,
 //!   hot paths included), which hands every case it does not take to the
 //!   local function, unchanged;
@@ -188,11 +189,11 @@ unsafe fn event(frame: *mut PyFrameObject) -> Option<c_int> {
         match t.action_at(code, offset)? {
             // The local function would return at once.
             ActionAt::Nothing => return Some(0),
+            // With threads it completes (the table has it as complete-only).
             ActionAt::Quiet => {
                 if item0(st.mt) == Py_False() {
                     return Some(0);
                 }
-                return None;
             }
             ActionAt::Some => {}
         }
@@ -406,5 +407,25 @@ pub unsafe extern "C" fn trace_interrupted(
     unsafe {
         let yes = tracer().is_some_and(|t| t.interrupted);
         Py_NewRef(if yes { Py_True() } else { Py_False() })
+    }
+}
+
+/// `trace_thread(global) -> bool`: this trace function for the calling
+/// thread (one the program started), in place of `sys.settrace(global)`.
+/// Its frames are CPython 3.11's, as `trace_install` found on the first
+/// thread; False when that never happened (the caller keeps
+/// `sys.settrace`).
+pub unsafe extern "C" fn trace_thread(
+    _module: *mut PyObject,
+    global: *mut PyObject,
+) -> *mut PyObject {
+    // SAFETY: CPython calls this with the GIL held; PyEval_SetTrace takes
+    // its own reference to `global`.
+    unsafe {
+        if tracer().is_none() {
+            return Py_NewRef(Py_False());
+        }
+        PyEval_SetTrace(Some(trace), global);
+        Py_NewRef(Py_True())
     }
 }

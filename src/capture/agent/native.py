@@ -146,6 +146,12 @@ class NativeCore(MonitoringCore):
             mgr.warnings.append("the native core could not confirm this Python build's frame layout: "
                                 "function locals are read by name, which is slower")
 
+    def on_threads(self):
+        # The extension takes the threads' events too: it looks at the
+        # manager's lock before each, and its records carry their thread.
+        self.native.use_threads(self.mgr)
+        super().on_threads()
+
     def uninstall(self):
         super().uninstall()
         try:

@@ -1123,6 +1123,10 @@ class Planner:
                     self.complete_at[off] = (code,)
                 if native is not None:
                     native(code, off, -1, None, None)
+            elif a.complete == STMT and a.quiet and not a.arm and not a.binds and a.fire is None:
+                if native is not None:
+                    # Complete-only once threads exist (-2); nothing before.
+                    native(code, off, -2, None, None)
 
     def use_native(self, enter, actions=None):
         """From now on, every fast and complete-only action (those planned

@@ -7,6 +7,11 @@
 # the interpreter emits at each such offset on every execution; otherwise it
 # turns line events off and listens to opcode events. Events at offsets the
 # plan has no action for are ignored.
+#
+# The native core on 3.11 is this core with the extension's C trace function
+# (crates/agent/src/tracer.rs) in place of CPython's trampoline, in every
+# thread: it skips the events the local function would ignore, runs the hot
+# paths the 3.12+ INSTRUCTION callback runs, and calls `local` for the rest.
 
 import sys
 import time
@@ -267,10 +272,15 @@ class SettraceCore:
         self.planner.plan_for(code)
 
     def on_new_thread(self):
-        sys.settrace(self.global_trace)
+        # The native trace function in threads too (3.11): through
+        # sys.settrace, CPython's trampoline would send every event of their
+        # probed frames to Python.
+        if not (self.traced_natively and self.native.trace_thread(self.global_trace)):
+            sys.settrace(self.global_trace)
 
     def on_threads(self):
-        pass
+        if self.native is not None:
+            self.native.use_threads(self.mgr)  # see NativeCore.on_threads
 
     def uninstall(self):
         interrupted = getattr(self, "interrupted", [False])[0] or (
