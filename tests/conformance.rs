@@ -234,4 +234,5 @@ corpus!(
     sys_exit,
     os_exit,
     keyboard_interrupt,
+    throw_into_yield_from,
 );

@@ -191,6 +191,9 @@ POP_TOP = dis.opmap["POP_TOP"]
 POP_ITER = dis.opmap.get("POP_ITER", -1)
 GET_ANEXT = dis.opmap["GET_ANEXT"]
 END_ASYNC_FOR = dis.opmap["END_ASYNC_FOR"]
+RESUME = dis.opmap["RESUME"]
+YIELD_VALUE = dis.opmap["YIELD_VALUE"]
+CLEANUP_THROW = dis.opmap.get("CLEANUP_THROW", -1)  # 3.12+
 LOAD_CONST = dis.opmap["LOAD_CONST"]
 CONSUMES_STOPITERATION = {dis.opmap[n] for n in ("FOR_ITER", "SEND", "END_SEND", "END_FOR", "CLEANUP_THROW")
                           if n in dis.opmap}
@@ -1528,7 +1531,8 @@ class Tracer:
                 st = self.state(frame, cm)
             raw = frame.f_code.co_code
             op = raw[offset] if 0 <= offset < len(raw) else None
-            if isinstance(exc, StopIteration) and op in CONSUMES_STOPITERATION:
+            if isinstance(exc, StopIteration) and (op in CONSUMES_STOPITERATION
+                                                   or self.thrown_into_send_loop(frame.f_code, offset)):
                 return
             if isinstance(exc, StopAsyncIteration) and self.handled_by_end_async_for(frame.f_code, offset):
                 return
@@ -1538,6 +1542,24 @@ class Tracer:
                 self.complete(frame, cs.pending, True, snap)
             st.prev_bind = None
             st.exc = True
+
+    @staticmethod
+    def thrown_into_send_loop(code, offset):
+        """Whether `offset` is the RESUME after a YIELD_VALUE whose handler is
+        CLEANUP_THROW: where 3.13+ report an exception thrown into a frame
+        suspended in `yield from`/`await`; a StopIteration there (the
+        subiterator returned) is CLEANUP_THROW's to take."""
+        raw = code.co_code
+        if not (2 <= offset < len(raw)) or raw[offset] != RESUME or raw[offset - 2] != YIELD_VALUE:
+            return False
+        try:
+            entries = dis.Bytecode(code).exception_entries
+        except Exception:
+            return False
+        for e in entries:
+            if e.start <= offset - 2 < e.end:
+                return raw[e.target] == CLEANUP_THROW
+        return False
 
     @staticmethod
     def handled_by_end_async_for(code, offset):

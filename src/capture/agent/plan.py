@@ -902,6 +902,14 @@ def build_plan(code, sm, sites, threads_quiet=True):
             stop.update(bc.extent(k))
             if ops[k] != _FOR_ITER and k > 0:
                 stop.update(bc.extent(k - 1))
+    # A StopIteration thrown into a frame suspended in `yield from` or
+    # `await` (throw() whose subiterator returned): its yield's handler,
+    # CLEANUP_THROW, takes the value — the interpreter's own. 3.13+ report
+    # it at the RESUME after the yield.
+    for k in range(n - 1):
+        if (ops[k] == _YIELD_VALUE and _OPNAME[ops[k + 1]] == "RESUME" and bc.exc_succ[k]
+                and _OPNAME[ops[bc.exc_succ[k][0]]] == "CLEANUP_THROW"):
+            stop.update(bc.extent(k + 1))
     plan.stop_offsets = frozenset(stop)
     # A StopAsyncIteration is the interpreter's own only where an `async
     # for` ends: raised inside the range whose handler is its END_ASYNC_FOR.
