@@ -365,6 +365,17 @@ impl ArrayValue {
         })
     }
 
+    /// Element `i` of an integer or bool dtype, exactly (uint64 included);
+    /// `None` for other dtypes or past the kept data.
+    pub fn get_int(&self, i: usize) -> Option<i128> {
+        match self.dtype {
+            Dtype::Uint64 if i < self.len() => {
+                Some(i128::from(u64::from_le_bytes(self.elem(i, 0))))
+            }
+            _ => self.get_i64(i).map(i128::from),
+        }
+    }
+
     /// The kept elements as `f64` (real parts for complex dtypes).
     pub fn to_f64_vec(&self) -> Vec<f64> {
         (0..self.len()).filter_map(|i| self.get_f64(i)).collect()

@@ -64,6 +64,29 @@ pub fn close_f64(a: f64, b: f64, t: &Tolerance) -> (bool, Option<(f64, f64)>) {
     (d <= t.atol + t.rtol * a.abs(), Some((d, rel)))
 }
 
+/// Whether two integers are close: equal, or (with a tolerance) their
+/// exact difference within it — never through `f64` alone, where two ints
+/// beyond 2^53 that differ round to the same float.
+pub fn close_ints(a: i128, b: i128, t: &Tolerance) -> (bool, Option<(f64, f64)>) {
+    if a == b {
+        return (true, Some((0.0, 0.0)));
+    }
+    // At least 1: the rounding of a u128 never reaches 0.
+    let d = a.abs_diff(b) as f64;
+    let m = (a as f64).abs();
+    let rel = if a != 0 { d / m } else { f64::INFINITY };
+    (d <= t.atol + t.rtol * m, Some((d, rel)))
+}
+
+/// An int value (an `Int`, or a `BigInt` within 128 bits) exactly.
+fn int_of(v: &Value) -> Option<i128> {
+    match v {
+        Value::Int(i) => Some(i128::from(*i)),
+        Value::BigInt(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
 /// Whether two complex numbers are close (modulus of the difference).
 pub fn close_complex(a: (f64, f64), b: (f64, f64), t: &Tolerance) -> (bool, Option<(f64, f64)>) {
     let nan_a = a.0.is_nan() || a.1.is_nan();
@@ -207,9 +230,8 @@ fn compare_arrays(a: &ArrayValue, b: &ArrayValue, t: &Tolerance) -> Outcome {
                     t,
                 ),
             )
-        } else if exact_ints && a.get_i64(k).is_some() && a.get_i64(k) == b.get_i64(k) {
-            o.absorb(0.0, 0.0);
-            true
+        } else if let (true, Some(x), Some(y)) = (exact_ints, a.get_int(k), b.get_int(k)) {
+            numeric(&mut o, close_ints(x, y, t))
         } else {
             numeric(
                 &mut o,
@@ -241,26 +263,31 @@ pub fn compare(a: &Value, b: &Value, t: &Tolerance) -> Outcome {
     };
     let ok = match (a, b) {
         (Value::Float(x), Value::Float(y)) => numeric(&mut o, close_f64(*x, *y, t)),
-        (Value::Int(x), Value::Int(y)) => {
-            if x == y {
-                o.absorb(0.0, 0.0);
-                true
-            } else {
-                numeric(&mut o, close_f64(*x as f64, *y as f64, t))
-            }
-        }
         (Value::Int(_) | Value::BigInt(_), Value::Int(_) | Value::BigInt(_)) => {
-            let text = |v: &Value| match v {
-                Value::Int(i) => i.to_string(),
-                Value::BigInt(s) => s.clone(),
-                _ => String::new(),
-            };
-            if text(a) == text(b) {
-                o.absorb(0.0, 0.0);
-                true
+            if let (Some(x), Some(y)) = (int_of(a), int_of(b)) {
+                numeric(&mut o, close_ints(x, y, t))
             } else {
-                let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
-                numeric(&mut o, close_f64(f(a), f(b), t))
+                // Beyond 128 bits: equal as text, else at least 1 apart.
+                let text = |v: &Value| match v {
+                    Value::Int(i) => i.to_string(),
+                    Value::BigInt(s) => s.clone(),
+                    _ => String::new(),
+                };
+                if text(a) == text(b) {
+                    o.absorb(0.0, 0.0);
+                    true
+                } else {
+                    let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+                    let (x, y) = (f(a), f(b));
+                    if x.is_finite() && y.is_finite() {
+                        let d = (y - x).abs().max(1.0);
+                        let m = x.abs();
+                        let rel = if m != 0.0 { d / m } else { f64::INFINITY };
+                        numeric(&mut o, (d <= t.atol + t.rtol * m, Some((d, rel))))
+                    } else {
+                        false
+                    }
+                }
             }
         }
         (Value::Bool(x), Value::Bool(y)) => {
@@ -325,6 +352,65 @@ mod tests {
 
     fn ulp_up(x: f64) -> f64 {
         f64::from_bits(x.to_bits() + 1)
+    }
+
+    #[test]
+    fn ints_that_round_to_one_float_still_differ_without_a_tolerance() {
+        // 2^63 - 256 and 2^63 - 255 are the same f64.
+        let (x, y) = (0x7fff_ffff_ffff_ff00_i64, 0x7fff_ffff_ffff_ff01_i64);
+        assert_eq!(x as f64, y as f64);
+        let o = compare(&Value::Int(x), &Value::Int(y), &EXACT);
+        assert!(!o.equal, "{o:?}");
+        assert_eq!(o.abs, Some(1.0));
+        // 2^53 + 1 against 2^53; 2^70 + 1 against 2^70 (BigInt).
+        assert!(!compare(&Value::Int((1 << 53) + 1), &Value::Int(1 << 53), &EXACT).equal);
+        let big = |s: &str| Value::BigInt(s.into());
+        assert!(
+            !compare(
+                &big("1180591620717411303425"),
+                &big("1180591620717411303424"),
+                &EXACT
+            )
+            .equal
+        );
+        assert!(
+            compare(
+                &big("1180591620717411303424"),
+                &big("1180591620717411303424"),
+                &EXACT
+            )
+            .equal
+        );
+        // Beyond 128 bits too.
+        let huge = "1".repeat(45);
+        let mut huge2 = huge.clone();
+        huge2.replace_range(44.., "2");
+        assert!(!compare(&big(&huge), &big(&huge2), &EXACT).equal);
+        // With a tolerance the exact difference counts.
+        let t = Tolerance { atol: 1.0, ..EXACT };
+        assert!(compare(&Value::Int(x), &Value::Int(y), &t).equal);
+        assert!(!compare(&Value::Int(x), &Value::Int(x - 2), &t).equal);
+    }
+
+    #[test]
+    fn int64_and_uint64_array_elements_compare_exactly() {
+        let arr = |dtype: Dtype, words: &[u64]| {
+            Value::Array(ArrayValue {
+                type_name: "numpy.ndarray".into(),
+                dtype,
+                shape: vec![words.len() as u64],
+                truncated: false,
+                data: words.iter().flat_map(|w| w.to_le_bytes()).collect(),
+            })
+        };
+        let a = arr(Dtype::Int64, &[0x7fff_ffff_ffff_ff00]);
+        let b = arr(Dtype::Int64, &[0x7fff_ffff_ffff_ff01]);
+        assert!(!compare(&a, &b, &EXACT).equal);
+        let a = arr(Dtype::Uint64, &[(1 << 63) + 5]);
+        let b = arr(Dtype::Uint64, &[(1 << 63) + 6]);
+        let o = compare(&a, &b, &EXACT);
+        assert!(!o.equal, "{o:?}");
+        assert!(compare(&a, &a, &EXACT).equal);
     }
 
     #[test]
