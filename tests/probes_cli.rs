@@ -340,3 +340,55 @@ fn probes_resolves_a_file_with_the_interpreter_record_would_run_it_with() {
     std::fs::write(&script, "x = 1\n").unwrap();
     assert!(resolved_by(&script).starts_with(&format!("{default_version}.")));
 }
+
+/// An interpreter named by `probes --python` or `$PROBE_PYTHON` (for
+/// `probes` and for `record -- script.py`) that is not Python is refused
+/// with an error naming it and where it came from — and never run.
+#[test]
+fn an_interpreter_that_is_not_python_is_refused_and_never_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let ran = dir.path().join("RAN");
+    let fake = dir.path().join("notpy.sh");
+    std::fs::write(&fake, format!("#!/bin/sh\ntouch '{}'\n", ran.display())).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let script = dir.path().join("s.py");
+    std::fs::write(&script, "x = 1\n").unwrap();
+    let (fake_s, script_s) = (fake.to_str().unwrap(), script.to_str().unwrap());
+    let spec = format!("{script_s}:1:x");
+    let cases: Vec<(Vec<&str>, bool, &str)> = vec![
+        (
+            vec!["probes", script_s, "--python", fake_s],
+            false,
+            "(from --python)",
+        ),
+        (vec!["probes", script_s], true, "(from $PROBE_PYTHON)"),
+        (
+            vec!["record", "-p", &spec, "--", script_s],
+            true,
+            "(from $PROBE_PYTHON)",
+        ),
+        (
+            vec!["probes", script_s, "--python", "/bin/ls"],
+            false,
+            "(from --python)",
+        ),
+    ];
+    for (args, env, from) in cases {
+        let mut c = Command::new(probe_bin());
+        c.args(&args).current_dir(dir.path());
+        if env {
+            c.env("PROBE_PYTHON", fake_s);
+        }
+        let o = c.output().expect("probe runs");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("is not a Python interpreter") && err.contains(from),
+            "{args:?}: {err}"
+        );
+        assert!(!ran.exists(), "{args:?}: the program was run");
+    }
+}

@@ -44,8 +44,22 @@ pub fn run(args: ProbesArgs) -> Result<u8> {
     let file = file.as_path();
     // As `record -- FILE` would run it: the interpreter of the file's `#!`
     // line when that names Python, else the default one.
-    let python = python
-        .unwrap_or_else(|| record::command::script_interpreter(file, &record::default_python()));
+    // Never an unknown program: an interpreter named by --python or
+    // $PROBE_PYTHON is checked as `record` checks the one after `--`.
+    let python = match python {
+        Some(p) => {
+            record::command::check_interpreter(&p, "--python")?;
+            p
+        }
+        None => {
+            let default = record::default_python();
+            let p = record::command::script_interpreter(file, &default);
+            if p == default {
+                record::command::check_interpreter(&p, "$PROBE_PYTHON")?;
+            }
+            p
+        }
+    };
     let listing = list_probes(&python, file, line, plan)
         .with_context(|| format!("listing the probeable names of {}", file.display()))?;
     if json {

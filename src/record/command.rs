@@ -129,6 +129,52 @@ pub enum CommandError {
         /// What was checked.
         why: String,
     },
+    /// The interpreter named by `--python` or `$PROBE_PYTHON` is not one.
+    #[error("`{word}` (from {from}) is not a Python interpreter ({why}); probe does not run it")]
+    NotInterpreter {
+        /// The interpreter named.
+        word: String,
+        /// Where it was named.
+        from: &'static str,
+        /// What was checked.
+        why: String,
+    },
+}
+
+/// An interpreter named by `--python` or `$PROBE_PYTHON` (`from`) is run
+/// only when it is one, judged as the first word after `--` is: named
+/// `python…`/`pypy…`, a link to one, a CPython executable or a shell
+/// wrapper that execs one — never an unknown program. A name not found is
+/// let through: running it says so.
+pub fn check_interpreter(word: &str, from: &'static str) -> Result<(), CommandError> {
+    let w = OsStr::new(word);
+    if names_python(w) {
+        return Ok(());
+    }
+    let Some(path) = locate(w) else {
+        return Ok(());
+    };
+    let refuse = |why: String| CommandError::NotInterpreter {
+        word: word.to_string(),
+        from,
+        why,
+    };
+    if path.is_dir() {
+        return Err(refuse("it is a directory".into()));
+    }
+    let real_named_python = path
+        .canonicalize()
+        .ok()
+        .as_deref()
+        .and_then(Path::file_name)
+        .is_some_and(|n| named_python(&n.to_string_lossy()));
+    if real_named_python || believed_python(&path) {
+        return Ok(());
+    }
+    Err(refuse(format!(
+        "{} is not named python, and is neither a Python executable nor a shell wrapper that execs one",
+        path.display()
+    )))
 }
 
 /// Interpreter options that take the next argument.
@@ -425,7 +471,11 @@ fn classify(word: &OsStr) -> FirstWord {
 pub fn resolve(words: &[OsString], default_python: &str) -> Result<PythonCommand, CommandError> {
     let first = words.first().ok_or(CommandError::Empty)?;
     match classify(first) {
-        FirstWord::Script | FirstWord::Interpreter => parse(words, default_python),
+        FirstWord::Script => {
+            check_interpreter(default_python, "$PROBE_PYTHON")?;
+            parse(words, default_python)
+        }
+        FirstWord::Interpreter => parse(words, default_python),
         FirstWord::Shebang(interp) => {
             let mut interp = interp.into_iter();
             let python = interp.next().unwrap_or_else(|| default_python.to_string());
