@@ -129,3 +129,72 @@ print("junit ok")
     let x = std::fs::read_to_string(&junit).expect("junit");
     assert!(x.contains("tests=\"3\" failures=\"0\""), "{x}");
 }
+
+/// `--summary-md` appends to a regular file (created when missing) and
+/// refuses a symlink there — the file it points to is untouched — and a
+/// FIFO (no hang waiting for a reader), exit 2; `--junit` replaces a
+/// symlink rather than writing through it.
+#[test]
+fn the_summary_is_appended_to_a_regular_file_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = dir.path().join("a.probe");
+    write(&a, false);
+    let diff = |args: &[&std::ffi::OsStr]| {
+        Command::new(env!("CARGO_BIN_EXE_probe"))
+            .arg("diff")
+            .args([&a, &a])
+            .args(args)
+            .output()
+            .expect("probe diff")
+    };
+    let md = dir.path().join("summary.md");
+    for _ in 0..2 {
+        let o = diff(&["--summary-md".as_ref(), md.as_os_str()]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let text = std::fs::read_to_string(&md).expect("summary");
+    assert_eq!(
+        text.matches("| ✅ | `demo.py:4:x@lhs`").count(),
+        2,
+        "{text}"
+    );
+    let victim = dir.path().join("precious.txt");
+    std::fs::write(&victim, "precious").unwrap();
+    let link = dir.path().join("link.md");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let o = diff(&["--summary-md".as_ref(), link.as_os_str()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("symlink"), "{err}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    let fifo = dir.path().join("fifo.md");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid C string; mkfifo only creates the node.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let o = diff(&["--summary-md".as_ref(), fifo.as_os_str()]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let junit_link = dir.path().join("j.xml");
+    std::os::unix::fs::symlink(&victim, &junit_link).unwrap();
+    let o = diff(&["--junit".as_ref(), junit_link.as_os_str()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    assert!(!std::fs::symlink_metadata(&junit_link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}

@@ -122,13 +122,7 @@ pub fn run(args: DiffArgs) -> Result<u8> {
         }
     }
     if let Some(f) = &args.summary_md {
-        use std::io::Write;
-        let r = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(f)
-            .and_then(|mut o| o.write_all(diff::ci::summary_md(&report).as_bytes()));
-        if let Err(e) = r {
+        if let Err(e) = append_summary(f, diff::ci::summary_md(&report).as_bytes()) {
             eprintln!("probe: error: cannot write {}: {e}", f.display());
             return Ok(2);
         }
@@ -139,4 +133,29 @@ pub fn run(args: DiffArgs) -> Result<u8> {
         emit(&diff::render_text(&report))?;
     }
     Ok(report.exit_code())
+}
+
+/// Appends to `--summary-md` (a CI job summary such as GitHub's
+/// `$GITHUB_STEP_SUMMARY`, which the runner creates), or creates it: a
+/// regular file only — never through a symlink, never into a FIFO or a
+/// device (opening one could block or write somewhere else).
+fn append_summary(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                std::io::Error::other("it is a symlink, and probe never writes through one")
+            } else {
+                e
+            }
+        })?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::other("it is not a regular file"));
+    }
+    f.write_all(bytes)
 }
