@@ -157,3 +157,30 @@ fn tracing_never_imports_numpy() {
         );
     });
 }
+
+/// Containers that hold themselves (a list, dict, tuple, deque,
+/// defaultdict) are recorded as `repr` writes them — `[...]`, `{...}`,
+/// `(...)` where one is met inside itself — never unrolled, on every
+/// Python and core; a part shared without recursion is written in full.
+#[test]
+fn self_referential_containers_are_written_as_repr_writes_them() {
+    let file = fixture("recursive_containers.py");
+    let specs: Vec<String> = ["l", "d", "t", "dq", "dd", "pair"]
+        .iter()
+        .map(|n| spec(&file, "seen", &format!("{n}@rhs")))
+        .collect();
+    across_runs_opts(
+        "recursive_containers.py",
+        &specs,
+        &[],
+        &[],
+        |what, out, recs| {
+            let printed: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(String::from)
+                .collect();
+            assert_eq!(values(recs), printed, "{what}");
+            assert!(printed[0] == "[1, [...]]", "{what}: {printed:?}");
+        },
+    );
+}

@@ -240,6 +240,9 @@ def bounded_repr(v, limit):
     out = []
     size = [0]
     stdlib = _stdlib_containers()
+    # The containers being written (by id): one met again inside itself is
+    # written as repr writes it (Py_ReprEnter): `[...]`, `{...}`, ….
+    active = set()
 
     def put(s):
         room = limit - size[0]
@@ -277,6 +280,29 @@ def bounded_repr(v, limit):
         t = type(x)
         if depth > 50:
             t = None
+        if (t in _WALKED or (stdlib and t in stdlib)) and id(x) not in active:
+            active.add(id(x))
+            try:
+                walk_container(x, t, depth)
+            finally:
+                active.discard(id(x))
+            return
+        if t is not None and id(x) in active:
+            # Met inside itself: what repr writes there.
+            if stdlib and t is stdlib[1]:  # a defaultdict: its head, then its dict's
+                put("defaultdict(")
+                walk(x.default_factory, depth + 1)
+                put(", {...})")
+                return
+            marker = _RECURSION.get(t)
+            if marker is None and stdlib and t in stdlib:
+                marker = "[...]" if t is stdlib[0] else "..."
+            if marker is not None:
+                put(marker)
+                return
+        walk_container(x, t, depth)
+
+    def walk_container(x, t, depth):
         if t is dict:
             mapping(x, depth + 1, False)
         elif t is list:
@@ -325,6 +351,13 @@ def bounded_repr(v, limit):
         return cut_text("".join(out), limit)[0], True
     text, cut = cut_text("".join(out), limit)
     return text, cut
+
+
+# What repr writes for a container met inside itself (Py_ReprEnter); a
+# deque's is `[...]`, an OrderedDict's `...` (3.12+; 3.11 too, inside its
+# pairs), a defaultdict's that of its dict.
+_RECURSION = {list: "[...]", dict: "{...}", tuple: "(...)", set: "set(...)", frozenset: "frozenset(...)"}
+_WALKED = frozenset(_RECURSION)
 
 
 # NumPy dtype (kind, itemsize) -> the name the recorder knows. Other dtypes
