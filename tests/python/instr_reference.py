@@ -1545,19 +1545,26 @@ class Tracer:
 
     @staticmethod
     def thrown_into_send_loop(code, offset):
-        """Whether `offset` is the RESUME after a YIELD_VALUE whose handler is
-        CLEANUP_THROW: where 3.13+ report an exception thrown into a frame
-        suspended in `yield from`/`await`; a StopIteration there (the
-        subiterator returned) is CLEANUP_THROW's to take."""
+        """Whether `offset` is a YIELD_VALUE whose handler is CLEANUP_THROW,
+        or the RESUME after one: where 3.12 (the yield) and 3.13+ (the
+        RESUME) report an exception thrown into a frame suspended in `yield
+        from`/`await`; a StopIteration there (the subiterator returned) is
+        CLEANUP_THROW's to take."""
         raw = code.co_code
-        if not (2 <= offset < len(raw)) or raw[offset] != RESUME or raw[offset - 2] != YIELD_VALUE:
+        if not (0 <= offset < len(raw)):
+            return False
+        if raw[offset] == YIELD_VALUE:
+            k = offset  # 3.12 reports it at the yield itself
+        elif offset >= 2 and raw[offset] == RESUME and raw[offset - 2] == YIELD_VALUE:
+            k = offset - 2
+        else:
             return False
         try:
             entries = dis.Bytecode(code).exception_entries
         except Exception:
             return False
         for e in entries:
-            if e.start <= offset - 2 < e.end:
+            if e.start <= k < e.end:
                 return raw[e.target] == CLEANUP_THROW
         return False
 
