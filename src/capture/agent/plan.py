@@ -407,7 +407,15 @@ class ScopeModel:
         todo = [node]
         while todo:
             n = todo.pop()
-            if isinstance(n, (ast.Lambda, ast.GeneratorExp) + resolve._DEF_TYPES):
+            if isinstance(n, ast.GeneratorExp):
+                # A frame of its own, but its first iterable is evaluated here.
+                todo.append(n.generators[0].iter)
+                continue
+            if isinstance(n, ast.Lambda):
+                # Likewise its defaults.
+                todo.extend(n.args.defaults + [d for d in n.args.kw_defaults if d is not None])
+                continue
+            if isinstance(n, resolve._DEF_TYPES):
                 continue  # frames of their own
             if isinstance(n, resolve.INLINED_COMPS):
                 self._comp_loops(n, anc)
@@ -418,10 +426,10 @@ class ScopeModel:
         for g in comp.generators:
             self._loop("comp", [resolve.span(g.target)], None, False, id(g))
         # Comprehensions nested in this one's parts are inlined into the
-        # same frame (the first iterable belongs to the enclosing context).
-        for i, g in enumerate(comp.generators):
-            if i > 0:
-                self._comps(g.iter, anc)
+        # same frame — those of the first iterable too (evaluated in the
+        # enclosing context, which is this frame).
+        for g in comp.generators:
+            self._comps(g.iter, anc)
             for c in g.ifs:
                 self._comps(c, anc)
         for part in ((comp.key, comp.value) if isinstance(comp, ast.DictComp) else (comp.elt,)):
