@@ -112,11 +112,40 @@ pub struct ProbeSummary {
     /// Value kinds seen (see [`Value::kind`]).
     pub kinds: Vec<String>,
     /// Smallest numeric (int/float) value, NaN ignored.
-    pub min: Option<f64>,
+    pub min: Option<Number>,
     /// Largest numeric value, NaN ignored.
-    pub max: Option<f64>,
-    /// Last numeric value (in seq order).
-    pub last: Option<f64>,
+    pub max: Option<Number>,
+    /// Last numeric value (in seq order; records of other kinds after it
+    /// are not numbers).
+    pub last: Option<Number>,
+}
+
+/// A numeric value of `info`'s summary: ints exactly (within 128 bits;
+/// beyond, rounded to a float), as JSON integers.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Number {
+    /// An int.
+    Int(i128),
+    /// A float (or an int beyond 128 bits).
+    Float(f64),
+}
+
+impl Number {
+    fn f64(self) -> f64 {
+        match self {
+            Number::Int(i) => i as f64,
+            Number::Float(x) => x,
+        }
+    }
+
+    /// `self < other`, ints compared exactly.
+    fn lt(self, other: Number) -> bool {
+        match (self, other) {
+            (Number::Int(a), Number::Int(b)) => a < b,
+            _ => self.f64() < other.f64(),
+        }
+    }
 }
 
 /// What `probe info` prints.
@@ -150,29 +179,44 @@ struct Acc {
     count: u64,
     statuses: StatusCounts,
     kinds: u16,
-    min: f64,
-    max: f64,
-    last: Option<f64>,
+    min: Option<Number>,
+    max: Option<Number>,
+    last: Option<Number>,
 }
 
 impl Acc {
     #[inline]
-    fn num(&mut self, x: f64) {
-        if x < self.min {
-            self.min = x;
-        }
-        if x > self.max {
-            self.max = x;
-        }
+    fn num(&mut self, x: Number) {
         self.last = Some(x);
+        if matches!(x, Number::Float(f) if f.is_nan()) {
+            return;
+        }
+        if self.min.is_none_or(|m| x.lt(m)) {
+            self.min = Some(x);
+        }
+        if self.max.is_none_or(|m| m.lt(x)) {
+            self.max = Some(x);
+        }
     }
 
     fn value(&mut self, v: &Value) {
         self.kinds |= kind_bit(v.kind());
-        if !matches!(v, Value::Bool(_)) {
-            if let Some(x) = v.as_f64() {
-                self.num(x);
-            }
+        let mut v = v;
+        while let Value::Sub { base, .. } = v {
+            v = base;
+        }
+        match v {
+            Value::Int(i) => self.num(Number::Int(i128::from(*i))),
+            Value::BigInt(s) => match s.parse::<i128>() {
+                Ok(i) => self.num(Number::Int(i)),
+                Err(_) => {
+                    if let Some(x) = v.as_f64() {
+                        self.num(Number::Float(x));
+                    }
+                }
+            },
+            Value::Float(x) => self.num(Number::Float(*x)),
+            _ => {}
         }
     }
 }
@@ -194,8 +238,8 @@ pub fn info(r: &LogReader) -> Result<InfoReport, LogError> {
             count: 0,
             statuses: StatusCounts::default(),
             kinds: 0,
-            min: f64::INFINITY,
-            max: f64::NEG_INFINITY,
+            min: None,
+            max: None,
             last: None,
         })
         .collect();
@@ -218,11 +262,11 @@ pub fn info(r: &LogReader) -> Result<InfoReport, LogError> {
             match b.tag[i] {
                 ValueTag::Int => {
                     a.kinds |= kind_bit(Kind::Int);
-                    a.num(b.num[i] as i64 as f64);
+                    a.num(Number::Int(i128::from(b.num[i] as i64)));
                 }
                 ValueTag::Float => {
                     a.kinds |= kind_bit(Kind::Float);
-                    a.num(f64::from_bits(b.num[i]));
+                    a.num(Number::Float(f64::from_bits(b.num[i])));
                 }
                 t if t.is_word() => a.kinds |= kind_bit(b.kind(i)),
                 _ => {
@@ -253,8 +297,8 @@ pub fn info(r: &LogReader) -> Result<InfoReport, LogError> {
                 .filter(|k| a.kinds & kind_bit(**k) != 0)
                 .map(|k| k.as_str().to_string())
                 .collect(),
-            min: (a.min <= a.max).then_some(a.min),
-            max: (a.min <= a.max).then_some(a.max),
+            min: a.min,
+            max: a.max,
             last: a.last,
         })
         .collect();
@@ -329,8 +373,12 @@ pub fn utc_string(unix_ns: u64) -> String {
     )
 }
 
-fn fmt_num(x: Option<f64>) -> String {
-    x.map_or_else(|| "-".to_string(), num)
+fn fmt_num(x: Option<Number>) -> String {
+    match x {
+        None => "-".to_string(),
+        Some(Number::Int(i)) => i.to_string(),
+        Some(Number::Float(f)) => num(f),
+    }
 }
 
 fn secs(ns: u64) -> String {
