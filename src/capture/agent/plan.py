@@ -739,6 +739,21 @@ def build_plan(code, sm, sites, threads_quiet=True):
             continue
         k += 1
 
+    # CLEANUP_THROW (3.12+), where a StopIteration thrown into an await
+    # ends it, sits out of line positioned on the whole statement: it is
+    # part of that await (its yield's unit), so that jumping back from it
+    # neither starts nor ends anything (3.12 completed an `async with …
+    # as x` target before its store when `__aenter__` had suspended).
+    exc_preds = {}
+    for j in range(n):
+        for t in bc.exc_succ[j]:
+            exc_preds.setdefault(t, []).append(j)
+    for k in range(n):
+        if _OPNAME[ops[k]] == "CLEANUP_THROW":
+            ys = [j for j in exc_preds.get(k, ()) if ops[j] == _YIELD_VALUE and owner[j] is not None]
+            if ys and all(owner[j] == owner[ys[0]] for j in ys):
+                owner[k] = owner[ys[0]]
+
     # -- effective predecessor owners (through unpositioned instructions) --
     memo = {}
 
