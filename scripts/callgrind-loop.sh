@@ -34,10 +34,12 @@ count() { # python core iterations -> instructions of the python process
   (cd "$work" && valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$work/callgrind.out.%p" \
       "$probe_abs" record -q --force --core "$core" -o "$work/l.probe" -p "$prog:$line:x" -- "$py" "$prog" \
       >/dev/null 2>&1)
-  # The Python process's file is the one whose command line names the program.
+  # The Python process's file is the one whose command line names the
+  # program — and is not the recorder's (`probe record … -- python loop.py`
+  # names it too).
   local f total=""
   for f in "$work"/callgrind.out.*; do
-    if grep -q "^cmd:.*loop_$n.py" "$f"; then
+    if grep -q "^cmd:.*loop_$n.py" "$f" && ! grep -q "^cmd:.* record .*loop_$n.py" "$f"; then
       total=$(grep -m1 "^summary:" "$f" | awk '{print $2}')
     fi
   done
