@@ -392,3 +392,35 @@ fn an_interpreter_that_is_not_python_is_refused_and_never_run() {
         assert!(!ran.exists(), "{args:?}: the program was run");
     }
 }
+
+/// A malformed spec in a `--probes` file is reported with the file and
+/// line it is on, exit 2, before anything runs.
+#[test]
+fn a_bad_line_of_a_probes_file_is_named_by_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("s.py");
+    std::fs::write(&script, "x = 1\n").unwrap();
+    let pf = dir.path().join("probes.txt");
+    std::fs::write(
+        &pf,
+        format!("{0}:1:x\n  # a comment\n\n{0}:1\n", script.display()),
+    )
+    .unwrap();
+    let (_, py) = pythons().pop().expect("a python");
+    let o = Command::new(probe_bin())
+        .args(["record", "--probes", pf.to_str().unwrap(), "-o"])
+        .arg(dir.path().join("out.probe"))
+        .arg("--")
+        .arg(&py)
+        .arg(&script)
+        .output()
+        .expect("probe runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{} line 4: probe ", pf.display()))
+            && err.contains("expected FILE:LINE:NAME"),
+        "{err}"
+    );
+    assert!(!dir.path().join("out.probe").exists());
+}

@@ -1263,15 +1263,26 @@ pub fn default_python() -> String {
         .unwrap_or_else(|| "python3".to_string())
 }
 
-/// Reads a `--probes FILE`: one spec per line, `#` comments, blank lines ignored.
+/// Reads a `--probes FILE`: one spec per line, `#` comments, blank lines
+/// ignored. A line whose spec is malformed is an error naming the file
+/// and the line (`probes.txt line 3: probe 'fir.py:9': expected …`).
 pub fn read_probe_file(path: &Path) -> Result<Vec<String>, io::Error> {
     let text = std::fs::read_to_string(path)?;
-    Ok(text
-        .lines()
-        .map(|l| l.split('#').next().unwrap_or("").trim())
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect())
+    let mut specs = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        let l = l.split('#').next().unwrap_or("").trim();
+        if l.is_empty() {
+            continue;
+        }
+        spec::check_syntax(l).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} line {}: {e}", path.display(), i + 1),
+            )
+        })?;
+        specs.push(l.to_string());
+    }
+    Ok(specs)
 }
 
 #[cfg(test)]
