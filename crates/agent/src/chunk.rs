@@ -362,7 +362,7 @@ static INTS_311: AtomicBool = AtomicBool::new(false);
 ///
 /// # Safety
 /// `v` a live exact int.
-#[inline]
+#[inline(always)]
 pub unsafe fn compact_int(v: *mut PyObject) -> Option<i64> {
     if !INTS_DIRECT.load(Ordering::Relaxed) {
         return None;
@@ -600,7 +600,7 @@ impl Chunk {
 
     /// Appends a trigger of `site` at `ts` by thread index `thread` (see
     /// `K_THREAD`) whose one value waits; its ordinal.
-    #[inline]
+    #[inline(always)]
     pub fn push_fast(&mut self, site: u32, ts: i64, thread: u16) -> u64 {
         let i = self.n;
         let n = self.base + i as u64;
@@ -663,7 +663,7 @@ impl Chunk {
     }
 
     /// `complete` with the value's parts.
-    #[inline]
+    #[inline(always)]
     pub fn complete_parts(&mut self, n: u64, tag: u8, a: u64, b: u64) {
         if let Some(i) = self.live(n) {
             let p = self.slot(i);

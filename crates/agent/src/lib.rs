@@ -1142,7 +1142,7 @@ unsafe extern "C" fn on_instr(
 ///
 /// # Safety
 /// As `on_instr`, at its end: nothing of the state is used afterwards.
-#[inline]
+#[inline(always)]
 unsafe fn record_done(st: &mut State, c: &Chunk, ts: i64) -> *mut PyObject {
     // SAFETY: GIL held (caller); the flush is the manager's, and its
     // failure is reported as the Python core's own.
@@ -1302,11 +1302,19 @@ unsafe fn hot(st: &mut State, code: *mut PyObject, offset: i64) -> Option<*mut P
 /// GIL held.
 #[inline(always)]
 unsafe fn mt_free(st: &State) -> bool {
+    // SAFETY: GIL held (caller).
+    unsafe { item0(st.mt) == Py_False() || lock_free(st) }
+}
+
+/// `mt_free`'s look at the lock, out of the single-threaded hot path.
+///
+/// # Safety
+/// GIL held.
+#[cold]
+#[inline(never)]
+unsafe fn lock_free(st: &State) -> bool {
     // SAFETY: GIL held (caller); every result is checked and released.
     unsafe {
-        if item0(st.mt) == Py_False() {
-            return true;
-        }
         if st.mgr.is_null() {
             return false;
         }
@@ -1340,8 +1348,22 @@ unsafe fn thread_index(st: &mut State, c: &mut Chunk) -> Option<u16> {
     // SAFETY: GIL held (caller).
     unsafe {
         if item0(st.mt) == Py_False() {
-            return Some(0);
+            Some(0)
+        } else {
+            registered_thread(st, c)
         }
+    }
+}
+
+/// `thread_index` with threads, out of the single-threaded hot path.
+///
+/// # Safety
+/// GIL held.
+#[cold]
+#[inline(never)]
+unsafe fn registered_thread(st: &mut State, c: &mut Chunk) -> Option<u16> {
+    // SAFETY: GIL held (caller).
+    unsafe {
         // (c_ulong: 64 bits on every platform the extension builds for.)
         let ident = PyThread_get_thread_ident() as u64;
         if st.last_thread.0 == ident && st.last_thread.1 != 0 {
