@@ -276,6 +276,16 @@ def bounded_repr(v, limit):
             put(")" if pairs else "")
         put("]" if pairs else "}")
 
+    def factory(f, depth):
+        # A defaultdict's repr enters its factory's repr guard first, so a
+        # factory whose repr guards itself (functools.partial) shows as `...`.
+        p = sys.modules.get("_functools")
+        p = getattr(p, "partial", None)
+        if p is not None and isinstance(f, p) and type(f).__repr__ is p.__repr__:
+            put("...")
+        else:
+            walk(f, depth)
+
     def walk(x, depth):
         t = type(x)
         if depth > 50:
@@ -291,7 +301,7 @@ def bounded_repr(v, limit):
             # Met inside itself: what repr writes there.
             if stdlib and t is stdlib[1]:  # a defaultdict: its head, then its dict's
                 put("defaultdict(")
-                walk(x.default_factory, depth + 1)
+                factory(x.default_factory, depth + 1)
                 put(", {...})")
                 return
             marker = _RECURSION.get(t)
@@ -326,7 +336,7 @@ def bounded_repr(v, limit):
             put("])" if x.maxlen is None else f"], maxlen={x.maxlen})")
         elif stdlib and t is stdlib[1]:  # defaultdict(factory, {…})
             put("defaultdict(")
-            walk(x.default_factory, depth + 1)
+            factory(x.default_factory, depth + 1)
             put(", ")
             mapping(x, depth + 1, False)
             put(")")
