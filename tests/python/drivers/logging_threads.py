@@ -124,7 +124,7 @@ def take_turn(tid, action, *args, **kwargs):
 def work(tid, count):
     log = take_turn(tid, logging.getLogger, f"app.t{tid}")
     take_turn(tid, log.addHandler, c_even if tid == 0 else c_brace)
-    adapter = logging.LoggerAdapter(log, {"n": tid})
+    adapter = take_turn(tid, logging.LoggerAdapter, log, {"n": tid})
     for n in range(count):
         level = (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR)[n % 4]
         take_turn(tid, log.log, level, "step %d of %s", n, tid, extra={"n": n})
