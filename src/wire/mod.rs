@@ -492,10 +492,15 @@ impl ChunkDecoder {
             .filter(|r| binary::value_lost(r))
             .count() as u64;
         let in_ring = (ring.records.len() / binary::REC_BYTES) as u64;
+        // Thread registrations take ordinals but are no captures.
+        let kept = batches
+            .iter()
+            .filter(|b| !matches!(b, Batch::Thread { .. }))
+            .count() as u64;
         self.bin_records += n;
         self.apply(self.chunks, batches.into_iter().map(Ok), comps, out)?;
         Ok(Salvaged {
-            kept: n,
+            kept,
             unreadable: in_ring.saturating_sub(start as u64 + n),
             lost_values,
         })
