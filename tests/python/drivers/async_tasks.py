@@ -5,8 +5,11 @@
 # async generators with aclose and athrow, async context managers.
 # Sets of tasks iterate in id order: asyncio.wait, as_completed and a
 # failing TaskGroup's cancellation of its siblings are given one task (or one
-# sibling) at a time. Only timeouts that cannot race (0.01 s against 10 s, or 100 s against
-# work that never sleeps) so every run takes the same path.
+# sibling) at a time. Only timeouts that cannot race, so every run takes the
+# same path: a timeout already due when it is entered (asyncio.timeout(0) and
+# wait_for(timeout=0) take their "expired on entry" branch; a 0.01 s delay did
+# not, when tracing made entering it slower than 10 ms), or 10-100 s against
+# work that never sleeps.
 import asyncio
 import contextlib
 import gc
@@ -81,7 +84,7 @@ async def scenario(log):
     log.append(slow.cancelled())
 
     try:
-        async with asyncio.timeout(0.01):
+        async with asyncio.timeout(0):
             await asyncio.sleep(10)
     except TimeoutError:
         log.append("timed out")
@@ -89,7 +92,7 @@ async def scenario(log):
         log.append(await job(2))
         log.append(cm.expired())
     try:
-        await asyncio.wait_for(job(1, delay=10), timeout=0.01)
+        await asyncio.wait_for(job(1, delay=10), timeout=0)
     except TimeoutError:
         log.append("wait_for timed out")
     log.append(await asyncio.wait_for(job(3), timeout=10))
