@@ -147,6 +147,17 @@ Decisions where SPEC §2 is silent (the product must implement the same):
  D12 Parameter and return annotations are names read on the `def` line (the
      def statement reads them when it starts), also under `from __future__
      import annotations`, where the probe still reads the name's value.
+ D13 PEP 695 (3.12+): the type parameters of `def f[T]`, `class C[T]` and
+     `type A[T] = …` are no probe's names in the annotation scope that
+     declares them (the header: bounds, constraints, defaults, the def's
+     annotations, the class's bases, the alias's value); the other names
+     read there belong to the statement, in the enclosing frame, like a
+     lambda body's (D6). In the def's or class's body, which reads them as
+     free variables, they are names like any other.
+ D14 A class body's free variable (a name it reads but does not bind, bound
+     in an enclosing function or a type parameter) is read as Python reads
+     it there: the class namespace, then the enclosing binding - never
+     globals.
 
 Reading values. Names resolve as Python resolves them where they occur
 (locals, cells and free variables never fall back to globals; module and
@@ -223,6 +234,38 @@ def target_names(node):
     return out
 
 
+def type_param_names(node):
+    """The names of a generic def's, class's or type alias's PEP 695 type
+    parameters (an annotation scope between it and its enclosing scope)."""
+    return {tp.name for tp in getattr(node, "type_params", None) or ()}
+
+
+def type_param_roots(tree):
+    """{expression node: names}: the expressions evaluated in a PEP 695
+    annotation scope (bounds, constraints, defaults; a generic def's
+    annotations, a generic class's bases and keywords, a type alias's
+    value), with the type parameters they see. D13: those names are no
+    probe's there; every other name in them belongs to the statement."""
+    roots = {}
+    for n in ast.walk(tree):
+        names = type_param_names(n)
+        if not names:
+            continue
+        exprs = [e for tp in n.type_params for e in (getattr(tp, "bound", None), getattr(tp, "default_value", None))]
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            a = n.args
+            exprs += [x.annotation for x in a.posonlyargs + a.args + a.kwonlyargs + [a.vararg, a.kwarg]
+                      if x is not None] + [n.returns]
+        elif isinstance(n, ast.ClassDef):
+            exprs += n.bases + [k.value for k in n.keywords]
+        else:
+            exprs.append(n.value)
+        for e in exprs:
+            if e is not None:
+                roots[e] = names
+    return roots
+
+
 class Occ:
     """One occurrence of a probe's NAME on its line."""
     __slots__ = ("node", "pos", "store", "load", "site")
@@ -257,6 +300,11 @@ class FileModel:
                 self.span[node] = sp
                 for line in range(sp[0], sp[2] + 1):
                     self.by_line.setdefault(line, []).append(node)
+        self.tp_roots = type_param_roots(self.tree)
+        # Names of the code objects 3.12+ compiles a type parameter's bound
+        # (or constraints, default) and a type alias's value into.
+        self.tp_code_names = {nm for n in ast.walk(self.tree) for nm in type_param_names(n)} | {
+            n.name.id for n in ast.walk(self.tree) if type(n).__name__ == "TypeAlias"}
         self._locate_cache = {}
         self._bound = {}
         self._scope_decls = {}
@@ -301,6 +349,18 @@ class FileModel:
                         best = node
         self._locate_cache[key] = best
         return best
+
+    def type_param_here(self, node, name):
+        """D13: `node` reads a type parameter inside the annotation scope
+        that declares it."""
+        base = name.split(".")[0]
+        cur = node
+        while cur is not None and not isinstance(cur, STMTISH):
+            names = self.tp_roots.get(cur)
+            if names is not None and base in names:
+                return True
+            cur = self.parent[cur]
+        return False
 
     def ancestry(self, node):
         """[(ancestor, child, grandchild)] from node up to the module."""
@@ -449,8 +509,9 @@ class FileModel:
     def resolve(self, name, scope):
         """How Python resolves `name` read in `scope`: 'global' (globals,
         then builtins), 'local' (the frame's locals, cells and free
-        variables, no fallback) or 'class' (the class namespace, then
-        globals, then builtins)."""
+        variables, no fallback), 'class' (the class namespace, then
+        globals, then builtins) or 'classfree' (a class body's free
+        variable: the namespace, then the enclosing binding)."""
         if isinstance(scope, ast.Module):
             return "global"
         bound, glob, nonloc = self.scope_info(scope)
@@ -459,8 +520,22 @@ class FileModel:
         if name in nonloc:
             return "local"
         if isinstance(scope, ast.ClassDef):
-            return "class"
+            if name in bound:
+                return "class"
+            # D14: a name the class body reads but does not bind, bound in
+            # an enclosing function (or a type parameter of this class or
+            # of an enclosing generic def/class): its namespace, then that
+            # binding's cell - never globals.
+            return "classfree" if self.resolve_outer(name, scope) == "local" else "class"
         if name in bound:
+            return "local"
+        return self.resolve_outer(name, scope)
+
+    def resolve_outer(self, name, scope):
+        """'local' when a function scope enclosing `scope` (or the type
+        parameters of `scope` or of a def/class enclosing it, PEP 695) binds
+        `name`, else 'global'."""
+        if name in type_param_names(scope):
             return "local"
         cur = self.parent[scope]
         while cur is not None:
@@ -470,6 +545,8 @@ class FileModel:
                     return "global"
                 if name in b:
                     return "local"
+            if name in type_param_names(cur):
+                return "local"
             if isinstance(cur, ast.Module):
                 break
             cur = self.parent[cur]
@@ -512,7 +589,7 @@ class FileModel:
             if getattr(node, "lineno", None) != line:
                 continue
             if isinstance(node, (ast.Name, ast.Attribute)):
-                if dotted(node) != name:
+                if dotted(node) != name or self.type_param_here(node, name):
                     continue
                 store = isinstance(node.ctx, (ast.Store, ast.Del))
                 load = not store
@@ -565,7 +642,7 @@ class FileModel:
         for node in self.parent:
             if isinstance(node, (ast.Name, ast.Attribute)):
                 name = dotted(node)
-                if name is None:
+                if name is None or self.type_param_here(node, name):
                     continue
                 store = isinstance(node.ctx, (ast.Store, ast.Del))
                 par = self.parent[node]
@@ -1370,7 +1447,13 @@ class Tracer:
                 # the statements they belong to do not run there (README:
                 # lazy annotations), and probe records nothing in it either.
                 # (A function the source itself names __annotate__ has one.)
-                if code.co_name != "__annotate__":
+                # So for PEP 695's annotation scopes (D13): the
+                # `<generic parameters of f>` function run by the def or
+                # class statement, and the lazily evaluated bounds,
+                # constraints, defaults and type alias values.
+                n = code.co_name
+                if not (n == "__annotate__" or n.startswith("<generic parameters of ")
+                        or n in self.models[path].tp_code_names):
                     raise
         self.code_models[code] = cm
         return cm
@@ -1393,6 +1476,10 @@ class Tracer:
                 found, v = self.locals.lookup(frame, base)
                 if found:
                     pass
+                elif how == "classfree":
+                    found, v = self.class_free(frame, base)
+                    if not found:
+                        return ("unbound", None)
                 elif how == "class" and base in frame.f_globals:
                     v = frame.f_globals[base]
                 elif how == "class" and base in frame.f_builtins:
@@ -1407,6 +1494,22 @@ class Tracer:
             return ("ok", self.render.render(v))
         except Exception as e:  # rule 9: reading or rendering failed
             return ("error", ("error", type_label(type(e)), _msg(e), None))
+
+    def class_free(self, frame, name):
+        """(found, value) of a class body's free variable `name` that its
+        namespace lacks (D14). On 3.11/3.12 LocalReader already read its
+        cell from the frame's memory; 3.13+'s f_locals of a class body is
+        its namespace only, so the cell is read where it is a local: in the
+        frame that runs the class statement (its caller, which must be the
+        class code's lexical parent), through classes nested in classes."""
+        code, back = frame.f_code, frame.f_back
+        while back is not None and name in code.co_freevars:
+            if code not in back.f_code.co_consts:
+                break
+            if back.f_code.co_flags & 0x1:  # CO_OPTIMIZED
+                return self.locals.lookup(back, name)
+            code, back = back.f_code, back.f_back
+        return False, None
 
     def emit(self, seq, probe, order, batch, thread, status, shown):
         if shown is None:

@@ -141,6 +141,7 @@ def show(rec):
 def conformance_case(name, corpus=CONFORMANCE):
     path = os.path.join(corpus, name + ".py")
     probes, target, exit_code = [], [path], 0
+    since = (0, 0)
     with open(path, encoding="utf-8") as fh:
         for line in fh:
             if not line.startswith("#"):
@@ -158,7 +159,9 @@ def conformance_case(name, corpus=CONFORMANCE):
                 target = rest.split()
             elif key == "exit":
                 exit_code = int(rest)
-    return probes, target, exit_code
+            elif key == "since":
+                since = tuple(int(x) for x in rest.split("."))
+    return probes, target, exit_code, since
 
 
 def render_expected(recs, probes):
@@ -179,7 +182,10 @@ def check_conformance(only, corpus=CONFORMANCE, what="conformance"):
     for name in names:
         if only and name not in only:
             continue
-        probes, target, exit_code = conformance_case(name, corpus)
+        probes, target, exit_code, since = conformance_case(name, corpus)
+        if PY < since:
+            print(f"n/a  {what} {name} (its syntax is {since[0]}.{since[1]}+)")
+            continue
         with open(os.path.join(corpus, name + ".expected"), encoding="utf-8") as fh:
             want = [ln.rstrip("\n") for ln in fh if ln.strip() and not ln.startswith("#")]
         for mode in MODES:

@@ -76,6 +76,7 @@ def compare(testcase, source, filename):
         testcase.assertEqual(g.get_name(), w.get_name(), where)
         testcase.assertEqual(g.get_lineno(), w.get_lineno(), where)
         testcase.assertEqual(g.get_type() == "module", w.get_type() == "module", where)
+        testcase.assertEqual(g.is_def(), w.get_type() in ("function", "class"), where)
         for name in w.get_identifiers():
             ws, gs = w.lookup(name), g.lookup(name)
             for q in QUESTIONS:

@@ -36,6 +36,27 @@ MARSHAL_VERSION = 4
 RING_RECORDS = 16_384
 
 
+
+def enclosing_cell(frame, name, getlocal):
+    """The free variable `name` of a class body's frame: the value of the
+    cell it shares with the function frame that runs the class statement
+    (KeyError when unbound). 3.12+'s frame APIs do not expose a class
+    body's free variables (its f_locals is the namespace), but that frame is
+    its caller, lexically its parent: `__build_class__` runs the body right
+    there. A class nested in a class passes the name through; a caller that
+    is not the lexical parent (a wrapped `__build_class__`) is not guessed
+    at: KeyError."""
+    code = frame.f_code
+    back = frame.f_back
+    while back is not None and name in code.co_freevars:
+        parent = back.f_code
+        if not any(c is code for c in parent.co_consts):
+            break
+        if parent.co_flags & 0x1:  # CO_OPTIMIZED: a function frame holds the cell
+            return getlocal(back, name)
+        code, back = parent, back.f_back
+    raise KeyError(name)
+
 class _NoLock:
     def __enter__(self):
         return None
@@ -161,6 +182,11 @@ class CaptureManager:
             elif kind == "global":
                 g = frame.f_globals
                 v = g[base] if base in g else frame.f_builtins[base]
+            elif kind == "classfree":
+                try:
+                    v = self.getlocal(frame, base)
+                except KeyError:
+                    v = enclosing_cell(frame, base, self.getlocal)
             else:
                 try:
                     v = self.getlocal(frame, base)

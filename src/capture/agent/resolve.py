@@ -23,6 +23,7 @@ COMP_TYPES = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 # Comprehensions compiled into the enclosing frame (PEP 709, 3.12+).
 INLINED_COMPS = (ast.ListComp, ast.SetComp, ast.DictComp) if _PY >= (3, 12) else ()
 _DEF_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_TYPE_ALIAS = getattr(ast, "TypeAlias", None)  # `type X[T] = …` (3.12+)
 _MATCH_TYPES = tuple(getattr(ast, n) for n in ("MatchAs", "MatchStar", "MatchMapping") if hasattr(ast, n))
 _TRY_TYPES = tuple(getattr(ast, n) for n in ("Try", "TryStar") if hasattr(ast, n))
 
@@ -219,18 +220,19 @@ class FileModel:
             self._add(Occurrence(st.name, st.lineno, st.col_offset, True, st), st, unit, scope)
             for d in st.decorator_list:
                 self._expr(d, st, unit, scope)
+            tps = self._type_params(st, unit, scope)
             if t is ast.ClassDef:
                 for b in st.bases + [k.value for k in st.keywords]:
-                    self._expr(b, st, unit, scope)
+                    self._expr(b, st, unit, scope, hidden=tps)
             else:
                 a = st.args
                 for d in a.defaults + [d for d in a.kw_defaults if d is not None]:
                     self._expr(d, st, unit, scope)
                 for arg in a.posonlyargs + a.args + a.kwonlyargs + [x for x in (a.vararg, a.kwarg) if x]:
                     if arg.annotation is not None:
-                        self._expr(arg.annotation, st, unit, scope)
+                        self._expr(arg.annotation, st, unit, scope, hidden=tps)
                 if st.returns is not None:
-                    self._expr(st.returns, st, unit, scope)
+                    self._expr(st.returns, st, unit, scope, hidden=tps)
             self.parent_scope[st] = scope
             self.code_scope[st] = st
             self._body(st.body, st)
@@ -242,18 +244,49 @@ class FileModel:
                     if occ.node is st.target:
                         occ.reads = True
                 self._expr(st.value, st, unit, scope)
+            elif t is _TYPE_ALIAS:
+                self._expr(st.name, st, unit, scope)
+                self._expr(st.value, st, unit, scope, hidden=self._type_params(st, unit, scope))
             else:
                 for child in iter_child_nodes(st):
                     self._expr(child, st, unit, scope)
 
-    def _expr(self, node, stmt, unit, scope, comps=()):
+    def _type_params(self, st, unit, scope):
+        """PEP 695 (3.12+): walks the bounds, constraints and defaults of a
+        generic def's, class's or type alias's type parameters; returns the
+        parameters' names. Those names live in an annotation scope of their
+        own (`<generic parameters of f>`), which probe does not trace: they
+        are nobody's probe in the header (in the body, where the def's or
+        class's own frame reads them as free variables, they are). Like a
+        lambda body's (SPEC §2 rule 5), the other names these lazily
+        evaluated expressions read belong to the statement, read in the
+        enclosing frame when it starts."""
+        tps = getattr(st, "type_params", None)
+        if not tps:
+            return ()
+        names = frozenset(tp.name for tp in tps)
+        for tp in tps:
+            for e in (getattr(tp, "bound", None), getattr(tp, "default_value", None)):
+                if e is not None:
+                    self._expr(e, st, unit, scope, hidden=names)
+        return names
+
+    def _expr(self, node, stmt, unit, scope, comps=(), hidden=()):
         """Walks an expression; returns the occurrences it added. `comps`:
         the comprehensions we are inside, innermost last, each as
-        (comp node, generator in whose context we are, names it binds)."""
+        (comp node, generator in whose context we are, names it binds).
+        `hidden`: names that are no probe's here (PEP 695 type parameters
+        in the header they are declared in: see _type_params)."""
         added = []
         todo = [(node, comps)]
         while todo:
             n, cs = todo.pop()
+            if hidden and isinstance(n, (ast.Name, ast.Attribute)):
+                base = n
+                while isinstance(base, ast.Attribute):
+                    base = base.value
+                if isinstance(base, ast.Name) and base.id in hidden:
+                    continue
             if isinstance(n, ast.Name):
                 bound = isinstance(n.ctx, (ast.Store, ast.Del))
                 added.append(self._name(Occurrence(n.id, n.lineno, n.col_offset, bound, n), stmt, unit, scope, cs))
@@ -407,6 +440,12 @@ def read_kind(fm, occ, scope):
                     s = t.lookup(base)
                     if s.is_global() and s.is_declared_global():
                         return "global"
+                    if s.is_free():
+                        # LOAD_CLASSDEREF / LOAD_FROM_DICT_OR_DEREF: the
+                        # class namespace, then the enclosing function's
+                        # cell (a generic class's type parameters too),
+                        # never globals.
+                        return "classfree"
                 except KeyError:
                     pass
         return "name"
@@ -431,14 +470,17 @@ def read_kind(fm, occ, scope):
 def _index_tables(root):
     """{(line, name): table} over the symbol-table tree (and (line, None)
     for a comprehension's table), the first one a depth-first search from
-    the root meets winning, as a search for one scope would find it."""
+    the root meets winning, as a search for one scope would find it.
+    Only functions' and classes' tables: a generic `def f[T](x)` or `class
+    C[T]` is the child of a type-parameter scope of the same line and name,
+    whose table would otherwise win and make `x` a global."""
     index = {}
     if root is None:
         return index
     stack = [root]
     while stack:
         t = stack.pop()
-        if t.get_type() != "module":
+        if t.get_type() != "module" and t.is_def():
             line, n = t.get_lineno(), t.get_name()
             index.setdefault((line, n), t)
             if n in ("listcomp", "setcomp", "dictcomp", "genexpr"):

@@ -30,6 +30,14 @@ class Table:
         """"module" for the module's table; the other kinds are not told apart."""
         return "module" if self._t.type == _symtable.TYPE_MODULE else "other"
 
+    def is_def(self):
+        """A function's (lambdas and comprehensions included) or a class's
+        table: a scope that is a code object's own. Not the 3.12+
+        annotation scopes (type parameters, a type variable's bound, a type
+        alias's value, 3.14's `__annotate__`), which share a def's line and
+        name."""
+        return self._t.type in (_symtable.TYPE_FUNCTION, _symtable.TYPE_CLASS)
+
     def get_lineno(self):
         return self._t.lineno
 
