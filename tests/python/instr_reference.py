@@ -197,6 +197,8 @@ STORE_OPS = {dis.opmap[n] for n in STORE_NAMES if n in dis.opmap}
 YIELD_OP = dis.opmap["YIELD_VALUE"]
 FOR_ITER = dis.opmap["FOR_ITER"]
 END_FOR = dis.opmap.get("END_FOR", -1)
+# LOAD_COMMON_CONSTANT's table (3.14+).
+_COMMON_CONSTANTS = getattr(dis, "_common_constants", ())
 POP_TOP = dis.opmap["POP_TOP"]
 # 3.14 pops a loop's iterator with POP_ITER where 3.12/3.13 used POP_TOP.
 POP_ITER = dis.opmap.get("POP_ITER", -1)
@@ -913,6 +915,15 @@ class CodeModel:
                     and self.code.co_consts[_arg(self.code, ins.offset)] is None:
                 self.make_glue(ins)
                 continue
+            # 3.15: `LOAD_COMMON_CONSTANT None; RETURN_VALUE`, the same
+            # implicit return (positioned at column 0 of the def's last
+            # line: inside a class, the class statement's span).
+            if op == "LOAD_COMMON_CONSTANT" and k + 1 < len(live) and live[k + 1].op in RETURN_OPS \
+                    and not isinstance(ins.node, ast.Constant) and ins.unit \
+                    and not isinstance(ins.unit[0], ast.Return) and ins.unit[1] != "lambda" \
+                    and _COMMON_CONSTANTS[_arg(self.code, ins.offset)] is None:
+                self.make_glue(ins)
+                continue
             # `except … as n:` clean-up: LOAD_CONST None; STORE n; DELETE n.
             if ins.op == LOAD_CONST and k + 2 < len(live) and not isinstance(ins.node, ast.Constant):
                 st, de = live[k + 1], live[k + 2]
@@ -971,14 +982,15 @@ class CodeModel:
             for w in self.enclosing_withs(ins.unit[0]):
                 if w not in body_start or ins.offset < body_start[w]:
                     body_start[w] = ins.offset
-        for ins in live:
+        for k, ins in enumerate(live):
             if ins.unit is None or ins.unit[1] not in ("iter", "glue", "items"):
                 continue
             node, part = ins.unit
             if isinstance(node, (ast.For, ast.AsyncFor)) and part in ("iter", "glue") and ins.op not in RETURN_OPS \
                     and ins.opname != "RERAISE":
                 head = heads.get(node)
-                new = "iter" if (head is None or ins.offset < head) and ins.op not in (FOR_ITER, GET_ANEXT) \
+                new = "iter" if (head is None or ins.offset < head or self.starts_copy(live, k, node)) \
+                    and ins.op not in (FOR_ITER, GET_ANEXT) \
                     and ins.opname not in ("END_FOR", "END_ASYNC_FOR") else "glue"
                 if new == "glue" and part == "iter" and ins.comp_role is None:
                     ins.unit, ins.part = (node, "glue"), "glue"
@@ -989,6 +1001,27 @@ class CodeModel:
                 start = body_start.get(node)
                 new = "items" if start is None or ins.offset < start else "glue"
                 ins.unit, ins.part = (node, new), new
+
+    @staticmethod
+    def starts_copy(live, k, node):
+        """Whether live[k], an iterable-positioned instruction of `for` loop
+        `node` after its first head, evaluates the iterable of another copy
+        of the loop: a `finally` block is compiled twice (the exception
+        path's copy has a head of its own), so its loop's iterable is read
+        again there. True when the run of the loop's own instructions from
+        live[k] reaches the loop's GET_ITER/GET_AITER before any head, end,
+        return or instruction of another statement."""
+        for x in live[k:]:
+            if x.unit is None or x.unit[0] is not node:
+                return False
+            if x.opname in ("GET_ITER", "GET_AITER"):
+                return True
+            if x.chain:
+                continue  # an inlined comprehension inside the iterable
+            if x.op in (FOR_ITER, GET_ANEXT) or x.op in RETURN_OPS or x.opname in (
+                    "END_FOR", "END_ASYNC_FOR", "RERAISE"):
+                return False
+        return False
 
     def enclosing_withs(self, node):
         """`with` statements whose body contains statement-like `node`."""
