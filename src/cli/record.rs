@@ -13,11 +13,13 @@ use crate::render::plot::thousands;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Core {
-    /// The native core on Python 3.12+ (the monitoring core, with a note
-    /// saying why, where it cannot load), sys.settrace on 3.11.
+    /// The native core on every Python; where it cannot load, the
+    /// monitoring core (3.12+) or sys.settrace (3.11), with a note saying
+    /// why.
     Auto,
-    /// The native core: sys.monitoring with its hot path in Rust (Python
-    /// 3.12+; an error where it cannot load).
+    /// The native core: its hot path in Rust, under sys.monitoring on 3.12+
+    /// and as a C trace function gated per frame on 3.11 (an error where it
+    /// cannot load).
     Native,
     /// sys.monitoring (Python 3.12+ only; an error elsewhere).
     Monitoring,
