@@ -157,7 +157,10 @@ Decisions where SPEC §2 is silent (the product must implement the same):
  D14 A class body's free variable (a name it reads but does not bind, bound
      in an enclosing function or a type parameter) is read as Python reads
      it there: the class namespace, then the enclosing binding - never
-     globals.
+     globals. A name a comprehension or lambda of a class body reads (and
+     does not bind) is read, in the class frame when the statement starts,
+     as that scope resolves it: the class's names are invisible there, so
+     a function's variable around the class (its cell) or a global.
 
 Reading values. Names resolve as Python resolves them where they occur
 (locals, cells and free variables never fall back to globals; module and
@@ -531,7 +534,21 @@ class FileModel:
             return "classfree" if self.resolve_outer(name, scope) == "local" else "class"
         if name in bound:
             return "local"
-        return self.resolve_outer(name, scope)
+        how = self.resolve_outer(name, scope)
+        if how == "local" and isinstance(scope, COMP_TYPES + (ast.Lambda,)) \
+                and isinstance(self.frame_scope(scope), ast.ClassDef):
+            # D14: read in the class frame (the statement owns the name), as
+            # the comprehension or lambda sees it: the function's cell, not
+            # the class namespace.
+            return "classcell"
+        return how
+
+    def frame_scope(self, scope):
+        """The def/class/module scope around comprehension or lambda `scope`
+        (where the names it reads but does not bind are read)."""
+        while isinstance(scope, COMP_TYPES + (ast.Lambda,)):
+            scope = self.scope_of(self.parent[scope])
+        return scope
 
     def resolve_outer(self, name, scope):
         """'local' when a function scope enclosing `scope` (or the type
@@ -1344,14 +1361,17 @@ class LocalReader:
         names = self.names.get(code)
         if names is None:
             names = {}
-            cells = set(code.co_cellvars) | set(code.co_freevars)
+            cellvars, nvars = set(code.co_cellvars), len(code.co_varnames)
             i = 0
             while True:
                 try:
                     n = code._varname_from_oparg(i)
                 except Exception:
                     break
-                names.setdefault(n, (i, n in cells))
+                # Cells and free variables follow the fast locals; a 3.12
+                # class body may hold a name as both (an inlined
+                # comprehension's hidden local and a pass-through free one).
+                names.setdefault(n, (i, i >= nvars or n in cellvars))
                 i += 1
             self.names[code] = names
         return names
@@ -1371,6 +1391,8 @@ class LocalReader:
         if not data or P.from_address(data + self.code_off).value != id(code):
             raise RuntimeError("unexpected frame layout")
         entry = self.localsplus(code).get(name)
+        if entry is not None and entry[1] and not code.co_flags & 0x1:
+            entry = None  # a class body's cells belong to its nested scopes (D14)
         if entry is not None:
             idx, is_cell = entry
             ptr = P.from_address(data + self.plus_off + 8 * idx).value
@@ -1505,6 +1527,10 @@ class Tracer:
                     if base not in b:
                         return ("unbound", None)
                     v = b[base]
+            elif how == "classcell":
+                found, v = self.class_free(frame, base)
+                if not found:
+                    return ("unbound", None)
             else:
                 found, v = self.locals.lookup(frame, base)
                 if found:

@@ -9,6 +9,7 @@ Run by tests/plan_units.rs with every supported interpreter.
 
 import os
 import sys
+import _symtable
 import symtable
 import sysconfig
 import unittest
@@ -41,6 +42,11 @@ class K:
     global h
     h = 2
 lam = lambda q, r=g: q + r
+def outer(z):
+    class Inner:
+        z2 = [z for _ in range(2)]
+        w = lambda: z
+    return Inner
 async def co():
     async for i in aiter([]):
         yield i
@@ -81,6 +87,9 @@ def compare(testcase, source, filename):
             ws, gs = w.lookup(name), g.lookup(name)
             for q in QUESTIONS:
                 testcase.assertEqual(bool(getattr(gs, q)()), bool(getattr(ws, q)()), f"{where}: {name}.{q}()")
+            # symtable has no question for DEF_FREE_CLASS: its flags.
+            testcase.assertEqual(gs.is_free_class(), bool(ws._Symbol__flags & _symtable.DEF_FREE_CLASS),
+                                 f"{where}: {name}.is_free_class()")
             n += 1
         with testcase.assertRaises(KeyError):
             g.lookup("\0not a name")

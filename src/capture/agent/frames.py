@@ -101,14 +101,17 @@ class FrameReader:
         if e is not None and e[0] is code:
             return e[1]
         names = {}
-        cells = set(code.co_cellvars) | set(code.co_freevars)
+        cellvars, nvars = set(code.co_cellvars), len(code.co_varnames)
         i = 0
         while True:
             try:
                 n = code._varname_from_oparg(i)
             except Exception:  # noqa: BLE001 - past the last slot
                 break
-            names.setdefault(n, (i, n in cells))
+            # Past the fast locals: cells and free variables. (A 3.12 class
+            # body can hold a name twice: an inlined comprehension's hidden
+            # fast local, and a free variable for its nested scopes.)
+            names.setdefault(n, (i, i >= nvars or n in cellvars))
             i += 1
         self.slots[id(code)] = (code, names)
         return names
@@ -138,6 +141,11 @@ class FrameReader:
                 return frame.f_locals[name]  # not the layout we know: as before
             code, data, names = where
             slot = names.get(name)
+            if slot is not None and slot[1] and not code.co_flags & _CO_OPTIMIZED:
+                # A class body's cells are its nested scopes' (a function's
+                # variable passed through, `__class__`): LOAD_NAME never
+                # reads them, nor does f_locals (see manager.enclosing_cell).
+                slot = None
             if slot is not None:
                 try:
                     v = O.from_address(data + plus_off + 8 * slot[0]).value

@@ -187,6 +187,8 @@ class CaptureManager:
                     v = self.getlocal(frame, base)
                 except KeyError:
                     v = enclosing_cell(frame, base, self.getlocal)
+            elif kind == "classcell":
+                v = enclosing_cell(frame, base, self.getlocal)
             else:
                 try:
                     v = self.getlocal(frame, base)

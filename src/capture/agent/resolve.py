@@ -90,8 +90,12 @@ class Occurrence:
            triggers once per binding, right after it.
     bound: the occurrence binds the name; reads: it reads it (both for
            `x += 1`).
+    nested: the outermost comprehension or lambda the occurrence sits in
+           when none of them binds the name (it belongs to the statement,
+           but Python resolves it from inside that scope), else None.
     """
-    __slots__ = ("name", "line", "col", "bound", "reads", "node", "stmt", "unit", "scope", "bind", "in_for_iter")
+    __slots__ = ("name", "line", "col", "bound", "reads", "node", "stmt", "unit", "scope", "bind", "in_for_iter",
+                 "nested")
 
     def __init__(self, name, line, col, bound, node, reads=None):
         self.name = name
@@ -103,6 +107,7 @@ class Occurrence:
         self.stmt = None
         self.unit = None
         self.scope = None
+        self.nested = None
         self.bind = None
         self.in_for_iter = False
 
@@ -373,6 +378,8 @@ class FileModel:
                 # A name the comprehension binds: its frame is the
                 # comprehension's; it triggers per binding of its generator.
                 return self._add(occ, stmt, unit, node, bound[base])
+        if comps:
+            occ.nested = comps[0][0]
         return self._add(occ, stmt, unit, scope)
 
     def names_on_line(self, line):
@@ -429,9 +436,35 @@ def make_tap(probe, occ, fm):
 def read_kind(fm, occ, scope):
     """How a name is read in the frame of `scope`: 'local' (f_locals of a
     function frame: fast locals, cells, free variables), 'global' (globals,
-    then builtins) or 'name' (module and class bodies: locals, globals,
-    builtins, as LOAD_NAME does)."""
+    then builtins), 'name' (module and class bodies: their namespace,
+    globals, builtins, as LOAD_NAME does), 'classfree' (a class body's free
+    variable: its namespace, then the cell of the function around the
+    class) or 'classcell' (a function's variable that a comprehension or
+    lambda of a class body reads: that cell only, never the namespace)."""
     base = occ.name.split(".")[0]
+    if isinstance(scope, ast.ClassDef) and occ.nested is not None and fm.symtab is not None:
+        # Read inside a comprehension or lambda of a class body: Python
+        # resolves it from there, where the class's names are not visible -
+        # a function's variable around the class (its cell) or a global.
+        t = fm.table_of(occ.nested)
+        if t is not None:
+            try:
+                return "classcell" if t.lookup(base).is_free() else "global"
+            except KeyError:
+                pass
+        # 3.12+ inlines comprehensions into the class's table: it marks a
+        # name some nested scope reads from a function around the class.
+        # (No nested scope of a class can bind it or declare it global
+        # without binding it: the name would be the comprehension's own.)
+        t = fm.table_of(scope)
+        if t is not None:
+            try:
+                s = t.lookup(base)
+                if s.is_free_class() or s.is_free():
+                    return "classcell"
+            except KeyError:
+                pass
+        return "global"
     if isinstance(scope, (ast.Module, ast.ClassDef)):
         if isinstance(scope, ast.ClassDef) and fm.symtab is not None:
             t = fm.table_of(scope)

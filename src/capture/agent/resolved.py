@@ -254,7 +254,7 @@ def _load(blob, specs, roots):
         s.id, s.key, s.trigger, s.scope = sid, (sm.file, sm.key), (kind, at), sm
         s.probes = []
         for pid, line, col, kind, ns in taps:
-            if type(pid) is not int or not 0 <= pid < len(probes) or kind not in ("local", "global", "name", "classfree") \
+            if type(pid) is not int or not 0 <= pid < len(probes) or kind not in ("local", "global", "name", "classfree", "classcell") \
                     or type(ns) is not bool:
                 return None
             s.probes.append(Tap().set(probes[pid], _ints((line,))[0], _ints((col,))[0], kind, ns))

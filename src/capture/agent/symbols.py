@@ -12,6 +12,7 @@ _SCOPE_OFF, _SCOPE_MASK = _symtable.SCOPE_OFF, _symtable.SCOPE_MASK
 _LOCAL, _CELL, _FREE = _symtable.LOCAL, _symtable.CELL, _symtable.FREE
 _GLOBAL_IMPLICIT, _GLOBAL_EXPLICIT = _symtable.GLOBAL_IMPLICIT, _symtable.GLOBAL_EXPLICIT
 _DEF_BOUND, _DEF_LOCAL, _DEF_IMPORT = _symtable.DEF_BOUND, _symtable.DEF_LOCAL, _symtable.DEF_IMPORT
+_DEF_FREE_CLASS = _symtable.DEF_FREE_CLASS
 
 
 def symtable(source, filename, mode):
@@ -76,6 +77,12 @@ class Symbol:
 
     def is_assigned(self):
         return bool(self._flags & _DEF_LOCAL)
+
+    def is_free_class(self):
+        """In a class's table: a scope nested in the class (a method, a
+        comprehension, a lambda) reads the name as a free variable of a
+        function around the class (symtable's DEF_FREE_CLASS)."""
+        return bool(self._flags & _DEF_FREE_CLASS)
 
     def is_imported(self):
         return bool(self._flags & _DEF_IMPORT)
