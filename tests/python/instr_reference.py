@@ -522,9 +522,11 @@ class FileModel:
         bound, glob, nonloc = self.scope_info(scope)
         if name in glob:
             return "global"
-        if name in nonloc:
+        if name in nonloc and not isinstance(scope, ast.ClassDef):
             return "local"
         if isinstance(scope, ast.ClassDef):
+            if name in nonloc:
+                return "classfree"  # LOAD_CLASSDEREF: the namespace, then the cell
             if name in bound:
                 return "class"
             # D14: a name the class body reads but does not bind, bound in
@@ -536,18 +538,29 @@ class FileModel:
             return "local"
         how = self.resolve_outer(name, scope)
         if how == "local" and isinstance(scope, COMP_TYPES + (ast.Lambda,)) \
-                and isinstance(self.frame_scope(scope), ast.ClassDef):
+                and isinstance(self.frame_scope(scope), ast.ClassDef) \
+                and not self.nested_binds(scope, name):
             # D14: read in the class frame (the statement owns the name), as
             # the comprehension or lambda sees it: the function's cell, not
             # the class namespace.
             return "classcell"
         return how
 
+    def nested_binds(self, scope, name):
+        """Whether a comprehension or lambda enclosing comprehension or
+        lambda `scope` (inside the same def/class) binds `name`."""
+        cur = self.scope_of(scope)
+        while isinstance(cur, COMP_TYPES + (ast.Lambda,)):
+            if name in self.scope_info(cur)[0]:
+                return True
+            cur = self.scope_of(cur)
+        return False
+
     def frame_scope(self, scope):
         """The def/class/module scope around comprehension or lambda `scope`
         (where the names it reads but does not bind are read)."""
         while isinstance(scope, COMP_TYPES + (ast.Lambda,)):
-            scope = self.scope_of(self.parent[scope])
+            scope = self.scope_of(scope)
         return scope
 
     def resolve_outer(self, name, scope):
@@ -558,6 +571,8 @@ class FileModel:
             return "local"
         cur = self.parent[scope]
         while cur is not None:
+            if name == "__class__" and isinstance(cur, ast.ClassDef):
+                return "local"  # the class's implicit cell (super(), __class__)
             if isinstance(cur, SCOPE_TYPES) and not isinstance(cur, (ast.ClassDef, ast.Module)):
                 b, g, _ = self.scope_info(cur)
                 if name in g:

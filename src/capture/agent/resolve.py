@@ -446,16 +446,12 @@ def read_kind(fm, occ, scope):
         # Read inside a comprehension or lambda of a class body: Python
         # resolves it from there, where the class's names are not visible -
         # a function's variable around the class (its cell) or a global.
-        t = fm.table_of(occ.nested)
-        if t is not None:
-            try:
-                return "classcell" if t.lookup(base).is_free() else "global"
-            except KeyError:
-                pass
-        # 3.12+ inlines comprehensions into the class's table: it marks a
-        # name some nested scope reads from a function around the class.
-        # (No nested scope of a class can bind it or declare it global
-        # without binding it: the name would be the comprehension's own.)
+        # The class's table says it: DEF_FREE_CLASS marks a name a nested
+        # scope reads from a function around the class (every nested scope
+        # of the class resolves a name it does not bind alike; one that
+        # binds it owns the occurrence). Not the nested scope's own table:
+        # two lambdas or comprehensions on one line share its index key,
+        # and 3.12+ inlines comprehensions into the class's table.
         t = fm.table_of(scope)
         if t is not None:
             try:
