@@ -1577,8 +1577,11 @@ class Tracer:
         frame that runs the class statement (its caller, which must be the
         class code's lexical parent), through classes nested in classes."""
         code, back = frame.f_code, frame.f_back
-        while back is not None and name in code.co_freevars:
-            if code not in back.f_code.co_consts:
+        while name in code.co_freevars:
+            # (a wrapped __build_class__ puts frames in between)
+            while back is not None and code not in back.f_code.co_consts:
+                back = back.f_back
+            if back is None:
                 break
             if back.f_code.co_flags & 0x1:  # CO_OPTIMIZED
                 return self.locals.lookup(back, name)

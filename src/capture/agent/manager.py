@@ -43,19 +43,31 @@ def enclosing_cell(frame, name, getlocal):
     (KeyError when unbound). 3.12+'s frame APIs do not expose a class
     body's free variables (its f_locals is the namespace), but that frame is
     its caller, lexically its parent: `__build_class__` runs the body right
-    there. A class nested in a class passes the name through; a caller that
-    is not the lexical parent (a wrapped `__build_class__`) is not guessed
-    at: KeyError."""
+    there (or a few frames up, under a wrapped `__build_class__`). A class
+    nested in a class passes the name through; without such a caller:
+    KeyError."""
     code = frame.f_code
     back = frame.f_back
-    while back is not None and name in code.co_freevars:
-        parent = back.f_code
-        if not any(c is code for c in parent.co_consts):
+    while name in code.co_freevars:
+        # The nearest caller running the class code's lexical parent: a
+        # wrapped `__build_class__` puts its own frames in between.
+        for _ in range(_CLASS_CALLERS):
+            if back is None or any(c is code for c in back.f_code.co_consts):
+                break
+            back = back.f_back
+        else:
             break
+        if back is None:
+            break
+        parent = back.f_code
         if parent.co_flags & 0x1:  # CO_OPTIMIZED: a function frame holds the cell
             return getlocal(back, name)
         code, back = parent, back.f_back
     raise KeyError(name)
+
+
+# How many callers enclosing_cell looks through for a class's parent frame.
+_CLASS_CALLERS = 16
 
 class _NoLock:
     def __enter__(self):
