@@ -249,6 +249,13 @@ fn pep695_generics() {
     regression("pep695_generics");
 }
 
+/// Found on real code (pyarrow): `except (A,\n B) as e:` names `e` on the
+/// line where it is written, and records it there.
+#[test]
+fn except_as_on_a_later_line() {
+    regression("except_as_on_a_later_line");
+}
+
 /// Every program in fixtures/regressions has a test above.
 #[test]
 fn every_regression_program_is_tested() {
@@ -265,6 +272,7 @@ fn every_regression_program_is_tested() {
         "close_keeps_value_at_suspension",
         "class_body_free_variables",
         "pep695_generics",
+        "except_as_on_a_later_line",
     ];
     let mut missing = Vec::new();
     for e in std::fs::read_dir(corpus_dir()).expect("regressions dir") {

@@ -180,6 +180,7 @@ import _thread  # noqa: E402
 import ast  # noqa: E402
 import dis  # noqa: E402
 import os  # noqa: E402
+import re  # noqa: E402
 
 PY = sys.version_info[:2]
 INLINED_COMPS = PY >= (3, 12)
@@ -354,6 +355,21 @@ class FileModel:
                         best = node
         self._locate_cache[key] = best
         return best
+
+    _AS = re.compile(rb"(?:[ \t\f]|\\\r?\n)*as(?:[ \t\f]|\\\r?\n)+")
+
+    def handler_name_pos(self, node):
+        """(line, column) where NAME of `except T as NAME:` is written: after
+        the `as` that follows T, which may be on a later line than the
+        `except` (a parenthesised T over several lines, a backslash)."""
+        if node.type is None:
+            return node.lineno, node.col_offset
+        start = sum(len(ln) + 1 for ln in self.lines[:node.type.end_lineno - 1]) + node.type.end_col_offset
+        m = self._AS.match(self.raw, start)
+        if m is None:
+            return node.type.end_lineno, node.type.end_col_offset
+        at = m.end()
+        return self.raw.count(b"\n", 0, at) + 1, at - (self.raw.rfind(b"\n", 0, at) + 1)
 
     def type_param_here(self, node, name):
         """D13: `node` reads a type parameter inside the annotation scope
@@ -656,9 +672,8 @@ class FileModel:
         # `except … as NAME`: the name is on the line of the `as`.
         for node in self.by_line.get(line, ()):
             if isinstance(node, ast.ExceptHandler) and node.name == name:
-                hl = node.type.end_lineno if node.type is not None else node.lineno
+                hl, col = self.handler_name_pos(node)
                 if hl == line:
-                    col = text.find(b"as " + name.encode(), node.type.end_col_offset if node.type else 0) + 3
                     out.append(Occ(node, (line, col), True, False, (node, "bind")))
         return out
 
@@ -689,7 +704,7 @@ class FileModel:
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 add(node.lineno, node.name, True, False)
             elif isinstance(node, ast.ExceptHandler) and node.name:
-                add(node.type.end_lineno if node.type is not None else node.lineno, node.name, True, False)
+                add(self.handler_name_pos(node)[0], node.name, True, False)
             elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
                 add(node.lineno, node.name, True, False)
             elif isinstance(node, ast.MatchMapping) and node.rest:

@@ -204,7 +204,8 @@ class FileModel:
                 if h.type is not None:
                     self._expr(h.type, st, hid, scope)
                 if h.name:
-                    self._add(Occurrence(h.name, h.lineno, h.col_offset, True, h), st, hid, scope, h)
+                    line, col = self._handler_name_at(h)
+                    self._add(Occurrence(h.name, line, col, True, h), st, hid, scope, h)
                 self._body(h.body, scope)
             self._body(st.orelse, scope)
             self._body(st.finalbody, scope)
@@ -255,6 +256,36 @@ class FileModel:
             else:
                 for child in iter_child_nodes(st):
                     self._expr(child, st, unit, scope)
+
+    def _handler_name_at(self, h):
+        """(line, column) of NAME in `except T as NAME:`: where the source
+        has it, which is not the `except` line when T spans lines
+        (`except (A,\n        B) as e:`). Columns in UTF-8 bytes, as the
+        AST's."""
+        if h.type is None:
+            return h.lineno, h.col_offset
+        lines = self.__dict__.get("_bytes_lines")
+        if lines is None:
+            lines = self._bytes_lines = self.source.encode("utf-8", "surrogatepass").split(b"\n")
+        end = (h.type.end_lineno, h.type.end_col_offset)
+
+        def skip(i, pos):
+            # Blanks and backslash continuations between the tokens.
+            while i < len(lines):
+                t = lines[i]
+                while pos < len(t) and t[pos] in b" \t\f":
+                    pos += 1
+                if t[pos:].rstrip(b"\r") != b"\\":
+                    return i, pos
+                i, pos = i + 1, 0
+            return i, pos
+
+        i, pos = skip(end[0] - 1, end[1])
+        if i < len(lines) and lines[i][pos:pos + 2] == b"as":
+            i, pos = skip(i, pos + 2)
+            if i < len(lines) and lines[i].startswith(h.name.encode("utf-8"), pos):
+                return i + 1, pos
+        return end
 
     def _type_params(self, st, unit, scope):
         """PEP 695 (3.12+): walks the bounds, constraints and defaults of a
