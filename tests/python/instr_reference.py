@@ -636,7 +636,8 @@ class FileModel:
         out = []
         text = self.lines[line - 1] if 0 < line <= len(self.lines) else b""
         for node in self.by_line.get(line, ()):
-            if getattr(node, "lineno", None) != line:
+            if getattr(node, "lineno", None) != line and not (
+                    isinstance(node, ast.Attribute) and node.end_lineno == line):
                 continue
             if isinstance(node, (ast.Name, ast.Attribute)):
                 if dotted(node) != name or self.type_param_here(node, name):
@@ -646,7 +647,9 @@ class FileModel:
                 par = self.parent[node]
                 if isinstance(par, ast.AugAssign) and par.target is node:
                     store = load = True
-                out.append(Occ(node, (line, node.col_offset), store, load, self.site_of(node, name)))
+                # A chain over several lines occurs on its first and its
+                # last line; it is ordered in its batch by its last.
+                out.append(Occ(node, (node.end_lineno, node.col_offset), store, load, self.site_of(node, name)))
             elif isinstance(node, ast.alias):
                 if node.name == "*":
                     continue
@@ -697,6 +700,8 @@ class FileModel:
                 par = self.parent[node]
                 aug = isinstance(par, ast.AugAssign) and par.target is node
                 add(node.lineno, name, store or aug, not store or aug)
+                if node.end_lineno != node.lineno and isinstance(node, ast.Attribute):
+                    add(node.end_lineno, name, store or aug, not store or aug)
             elif isinstance(node, ast.alias) and node.name != "*":
                 imp = self.parent[node]
                 add(node.lineno, node.asname or (node.name.split(".")[0] if isinstance(imp, ast.Import)

@@ -170,6 +170,11 @@ class FileModel:
         occ.scope = scope
         occ.bind = bind
         self.occ_by_line.setdefault(occ.line, []).append(occ)
+        if type(occ.node) is ast.Attribute and occ.node.lineno != occ.line:
+            # A chain written over lines (`(obj\n .attr)`, method chains)
+            # occurs on both its first and its last line: a spec may name
+            # either. (Its place in a batch stays the last line's.)
+            self.occ_by_line.setdefault(occ.node.lineno, []).append(occ)
         return occ
 
     def _body(self, stmts, scope):
