@@ -469,6 +469,17 @@ def make_tap(probe, occ, fm):
                      isinstance(fm.frame_scope(occ.scope), (ast.Module, ast.ClassDef)))
 
 
+def _symbol(fm, scope, name):
+    """`name`'s symbol in the table of `scope`, or None."""
+    t = fm.table_of(scope)
+    if t is None:
+        return None
+    try:
+        return t.lookup(name)
+    except KeyError:
+        return None
+
+
 def read_kind(fm, occ, scope):
     """How a name is read in the frame of `scope`: 'local' (f_locals of a
     function frame: fast locals, cells, free variables), 'global' (globals,
@@ -488,31 +499,18 @@ def read_kind(fm, occ, scope):
         # binds it owns the occurrence). Not the nested scope's own table:
         # two lambdas or comprehensions on one line share its index key,
         # and 3.12+ inlines comprehensions into the class's table.
-        t = fm.table_of(scope)
-        if t is not None:
-            try:
-                s = t.lookup(base)
-                if s.is_free_class() or s.is_free():
-                    return "classcell"
-            except KeyError:
-                pass
-        return "global"
+        s = _symbol(fm, scope, base)
+        return "classcell" if s is not None and (s.is_free_class() or s.is_free()) else "global"
     if isinstance(scope, (ast.Module, ast.ClassDef)):
         if isinstance(scope, ast.ClassDef) and fm.symtab is not None:
-            t = fm.table_of(scope)
-            if t is not None:
-                try:
-                    s = t.lookup(base)
-                    if s.is_global() and s.is_declared_global():
-                        return "global"
-                    if s.is_free():
-                        # LOAD_CLASSDEREF / LOAD_FROM_DICT_OR_DEREF: the
-                        # class namespace, then the enclosing function's
-                        # cell (a generic class's type parameters too),
-                        # never globals.
-                        return "classfree"
-                except KeyError:
-                    pass
+            s = _symbol(fm, scope, base)
+            if s is not None and s.is_global() and s.is_declared_global():
+                return "global"
+            if s is not None and s.is_free():
+                # LOAD_CLASSDEREF / LOAD_FROM_DICT_OR_DEREF: the class
+                # namespace, then the enclosing function's cell (a generic
+                # class's type parameters too), never globals.
+                return "classfree"
         return "name"
     if isinstance(scope, COMP_TYPES):
         # A name a comprehension binds is a local of its frame (3.11), or a
