@@ -1480,12 +1480,17 @@ unsafe fn lock_layout_of(
         let like_ty = PyObject_Type(like);
         let same = like_ty == ty;
         Py_XDECREF(like_ty);
-        let size = PyObject_GetAttrString(ty, c"__basicsize__".as_ptr());
-        Py_DECREF(ty);
-        if size.is_null() {
+        if !same {
+            Py_DECREF(ty);
             return None;
         }
-        let size = PyLong_AsSsize_t(size);
+        let basicsize = PyObject_GetAttrString(ty, c"__basicsize__".as_ptr());
+        Py_DECREF(ty);
+        if basicsize.is_null() {
+            return None;
+        }
+        let size = PyLong_AsSsize_t(basicsize);
+        Py_DECREF(basicsize);
         if size < 0 {
             return None;
         }
@@ -1515,9 +1520,6 @@ unsafe fn lock_layout_of(
         }
         Py_DECREF(r);
         let after = read(test);
-        if !same {
-            return None;
-        }
         (0..candidates.len())
             .find(|&i| candidates[i].0 < size && before[i] == 0 && during[i] != 0 && after[i] == 0)
             .map(|i| candidates[i])
