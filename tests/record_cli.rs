@@ -1421,16 +1421,11 @@ fn native_core_records_threads_itself_each_record_with_its_thread() {
     }
 }
 
-/// A sandbox that refuses the native core its in-memory file (a seccomp
-/// rule against `memfd_create`, here an `LD_PRELOAD` shim failing it with
-/// EPERM for the extension's file only): `--core auto` records with the
-/// Python monitoring core and warns why (also under -q), on stderr and in
-/// the log header;
-/// `--core native` is an error naming the reason, and leaves no log.
-#[test]
-fn native_core_that_cannot_load_falls_back_with_its_reason() {
-    let dir = tempfile::tempdir().unwrap();
-    let shim_c = dir.path().join("no_memfd.c");
+/// An `LD_PRELOAD` shim, built in `dir`, that fails `memfd_create` with
+/// EPERM for the native core's in-memory file only (what a seccomp rule
+/// against `memfd_create` does): the extension cannot load.
+fn no_memfd_shim(dir: &std::path::Path) -> std::path::PathBuf {
+    let shim_c = dir.join("no_memfd.c");
     std::fs::write(
         &shim_c,
         r#"#define _GNU_SOURCE
@@ -1445,7 +1440,7 @@ int memfd_create(const char *name, unsigned int flags) {
 "#,
     )
     .unwrap();
-    let shim = dir.path().join("no_memfd.so");
+    let shim = dir.join("no_memfd.so");
     let cc = Command::new("cc")
         .args(["-shared", "-fPIC", "-o"])
         .arg(&shim)
@@ -1457,6 +1452,19 @@ int memfd_create(const char *name, unsigned int flags) {
         "{}",
         String::from_utf8_lossy(&cc.stderr)
     );
+    shim
+}
+
+/// A sandbox that refuses the native core its in-memory file (a seccomp
+/// rule against `memfd_create`, here an `LD_PRELOAD` shim failing it with
+/// EPERM for the extension's file only): `--core auto` records with the
+/// Python monitoring core and warns why (also under -q), on stderr and in
+/// the log header;
+/// `--core native` is an error naming the reason, and leaves no log.
+#[test]
+fn native_core_that_cannot_load_falls_back_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let shim = no_memfd_shim(dir.path());
     let f = fixture("native_hot_path.py");
     let s = spec(&f, "acc", "acc");
     for (version, py) in pythons() {
@@ -1510,6 +1518,55 @@ int memfd_create(const char *name, unsigned int flags) {
             stderr(&o)
         );
         assert!(!refused.exists(), "a refused run leaves no log behind");
+    }
+}
+
+/// Lists of numbers are packed by the native core's extension where it
+/// loads (`pack_numbers`, which spares every start the import of `_struct`)
+/// and by `_struct` where it does not: at the edges of each packing — int64
+/// bounds and one past them, huge ints among floats, non-finite floats,
+/// complex numbers with int parts — both give the same records.
+#[test]
+fn number_lists_are_packed_alike_with_and_without_the_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    let shim = no_memfd_shim(dir.path());
+    let f = fixture("number_lists.py");
+    let s = spec(&f, "v", "v");
+    for (version, py) in pythons() {
+        let run = |name: &str, preload: Option<&std::path::Path>| {
+            let out = dir.path().join(format!("{name}-{version}.probe"));
+            let mut cmd = Command::new(probe_bin());
+            cmd.args(["record", "-q", "-o"])
+                .arg(&out)
+                .args(["-p", &s, "--"])
+                .arg(&py)
+                .arg(&f);
+            if let Some(p) = preload {
+                cmd.env("LD_PRELOAD", p);
+            }
+            let o = cmd.output().expect("probe runs");
+            assert_ok(&o, version);
+            let recs = records(&out);
+            let meta = LogReader::open(&out).unwrap().meta().clone();
+            (
+                meta.core,
+                recs.iter()
+                    .map(|r| format!("{:?}", r.value))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let (with_core, with) = run("with", None);
+        let (without_core, without) = run("without", Some(&shim));
+        assert_ne!(
+            with_core, without_core,
+            "Python {version}: the shim must keep the extension out"
+        );
+        assert_eq!(with.len(), 15, "Python {version}: {with:?}");
+        assert_eq!(with, without, "Python {version}");
+        // The edges themselves: one past int64 and a float beyond range
+        // are no int64/float64 list; the rest are.
+        let arrays = with.iter().filter(|v| v.starts_with("Array")).count();
+        assert_eq!(arrays, 11, "Python {version}: {with:?}");
     }
 }
 

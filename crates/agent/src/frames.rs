@@ -145,30 +145,38 @@ pub unsafe fn namespace_value_memory(
     }
 }
 
-/// Whether `frame` is a frame object of a 3.12 interpreter whose layout is
-/// the one known (see `interpreter_frame`): then its code object (a
-/// new reference).
+/// Whether `frame` is a frame object of a 3.11 or 3.12 interpreter whose
+/// layout is the one known (see `interpreter_frame`), and of 3.12 when
+/// `only_312`: then its code object (a new reference) and interpreter frame.
 ///
 /// # Safety
 /// GIL held; `frame` a live object.
-unsafe fn frame_312(frame: *mut PyObject) -> Option<*mut PyObject> {
+unsafe fn frame_known(frame: *mut PyObject, only_312: bool) -> Option<(*mut PyObject, *const u8)> {
     // SAFETY: GIL held; the type check comes before any frame access, and
     // the code object is a new reference the caller releases.
     unsafe {
-        if Py_Version >> 16 != 0x030c || Py_TYPE(frame) != &raw mut PyFrame_Type {
+        let known = match Py_Version >> 16 {
+            0x030b => !only_312,
+            0x030c => true,
+            _ => false,
+        };
+        if !known || Py_TYPE(frame) != &raw mut PyFrame_Type {
             return None;
         }
         let code = PyFrame_GetCode(frame.cast()).cast::<PyObject>();
-        if interpreter_frame(frame, code).is_none() {
-            Py_DECREF(code);
-            return None;
+        match interpreter_frame(frame, code) {
+            Some(data) => Some((code, data)),
+            None => {
+                Py_DECREF(code);
+                None
+            }
         }
-        Some(code)
     }
 }
 
 /// `frame_layout_ok(frame)`: whether `frame` (the agent's own, live) is a
-/// 3.12 frame of the layout `frame_get` and the namespace reads rely on.
+/// 3.11 or 3.12 frame of the layout `frame_get` (3.12), `frame_slot` (3.11)
+/// and `frame_namespace` rely on.
 pub unsafe extern "C" fn frame_layout_ok(
     _module: *mut PyObject,
     args: *mut *mut PyObject,
@@ -180,8 +188,8 @@ pub unsafe extern "C" fn frame_layout_ok(
             PyErr_SetString(PyExc_TypeError, c"frame_layout_ok(frame)".as_ptr());
             return ptr::null_mut();
         }
-        match frame_312(*args) {
-            Some(code) => {
+        match frame_known(*args, false) {
+            Some((code, _)) => {
                 Py_DECREF(code);
                 Py_NewRef(Py_True())
             }
@@ -210,7 +218,7 @@ pub unsafe extern "C" fn frame_get(
             return ptr::null_mut();
         }
         let (frame, name) = (*args, *args.add(1));
-        let Some(code) = frame_312(frame) else {
+        let Some((code, _)) = frame_known(frame, true) else {
             PyErr_SetString(
                 PyExc_TypeError,
                 c"frame_get: not a 3.12 frame of the known layout".as_ptr(),
@@ -249,6 +257,108 @@ pub unsafe extern "C" fn frame_get(
         let v = PyObject_GetItem(ns, name);
         Py_DECREF(ns);
         v
+    }
+}
+
+/// Where 3.11's interpreter frame keeps its locals (`localsplus`, after
+/// seven pointers, `prev_instr`, `stacktop`, `is_entry` and `owner`).
+const LOCALS_311: usize = 72;
+
+/// `frame_slot(frame, index)`: what slot `index` of a running 3.11 frame's
+/// locals holds (a fast local, a cell, a free variable's cell), as frames.py
+/// read it with ctypes, whose import cost ~3 ms of every 3.11 start.
+/// ValueError when the slot is empty (unbound), IndexError past the last
+/// slot, TypeError for a frame that is not a 3.11 one of the known layout.
+pub unsafe extern "C" fn frame_slot(
+    _module: *mut PyObject,
+    args: *mut *mut PyObject,
+    nargs: Py_ssize_t,
+) -> *mut PyObject {
+    // SAFETY: CPython calls this with the GIL held and `nargs` arguments;
+    // the frame is type-checked and its code word compared before any
+    // other access, and the slot read only once the code object has
+    // confirmed that `index` names one of its slots.
+    unsafe {
+        if nargs != 2 || PyLong_Check(*args.add(1)) == 0 {
+            PyErr_SetString(PyExc_TypeError, c"frame_slot(frame, int)".as_ptr());
+            return ptr::null_mut();
+        }
+        let (frame, index) = (*args, *args.add(1));
+        if Py_Version >> 16 != 0x030b {
+            PyErr_SetString(PyExc_TypeError, c"frame_slot: not Python 3.11".as_ptr());
+            return ptr::null_mut();
+        }
+        let Some((code, data)) = frame_known(frame, false) else {
+            PyErr_SetString(
+                PyExc_TypeError,
+                c"frame_slot: not a 3.11 frame of the known layout".as_ptr(),
+            );
+            return ptr::null_mut();
+        };
+        let i = PyLong_AsSsize_t(index);
+        // The code object's own bound: it names slots 0..co_nlocalsplus and
+        // raises IndexError past them (a negative index raises too).
+        let named = if i < 0 {
+            PyErr_SetString(PyExc_IndexError, c"frame_slot: negative index".as_ptr());
+            ptr::null_mut()
+        } else {
+            PyObject_CallMethod(
+                code,
+                c"_varname_from_oparg".as_ptr(),
+                c"(O)".as_ptr(),
+                index,
+            )
+        };
+        Py_DECREF(code);
+        if named.is_null() {
+            return ptr::null_mut();
+        }
+        Py_DECREF(named);
+        let word = *data
+            .add(LOCALS_311 + 8 * i as usize)
+            .cast::<*mut PyObject>();
+        if word.is_null() {
+            PyErr_SetString(PyExc_ValueError, c"frame_slot: the slot is empty".as_ptr());
+            return ptr::null_mut();
+        }
+        Py_NewRef(word)
+    }
+}
+
+/// `frame_namespace(frame)`: the namespace a running 3.11 or 3.12 module or
+/// class body reads its names from (the interpreter frame's `f_locals`;
+/// a function's is NULL: then its globals), without materialising
+/// `frame.f_locals`. TypeError for a frame of another layout.
+pub unsafe extern "C" fn frame_namespace(
+    _module: *mut PyObject,
+    args: *mut *mut PyObject,
+    nargs: Py_ssize_t,
+) -> *mut PyObject {
+    // SAFETY: CPython calls this with the GIL held and `nargs` arguments;
+    // the frame is type-checked and its code word compared before the
+    // namespace word, within the frame's fixed head, is read.
+    unsafe {
+        if nargs != 1 {
+            PyErr_SetString(PyExc_TypeError, c"frame_namespace(frame)".as_ptr());
+            return ptr::null_mut();
+        }
+        let frame = *args;
+        let Some((code, data)) = frame_known(frame, false) else {
+            PyErr_SetString(
+                PyExc_TypeError,
+                c"frame_namespace: not a 3.11 or 3.12 frame of the known layout".as_ptr(),
+            );
+            return ptr::null_mut();
+        };
+        Py_DECREF(code);
+        let ns = *data
+            .add(NAMESPACE_AT.load(Ordering::Relaxed))
+            .cast::<*mut PyObject>();
+        if ns.is_null() {
+            PyObject_GetAttrString(frame, c"f_globals".as_ptr())
+        } else {
+            Py_NewRef(ns)
+        }
     }
 }
 

@@ -43,9 +43,9 @@ use pyo3_ffi::*;
 
 use chunk::{compact_int, encode_value, Chunk, Val};
 use frames::{
-    fast_index, fast_names, frame_get, frame_layout_ok, iframe_code, iframe_frame_object,
-    iframe_local, iframe_namespace, locals_layout_ok, namespace_value_memory, read_fast,
-    PyFrame_GetVar, ThreadFrame,
+    fast_index, fast_names, frame_get, frame_layout_ok, frame_namespace, frame_slot, iframe_code,
+    iframe_frame_object, iframe_local, iframe_namespace, locals_layout_ok, namespace_value_memory,
+    read_fast, PyFrame_GetVar, ThreadFrame,
 };
 use objects::{new_waiting, set_waiting, Types, Waiting};
 use sym::{PyErr_GetRaisedException, PyErr_SetRaisedException};
@@ -2055,7 +2055,7 @@ const fn method(
     }
 }
 
-static mut METHODS: [PyMethodDef; 27] = [
+static mut METHODS: [PyMethodDef; 30] = [
     method(
         c"write_progress",
         PyMethodDefPointer { PyCFunctionFast: write::write_progress },
@@ -2210,7 +2210,25 @@ static mut METHODS: [PyMethodDef; 27] = [
         c"frame_layout_ok",
         PyMethodDefPointer { PyCFunctionFast: frame_layout_ok },
         METH_FASTCALL,
-        c"frame_layout_ok(frame): whether frame_get can read this 3.12 frame",
+        c"frame_layout_ok(frame): whether frame_get (3.12), frame_slot (3.11) and frame_namespace can read this frame",
+    ),
+    method(
+        c"pack_numbers",
+        PyMethodDefPointer { PyCFunctionFast: values::pack_numbers },
+        METH_FASTCALL,
+        c"pack_numbers(kind, items): a list or tuple of numbers as little-endian int64 (0), float64 (1) or complex128 (2) bytes; None when one does not fit",
+    ),
+    method(
+        c"frame_slot",
+        PyMethodDefPointer { PyCFunctionFast: frame_slot },
+        METH_FASTCALL,
+        c"frame_slot(frame, index): what locals slot index of a running 3.11 frame holds (ValueError: empty)",
+    ),
+    method(
+        c"frame_namespace",
+        PyMethodDefPointer { PyCFunctionFast: frame_namespace },
+        METH_FASTCALL,
+        c"frame_namespace(frame): the namespace a running 3.11/3.12 module or class body reads, else its globals",
     ),
     PyMethodDef::zeroed(),
 ];

@@ -23,7 +23,7 @@ from .manager import CaptureManager
 from .native import release as _native_release, loaded as _native_loaded
 from . import resolved as _resolved
 from .resolved import ProbeError
-from .values import Values, type_name
+from .values import Values, type_name, use_packer
 from .wire import MSG_END, MSG_FATAL, MSG_HELLO, MSG_RESOLVED, MSG_WARN
 
 _BUILTINS = sys.modules["builtins"]
@@ -314,6 +314,7 @@ class Runner:
                 f"internal error in probe's resolver ({type(e).__name__}: {e} at {where.filename}:{where.lineno}); "
                 "please report it with the probe specs")})
             return 2
+        use_packer(_native_loaded())
         mgr = self.mgr = CaptureManager(self.wire, sites, Values(cfg["max_value_bytes"], cfg["max_array_bytes"]))
         mgr.on_unreachable = self.recorder_unreachable
         debug = None
