@@ -219,10 +219,8 @@ impl AgentCache {
     /// ever used (0.7 ms each at every start). Without an index, or when
     /// it names nothing usable, every cached compilation (`load_all`).
     pub fn load_for(&self, interp: Option<&str>) -> Vec<(String, Vec<u8>)> {
-        let indexed = interp
-            .and_then(|i| self.index_of(i))
-            .and_then(|p| read_checked(&p).ok())
-            .and_then(|k| String::from_utf8(k).ok())
+        let indexed = self
+            .indexed_key(interp)
             .and_then(|k| Some((self.path_of(&k)?, k)));
         if let Some((path, pykey)) = indexed {
             match read_checked(&path) {
@@ -233,6 +231,16 @@ impl AgentCache {
             }
         }
         self.load_all()
+    }
+
+    /// The interpreter key (its `cache_tag-hexversion`) the index for
+    /// interpreter `interp` names, if there is a valid index: what the
+    /// compilation and the stub's pyc are kept under.
+    pub fn indexed_key(&self, interp: Option<&str>) -> Option<String> {
+        interp
+            .and_then(|i| self.index_of(i))
+            .and_then(|p| read_checked(&p).ok())
+            .and_then(|k| String::from_utf8(k).ok())
     }
 
     /// Every cached compilation of this agent that passes the checks, as

@@ -29,7 +29,7 @@ pub mod native;
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// The agent's modules, in load order (a module imports only earlier ones).
 pub const AGENT_MODULES: &[(&str, &str)] = &[
@@ -95,8 +95,8 @@ pub const BOOTSTRAP: &str = "import os,sys;f=os.fdopen(int(sys.argv[1]),'rb');ex
 pub const SITE_STUB: &str = include_str!("agent/site_stub.py");
 
 /// Environment variable naming the bundle for [`SITE_STUB`]:
-/// `"BUNDLE_FD BOOT_LEN WIRE_FD"`, followed by `" OFFSET LENGTH KEY"` when
-/// the bundle holds one cached compilation (see [`Bundle::compiled`]).
+/// `"BUNDLE_FD GO_FD WIRE_FD"`. The stub waits for a line on the GO_FD pipe
+/// ([`Bundle::boot_args`]), which the recorder writes once the bundle is.
 pub const SITE_BOOT_ENV: &str = "PROBE_AGENT_BOOT";
 
 /// [`SITE_BOOT_ENV`]'s value that asks the stub only to answer
@@ -254,12 +254,137 @@ fn section(out: &mut Out, name: &str, data: &[u8]) -> io::Result<()> {
     out.put(data)
 }
 
-/// Builds the bundle: boot code, `config` (plus `probes`, one `probe` line
-/// each), the module sources, and every cached compilation `cached` holds
-/// (key → marshal data; the interpreter picks its own key). The native
-/// core's extension module, when the run may use it (`native`), goes into an
-/// in-memory file of its own, named by the config's `native_fd`; when that
-/// file cannot be made, `native_error` says why (the agent reports it).
+/// The bundle's in-memory files, made before the interpreter starts so that
+/// it inherits them, and written while it starts ([`BundleFiles::fill`]):
+/// the recorder's ~2 ms of reading its cache and writing ~1 MB overlap
+/// with the interpreter's own start-up on another core.
+#[derive(Debug)]
+pub struct BundleFiles {
+    agent: File,
+    /// The native core's file, or why it could not be made.
+    native: Result<File, String>,
+}
+
+impl BundleFiles {
+    /// Makes the files (empty); `native`: whether the run may load the
+    /// native core's extension.
+    pub fn create(native: bool) -> io::Result<BundleFiles> {
+        let native = if native {
+            memfd("probe-native").map_err(|e| e.to_string())
+        } else {
+            Err(String::new())
+        };
+        Ok(BundleFiles {
+            agent: memfd("probe-agent")?,
+            native,
+        })
+    }
+
+    /// The agent file's descriptor (for the interpreter's environment).
+    pub fn agent_fd(&self) -> RawFd {
+        self.agent.as_raw_fd()
+    }
+
+    /// Writes the bundle: boot code, `config` (plus `probes`, one `probe`
+    /// line each), the module sources, and every cached compilation `cached`
+    /// holds (key → marshal data; the interpreter picks its own key). The
+    /// native core's extension module (`native`, when the run may use it)
+    /// goes into its own file, named by the config's `native_fd`; when that
+    /// file could not be made or written, `native_error` says why (the agent
+    /// reports it).
+    pub fn fill(
+        self,
+        config: &[ConfigEntry],
+        probes: &[String],
+        cached: &[(String, Vec<u8>)],
+        resolution: Option<&[u8]>,
+        native: Option<&[u8]>,
+    ) -> io::Result<Bundle> {
+        let mut native_fd = None;
+        let mut extra: Vec<ConfigEntry> = Vec::new();
+        if let Some(image) = native {
+            match self
+                .native
+                .and_then(|mut f| f.write_all(image).map(|()| f).map_err(|e| e.to_string()))
+            {
+                Ok(f) => {
+                    let fd = OwnedFd::from(f);
+                    extra.push(("native_fd", fd.as_raw_fd().to_string()));
+                    native_fd = Some(fd);
+                }
+                Err(e) => extra.push(("native_error", e)),
+            }
+        }
+        let mut text = String::new();
+        for (k, v) in config
+            .iter()
+            .chain(extra.iter())
+            .map(|(k, v)| (*k, v.as_str()))
+            .chain(probes.iter().map(|p| ("probe", p.as_str())))
+        {
+            if v.contains(['\n', '\t', '\r']) || k.contains(['\n', '\t']) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{k} {v:?} holds a newline or tab"),
+                ));
+            }
+            text.push_str(k);
+            text.push('\t');
+            text.push_str(v);
+            text.push('\n');
+        }
+        let mut out = Out {
+            w: io::BufWriter::with_capacity(64 * 1024, self.agent),
+            len: 0,
+        };
+        out.put(BOOT_SOURCE.as_bytes())?;
+        let boot_len = out.len;
+        section(&mut out, "config", text.as_bytes())?;
+        let order: Vec<&str> = AGENT_MODULES.iter().map(|(n, _)| *n).collect();
+        section(&mut out, "order", order.join("\n").as_bytes())?;
+        for (name, src) in AGENT_MODULES {
+            section(&mut out, &format!("src:{name}"), src.as_bytes())?;
+        }
+        // The stub's source, for boot.py to compile into the stub's pyc.
+        section(&mut out, "site", SITE_STUB.as_bytes())?;
+        let mut compiled = None;
+        for (key, data) in cached {
+            section(&mut out, &format!("cache:{key}"), data)?;
+            compiled = Some((out.len - data.len(), data.len(), key.clone()));
+        }
+        if cached.len() != 1 {
+            compiled = None;
+        }
+        if let Some(r) = resolution {
+            section(&mut out, "resolution", r)?;
+        }
+        let mut file = out.w.into_inner().map_err(|e| e.into_error())?;
+        file.seek(SeekFrom::Start(0))?;
+        Ok(Bundle {
+            fd: OwnedFd::from(file),
+            boot_len,
+            compiled,
+            native: native_fd,
+            site_pyc: None,
+        })
+    }
+}
+
+impl Bundle {
+    /// What the stub needs to start the agent once the bundle is written:
+    /// `BOOT_LEN [OFFSET LENGTH KEY]` (where the one cached compilation is,
+    /// boot.py's code with it, when KEY is the stub's interpreter's).
+    pub fn boot_args(&self) -> String {
+        let mut boot = self.boot_len.to_string();
+        if let Some((at, len, key)) = &self.compiled {
+            boot.push_str(&format!(" {at} {len} {key}"));
+        }
+        boot
+    }
+}
+
+/// [`BundleFiles::create`] and [`BundleFiles::fill`] at once: the bundle
+/// for an interpreter started after it is written (the `-c` bootstrap).
 pub fn bundle(
     config: &[ConfigEntry],
     probes: &[String],
@@ -267,70 +392,7 @@ pub fn bundle(
     resolution: Option<&[u8]>,
     native: Option<&[u8]>,
 ) -> io::Result<Bundle> {
-    let mut native_fd = None;
-    let mut extra: Vec<ConfigEntry> = Vec::new();
-    if let Some(image) = native {
-        match memfd("probe-native").and_then(|mut f| f.write_all(image).map(|()| f)) {
-            Ok(f) => {
-                let fd = OwnedFd::from(f);
-                extra.push(("native_fd", fd.as_raw_fd().to_string()));
-                native_fd = Some(fd);
-            }
-            Err(e) => extra.push(("native_error", e.to_string())),
-        }
-    }
-    let mut text = String::new();
-    for (k, v) in config
-        .iter()
-        .chain(extra.iter())
-        .map(|(k, v)| (*k, v.as_str()))
-        .chain(probes.iter().map(|p| ("probe", p.as_str())))
-    {
-        if v.contains(['\n', '\t', '\r']) || k.contains(['\n', '\t']) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{k} {v:?} holds a newline or tab"),
-            ));
-        }
-        text.push_str(k);
-        text.push('\t');
-        text.push_str(v);
-        text.push('\n');
-    }
-    let mut out = Out {
-        w: io::BufWriter::with_capacity(64 * 1024, memfd("probe-agent")?),
-        len: 0,
-    };
-    out.put(BOOT_SOURCE.as_bytes())?;
-    let boot_len = out.len;
-    section(&mut out, "config", text.as_bytes())?;
-    let order: Vec<&str> = AGENT_MODULES.iter().map(|(n, _)| *n).collect();
-    section(&mut out, "order", order.join("\n").as_bytes())?;
-    for (name, src) in AGENT_MODULES {
-        section(&mut out, &format!("src:{name}"), src.as_bytes())?;
-    }
-    // The stub's source, for boot.py to compile into the stub's pyc.
-    section(&mut out, "site", SITE_STUB.as_bytes())?;
-    let mut compiled = None;
-    for (key, data) in cached {
-        section(&mut out, &format!("cache:{key}"), data)?;
-        compiled = Some((out.len - data.len(), data.len(), key.clone()));
-    }
-    if cached.len() != 1 {
-        compiled = None;
-    }
-    if let Some(r) = resolution {
-        section(&mut out, "resolution", r)?;
-    }
-    let mut file = out.w.into_inner().map_err(|e| e.into_error())?;
-    file.seek(SeekFrom::Start(0))?;
-    Ok(Bundle {
-        fd: OwnedFd::from(file),
-        boot_len,
-        compiled,
-        native: native_fd,
-        site_pyc: None,
-    })
+    BundleFiles::create(native.is_some())?.fill(config, probes, cached, resolution, native)
 }
 
 /// An anonymous in-memory file, inheritable across exec.

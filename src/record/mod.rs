@@ -18,8 +18,9 @@ pub mod command;
 pub mod signals;
 pub mod spec;
 
+use std::borrow::Cow;
 use std::fs::File;
-use std::io;
+use std::io::{self, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -29,7 +30,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 
 use crate::capture::cache::{self, AgentCache};
-use crate::capture::{self as agent, agent_key, Bundle, VersionPolicy, BOOTSTRAP};
+use crate::capture::{self as agent, agent_key, Bundle, BundleFiles, VersionPolicy, BOOTSTRAP};
 use crate::log::meta::{EndInfo, ExitInfo, ProbeInfo, RunMeta};
 use crate::log::writer::PreparedLog;
 use crate::log::{LogError, LogWriter};
@@ -236,31 +237,47 @@ fn wrapper_passes_site(pc: &PythonCommand, zip: &OwnedFd) -> bool {
     out.starts_with(agent::SITE_CHECK_ANSWER.as_bytes())
 }
 
-fn spawn(pc: &PythonCommand, wfd: RawFd, bundle: &Bundle) -> Result<Child, RecordError> {
+/// How the interpreter starts the agent.
+enum Boot<'b> {
+    /// `site` mode: the user's command as given, the agent started by our
+    /// sitecustomize (in `zip`) from the bundle in `agent_fd` once the
+    /// recorder says where its parts are on `go_fd`.
+    Site {
+        zip: OwnedFd,
+        agent_fd: RawFd,
+        go_fd: RawFd,
+    },
+    /// The `-c` bootstrap, from a bundle already written.
+    C(&'b Bundle),
+}
+
+/// A pipe whose read end the interpreter inherits (made so by [`spawn`]).
+fn make_go_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: fds is a valid 2-element array for pipe2 to fill.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 succeeded, so both descriptors are open and owned by us alone.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+fn spawn(pc: &PythonCommand, wfd: RawFd, boot: Boot<'_>) -> Result<Child, RecordError> {
     let mut cmd = Command::new(&pc.python);
-    // `site` mode (see capture/mod.rs): the user's command as given, the
-    // agent started by our sitecustomize. Kept open until the spawn.
-    let zip = agent::site_zip(bundle.site_pyc.as_deref()).map_err(|cause| RecordError::Io {
-        what: "preparing the agent's sitecustomize".into(),
-        cause,
-    })?;
-    let site = match pc.boots_through_site() {
-        Some(yes) => yes,
-        None => wrapper_passes_site(pc, &zip),
-    };
-    // Inheritable: kept open until the spawn, and only when it is used.
-    let zip = site.then_some(zip);
-    match &zip {
-        Some(zip) => {
-            let mut boot = format!("{} {} {wfd}", bundle.fd.as_raw_fd(), bundle.boot_len);
-            if let Some((at, len, key)) = &bundle.compiled {
-                // The stub's boot code, compiled, if `key` is its interpreter's.
-                boot.push_str(&format!(" {at} {len} {key}"));
-            }
-            site_env(&mut cmd, zip).env(agent::SITE_BOOT_ENV, boot);
+    // Kept open until the spawn.
+    let mut inherit = vec![wfd];
+    let _zip = match boot {
+        Boot::Site {
+            zip,
+            agent_fd,
+            go_fd,
+        } => {
+            site_env(&mut cmd, &zip).env(agent::SITE_BOOT_ENV, format!("{agent_fd} {go_fd} {wfd}"));
             cmd.args(&pc.interpreter_args).args(&pc.target);
+            inherit.push(go_fd);
+            Some(zip)
         }
-        None => {
+        Boot::C(bundle) => {
             cmd.env_remove(agent::SITE_BOOT_ENV)
                 .args(&pc.interpreter_args)
                 .arg("-c")
@@ -269,8 +286,9 @@ fn spawn(pc: &PythonCommand, wfd: RawFd, bundle: &Bundle) -> Result<Child, Recor
                 .arg(bundle.boot_len.to_string())
                 .arg(wfd.to_string())
                 .args(&pc.target);
+            None
         }
-    }
+    };
     // The pipe's write end is made inheritable here, in the recorder,
     // rather than in a pre_exec closure in the child: without one, std
     // spawns with posix_spawn (vfork) instead of fork, which copied the
@@ -278,12 +296,14 @@ fn spawn(pc: &PythonCommand, wfd: RawFd, bundle: &Bundle) -> Result<Child, Recor
     // Nothing else is spawned meanwhile (the caller closes the descriptor
     // right after), and the agent marks it non-inheritable again at once,
     // so the program's own children do not get it.
-    // SAFETY: fcntl on a descriptor the caller owns.
-    if unsafe { libc::fcntl(wfd, libc::F_SETFD, 0) } != 0 {
-        return Err(RecordError::Io {
-            what: "passing the agent pipe on".into(),
-            cause: io::Error::last_os_error(),
-        });
+    for fd in inherit {
+        // SAFETY: fcntl on a descriptor the caller owns.
+        if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } != 0 {
+            return Err(RecordError::Io {
+                what: "passing the agent pipe on".into(),
+                cause: io::Error::last_os_error(),
+            });
+        }
     }
     cmd.spawn().map_err(|cause| RecordError::Spawn {
         python: pc.python.clone(),
@@ -379,24 +399,25 @@ pub fn record_with_tap(
     ];
     let cache = cache::default_dir().and_then(|d| AgentCache::open(&d, &agent_key()));
     let interp = pc.identity();
-    let cached = cache
-        .as_ref()
-        .map(|c| c.load_for(interp.as_deref()))
-        .unwrap_or_default();
-    // The agent's resolution of these specs from an earlier run, when its
-    // source files are unchanged (cache.rs; the agent checks it again).
     let resolution_key = interp.as_deref().and_then(|i| {
         let cwd = std::env::current_dir().ok()?;
         Some(cache::resolution_key(i, &cwd, &opts.probes))
     });
-    let resolution = cache
+    // This interpreter's compilation of the agent, when the cache's index
+    // names one, is read while the interpreter starts (below); without an
+    // index every compilation is read now, as the stub's pyc depends on it.
+    let indexed = cache
         .as_ref()
-        .zip(resolution_key.as_deref())
-        .and_then(|(c, k)| c.load_resolution(k));
+        .and_then(|c| c.indexed_key(interp.as_deref()));
+    let early = match (&cache, &indexed) {
+        (Some(c), None) => Some(c.load_for(interp.as_deref())),
+        _ => None,
+    };
     // The stub compiled by this interpreter (one compilation for it: the
     // indexed one), else ask the agent to make it.
-    let site_pyc = match (&cache, cached.as_slice()) {
-        (Some(c), [(pykey, _)]) => c.load_site_pyc(pykey),
+    let site_pyc = match (&cache, indexed.as_deref(), early.as_deref()) {
+        (Some(c), Some(pykey), _) => c.load_site_pyc(pykey),
+        (Some(c), None, Some([(pykey, _)])) => c.load_site_pyc(pykey),
         _ => None,
     };
     let mut config = config;
@@ -415,18 +436,38 @@ pub fn record_with_tap(
     if let Some(fd) = ring.as_ref().and_then(SharedRing::fd) {
         config.push(("ring_fd", fd.to_string()));
     }
-    let mut bundle = agent::bundle(
-        &config,
-        &opts.probes,
-        &cached,
-        resolution.as_deref(),
-        native,
-    )
-    .map_err(|cause| RecordError::Io {
+    let preparing = |cause| RecordError::Io {
         what: "preparing the agent for the interpreter".into(),
         cause,
-    })?;
-    bundle.site_pyc = site_pyc;
+    };
+    let files = BundleFiles::create(native.is_some()).map_err(preparing)?;
+    // What is read from the cache and written into the bundle once the
+    // interpreter runs (or before, for the `-c` bootstrap).
+    let fill = |files: BundleFiles| {
+        let cached = match &early {
+            Some(c) => Cow::Borrowed(c.as_slice()),
+            None => Cow::Owned(
+                cache
+                    .as_ref()
+                    .map(|c| c.load_for(interp.as_deref()))
+                    .unwrap_or_default(),
+            ),
+        };
+        // The agent's resolution of these specs from an earlier run, when
+        // its source files are unchanged (cache.rs; the agent checks it
+        // again).
+        let resolution = cache
+            .as_ref()
+            .zip(resolution_key.as_deref())
+            .and_then(|(c, k)| c.load_resolution(k));
+        files.fill(
+            &config,
+            &opts.probes,
+            &cached,
+            resolution.as_deref(),
+            native,
+        )
+    };
     let start = Instant::now();
     let start_unix_ns = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -436,14 +477,49 @@ pub fn record_with_tap(
         what: "installing signal handlers".into(),
         cause,
     })?;
-    let witness = GroupWitness::spawn();
     let (rfd, wfd) = make_pipe().map_err(|cause| RecordError::Io {
         what: "creating the agent pipe".into(),
         cause,
     })?;
-    let child = spawn(&pc, wfd.as_raw_fd(), &bundle)?;
+    let zip = agent::site_zip(site_pyc.as_deref()).map_err(|cause| RecordError::Io {
+        what: "preparing the agent's sitecustomize".into(),
+        cause,
+    })?;
+    let site = match pc.boots_through_site() {
+        Some(yes) => yes,
+        None => wrapper_passes_site(&pc, &zip),
+    };
+    let child = if site {
+        // `site` mode: the interpreter starts now and its stub waits on the
+        // `go` pipe while the bundle is written.
+        let (go_r, go_w) = make_go_pipe().map_err(preparing)?;
+        let boot = Boot::Site {
+            zip,
+            agent_fd: files.agent_fd(),
+            go_fd: go_r.as_raw_fd(),
+        };
+        let mut child = spawn(&pc, wfd.as_raw_fd(), boot)?;
+        drop(go_r);
+        let ready = fill(files).map(|bundle| {
+            let mut go = File::from(go_w);
+            // A stub that died meanwhile (EPIPE) is the run's own end.
+            let _ = go.write_all(format!("{}\n", bundle.boot_args()).as_bytes());
+        });
+        if let Err(cause) = ready {
+            // The stub is still waiting: the program has not started.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(preparing(cause));
+        }
+        child
+    } else {
+        let bundle = fill(files).map_err(preparing)?;
+        spawn(&pc, wfd.as_raw_fd(), Boot::C(&bundle))?
+    };
     drop(wfd);
-    drop(bundle);
+    // After the spawn: the fork of the recorder overlaps the interpreter's
+    // start-up (a group-wide signal in between counts as the recorder's).
+    let witness = GroupWitness::spawn();
     if let Some(r) = ring.as_mut() {
         r.close_fd();
     }

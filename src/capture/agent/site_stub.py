@@ -2,9 +2,11 @@
 #
 # The recorder runs the program as plain `python [flags] script.py …` with
 # PYTHONPATH naming an in-memory zip that holds this file, and
-# PROBE_AGENT_BOOT = "BUNDLE_FD BOOT_LEN WIRE_FD [OFFSET LENGTH KEY]" (the
-# last three: where the bundle holds this interpreter's compilation of the
-# agent, boot.py's code with it, when KEY is this interpreter's cache key).
+# PROBE_AGENT_BOOT = "BUNDLE_FD GO_FD WIRE_FD". Once the recorder has
+# written the bundle it writes "BOOT_LEN [OFFSET LENGTH KEY]\n" on the GO_FD
+# pipe (the last three: where the bundle holds this interpreter's
+# compilation of the agent, boot.py's code with it, when KEY is this
+# interpreter's cache key).
 # `site` imports us before the program starts: we put the environment and
 # sys.path back as the program would have them, start the agent, then
 # import the real sitecustomize if there is one, as `site` would have.
@@ -40,18 +42,41 @@ def _probe_site():
         except (ValueError, OSError):
             pass
     del sys.modules[__name__]
-    parts = spec.split()
-    bundle_fd, boot_len, wire_fd = [int(x) for x in parts[:3]]
+    bundle_fd, go_fd, wire_fd = [int(x) for x in spec.split()[:3]]
+    # The recorder writes the bundle while python starts, then says on the
+    # `go` pipe where its parts are: "BOOT_LEN [OFFSET LENGTH KEY]\n".
+    got = b''
+    try:
+        while not got.endswith(b'\n'):
+            part = os.read(go_fd, 512)
+            if not part:
+                break
+            got += part
+    finally:
+        os.close(go_fd)
+    if not got.endswith(b'\n'):
+        # The recorder is gone (it would have killed us had it failed): the
+        # program runs, untraced, as it would if the recorder died later.
+        for fd in (bundle_fd, wire_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        os.write(2, b'probe: warning: the recorder ended before the program started; '
+                    b'the program runs untraced\n')
+        return
+    parts = got.decode('ascii').split()
+    boot_len = int(parts[0])
     f = os.fdopen(bundle_fd, 'rb')
     # This interpreter's compilation of the agent, if the recorder has one
     # (its content hash checked): boot.py's code is in it, not compiled.
     codes = boot = None
     impl = getattr(sys, 'implementation', None)  # none before 3.3: boot.py refuses those
-    if len(parts) == 6 and impl is not None and parts[5] == '%s-%x' % (impl.cache_tag, sys.hexversion):
+    if len(parts) == 4 and impl is not None and parts[3] == '%s-%x' % (impl.cache_tag, sys.hexversion):
         import marshal
         try:
-            blob = os.pread(bundle_fd, int(parts[4]), int(parts[3]))
-            codes = marshal.loads(blob) if len(blob) == int(parts[4]) else None
+            blob = os.pread(bundle_fd, int(parts[2]), int(parts[1]))
+            codes = marshal.loads(blob) if len(blob) == int(parts[2]) else None
             boot = codes.get('__boot__') if type(codes) is dict else None
             if type(boot) is bytes:  # each module marshalled apart (boot.py)
                 boot = marshal.loads(boot)
