@@ -224,8 +224,8 @@ impl GroupWitness {
         // witness starts with them blocked (a signal arriving meanwhile stays
         // pending for the recorder and is delivered when the mask is
         // restored). In the child only async-signal-safe calls are made
-        // (sigaction, prctl, getppid, close, read, sigtimedwait, write,
-        // _exit), so forking a process that may have threads is sound.
+        // (sigaction, prctl, getppid, dup2, close_range, close, read,
+        // sigtimedwait, write, _exit), so forking a process that may have threads is sound.
         unsafe {
             let mut old: libc::sigset_t = std::mem::zeroed();
             libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
@@ -242,20 +242,31 @@ impl GroupWitness {
                 if libc::getppid() != parent {
                     libc::_exit(0);
                 }
-                libc::close(ctl[1]);
-                libc::close(ack[0]);
+                // It keeps its two pipes, as descriptors 0 and 1, and
+                // nothing else of the recorder's: not the agent's pipe
+                // (whose writer must see the recorder go when it goes),
+                // the log or the ring. (Without close_range, Linux < 5.9,
+                // it keeps them until it dies with the recorder.)
+                let (ctl_r, ack_w) = if libc::dup2(ctl[0], 0) == 0 && libc::dup2(ack[1], 1) == 1 {
+                    libc::syscall(libc::SYS_close_range, 2u32, u32::MAX, 0u32);
+                    (0, 1)
+                } else {
+                    libc::close(ctl[1]);
+                    libc::close(ack[0]);
+                    (ctl[0], ack[1])
+                };
                 let zero = libc::timespec {
                     tv_sec: 0,
                     tv_nsec: 0,
                 };
                 let mut b = 0u8;
                 loop {
-                    if libc::read(ctl[0], (&mut b as *mut u8).cast(), 1) <= 0 {
+                    if libc::read(ctl_r, (&mut b as *mut u8).cast(), 1) <= 0 {
                         libc::_exit(0);
                     }
                     // Asked to forget what is pending.
                     while libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) > 0 {}
-                    libc::write(ack[1], (&b as *const u8).cast(), 1);
+                    libc::write(ack_w, (&b as *const u8).cast(), 1);
                 }
             }
             libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());

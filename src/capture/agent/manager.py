@@ -393,11 +393,17 @@ class CaptureManager:
         chunk = self.chunk
         if self.unreachable:
             # (Before the closed check: closing must not empty the ring.)
-            self.deadline[0] = time.monotonic_ns() + self.flush_interval
-            if len(chunk) >= RING_RECORDS and not self.closed and self.on_unreachable is not None:
-                # The ring is full: tracing stops, so that a daemon running
-                # on for days does not keep what can never be sent.
+            n = len(chunk)
+            if n > RING_RECORDS and not self.closed and self.on_unreachable is not None:
+                # Past the ring: tracing stops, so that a daemon running on
+                # for days does not keep what can never be sent.
                 self.on_unreachable()
+                return
+            # Exactly full, the ring's last record may be an LHS capture
+            # still waiting for its frame's next event, which completes it
+            # in place: tracing stops at the next record instead (the one
+            # past the ring, counted lost), not before that completion.
+            self.deadline[0] = 0 if n == RING_RECORDS else time.monotonic_ns() + self.flush_interval
             return
         if self.closed:
             # After the seal (daemon threads during interpreter shutdown) or
