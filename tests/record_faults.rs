@@ -831,8 +831,11 @@ fn a_recorder_that_falls_behind_makes_the_program_wait_and_says_so() {
 /// The recorder starts the interpreter before it writes the agent's bundle
 /// and then tells the `sitecustomize` stub where its parts are on a pipe
 /// (docs/WIRE.md). A recorder gone before that line (the pipe ends empty)
-/// leaves the program to run untraced, with a warning on stderr, and the
-/// descriptors meant for the agent closed — it neither hangs nor fails.
+/// leaves the program to run untraced, with a warning on stderr, the
+/// descriptors meant for the agent closed and the user's own
+/// `sitecustomize` imported — it neither hangs nor fails. An `abort` line
+/// (the recorder could not write the bundle) ends the interpreter before
+/// the program runs.
 #[test]
 fn a_recorder_gone_before_the_bundle_was_written_leaves_the_program_running_untraced() {
     let dir = tempfile::tempdir().unwrap();
@@ -841,47 +844,69 @@ fn a_recorder_gone_before_the_bundle_was_written_leaves_the_program_running_untr
         dir.path().join("sitecustomize.py"),
     )
     .unwrap();
+    // The user's own sitecustomize, later on PYTHONPATH.
+    let user = tempfile::tempdir().unwrap();
+    std::fs::write(
+        user.path().join("sitecustomize.py"),
+        "import sys\nsys.stdout.write('user-site\\n')\n",
+    )
+    .unwrap();
+    let pythonpath = format!("{}:{}", dir.path().display(), user.path().display());
     for (version, py) in pythons() {
-        let mut go = [0; 2];
-        // SAFETY: a valid 2-element array for pipe to fill; then plain
-        // calls on descriptors this test owns (the write end is closed at
-        // once: the recorder that would have written it is "gone").
-        let (bundle, wire) = unsafe {
-            assert_eq!(libc::pipe(go.as_mut_ptr()), 0);
-            libc::close(go[1]);
-            (
-                libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY),
-                libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY),
-            )
-        };
-        assert!(bundle >= 0 && wire >= 0);
-        let program = format!(
+        for line in [None, Some("abort\n")] {
+            let mut go = [0; 2];
+            // SAFETY: a valid 2-element array for pipe to fill; then plain
+            // calls on descriptors this test owns (the write end is closed at
+            // once, after the line if any: the recorder is "gone").
+            let (bundle, wire) = unsafe {
+                assert_eq!(libc::pipe(go.as_mut_ptr()), 0);
+                if let Some(l) = line {
+                    assert_eq!(
+                        libc::write(go[1], l.as_ptr().cast(), l.len()),
+                        l.len() as isize
+                    );
+                }
+                libc::close(go[1]);
+                (
+                    libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY),
+                    libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY),
+                )
+            };
+            assert!(bundle >= 0 && wire >= 0);
+            let program = format!(
             "import os\nfor fd in ({bundle}, {wire}, {g}):\n    try:\n        os.fstat(fd)\n        print('open', fd)\n    except OSError:\n        pass\nprint('ran')",
             g = go[0]
         );
-        let out = Command::new(&py)
-            .args(["-c", &program])
-            .env("PYTHONPATH", dir.path())
-            .env("PROBE_AGENT_BOOT", format!("{bundle} {} {wire}", go[0]))
-            .output()
-            .expect("python runs");
-        // SAFETY: closing the test's own descriptors.
-        unsafe {
-            libc::close(go[0]);
-            libc::close(bundle);
-            libc::close(wire);
-        }
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "Python {version}: {stderr}");
-        assert_eq!(
+            let out = Command::new(&py)
+                .args(["-c", &program])
+                .env("PYTHONPATH", &pythonpath)
+                .env("PROBE_AGENT_BOOT", format!("{bundle} {} {wire}", go[0]))
+                .output()
+                .expect("python runs");
+            // SAFETY: closing the test's own descriptors.
+            unsafe {
+                libc::close(go[0]);
+                libc::close(bundle);
+                libc::close(wire);
+            }
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if line.is_some() {
+                assert_eq!(out.status.code(), Some(2), "Python {version}: {stderr}");
+                assert_eq!(stdout, "", "Python {version}: nothing of the program ran");
+                continue;
+            }
+            assert!(out.status.success(), "Python {version}: {stderr}");
+            assert_eq!(
             stdout.trim(),
-            "ran",
-            "Python {version}: the agent's descriptors are closed"
+            "user-site\nran",
+            "Python {version}: the user's sitecustomize ran, the agent's descriptors are closed"
         );
-        assert!(
-            stderr.contains("probe: warning: the recorder ended before the program started"),
-            "Python {version}: {stderr}"
+            assert_eq!(
+            stderr.trim(),
+            "probe: warning: the recorder ended before the program started; the program runs untraced",
+            "Python {version}"
         );
+        }
     }
 }

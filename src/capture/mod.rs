@@ -315,24 +315,7 @@ impl BundleFiles {
                 Err(e) => extra.push(("native_error", e)),
             }
         }
-        let mut text = String::new();
-        for (k, v) in config
-            .iter()
-            .chain(extra.iter())
-            .map(|(k, v)| (*k, v.as_str()))
-            .chain(probes.iter().map(|p| ("probe", p.as_str())))
-        {
-            if v.contains(['\n', '\t', '\r']) || k.contains(['\n', '\t']) {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("{k} {v:?} holds a newline or tab"),
-                ));
-            }
-            text.push_str(k);
-            text.push('\t');
-            text.push_str(v);
-            text.push('\n');
-        }
+        let text = config_text(config, &extra, probes)?;
         let mut out = Out {
             w: io::BufWriter::with_capacity(64 * 1024, self.agent),
             len: 0,
@@ -368,6 +351,41 @@ impl BundleFiles {
             site_pyc: None,
         })
     }
+}
+
+/// The bundle's `config` section: lines `key<TAB>value`, then one `probe`
+/// line per spec; an error for a key or value holding a newline or tab.
+fn config_text(
+    config: &[ConfigEntry],
+    extra: &[ConfigEntry],
+    probes: &[String],
+) -> io::Result<String> {
+    let mut text = String::new();
+    for (k, v) in config
+        .iter()
+        .chain(extra.iter())
+        .map(|(k, v)| (*k, v.as_str()))
+        .chain(probes.iter().map(|p| ("probe", p.as_str())))
+    {
+        if v.contains(['\n', '\t', '\r']) || k.contains(['\n', '\t']) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{k} {v:?} holds a newline or tab"),
+            ));
+        }
+        text.push_str(k);
+        text.push('\t');
+        text.push_str(v);
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+/// Whether `config` and `probes` can go into a bundle (no newline or tab
+/// in them): checked before the interpreter starts, since the bundle is
+/// written while it does.
+pub fn check_config(config: &[ConfigEntry], probes: &[String]) -> io::Result<()> {
+    config_text(config, &[], probes).map(|_| ())
 }
 
 impl Bundle {

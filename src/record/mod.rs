@@ -440,6 +440,9 @@ pub fn record_with_tap(
         what: "preparing the agent for the interpreter".into(),
         cause,
     };
+    // Checked before anything starts: the bundle is written while the
+    // interpreter starts, too late for this error.
+    agent::check_config(&config, &opts.probes).map_err(preparing)?;
     let files = BundleFiles::create(native.is_some()).map_err(preparing)?;
     // What is read from the cache and written into the bundle once the
     // interpreter runs (or before, for the `-c` bootstrap).
@@ -489,7 +492,7 @@ pub fn record_with_tap(
         Some(yes) => yes,
         None => wrapper_passes_site(&pc, &zip),
     };
-    let child = if site {
+    let (child, witness) = if site {
         // `site` mode: the interpreter starts now and its stub waits on the
         // `go` pipe while the bundle is written.
         let (go_r, go_w) = make_go_pipe().map_err(preparing)?;
@@ -500,26 +503,36 @@ pub fn record_with_tap(
         };
         let mut child = spawn(&pc, wfd.as_raw_fd(), boot)?;
         drop(go_r);
-        let ready = fill(files).map(|bundle| {
-            let mut go = File::from(go_w);
+        // Forked now, so that a group-wide signal from here on is seen as
+        // one; the fork overlaps the interpreter's start-up. (It keeps
+        // none of our descriptors: signals.rs.)
+        let witness = GroupWitness::spawn();
+        let mut go = File::from(go_w);
+        match fill(files) {
             // A stub that died meanwhile (EPIPE) is the run's own end.
-            let _ = go.write_all(format!("{}\n", bundle.boot_args()).as_bytes());
-        });
-        if let Err(cause) = ready {
-            // The stub is still waiting: the program has not started.
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(preparing(cause));
+            Ok(bundle) => {
+                let _ = go.write_all(format!("{}\n", bundle.boot_args()).as_bytes());
+            }
+            Err(cause) => {
+                // The stub is still waiting: told to abort, it ends before
+                // the program runs — also a python that a wrapper script
+                // started, which killing the wrapper would not reach.
+                let _ = go.write_all(b"abort\n");
+                drop(go);
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(preparing(cause));
+            }
         }
-        child
+        (child, witness)
     } else {
+        // The `-c` bootstrap: the zip is not the interpreter's to inherit.
+        drop(zip);
         let bundle = fill(files).map_err(preparing)?;
-        spawn(&pc, wfd.as_raw_fd(), Boot::C(&bundle))?
+        let child = spawn(&pc, wfd.as_raw_fd(), Boot::C(&bundle))?;
+        (child, GroupWitness::spawn())
     };
     drop(wfd);
-    // After the spawn: the fork of the recorder overlaps the interpreter's
-    // start-up (a group-wide signal in between counts as the recorder's).
-    let witness = GroupWitness::spawn();
     if let Some(r) = ring.as_mut() {
         r.close_fd();
     }

@@ -247,14 +247,16 @@ impl GroupWitness {
                 // (whose writer must see the recorder go when it goes),
                 // the log or the ring. (Without close_range, Linux < 5.9,
                 // it keeps them until it dies with the recorder.)
-                let (ctl_r, ack_w) = if libc::dup2(ctl[0], 0) == 0 && libc::dup2(ack[1], 1) == 1 {
-                    libc::syscall(libc::SYS_close_range, 2u32, u32::MAX, 0u32);
-                    (0, 1)
-                } else {
-                    libc::close(ctl[1]);
-                    libc::close(ack[0]);
-                    (ctl[0], ack[1])
-                };
+                let moved = libc::dup2(ctl[0], 0) == 0 && libc::dup2(ack[1], 1) == 1;
+                let (ctl_r, ack_w) =
+                    if moved && libc::syscall(libc::SYS_close_range, 2u32, u32::MAX, 0u32) == 0 {
+                        (0, 1)
+                    } else {
+                        // Our own pipes' other ends at least (as before).
+                        libc::close(ctl[1]);
+                        libc::close(ack[0]);
+                        (ctl[0], ack[1])
+                    };
                 let zero = libc::timespec {
                     tv_sec: 0,
                     tv_nsec: 0,

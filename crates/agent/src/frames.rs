@@ -275,9 +275,9 @@ pub unsafe extern "C" fn frame_slot(
     nargs: Py_ssize_t,
 ) -> *mut PyObject {
     // SAFETY: CPython calls this with the GIL held and `nargs` arguments;
-    // the frame is type-checked and its code word compared before any
-    // other access, and the slot read only once the code object has
-    // confirmed that `index` names one of its slots.
+    // the frame is type-checked before its code is asked for, the code
+    // object confirms that `index` names one of its slots, and then the
+    // interpreter frame's code word is compared before the slot is read.
     unsafe {
         if nargs != 2 || PyLong_Check(*args.add(1)) == 0 {
             PyErr_SetString(PyExc_TypeError, c"frame_slot(frame, int)".as_ptr());
@@ -288,6 +288,33 @@ pub unsafe extern "C" fn frame_slot(
             PyErr_SetString(PyExc_TypeError, c"frame_slot: not Python 3.11".as_ptr());
             return ptr::null_mut();
         }
+        let i = PyLong_AsSsize_t(index);
+        if i == -1 && !PyErr_Occurred().is_null() {
+            return ptr::null_mut();
+        }
+        if i < 0 {
+            PyErr_SetString(PyExc_IndexError, c"frame_slot: negative index".as_ptr());
+            return ptr::null_mut();
+        }
+        if Py_TYPE(frame) != &raw mut PyFrame_Type {
+            PyErr_SetString(PyExc_TypeError, c"frame_slot: not a frame".as_ptr());
+            return ptr::null_mut();
+        }
+        // The code object's own bound: it names slots 0..co_nlocalsplus and
+        // raises IndexError past them. Asked first: the call may run the
+        // collector, so the interpreter frame is looked at only after it.
+        let code = PyFrame_GetCode(frame.cast()).cast::<PyObject>();
+        let named = PyObject_CallMethod(
+            code,
+            c"_varname_from_oparg".as_ptr(),
+            c"(O)".as_ptr(),
+            index,
+        );
+        Py_DECREF(code);
+        if named.is_null() {
+            return ptr::null_mut();
+        }
+        Py_DECREF(named);
         let Some((code, data)) = frame_known(frame, false) else {
             PyErr_SetString(
                 PyExc_TypeError,
@@ -295,25 +322,7 @@ pub unsafe extern "C" fn frame_slot(
             );
             return ptr::null_mut();
         };
-        let i = PyLong_AsSsize_t(index);
-        // The code object's own bound: it names slots 0..co_nlocalsplus and
-        // raises IndexError past them (a negative index raises too).
-        let named = if i < 0 {
-            PyErr_SetString(PyExc_IndexError, c"frame_slot: negative index".as_ptr());
-            ptr::null_mut()
-        } else {
-            PyObject_CallMethod(
-                code,
-                c"_varname_from_oparg".as_ptr(),
-                c"(O)".as_ptr(),
-                index,
-            )
-        };
         Py_DECREF(code);
-        if named.is_null() {
-            return ptr::null_mut();
-        }
-        Py_DECREF(named);
         let word = *data
             .add(LOCALS_311 + 8 * i as usize)
             .cast::<*mut PyObject>();

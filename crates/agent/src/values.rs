@@ -176,7 +176,7 @@ unsafe fn snapshot_view(view: &Py_buffer, limit: usize) -> Option<*mut PyObject>
 /// for 2), as `_struct.pack("<…q/d", …)` makes them — so that a start need
 /// not import `_struct` (0.6 ms) when the extension is loaded. None when
 /// an item does not fit (an int beyond 64 bits, or beyond a float's range),
-/// as `_struct` would raise; TypeError for an item of another type.
+/// as `_struct` would raise, or is of another type.
 pub unsafe extern "C" fn pack_numbers(
     _module: *mut PyObject,
     args: *mut *mut PyObject,
@@ -203,6 +203,13 @@ pub unsafe extern "C" fn pack_numbers(
         if n < 0 {
             return ptr::null_mut();
         }
+        if !(0..=2).contains(&kind) {
+            PyErr_SetString(
+                PyExc_ValueError,
+                c"pack_numbers: kind is 0 (int64), 1 (float64) or 2 (complex128)".as_ptr(),
+            );
+            return ptr::null_mut();
+        }
         let per = if kind == 2 { 16 } else { 8 };
         let mut out: Vec<u8> = Vec::with_capacity(n as usize * per);
         for i in 0..n {
@@ -215,18 +222,17 @@ pub unsafe extern "C" fn pack_numbers(
                 return ptr::null_mut();
             }
             let t = Py_TYPE(item);
-            let pair = if t == &raw mut PyFloat_Type {
+            let pair = if t == &raw mut PyFloat_Type && kind != 0 {
                 Some((PyFloat_AsDouble(item), 0.0))
             } else if t == &raw mut PyLong_Type {
                 None
             } else if t == &raw mut PyComplex_Type && kind == 2 {
                 Some((PyComplex_RealAsDouble(item), PyComplex_ImagAsDouble(item)))
             } else {
-                PyErr_SetString(
-                    PyExc_TypeError,
-                    c"pack_numbers: an item of another type".as_ptr(),
-                );
-                return ptr::null_mut();
+                // Not a list of such numbers (any more: another thread can
+                // change it between the caller's look and this one): no
+                // array, the value is stored as its repr.
+                return Py_NewRef(Py_None());
             };
             match (kind, pair) {
                 (0, None) => {
@@ -262,8 +268,8 @@ pub unsafe extern "C" fn pack_numbers(
                 }
                 _ => {
                     PyErr_SetString(
-                        PyExc_TypeError,
-                        c"pack_numbers: kind 0 (int64) takes ints only, 1 and 2 numbers".as_ptr(),
+                        PyExc_ValueError,
+                        c"pack_numbers: kind is 0 (int64), 1 (float64) or 2 (complex128)".as_ptr(),
                     );
                     return ptr::null_mut();
                 }

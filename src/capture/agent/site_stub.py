@@ -41,10 +41,14 @@ def _probe_site():
             os.close(int(here[len('/proc/self/fd/'):]))  # the zip's descriptor
         except (ValueError, OSError):
             pass
+    # Bound before our module leaves sys.modules (Python 2 then clears its
+    # globals: the version check must still be reached there).
+    start = _probe_start
     del sys.modules[__name__]
     bundle_fd, go_fd, wire_fd = [int(x) for x in spec.split()[:3]]
     # The recorder writes the bundle while python starts, then says on the
-    # `go` pipe where its parts are: "BOOT_LEN [OFFSET LENGTH KEY]\n".
+    # `go` pipe where its parts are: "BOOT_LEN [OFFSET LENGTH KEY]\n", or
+    # "abort\n" when it could not (nothing of the program may run then).
     got = b''
     try:
         while not got.endswith(b'\n'):
@@ -54,9 +58,14 @@ def _probe_site():
             got += part
     finally:
         os.close(go_fd)
-    if not got.endswith(b'\n'):
-        # The recorder is gone (it would have killed us had it failed): the
-        # program runs, untraced, as it would if the recorder died later.
+    parts = got.decode('ascii', 'replace').split()
+    if parts == ['abort']:
+        os._exit(2)
+    if got.endswith(b'\n') and parts:
+        start(bundle_fd, wire_fd, parts)
+    else:
+        # The recorder is gone: the program runs untraced, as it would if
+        # the recorder died later (the user's own sitecustomize too).
         for fd in (bundle_fd, wire_fd):
             try:
                 os.close(fd)
@@ -64,8 +73,22 @@ def _probe_site():
                 pass
         os.write(2, b'probe: warning: the recorder ended before the program started; '
                     b'the program runs untraced\n')
-        return
-    parts = got.decode('ascii').split()
+    # The real one, if any, takes our place in sys.modules. If there is
+    # none, this import fails as it would have without us: `site` ignores
+    # an ImportError named 'sitecustomize', and the import system drops
+    # our module (sys.modules then holds no sitecustomize, as without us).
+    try:
+        import sitecustomize  # noqa: F401
+    except ImportError as e:
+        if getattr(e, 'name', None) != 'sitecustomize':
+            raise
+        raise ImportError('no sitecustomize', name='sitecustomize')
+
+
+def _probe_start(bundle_fd, wire_fd, parts):
+    # parts: BOOT_LEN [OFFSET LENGTH KEY], from the recorder's `go` line.
+    import os
+    import sys
     boot_len = int(parts[0])
     f = os.fdopen(bundle_fd, 'rb')
     # This interpreter's compilation of the agent, if the recorder has one
@@ -91,16 +114,6 @@ def _probe_site():
     rc = g['_probe_boot'](f, wire_fd, 'site', codes, boot_len)
     if rc is not None:
         os._exit(rc)
-    # The real one, if any, takes our place in sys.modules. If there is
-    # none, this import fails as it would have without us: `site` ignores
-    # an ImportError named 'sitecustomize', and the import system drops
-    # our module (sys.modules then holds no sitecustomize, as without us).
-    try:
-        import sitecustomize  # noqa: F401
-    except ImportError as e:
-        if getattr(e, 'name', None) != 'sitecustomize':
-            raise
-        raise ImportError('no sitecustomize', name='sitecustomize')
 
 
 _probe_site()
