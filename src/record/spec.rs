@@ -14,6 +14,10 @@
 /// agent's message for it (`probe 'x.py:x': expected FILE:LINE:NAME[@lhs|@rhs]`).
 pub fn check_syntax(text: &str) -> Result<(), String> {
     let bad = |why: String| Err(format!("probe {}: {why}", py_repr(text)));
+    if text.contains(['\n', '\r', '\t']) {
+        // The agent's settings are lines of `key<TAB>value`.
+        return bad("a spec cannot hold a tab or a line break (rename the file)".to_string());
+    }
     let mut s = text.trim();
     if let Some((rest, role)) = s.rsplit_once('@') {
         if role != "lhs" && role != "rhs" {
@@ -155,6 +159,10 @@ mod tests {
         assert_eq!(
             err("a.py:13:self..x"),
             "probe 'a.py:13:self..x': 'self..x' is not a name or attribute chain"
+        );
+        assert_eq!(
+            err("d\tx.py:1:x"),
+            "probe 'd\\tx.py:1:x': a spec cannot hold a tab or a line break (rename the file)"
         );
         assert_eq!(
             err("it's.py:1:2x"),

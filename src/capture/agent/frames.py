@@ -89,7 +89,17 @@ class FrameReader:
                 self.memory = True
                 return True
             if ok and _PY == (3, 11):
-                self.get = self._make_get(*self._native_access(native))
+                native_get = self._make_get(*self._native_access(native))
+
+                def get(frame, name):
+                    try:
+                        return native_get(frame, name)
+                    except TypeError:
+                        # A frame the extension does not know (no running
+                        # interpreter frame): f_locals, as the ctypes reader.
+                        return frame.f_locals[name]
+
+                self.get = get
                 self.view = _no_view
                 self.memory = True
                 return True
@@ -129,15 +139,14 @@ class FrameReader:
 
     def _native_access(self, native):
         """(locate, slot, namespace) through the extension (3.11), which
-        checks the frame's type and layout and the slot's bound itself."""
-        slots = self.slots
+        checks the frame's type and layout and the slot's bound itself
+        (TypeError for a frame it does not know)."""
         find_slots = self._slots
         frame_slot = native.frame_slot
 
         def locate(frame):
             code = frame.f_code
-            e = slots.get(id(code))
-            return code, frame, (e[1] if e is not None and e[0] is code else find_slots(code))
+            return code, frame, find_slots(code)
 
         def slot(frame, i):
             try:
