@@ -638,7 +638,11 @@ def build_plan(code, sm, sites, threads_quiet=True):
     # last statement of a `finally`, which must neither start again at the
     # clean-up (3.11 recorded it twice) nor stay pending past the re-raise
     # (the monitoring core called a completed `x = 1` raised): they go to
-    # the enclosing compound statement's region.
+    # the enclosing compound statement's region. The block ends at its
+    # RERAISE: a POP_EXCEPT right after it is another block's (a `try`
+    # nested in an `except` leaves the outer handler there, positioned on
+    # the try body's last statement, which would otherwise start again
+    # when the jump back to the code after the handler leaves the region).
     handler_targets = {t for ex in bc.exc_succ for t in ex}
 
     def to_region(k):
@@ -657,6 +661,8 @@ def build_plan(code, sm, sites, threads_quiet=True):
             while j < n and _OPNAME[ops[j]] in ("POP_EXCEPT", "RERAISE"):
                 to_region(j)
                 j += 1
+                if _OPNAME[ops[j - 1]] == "RERAISE":
+                    break
 
     # -- loops: binding runs and their FOR_ITERs -------------------------
     # A binding run: consecutive instructions positioned in a loop's target
