@@ -26,6 +26,7 @@ mod clock;
 mod frames;
 mod gate;
 mod guard;
+mod hook;
 mod objects;
 mod sym;
 mod table;
@@ -2055,7 +2056,7 @@ const fn method(
     }
 }
 
-static mut METHODS: [PyMethodDef; 30] = [
+static mut METHODS: [PyMethodDef; 31] = [
     method(
         c"write_progress",
         PyMethodDefPointer { PyCFunctionFast: write::write_progress },
@@ -2079,6 +2080,12 @@ static mut METHODS: [PyMethodDef; 30] = [
         PyMethodDefPointer { PyCFunctionFast: guard::guard_wrap },
         METH_FASTCALL,
         c"guard_wrap(name, real) -> builtin: real, then probe's events re-armed",
+    ),
+    method(
+        c"hook_wrap",
+        PyMethodDefPointer { PyCFunctionFast: hook::hook_wrap },
+        METH_FASTCALL,
+        c"hook_wrap(sys, function) -> builtin: sys.excepthook as CPython's, calling function",
     ),
     method(
         c"gate_install",

@@ -28,6 +28,10 @@ def choose(want):
         return "monitoring", None, False
     if want == "settrace":
         if has_mon:
+            try:
+                _native.extension()  # its excepthook only (runner.py); fine without
+            except _native.Unavailable:
+                pass
             return "settrace", None, False
         why = _gate_missing()
         return "settrace", (f"sys.settrace traces every frame: {why}" if why else None), False

@@ -20,7 +20,7 @@ from . import children as _children
 from . import core as _core
 from . import plan as _plan
 from .manager import CaptureManager
-from .native import release as _native_release, loaded as _native_loaded
+from .native import release as _native_release, loaded as _native_loaded, extension as _native_extension
 from . import resolved as _resolved
 from .resolved import ProbeError
 from .values import Values, type_name, use_packer
@@ -72,7 +72,9 @@ def hide_agent_frames_when_printed():
     traceback. Uncaught, python prints it with sys.excepthook: the default
     hook is wrapped so that it prints the traceback without them. Both
     sys.excepthook and sys.__excepthook__ name the wrapper, so a program
-    that compares or restores them sees the default hook as before."""
+    that compares or restores them sees the default hook as before; with
+    the extension loaded the wrapper is a builtin that also prints, and
+    inspects, as CPython's does."""
     hook = sys.excepthook
     if hook is not sys.__excepthook__:
         return  # already the program's (or a tool's) own: left alone
@@ -91,8 +93,15 @@ def hide_agent_frames_when_printed():
     main_thread = _thread.get_ident()
     excepthook.__doc__ = hook.__doc__
     excepthook.__wrapped__ = hook
-    excepthook._probe_strips = True
-    sys.excepthook = sys.__excepthook__ = excepthook
+    installed = excepthook
+    try:
+        # A builtin as CPython's looks (repr, type, __self__, signature),
+        # which calls the function above (hook.rs). The extension is
+        # loaded by every core but 3.12+'s settrace one: loaded for this.
+        installed = _native_extension().hook_wrap(sys, excepthook)
+    except Exception:  # noqa: BLE001 - Unavailable: the function then
+        pass
+    sys.excepthook = sys.__excepthook__ = _HOOK[0] = installed
 
 
 def hook_threads(mgr, core):
@@ -498,8 +507,9 @@ def run_as_main(code, argv0_path, spec, pkg_name, filename=None):
 
 
 # The uncaught exception python printed through our excepthook wrapper
-# (see hide_agent_frames_when_printed), if any.
+# (see hide_agent_frames_when_printed), if any, and that wrapper.
 _UNCAUGHT = []
+_HOOK = [None]
 
 
 def native_exit():
@@ -512,7 +522,7 @@ def native_exit():
     set earlier; the recorder discounts it when the program exited 0."""
     if _UNCAUGHT:
         e = _UNCAUGHT[-1]
-    elif getattr(sys.excepthook, "_probe_strips", False):
+    elif _HOOK[0] is not None and sys.excepthook is _HOOK[0]:
         e = None
     else:
         e = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
