@@ -265,6 +265,14 @@ fn try_in_except_body_once() {
     regression("try_in_except_body_once");
 }
 
+/// Found on real code (NumPy's numeric.py during `import numpy`): a
+/// value captured while a module named numpy has no `ndarray` yet is
+/// recorded by its repr, `ok`, not `error`.
+#[test]
+fn numpy_half_imported() {
+    regression("numpy_half_imported");
+}
+
 /// Every program in fixtures/regressions has a test above.
 #[test]
 fn every_regression_program_is_tested() {
@@ -283,6 +291,7 @@ fn every_regression_program_is_tested() {
         "pep695_generics",
         "except_as_on_a_later_line",
         "try_in_except_body_once",
+        "numpy_half_imported",
     ];
     let mut missing = Vec::new();
     for e in std::fs::read_dir(corpus_dir()).expect("regressions dir") {

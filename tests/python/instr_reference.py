@@ -1323,6 +1323,8 @@ class Renderer:
         return ("array", type_name, {"dtype": dtype, "shape": [len(v)], "data": data}, len(v) > keep)
 
     def numpy(self, v, t, np):
+        if not isinstance(getattr(np, "ndarray", None), type) or not isinstance(getattr(np, "generic", None), type):
+            return None  # NumPy importing itself: nothing of its is an array or scalar yet
         if t is np.ndarray:
             dt = v.dtype
             if dt.kind not in "biufc" or dt.itemsize > 16 or dt == np.longdouble or dt == np.clongdouble:

@@ -145,14 +145,18 @@ class Values:
             else:
                 # Never import NumPy: if the program has not, v is not NumPy's.
                 np = sys.modules.get("numpy")
-                if np is not None:
-                    if isinstance(v, np.ndarray) and not t.__module__.startswith("numpy.ma"):
+                # Missing while NumPy imports itself (a value captured in
+                # its own modules, or in one it imports): not NumPy's then.
+                nd = getattr(np, "ndarray", None) if np is not None else None
+                if isinstance(nd, type):
+                    gen = getattr(np, "generic", None)
+                    if isinstance(v, nd) and not t.__module__.startswith("numpy.ma"):
                         # (A masked array's data alone would hide its mask:
                         # it is stored by repr.)
                         a = _ndarray(v, t, self.max_array_bytes)
                         if a is not None:
                             return a
-                    elif isinstance(v, np.generic) and not isinstance(v, (float, complex)):
+                    elif isinstance(gen, type) and isinstance(v, gen) and not isinstance(v, (float, complex)):
                         # int64, float32, bool_ …: stored as their Python
                         # value with the NumPy type name (float64 and
                         # complex128 are float/complex subclasses already).
