@@ -16,6 +16,9 @@
 //! * The native core confirms the frame layout it reads locals at on every
 //!   Python 3.12-3.15 (a check that fails silently costs speed, not
 //!   records).
+//! * Modules python runs from copies frozen into the interpreter (os,
+//!   posixpath, codecs … since 3.11, whose code names `<frozen NAME>`)
+//!   are probed through their files.
 
 mod common;
 
@@ -353,6 +356,51 @@ fn a_second_thread_state_on_the_main_thread_gets_its_own_captures() {
             );
             assert_ok(&out, &what);
             assert_eq!(values(&records(&log)), want, "{what}");
+        }
+    }
+}
+
+/// A probe in `posixpath.py` — which python runs from its frozen copy,
+/// not from the file — triggers on every Python and core (it never did:
+/// the code names `<frozen posixpath>`, not the file).
+#[test]
+fn a_probe_in_a_frozen_stdlib_module_triggers() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = dir.path().join("joins.py");
+    std::fs::write(
+        &prog,
+        "import os.path\nfor p in ('a', b'b', 'c'):\n    print(os.path.join(p, p[:0] + 'x' if isinstance(p, str) else b'x'))\n",
+    )
+    .unwrap();
+    for (v, py) in pythons() {
+        let out = Command::new(&py)
+            .args(["-c", "import posixpath; print(posixpath.__spec__.origin, posixpath.__spec__.loader_state.filename)"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (origin, file) = text.trim().split_once(' ').expect("origin and file");
+        assert_eq!(origin, "frozen", "Python {v}: posixpath is not frozen here");
+        let source = std::fs::read_to_string(file).unwrap();
+        let line = source
+            .lines()
+            .position(|l| l.trim() == "sep = _get_sep(a)")
+            .expect("join's `sep = _get_sep(a)`")
+            + 1;
+        for core in cores(v) {
+            let what = format!("Python {v} ({core})");
+            let (out, log) = record(
+                dir.path(),
+                &py,
+                core,
+                &[format!("{file}:{line}:sep")],
+                &[prog.to_str().unwrap()],
+            );
+            assert_ok(&out, &what);
+            assert_eq!(
+                values(&records(&log)),
+                ["\"/\"", "b\"/\"", "\"/\""],
+                "{what}: join's separator per call"
+            );
         }
     }
 }

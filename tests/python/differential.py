@@ -237,7 +237,10 @@ def module_files(python, modules, optional=()):
             "    for m in alts.split('|'):\n"
             "        try:\n            s = importlib.util.find_spec(m)\n"
             "        except Exception:\n            s = None\n"
-            "        if s is not None and s.origin and s.origin.endswith('.py'):\n"
+            "        if s is not None and s.origin == 'frozen':\n"
+            "            s = getattr(s.loader_state, 'filename', None)\n"
+            "            if s: out.append(s); break\n"
+            "        elif s is not None and s.origin and s.origin.endswith('.py'):\n"
             "            out.append(s.origin); break\n"
             "    else:\n        out.append(None)\n"
             "print(json.dumps(out))\n")

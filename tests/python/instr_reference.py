@@ -1136,6 +1136,23 @@ class CodeModel:
             ins.unit, ins.part = (node, "glue"), "glue"
 
 
+
+def _frozen_source(name):
+    """The file a module python runs from its frozen copy (3.11+: os,
+    posixpath, codecs, stat …, whose code says `<frozen NAME>`) was made
+    from — when that file compiles to the very same code."""
+    m = sys.modules.get(name)
+    p = getattr(m, "__file__", None)
+    if not isinstance(p, str) or not os.path.exists(p):
+        return None
+    try:
+        with open(p, "rb") as fh:
+            same = sys.modules["_imp"].get_frozen_object(name) == compile(
+                fh.read(), p, "exec", dont_inherit=True, optimize=0)
+    except Exception:
+        return None
+    return os.path.realpath(p) if same else None
+
 def _arg(code, off):
     """The (extended) oparg of the instruction at `off`."""
     raw = code.co_code
@@ -1528,7 +1545,10 @@ class Tracer:
         f = code.co_filename
         path = self.paths.get(f)
         if path is None:
-            path = self.paths[f] = os.path.realpath(f) if os.path.exists(f) else f
+            if f.startswith("<frozen ") and f.endswith(">"):
+                path = self.paths[f] = _frozen_source(f[8:-1]) or f
+            else:
+                path = self.paths[f] = os.path.realpath(f) if os.path.exists(f) else f
         cm = None
         if path in self.probed:
             try:

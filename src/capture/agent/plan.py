@@ -1090,15 +1090,62 @@ class Planner:
         self.debug = debug
         self.warnings = []
         self._real = {}
+        self._frozen = {}
 
     def _models_for(self, filename):
         sms = self.models.get(filename)
-        if sms is None and filename and not filename.startswith("<"):
+        if sms is None and filename:
+            if filename.startswith("<"):
+                if filename.startswith("<frozen ") and filename.endswith(">"):
+                    sms = self._frozen_models(filename)
+                return sms
             real = self._real.get(filename)
             if real is None:
                 real = self._real[filename] = os.path.realpath(
                     filename if os.path.isabs(filename) else os.path.abspath(filename))
             sms = self.models.get(real)
+        return sms
+
+    def _frozen_models(self, filename):
+        """The models of the file a frozen module was made from. Since 3.11
+        python runs os, posixpath, codecs, abc, stat, _collections_abc …
+        from copies frozen into the interpreter, whose code names
+        `<frozen NAME>`, not the file a probe names (a probe there never
+        triggered). The file's models apply when it compiles to exactly
+        the frozen code (code equality leaves out only the file name);
+        checked once per module, else a warning says why nothing runs."""
+        got = self._frozen.get(filename)
+        if got is None:
+            got = self._frozen[filename] = self._check_frozen(filename[8:-1]) or ()
+        return got or None
+
+    def _check_frozen(self, name):
+        mod = sys.modules.get(name)
+        state = getattr(getattr(mod, "__spec__", None), "loader_state", None)
+        path = getattr(state, "filename", None)
+        if not isinstance(path, str):
+            return None
+        real = os.path.realpath(path)
+        sms = self.models.get(real)
+        if not sms:
+            return None
+        try:
+            with open(real, "rb") as f:
+                src = f.read()
+            same = sys.modules["_imp"].get_frozen_object(name) == compile(
+                src, real, "exec", dont_inherit=True, optimize=0)
+        except Exception as e:  # noqa: BLE001 - unreadable, uncompilable: say so below
+            same = False
+            why = f"{type(e).__name__}: {e}"
+        else:
+            why = "the file differs from the copy"
+        if not same:
+            if len(self.warnings) < 50:
+                self.warnings.append(
+                    f"{real}: python runs module {name} from a copy frozen into the interpreter and cannot be "
+                    f"matched with this file ({why}); its probes cannot trigger (python -X frozen_modules=off "
+                    f"runs it from the file)")
+            return None
         return sms
 
     def holds_probes(self, filename):
