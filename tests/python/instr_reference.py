@@ -1538,10 +1538,12 @@ class Tracer:
 
     def model_for(self, code):
         """The CodeModel of a code object of a probed file, else None."""
-        try:
-            return self.code_models[code]
-        except KeyError:
-            pass
+        # Keyed by identity: code objects compare (and hash) by value without
+        # their file name, so two files' identical functions (lzma's and
+        # bz2's `tell`) would share one entry. The entry keeps the code alive.
+        got = self.code_models.get(id(code))
+        if got is not None and got[0] is code:
+            return got[1]
         f = code.co_filename
         path = self.paths.get(f)
         if path is None:
@@ -1567,7 +1569,7 @@ class Tracer:
                 if not (n == "__annotate__" or n.startswith("<generic parameters of ")
                         or n in self.models[path].tp_code_names):
                     raise
-        self.code_models[code] = cm
+        self.code_models[id(code)] = (code, cm)
         return cm
 
     def read(self, frame, probe, site):
