@@ -362,7 +362,8 @@ fn a_second_thread_state_on_the_main_thread_gets_its_own_captures() {
 
 /// A probe in `posixpath.py` — which python runs from its frozen copy,
 /// not from the file — triggers on every Python and core (it never did:
-/// the code names `<frozen posixpath>`, not the file).
+/// the code names `<frozen posixpath>`, not the file), for the program's
+/// calls only (the agent's own os.path calls are made before tracing).
 #[test]
 fn a_probe_in_a_frozen_stdlib_module_triggers() {
     let dir = tempfile::tempdir().unwrap();
@@ -400,6 +401,27 @@ fn a_probe_in_a_frozen_stdlib_module_triggers() {
                 values(&records(&log)),
                 ["\"/\"", "b\"/\"", "\"/\""],
                 "{what}: join's separator per call"
+            );
+            // With -I the agent starts the script itself (the `-c`
+            // bootstrap), and a relative path makes it call os.path
+            // functions: its own calls are not the program's records.
+            let log = dir.path().join(format!("isolated-{v}-{core}.probe"));
+            let out = Command::new(probe_bin())
+                .args(["record", "-q", "--core", core, "-o"])
+                .arg(&log)
+                .arg("-p")
+                .arg(format!("{file}:{line}:sep"))
+                .arg("--")
+                .arg(&py)
+                .args(["-I", "joins.py"])
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            assert_ok(&out, &format!("{what} -I"));
+            assert_eq!(
+                values(&records(&log)),
+                ["\"/\"", "b\"/\"", "\"/\""],
+                "{what} -I: join's separator per call of the program's"
             );
         }
     }

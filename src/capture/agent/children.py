@@ -47,7 +47,12 @@ def watch(runner):
         def make(real):
             def call(path, *args, **kwargs):
                 try:
-                    runner.before_exec(os.fsdecode(path) if not isinstance(path, int) else path)
+                    # Not os.fsdecode: os.py is probed like any file, and
+                    # this call is ours, not the program's.
+                    p = path if isinstance(path, int) else os.fspath(path)
+                    if isinstance(p, bytes):
+                        p = p.decode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
+                    runner.before_exec(p)
                 except Exception:  # noqa: BLE001 - never raise into the program
                     pass
                 return real(path, *args, **kwargs)

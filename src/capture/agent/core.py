@@ -29,7 +29,9 @@ def choose(want):
     if want == "settrace":
         if has_mon:
             try:
-                _native.extension()  # its excepthook only (runner.py); fine without
+                # For the builtin sys.excepthook (runner.py); loaded, it
+                # also packs number lists and writes the wire (same bytes).
+                _native.extension()  # fine without
             except _native.Unavailable:
                 pass
             return "settrace", None, False

@@ -1116,36 +1116,50 @@ class Planner:
         checked once per module, else a warning says why nothing runs."""
         got = self._frozen.get(filename)
         if got is None:
-            got = self._frozen[filename] = self._check_frozen(filename[8:-1]) or ()
+            got = self._check_frozen(filename[8:-1])
+            if got is None:
+                return None  # its module is not there yet: asked again later
+            self._frozen[filename] = got
         return got or None
 
+    # The import system's own names for the two modules python always runs
+    # frozen (-X frozen_modules=off does not change that).
+    _ALWAYS_FROZEN = {"importlib._bootstrap": "_frozen_importlib",
+                      "importlib._bootstrap_external": "_frozen_importlib_external"}
+
     def _check_frozen(self, name):
-        mod = sys.modules.get(name)
+        """The models for frozen module `name`, () when it has none here,
+        None when its module is not loaded yet (then nothing is known)."""
+        alias = self._ALWAYS_FROZEN.get(name, name)
+        mod = sys.modules.get(alias)
+        if mod is None:
+            return None
         state = getattr(getattr(mod, "__spec__", None), "loader_state", None)
         path = getattr(state, "filename", None)
         if not isinstance(path, str):
-            return None
+            return ()
         real = os.path.realpath(path)
         sms = self.models.get(real)
         if not sms:
-            return None
+            return ()
         try:
             with open(real, "rb") as f:
                 src = f.read()
-            same = sys.modules["_imp"].get_frozen_object(name) == compile(
+            same = sys.modules["_imp"].get_frozen_object(alias) == compile(
                 src, real, "exec", dont_inherit=True, optimize=0)
         except Exception as e:  # noqa: BLE001 - unreadable, uncompilable: say so below
             same = False
             why = f"{type(e).__name__}: {e}"
         else:
-            why = "the file differs from the copy"
+            why = "it does not compile to the same code"
         if not same:
             if len(self.warnings) < 50:
+                how = ("the import system always runs frozen" if name in self._ALWAYS_FROZEN else
+                       "python -X frozen_modules=off runs it from the file")
                 self.warnings.append(
                     f"{real}: python runs module {name} from a copy frozen into the interpreter and cannot be "
-                    f"matched with this file ({why}); its probes cannot trigger (python -X frozen_modules=off "
-                    f"runs it from the file)")
-            return None
+                    f"matched with this file ({why}); its probes cannot trigger ({how})")
+            return ()
         return sms
 
     def holds_probes(self, filename):

@@ -392,6 +392,15 @@ class Runner:
         hook_threads(mgr, core)
         wrap_os_exit(self)
         _children.watch(self)
+        if code is not None:
+            # Planned before tracing starts: the planner calls os.path
+            # functions, which a probe may name (posixpath is probed like
+            # any file), and the agent's own calls must not be recorded.
+            todo = [code]
+            while todo:
+                c = todo.pop()
+                self.planner.plan_for(c)
+                todo.extend(k for k in c.co_consts if type(k) is type(c))
         try:
             core.install()
         except Exception as e:  # noqa: BLE001 - a bug of ours: say so, run nothing half-traced
@@ -473,12 +482,15 @@ class Runner:
                 raise err
             return None, run
 
+        # (Now, not in run(): os.path code the program runs is probed.)
+        loader_path = os.path.abspath(path)
+
         def run():
-            run_as_main(code, path, None, None, abspath)
+            run_as_main(code, path, None, None, abspath, loader_path)
         return code, run
 
 
-def run_as_main(code, argv0_path, spec, pkg_name, filename=None):
+def run_as_main(code, argv0_path, spec, pkg_name, filename=None, loader_path=None):
     main = type(sys)("__main__")
     # The namespace python gives __main__ differs by version, in this order
     # after the module's own five names: up to 3.13 __annotations__ = {},
@@ -500,7 +512,7 @@ def run_as_main(code, argv0_path, spec, pkg_name, filename=None):
         # As python's own script start-up: a source loader for __main__,
         # so that __loader__.get_source('__main__') works (inspect, doctest).
         main.__loader__ = sys.modules["_frozen_importlib_external"].SourceFileLoader(
-            "__main__", os.path.abspath(argv0_path))
+            "__main__", loader_path or os.path.abspath(argv0_path))
         main.__package__ = None
     sys.modules["__main__"] = main
     exec(code, main.__dict__)
