@@ -1340,7 +1340,8 @@ class Renderer:
         return ("array", type_name, {"dtype": dtype, "shape": [len(v)], "data": data}, len(v) > keep)
 
     def numpy(self, v, t, np):
-        if not isinstance(getattr(np, "ndarray", None), type) or not isinstance(getattr(np, "generic", None), type):
+        d = object.__getattribute__(np, "__dict__") if isinstance(np, type(sys)) else {}
+        if not isinstance(d.get("ndarray"), type):
             return None  # NumPy importing itself: nothing of its is an array or scalar yet
         if t is np.ndarray:
             dt = v.dtype

@@ -11,6 +11,8 @@
 
 import sys
 
+_ModuleType = type(sys)
+
 T_UNBOUND = 1      # (1,)
 T_RAISED = 2       # (2,) unbound, or (2, value)
 T_ERROR = 3        # (3, exc_type, message)
@@ -145,11 +147,14 @@ class Values:
             else:
                 # Never import NumPy: if the program has not, v is not NumPy's.
                 np = sys.modules.get("numpy")
-                # Missing while NumPy imports itself (a value captured in
-                # its own modules, or in one it imports): not NumPy's then.
-                nd = getattr(np, "ndarray", None) if np is not None else None
+                # From the module's dict, as the native core reads them: no
+                # module __getattr__, no lazy import runs. Missing while
+                # NumPy imports itself (a value captured in its own modules
+                # or one they import): nothing is NumPy's then.
+                d = object.__getattribute__(np, "__dict__") if isinstance(np, _ModuleType) else None
+                nd = d.get("ndarray") if type(d) is dict else None
                 if isinstance(nd, type):
-                    gen = getattr(np, "generic", None)
+                    gen = d.get("generic")
                     if isinstance(v, nd) and not t.__module__.startswith("numpy.ma"):
                         # (A masked array's data alone would hide its mask:
                         # it is stored by repr.)
