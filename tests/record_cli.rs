@@ -1526,6 +1526,59 @@ fn native_core_that_cannot_load_falls_back_with_its_reason() {
     }
 }
 
+/// Where the extension cannot load (the sandbox shim), `sys.excepthook`
+/// is the agent's Python wrapper: an uncaught exception is still printed
+/// exactly as python prints it, the status is python's, and the end marker
+/// names the exception; `sys.excepthook is sys.__excepthook__` holds.
+#[test]
+fn an_uncaught_exception_without_the_extension_ends_as_without_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    let shim = no_memfd_shim(dir.path());
+    let prog = dir.path().join("uncaught.py");
+    std::fs::write(
+        &prog,
+        "import sys\n\n\ndef f(n):\n    x = n * 2  # P:x\n    raise ValueError(f'boom {x}')\n\n\nprint(sys.excepthook is sys.__excepthook__, type(sys.excepthook).__name__)\nf(21)\n",
+    )
+    .unwrap();
+    let s = spec(&prog, "x", "x");
+    for (version, py) in pythons() {
+        let plain = Command::new(&py).arg(&prog).output().unwrap();
+        assert_eq!(plain.status.code(), Some(1), "{version}: {plain:?}");
+        let log = dir.path().join(format!("u-{version}.probe"));
+        let o = Command::new(probe_bin())
+            .args(["record", "-q", "-o"])
+            .arg(&log)
+            .args(["-p", &s, "--"])
+            .arg(&py)
+            .arg(&prog)
+            .env("LD_PRELOAD", &shim)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "Python {version}: {o:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            "True function\n",
+            "Python {version}: the Python wrapper is the hook, and the default"
+        );
+        // (Less probe's own warning that the native core did not load.)
+        let err: String = stderr(&o)
+            .lines()
+            .filter(|l| !l.starts_with("probe: warning:"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(
+            err,
+            String::from_utf8_lossy(&plain.stderr),
+            "Python {version}: the traceback as python prints it"
+        );
+        let r = LogReader::open(&log).unwrap();
+        let end = r.end().expect("end marker");
+        assert_eq!(end.exit.kind, "exception", "Python {version}");
+        assert_eq!(end.exit.exception.as_deref(), Some("ValueError"));
+        assert_eq!(values(&records(&log)), ["42"], "Python {version}");
+    }
+}
+
 /// Lists of numbers are packed by the native core's extension where it
 /// loads (`pack_numbers`, which spares every start the import of `_struct`)
 /// and by `_struct` where it does not: at the edges of each packing — int64
