@@ -36,7 +36,7 @@ use std::time::Instant;
 use common::*;
 
 /// Generated programs checked in CI, per run of every Python and core.
-const CI_SEEDS: &str = "1-50";
+const CI_SEEDS: &str = "1-30";
 
 /// The harness runs one at a time: each already uses both cores.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
