@@ -15,7 +15,12 @@ The program's stdout and exit status must also be the same in both runs.
 Programs:
   --seeds A-B            generated programs (tests/python/gen_programs.py SEED)
   --drivers all|a,b      real-code drivers (tests/python/drivers/*.py): each
-                         names the modules whose source files are probed
+                         names the modules whose source files are probed;
+                         `third_party` names every driver of third-party
+                         packages (drivers/third_party/*.py, which need
+                         drivers/third_party/requirements.txt installed:
+                         scripts/differential.sh --third-party), and
+                         `third_party/NAME` one of them
   --program FILE         any program (its own file is probed); repeatable
   --probe SPEC           probe exactly these specs (repeatable) instead of
                          everything; with --show, a quick look at one case
@@ -560,8 +565,23 @@ def driver(name, env):
     return prog
 
 
-def all_drivers():
-    return sorted(f[:-3] for f in os.listdir(DRIVERS) if f.endswith(".py") and not f.startswith("_"))
+def all_drivers(folder=DRIVERS, prefix=""):
+    return sorted(prefix + f[:-3] for f in os.listdir(folder) if f.endswith(".py") and not f.startswith("_"))
+
+
+def named_drivers(val):
+    """`all` (the standard-library and NumPy drivers), `third_party` (the
+    drivers of third-party packages), or names, `third_party/NAME` among
+    them."""
+    out = []
+    for name in val.split(","):
+        if name == "all":
+            out += all_drivers()
+        elif name == "third_party":
+            out += all_drivers(os.path.join(DRIVERS, "third_party"), "third_party/")
+        else:
+            out.append(name)
+    return out
 
 
 def parse_range(text):
@@ -588,7 +608,7 @@ def main(argv):
             opts["seeds"] += parse_range(val)
             i += 1
         elif a == "--drivers":
-            opts["drivers"] += all_drivers() if val == "all" else val.split(",")
+            opts["drivers"] += named_drivers(val)
             i += 1
         elif a == "--program":
             opts["programs"].append(os.path.realpath(val))
