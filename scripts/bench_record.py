@@ -56,9 +56,12 @@ TIGHT_VARIANTS = [
 ]
 UNPROBED_FIXTURE = ("unprobed.py", "y")
 
-# SPEC §10 targets (pure-Python core).
-TARGET_TIGHT = {"3.11": 10.0, "3.12+": 6.0}
-TARGET_UNPROBED = {"3.11": 3.0, "3.12+": 1.05}
+# SPEC §10 targets, which are the native core's (issue 13). The Python
+# cores (settrace, monitoring) are fallbacks with no target of their own:
+# their rows are measured and shown, not checked.
+TARGET_TIGHT = {"3.11": 5.0, "3.12+": 3.0}
+TARGET_UNPROBED = {"3.11": 1.2, "3.12+": 1.05}
+TARGET_STARTUP_MS = 5.0
 TARGET_BYTES_PER_RECORD = 1.0
 TARGET_MEMORY_MIB = 64.0
 TARGET_VERIFY_RPS = 20e6
@@ -514,9 +517,9 @@ def checks_for(results):
     """[(section, row label, measured text, target text, met)]"""
     out = []
     for r in results:
-        row = "%s %s" % (r["version"], r["core"])
         if r["core"] != "native":
-            row += " (non-default core)"
+            continue  # a fallback core: no target (see TARGET_TIGHT)
+        row = "%s %s" % (r["version"], r["core"])
         for name, t in r["tight"].items():
             lim = TARGET_TIGHT[vkey(r["python"])]
             out.append(("tight loop ratio", "%s, %s" % (row, name),
@@ -538,7 +541,20 @@ def checks_for(results):
             out.append(("memory (traced - untraced)", "%s, %s" % (row, name),
                         "%+.1f MiB" % m["delta_mib"], "<= +%g MiB" % TARGET_MEMORY_MIB,
                         m["delta_mib"] <= TARGET_MEMORY_MIB))
+        s0 = r.get("startup")
+        if s0:
+            ms = (s0["traced_s"] - s0["untraced_s"]) * 1e3
+            out.append(("start-up (fixed cost)", row, "+%.1f ms" % ms, "<= %g ms" % TARGET_STARTUP_MS,
+                        ms <= TARGET_STARTUP_MS))
     return out
+
+
+def target_text(r, lim, ratio):
+    """The (target) column: the limit and whether it is met, for the native
+    core; the Python cores are fallbacks without a target."""
+    if r["core"] != "native":
+        return "(fallback)"
+    return "(<=%gx %s)" % (lim, "ok" if ratio <= lim else "NO")
 
 
 def render(meta, results, missing, problems, n):
@@ -585,7 +601,7 @@ def render(meta, results, missing, problems, n):
                     vtxt += " FAIL"
             w("%s %-8s %8.3fs %8.3fs %7.1fx %-12s %11s %7s %11s" % (
                 row_label(r), name, t["untraced_s"], t["traced_s"], t["ratio"],
-                "(<=%gx %s)" % (lim, "ok" if t["ratio"] <= lim else "NO"), rtxt,
+                target_text(r, lim, t["ratio"]), rtxt,
                 fnum(t.get("bytes_per_record"), "%.3f"), vtxt))
     w("")
 
@@ -603,12 +619,13 @@ def render(meta, results, missing, problems, n):
         lim = TARGET_UNPROBED[vkey(r["python"])]
         w("%s %8.3fs %8.3fs %7.2fx %-13s %8s" % (
             row_label(r), u["untraced_s"], u["traced_s"], u["ratio"],
-            "(<=%gx %s)" % (lim, "ok" if u["ratio"] <= lim else "NO"),
+            target_text(r, lim, u["ratio"]),
             str(u["records"][-1]) if u["records_ok"] else "!!%s!!" % u["records"]))
     w("")
 
     w("   Fixed cost of `probe record` (agent start-up and probe resolution, recorder,")
-    w("   sealing the log), from a program that does almost nothing (fixtures/bench/startup.py):")
+    w("   sealing the log), from a program that does almost nothing (fixtures/bench/startup.py;")
+    w("   target <= %g ms; scripts/bench_startup.py measures it alone, with more runs):" % TARGET_STARTUP_MS)
     for r in results:
         s0 = r.get("startup")
         if s0:
@@ -636,14 +653,15 @@ def render(meta, results, missing, problems, n):
                 "ok" if m["delta_mib"] <= TARGET_MEMORY_MIB else "NO"))
     w("")
 
-    w("4. Scale note: SPEC §10 targets (pure-Python core) vs measured")
+    w("4. SPEC §10 targets (the native core's) vs measured")
     w("   For scale (SPEC §10): hunter/VizTracer keep every value of the tight loop at 90-100x,")
     w("   PySnooper/snoop at 800-1,900x; a bare-bones tracer appending to a list: 11x")
     w("   (sys.monitoring) to 16x (sys.settrace) on 3.12. VizTracer peak: 836 MiB;")
     w("   VizTracer JSON: 131 B/record, a pickle of the values: 4.9 B/record.")
-    w("   Targets: tight loop <= 6x on 3.12+, <= 10x on 3.11; unprobed <= 1.05x on 3.12+,")
-    w("   <= 3x on 3.11; <= 1 byte/record; traced memory <= untraced + 64 MiB;")
-    w("   verify >= 20 M records/s (whole `probe verify` process incl. start-up, 1 M records).")
+    w("   Targets: tight loop <= 3x on 3.12+, <= 5x on 3.11; unprobed <= 1.05x on 3.12+,")
+    w("   <= 1.2x on 3.11; start-up <= 5 ms; <= 1 byte/record; traced memory <= untraced")
+    w("   + 64 MiB; verify >= 20 M records/s (whole `probe verify` process incl. start-up,")
+    w("   1 M records). The FIR target (<= 1.3x) is scripts/bench_arrays.py's.")
     checks = checks_for(results)
     hdr = "   %-27s %-42s %15s %17s  %s" % ("target", "run", "measured", "target", "")
     w(hdr)
@@ -653,7 +671,7 @@ def render(meta, results, missing, problems, n):
     n_met = sum(1 for c in checks if c[4])
     w("   => %d of %d targets met" % (n_met, len(checks)))
     if any(r["core"] != "native" for r in results):
-        w("   (monitoring and settrace are not the default core; their rows are informative)")
+        w("   (the Python cores, monitoring and settrace, are fallbacks: measured above, not checked)")
     w("")
     if problems:
         w("!" * 78)
@@ -809,6 +827,7 @@ def main(argv=None):
             "meta": meta,
             "targets": {
                 "tight_ratio": TARGET_TIGHT, "unprobed_ratio": TARGET_UNPROBED,
+                "startup_ms": TARGET_STARTUP_MS,
                 "bytes_per_record": TARGET_BYTES_PER_RECORD, "memory_delta_mib": TARGET_MEMORY_MIB,
                 "verify_records_per_s": TARGET_VERIFY_RPS,
             },
