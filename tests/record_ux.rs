@@ -650,3 +650,94 @@ fn durations_read_the_same_in_every_summary() {
         assert!(one_duration_style(d), "{what}: {d:?} ({seen:?})");
     }
 }
+
+/// A script that is not there is refused before anything runs, like a bad
+/// spec: a clear error naming it and where it was looked for, "nothing was
+/// run", exit 2 and no log (python would have said so itself, after the
+/// recorder had written an empty log that `verify` calls OK).
+#[test]
+fn a_missing_script_is_refused_before_the_program_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = dir.path().join("prog.py");
+    std::fs::write(&prog, "x = 1\n").unwrap();
+    let spec = format!("{}:1:x", prog.display());
+    let py = python();
+    for words in [
+        vec![py.to_str().unwrap().to_string(), "nope.py".to_string()],
+        vec![
+            py.to_str().unwrap().to_string(),
+            "-u".to_string(),
+            "nope.py".to_string(),
+        ],
+    ] {
+        let o = Command::new(probe_bin())
+            .current_dir(dir.path())
+            .args(["record", "-q", "-o", "run.probe", "-p", &spec, "--"])
+            .args(&words)
+            .output()
+            .expect("probe runs");
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{words:?}: {err}");
+        assert!(
+            err.contains("the script `nope.py` cannot be run: No such file or directory"),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("(looked for in {})", dir.path().display())),
+            "{err}"
+        );
+        assert!(err.contains("nothing was run"), "{err}");
+        assert!(!dir.path().join("run.probe").exists(), "a log was written");
+    }
+}
+
+/// A spec of a `--probes` file that does not fit the source is refused
+/// naming the file's line, as a syntax error there is; both end in
+/// "nothing was run".
+#[test]
+fn a_refused_spec_of_a_probe_file_names_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = dir.path().join("prog.py");
+    std::fs::write(&prog, "x = 1\ny = x + 1\n").unwrap();
+    let list = dir.path().join("probes.txt");
+    std::fs::write(
+        &list,
+        "# the probes\nprog.py:1:x\n\nprog.py:2:zz   # not on that line\n",
+    )
+    .unwrap();
+    let py = python();
+    let record = |extra: &[&str]| {
+        Command::new(probe_bin())
+            .current_dir(dir.path())
+            .args(["record", "-q", "--force", "-o", "run.probe"])
+            .args(extra)
+            .args(["--probes", "probes.txt", "--"])
+            .arg(&py)
+            .arg("prog.py")
+            .output()
+            .expect("probe runs")
+    };
+    let o = record(&[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("probe: error: probes.txt line 4: probe 'prog.py:2:zz': 'zz' does not occur on prog.py:2"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was run"), "{err}");
+    // Given with -p as well, the spec is the command line's: no file line.
+    let o = record(&["-p", "prog.py:2:zz"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("probe: error: probe 'prog.py:2:zz'"), "{err}");
+    // A syntax error in the file.
+    std::fs::write(&list, "prog.py:1:x\nprog.py:2\n").unwrap();
+    let o = record(&[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("probe: error: reading probe file probes.txt: probes.txt line 2: "),
+        "{err}"
+    );
+    assert!(err.contains("nothing was run"), "{err}");
+}

@@ -134,6 +134,10 @@ fn replay_of_a_real_million_capture_run() {
         let file = outdir.join(f["file"].as_str().expect("file"));
         let bytes = std::fs::read(&file).expect("frame image exists");
         assert_eq!(&bytes[1..4], b"PNG", "{}", file.display());
+        // time_s is time_ns in seconds, correctly rounded (the frame at
+        // 10.2 s says 10.2, not 10.200000000000001).
+        let ns = f["time_ns"].as_u64().expect("time_ns");
+        assert_eq!(f["time_s"].as_f64(), Some(ns as f64 / 1e9), "{f}");
     }
     let pngs = std::fs::read_dir(&outdir)
         .expect("dir")

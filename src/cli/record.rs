@@ -3,7 +3,7 @@
 use crate::text::{escape, escape_lines, Esc};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::ValueEnum;
 
 use super::human_bytes;
@@ -120,10 +120,25 @@ fn default_output(command: &[std::ffi::OsString]) -> PathBuf {
 /// Runs `probe record`.
 pub fn run(args: RecordArgs) -> Result<u8> {
     let mut probes = args.probes.clone();
+    // Where each spec of the probe file was written: a refusal of one of
+    // them names that line.
+    let mut from_file: Vec<(usize, String)> = Vec::new();
     if let Some(f) = &args.probe_file {
-        let more = record::read_probe_file(f)
-            .with_context(|| format!("reading probe file {}", f.display()))?;
-        probes.extend(more);
+        match record::read_probe_file(f) {
+            Ok(more) => {
+                probes.extend(more.iter().map(|(_, spec)| spec.clone()));
+                from_file = more;
+            }
+            Err(e) => {
+                eprintln!(
+                    "probe: error: reading probe file {}: {}",
+                    f.display(),
+                    escape_lines(&e.to_string())
+                );
+                eprintln!("probe: nothing was run");
+                return Ok(2);
+            }
+        }
     }
     let output = args
         .output
@@ -165,7 +180,15 @@ pub fn run(args: RecordArgs) -> Result<u8> {
             Ok(u8::try_from(o.exit_code.clamp(0, 255)).unwrap_or(1))
         }
         Err(RecordError::Refused(msg)) => {
-            eprintln!("probe: error: {}", escape_lines(&msg));
+            let at = args
+                .probe_file
+                .as_deref()
+                .and_then(|f| written_at(&msg, &args.probes, f, &from_file));
+            eprintln!(
+                "probe: error: {}{}",
+                at.unwrap_or_default(),
+                escape_lines(&msg)
+            );
             eprintln!("probe: nothing was run");
             Ok(2)
         }
@@ -176,6 +199,26 @@ pub fn run(args: RecordArgs) -> Result<u8> {
         }
         Err(e) => Err(anyhow::Error::new(e).context(format!("recording to {}", output.display()))),
     }
+}
+
+/// "FILE line N: " when a refusal (`probe 'SPEC': …`) is about a spec of
+/// the probe file that no `-p` gave as well.
+fn written_at(
+    msg: &str,
+    given: &[String],
+    file: &std::path::Path,
+    from_file: &[(usize, String)],
+) -> Option<String> {
+    let (line, _) = from_file
+        .iter()
+        .find(|(_, spec)| msg.starts_with(&format!("probe '{spec}'")))?;
+    if given
+        .iter()
+        .any(|spec| msg.starts_with(&format!("probe '{spec}'")))
+    {
+        return None;
+    }
+    Some(format!("{} line {line}: ", file.display()))
 }
 
 /// The live line's contents.

@@ -129,6 +129,16 @@ pub enum CommandError {
         /// What was checked.
         why: String,
     },
+    /// The script to run does not exist (python would only say so after
+    /// the recorder had started and written an empty log).
+    #[error("the script `{script}` cannot be run: {why}")]
+    NoScript {
+        /// The script as given.
+        script: String,
+        /// What is wrong with it (the OS error, and the directory it was
+        /// looked for in when it is relative).
+        why: String,
+    },
     /// The interpreter named by `--python` or `$PROBE_PYTHON` is not one.
     #[error("`{word}` (from {from}) is not a Python interpreter ({why}); probe does not run it")]
     NotInterpreter {
@@ -469,6 +479,41 @@ fn classify(word: &OsStr) -> FirstWord {
 /// Parses the words after `--` and checks what the first one is (see the
 /// module docs). `default_python` is used for `-- script.py`.
 pub fn resolve(words: &[OsString], default_python: &str) -> Result<PythonCommand, CommandError> {
+    let pc = resolve_words(words, default_python)?;
+    check_script(&pc)?;
+    Ok(pc)
+}
+
+/// A script that is not there is refused before anything runs: python
+/// looks it up as the path it is given (relative to the current
+/// directory, no search), so the same lookup here answers as python would.
+/// `-m module` is left to python's import system.
+fn check_script(pc: &PythonCommand) -> Result<(), CommandError> {
+    let Some(script) = pc.target.first() else {
+        return Ok(());
+    };
+    if script == "-m" {
+        return Ok(());
+    }
+    match std::fs::metadata(script) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let path = Path::new(script);
+            let mut why = e.to_string();
+            if path.is_relative() {
+                if let Ok(cwd) = std::env::current_dir() {
+                    why = format!("{why} (looked for in {})", cwd.display());
+                }
+            }
+            Err(CommandError::NoScript {
+                script: script.to_string_lossy().into_owned(),
+                why,
+            })
+        }
+    }
+}
+
+fn resolve_words(words: &[OsString], default_python: &str) -> Result<PythonCommand, CommandError> {
     let first = words.first().ok_or(CommandError::Empty)?;
     match classify(first) {
         FirstWord::Script => {
@@ -699,12 +744,46 @@ mod tests {
         let c = parse(&words, "p").unwrap();
         assert_eq!(c.interpreter_args, w("-u"));
         assert_eq!(c.target, vec![latin1.clone(), arg.clone()]);
-        let c = resolve(&[latin1.clone(), arg.clone()], "python3.99").unwrap();
+        // resolve() also checks that the script is there.
+        let dir = tempfile::tempdir().unwrap();
+        let mut path = dir.path().as_os_str().to_os_string();
+        path.push("/");
+        path.push(&latin1);
+        std::fs::write(&path, "print(1)\n").unwrap();
+        let c = resolve(&[path.clone(), arg.clone()], "python3.99").unwrap();
         assert_eq!(c.python, "python3.99");
-        assert_eq!(c.target, vec![latin1.clone(), arg]);
+        assert_eq!(c.target, vec![path, arg]);
         // The interpreter's own words must be UTF-8: a clear error, no panic.
         let words = vec!["python3".into(), "-X".into(), latin1];
         assert!(matches!(parse(&words, "p"), Err(CommandError::NotUtf8(_))));
+    }
+
+    #[test]
+    fn a_script_that_is_not_there_is_refused_before_anything_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.py");
+        let m = OsString::from(missing.as_os_str());
+        for words in [
+            vec![m.clone()],
+            vec!["python3".into(), "-u".into(), m.clone(), "arg".into()],
+        ] {
+            let err = resolve(&words, "python3").unwrap_err();
+            assert!(matches!(err, CommandError::NoScript { .. }), "{err:?}");
+            let text = err.to_string();
+            assert!(
+                text.starts_with(&format!(
+                    "the script `{}` cannot be run: ",
+                    missing.display()
+                )),
+                "{text}"
+            );
+            assert!(text.contains("No such file or directory"), "{text}");
+        }
+        // A relative name says where it was looked for.
+        let err = resolve(&o("python3 surely-not-here-7f3a.py"), "python3").unwrap_err();
+        assert!(err.to_string().contains("(looked for in "), "{err}");
+        // `-m` is python's to find.
+        assert!(resolve(&o("python3 -m surely_not_a_module_7f3a"), "python3").is_ok());
     }
 
     #[test]

@@ -1355,7 +1355,9 @@ pub fn default_python() -> String {
 /// Reads a `--probes FILE`: one spec per line, `#` comments, blank lines
 /// ignored. A line whose spec is malformed is an error naming the file
 /// and the line (`probes.txt line 3: probe 'fir.py:9': expected …`).
-pub fn read_probe_file(path: &Path) -> Result<Vec<String>, io::Error> {
+/// Each spec comes with its line number in the file (1-based), so that an
+/// error about it can say where it was written.
+pub fn read_probe_file(path: &Path) -> Result<Vec<(usize, String)>, io::Error> {
     let text = std::fs::read_to_string(path)?;
     let mut specs = Vec::new();
     for (i, l) in text.lines().enumerate() {
@@ -1369,7 +1371,7 @@ pub fn read_probe_file(path: &Path) -> Result<Vec<String>, io::Error> {
                 format!("{} line {}: {e}", path.display(), i + 1),
             )
         })?;
-        specs.push(l.to_string());
+        specs.push((i + 1, l.to_string()));
     }
     Ok(specs)
 }

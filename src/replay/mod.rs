@@ -739,7 +739,7 @@ pub fn replay(
                 index: i,
                 tick: f.tick,
                 time_ns: f.time_ns,
-                time_s: f.time_ns as f64 * 1e-9,
+                time_s: f.time_ns as f64 / 1e9, // correctly rounded: 10.2, not 10.200000000000001
                 dirty: f.dirty.clone(),
                 counts: selected.iter().map(|&p| f.counts[p]).collect(),
                 file: &file_names[i],

@@ -610,8 +610,13 @@ class CodePlan:
     def dump(self):
         """The plan as text (`--debug-plan`)."""
         c = self.code
-        lines = [f"plan for {c.co_name} ({c.co_filename}:{c.co_firstlineno}); "
-                 f"settrace listens to {'line' if self.line_mode else 'opcode'} events"]
+        mode = "line" if self.line_mode else "opcode"
+        if sys.version_info >= (3, 12):
+            how = (f"the sys.monitoring cores (native, monitoring) take INSTRUCTION events at these offsets; "
+                   f"the settrace core listens to {mode} events")
+        else:
+            how = f"the trace function (native and settrace cores) listens to {mode} events"
+        lines = [f"plan for {c.co_name} ({c.co_filename}:{c.co_firstlineno}); {how}"]
         for off in sorted(self.actions):
             a = self.actions[off]
             u = self.scope.units[a.unit].describe() if a.unit is not None and a.unit >= 0 else "-"
