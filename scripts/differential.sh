@@ -36,7 +36,11 @@ if [ "${1:-}" = --third-party ]; then
   for v in $(echo "${VERSIONS:-3.11,3.12,3.13,3.14,3.15}" | tr , ' '); do
     var="PROBE_TEST_PYTHON_${v/./_}"
     base="${!var:-}"
-    [ -n "$base" ] || base="$(ls -d .ci/venvs/"$v"/bin/python /root/.pyenv/versions/"$v".*/bin/python 2>/dev/null | head -n 1)"
+    if [ -z "$base" ]; then
+      for cand in .ci/venvs/"$v"/bin/python /root/.pyenv/versions/"$v".*/bin/python; do
+        if [ -x "$cand" ]; then base="$cand"; break; fi
+      done
+    fi
     [ -n "$base" ] || { echo "differential.sh: Python $v not found (set $var)" >&2; exit 2; }
     venv="target/third-party-venvs/$v"
     if ! "$venv/bin/python" -c "import scipy, networkx, more_itertools, pyparsing, dateutil" 2>/dev/null; then

@@ -683,7 +683,7 @@ fn a_missing_script_is_refused_before_the_program_runs() {
             "{err}"
         );
         assert!(
-            err.contains(&format!("(looked for in {})", dir.path().display())),
+            err.contains(&format!("; looked for in {}", dir.path().display())),
             "{err}"
         );
         assert!(err.contains("nothing was run"), "{err}");
@@ -740,4 +740,66 @@ fn a_refused_spec_of_a_probe_file_names_its_line() {
         "{err}"
     );
     assert!(err.contains("nothing was run"), "{err}");
+}
+
+/// A script with a Python `#!` line found on `$PATH` (`-- mytool arg`, as
+/// the shell runs it) is given to python by the path the shell would run,
+/// which the program also sees as `sys.argv[0]`; `it's.py` in a probe file
+/// is named by its line too (the agent quotes the spec as Python's repr).
+#[test]
+fn a_python_tool_on_path_runs_by_the_path_the_shell_finds() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let tool = bin.join("mytool");
+    let py = python();
+    std::fs::write(
+        &tool,
+        format!(
+            "#!{}\nimport sys\nx = len(sys.argv)\nprint(sys.argv[0])\n",
+            py.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let spec = format!("{}:3:x", tool.display());
+    let o = Command::new(probe_bin())
+        .current_dir(dir.path())
+        .env("PATH", &path)
+        .args([
+            "record", "-q", "-o", "t.probe", "-p", &spec, "--", "mytool", "a",
+        ])
+        .output()
+        .expect("probe runs");
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        tool.display().to_string()
+    );
+    let log = LogReader::open(&dir.path().join("t.probe")).expect("log");
+    assert_eq!(log.records().count(), 1);
+
+    // A spec with a quote, refused, from a probe file: named by its line.
+    std::fs::write(dir.path().join("it's.py"), "y = 1\n").unwrap();
+    std::fs::write(dir.path().join("p.txt"), "\nit's.py:1:zz\n").unwrap();
+    let o = Command::new(probe_bin())
+        .current_dir(dir.path())
+        .args(["record", "-q", "-o", "q.probe", "--probes", "p.txt", "--"])
+        .arg(&py)
+        .arg("it's.py")
+        .output()
+        .expect("probe runs");
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("probe: error: p.txt line 2: probe \"it's.py:1:zz\": 'zz' does not occur"),
+        "{err}"
+    );
 }

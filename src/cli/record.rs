@@ -131,9 +131,8 @@ pub fn run(args: RecordArgs) -> Result<u8> {
             }
             Err(e) => {
                 eprintln!(
-                    "probe: error: reading probe file {}: {}",
-                    f.display(),
-                    escape_lines(&e.to_string())
+                    "probe: error: {}",
+                    escape_lines(&format!("reading probe file {}: {e}", f.display()))
                 );
                 eprintln!("probe: nothing was run");
                 return Ok(2);
@@ -185,9 +184,8 @@ pub fn run(args: RecordArgs) -> Result<u8> {
                 .as_deref()
                 .and_then(|f| written_at(&msg, &args.probes, f, &from_file));
             eprintln!(
-                "probe: error: {}{}",
-                at.unwrap_or_default(),
-                escape_lines(&msg)
+                "probe: error: {}",
+                escape_lines(&format!("{}{msg}", at.unwrap_or_default()))
             );
             eprintln!("probe: nothing was run");
             Ok(2)
@@ -209,13 +207,11 @@ fn written_at(
     file: &std::path::Path,
     from_file: &[(usize, String)],
 ) -> Option<String> {
-    let (line, _) = from_file
-        .iter()
-        .find(|(_, spec)| msg.starts_with(&format!("probe '{spec}'")))?;
-    if given
-        .iter()
-        .any(|spec| msg.starts_with(&format!("probe '{spec}'")))
-    {
+    // The agent names a spec by its Python repr, quotes and backslashes
+    // escaped; the closing quote keeps `a.py:1:x` from matching `a.py:1:x.y`.
+    let names = |spec: &str| msg.starts_with(&format!("probe {}", record::spec::py_repr(spec)));
+    let (line, _) = from_file.iter().find(|(_, spec)| names(spec))?;
+    if given.iter().any(|spec| names(spec)) {
         return None;
     }
     Some(format!("{} line {line}: ", file.display()))

@@ -82,9 +82,8 @@ impl PythonCommand {
     pub fn imports_site_with_env(&self) -> bool {
         let mut words = self.interpreter_args.iter();
         while let Some(w) = words.next() {
-            if WITH_ARG.contains(&w.as_str()) {
+            if takes_next_word(w) {
                 words.next(); // its value
-                continue;
             }
             let Some(flags) = w.strip_prefix('-').filter(|f| !f.starts_with('-')) else {
                 continue;
@@ -93,7 +92,7 @@ impl PythonCommand {
                 match c {
                     'E' | 'I' | 'S' => return false,
                     // The rest of the word is this option's value (-Xdev).
-                    'W' | 'X' | 'Q' => break,
+                    c if SHORT_WITH_ARG.contains(c) => break,
                     _ => {}
                 }
             }
@@ -187,8 +186,30 @@ pub fn check_interpreter(word: &str, from: &'static str) -> Result<(), CommandEr
     )))
 }
 
-/// Interpreter options that take the next argument.
-const WITH_ARG: &[&str] = &["-W", "-X", "-Q"];
+/// CPython's short options that take a value (besides `-c` and `-m`,
+/// which end the options): the rest of their word (`-Wignore`, `-uXdev`),
+/// or the next word when the option ends its cluster (`-uW ignore`).
+const SHORT_WITH_ARG: &str = "WX";
+
+/// CPython's long options that take a value: after `=` or in the next word.
+const LONG_WITH_ARG: &[&str] = &["--check-hash-based-pycs"];
+
+/// Whether an interpreter option word (`-W`, `-uX`, `--check-hash-based-pycs`)
+/// takes the next word as its value, as CPython's option parser reads it.
+fn takes_next_word(w: &str) -> bool {
+    if w.starts_with("--") {
+        return LONG_WITH_ARG.contains(&w);
+    }
+    let Some(flags) = w.strip_prefix('-') else {
+        return false;
+    };
+    for (k, c) in flags.char_indices() {
+        if SHORT_WITH_ARG.contains(c) {
+            return k + c.len_utf8() == flags.len();
+        }
+    }
+    false
+}
 
 /// Whether `arg0` names a Python script to run with the default
 /// interpreter rather than an interpreter, or a script whose own `#!` line
@@ -502,8 +523,11 @@ fn check_script(pc: &PythonCommand) -> Result<(), CommandError> {
             let mut why = e.to_string();
             if path.is_relative() {
                 if let Ok(cwd) = std::env::current_dir() {
-                    why = format!("{why} (looked for in {})", cwd.display());
+                    why = format!("{why}; looked for in {}", cwd.display());
                 }
+            }
+            if path.is_symlink() {
+                why = format!("{why}; it is a symbolic link whose target is not there");
             }
             Err(CommandError::NoScript {
                 script: script.to_string_lossy().into_owned(),
@@ -524,10 +548,18 @@ fn resolve_words(words: &[OsString], default_python: &str) -> Result<PythonComma
         FirstWord::Shebang(interp) => {
             let mut interp = interp.into_iter();
             let python = interp.next().unwrap_or_else(|| default_python.to_string());
+            let mut target = words.to_vec();
+            // Found on $PATH (`-- pytest`): python gets the path the shell
+            // would have run, which is also what the program sees as argv[0].
+            if !Path::new(first).exists() {
+                if let Some(found) = locate(first) {
+                    target[0] = found.into_os_string();
+                }
+            }
             Ok(PythonCommand {
                 python,
                 interpreter_args: interp.collect(),
-                target: words.to_vec(),
+                target,
             })
         }
         FirstWord::NotPython(why) => Err(CommandError::NotPython {
@@ -562,36 +594,57 @@ pub fn parse(words: &[OsString], default_python: &str) -> Result<PythonCommand, 
         let Some(w) = words[i].to_str() else {
             break;
         };
-        if w == "-m" {
-            if i + 1 >= words.len() {
-                return Err(CommandError::MissingArgument("-m".into()));
-            }
-            return Ok(PythonCommand {
-                python,
-                interpreter_args,
-                target: words[i..].to_vec(),
-            });
-        }
-        if let Some(module) = w.strip_prefix("-m").filter(|m| !m.is_empty()) {
-            let mut target = vec![OsString::from("-m"), OsString::from(module)];
-            target.extend_from_slice(&words[i + 1..]);
-            return Ok(PythonCommand {
-                python,
-                interpreter_args,
-                target,
-            });
-        }
-        if w == "-c" || w.starts_with("-c") || w == "-" {
-            return Err(CommandError::Unsupported(format!("{python} {w}")));
-        }
         if w == "--" {
             i += 1;
             break;
         }
+        if w == "-" {
+            return Err(CommandError::Unsupported(format!("{python} {w}")));
+        }
         if !w.starts_with('-') {
             break;
         }
-        if WITH_ARG.contains(&w) {
+        // A cluster of short flags is read as CPython reads it: `c` and `m`
+        // end the options (`-Bm mod`, `-uc code`), `W` and `X` take the
+        // rest of the word or the next one (`-uW ignore`).
+        if !w.starts_with("--") {
+            let flags = &w[1..];
+            let mut ended = None;
+            for (k, c) in flags.char_indices() {
+                if c == 'c' || c == 'm' {
+                    ended = Some((k, c));
+                    break;
+                }
+                if SHORT_WITH_ARG.contains(c) {
+                    break;
+                }
+            }
+            if let Some((k, c)) = ended {
+                if c == 'c' {
+                    return Err(CommandError::Unsupported(format!("{python} {w}")));
+                }
+                if k > 0 {
+                    interpreter_args.push(format!("-{}", &flags[..k]));
+                }
+                let rest = &flags[k + 1..];
+                let (module, after) = if rest.is_empty() {
+                    let m = words
+                        .get(i + 1)
+                        .ok_or_else(|| CommandError::MissingArgument("-m".into()))?;
+                    (m.clone(), i + 2)
+                } else {
+                    (OsString::from(rest), i + 1)
+                };
+                let mut target = vec![OsString::from("-m"), module];
+                target.extend_from_slice(&words[after..]);
+                return Ok(PythonCommand {
+                    python,
+                    interpreter_args,
+                    target,
+                });
+            }
+        }
+        if takes_next_word(w) {
             let arg = words
                 .get(i + 1)
                 .ok_or_else(|| CommandError::MissingArgument(w.to_string()))?;
@@ -643,6 +696,56 @@ mod tests {
         assert_eq!(c.target, o("-m pkg.mod --flag"));
         let c = parse(&o("python -mpkg x"), "python3").unwrap();
         assert_eq!(c.target, o("-m pkg x"));
+        // `m` ends a cluster of flags, as CPython reads it.
+        let c = parse(&o("python -Bm pkg x"), "python3").unwrap();
+        assert_eq!(c.interpreter_args, w("-B"));
+        assert_eq!(c.target, o("-m pkg x"));
+        let c = parse(&o("python -uBmpkg x"), "python3").unwrap();
+        assert_eq!(c.interpreter_args, w("-uB"));
+        assert_eq!(c.target, o("-m pkg x"));
+        assert!(matches!(
+            parse(&o("python -Bm"), "python3"),
+            Err(CommandError::MissingArgument(_))
+        ));
+    }
+
+    /// `W` and `X` take the rest of their word, or the next word when they
+    /// end a cluster; `--check-hash-based-pycs` takes the next word: that
+    /// word is never the script (it once was, and the run was refused as
+    /// "the script `ignore` cannot be run").
+    #[test]
+    fn options_with_a_value_in_clusters_are_read_as_python_reads_them() {
+        for (line, args, target) in [
+            ("python -uW ignore prog.py a", "-uW ignore", "prog.py a"),
+            ("python -OX dev prog.py", "-OX dev", "prog.py"),
+            ("python -Wignore prog.py", "-Wignore", "prog.py"),
+            ("python -uXdev -B prog.py", "-uXdev -B", "prog.py"),
+            ("python -Wc prog.py", "-Wc", "prog.py"),
+            (
+                "python --check-hash-based-pycs always prog.py",
+                "--check-hash-based-pycs always",
+                "prog.py",
+            ),
+            (
+                "python --check-hash-based-pycs=never prog.py",
+                "--check-hash-based-pycs=never",
+                "prog.py",
+            ),
+        ] {
+            let c = parse(&o(line), "python3").unwrap();
+            assert_eq!(c.interpreter_args, w(args), "{line}");
+            assert_eq!(c.target, o(target), "{line}");
+        }
+        for line in ["python -uc pass", "python -Bc pass"] {
+            assert!(
+                matches!(parse(&o(line), "p"), Err(CommandError::Unsupported(_))),
+                "{line}"
+            );
+        }
+        assert!(matches!(
+            parse(&o("python -uW"), "p"),
+            Err(CommandError::MissingArgument(_))
+        ));
     }
 
     #[test]
@@ -660,10 +763,21 @@ mod tests {
             "-W error::E",
             "-XE",
             "-Wignore::S",
+            "-uW S",
+            "-OX E",
         ] {
             assert!(cmd(yes).imports_site_with_env(), "{yes}");
         }
-        for no in ["-E", "-I", "-S", "-uI", "-sS", "-X dev -E", "-OIu"] {
+        for no in [
+            "-E",
+            "-I",
+            "-S",
+            "-uI",
+            "-sS",
+            "-X dev -E",
+            "-OIu",
+            "-IW ignore",
+        ] {
             assert!(!cmd(no).imports_site_with_env(), "{no}");
         }
     }
@@ -781,7 +895,7 @@ mod tests {
         }
         // A relative name says where it was looked for.
         let err = resolve(&o("python3 surely-not-here-7f3a.py"), "python3").unwrap_err();
-        assert!(err.to_string().contains("(looked for in "), "{err}");
+        assert!(err.to_string().contains("; looked for in "), "{err}");
         // `-m` is python's to find.
         assert!(resolve(&o("python3 -m surely_not_a_module_7f3a"), "python3").is_ok());
     }

@@ -85,8 +85,9 @@ fn maybe_identifier(part: &str) -> bool {
         .all(|c| !c.is_ascii() || c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Python's `repr` of a str, as the agent's messages show it.
-fn py_repr(s: &str) -> String {
+/// Python's `repr` of a str, as the agent's messages show it (a refusal
+/// starts `probe REPR-OF-SPEC: `).
+pub fn py_repr(s: &str) -> String {
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {
