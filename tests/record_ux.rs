@@ -218,6 +218,12 @@ fn one_record_is_singular_in_the_summary() {
     let err = stderr(&o);
     assert!(err.contains(" — 1 record in "), "{err}");
     assert!(!err.contains("1 records"), "{err}");
+    // `probe info` says so too.
+    let o = run(&["info", out.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(text.contains("; 1 record in "), "{text}");
+    assert!(!text.contains("1 records"), "{text}");
 }
 
 /// Output problems are found before the program runs: a missing directory,
@@ -802,4 +808,34 @@ fn a_python_tool_on_path_runs_by_the_path_the_shell_finds() {
         err.contains("probe: error: p.txt line 2: probe \"it's.py:1:zz\": 'zz' does not occur"),
         "{err}"
     );
+}
+
+/// A script whose name starts with `-`, given after `--` as python wants
+/// it (`python -- -x.py`), runs: python is given the `--` too (it once
+/// read the name as options: "Unknown option: -x").
+#[test]
+fn a_script_named_with_a_leading_dash_runs_after_double_dash() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("-x.py"),
+        "import sys\nv = 41 + 1\nprint(sys.argv)\n",
+    )
+    .unwrap();
+    let py = python();
+    let spec = format!("{}/-x.py:2:v", dir.path().display());
+    let o = Command::new(probe_bin())
+        .current_dir(dir.path())
+        .args(["record", "-q", "-o", "d.probe", "-p", &spec, "--"])
+        .arg(&py)
+        .args(["--", "-x.py", "arg"])
+        .output()
+        .expect("probe runs");
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "['-x.py', 'arg']"
+    );
+    let log = LogReader::open(&dir.path().join("d.probe")).expect("log");
+    assert_eq!(log.records().count(), 1);
 }

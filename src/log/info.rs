@@ -436,7 +436,7 @@ impl fmt::Display for InfoReport {
         }
         writeln!(
             f,
-            "log:        {}; format v{}; {} records in {} frames",
+            "log:        {}; format v{}; {} record{} in {} frame{}",
             if self.complete {
                 "complete"
             } else {
@@ -444,7 +444,9 @@ impl fmt::Display for InfoReport {
             },
             self.format_version,
             self.records,
-            self.frames
+            if self.records == 1 { "" } else { "s" },
+            self.frames,
+            if self.frames == 1 { "" } else { "s" }
         )?;
         writeln!(
             f,

@@ -78,6 +78,15 @@ impl PythonCommand {
         )
     }
 
+    /// Whether the script's name starts with `-` (`python -- -x.py`):
+    /// python must then be given the `--` too, or it reads the name as
+    /// options.
+    pub fn script_needs_dashes(&self) -> bool {
+        self.target
+            .first()
+            .is_some_and(|t| t != "-m" && t.as_encoded_bytes().starts_with(b"-"))
+    }
+
     /// Whether no interpreter flag skips the environment or `site`.
     pub fn imports_site_with_env(&self) -> bool {
         let mut words = self.interpreter_args.iter();

@@ -273,7 +273,11 @@ fn spawn(pc: &PythonCommand, wfd: RawFd, boot: Boot<'_>) -> Result<Child, Record
             go_fd,
         } => {
             site_env(&mut cmd, &zip).env(agent::SITE_BOOT_ENV, format!("{agent_fd} {go_fd} {wfd}"));
-            cmd.args(&pc.interpreter_args).args(&pc.target);
+            cmd.args(&pc.interpreter_args);
+            if pc.script_needs_dashes() {
+                cmd.arg("--");
+            }
+            cmd.args(&pc.target);
             inherit.push(go_fd);
             Some(zip)
         }
@@ -1005,6 +1009,9 @@ impl Run<'_, '_> {
                 let pc = self.pc;
                 let mut command = vec![pc.python.clone()];
                 command.extend(pc.interpreter_args.iter().cloned());
+                if pc.script_needs_dashes() {
+                    command.push("--".into());
+                }
                 // The log's command is text (JSON): a word that is not
                 // UTF-8 is stored with U+FFFD in its bad bytes' place.
                 command.extend(pc.target.iter().map(|w| w.to_string_lossy().into_owned()));
