@@ -657,6 +657,30 @@ fn durations_read_the_same_in_every_summary() {
     }
 }
 
+/// `probe ARGS…` run in `dir` (with `env` set), and its output.
+fn probe_in(dir: &Path, env: &[(&str, &str)], args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(probe_bin())
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .args(args)
+        .output()
+        .expect("probe runs")
+}
+
+/// The stderr of a run refused before anything ran: exit 2 and "nothing
+/// was run" are asserted.
+fn refused(o: &Output) -> String {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("probe: nothing was run"), "{err}");
+    err
+}
+
+/// Words for [`probe_in`].
+fn words<'a>(w: &'a [&'a str]) -> Vec<&'a std::ffi::OsStr> {
+    w.iter().map(std::ffi::OsStr::new).collect()
+}
+
 /// A script that is not there is refused before anything runs, like a bad
 /// spec: a clear error naming it and where it was looked for, "nothing was
 /// run", exit 2 and no log (python would have said so itself, after the
@@ -668,22 +692,11 @@ fn a_missing_script_is_refused_before_the_program_runs() {
     std::fs::write(&prog, "x = 1\n").unwrap();
     let spec = format!("{}:1:x", prog.display());
     let py = python();
-    for words in [
-        vec![py.to_str().unwrap().to_string(), "nope.py".to_string()],
-        vec![
-            py.to_str().unwrap().to_string(),
-            "-u".to_string(),
-            "nope.py".to_string(),
-        ],
-    ] {
-        let o = Command::new(probe_bin())
-            .current_dir(dir.path())
-            .args(["record", "-q", "-o", "run.probe", "-p", &spec, "--"])
-            .args(&words)
-            .output()
-            .expect("probe runs");
-        let err = stderr(&o);
-        assert_eq!(o.status.code(), Some(2), "{words:?}: {err}");
+    let py = py.to_str().unwrap();
+    for after in [&["nope.py"][..], &["-u", "nope.py", "arg"][..]] {
+        let mut args = vec!["record", "-q", "-o", "run.probe", "-p", &spec, "--", py];
+        args.extend_from_slice(after);
+        let err = refused(&probe_in(dir.path(), &[], &words(&args)));
         assert!(
             err.contains("the script `nope.py` cannot be run: No such file or directory"),
             "{err}"
@@ -692,122 +705,91 @@ fn a_missing_script_is_refused_before_the_program_runs() {
             err.contains(&format!("; looked for in {}", dir.path().display())),
             "{err}"
         );
-        assert!(err.contains("nothing was run"), "{err}");
         assert!(!dir.path().join("run.probe").exists(), "a log was written");
     }
 }
 
 /// A spec of a `--probes` file that does not fit the source is refused
-/// naming the file's line, as a syntax error there is; both end in
-/// "nothing was run".
+/// naming the file's line (found by its Python repr, quotes and all), as a
+/// syntax error there is; a spec also given with `-p` is the command
+/// line's.
 #[test]
 fn a_refused_spec_of_a_probe_file_names_its_line() {
     let dir = tempfile::tempdir().unwrap();
-    let prog = dir.path().join("prog.py");
-    std::fs::write(&prog, "x = 1\ny = x + 1\n").unwrap();
+    std::fs::write(dir.path().join("prog.py"), "x = 1\ny = x + 1\n").unwrap();
+    std::fs::write(dir.path().join("it's.py"), "y = 1\n").unwrap();
     let list = dir.path().join("probes.txt");
-    std::fs::write(
-        &list,
-        "# the probes\nprog.py:1:x\n\nprog.py:2:zz   # not on that line\n",
-    )
-    .unwrap();
     let py = python();
-    let record = |extra: &[&str]| {
-        Command::new(probe_bin())
-            .current_dir(dir.path())
-            .args(["record", "-q", "--force", "-o", "run.probe"])
-            .args(extra)
-            .args(["--probes", "probes.txt", "--"])
-            .arg(&py)
-            .arg("prog.py")
-            .output()
-            .expect("probe runs")
+    let py = py.to_str().unwrap();
+    let record = |extra: &[&str], prog: &str| {
+        let mut args = vec!["record", "-q", "--force", "-o", "run.probe"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--probes", "probes.txt", "--", py, prog]);
+        refused(&probe_in(dir.path(), &[], &words(&args)))
     };
-    let o = record(&[]);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("probe: error: probes.txt line 4: probe 'prog.py:2:zz': 'zz' does not occur on prog.py:2"),
-        "{err}"
-    );
-    assert!(err.contains("nothing was run"), "{err}");
-    // Given with -p as well, the spec is the command line's: no file line.
-    let o = record(&["-p", "prog.py:2:zz"]);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    let cases = [
+        (
+            "# the probes\nprog.py:1:x\n\nprog.py:2:zz   # not on that line\n",
+            "prog.py",
+            "probe: error: probes.txt line 4: probe 'prog.py:2:zz': 'zz' does not occur on prog.py:2",
+        ),
+        (
+            "\nit's.py:1:zz\n",
+            "it's.py",
+            "probe: error: probes.txt line 2: probe \"it's.py:1:zz\": 'zz' does not occur",
+        ),
+        (
+            "prog.py:1:x\nprog.py:2\n",
+            "prog.py",
+            "probe: error: reading probe file probes.txt: probes.txt line 2: ",
+        ),
+    ];
+    for (text, prog, want) in cases {
+        std::fs::write(&list, text).unwrap();
+        let err = record(&[], prog);
+        assert!(err.contains(want), "{err}");
+    }
+    std::fs::write(&list, "prog.py:2:zz\n").unwrap();
+    let err = record(&["-p", "prog.py:2:zz"], "prog.py");
     assert!(err.contains("probe: error: probe 'prog.py:2:zz'"), "{err}");
-    // A syntax error in the file.
-    std::fs::write(&list, "prog.py:1:x\nprog.py:2\n").unwrap();
-    let o = record(&[]);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("probe: error: reading probe file probes.txt: probes.txt line 2: "),
-        "{err}"
-    );
-    assert!(err.contains("nothing was run"), "{err}");
 }
 
 /// A script with a Python `#!` line found on `$PATH` (`-- mytool arg`, as
-/// the shell runs it) is given to python by the path the shell would run,
-/// which the program also sees as `sys.argv[0]`; `it's.py` in a probe file
-/// is named by its line too (the agent quotes the spec as Python's repr).
+/// the shell runs it) is given to python as the file the shell would run
+/// (never a same-named file in the current directory), which the program
+/// also sees as `sys.argv[0]`.
 #[test]
 fn a_python_tool_on_path_runs_by_the_path_the_shell_finds() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
-    let tool = bin.join("mytool");
     let py = python();
-    std::fs::write(
-        &tool,
-        format!(
-            "#!{}\nimport sys\nx = len(sys.argv)\nprint(sys.argv[0])\n",
-            py.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tool = bin.join("mytool");
+    for (path, body) in [
+        (&tool, "import sys\nx = len(sys.argv)\nprint(sys.argv[0])\n"),
+        (&dir.path().join("mytool"), "print('the wrong mytool')\n"),
+    ] {
+        std::fs::write(path, format!("#!{}\n{body}", py.display())).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     let path = format!(
         "{}:{}",
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
     let spec = format!("{}:3:x", tool.display());
-    let o = Command::new(probe_bin())
-        .current_dir(dir.path())
-        .env("PATH", &path)
-        .args([
-            "record", "-q", "-o", "t.probe", "-p", &spec, "--", "mytool", "a",
-        ])
-        .output()
-        .expect("probe runs");
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(0), "{err}");
+    let args = [
+        "record", "-q", "-o", "t.probe", "-p", &spec, "--", "mytool", "a",
+    ];
+    let o = probe_in(dir.path(), &[("PATH", &path)], &words(&args));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
         String::from_utf8_lossy(&o.stdout).trim(),
         tool.display().to_string()
     );
     let log = LogReader::open(&dir.path().join("t.probe")).expect("log");
     assert_eq!(log.records().count(), 1);
-
-    // A spec with a quote, refused, from a probe file: named by its line.
-    std::fs::write(dir.path().join("it's.py"), "y = 1\n").unwrap();
-    std::fs::write(dir.path().join("p.txt"), "\nit's.py:1:zz\n").unwrap();
-    let o = Command::new(probe_bin())
-        .current_dir(dir.path())
-        .args(["record", "-q", "-o", "q.probe", "--probes", "p.txt", "--"])
-        .arg(&py)
-        .arg("it's.py")
-        .output()
-        .expect("probe runs");
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("probe: error: p.txt line 2: probe \"it's.py:1:zz\": 'zz' does not occur"),
-        "{err}"
-    );
 }
 
 /// A script whose name starts with `-`, given after `--` as python wants
@@ -823,15 +805,21 @@ fn a_script_named_with_a_leading_dash_runs_after_double_dash() {
     .unwrap();
     let py = python();
     let spec = format!("{}/-x.py:2:v", dir.path().display());
-    let o = Command::new(probe_bin())
-        .current_dir(dir.path())
-        .args(["record", "-q", "-o", "d.probe", "-p", &spec, "--"])
-        .arg(&py)
-        .args(["--", "-x.py", "arg"])
-        .output()
-        .expect("probe runs");
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(0), "{err}");
+    let args = [
+        "record",
+        "-q",
+        "-o",
+        "d.probe",
+        "-p",
+        &spec,
+        "--",
+        py.to_str().unwrap(),
+        "--",
+        "-x.py",
+        "arg",
+    ];
+    let o = probe_in(dir.path(), &[], &words(&args));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
         String::from_utf8_lossy(&o.stdout).trim(),
         "['-x.py', 'arg']"

@@ -204,7 +204,7 @@ pub fn run(args: RecordArgs) -> Result<u8> {
 fn written_at(
     msg: &str,
     given: &[String],
-    file: &std::path::Path,
+    file: &Path,
     from_file: &[(usize, String)],
 ) -> Option<String> {
     // The agent names a spec by its Python repr, quotes and backslashes

@@ -264,8 +264,10 @@ fn is_executable(p: &Path) -> bool {
 enum FirstWord {
     /// A script to run with the default interpreter.
     Script,
-    /// A script whose `#!` line names this interpreter (and its options).
-    Shebang(Vec<String>),
+    /// A script whose `#!` line names this interpreter (and its options),
+    /// and the script to give it: the word as given, or the file `$PATH`
+    /// found for it.
+    Shebang(Vec<String>, OsString),
     /// An interpreter.
     Interpreter,
     /// Not Python, and why we think so.
@@ -468,7 +470,7 @@ fn classify(word: &OsStr) -> FirstWord {
         // An executable script with a Python #! line (looks_like_script),
         // found as given even without a `/` (`-- tool.py`), as python would.
         if let Some(words) = python_shebang(Path::new(word)) {
-            return FirstWord::Shebang(words);
+            return FirstWord::Shebang(words, word.to_os_string());
         }
     }
     if names_python(word) {
@@ -482,7 +484,7 @@ fn classify(word: &OsStr) -> FirstWord {
         return FirstWord::NotPython("it is a directory".into());
     }
     if let Some(words) = python_shebang(&path) {
-        return FirstWord::Shebang(words);
+        return FirstWord::Shebang(words, path.into_os_string());
     }
     // A link to an interpreter (a venv's `bin/py` → python3.12).
     if let Some(real) = path
@@ -554,17 +556,14 @@ fn resolve_words(words: &[OsString], default_python: &str) -> Result<PythonComma
             parse(words, default_python)
         }
         FirstWord::Interpreter => parse(words, default_python),
-        FirstWord::Shebang(interp) => {
+        FirstWord::Shebang(interp, script) => {
             let mut interp = interp.into_iter();
             let python = interp.next().unwrap_or_else(|| default_python.to_string());
+            // Found on $PATH (`-- pytest`): python gets the file the shell
+            // would have run (whose #! line was read), which is also what
+            // the program sees as argv[0] — not a same-named file here.
             let mut target = words.to_vec();
-            // Found on $PATH (`-- pytest`): python gets the path the shell
-            // would have run, which is also what the program sees as argv[0].
-            if !Path::new(first).exists() {
-                if let Some(found) = locate(first) {
-                    target[0] = found.into_os_string();
-                }
-            }
+            target[0] = script;
             Ok(PythonCommand {
                 python,
                 interpreter_args: interp.collect(),
