@@ -348,6 +348,116 @@ fn the_program_sees_its_own_stack_and_start_up_as_without_probe() {
     }
 }
 
+/// A program that recurses to its recursion limit meets it where it meets
+/// it without probe: the native and monitoring cores' Python callbacks get
+/// headroom below the limit (crates/agent/src/headroom.rs), so the deepest frame is the
+/// program's, the traceback python prints is the same, no "internal error"
+/// is reported, and every frame's capture is in the log.
+#[test]
+fn a_program_at_its_recursion_limit_fails_where_it_fails_without_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture("recursion_limit.py");
+    for (v, py) in pythons() {
+        let plain = Command::new(&py)
+            .arg(&f)
+            .env_remove("PYTHONPATH")
+            .output()
+            .unwrap();
+        assert_eq!(plain.status.code(), Some(1), "{v}: {plain:?}");
+        // (The settrace core's Python trace function is called by CPython
+        // itself, without the extension in between: no headroom there.)
+        for core in cores(v).into_iter().filter(|&c| c != "settrace") {
+            let what = format!("Python {v} ({core})");
+            let out = dir.path().join(format!("r-{v}-{core}.probe"));
+            let traced = Command::new(probe_bin())
+                .args(["record", "-q", "--core", core, "-o"])
+                .arg(&out)
+                .arg("-p")
+                .arg(spec(&f, "node", "node"))
+                .arg("-p")
+                .arg(spec(&f, "k2", "k2"))
+                .arg("--")
+                .arg(&py)
+                .arg(&f)
+                .env_remove("PYTHONPATH")
+                .output()
+                .unwrap();
+            assert_eq!(traced.status.code(), Some(1), "{what}: {traced:?}");
+            let (plain_out, traced_out) = (
+                String::from_utf8_lossy(&plain.stdout),
+                String::from_utf8_lossy(&traced.stdout),
+            );
+            assert!(
+                plain_out.contains("function down") && plain_out.contains("alive True"),
+                "{v}: {plain_out}"
+            );
+            assert_eq!(
+                traced_out, plain_out,
+                "{what}: the program saw another recursion"
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&traced.stderr),
+                String::from_utf8_lossy(&plain.stderr),
+                "{what}: stderr differs (traceback or probe's warnings)"
+            );
+            // One record per frame: each frame's statement ran (or, on 3.11,
+            // the deepest `node = Node()` raised).
+            let recs = records(&out);
+            let depth: usize = plain_out
+                .split_whitespace()
+                .nth(1)
+                .and_then(|d| d.parse().ok())
+                .expect("depth printed");
+            let deepest: usize = plain_out
+                .split("deepest ")
+                .nth(1)
+                .and_then(|d| d.trim().parse().ok())
+                .expect("deepest printed");
+            let node = recs.iter().filter(|r| r.probe == 0).count();
+            let k2 = recs.iter().filter(|r| r.probe == 1).count();
+            assert_eq!(node, depth, "{what}: records of `node`");
+            assert_eq!(k2, deepest, "{what}: records of `k2`");
+        }
+    }
+}
+
+/// The settrace core's Python trace function is called by CPython itself,
+/// so near the limit its frames count: the program is told so once, in
+/// words, not as a stream of "internal error" warnings, nor as if it had
+/// replaced the trace function itself.
+#[test]
+fn the_settrace_core_says_plainly_when_the_recursion_limit_met_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture("recursion_limit.py");
+    for (v, py) in pythons() {
+        let what = format!("Python {v} (settrace)");
+        let out = dir.path().join(format!("s-{v}.probe"));
+        let traced = Command::new(probe_bin())
+            .args(["record", "-q", "--core", "settrace", "-o"])
+            .arg(&out)
+            .arg("-p")
+            .arg(spec(&f, "node", "node"))
+            .arg("--")
+            .arg(&py)
+            .arg(&f)
+            .env_remove("PYTHONPATH")
+            .output()
+            .unwrap();
+        assert_eq!(traced.status.code(), Some(1), "{what}: {traced:?}");
+        let err = String::from_utf8_lossy(&traced.stderr);
+        let warnings: Vec<&str> = err
+            .lines()
+            .filter(|l| l.starts_with("probe: warning:"))
+            .collect();
+        assert_eq!(warnings.len(), 1, "{what}: {warnings:#?}");
+        assert!(
+            warnings[0].contains("reached its recursion limit inside probe's tracer"),
+            "{what}: {}",
+            warnings[0]
+        );
+    }
+}
+
 /// Where python skips `sitecustomize` (`-E`, `-I`, `-S`) the agent runs the
 /// script itself; `__main__` must still look as python makes it: the same
 /// names in the same order and a source loader whose `get_source` works

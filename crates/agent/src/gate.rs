@@ -210,7 +210,9 @@ unsafe fn decision(g: *const Gate, ts: *mut TState, code: *mut PyObject) -> Opti
         }
         // The planner's frames pass through the gate untouched (tracing).
         (*ts).tracing += 1;
-        let r = PyObject_CallFunctionObjArgs((*g).decide, code, ptr::null_mut::<PyObject>());
+        let r = crate::headroom::with_headroom(|| {
+            PyObject_CallFunctionObjArgs((*g).decide, code, ptr::null_mut::<PyObject>())
+        });
         (*ts).tracing -= 1;
         if r.is_null() {
             // decide() reports its own errors: this is a signal handler's

@@ -26,6 +26,7 @@ mod clock;
 mod frames;
 mod gate;
 mod guard;
+mod headroom;
 mod hook;
 mod objects;
 mod sym;
@@ -483,7 +484,11 @@ unsafe fn namespace_value(get_locals: GetFrameLocals, name: *mut PyObject) -> *m
 /// GIL held; `args` holds `nargs` valid objects.
 unsafe fn hand_over(st: &State, args: *mut *mut PyObject, nargs: Py_ssize_t) -> *mut PyObject {
     // SAFETY: forwarding the arguments CPython gave us, as given.
-    unsafe { PyObject_Vectorcall(st.general, args, nargs as usize, ptr::null_mut()) }
+    unsafe {
+        headroom::with_headroom(|| {
+            PyObject_Vectorcall(st.general, args, nargs as usize, ptr::null_mut())
+        })
+    }
 }
 
 /// An error in our own bookkeeping (a failed allocation): reported as the
@@ -503,7 +508,9 @@ unsafe fn swallow() -> *mut PyObject {
             return ptr::null_mut();
         };
         let exc = PyErr_GetRaisedException();
-        let r = PyObject_CallFunctionObjArgs(internal_error, exc, ptr::null_mut::<PyObject>());
+        let r = headroom::with_headroom(|| {
+            PyObject_CallFunctionObjArgs(internal_error, exc, ptr::null_mut::<PyObject>())
+        });
         Py_XDECREF(exc);
         if r.is_null() {
             PyErr_Clear();
@@ -854,7 +861,7 @@ unsafe fn event_done() -> *mut PyObject {
             return Py_NewRef(Py_None());
         };
         if item0(intr) == Py_True() {
-            let r = PyObject_CallNoArgs(reraise);
+            let r = headroom::with_headroom(|| PyObject_CallNoArgs(reraise));
             if r.is_null() {
                 return ptr::null_mut(); // the program's KeyboardInterrupt
             }
@@ -1156,7 +1163,7 @@ unsafe fn record_done(st: &mut State, c: &Chunk, ts: i64) -> *mut PyObject {
     unsafe {
         let full = c.items() >= CHUNK_RECORDS || c.value_bytes() >= CHUNK_VALUE_BYTES;
         if full || ts > deadline(st) {
-            let r = PyObject_CallNoArgs(st.flush);
+            let r = headroom::with_headroom(|| PyObject_CallNoArgs(st.flush));
             if r.is_null() {
                 return swallow();
             }
@@ -2056,7 +2063,31 @@ const fn method(
     }
 }
 
-static mut METHODS: [PyMethodDef; 31] = [
+static mut METHODS: [PyMethodDef; 35] = [
+    method(
+        c"headroom",
+        PyMethodDefPointer { PyCFunction: headroom::headroom },
+        METH_O,
+        c"headroom(function) -> builtin: function, called with headroom below the program's recursion limit",
+    ),
+    method(
+        c"recursion_locate",
+        PyMethodDefPointer { PyCFunction: headroom::recursion_locate },
+        METH_O,
+        c"recursion_locate(limit) -> tuple: where the thread state may keep its remaining depth",
+    ),
+    method(
+        c"recursion_read",
+        PyMethodDefPointer { PyCFunction: headroom::recursion_read },
+        METH_O,
+        c"recursion_read(offsets) -> tuple: the thread state's ints there",
+    ),
+    method(
+        c"recursion_use",
+        PyMethodDefPointer { PyCFunction: headroom::recursion_use },
+        METH_O,
+        c"recursion_use(offset): the confirmed place of the remaining depth; Python calls get headroom",
+    ),
     method(
         c"write_progress",
         PyMethodDefPointer { PyCFunctionFast: write::write_progress },

@@ -300,7 +300,9 @@ unsafe fn trampoline(
         let mut stack = [frame.cast::<PyObject>(), name, arg];
         // (The interpreter adds the frame to the traceback of an exception
         // raised here, as it does for the trampoline's.)
-        let result = PyObject_Vectorcall(callback, stack.as_mut_ptr(), 3, ptr::null_mut());
+        let result = crate::headroom::with_headroom(|| {
+            PyObject_Vectorcall(callback, stack.as_mut_ptr(), 3, ptr::null_mut())
+        });
         Py_DECREF(callback);
         if result.is_null() {
             return stop(frame);

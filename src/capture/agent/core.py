@@ -83,6 +83,7 @@ def make(name, mgr, planner):
     if name == "monitoring":
         core = MonitoringCore(mgr, planner)
         core.guard_ext = _native.loaded()
+        core.depth_counter = _native.HEADROOM
         return core
     from . import pytracer  # loaded on demand (boot.py)
     return pytracer.SettraceCore(mgr, planner)

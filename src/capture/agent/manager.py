@@ -111,6 +111,7 @@ class CaptureManager:
         self.inflight = []       # pending lists taken out while their values are read
         self.sent = 0
         self.warnings = []
+        self.recursion_limit_hit = False  # internal_error saw the program's RecursionError
         # 3.13 (only: 3.12 and 3.14+ raise GeneratorExit in the frame) may
         # close a suspended generator without any event in its frame: keep
         # the value `raised` would read at each suspension.
@@ -142,6 +143,16 @@ class CaptureManager:
         self.view = self.frames.view
 
     def internal_error(self, e):
+        if isinstance(e, RecursionError):
+            # Not ours: the program's recursion limit, reached with our frames on top.
+            if not self.recursion_limit_hit:
+                self.recursion_limit_hit = True
+                self.warnings.append(
+                    "the program reached its recursion limit inside probe's tracer, whose frames count "
+                    "against it: the program may have met its RecursionError a few frames earlier than "
+                    "without probe, and captures near the limit are missing (the native and monitoring "
+                    "cores give the tracer headroom there; the settrace core cannot)")
+            return
         if len(self.warnings) < 20:
             self.warnings.append(f"internal error in the tracer (the program was not affected): {e!r}")
 

@@ -289,6 +289,8 @@ class SettraceCore:
             self.mgr.warnings.append(
                 "a Ctrl-C (KeyboardInterrupt) landed inside the tracer: Python turns sys.settrace tracing off "
                 "then, so code that ran after it (handlers, finally blocks) was not traced")
+        elif sys.gettrace() is None and self.mgr.recursion_limit_hit:
+            pass  # Python stopped the tracer at the program's recursion limit (said already)
         elif sys.gettrace() is not self.global_trace:
             self.mgr.warnings.append(
                 "the program replaced the trace function (sys.settrace) while it ran; captures after "

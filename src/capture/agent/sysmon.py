@@ -54,6 +54,14 @@ class MonitoringCore:
         if self.tool is None:
             raise ProbeError("every sys.monitoring tool id is taken by other tools; try --core settrace")
 
+    def headroom(self, callback):
+        """The callback as registered: with headroom below the program's
+        recursion limit (so that a program at its limit meets it where it
+        would without probe) where the extension is loaded and found the
+        thread state's depth counter (native.depth_counter), else itself."""
+        ext = self.guard_ext
+        return ext.headroom(callback) if ext is not None and self.depth_counter else callback
+
     def install(self):
         mon, E, mgr, tool = self.mon, self.mon.events, self.mgr, self.tool
         planner = self.planner
@@ -237,7 +245,10 @@ class MonitoringCore:
             except Exception as e:  # noqa: BLE001 - never raise into the program
                 mgr.internal_error(e)
 
-        reg = mon.register_callback
+        wrap = self.headroom
+
+        def reg(tool, event, callback):
+            mon.register_callback(tool, event, wrap(callback))
         reg(tool, E.PY_START, on_start)
         reg(tool, E.INSTRUCTION, on_instr)
         reg(tool, E.PY_RETURN, on_return)
@@ -276,6 +287,7 @@ class MonitoringCore:
             self.mgr.internal_error(e)
 
     guard_ext = None  # the extension, for guard() (core.make; the native core's own)
+    depth_counter = False  # whether it found the recursion depth counter (native.HEADROOM)
 
     def prepare(self, code):
         # The program's own code objects are all known before it runs: plan
