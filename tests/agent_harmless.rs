@@ -458,6 +458,45 @@ fn the_settrace_core_says_plainly_when_the_recursion_limit_met_it() {
     }
 }
 
+/// A program that replaces builtins (a test's `mock.patch("builtins.len")`)
+/// sees only its own calls of them: the agent runs on the builtins it
+/// started with (found by CPython's test_functools, which caches `len`).
+#[test]
+fn a_program_that_replaces_builtins_sees_only_its_own_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture("builtins_patched.py");
+    for (v, py) in pythons() {
+        let plain = Command::new(&py)
+            .arg(&f)
+            .env_remove("PYTHONPATH")
+            .output()
+            .unwrap();
+        assert_eq!(plain.status.code(), Some(0), "{v}: {plain:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&plain.stdout),
+            "(6, 3) ['len']\n",
+            "{v}"
+        );
+        for core in cores(v) {
+            let what = format!("Python {v} ({core})");
+            let (out, log) = record(
+                dir.path(),
+                &py,
+                core,
+                &[spec(&f, "total", "total"), spec(&f, "n", "n")],
+                &[f.to_str().unwrap()],
+            );
+            assert_ok(&out, &what);
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&plain.stdout),
+                "{what}: the program saw probe's calls of its builtins"
+            );
+            assert_eq!(values(&records(&log)), ["1", "3", "6", "3"], "{what}");
+        }
+    }
+}
+
 /// Where python skips `sitecustomize` (`-E`, `-I`, `-S`) the agent runs the
 /// script itself; `__main__` must still look as python makes it: the same
 /// names in the same order and a source loader whose `get_source` works

@@ -179,10 +179,18 @@ def _probe_boot(f, wire_fd, how, codes=None, boot_len=None):
     pkg.__package__ = 'probe_agent'
     sys.modules['probe_agent'] = pkg
 
+    # The agent's own builtins: a copy made now, before the program runs,
+    # so that a program that replaces one (builtins.len = ..., a test's
+    # mock.patch('builtins.open')) neither changes what our code does nor
+    # sees our calls.
+    import builtins
+    own_builtins = dict(vars(builtins))
+
     def load(name):
         m = type(sys)('probe_agent.' + name)
         m.__package__ = 'probe_agent'
         m.__file__ = '<probe-agent/%s>' % name
+        m.__builtins__ = own_builtins
         sys.modules[m.__name__] = m
         setattr(pkg, name, m)
         code = codes[name]
