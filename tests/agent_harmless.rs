@@ -497,6 +497,57 @@ fn a_program_that_replaces_builtins_sees_only_its_own_calls() {
     }
 }
 
+/// A program that patches the clock and os functions while it runs
+/// (freezegun, `mock.patch("os.path.abspath")`) sees only its own calls,
+/// and probe's timestamps stay real: the agent bound what it calls before
+/// the program started. The probed module is imported (and planned) while
+/// the patches hold.
+#[test]
+fn a_program_that_patches_the_clock_and_os_sees_only_its_own_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture("patched_stdlib.py");
+    let m = fixture("patched_stdlib_mod.py");
+    for (v, py) in pythons() {
+        let plain = Command::new(&py)
+            .arg(&f)
+            .env_remove("PYTHONPATH")
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&plain.stdout),
+            "3998000 [] 0\n",
+            "{v}: {plain:?}"
+        );
+        for core in cores(v) {
+            let what = format!("Python {v} ({core})");
+            let (out, log) = record(
+                dir.path(),
+                &py,
+                core,
+                &[spec(&f, "total", "total"), spec(&m, "y", "y")],
+                &[f.to_str().unwrap()],
+            );
+            assert_ok(&out, &what);
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&plain.stdout),
+                "{what}: the program saw probe's calls of what it patched"
+            );
+            let recs = records(&log);
+            assert_eq!(recs.len(), 4000, "{what}");
+            assert!(
+                recs.windows(2).all(|w| w[0].ts_ns <= w[1].ts_ns),
+                "{what}: timestamps go back (the program's clock was used)"
+            );
+            let last = recs.last().map(|r| r.ts_ns).unwrap_or(0);
+            assert!(
+                last < 60_000_000_000,
+                "{what}: last timestamp {last} ns after the start"
+            );
+        }
+    }
+}
+
 /// Where python skips `sitecustomize` (`-E`, `-I`, `-S`) the agent runs the
 /// script itself; `__main__` must still look as python makes it: the same
 /// names in the same order and a source loader whose `get_source` works

@@ -18,8 +18,10 @@
 # Slot whose [2] reads and writes the record's slot as a list's would.
 
 import sys
-import time
 import _thread
+# Bound now, not looked up on `time` at each capture: a program that
+# patches time.monotonic_ns (freezegun) must not set our timestamps.
+from time import monotonic_ns as _monotonic_ns
 
 from . import frames as _frames
 from . import plan as _plan
@@ -104,7 +106,7 @@ class CaptureManager:
         self.completions = []    # never rebound either
         self.next_token = 0
         self.flush_interval = 25_000_000  # ns
-        self.deadline = [time.monotonic_ns() + self.flush_interval]
+        self.deadline = [_monotonic_ns() + self.flush_interval]
         self.threaded = False
         self.mt = [False]        # threads exist (mirrors `threaded` for closures)
         self.lock = _thread.allocate_lock()
@@ -279,12 +281,12 @@ class CaptureManager:
             # Reserving seq (the append) and taking the timestamp must be one
             # step, or two threads could leave timestamps decreasing along seq.
             with self.lock:
-                ts = time.monotonic_ns()
+                ts = _monotonic_ns()
                 item = [~site.id, ts, _thread.get_ident()]
                 self._fill(frame, site, item, unit, level, now)
                 self.chunk.append(item)
         else:
-            ts = time.monotonic_ns()
+            ts = _monotonic_ns()
             item = [site.id, ts]
             self._fill(frame, site, item, unit, level, now)
             self.chunk.append(item)
@@ -414,7 +416,7 @@ class CaptureManager:
             # still waiting for its frame's next event, which completes it
             # in place: tracing stops at the next record instead (the one
             # past the ring, counted lost), not before that completion.
-            self.deadline[0] = 0 if n == RING_RECORDS else time.monotonic_ns() + self.flush_interval
+            self.deadline[0] = 0 if n == RING_RECORDS else _monotonic_ns() + self.flush_interval
             return
         if self.closed:
             # After the seal (daemon threads during interpreter shutdown) or
@@ -432,7 +434,7 @@ class CaptureManager:
             # 25 ms to see to that); the recorder counts any record written
             # past the ring as lost.
             self.unreachable = True
-            self.deadline[0] = time.monotonic_ns() + self.flush_interval
+            self.deadline[0] = _monotonic_ns() + self.flush_interval
             return
         n_inflight = len(self.inflight)
         for frame, pl in list(self.pending.items()):
@@ -450,7 +452,7 @@ class CaptureManager:
                     self.next_token += 1
         del self.inflight[n_inflight:]
         comps = self.completions
-        self.deadline[0] = time.monotonic_ns() + self.flush_interval
+        self.deadline[0] = _monotonic_ns() + self.flush_interval
         if chunk or comps:
             if type(chunk) is list:
                 # Dumped in place, not copied: a copy would double every item's

@@ -38,6 +38,28 @@
 import os
 import sys
 
+
+def _path_functions():
+    """os.path's abspath, isabs and realpath as they are now, before the
+    program runs, calling only the os functions of now. The planner maps
+    file names while the program runs, and a program that patches
+    os.path.abspath or os.getcwd (mock.patch) must neither see our calls
+    nor change our answers: the functions are posixpath's code with a
+    private copy of its namespace, whose `os` holds today's functions."""
+    import posixpath
+    g = dict(vars(posixpath))
+    g["os"] = type(sys)("os")
+    vars(g["os"]).update(vars(os))
+    function = type(_path_functions)
+    for name, f in list(g.items()):
+        if type(f) is function and f.__module__ == posixpath.__name__:
+            g[name] = copy = function(f.__code__, g, f.__name__, f.__defaults__, f.__closure__)
+            copy.__kwdefaults__ = f.__kwdefaults__
+    return g["abspath"], g["isabs"], g["realpath"]
+
+
+_abspath, _isabs, _realpath = _path_functions()
+
 try:
     from . import optables as _opcode  # opcode's tables, carried by boot.py (no import of opcode)
 except ImportError:  # these modules imported on their own (tests/python)
@@ -1106,8 +1128,8 @@ class Planner:
                 return sms
             real = self._real.get(filename)
             if real is None:
-                real = self._real[filename] = os.path.realpath(
-                    filename if os.path.isabs(filename) else os.path.abspath(filename))
+                real = self._real[filename] = _realpath(
+                    filename if _isabs(filename) else _abspath(filename))
             sms = self.models.get(real)
         return sms
 
@@ -1143,7 +1165,7 @@ class Planner:
         path = getattr(state, "filename", None)
         if not isinstance(path, str):
             return ()
-        real = os.path.realpath(path)
+        real = _realpath(path)
         sms = self.models.get(real)
         if not sms:
             return ()

@@ -19,6 +19,11 @@ import os
 import sys
 import time
 
+# Bound now, before the program runs: a program that patches os.write or
+# time.monotonic_ns (a test's mock, freezegun) must not take our calls.
+from os import write as _os_write, fstat as _fstat, set_blocking as _set_blocking
+from time import monotonic_ns as _monotonic_ns
+
 MSG_HELLO, MSG_CHUNK, MSG_END, MSG_FATAL, MSG_WARN, MSG_CACHE, MSG_CHUNK_BIN, MSG_RESOLVED = 1, 2, 3, 4, 5, 6, 7, 8
 
 
@@ -49,7 +54,7 @@ class Wire:
         if self.fd < 0:
             return not self.dead and self.reopen()
         try:
-            st = os.fstat(self.fd)
+            st = _fstat(self.fd)
         except OSError:
             self.fd = -1
             return self.reopen()
@@ -158,8 +163,8 @@ class Wire:
                         # back-pressure, never a dropped capture — and the
                         # wait is counted.
                         if waited is None:
-                            waited = time.monotonic_ns()
-                        os.set_blocking(self.fd, True)
+                            waited = _monotonic_ns()
+                        _set_blocking(self.fd, True)
                         continue
                     except InterruptedError:
                         continue
@@ -182,9 +187,9 @@ class Wire:
                 pending_exc = e
         if waited is not None:
             self.waits += 1
-            self.waited_ns += time.monotonic_ns() - waited
+            self.waited_ns += _monotonic_ns() - waited
             try:
-                os.set_blocking(self.fd, False)
+                _set_blocking(self.fd, False)
             except OSError:
                 pass
         if pending_exc is not None:
@@ -208,11 +213,11 @@ def _write(fd, data):
     for the write and taken back, so only EPIPE remains."""
     import _signal  # imported by every interpreter at start-up
     if _signal.getsignal(_signal.SIGPIPE) == _signal.SIG_IGN:
-        return os.write(fd, data)
+        return _os_write(fd, data)
     mask = {_signal.SIGPIPE}
     old = _signal.pthread_sigmask(_signal.SIG_BLOCK, mask)
     try:
-        return os.write(fd, data)
+        return _os_write(fd, data)
     except BrokenPipeError:
         _signal.sigtimedwait(mask, 0)
         raise
