@@ -548,6 +548,48 @@ fn a_program_that_patches_the_clock_and_os_sees_only_its_own_calls() {
     }
 }
 
+/// The builtins probe stands in for while the program runs (`sys.settrace`
+/// and kin, re-arming probe's events; `os.system`, `os.posix_spawn`,
+/// `os.exec*` and `fork_exec`, counting children) look like the originals:
+/// type, name, module, `__self__`, doc, text signature, `inspect.signature`
+/// and repr (found by CPython's test_inspect).
+#[test]
+fn the_builtins_probe_stands_in_for_look_like_the_originals() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture("builtins_seen.py");
+    for (v, py) in pythons() {
+        let plain = Command::new(&py)
+            .arg(&f)
+            .env_remove("PYTHONPATH")
+            .output()
+            .unwrap();
+        assert_eq!(plain.status.code(), Some(0), "{v}: {plain:?}");
+        let plain_out = String::from_utf8_lossy(&plain.stdout);
+        assert!(
+            plain_out.contains("system builtin_function_or_method system"),
+            "{v}: {plain_out}"
+        );
+        for core in cores(v) {
+            let what = format!("Python {v} ({core})");
+            let (out, _log) = record(
+                dir.path(),
+                &py,
+                core,
+                &[spec(&f, "x", "x")],
+                &[f.to_str().unwrap()],
+            );
+            assert_ok(&out, &what);
+            assert_eq!(String::from_utf8_lossy(&out.stdout), plain_out, "{what}");
+            // Still counted: os.system ran one child.
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains("1 child process ran untraced"),
+                "{what}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
 /// Where python skips `sitecustomize` (`-E`, `-I`, `-S`) the agent runs the
 /// script itself; `__main__` must still look as python makes it: the same
 /// names in the same order and a source loader whose `get_source` works

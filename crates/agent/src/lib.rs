@@ -28,6 +28,7 @@ mod gate;
 mod guard;
 mod headroom;
 mod hook;
+mod like;
 mod objects;
 mod sym;
 mod table;
@@ -2063,7 +2064,13 @@ const fn method(
     }
 }
 
-static mut METHODS: [PyMethodDef; 35] = [
+static mut METHODS: [PyMethodDef; 36] = [
+    method(
+        c"like",
+        PyMethodDefPointer { PyCFunctionFast: like::like },
+        METH_FASTCALL,
+        c"like(real, function) -> builtin: named, documented and bound as real, calling function",
+    ),
     method(
         c"headroom",
         PyMethodDefPointer { PyCFunction: headroom::headroom },

@@ -8,7 +8,7 @@ import os
 import sys
 
 
-def watch(runner):
+def watch(runner, like=None):
     """Counts the child processes the program starts, which run untraced:
     forks (the at-fork hook: os.fork, multiprocessing's fork, os.spawn*,
     pty), os.posix_spawn/posix_spawnp, os.system, os.exec* (the program
@@ -17,7 +17,20 @@ def watch(runner):
     through _posixsubprocess.fork_exec: that function is wrapped in its
     module and in subprocess as soon as they are imported (a sys.meta_path
     entry that finds nothing itself notices their import and goes away
-    once both are seen)."""
+    once both are seen). `like(real, function)`, the extension's, makes
+    each wrapper a builtin that looks like the original (crates/agent/src/
+    like.rs); without it they are Python functions named as the original."""
+    made = {}  # id(original) -> (original, its wrapper): a builtin takes no marker attribute
+
+    def dress(real, function):
+        got = made.get(id(real))
+        if got is None:
+            got = made[id(real)] = (real, like(real, function) if like is not None else function)
+        return got[1]
+
+    def ours(f):
+        return any(f is w for _, w in made.values())
+
     def counted(real):
         def call(*args, **kwargs):
             forks = runner.forks
@@ -37,7 +50,7 @@ def watch(runner):
     for name in ("posix_spawn", "posix_spawnp", "system"):
         real = getattr(os, name, None)
         if real is not None:
-            setattr(os, name, counted(real))
+            setattr(os, name, dress(real, counted(real)))
 
     for name in ("execv", "execve"):
         real = getattr(os, name, None)
@@ -60,17 +73,17 @@ def watch(runner):
             call.__name__ = real.__name__
             call.__doc__ = real.__doc__
             return call
-        setattr(os, name, make(real))
+        setattr(os, name, dress(real, make(real)))
 
     def hook_spawners():
         ps = sys.modules.get("_posixsubprocess")
         fe = getattr(ps, "fork_exec", None)
-        if fe is not None and not getattr(fe, "_probe_counted", False):
-            ps.fork_exec = counted(fe)
+        if fe is not None and not ours(fe):
+            ps.fork_exec = dress(fe, counted(fe))
         sp = sys.modules.get("subprocess")
         fe = getattr(sp, "_fork_exec", None)
-        if fe is not None and not getattr(fe, "_probe_counted", False):
-            sp._fork_exec = counted(fe)
+        if fe is not None and not ours(fe):
+            sp._fork_exec = dress(fe, counted(fe))
         return ps is not None and sp is not None
 
     watched = ("subprocess", "_posixsubprocess")

@@ -391,7 +391,8 @@ class Runner:
                             after_in_child=self.forked)
         hook_threads(mgr, core)
         wrap_os_exit(self)
-        _children.watch(self)
+        ext = _native_loaded()
+        _children.watch(self, ext.like if ext is not None else None)
         if code is not None:
             # Planned before tracing starts: the planner calls os.path
             # functions, which a probe may name (posixpath is probed like

@@ -280,7 +280,7 @@ class MonitoringCore:
                     real = getattr(owner, name, None) if owner is not None else None
                     if real is None:
                         continue
-                    w = ext.guard_wrap(name, real)
+                    w = ext.like(real, ext.guard_wrap(name, real))
                     setattr(owner, name, w)
                     self.wrapped.append((owner, name, real, w))
         except Exception as e:  # noqa: BLE001 - unguarded then, as before
