@@ -30,6 +30,7 @@ mod headroom;
 mod hook;
 mod like;
 mod objects;
+mod paths;
 mod sym;
 mod table;
 mod tracer;
@@ -2064,7 +2065,13 @@ const fn method(
     }
 }
 
-static mut METHODS: [PyMethodDef; 36] = [
+static mut METHODS: [PyMethodDef; 37] = [
+    method(
+        c"realpath",
+        PyMethodDefPointer { PyCFunction: paths::realpath },
+        METH_O,
+        c"realpath(path) -> str | None: realpath(3), None where it fails",
+    ),
     method(
         c"like",
         PyMethodDefPointer { PyCFunctionFast: like::like },

@@ -19,6 +19,7 @@
 import os
 import sys
 
+from . import plan as _plan
 from .sysmon import MonitoringCore
 from .values import PEND
 
@@ -99,6 +100,7 @@ def _load():
         raise Unavailable(f"the native core did not load ({type(e).__name__}: {e})") from None
     global HEADROOM
     HEADROOM = depth_counter(mod)
+    _plan.use_c_realpath(mod.realpath)
     return mod
 
 

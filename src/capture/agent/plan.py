@@ -39,26 +39,41 @@ import os
 import sys
 
 
-def _path_functions():
-    """os.path's abspath, isabs and realpath as they are now, before the
-    program runs, calling only the os functions of now. The planner maps
-    file names while the program runs, and a program that patches
-    os.path.abspath or os.getcwd (mock.patch) must neither see our calls
-    nor change our answers: the functions are posixpath's code with a
-    private copy of its namespace, whose `os` holds today's functions."""
-    import posixpath
-    g = dict(vars(posixpath))
-    g["os"] = type(sys)("os")
-    vars(g["os"]).update(vars(os))
-    function = type(_path_functions)
-    for name, f in list(g.items()):
-        if type(f) is function and f.__module__ == posixpath.__name__:
-            g[name] = copy = function(f.__code__, g, f.__name__, f.__defaults__, f.__closure__)
-            copy.__kwdefaults__ = f.__kwdefaults__
-    return g["abspath"], g["isabs"], g["realpath"]
+# What os.path and os hold at start-up, for _realpath (the planner maps
+# file names while the program runs, and a program may patch them).
+_POSIXPATH = dict(vars(sys.modules[os.path.__name__]))
+_OS = dict(vars(os))
+_c_realpath = None  # the extension's realpath(3) once it is loaded (use_c_realpath)
+_py_realpath = []   # posixpath's realpath on the start-up namespaces, made when first needed
 
 
-_abspath, _isabs, _realpath = _path_functions()
+def use_c_realpath(f):
+    global _c_realpath
+    _c_realpath = f
+
+
+def _realpath(path):
+    """os.path.realpath(os.path.abspath(path)) as at start-up, without
+    calling anything the program may have patched since (os.path.abspath,
+    os.getcwd, os.lstat under mock.patch must neither see our calls nor
+    change our answers): realpath(3) through the extension; else, or where
+    it fails (a missing file), posixpath's code run on a private copy of
+    the start-up namespaces of posixpath and os."""
+    if _c_realpath is not None:
+        got = _c_realpath(path)
+        if got is not None:
+            return got
+    if not _py_realpath:
+        g = dict(_POSIXPATH)
+        g["os"] = type(sys)("os")
+        vars(g["os"]).update(_OS)
+        function = type(_realpath)
+        for name, f in list(g.items()):
+            if type(f) is function and f.__module__ == g["__name__"]:
+                g[name] = copy = function(f.__code__, g, f.__name__, f.__defaults__, f.__closure__)
+                copy.__kwdefaults__ = f.__kwdefaults__
+        _py_realpath.append(lambda p: g["realpath"](g["abspath"](p)))
+    return _py_realpath[0](path)
 
 try:
     from . import optables as _opcode  # opcode's tables, carried by boot.py (no import of opcode)
@@ -1128,8 +1143,7 @@ class Planner:
                 return sms
             real = self._real.get(filename)
             if real is None:
-                real = self._real[filename] = _realpath(
-                    filename if _isabs(filename) else _abspath(filename))
+                real = self._real[filename] = _realpath(filename)
             sms = self.models.get(real)
         return sms
 
