@@ -561,6 +561,91 @@ fn stop_signals_to_the_recorder_alone_are_passed_on() {
     }
 }
 
+/// Stop signals ignored when `probe record` starts (`nohup` ignores SIGHUP,
+/// a shell's background job SIGINT and SIGQUIT) stay ignored: the program
+/// finds them ignored, as without probe, and a SIGHUP to the recorder ends
+/// neither it nor the program.
+#[test]
+fn signals_ignored_at_start_stay_ignored_for_the_recorder_and_the_program() {
+    let (_d, dir) = scratch();
+    let f = fixture("signals_seen.py");
+    let spec = spec(&f, "x", "x");
+    let (_, py) = pythons().into_iter().next().expect("a Python");
+    // Both ways set explicitly: the test itself may run ignoring some.
+    let starting = |cmd: &mut Command, ignore: bool| {
+        let how = if ignore { libc::SIG_IGN } else { libc::SIG_DFL };
+        // SAFETY: only async-signal-safe calls (signal) between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                for sig in [libc::SIGINT, libc::SIGHUP, libc::SIGQUIT] {
+                    libc::signal(sig, how);
+                }
+                Ok(())
+            });
+        }
+    };
+    for ignore in [false, true] {
+        let mut bare = Command::new(&py);
+        bare.arg(&f);
+        starting(&mut bare, ignore);
+        let bare = bare.output().unwrap();
+        let want = String::from_utf8_lossy(&bare.stdout).into_owned();
+        let expected = if ignore {
+            "ignored ignored ignored\ndone\n"
+        } else {
+            "default_int_handler default default\ndone\n"
+        };
+        assert_eq!(want, expected, "bare python, ignored: {ignore}");
+        let log = dir.join(format!("sig-{ignore}.probe"));
+        let mut rec = Command::new(probe_bin());
+        rec.args(["record", "-q", "-o"])
+            .arg(&log)
+            .args(["-p", &spec, "--"])
+            .arg(&py)
+            .arg(&f)
+            .arg("1.5");
+        rec.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        starting(&mut rec, ignore);
+        let mut child = rec.spawn().unwrap();
+        let group = child.id() as i32;
+        let mut out = child.stdout.take().unwrap();
+        let mut first = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(&mut out), &mut first).unwrap();
+        assert_eq!(
+            first,
+            want.lines().next().unwrap().to_string() + "\n",
+            "ignored: {ignore}"
+        );
+        if ignore {
+            // SAFETY: plain FFI call on the recorder only.
+            unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ignored: {ignore}: the recorder hung"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut rest = String::new();
+        out.read_to_string(&mut rest).unwrap();
+        // SAFETY: plain FFI call on the group we created.
+        unsafe { libc::kill(-group, libc::SIGKILL) };
+        assert_eq!(status.code(), Some(0), "ignored: {ignore}");
+        assert!(rest.contains("done"), "ignored: {ignore}: {rest:?}");
+        assert_eq!(
+            verify::verify(&LogReader::open(&log).unwrap()).exit_code(),
+            0
+        );
+    }
+}
+
 /// A program that ignores SIGTERM: after the grace period the recorder says
 /// so, and a second SIGTERM makes it kill the program (SIGKILL), seal the
 /// log and exit 137 — the program is never left orphaned.

@@ -48,7 +48,9 @@ pub enum Cmd {
     /// without --force — all found before the program runs) or the program
     /// ended on its own but the log could not hold the whole run (disk full).
     /// SIGTERM, SIGINT, SIGHUP and SIGQUIT sent to probe are passed on to the
-    /// program; the log is sealed when it ends (see --grace).
+    /// program (those ignored when probe starts, as under nohup or in a
+    /// background job, stay ignored by both); the log is sealed when it ends
+    /// (see --grace).
     #[command(
         after_help = "Examples:\n  probe record -p loop.py:3:x -- python3 loop.py\n  probe record -p pkg/mod.py:10:self.gain@rhs -o run.probe -- python3 -m pkg.mod --fast\n  probe record --probes probes.txt -- script.py arg1   (uses $PROBE_PYTHON or python3)"
     )]

@@ -3,7 +3,8 @@
 //! The recorder must never die of a stop signal while the program runs:
 //! that would leave the program orphaned and the log unsealed (issue 16
 //! item 9). SIGTERM, SIGINT, SIGHUP and SIGQUIT are caught and passed on to
-//! the program — unless they were sent to the whole process group (by the
+//! the program (those ignored when the recorder starts stay ignored, and
+//! the program inherits that, as without probe) — unless they were sent to the whole process group (by the
 //! terminal's Ctrl-C, `kill -- -PGID`, `timeout`, a CI runner): then the
 //! program, which is in the recorder's group, has its own copy, and a
 //! second one would raise a second KeyboardInterrupt in its clean-up. A
@@ -106,6 +107,14 @@ impl Signals {
             .copied()
             .chain([libc::SIGCHLD, libc::SIGWINCH]);
         for sig in all {
+            // A stop signal `probe record` was started with ignored (`nohup`
+            // ignores SIGHUP; a shell's background job, SIGINT and SIGQUIT)
+            // stays ignored: the program inherits that across exec, as it
+            // would without probe, and a handler here would both undo
+            // `nohup` for the recorder and reset it for the program.
+            if STOP_SIGNALS.contains(&sig) && ignored(sig) {
+                continue;
+            }
             // SAFETY: sa is fully initialised (zeroed, then the handler,
             // mask and flags set); the handler only touches atomics and
             // write(2), which are async-signal-safe.
@@ -173,6 +182,16 @@ impl Drop for Signals {
             unsafe { libc::sigaction(sig, &prev, std::ptr::null_mut()) };
         }
         WAKE_FD.store(-1, Ordering::SeqCst);
+    }
+}
+
+/// Whether `sig`'s disposition is "ignore".
+fn ignored(sig: libc::c_int) -> bool {
+    // SAFETY: sigaction with a null new action only reads the current one
+    // into `cur`, a zeroed struct we own.
+    unsafe {
+        let mut cur: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, std::ptr::null(), &mut cur) == 0 && cur.sa_sigaction == libc::SIG_IGN
     }
 }
 
