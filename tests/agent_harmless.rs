@@ -6,7 +6,8 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -458,6 +459,50 @@ fn the_settrace_core_says_plainly_when_the_recursion_limit_met_it() {
     }
 }
 
+/// The program's output bare (PYTHONPATH cleared, as `record` clears it
+/// for the program), which must be `expected`.
+fn bare_output(v: &str, py: &Path, f: &Path, expected: &str) -> Output {
+    let plain = Command::new(py)
+        .arg(f)
+        .env_remove("PYTHONPATH")
+        .output()
+        .unwrap();
+    assert_eq!(plain.status.code(), Some(0), "{v}: {plain:?}");
+    assert!(
+        String::from_utf8_lossy(&plain.stdout).contains(expected),
+        "{v}: {plain:?}"
+    );
+    plain
+}
+
+/// Records `f` with `probes` on every core of Python `v` and checks that
+/// the program printed what it printed bare; returns each core's output
+/// and log.
+fn recorded_as_bare(
+    dir: &Path,
+    v: &str,
+    py: &Path,
+    f: &Path,
+    probes: &[String],
+    plain: &Output,
+    differs: &str,
+) -> Vec<(String, Output, PathBuf)> {
+    cores(v)
+        .into_iter()
+        .map(|core| {
+            let what = format!("Python {v} ({core})");
+            let (out, log) = record(dir, py, core, probes, &[f.to_str().unwrap()]);
+            assert_ok(&out, &what);
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&plain.stdout),
+                "{what}: {differs}"
+            );
+            (what, out, log)
+        })
+        .collect()
+}
+
 /// A program that replaces builtins (a test's `mock.patch("builtins.len")`)
 /// sees only its own calls of them: the agent runs on the builtins it
 /// started with (found by CPython's test_functools, which caches `len`).
@@ -465,33 +510,11 @@ fn the_settrace_core_says_plainly_when_the_recursion_limit_met_it() {
 fn a_program_that_replaces_builtins_sees_only_its_own_calls() {
     let dir = tempfile::tempdir().unwrap();
     let f = fixture("builtins_patched.py");
+    let probes = [spec(&f, "total", "total"), spec(&f, "n", "n")];
     for (v, py) in pythons() {
-        let plain = Command::new(&py)
-            .arg(&f)
-            .env_remove("PYTHONPATH")
-            .output()
-            .unwrap();
-        assert_eq!(plain.status.code(), Some(0), "{v}: {plain:?}");
-        assert_eq!(
-            String::from_utf8_lossy(&plain.stdout),
-            "(6, 3) ['len']\n",
-            "{v}"
-        );
-        for core in cores(v) {
-            let what = format!("Python {v} ({core})");
-            let (out, log) = record(
-                dir.path(),
-                &py,
-                core,
-                &[spec(&f, "total", "total"), spec(&f, "n", "n")],
-                &[f.to_str().unwrap()],
-            );
-            assert_ok(&out, &what);
-            assert_eq!(
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&plain.stdout),
-                "{what}: the program saw probe's calls of its builtins"
-            );
+        let plain = bare_output(v, &py, &f, "(6, 3) ['len']\n");
+        let differs = "the program saw probe's calls of its builtins";
+        for (what, _, log) in recorded_as_bare(dir.path(), v, &py, &f, &probes, &plain, differs) {
             assert_eq!(values(&records(&log)), ["1", "3", "6", "3"], "{what}");
         }
     }
@@ -507,32 +530,11 @@ fn a_program_that_patches_the_clock_and_os_sees_only_its_own_calls() {
     let dir = tempfile::tempdir().unwrap();
     let f = fixture("patched_stdlib.py");
     let m = fixture("patched_stdlib_mod.py");
+    let probes = [spec(&f, "total", "total"), spec(&m, "y", "y")];
     for (v, py) in pythons() {
-        let plain = Command::new(&py)
-            .arg(&f)
-            .env_remove("PYTHONPATH")
-            .output()
-            .unwrap();
-        assert_eq!(
-            String::from_utf8_lossy(&plain.stdout),
-            "3998000 [] 0\n",
-            "{v}: {plain:?}"
-        );
-        for core in cores(v) {
-            let what = format!("Python {v} ({core})");
-            let (out, log) = record(
-                dir.path(),
-                &py,
-                core,
-                &[spec(&f, "total", "total"), spec(&m, "y", "y")],
-                &[f.to_str().unwrap()],
-            );
-            assert_ok(&out, &what);
-            assert_eq!(
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&plain.stdout),
-                "{what}: the program saw probe's calls of what it patched"
-            );
+        let plain = bare_output(v, &py, &f, "3998000 [] 0\n");
+        let differs = "the program saw probe's calls of what it patched";
+        for (what, _, log) in recorded_as_bare(dir.path(), v, &py, &f, &probes, &plain, differs) {
             let recs = records(&log);
             assert_eq!(recs.len(), 4000, "{what}");
             assert!(
@@ -557,34 +559,16 @@ fn a_program_that_patches_the_clock_and_os_sees_only_its_own_calls() {
 fn the_builtins_probe_stands_in_for_look_like_the_originals() {
     let dir = tempfile::tempdir().unwrap();
     let f = fixture("builtins_seen.py");
+    let probes = [spec(&f, "x", "x")];
     for (v, py) in pythons() {
-        let plain = Command::new(&py)
-            .arg(&f)
-            .env_remove("PYTHONPATH")
-            .output()
-            .unwrap();
-        assert_eq!(plain.status.code(), Some(0), "{v}: {plain:?}");
-        let plain_out = String::from_utf8_lossy(&plain.stdout);
-        assert!(
-            plain_out.contains("system builtin_function_or_method system"),
-            "{v}: {plain_out}"
-        );
-        for core in cores(v) {
-            let what = format!("Python {v} ({core})");
-            let (out, _log) = record(
-                dir.path(),
-                &py,
-                core,
-                &[spec(&f, "x", "x")],
-                &[f.to_str().unwrap()],
-            );
-            assert_ok(&out, &what);
-            assert_eq!(String::from_utf8_lossy(&out.stdout), plain_out, "{what}");
+        let plain = bare_output(v, &py, &f, "system builtin_function_or_method system");
+        let differs = "the program saw other builtins";
+        for (what, out, _) in recorded_as_bare(dir.path(), v, &py, &f, &probes, &plain, differs) {
             // Still counted: os.system ran one child.
+            let err = String::from_utf8_lossy(&out.stderr);
             assert!(
-                String::from_utf8_lossy(&out.stderr).contains("1 child process ran untraced"),
-                "{what}: {}",
-                String::from_utf8_lossy(&out.stderr)
+                err.contains("1 child process ran untraced"),
+                "{what}: {err}"
             );
         }
     }
