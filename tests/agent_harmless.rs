@@ -220,6 +220,7 @@ fn ctrl_c_inside_the_tracer_shows_only_the_programs_frames() {
                     .stdout(Stdio::piped())
                     .stderr(Stdio::piped())
                     .process_group(0)
+                    .default_stop_signals()
                     .spawn()
                     .unwrap();
                 let group = child.id() as i32;
@@ -418,6 +419,28 @@ fn a_program_at_its_recursion_limit_fails_where_it_fails_without_probe() {
             let k2 = recs.iter().filter(|r| r.probe == 1).count();
             assert_eq!(node, depth, "{what}: records of `node`");
             assert_eq!(k2, deepest, "{what}: records of `k2`");
+        }
+    }
+}
+
+/// The headroom is taken off exactly as it was given, even next to the
+/// counter's maximum (after `sys.setrecursionlimit(2**31 - 1)`): once the
+/// limit is back to 1000 the program reaches the depth it reaches bare.
+#[test]
+fn headroom_is_given_back_whole_after_a_maximal_recursion_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture("recursion_limit_huge.py");
+    let probes = [spec(&f, "t", "t")];
+    for (v, py) in pythons() {
+        let plain = bare_output(v, &py, &f, "4950 ");
+        for core in cores(v).into_iter().filter(|&c| c != "settrace") {
+            let (out, _) = record(dir.path(), &py, core, &probes, &[f.to_str().unwrap()]);
+            assert_ok(&out, &format!("{v} {core}"));
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&plain.stdout),
+                "Python {v} ({core}): another depth after the limit went back"
+            );
         }
     }
 }

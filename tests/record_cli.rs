@@ -56,6 +56,7 @@ fn start_recording_args(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
+        .default_stop_signals()
         .spawn()
         .unwrap();
     let group = child.id() as i32;

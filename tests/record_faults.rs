@@ -21,6 +21,7 @@ fn run_limited(mut cmd: Command, limit: Duration, what: &str) -> Output {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
+        .default_stop_signals()
         .spawn()
         .expect("spawns");
     let group = child.id() as i32;
@@ -375,6 +376,7 @@ fn a_program_killed_mid_message_gives_its_status_and_a_warning_not_an_error() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
+        .default_stop_signals()
         .spawn()
         .unwrap();
     let group = child.id() as i32;
@@ -444,7 +446,8 @@ fn timeout_sigterm_seals_the_log_and_leaves_nothing_running() {
     let log = dir.join("timeout.probe");
     let py = pythons().last().expect("a python").1.clone();
     let mut cmd = Command::new("timeout");
-    cmd.args(["--preserve-status", "-s", "TERM", "2"])
+    cmd.default_stop_signals()
+        .args(["--preserve-status", "-s", "TERM", "2"])
         .arg(probe_bin())
         .args(["record", "-q", "-o"])
         .arg(&log)
@@ -500,6 +503,7 @@ fn start(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
+        .default_stop_signals()
         .spawn()
         .unwrap();
     let group = child.id() as i32;
@@ -610,9 +614,9 @@ fn signals_ignored_at_start_stay_ignored_for_the_recorder_and_the_program() {
         starting(&mut rec, ignore);
         let mut child = rec.spawn().unwrap();
         let group = child.id() as i32;
-        let mut out = child.stdout.take().unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
         let mut first = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(&mut out), &mut first).unwrap();
+        std::io::BufRead::read_line(&mut out, &mut first).unwrap();
         assert_eq!(
             first,
             want.lines().next().unwrap().to_string() + "\n",
@@ -719,6 +723,7 @@ fn when_the_recorder_dies_the_program_says_so_once_and_goes_on() {
         .stdout(std::fs::File::create(&out_path).unwrap())
         .stderr(std::fs::File::create(&err_path).unwrap())
         .process_group(0)
+        .default_stop_signals()
         .spawn()
         .unwrap();
     let group = child.id() as i32;
@@ -872,6 +877,7 @@ fn a_recorder_that_falls_behind_makes_the_program_wait_and_says_so() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
+        .default_stop_signals()
         .spawn()
         .unwrap();
     let group = child.id() as i32;

@@ -311,3 +311,27 @@ pub fn only_child(recorder: u32) -> i32 {
     }
     panic!("the recorder has no single child");
 }
+
+/// Starts a command with the stop signals at their defaults, whatever the
+/// test run was started with: `probe record` leaves a stop signal that is
+/// ignored at its start ignored (as under `nohup` or in a shell's
+/// background job), so a test that sends one must not inherit "ignore".
+pub trait DefaultStopSignals {
+    /// SIGINT, SIGHUP, SIGQUIT and SIGTERM set to SIG_DFL before exec.
+    fn default_stop_signals(&mut self) -> &mut Self;
+}
+
+impl DefaultStopSignals for std::process::Command {
+    fn default_stop_signals(&mut self) -> &mut Self {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: only signal(2), async-signal-safe, between fork and exec.
+        unsafe {
+            self.pre_exec(|| {
+                for sig in [libc::SIGINT, libc::SIGHUP, libc::SIGQUIT, libc::SIGTERM] {
+                    libc::signal(sig, libc::SIG_DFL);
+                }
+                Ok(())
+            })
+        }
+    }
+}

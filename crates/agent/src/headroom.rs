@@ -68,9 +68,12 @@ pub unsafe fn with_headroom<R>(f: impl FnOnce() -> R) -> R {
         let Some(p) = counter() else {
             return f();
         };
-        *p = (*p).saturating_add(HEADROOM);
+        // What is added is what is taken off after (a counter near
+        // c_int::MAX, after sys.setrecursionlimit(2**31 - 1), gets less).
+        let add = HEADROOM.min(c_int::MAX - *p).max(0);
+        *p += add;
         let r = f();
-        *p = (*p).saturating_sub(HEADROOM);
+        *p -= add;
         r
     }
 }

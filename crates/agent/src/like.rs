@@ -146,31 +146,52 @@ pub unsafe extern "C" fn like(
 ) -> *mut PyObject {
     // SAFETY: GIL held; the definition and its strings are leaked on
     // purpose (they must outlive the builtin, which the program may keep
-    // forever); every reference taken is released or kept in a cell.
+    // forever); every reference taken is released or kept in a cell. The
+    // attribute reads (which may run Python code for an unusual `real`)
+    // all come before a slot is chosen, and no Python code runs between
+    // choosing it and filling it, so no other call can take it meanwhile.
     unsafe {
         if nargs != 2 || PyCallable_Check(*args.add(1)) == 0 {
             PyErr_SetString(PyExc_TypeError, c"like(real, function: callable)".as_ptr());
             return ptr::null_mut();
         }
         let (real, function) = (*args, *args.add(1));
-        let cells = &mut *CELLS.0.get();
-        let (Some(slot), Some(name)) = (
-            cells.iter().position(|c| c.is_null()),
-            str_attr(real, c"__name__"),
-        ) else {
+        let Some(name) = str_attr(real, c"__name__") else {
             return Py_NewRef(function);
         };
         // CPython reads the text signature from the doc's first line:
-        // "name(sig)\n--\n\n" (without `name` for a doc, with `$module`).
+        // "name(sig)\n--\n\n" (`sig` with its `$module`).
         let doc = str_attr(real, c"__doc__");
         let doc = match (str_attr(real, c"__text_signature__"), doc) {
             (Some(sig), doc) => Some(format!("{name}{sig}\n--\n\n{}", doc.unwrap_or_default())),
             (None, doc) => doc,
         };
+        let mut self_ = PyObject_GetAttrString(real, c"__self__".as_ptr());
+        if self_.is_null() {
+            PyErr_Clear();
+        } else if self_ == Py_None() {
+            // A builtin without a bound object has a NULL self, shown as None.
+            Py_DECREF(self_);
+            self_ = ptr::null_mut();
+        }
+        let module = PyObject_GetAttrString(real, c"__module__".as_ptr());
+        if module.is_null() {
+            PyErr_Clear();
+        }
+        let release = || {
+            Py_XDECREF(self_);
+            Py_XDECREF(module);
+        };
         let Some(ml_name) = leak(name) else {
+            release();
             return Py_NewRef(function);
         };
         let ml_doc = doc.and_then(leak).unwrap_or(ptr::null());
+        let cells = CELLS.0.get();
+        let Some(slot) = (*cells).iter().position(|c| c.is_null()) else {
+            release();
+            return Py_NewRef(function);
+        };
         let def = Box::leak(Box::new(PyMethodDef {
             ml_name,
             ml_meth: PyMethodDefPointer {
@@ -179,18 +200,11 @@ pub unsafe extern "C" fn like(
             ml_flags: METH_FASTCALL | METH_KEYWORDS,
             ml_doc,
         }));
-        let self_ = PyObject_GetAttrString(real, c"__self__".as_ptr());
-        if self_.is_null() {
-            PyErr_Clear();
-        }
-        let module = PyObject_GetAttrString(real, c"__module__".as_ptr());
-        if module.is_null() {
-            PyErr_Clear();
-        }
-        cells[slot] = Py_NewRef(function);
         let made = PyCFunction_NewEx(def, self_, module);
-        Py_XDECREF(self_);
-        Py_XDECREF(module);
+        release();
+        if !made.is_null() {
+            (*cells)[slot] = Py_NewRef(function);
+        }
         made
     }
 }

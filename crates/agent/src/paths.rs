@@ -32,9 +32,9 @@ pub unsafe extern "C" fn realpath(_m: *mut PyObject, path: *mut PyObject) -> *mu
             return Py_NewRef(Py_None());
         }
         let mut buf: *mut c_char = ptr::null_mut();
-        let mut n: Py_ssize_t = 0;
-        if PyBytes_AsStringAndSize(encoded, &mut buf, &mut n) != 0 {
-            // An embedded NUL: no such file.
+        // A null length pointer makes an embedded NUL an error (no such
+        // file), rather than a shorter name realpath(3) would resolve.
+        if PyBytes_AsStringAndSize(encoded, &mut buf, ptr::null_mut()) != 0 {
             PyErr_Clear();
             Py_DECREF(encoded);
             return Py_NewRef(Py_None());

@@ -114,6 +114,7 @@ class CaptureManager:
         self.sent = 0
         self.warnings = []
         self.recursion_limit_hit = False  # internal_error saw the program's RecursionError
+        self.headroom = False  # the core's Python code gets headroom below the limit (runner.py)
         # 3.13 (only: 3.12 and 3.14+ raise GeneratorExit in the frame) may
         # close a suspended generator without any event in its frame: keep
         # the value `raised` would read at each suspension.
@@ -145,15 +146,18 @@ class CaptureManager:
         self.view = self.frames.view
 
     def internal_error(self, e):
-        if isinstance(e, RecursionError):
-            # Not ours: the program's recursion limit, reached with our frames on top.
+        if isinstance(e, RecursionError) and not self.headroom:
+            # Where our Python code has no headroom (the settrace core, or
+            # the depth counter unconfirmed), the program's recursion limit,
+            # reached with our frames on top.
             if not self.recursion_limit_hit:
                 self.recursion_limit_hit = True
                 self.warnings.append(
                     "the program reached its recursion limit inside probe's tracer, whose frames count "
                     "against it: the program may have met its RecursionError a few frames earlier than "
                     "without probe, and captures near the limit are missing (the native and monitoring "
-                    "cores give the tracer headroom there; the settrace core cannot)")
+                    "cores give the tracer headroom there where the extension loads; the settrace core "
+                    "cannot)")
             return
         if len(self.warnings) < 20:
             self.warnings.append(f"internal error in the tracer (the program was not affected): {e!r}")

@@ -104,6 +104,12 @@ def _load():
     return mod
 
 
+def headroom_ready():
+    """Whether the extension gives our Python code headroom below the
+    program's recursion limit (depth_counter confirmed the counter)."""
+    return HEADROOM
+
+
 def depth_counter(mod):
     """Finds where the thread state keeps the remaining recursion depth
     (crates/agent/src/headroom.rs), so that the extension's calls of our

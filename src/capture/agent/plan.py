@@ -65,6 +65,7 @@ def _realpath(path):
             return got
     if not _py_realpath:
         g = dict(_POSIXPATH)
+        g["__builtins__"] = __builtins__  # the agent's copy (boot.py)
         g["os"] = type(sys)("os")
         vars(g["os"]).update(_OS)
         function = type(_realpath)
@@ -72,7 +73,7 @@ def _realpath(path):
             if type(f) is function and f.__module__ == g["__name__"]:
                 g[name] = copy = function(f.__code__, g, f.__name__, f.__defaults__, f.__closure__)
                 copy.__kwdefaults__ = f.__kwdefaults__
-        _py_realpath.append(lambda p: g["realpath"](g["abspath"](p)))
+        _py_realpath.append(lambda p: g["realpath"](p if g["isabs"](p) else g["abspath"](p)))
     return _py_realpath[0](path)
 
 try:

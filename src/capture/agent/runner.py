@@ -21,6 +21,7 @@ from . import core as _core
 from . import plan as _plan
 from .manager import CaptureManager
 from .native import release as _native_release, loaded as _native_loaded, extension as _native_extension
+from .native import headroom_ready as _native_headroom
 from . import resolved as _resolved
 from .resolved import ProbeError
 from .values import Values, type_name, use_packer
@@ -342,6 +343,7 @@ class Runner:
         ext = _native_loaded()
         if ext is not None:
             self.wire.native_write = ext.write_progress
+
         ring = cfg.get("ring_fd", -1)
         if ring >= 0:
             # The native core writes its records into the recorder's ring
@@ -413,6 +415,11 @@ class Runner:
                 f"internal error while starting probe's {core.name} core ({type(e).__name__}: {e}); "
                 "please report it; --core monitoring or settrace may work meanwhile")})
             return 2
+        # Where the extension calls our Python code (the native core, 3.11's
+        # C trace function, the monitoring core's callbacks through it) it
+        # gives headroom below the program's recursion limit (headroom.rs).
+        mgr.headroom = _native_headroom() and getattr(
+            core, "traced_natively", core.name == "native" or getattr(core, "guard_ext", None) is not None)
         if code is not None:
             core.prepare(code)
         if run is None:
