@@ -359,42 +359,20 @@ fn the_program_sees_its_own_stack_and_start_up_as_without_probe() {
 fn a_program_at_its_recursion_limit_fails_where_it_fails_without_probe() {
     let dir = tempfile::tempdir().unwrap();
     let f = fixture("recursion_limit.py");
+    let probes = [spec(&f, "node", "node"), spec(&f, "k2", "k2")];
     for (v, py) in pythons() {
-        let plain = Command::new(&py)
-            .arg(&f)
-            .env_remove("PYTHONPATH")
-            .output()
-            .unwrap();
-        assert_eq!(plain.status.code(), Some(1), "{v}: {plain:?}");
+        let plain = bare_output(v, &py, &f, 1, "function down");
+        let plain_out = String::from_utf8_lossy(&plain.stdout);
+        assert!(plain_out.contains("alive True"), "{v}: {plain_out}");
         // (The settrace core's Python trace function is called by CPython
         // itself, without the extension in between: no headroom there.)
         for core in cores(v).into_iter().filter(|&c| c != "settrace") {
             let what = format!("Python {v} ({core})");
-            let out = dir.path().join(format!("r-{v}-{core}.probe"));
-            let traced = Command::new(probe_bin())
-                .args(["record", "-q", "--core", core, "-o"])
-                .arg(&out)
-                .arg("-p")
-                .arg(spec(&f, "node", "node"))
-                .arg("-p")
-                .arg(spec(&f, "k2", "k2"))
-                .arg("--")
-                .arg(&py)
-                .arg(&f)
-                .env_remove("PYTHONPATH")
-                .output()
-                .unwrap();
+            let (traced, out) = record(dir.path(), &py, core, &probes, &[f.to_str().unwrap()]);
             assert_eq!(traced.status.code(), Some(1), "{what}: {traced:?}");
-            let (plain_out, traced_out) = (
-                String::from_utf8_lossy(&plain.stdout),
-                String::from_utf8_lossy(&traced.stdout),
-            );
-            assert!(
-                plain_out.contains("function down") && plain_out.contains("alive True"),
-                "{v}: {plain_out}"
-            );
             assert_eq!(
-                traced_out, plain_out,
+                String::from_utf8_lossy(&traced.stdout),
+                plain_out,
                 "{what}: the program saw another recursion"
             );
             assert_eq!(
@@ -432,7 +410,7 @@ fn headroom_is_given_back_whole_after_a_maximal_recursion_limit() {
     let f = fixture("recursion_limit_huge.py");
     let probes = [spec(&f, "t", "t")];
     for (v, py) in pythons() {
-        let plain = bare_output(v, &py, &f, "4950 ");
+        let plain = bare_output(v, &py, &f, 0, "4950 ");
         for core in cores(v).into_iter().filter(|&c| c != "settrace") {
             let (out, _) = record(dir.path(), &py, core, &probes, &[f.to_str().unwrap()]);
             assert_ok(&out, &format!("{v} {core}"));
@@ -455,18 +433,8 @@ fn the_settrace_core_says_plainly_when_the_recursion_limit_met_it() {
     let f = fixture("recursion_limit.py");
     for (v, py) in pythons() {
         let what = format!("Python {v} (settrace)");
-        let out = dir.path().join(format!("s-{v}.probe"));
-        let traced = Command::new(probe_bin())
-            .args(["record", "-q", "--core", "settrace", "-o"])
-            .arg(&out)
-            .arg("-p")
-            .arg(spec(&f, "node", "node"))
-            .arg("--")
-            .arg(&py)
-            .arg(&f)
-            .env_remove("PYTHONPATH")
-            .output()
-            .unwrap();
+        let probes = [spec(&f, "node", "node")];
+        let (traced, _) = record(dir.path(), &py, "settrace", &probes, &[f.to_str().unwrap()]);
         assert_eq!(traced.status.code(), Some(1), "{what}: {traced:?}");
         let err = String::from_utf8_lossy(&traced.stderr);
         let warnings: Vec<&str> = err
@@ -483,14 +451,14 @@ fn the_settrace_core_says_plainly_when_the_recursion_limit_met_it() {
 }
 
 /// The program's output bare (PYTHONPATH cleared, as `record` clears it
-/// for the program), which must be `expected`.
-fn bare_output(v: &str, py: &Path, f: &Path, expected: &str) -> Output {
+/// for the program): it must exit with `status` and print `expected`.
+fn bare_output(v: &str, py: &Path, f: &Path, status: i32, expected: &str) -> Output {
     let plain = Command::new(py)
         .arg(f)
         .env_remove("PYTHONPATH")
         .output()
         .unwrap();
-    assert_eq!(plain.status.code(), Some(0), "{v}: {plain:?}");
+    assert_eq!(plain.status.code(), Some(status), "{v}: {plain:?}");
     assert!(
         String::from_utf8_lossy(&plain.stdout).contains(expected),
         "{v}: {plain:?}"
@@ -535,7 +503,7 @@ fn a_program_that_replaces_builtins_sees_only_its_own_calls() {
     let f = fixture("builtins_patched.py");
     let probes = [spec(&f, "total", "total"), spec(&f, "n", "n")];
     for (v, py) in pythons() {
-        let plain = bare_output(v, &py, &f, "(6, 3) ['len']\n");
+        let plain = bare_output(v, &py, &f, 0, "(6, 3) ['len']\n");
         let differs = "the program saw probe's calls of its builtins";
         for (what, _, log) in recorded_as_bare(dir.path(), v, &py, &f, &probes, &plain, differs) {
             assert_eq!(values(&records(&log)), ["1", "3", "6", "3"], "{what}");
@@ -555,7 +523,7 @@ fn a_program_that_patches_the_clock_and_os_sees_only_its_own_calls() {
     let m = fixture("patched_stdlib_mod.py");
     let probes = [spec(&f, "total", "total"), spec(&m, "y", "y")];
     for (v, py) in pythons() {
-        let plain = bare_output(v, &py, &f, "3998000 [] 0\n");
+        let plain = bare_output(v, &py, &f, 0, "3998000 [] 0\n");
         let differs = "the program saw probe's calls of what it patched";
         for (what, _, log) in recorded_as_bare(dir.path(), v, &py, &f, &probes, &plain, differs) {
             let recs = records(&log);
@@ -584,7 +552,7 @@ fn the_builtins_probe_stands_in_for_look_like_the_originals() {
     let f = fixture("builtins_seen.py");
     let probes = [spec(&f, "x", "x")];
     for (v, py) in pythons() {
-        let plain = bare_output(v, &py, &f, "system builtin_function_or_method system");
+        let plain = bare_output(v, &py, &f, 0, "system builtin_function_or_method system");
         let differs = "the program saw other builtins";
         for (what, out, _) in recorded_as_bare(dir.path(), v, &py, &f, &probes, &plain, differs) {
             // Still counted: os.system ran one child.

@@ -39,7 +39,6 @@ def watch(runner, like=None):
                 runner.children += 1
             return r
         call.__wrapped__ = real
-        call._probe_counted = True
         for a in ("__name__", "__qualname__", "__doc__"):
             try:
                 setattr(call, a, getattr(real, a))
